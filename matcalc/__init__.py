@@ -1,0 +1,11 @@
+"""matcalc: symbolic matrix calculus — parse, shape-check and differentiate matrix formulas."""
+from __future__ import annotations
+
+from .derive import derive
+from .errors import MatcalcError, ParseError, ShapeError, UnsupportedError
+from .numeric import CheckError
+from .parser import parse
+from .result import Result
+
+__all__ = ["derive", "parse", "Result", "MatcalcError", "ParseError", "ShapeError",
+           "UnsupportedError", "CheckError"]

@@ -1,0 +1,256 @@
+"""Constructors that give every new node its shape and keep trees in a light normal form.
+
+The derivative rules build their results only through these functions: products and sums are
+flattened, numeric factors folded to the front, zeros, ones and identities dropped. Anything
+that needs a named identity (transposes of products, collecting like terms) is simplify.py's.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+from . import expr as E
+from .shapes import SCALAR, ONE, shape_of, is_scalar
+
+
+def _make(cls, *args, **kw):
+    node = cls(*args, **kw)
+    if node.shape is None:
+        object.__setattr__(node, "shape", shape_of(node, [c.shape for c in node.children]))
+    return node
+
+
+def num(value) -> E.Num:
+    if isinstance(value, float):
+        value = Fraction(value).limit_denominator(10**12) if value == value else value
+    return E.Num(Fraction(value), SCALAR)
+
+
+def sym(name: str, shape) -> E.Sym:
+    return E.Sym(name, tuple(shape))
+
+
+def zero(shape) -> E.Node:
+    return num(0) if is_scalar(shape) else E.Zero(tuple(shape))
+
+
+def identity(n) -> E.Identity:
+    return E.Identity((n, n))
+
+
+def ones(shape) -> E.Node:
+    return num(1) if is_scalar(shape) else E.Ones(tuple(shape))
+
+
+def is_zero(node) -> bool:
+    return isinstance(node, E.Zero) or (isinstance(node, E.Num) and node.value == 0)
+
+
+def is_one(node) -> bool:
+    return isinstance(node, E.Num) and node.value == 1
+
+
+def add(*terms, shape=None) -> E.Node:
+    """Σ terms, flattened, zeros dropped; `shape` is used when every term is zero."""
+    flat = []
+    for t in terms:
+        flat.extend(t.args if isinstance(t, E.Add) else (t,))
+    if shape is None:
+        shape = shape_of(E.Add(tuple(flat)), [t.shape for t in flat])
+    kept = [t for t in flat if not is_zero(t)]
+    nums = [t for t in kept if isinstance(t, E.Num)]
+    if len(nums) > 1:
+        total = num(sum(t.value for t in nums))
+        kept = [t for t in kept if not isinstance(t, E.Num)] + ([total] if total.value else [])
+    if not kept:
+        return zero(shape)
+    if len(kept) == 1 and tuple(kept[0].shape) == tuple(shape):
+        return kept[0]
+    return _make(E.Add, tuple(kept), shape=tuple(shape))
+
+
+def mul(*factors) -> E.Node:
+    """Product: flattened, numbers folded into one leading coefficient, 1 and I dropped.
+    A 1×1 product such as aᵀb stays one factor among matrices: it is a scalar, and splicing
+    its row and column into a matrix chain would not line up."""
+    flat = []
+    has_matrix = any(not is_scalar(f.shape) for f in factors)
+    for f in factors:
+        if not isinstance(f, E.MatMul):
+            flat.append(f)
+        elif has_matrix and is_scalar(f.shape) and any(not is_scalar(g.shape) for g in f.args):
+            inner = [g for g in f.args if not isinstance(g, E.Num)]
+            flat.extend(g for g in f.args if isinstance(g, E.Num))
+            flat.append(f if len(inner) == len(f.args) else _make(E.MatMul, tuple(inner)))
+        else:
+            flat.extend(f.args)
+    shape = shape_of(E.MatMul(tuple(flat)), [f.shape for f in flat])
+    coef = Fraction(1)
+    rest = []
+    matrices = sum(1 for f in flat if not is_scalar(f.shape))
+    for f in flat:
+        if is_zero(f):
+            return zero(shape)
+        if isinstance(f, E.Num):
+            coef *= f.value
+        elif isinstance(f, E.Identity) and matrices > 1:
+            matrices -= 1
+            continue
+        else:
+            rest.append(f)
+    if coef == 0:
+        return zero(shape)
+    if not rest:
+        return num(coef)
+    if coef != 1:
+        rest.insert(0, num(coef))
+    if len(rest) == 1 and tuple(rest[0].shape) == tuple(shape):
+        return rest[0]
+    if not any(not is_scalar(f.shape) for f in rest) or rest[-1].shape != shape:
+        pass
+    return _make(E.MatMul, tuple(rest), shape=tuple(shape))
+
+
+def neg(x) -> E.Node:
+    return mul(num(-1), x)
+
+
+def sub(a, b) -> E.Node:
+    return add(a, neg(b))
+
+
+def scale(c, x) -> E.Node:
+    return mul(num(c), x)
+
+
+def transpose(x) -> E.Node:
+    if is_scalar(x.shape) or isinstance(x, (E.Identity, E.DiagMat)) and x.shape[0] == x.shape[1]:
+        return x
+    if isinstance(x, E.Transpose):
+        return x.arg
+    if isinstance(x, (E.Zero, E.Ones)):
+        return type(x)((x.shape[1], x.shape[0]))
+    return _make(E.Transpose, x)
+
+
+def inverse(x) -> E.Node:
+    if isinstance(x, E.Num):
+        return num(1 / x.value)
+    if isinstance(x, E.Identity):
+        return x
+    if isinstance(x, E.Inverse):
+        return x.arg
+    return _make(E.Inverse, x)
+
+
+def power(x, e) -> E.Node:
+    e = Fraction(e)
+    if e == 1:
+        return x
+    if e == 0:
+        return num(1) if is_scalar(x.shape) else E.Identity(x.shape)
+    if isinstance(x, E.Num) and (e.denominator == 1 or x.value >= 0):
+        v = x.value ** e
+        return num(v if isinstance(v, Fraction) else Fraction(v))
+    if e == -1:
+        return inverse(x)
+    if isinstance(x, E.Power) and (is_scalar(x.shape) or e.denominator == 1):
+        return power(x.arg, x.exponent * e)
+    return _make(E.Power, x, e)
+
+
+def hadamard(*factors) -> E.Node:
+    flat = []
+    for f in factors:
+        flat.extend(f.args if isinstance(f, E.Hadamard) else (f,))
+    shape = shape_of(E.Hadamard(tuple(flat)), [f.shape for f in flat])
+    if any(is_zero(f) for f in flat):
+        return zero(shape)
+    scalars = [f for f in flat if is_scalar(f.shape)]
+    rest = [f for f in flat if not is_scalar(f.shape) and not isinstance(f, E.Ones)]
+    if not rest:
+        base = E.Ones(shape) if not is_scalar(shape) else num(1)
+        return mul(*scalars, base) if scalars else base
+    core = rest[0] if len(rest) == 1 else _make(E.Hadamard, tuple(rest), shape=tuple(shape))
+    return mul(*scalars, core) if scalars else core
+
+
+def hdiv(a, b) -> E.Node:
+    if is_zero(a):
+        return zero(shape_of(E.HadamardDiv(a, b), [a.shape, b.shape]))
+    if is_scalar(b.shape):
+        return mul(a, inverse(b)) if not isinstance(b, E.Num) else mul(num(1 / b.value), a)
+    if is_one(b):
+        return a
+    return _make(E.HadamardDiv, a, b)
+
+
+def hpow(x, e) -> E.Node:
+    e = Fraction(e)
+    if e == 1:
+        return x
+    if is_scalar(x.shape):
+        return power(x, e)
+    if e == 0:
+        return E.Ones(x.shape)
+    if isinstance(x, E.HadamardPower):
+        return hpow(x.arg, x.exponent * e)
+    return _make(E.HadamardPower, x, e)
+
+
+def kron(a, b) -> E.Node:
+    return _make(E.Kron, a, b)
+
+
+def apply(fn: str, x) -> E.Node:
+    return _make(E.Apply, fn, x)
+
+
+def diag_mat(v) -> E.Node:
+    if isinstance(v, E.Ones):
+        return E.Identity((v.shape[0], v.shape[0]))
+    if is_scalar(v.shape):
+        return v
+    return _make(E.DiagMat, v)
+
+
+def diag_vec(a) -> E.Node:
+    if isinstance(a, E.DiagMat):
+        return a.arg
+    if isinstance(a, E.Identity):
+        return E.Ones((a.shape[0], ONE))
+    return _make(E.DiagVec, a)
+
+
+def unary(cls, x) -> E.Node:
+    return _make(cls, x)
+
+
+def summ(x) -> E.Node:
+    if is_scalar(x.shape):
+        return x
+    return _make(E.Sum, x)
+
+
+def trace(x) -> E.Node:
+    if is_scalar(x.shape):
+        return x
+    return _make(E.Trace, x)
+
+
+def inner(a, b) -> E.Node:
+    """⟨a, b⟩ = Σ a_ij b_ij, written the way a textbook would: aᵀb for vectors, tr(aᵀb) otherwise."""
+    if is_scalar(a.shape) or is_scalar(b.shape):
+        if is_scalar(a.shape) and is_scalar(b.shape):
+            return mul(a, b)
+        return mul(a, summ(b)) if is_scalar(a.shape) else mul(b, summ(a))
+    if is_zero(a) or is_zero(b):
+        return num(0)
+    if a.shape[1] == 1:
+        return mul(transpose(a), b)
+    if a.shape[0] == 1:
+        return mul(a, transpose(b))
+    if isinstance(b, E.Ones):
+        return summ(a)
+    if isinstance(a, E.Ones):
+        return summ(b)
+    return trace(mul(transpose(a), b))

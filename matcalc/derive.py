@@ -1,0 +1,228 @@
+"""The chain-rule driver: walks the tree, looks up rules, accumulates cotangents, picks layout.
+
+Gradients of scalars come from one reverse sweep (cotangent 1 at the root). Jacobians of
+vectors run the same sweep with one cotangent column per output (the seed is the identity);
+derivatives of matrices with respect to a scalar differentiate ⟨V, f⟩ twice. Every rule
+application is recorded as a Step. No calculus lives here: that is rules.py.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import build as B
+from . import expr as E
+from .errors import UnsupportedError
+from .rules import DERIVATIVE_RULES
+from .shapes import is_scalar
+
+
+@dataclass(frozen=True)
+class Step:
+    """One rule application: at `node`, cotangent `incoming` gave `outgoing` to `child`."""
+    rule: str
+    node: E.Node
+    incoming: E.Node
+    child: E.Node
+    outgoing: E.Node
+
+
+def _vec(g):
+    """A local gradient as a column: rows are transposed, matrices need tensors."""
+    if is_scalar(g.shape) or g.shape[1] == 1:
+        return g
+    if g.shape[0] == 1:
+        return B.transpose(g)
+    raise UnsupportedError("this Jacobian passes through a matrix-valued intermediate; that "
+                           "needs tensor derivatives, not yet available")
+
+
+def _dependents(root, x):
+    """Post-order list of the nodes that depend on x (each structural node once)."""
+    dep: dict = {}
+    order = []
+    stack = [(root, False)]
+    while stack:
+        n, done = stack.pop()
+        if done:
+            d = n == x or any(dep[c] for c in n.children)
+            dep[n] = d
+            if d:
+                order.append(n)
+            continue
+        if n in dep:
+            continue
+        dep[n] = False
+        stack.append((n, True))
+        stack.extend((c, False) for c in n.children if c not in dep)
+    return order, dep
+
+
+def reverse(root, x, seed, steps: list | None = None):
+    """Σ of cotangents reaching x when `seed` enters at root; a batched seed has one column per
+    output of root (then only scalar and vector intermediates are allowed)."""
+    order, dep = _dependents(root, x)
+    if not dep.get(root):
+        return None
+    is_batched = tuple(seed.shape) != tuple(root.shape)
+    incoming: dict = {root: [seed]}
+    for n in reversed(order):
+        parts = incoming.pop(n, [])
+        G = parts[0] if len(parts) == 1 else B.add(*parts)
+        if n == x:
+            return G
+        rule = DERIVATIVE_RULES.get(type(n))
+        if rule is None:
+            raise UnsupportedError(f"no derivative rule for {type(n).__name__}; rules exist for "
+                                   + ", ".join(sorted(t.__name__ for t in DERIVATIVE_RULES)))
+        for i, c in enumerate(n.children):
+            if not dep.get(c):
+                continue
+            out = _apply(rule, n, G, i, is_batched)
+            if steps is not None:
+                steps.append(Step(rule.__name__, n, G, c, out))
+            incoming.setdefault(c, []).append(out)
+    raise AssertionError("x was not reached")  # unreachable: dep[root] implies a path to x
+
+
+def _apply(rule, n, G, i, is_batched):
+    if not is_batched:
+        return rule(n, G, i)
+    child = n.children[i]
+    if is_scalar(n.shape):
+        return B.mul(_vec(rule(n, B.num(1), i)), G)
+    if n.shape[1] == 1 or isinstance(n, E.Transpose):
+        if not (is_scalar(child.shape) or child.shape[1] == 1 or isinstance(n, E.Transpose)):
+            raise UnsupportedError(
+                "this Jacobian passes through a matrix-valued intermediate that depends on the "
+                "variable; that needs tensor derivatives, not yet available")
+        return rule(n, G, i)
+    raise UnsupportedError("this Jacobian passes through a matrix-valued intermediate; that "
+                           "needs tensor derivatives, not yet available")
+
+
+def group_scalar_chains(node):
+    """Re-associate products so every row·…·column run that gives a 1×1 is its own node
+    (aᵀb c → (aᵀb)c): batched Jacobian sweeps then see only vectors and scalars."""
+    kids = [group_scalar_chains(c) for c in node.children]
+    if kids:
+        node = E.with_children(node, kids)
+    if not isinstance(node, E.MatMul):
+        return node
+    node = B.mul(*node.args)
+    if not isinstance(node, E.MatMul):
+        return node
+    out, i, fs = [], 0, list(node.args)
+    while i < len(fs):
+        f = fs[i]
+        if f.shape[0] == 1 and not is_scalar(f.shape):
+            run, rows = [f], f
+            j = i + 1
+            while j < len(fs):
+                run.append(fs[j])
+                j += 1
+                if B.mul(*run).shape == (1, 1) or is_scalar(B.mul(*run).shape):
+                    break
+            grouped = B.mul(*run)
+            if is_scalar(grouped.shape) and len(run) < len(fs):
+                out.append(grouped)
+                i = j
+                continue
+        out.append(f)
+        i += 1
+    return B._make(E.MatMul, tuple(out)) if len(out) != len(fs) else node
+
+
+# The public entry point ---------------------------------------------------------------------------
+
+LAYOUTS = ("numerator", "denominator")
+
+
+def first_derivative(f, x, steps):
+    """(derivative, kind) of f wrt the variable x in the default (numerator) layout."""
+    if is_scalar(f.shape):
+        g = reverse(f, x, B.num(1), steps)
+        g = g if g is not None else B.zero(x.shape)
+        return g, ("derivative" if is_scalar(x.shape) else "gradient")
+    x_vec = is_scalar(x.shape) or 1 in (x.shape[0], x.shape[1])
+    if f.shape[0] == 1 or f.shape[1] == 1:
+        if not x_vec:
+            raise UnsupportedError("the derivative of a vector with respect to a matrix has "
+                                   "three indices (a tensor); not yet available")
+        col = _simplified(f if f.shape[1] == 1 else B.transpose(f))
+        m = col.shape[0]
+        cot = reverse(group_scalar_chains(col), x, B.identity(m), steps)
+        n = x.shape[0] * x.shape[1]
+        J = B.transpose(cot) if cot is not None else B.zero((m, n) if n != 1 else (m, 1))
+        if is_scalar(x.shape):
+            return (J if f.shape[1] == 1 else B.transpose(J)), "derivative"
+        return J, "jacobian"
+    if is_scalar(x.shape):
+        V = E.Sym("∂V", f.shape)
+        g = reverse(B.inner(V, f), x, B.num(1), steps)
+        if g is None:
+            return B.zero(f.shape), "derivative"
+        d = reverse(g, V, B.num(1), None)
+        return (d if d is not None else B.zero(f.shape)), "derivative"
+    raise UnsupportedError("the derivative of a matrix with respect to a vector or matrix has "
+                           "more than two indices (a tensor); not yet available")
+
+
+def _simplified(f):
+    from .simplify import simplify
+    return simplify(f)
+
+
+def derive(expr: str, wrt: str, shapes=None, order: int = 1, layout: str = "numerator",
+           simplify: bool = True):
+    """The closed-form derivative of `expr` with respect to the variable `wrt` (CONTRACT §3)."""
+    from .errors import MatcalcError
+    from .parser import parse_with_shapes
+    from .result import Result
+    from .shapes import canonical_name, SCALAR
+    from .simplify import Context, simplify as run_simplify
+
+    if layout not in LAYOUTS:
+        raise MatcalcError(f"layout must be 'numerator' or 'denominator', not {layout!r}")
+    if not isinstance(order, int) or order < 1:
+        raise MatcalcError(f"order must be a positive integer, not {order!r}")
+    if not isinstance(wrt, str) or not wrt.strip():
+        raise MatcalcError("wrt must name a variable of the expression")
+    f, decls = parse_with_shapes(expr, shapes)
+    name = canonical_name(wrt.strip())
+    x = _find_variable(f, name)
+    if x is None:
+        if name in decls.decls:
+            x = E.Sym(name, decls.decls[name].shape)
+        else:
+            raise MatcalcError(f"`{wrt}` does not occur in the expression and has no declared "
+                               "shape, so there is nothing to differentiate with respect to")
+    sym_names = frozenset(n for n, d in decls.decls.items() if d.modifiers)
+    ctx = Context(symmetric=sym_names)
+    steps: list = []
+    current, kind, previous = f, None, f
+    for k in range(order):
+        if k and not (is_scalar(current.shape) or current.shape[1] == 1):
+            raise UnsupportedError(f"derivatives of order {order} with respect to a "
+                                   f"{'matrix' if x.shape[1] != 1 else 'vector'} have more than "
+                                   "two indices (a tensor); not yet available")
+        previous = current
+        d, kind = first_derivative(current, x, steps if k == order - 1 else None)
+        current = run_simplify(d, ctx) if simplify else d
+    if order >= 2 and is_scalar(f.shape) and kind == "jacobian":
+        kind = "hessian"
+    if layout == "denominator" and (kind in ("jacobian", "hessian") or
+                                    (kind == "derivative" and current.shape[1] == 1
+                                     and not is_scalar(current.shape))):
+        current = run_simplify(B.transpose(current), ctx) if simplify else B.transpose(current)
+    return Result(expr, name, current, f, x, kind, layout, order, decls, tuple(steps),
+                  previous if order > 1 else None)
+
+
+def _find_variable(node, name):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if type(n) is E.Sym and n.name == name:
+            return n
+        stack.extend(n.children)
+    return None

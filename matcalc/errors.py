@@ -1,0 +1,91 @@
+"""Errors a user can cause, and how they draw themselves.
+
+Owns the MatcalcError hierarchy and the caret picture. Every mistake a user can make surfaces
+as one of these; anything else escaping the engine is a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Half-open character range [start, end) in the source text."""
+
+    start: int
+    end: int
+
+
+class MatcalcError(ValueError):
+    """Base class: a message, optionally a hint, and a caret under the offending source."""
+
+    def __init__(self, message: str, *, span: Span | None = None, text: str | None = None,
+                 hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.text = text
+        self.hint = hint
+
+    def with_text(self, text: str) -> "MatcalcError":
+        """Attach the source text (done once, at the API boundary) so the caret can be drawn."""
+        if self.text is None:
+            self.text = text
+        return self
+
+    @property
+    def line(self) -> int | None:
+        if self.span is None or self.text is None:
+            return None
+        return self.text.count("\n", 0, self.span.start) + 1
+
+    @property
+    def column(self) -> int | None:
+        """1-based column of the first character the caret points at."""
+        if self.span is None or self.text is None:
+            return None
+        return self.span.start - (self.text.rfind("\n", 0, self.span.start) + 1) + 1
+
+    def caret(self) -> str:
+        """The source line with ^^^ under the whole span (clipped to that line)."""
+        if self.span is None or self.text is None:
+            return ""
+        line_start = self.text.rfind("\n", 0, self.span.start) + 1
+        line_end = self.text.find("\n", self.span.start)
+        line_end = len(self.text) if line_end < 0 else line_end
+        start = self.span.start - line_start
+        width = max(1, min(self.span.end, line_end) - self.span.start)
+        return f"  {self.text[line_start:line_end]}\n  {' ' * start}{'^' * width}"
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.hint:
+            parts.append(f"hint: {self.hint}")
+        picture = self.caret()
+        if picture:
+            parts.append(picture)
+        return "\n".join(parts)
+
+    def _repr_html_(self) -> str:
+        import html
+        return f"<pre style='color:#b00'>{html.escape(type(self).__name__ + ': ' + str(self))}</pre>"
+
+
+class ParseError(MatcalcError):
+    """The text is not an expression of the language."""
+
+
+class ShapeError(MatcalcError):
+    """The sizes of the operands of an operation do not line up."""
+
+    def __init__(self, message: str, *, node=None, left_shape=None, right_shape=None,
+                 op: str | None = None, **kw):
+        super().__init__(message, **kw)
+        self.node = node
+        self.left_shape = left_shape
+        self.right_shape = right_shape
+        self.op = op
+
+
+class UnsupportedError(MatcalcError):
+    """A well-formed request that matcalc has no rule for (yet)."""

@@ -1,0 +1,320 @@
+"""The expression tree: frozen, slotted, hashable nodes and nothing else.
+
+Every node carries its shape (a tuple of two SymPy sizes, (1, 1) for scalars); the shape takes
+part in equality so that I(n) and I(m) differ. The source span does not: two spellings of one
+formula are the same tree. Operations on nodes (shapes, derivatives, printing, evaluation) live
+in their own modules, each a table keyed by node type.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Union
+
+from .errors import Span
+
+Scalar = Union[int, Fraction, float]
+
+
+def _node(cls):
+    return dataclass(frozen=True, slots=True)(cls)
+
+
+class Node:
+    """Base of all nodes; `children` lists the sub-expressions in order."""
+
+    __slots__ = ()
+
+    @property
+    def children(self) -> tuple["Node", ...]:
+        return ()
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.shape[0] == 1 and self.shape[1] == 1
+
+
+# Leaves -------------------------------------------------------------------------------------
+
+@_node
+class Sym(Node):
+    """A named variable."""
+    name: str
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Num(Node):
+    """A numeric scalar constant."""
+    value: Scalar
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Size(Node):
+    """A dimension name used as a value, e.g. N in (1/N)·sum(e .^ 2)."""
+    dim: Any
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Identity(Node):
+    """The identity matrix I (its size is in its shape)."""
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Zero(Node):
+    """The zero matrix, vector or scalar of its shape."""
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Ones(Node):
+    """The all-ones vector 𝟙 (or matrix) of its shape."""
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+# Operators ----------------------------------------------------------------------------------
+
+class _Nary(Node):
+    __slots__ = ()
+
+    @property
+    def children(self):
+        return self.args
+
+
+class _Unary(Node):
+    __slots__ = ()
+
+    @property
+    def children(self):
+        return (self.arg,)
+
+
+class _Binary(Node):
+    __slots__ = ()
+
+    @property
+    def children(self):
+        return (self.left, self.right)
+
+
+@_node
+class Add(_Nary):
+    """Sum of terms of one shape; scalar terms broadcast."""
+    args: tuple
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class MatMul(_Nary):
+    """Matrix product of factors; 1×1 factors act as scalars and commute."""
+    args: tuple
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Hadamard(_Nary):
+    """Element-wise product; scalar factors broadcast."""
+    args: tuple
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class HadamardDiv(_Binary):
+    """Element-wise division left ⊘ right; a scalar side broadcasts."""
+    left: Node
+    right: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class HadamardPower(_Unary):
+    """Element-wise power arg .^ exponent (a number)."""
+    arg: Node
+    exponent: Scalar
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Kron(_Binary):
+    """Kronecker product left ⊗ right."""
+    left: Node
+    right: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Transpose(_Unary):
+    arg: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Inverse(_Unary):
+    """Matrix inverse; for a scalar, the reciprocal."""
+    arg: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Power(_Unary):
+    """Matrix power (square matrices, integer exponent ≥ 2) or scalar power (any number)."""
+    arg: Node
+    exponent: Scalar
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Apply(_Unary):
+    """An element-wise function from functions.FUNCTIONS applied to every entry."""
+    fn: str
+    arg: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Sum(_Unary):
+    """Sum of all entries."""
+    arg: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Mean(_Unary):
+    """Mean of all entries."""
+    arg: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Trace(_Unary):
+    arg: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Det(_Unary):
+    arg: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class LogDet(_Unary):
+    """log det(X), for X with positive determinant."""
+    arg: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Norm(_Unary):
+    """Euclidean norm of a vector, Frobenius norm of a matrix."""
+    arg: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class LogSumExp(_Unary):
+    """log Σ exp(x_i) over a vector."""
+    arg: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Softmax(_Unary):
+    """exp(x) / Σ exp(x_i) over a vector."""
+    arg: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class DiagMat(_Unary):
+    """diag(v): the square matrix with the vector v on its diagonal."""
+    arg: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class DiagVec(_Unary):
+    """diag(A): the diagonal of a square matrix, as a column vector."""
+    arg: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+# Parse-only nodes: resolved into the nodes above once shapes are known ---------------------
+
+@_node
+class Dot(_Binary):
+    """a·b: inner product of two vectors (→ aᵀb) or scaling when one side is a scalar."""
+    left: Node
+    right: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Div(_Binary):
+    """left / right, where right must be a scalar (→ left · right⁻¹)."""
+    left: Node
+    right: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Diag(_Unary):
+    """diag(·) before its argument's shape says which of DiagMat / DiagVec it is."""
+    arg: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+LEAVES = (Sym, Num, Size, Identity, Zero, Ones)
+NODE_TYPES = (Sym, Num, Size, Identity, Zero, Ones, Add, MatMul, Hadamard, HadamardDiv,
+              HadamardPower, Kron, Transpose, Inverse, Power, Apply, Sum, Mean, Trace, Det,
+              LogDet, Norm, LogSumExp, Softmax, DiagMat, DiagVec)
+
+# Binding strength for printers: larger binds tighter.
+PRECEDENCE = {Add: 10, MatMul: 20, Hadamard: 20, HadamardDiv: 20, Kron: 20, Dot: 20,
+              Power: 40, HadamardPower: 40, Transpose: 40, Inverse: 40}
+ATOM_PRECEDENCE = 100
+
+
+def with_children(node: Node, children) -> Node:
+    """A copy of node with new children (same fields otherwise); shape must be updated by caller."""
+    from dataclasses import replace
+    if isinstance(node, _Nary):
+        return replace(node, args=tuple(children))
+    if isinstance(node, _Binary):
+        return replace(node, left=children[0], right=children[1])
+    if isinstance(node, _Unary):
+        return replace(node, arg=children[0])
+    return node

@@ -1,0 +1,472 @@
+"""Text → expression tree with a shape on every node.
+
+Owns the Lark parser (built once from grammar/matcalc.lark), the transformer that turns Lark's
+tree into expr nodes, the name rule (splitting `Xθ` into X·θ using the declared names), shape
+inference by unification, and the translation of Lark's errors into ParseError. It does not
+simplify or differentiate.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import replace
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import expr as E
+from .errors import MatcalcError, ParseError, ShapeError, Span, UnsupportedError
+from .functions import ALIASES
+from .shapes import (GREEK, ONE, SCALAR, Shapes, Unifier, canonical_name, dim, fmt_shape_plain,
+                     is_scalar, parse_shapes, SHAPE_RULES)
+
+# Calls that are not element-wise functions: name → (node builder, accepted argument counts).
+REDUCTIONS = {"sum": E.Sum, "mean": E.Mean, "tr": E.Trace, "det": E.Det, "logdet": E.LogDet,
+              "norm2": E.Norm, "logsumexp": E.LogSumExp, "softmax": E.Softmax, "diag": E.Diag,
+              "inv": E.Inverse}
+OTHER_CALLS = {"dot": 2, "kron": 2, "max": 2, "ones": (1, 2), "eye": 1, "zeros": (1, 2)}
+CALL_NAMES = set(ALIASES) | set(REDUCTIONS) | set(OTHER_CALLS)
+SUGGEST = {"trace": "tr", "inverse": "inv", "transpose": "^T", "logistic": "sigmoid",
+           "norm": "norm2", "determinant": "det", "identity": "eye", "ln": "log",
+           "heaviside": "step", "sgn": "sign", "exponential": "exp", "lse": "logsumexp"}
+SUPERSCRIPTS = {"²": 2, "³": 3, "⁴": 4, "⁵": 5, "⁶": 6, "⁷": 7, "⁸": 8, "⁹": 9}
+_LETTER = "A-Za-zΑ-Ωα-ωϑϕϵℓ"
+_UNIT = re.compile(rf"[{_LETTER}][0-9]*")
+_GREEK_BY_LEN = sorted(GREEK, key=len, reverse=True)
+
+_PARSER: Lark | None = None
+
+
+def grammar_text() -> str:
+    """The grammar, from the installed package data or, in a source checkout, grammar/."""
+    try:
+        return resources.files("matcalc").joinpath("grammar/matcalc.lark").read_text("utf-8")
+    except (FileNotFoundError, OSError):
+        here = Path(__file__).resolve().parent.parent / "grammar" / "matcalc.lark"
+        return here.read_text("utf-8")
+
+
+def lark_parser() -> Lark:
+    global _PARSER
+    if _PARSER is None:
+        _PARSER = Lark(grammar_text(), parser="lalr", strict=True, propagate_positions=True)
+    return _PARSER
+
+
+# The name rule --------------------------------------------------------------------------------
+
+def split_name(text: str, start: int, declared: set[str]) -> list[tuple[str, Span]]:
+    """Split a run of letters into names: declared names and spelled-out Greek stay whole,
+    single letters (with digits and an optional _subscript) are names, and anything else is a
+    product of those (`Xθ` → X·θ, `Ax` → A·x, `Xtrain` → X·t·r·a·i·n unless declared)."""
+    whole = canonical_name(text)
+    if whole in declared or text in declared or whole in CALL_NAMES:
+        return [(whole, Span(start, start + len(text)))]
+    body, sub = (text.split("_", 1) + [""])[:2] if "_" in text else (text, "")
+    body = body.replace("{", "")
+    sub = sub.strip("{}")
+    units, i = [], 0
+    long_declared = sorted((d for d in declared if len(d) > 1), key=len, reverse=True)
+    while i < len(body):
+        match = next((d for d in long_declared if body.startswith(d, i)), None)
+        if match is None:
+            g = next((g for g in _GREEK_BY_LEN if body.startswith(g, i)), None)
+            if g is not None:
+                m = re.match(r"[0-9]*", body[i + len(g):])
+                match = body[i:i + len(g) + m.end()]
+        if match is None:
+            match = _UNIT.match(body, i).group(0)
+        units.append([match, i])
+        i += len(match)
+    if sub:
+        units[-1][0] += "_" + sub
+    out = []
+    for k, (u, pos) in enumerate(units):
+        end = pos + len(u) if k + 1 < len(units) else len(text)
+        out.append((canonical_name(u), Span(start + pos, start + end)))
+    return out
+
+
+# Lark tree → raw nodes -----------------------------------------------------------------------
+
+def _span(meta) -> Span | None:
+    if getattr(meta, "empty", True):
+        return None
+    return Span(meta.start_pos, meta.end_pos)
+
+
+def _tspan(tok: Token) -> Span:
+    return Span(tok.start_pos, tok.end_pos)
+
+
+def _neg(node, span):
+    return E.MatMul((E.Num(Fraction(-1)), node), span=span)
+
+
+@v_args(meta=True)
+class ToExpr(Transformer):
+    """Builds raw nodes (shapes not yet known); names are split with the declared names."""
+
+    def __init__(self, shapes: Shapes):
+        super().__init__()
+        self.declared = set(shapes.decls) | shapes.dim_names
+
+    def add(self, meta, c):
+        return E.Add((c[0], c[1]), span=_span(meta))
+
+    def sub(self, meta, c):
+        return E.Add((c[0], _neg(c[2], c[2].span)), span=_span(meta))
+
+    def neg(self, meta, c):
+        return _neg(c[1], _span(meta))
+
+    def mat_mul(self, meta, c):
+        return E.MatMul((c[0], c[1]), span=_span(meta))
+
+    def hadamard(self, meta, c):
+        return E.Hadamard((c[0], c[2]), span=_span(meta))
+
+    def hadamard_div(self, meta, c):
+        return E.HadamardDiv(c[0], c[2], span=_span(meta))
+
+    def div(self, meta, c):
+        return E.Div(c[0], c[1], span=_span(meta))
+
+    def kron(self, meta, c):
+        return E.Kron(c[0], c[2], span=_span(meta))
+
+    def dot(self, meta, c):
+        return E.Dot(c[0], c[2], span=_span(meta))
+
+    def number(self, meta, c):
+        return E.Num(Fraction(str(c[0])), span=_tspan(c[0]))
+
+    def ones_vec(self, meta, c):
+        return E.Ones(None, span=_tspan(c[0]))
+
+    def norm(self, meta, c):
+        sub = c[3] if len(c) > 3 and c[3] is not None else None
+        node = E.Norm(c[1], span=_span(meta))
+        if sub is not None and "2" in str(sub):
+            return E.Norm(c[1], shape="2", span=_span(meta))  # checked for matrices later
+        return node
+
+    # postfix operators: the grammar gives (operand, postop tree)
+    def postfix(self, meta, c):
+        base, op = c
+        kind, args = op
+        span = _span(meta)
+        if kind == "transpose":
+            return E.Transpose(base, span=span)
+        if kind == "inverse":
+            return E.Inverse(base, span=span)
+        if kind == "inverse_transpose":
+            return E.Transpose(E.Inverse(base, span=span), span=span)
+        if kind == "power":
+            return E.Power(base, args, span=span)
+        return E.HadamardPower(base, args, span=span)
+
+    def transpose(self, meta, c):
+        return ("transpose", None)
+
+    def inverse(self, meta, c):
+        return ("inverse", None)
+
+    def inverse_transpose(self, meta, c):
+        return ("inverse_transpose", None)
+
+    def power(self, meta, c):
+        tok = c[0]
+        if isinstance(tok, Token) and tok.type == "SUP_NUM":
+            return ("power", Fraction(SUPERSCRIPTS[str(tok)]))
+        return ("power", tok)
+
+    def hadamard_power(self, meta, c):
+        return ("hadamard_power", c[1])
+
+    def exponent(self, meta, c):
+        value = Fraction(str(c[-1]))
+        return -value if len(c) == 2 else value
+
+    def postop(self, meta, c):  # not reached: postop alternatives are all aliased
+        return c[0]
+
+    def args(self, meta, c):
+        return list(c)
+
+    def name(self, meta, c):
+        tok = c[0]
+        parts = [self._leaf(n, s) for n, s in split_name(str(tok), tok.start_pos, self.declared)]
+        node = parts[0]
+        for p in parts[1:]:
+            node = E.MatMul((node, p), span=Span(node.span.start, p.span.end))
+        return node
+
+    def _leaf(self, name, span):
+        if name == "I" and "I" not in self.declared:
+            return E.Identity(None, span=span)
+        return E.Sym(name, span=span)
+
+    def call(self, meta, c):
+        tok, args = c[0], c[1] or []
+        span = _span(meta)
+        raw = str(tok)
+        name = canonical_name(raw)
+        if name not in CALL_NAMES:
+            units = split_name(raw, tok.start_pos, self.declared)
+            if len(units) == 1 and (units[0][0] in self.declared or len(_UNIT.findall(raw)) == 1):
+                if len(args) != 1:
+                    raise ParseError(f"`{raw}(…)` multiplies {raw} by a parenthesised "
+                                     "expression, which cannot have commas", span=span)
+                return E.MatMul((self._leaf(units[0][0], units[0][1]), args[0]), span=span)
+            raise self._unknown(raw, tok)
+        return self._call(name, raw, args, span, tok)
+
+    def _unknown(self, raw, tok):
+        guess = SUGGEST.get(raw) or next(iter(difflib.get_close_matches(raw, sorted(CALL_NAMES),
+                                                                        n=1)), None)
+        hint = f"did you mean `{guess}`?" if guess else None
+        msg = f"unknown function `{raw}`"
+        if guess:
+            msg += f" — did you mean `{guess}`?"
+        return ParseError(msg, span=_tspan(tok), hint=None if guess else
+                          "functions: " + ", ".join(sorted(CALL_NAMES)))
+
+    def _arity(self, name, args, allowed, span):
+        allowed = (allowed,) if isinstance(allowed, int) else allowed
+        if len(args) not in allowed:
+            want = " or ".join(str(a) for a in allowed)
+            raise ParseError(f"`{name}` takes {want} argument{'s' if allowed != (1,) else ''}, "
+                             f"got {len(args)}", span=span)
+
+    def _call(self, name, raw, args, span, tok):
+        if name in ALIASES and name not in REDUCTIONS and name not in OTHER_CALLS:
+            self._arity(raw, args, 1, span)
+            return E.Apply(ALIASES[name], args[0], span=span)
+        if name in REDUCTIONS:
+            self._arity(raw, args, 1, span)
+            return REDUCTIONS[name](args[0], span=span)
+        self._arity(raw, args, OTHER_CALLS[name], span)
+        if name == "dot":
+            return E.Dot(args[0], args[1], span=span)
+        if name == "kron":
+            return E.Kron(args[0], args[1], span=span)
+        if name == "max":
+            zero = [i for i, a in enumerate(args) if isinstance(a, E.Num) and a.value == 0]
+            if not zero:
+                raise UnsupportedError("max(a, b) is supported only as max(0, x), which is relu(x)",
+                                       span=span)
+            return E.Apply("relu", args[1 - zero[0]], span=span)
+        dims = [self._dim_arg(a, raw) for a in args]
+        if name == "eye":
+            return E.Identity((dims[0], dims[0]), span=span)
+        shape = (dims[0], dims[1] if len(dims) > 1 else ONE)
+        return (E.Ones if name == "ones" else E.Zero)(shape, span=span)
+
+    def _dim_arg(self, node, fn):
+        if isinstance(node, E.Num) and node.value.denominator == 1 and node.value > 0:
+            return dim(int(node.value))
+        if isinstance(node, E.Sym):
+            return dim(node.name)
+        raise ParseError(f"the arguments of `{fn}` are sizes: a name like n or a positive integer",
+                         span=node.span)
+
+
+# Shape inference ------------------------------------------------------------------------------
+
+class Inference:
+    """Bottom-up shapes with unification, then a pass that writes the final shapes in."""
+
+    def __init__(self, shapes: Shapes):
+        self.shapes = shapes
+        self.u = Unifier()
+        self.env: dict[str, tuple] = {n: d.shape for n, d in shapes.decls.items()}
+        self.dim_names = shapes.dim_names
+
+    def sym_shape(self, name: str):
+        if name not in self.env:
+            first = name[0]
+            if first.isupper():
+                self.env[name] = (self.u.fresh(f"m_{name}"), self.u.fresh(f"n_{name}"))
+            else:
+                self.env[name] = (self.u.fresh(f"n_{name}"), ONE)
+        return self.env[name]
+
+    def infer(self, node):
+        t = type(node)
+        if t is E.Sym:
+            if node.name not in self.env and node.name in self.dim_names:
+                return E.Size(dim(node.name), SCALAR, span=node.span)
+            return replace(node, shape=self.sym_shape(node.name))
+        if t is E.Num:
+            return replace(node, shape=SCALAR)
+        if t is E.Identity and node.shape is None:
+            k = self.u.fresh("k")
+            return replace(node, shape=(k, k))
+        if t is E.Ones and node.shape is None:
+            return replace(node, shape=(self.u.fresh("k"), ONE))
+        if t in (E.Identity, E.Ones, E.Zero):
+            return node
+        kids = [self.infer(c) for c in node.children]
+        node = E.with_children(node, kids)
+        if t is E.Div:
+            return self._div(node)
+        if t is E.Diag:
+            s = self.u.resolve(kids[0].shape)
+            cls = E.DiagMat if s[1] == 1 else E.DiagVec
+            node = cls(kids[0], span=node.span)
+        if t is E.Power and node.exponent < 0:
+            inner = E.Inverse(kids[0], span=node.span)
+            inner = replace(inner, shape=SHAPE_RULES[E.Inverse](inner, [kids[0].shape], self.u))
+            node = inner if node.exponent == -1 else E.Power(inner, -node.exponent, span=node.span)
+            if node is inner:
+                return node
+            kids = [inner]
+        if t is E.Norm and node.shape == "2":
+            node = E.Norm(kids[0], span=node.span)
+            s = self.u.resolve(kids[0].shape)
+            if s[1] != 1 and s[0] != 1:
+                raise UnsupportedError("‖X‖₂ of a matrix is the spectral norm, which matcalc does "
+                                       "not support; write ‖X‖_F for the Frobenius norm",
+                                       span=node.span)
+        shape = SHAPE_RULES[type(node)](node, [k.shape for k in kids], self.u)
+        if t is E.Dot:
+            a, b = kids
+            if is_scalar(self.u.resolve(a.shape)) or is_scalar(self.u.resolve(b.shape)):
+                return E.MatMul((a, b), shape=shape, span=node.span)
+            at = E.Transpose(a, shape=(a.shape[1], a.shape[0]), span=a.span)
+            return E.MatMul((at, b), shape=shape, span=node.span)
+        return replace(node, shape=shape)
+
+    def _div(self, node):
+        a, b = node.left, node.right
+        bs = self.u.resolve(b.shape)
+        if not is_scalar(bs):
+            from .printing.unicode import to_unicode
+            raise ShapeError(f"cannot divide by {to_unicode(b)} ({fmt_shape_plain(bs)}): `/` "
+                             "divides by a scalar", node=node, left_shape=a.shape,
+                             right_shape=bs, op="divide", span=node.span,
+                             hint="for element-wise division write ./")
+        inv = E.Inverse(b, shape=SCALAR, span=b.span)
+        return E.MatMul((a, inv), shape=a.shape, span=node.span)
+
+    def finish(self, node):
+        """Write the unified shapes into every node."""
+        kids = [self.finish(c) for c in node.children]
+        if kids:
+            node = E.with_children(node, kids)
+        return replace(node, shape=self.u.resolve(node.shape))
+
+
+# Errors -----------------------------------------------------------------------------------------
+
+_OPERATORS = ("+", "-", "−", "*", "/", ".*", "./", "⊙", "∘", "⊘", "⊗", "·", ",")
+
+
+def _prev_token(text: str, pos: int) -> tuple[str, int]:
+    head = text[:pos].rstrip()
+    for op in sorted(_OPERATORS + ("^", ".^", "(", "‖"), key=len, reverse=True):
+        if head.endswith(op):
+            return op, len(head) - len(op)
+    return (head[-1:], len(head) - 1) if head else ("", 0)
+
+
+def _unclosed(text: str, upto: int) -> int | None:
+    stack = []
+    for i, ch in enumerate(text[:upto]):
+        if ch == "(":
+            stack.append(i)
+        elif ch == ")" and stack:
+            stack.pop()
+    return stack[-1] if stack else None
+
+
+def translate(err: UnexpectedInput, text: str) -> ParseError:
+    """Turn Lark's exception into a ParseError a user can act on."""
+    if isinstance(err, UnexpectedCharacters):
+        pos = err.pos_in_stream
+        ch = text[pos]
+        prev, ppos = _prev_token(text, pos)
+        if prev in ("^", ".^"):
+            return ParseError(f"`{prev}` needs an exponent: T, -1, -T or a number",
+                              span=Span(ppos, ppos + len(prev)))
+        if ch == "|" :
+            return ParseError("a single `|` is not an operator; write ‖x‖ or ||x|| for a norm, "
+                              "abs(x) for absolute values", span=Span(pos, pos + 1))
+        return ParseError(f"unexpected character `{ch}`", span=Span(pos, pos + 1))
+    assert isinstance(err, UnexpectedToken)
+    tok = err.token
+    at_end = tok.type == "$END"
+    pos = len(text.rstrip()) if at_end else tok.start_pos
+    prev, ppos = _prev_token(text, pos)
+    value = "" if at_end else str(tok)
+    pspan = Span(ppos, ppos + len(prev))
+    if prev in ("^", ".^"):
+        return ParseError(f"`{prev}` needs an exponent: T, -1, -T or a number"
+                          + ("" if at_end else f", not `{value}`"), span=pspan,
+                          hint="for an element-wise power of a vector write x .^ 2")
+    if at_end or value in (")", ","):
+        opened = _unclosed(text, pos)
+        if at_end and opened is not None:
+            return ParseError("missing closing parenthesis", span=Span(opened, opened + 1))
+        if at_end and text.count("‖") % 2:
+            i = text.rfind("‖")
+            return ParseError("missing closing ‖ of a norm", span=Span(i, i + 1))
+        if value == ")" and opened is None:
+            return ParseError("unmatched closing parenthesis", span=Span(pos, pos + 1))
+        if prev in _OPERATORS:
+            return ParseError(f"operator `{prev}` needs a right operand", span=pspan)
+        if prev == "(":
+            return ParseError("empty parentheses", span=Span(ppos, pos + 1))
+        if at_end:
+            return ParseError("unexpected end of input", span=Span(pos, pos + 1))
+        if value == ",":
+            return ParseError("unexpected `,`: commas separate the arguments of a function",
+                              span=Span(pos, pos + 1))
+    if value in _OPERATORS:
+        if prev in _OPERATORS or prev in ("(", "") or ppos < 0:
+            return ParseError(f"operator `{value}` needs a left operand", span=Span(pos, pos + len(value)))
+    if tok.type == "NUMBER":
+        return ParseError(f"a number cannot follow an operand directly; write `*` before `{value}`",
+                          span=Span(pos, pos + len(value)))
+    if tok.type in ("NORM_BAR", "DBAR"):
+        return ParseError("write `*` between a factor and a norm", span=Span(pos, pos + len(value)))
+    return ParseError(f"unexpected `{value}`", span=Span(pos, pos + max(1, len(value))))
+
+
+# Entry points -------------------------------------------------------------------------------------
+
+def parse_raw(text: str, shapes: Shapes) -> E.Node:
+    if not isinstance(text, str):
+        raise TypeError("the expression must be a string")
+    if not text.strip():
+        raise ParseError("empty expression", span=Span(0, 1), text=text or " ")
+    try:
+        tree = lark_parser().parse(text)
+        return ToExpr(shapes).transform(tree)
+    except UnexpectedInput as err:
+        raise translate(err, text).with_text(text) from None
+    except VisitError as err:
+        if isinstance(err.orig_exc, MatcalcError):
+            raise err.orig_exc.with_text(text) from None
+        raise
+
+
+def parse_with_shapes(text: str, shapes=None) -> tuple[E.Node, Shapes]:
+    """Parse text and infer every shape; returns the tree and the declarations used."""
+    decls = parse_shapes(shapes)
+    raw = parse_raw(text, decls)
+    inference = Inference(decls)
+    try:
+        node = inference.finish(inference.infer(raw))
+    except MatcalcError as err:
+        raise err.with_text(text) from None
+    return node, decls
+
+
+def parse(text: str, shapes=None) -> E.Node:
+    """The expression tree of `text`, with a shape on every node (CONTRACT §1–2)."""
+    return parse_with_shapes(text, shapes)[0]

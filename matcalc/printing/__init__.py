@@ -1,0 +1,1 @@
+"""Printers: plain text (round-trips through parse), Unicode, LaTeX; code generation later."""

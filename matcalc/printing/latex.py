@@ -1,0 +1,87 @@
+"""LaTeX: \\top, \\odot, \\otimes, \\operatorname{tr}; Greek names as commands."""
+from __future__ import annotations
+
+from .. import expr as E
+from ..functions import FUNCTIONS
+from ..shapes import LATIN_OF_GREEK
+from .base import Printer
+
+
+class LatexPrinter(Printer):
+    minus = "-"
+    hadamard_op = " \\odot "
+    hdiv_op = " \\oslash "
+    kron_op = " \\otimes "
+    times = " "
+    t_suffix = "^{\\top}"
+    inv_suffix = "^{-1}"
+    inv_t_suffix = "^{-\\top}"
+
+    def paren(self, s):
+        return f"\\left({s}\\right)"
+
+    def pow_suffix(self, e):
+        return "^{" + self.number(e) + "}"
+
+    def sym(self, node):
+        name, _, sub = node.name.partition("_")
+        head = name.rstrip("0123456789")
+        digits = name[len(head):]
+        if head in LATIN_OF_GREEK:
+            head = "\\" + LATIN_OF_GREEK[head]
+        elif len(head) > 1:
+            head = f"\\mathrm{{{head}}}"
+        sub = sub or digits
+        return head + (f"_{{{sub}}}" if sub else "")
+
+    def number(self, v):
+        if v.denominator != 1 and "/" in Printer.number(self, v):
+            return f"\\frac{{{v.numerator}}}{{{v.denominator}}}"
+        return Printer.number(self, v)
+
+    def divide(self, body, den, node, num):
+        d = " ".join(self.operand(x, node) for x in den)
+        return f"\\frac{{{body}}}{{{d}}}"
+
+    def scale(self, coef, body, num):
+        return coef + " " + body
+
+    def hadamard_power(self, node):
+        return self.operand(node.arg, node) + "^{\\circ " + self.number(node.exponent) + "}"
+
+    def apply(self, node):
+        f = FUNCTIONS[node.fn]
+        if node.fn == "sqrt":
+            return f"\\sqrt{{{self(node.arg)}}}"
+        return f"{f.latex}\\left({self(node.arg)}\\right)"
+
+    def call(self, name):
+        op = {"sum": "\\operatorname{sum}", "mean": "\\operatorname{mean}",
+              "tr": "\\operatorname{tr}", "det": "\\det", "logdet": "\\log\\det",
+              "logsumexp": "\\operatorname{logsumexp}", "softmax": "\\operatorname{softmax}",
+              "diag": "\\operatorname{diag}"}[name]
+        return lambda node: f"{op}\\left({self(node.arg)}\\right)"
+
+    def norm(self, node):
+        a = node.arg
+        sub = "_F" if a.shape and a.shape[0] != 1 and a.shape[1] != 1 else ""
+        return f"\\left\\| {self(a)} \\right\\|{sub}"
+
+    def ones(self, node):
+        return "\\mathbf{1}"
+
+    def zero(self, node):
+        return "0"
+
+    def identity(self, node):
+        return "I"
+
+    def dot(self, node):
+        return self.operand(node.left, node) + " \\cdot " + self.operand(node.right, node)
+
+
+_PRINTER = LatexPrinter()
+
+
+def to_latex(node: E.Node) -> str:
+    return _PRINTER(node)

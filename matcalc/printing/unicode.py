@@ -1,0 +1,82 @@
+"""Pretty Unicode, the way a textbook prints: juxtaposed products, ᵀ, ⁻¹, ⊙, ‖x‖."""
+from __future__ import annotations
+
+from .. import expr as E
+from ..functions import FUNCTIONS
+from .base import Printer
+
+_SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+class UnicodePrinter(Printer):
+    minus = "−"
+    binary_minus = " − "
+    hadamard_op = " ⊙ "
+    hdiv_op = " ⊘ "
+    times = ""
+    t_suffix = "ᵀ"
+    inv_suffix = "⁻¹"
+    inv_t_suffix = "⁻ᵀ"
+
+    def pow_suffix(self, e):
+        if e.denominator == 1:
+            return str(e.numerator).translate(_SUP)
+        return "^" + self.number(e)
+
+    def join_factors(self, parts, nodes):
+        out = ""
+        for p, n in zip(parts, nodes):
+            if out and _word(out[-1]) and _word(p[:1]) and \
+                    (isinstance(n, E.Sym) and _long(n.name) or _last_name_long(out)
+                     or isinstance(n, (E.Apply, E.Sum, E.Trace, E.Det, E.LogDet, E.Mean,
+                                       E.LogSumExp, E.Softmax, E.DiagMat, E.DiagVec))):
+                out += " "
+            out += p
+        return out
+
+    def scale(self, coef, body, num):
+        if body[:1].isdigit() or body[:1] == ".":
+            return coef + "·" + body
+        return coef + body
+
+    def hadamard_power(self, node):
+        e = node.exponent
+        if e.denominator == 1 and e > 0 and node.shape and node.shape[1] == 1:
+            return self.operand(node.arg, node) + str(e.numerator).translate(_SUP)
+        return self.operand(node.arg, node) + ".^" + self.exponent(e)
+
+    def apply(self, node):
+        return f"{FUNCTIONS[node.fn].pretty}({self(node.arg)})"
+
+    def norm(self, node):
+        a = node.arg
+        sub = "_F" if a.shape and a.shape[0] != 1 and a.shape[1] != 1 else ""
+        return f"‖{self(a)}‖{sub}"
+
+    def ones(self, node):
+        return "𝟙"
+
+    def zero(self, node):
+        return "0"
+
+
+def _word(c: str) -> bool:
+    return bool(c) and (c.isalnum() or c == "_") and c not in "ᵀ⁻¹²³⁴⁵⁶⁷⁸⁹⁰"
+
+
+def _long(name: str) -> bool:
+    return len(name) > 1 and not name[1:].isdigit() and "_" not in name
+
+
+def _last_name_long(s: str) -> bool:
+    i = len(s)
+    while i and _word(s[i - 1]):
+        i -= 1
+    return _long(s[i:])
+
+
+_PRINTER = UnicodePrinter()
+
+
+def to_unicode(node: E.Node) -> str:
+    return _PRINTER(node)

@@ -1,0 +1,121 @@
+"""Result: what derive() returns — the derivative in every notation, its steps, and its checks."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import expr as E
+from .derive import Step
+from .errors import MatcalcError
+from .numeric import bind_values, evaluate_tree, finite_difference_check, names_in, CheckReport
+from .printing.latex import to_latex
+from .printing.text import to_text
+from .printing.unicode import to_unicode
+from .shapes import LATIN_OF_GREEK, Shapes, fmt_shape, is_scalar
+
+
+def _value_key(name: str, values: dict):
+    if name in values:
+        return name
+    head = name.split("_")[0].rstrip("0123456789")
+    if head in LATIN_OF_GREEK:
+        spelled = LATIN_OF_GREEK[head] + name[len(head):]
+        if spelled in values:
+            return spelled
+    return None
+
+
+def _public_shape(shape) -> tuple:
+    if is_scalar(shape):
+        return ()
+    return tuple(int(d) if d.is_Integer else str(d) for d in shape)
+
+
+@dataclass(frozen=True)
+class StepView:
+    """One step of the derivation, printable: at `expression`, the incoming ∂f/∂(expression)
+    gives ∂f/∂(child)."""
+    rule: str
+    expression: str
+    shape: str
+    incoming: str
+    child: str
+    child_shape: str
+    outgoing: str
+
+    def __str__(self):
+        return (f"[{self.rule}] at {self.expression} ({self.shape}): "
+                f"∂f/∂({self.child}) ({self.child_shape}) += {self.outgoing}")
+
+
+@dataclass(frozen=True)
+class Result:
+    """A derivative: .text, .latex, str(), .shape, .kind, .evaluate(), .check(), .steps, .sympy"""
+    input: str
+    wrt: str
+    node: E.Node
+    function: E.Node
+    variable: E.Sym
+    kind: str
+    layout: str
+    order: int
+    decls: Shapes
+    raw_steps: tuple = field(default=(), repr=False)
+    checked_function: E.Node | None = field(default=None, repr=False)
+
+    # notations ----------------------------------------------------------------------------
+    @property
+    def text(self) -> str:
+        return to_text(self.node)
+
+    @property
+    def latex(self) -> str:
+        return to_latex(self.node)
+
+    def __str__(self) -> str:
+        return to_unicode(self.node)
+
+    def __repr__(self) -> str:
+        return f"<matcalc.Result {self.kind} {self}  ({fmt_shape(self.node.shape)})>"
+
+    def _repr_latex_(self) -> str:
+        return f"$\\displaystyle {self.latex}$"
+
+    @property
+    def shape(self) -> tuple:
+        return _public_shape(self.node.shape)
+
+    @property
+    def sympy(self):
+        from .to_sympy import to_sympy
+        return to_sympy(self.node)
+
+    @property
+    def steps(self) -> list[StepView]:
+        return [StepView(s.rule, to_unicode(s.node), fmt_shape(s.node.shape),
+                         to_unicode(s.incoming), to_unicode(s.child),
+                         fmt_shape(s.child.shape), to_unicode(s.outgoing))
+                for s in self.raw_steps]
+
+    # numbers ------------------------------------------------------------------------------
+    def evaluate(self, values: dict, sizes: dict | None = None):
+        """The derivative at `values` (name → number or array; θ or theta), as a NumPy array
+        of r.shape (a float for a scalar)."""
+        syms = names_in(self.node)
+        env, found = bind_values({**names_in(self.function), **syms}, values, _value_key)
+        import sympy
+        for k, v in (sizes or {}).items():
+            found[sympy.Symbol(k, integer=True, positive=True)] = int(v)
+        out = evaluate_tree(self.node, env, found)
+        if is_scalar(self.node.shape):
+            return float(out[0, 0])
+        return out
+
+    def check(self, seed: int | None = None) -> CheckReport:
+        """Compare with central finite differences at random values, with a different size for
+        every dimension name; raises matcalc.numeric.CheckError on a mismatch."""
+        f = self.checked_function if self.checked_function is not None else self.function
+        kind = "jacobian" if self.kind == "hessian" else self.kind
+        return finite_difference_check(f, self.node, self.variable, kind, self.layout,
+                                       self.decls.modifiers, seed=seed)

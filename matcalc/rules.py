@@ -1,0 +1,239 @@
+"""DERIVATIVE_RULES: the reverse-mode (vector–Jacobian) rule of every operator.
+
+A rule receives the node, the cotangent G flowing into it (∂f/∂node for a scalar f, with the
+node's shape) and the index of a child, and returns that child's cotangent. Families share
+helpers: linear maps pass G through, bilinear products contract it with the other operand,
+element-wise functions scale it by f′ (functions.py). For Jacobians the driver also passes a
+batched G — one column per output — into column-vector nodes; the rules marked so accept it.
+The driver (derive.py) walks the tree and accumulates; it never does calculus itself.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Callable
+
+from . import build as B
+from . import expr as E
+from .errors import UnsupportedError
+from .functions import FUNCTIONS
+from .shapes import SCALAR, is_scalar
+
+DERIVATIVE_RULES: dict[type, Callable] = {}
+
+
+def derivative(*types):
+    def register(fn):
+        for t in types:
+            DERIVATIVE_RULES[t] = fn
+        return fn
+    return register
+
+
+def batched(node, G) -> bool:
+    """G carries one column per output of a Jacobian (see derive.reverse)."""
+    return tuple(G.shape) != tuple(node.shape)
+
+
+def scale_rows(a, G, node):
+    """a ⊙ G; with a batched G, diag(a)·G (each output's cotangent scaled alike)."""
+    if is_scalar(a.shape):
+        return B.mul(a, G)
+    if batched(node, G):
+        return B.mul(B.diag_mat(a), G)
+    return B.hadamard(a, G)
+
+
+def contract(G, other, node):
+    """⟨G, other⟩ for a scalar operand of an element-wise or scaling operation."""
+    if not is_scalar(node.shape) and node.shape[1] == 1:
+        return B.mul(B.transpose(other), G)          # works for a batched G as well
+    return B.inner(G, other)
+
+
+def reduce_broadcast(G, node):
+    """Σ of G over a broadcast scalar: sum(G), or 𝟙ᵀG for (batched) vectors."""
+    if is_scalar(node.shape):
+        return G
+    if node.shape[1] == 1:
+        return B.mul(B.transpose(B.ones(node.shape)), G)
+    return B.summ(G)
+
+
+# Linear ----------------------------------------------------------------------------------------
+
+@derivative(E.Add)
+def add(node, G, i):
+    """d(A + B) = dA + dB; a broadcast scalar s collects Σ G"""
+    child = node.args[i]
+    if is_scalar(child.shape) and not is_scalar(node.shape):
+        return reduce_broadcast(G, node)
+    return G
+
+
+@derivative(E.Transpose)
+def transpose(node, G, i):
+    """d(Aᵀ) = (dA)ᵀ"""
+    if batched(node, G):           # vec(aᵀ) = vec(a): a batched cotangent passes unchanged
+        return G
+    return B.transpose(G)
+
+
+@derivative(E.Sum)
+def summ(node, G, i):
+    """∂ sum(X)/∂X = 𝟙𝟙ᵀ"""
+    return B.mul(G, B.ones(node.arg.shape))
+
+
+@derivative(E.Mean)
+def mean(node, G, i):
+    """∂ mean(X)/∂X = 𝟙𝟙ᵀ/(mn)"""
+    r, c = node.arg.shape
+    count = E.Size(r * c, SCALAR)
+    return B.mul(G, B.ones(node.arg.shape), B.inverse(count))
+
+
+@derivative(E.Trace)
+def trace(node, G, i):
+    """∂ tr(X)/∂X = I"""
+    return B.mul(G, B.identity(node.arg.shape[0]))
+
+
+@derivative(E.DiagMat)
+def diag_mat(node, G, i):
+    """d diag(v) = diag(dv): the cotangent of v is the diagonal of G"""
+    return B.diag_vec(G)
+
+
+@derivative(E.DiagVec)
+def diag_vec(node, G, i):
+    """d diag(A) = diag(dA): the cotangent of A is diag(G)"""
+    return B.diag_mat(G)
+
+
+# Bilinear ------------------------------------------------------------------------------------------
+
+@derivative(E.MatMul)
+def mat_mul(node, G, i):
+    """d(c·ABC) for factor B: Aᵀ·G·Cᵀ·c; for a scalar factor c: ⟨G, ABC⟩"""
+    fs = node.args
+    target = fs[i]
+    others = [f for k, f in enumerate(fs) if k != i]
+    if is_scalar(target.shape):
+        rest = B.mul(*others) if others else B.num(1)
+        return contract(G, rest, node) if not is_scalar(node.shape) else B.mul(G, rest)
+    scalars = [f for k, f in enumerate(fs) if k != i and is_scalar(f.shape)]
+    chain = [(k, f) for k, f in enumerate(fs) if not is_scalar(f.shape)]
+    pos = next(j for j, (k, _) in enumerate(chain) if k == i)
+    before = [B.transpose(f) for _, f in reversed(chain[:pos])]
+    after = [B.transpose(f) for _, f in reversed(chain[pos + 1:])]
+    return B.mul(*scalars, *before, G, *after)
+
+
+@derivative(E.Hadamard)
+def hadamard(node, G, i):
+    """d(A ⊙ B) = dA ⊙ B + A ⊙ dB; a broadcast scalar factor collects ⟨G, rest⟩"""
+    child = node.args[i]
+    rest = B.hadamard(*(a for k, a in enumerate(node.args) if k != i))
+    if is_scalar(child.shape) and not is_scalar(node.shape):
+        return contract(G, rest, node)
+    return scale_rows(rest, G, node)
+
+
+@derivative(E.HadamardDiv)
+def hadamard_div(node, G, i):
+    """d(A ⊘ B) = dA ⊘ B − (A ⊘ B²) ⊙ dB"""
+    a, b = node.left, node.right
+    local = B.hdiv(B.num(1), b) if i == 0 else B.neg(B.hdiv(a, B.hpow(b, 2)))
+    child = node.children[i]
+    if is_scalar(child.shape) and not is_scalar(node.shape):
+        return contract(G, local, node)
+    return scale_rows(local, G, node)
+
+
+@derivative(E.Kron)
+def kron(node, G, i):
+    """a ⊗ b for column vectors: ∂/∂a = I ⊗ b, ∂/∂b = a ⊗ I"""
+    a, b = node.left, node.right
+    if is_scalar(a.shape) or is_scalar(b.shape):
+        other = b if i == 0 else a
+        return contract(G, other, node) if is_scalar(node.children[i].shape) else \
+            B.mul(other, G) if is_scalar(other.shape) else None
+    if a.shape[1] != 1 or b.shape[1] != 1:
+        raise UnsupportedError("the derivative through a Kronecker product is supported when "
+                               "both operands are column vectors (matrix ⊗ matrix needs "
+                               "tensor derivatives, not yet available)")
+    if i == 0:
+        return B.mul(B.kron(B.identity(a.shape[0]), B.transpose(b)), G)
+    return B.mul(B.kron(B.transpose(a), B.identity(b.shape[0])), G)
+
+
+# Powers and inverses -----------------------------------------------------------------------------
+
+@derivative(E.Inverse)
+def inverse(node, G, i):
+    """d(X⁻¹) = −X⁻¹ dX X⁻¹, so the cotangent is −X⁻ᵀ G X⁻ᵀ"""
+    inv_t = B.transpose(node)
+    return B.neg(B.mul(inv_t, G, inv_t))
+
+
+@derivative(E.Power)
+def power(node, G, i):
+    """d(xᵉ) = e·xᵉ⁻¹ dx for scalars; d(Xᵏ) = Σⱼ Xʲ dX Xᵏ⁻¹⁻ʲ for matrices"""
+    x, e = node.arg, node.exponent
+    if is_scalar(x.shape):
+        return B.mul(B.num(e), B.power(x, e - 1), G)
+    xt = B.transpose(x)
+    terms = [B.mul(B.power(xt, j), G, B.power(xt, int(e) - 1 - j)) for j in range(int(e))]
+    return B.add(*terms)
+
+
+@derivative(E.HadamardPower)
+def hadamard_power(node, G, i):
+    """d(X.^e) = e·X.^(e−1) ⊙ dX"""
+    local = B.mul(B.num(node.exponent), B.hpow(node.arg, node.exponent - 1))
+    return scale_rows(local, G, node)
+
+
+@derivative(E.Apply)
+def apply(node, G, i):
+    """d f(X) = f′(X) ⊙ dX, with f′ from functions.FUNCTIONS"""
+    local = FUNCTIONS[node.fn].deriv(node.arg)
+    if B.is_zero(local):
+        return B.zero(G.shape if batched(node, G) else node.arg.shape)
+    return scale_rows(local, G, node)
+
+
+# Matrix functions and reductions -----------------------------------------------------------------
+
+@derivative(E.Det)
+def det(node, G, i):
+    """∂ det(X)/∂X = det(X)·X⁻ᵀ"""
+    return B.mul(G, node, B.transpose(B.inverse(node.arg)))
+
+
+@derivative(E.LogDet)
+def logdet(node, G, i):
+    """∂ log det(X)/∂X = X⁻ᵀ"""
+    return B.mul(G, B.transpose(B.inverse(node.arg)))
+
+
+@derivative(E.Norm)
+def norm(node, G, i):
+    """∂‖X‖/∂X = X/‖X‖"""
+    return B.mul(G, node.arg, B.inverse(node))
+
+
+@derivative(E.LogSumExp)
+def logsumexp(node, G, i):
+    """∂ logsumexp(x)/∂x = softmax(x)"""
+    return B.mul(G, B.unary(E.Softmax, node.arg))
+
+
+@derivative(E.Softmax)
+def softmax(node, G, i):
+    """∂ softmax(x)/∂x = diag(s) − ssᵀ, s = softmax(x) (symmetric)"""
+    s = node
+    return B.sub(scale_rows(s, G, node), B.mul(s, B.mul(B.transpose(s), G)))
+
+
+NO_RULE = (E.Dot, E.Diag, E.Div)   # parse-only nodes: resolved before differentiation

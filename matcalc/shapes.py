@@ -1,0 +1,464 @@
+"""Shapes: sizes, declarations, unification and the shape rule of every operator.
+
+Owns SHAPE_RULES (one small function per node type) and the Unifier, the only place where
+symbolic sizes are matched. A shape is a pair (rows, cols) of SymPy integers or positive integer
+symbols; (1, 1) is a scalar. It does not build trees (parser.py) or differentiate (rules.py).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+import sympy
+
+from . import expr as E
+from .errors import ShapeError, ParseError
+
+ONE = sympy.Integer(1)
+SCALAR = (ONE, ONE)
+MODIFIERS = ("symmetric", "spd", "diagonal")
+
+GREEK = {
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "zeta": "ζ",
+    "eta": "η", "theta": "θ", "iota": "ι", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν",
+    "xi": "ξ", "omicron": "ο", "pi": "π", "rho": "ρ", "sigma": "σ", "tau": "τ",
+    "upsilon": "υ", "phi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω",
+    "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Lambda": "Λ", "Xi": "Ξ", "Pi": "Π",
+    "Sigma": "Σ", "Upsilon": "Υ", "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω",
+}
+LATIN_OF_GREEK = {v: k for k, v in GREEK.items()}
+
+_DIM_CACHE: dict[str, sympy.Symbol] = {}
+
+
+def dim(name: str | int) -> sympy.Expr:
+    """The SymPy size for a name or a concrete integer."""
+    if isinstance(name, int) or (isinstance(name, str) and name.isdigit()):
+        value = int(name)
+        if value < 1:
+            raise ValueError("sizes must be positive")
+        return sympy.Integer(value)
+    if name not in _DIM_CACHE:
+        _DIM_CACHE[name] = sympy.Symbol(name, integer=True, positive=True)
+    return _DIM_CACHE[name]
+
+
+def fmt_dim(d) -> str:
+    return str(d).replace("*", "·")
+
+
+def fmt_shape(shape) -> str:
+    """m×n, or 'scalar' for 1×1."""
+    if shape is None:
+        return "?"
+    if is_scalar(shape):
+        return "scalar"
+    return "×".join(fmt_dim(d) for d in shape)
+
+
+def fmt_shape_plain(shape) -> str:
+    return "×".join(fmt_dim(d) for d in shape)
+
+
+def is_scalar(shape) -> bool:
+    return all(d == 1 for d in shape)
+
+
+def is_vector(shape) -> bool:
+    """A column vector n×1 with n ≠ 1."""
+    return len(shape) == 2 and shape[1] == 1 and shape[0] != 1
+
+
+def canonical_name(name: str) -> str:
+    """Spelled-out Greek is the Greek letter: theta → θ, theta_1 → θ_1, Sigma2 → Σ2."""
+    m = re.match(r"([A-Za-z]+)(.*)$", name)
+    if m and m.group(1) in GREEK:
+        return GREEK[m.group(1)] + m.group(2)
+    return name
+
+
+# Declarations -------------------------------------------------------------------------------
+
+@dataclass
+class Decl:
+    shape: tuple
+    modifiers: frozenset = frozenset()
+
+
+@dataclass
+class Shapes:
+    """Declared names, their shapes and modifiers, and the dimension names in use."""
+    decls: dict = field(default_factory=dict)
+
+    @property
+    def dim_names(self) -> set[str]:
+        return {str(s) for d in self.decls.values() for x in d.shape for s in x.free_symbols}
+
+    def modifiers(self, name: str) -> frozenset:
+        d = self.decls.get(name)
+        return d.modifiers if d else frozenset()
+
+
+_NAME_RE = re.compile(r"^[A-Za-zΑ-Ωα-ωϑϕϵℓ]+[0-9]*(_[A-Za-z0-9]+)?$")
+_SIZE_RE = re.compile(r"^([A-Za-zΑ-Ωα-ω][A-Za-z0-9_]*|[0-9]+)$")
+
+
+def _split_top(text: str) -> list[str]:
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        if ch in ",;\n" and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _shape_error(msg: str, spec: str, part: str) -> ParseError:
+    from .errors import Span
+    start = max(0, spec.find(part))
+    return ParseError(f"in shapes: {msg}", span=Span(start, start + len(part)), text=spec)
+
+
+def _sizes(items, spec: str, part: str) -> tuple:
+    out = []
+    for item in items:
+        item = str(item).strip()
+        if not _SIZE_RE.match(item):
+            raise _shape_error(f"`{item}` is not a size (a name like n, or a positive integer)",
+                               spec, part)
+        if item.isdigit() and int(item) < 1:
+            raise _shape_error(f"size `{item}` must be positive", spec, part)
+        out.append(dim(canonical_name(item)))
+    if len(out) == 0:
+        return SCALAR
+    if len(out) == 1:
+        return (out[0], ONE)
+    if len(out) == 2:
+        return tuple(out)
+    raise _shape_error("shapes have at most two sizes (rows×cols)", spec, part)
+
+
+def _parse_shape_text(body: str, spec: str, part: str) -> Decl:
+    words = body.split()
+    mods = []
+    while words and words[-1].lower() in MODIFIERS:
+        mods.append(words.pop().lower())
+    core = " ".join(words).strip()
+    if core in ("scalar", "()", "1", ""):
+        if core == "":
+            raise _shape_error("missing shape after `:`", spec, part)
+        shape = SCALAR
+    else:
+        core = core.strip("()[] ")
+        items = re.split(r"\s*(?:×|\*|,|\bx\b|(?<=[0-9])x(?=[0-9A-Za-z]))\s*", core)
+        shape = _sizes([i for i in items], spec, part)
+    return _check_mods(Decl(shape, frozenset(mods)), spec, part)
+
+
+def _check_mods(decl: Decl, spec, part) -> Decl:
+    if decl.modifiers and decl.shape[0] != decl.shape[1]:
+        raise _shape_error(f"`{' '.join(sorted(decl.modifiers))}` needs a square shape, not "
+                           f"{fmt_shape_plain(decl.shape)}", spec, part)
+    return decl
+
+
+def parse_shapes(spec) -> Shapes:
+    """Read `"X: m×n, θ: n, y: m, λ: scalar, A: n×n spd"` or the dict form into Shapes."""
+    if spec is None:
+        return Shapes()
+    if isinstance(spec, Shapes):
+        return spec
+    decls = {}
+    if isinstance(spec, dict):
+        for name, value in spec.items():
+            key = _check_name(str(name), str(name), str(name))
+            if isinstance(value, str):
+                decls[key] = _parse_shape_text(value, value, value)
+                continue
+            items = [str(v) for v in value]
+            mods = frozenset(v.lower() for v in items if v.lower() in MODIFIERS)
+            sizes = [v for v in items if v.lower() not in MODIFIERS]
+            decls[key] = _check_mods(Decl(_sizes(sizes, str(value), str(value)), mods),
+                                     str(value), str(value))
+        return Shapes(decls)
+    if not isinstance(spec, str):
+        raise TypeError("shapes must be a string like 'X: m×n, y: m' or a dict")
+    for part in _split_top(spec):
+        if ":" not in part:
+            raise _shape_error(f"`{part}` needs the form `name: shape`", spec, part)
+        name, body = part.split(":", 1)
+        key = _check_name(name.strip(), spec, part)
+        decls[key] = _parse_shape_text(body, spec, part)
+    return Shapes(decls)
+
+
+def _check_name(name: str, spec: str, part: str) -> str:
+    if not _NAME_RE.match(name) and not re.match(r"^[A-Za-zΑ-Ωα-ω][A-Za-z0-9_]*$", name):
+        raise _shape_error(f"`{name}` is not a valid name", spec, part)
+    return canonical_name(name)
+
+
+# Unification --------------------------------------------------------------------------------
+
+class Unifier:
+    """Union–find over size symbols. Generated sizes (of undeclared names) may be bound to any
+    size except 1; declared sizes are rigid: m and n are different sizes because the user said so."""
+
+    def __init__(self, strict: bool = False):
+        self.binding: dict = {}
+        self.generated: set = set()
+        self.strict = strict
+        self._count = 0
+
+    def fresh(self, hint: str) -> sympy.Symbol:
+        self._count += 1
+        s = sympy.Symbol(hint if hint not in {str(g) for g in self.generated} else
+                         f"{hint}{self._count}", integer=True, positive=True)
+        self.generated.add(s)
+        return s
+
+    def find(self, d):
+        while d in self.binding:
+            d = self.binding[d]
+        if not isinstance(d, sympy.Symbol) and d.free_symbols & set(self.binding):
+            d = d.subs({s: self.find(s) for s in d.free_symbols if s in self.binding})
+        return d
+
+    def unify(self, a, b) -> bool:
+        a, b = self.find(a), self.find(b)
+        if a == b:
+            return True
+        if self.strict:
+            return sympy.simplify(a - b) == 0
+        for x, y in ((a, b), (b, a)):
+            if x in self.generated and y != 1 and x not in y.free_symbols:
+                self.binding[x] = y
+                return True
+        return False
+
+    def resolve(self, shape):
+        return tuple(self.find(d) for d in shape) if shape is not None else None
+
+
+STRICT = Unifier(strict=True)
+
+
+# Shape rules --------------------------------------------------------------------------------
+
+SHAPE_RULES: dict[type, Callable] = {}
+
+
+def shape_rule(*types):
+    def register(fn):
+        for t in types:
+            SHAPE_RULES[t] = fn
+        return fn
+    return register
+
+
+def _show(node) -> str:
+    from .printing.unicode import to_unicode
+    try:
+        return to_unicode(node)
+    except Exception:  # a half-built node: still name the operation
+        return type(node).__name__
+
+
+def _err(node, message, left=None, right=None, op=None, hint=None) -> ShapeError:
+    return ShapeError(message, node=node, left_shape=left, right_shape=right, op=op,
+                      span=getattr(node, "span", None), hint=hint)
+
+
+def _elementwise_shape(node, shapes, u: Unifier, verb: str):
+    """Shapes of an element-wise operation: non-scalar operands must agree; scalars broadcast."""
+    result = None
+    result_child = None
+    for child, s in zip(node.children, shapes):
+        if is_scalar(s):
+            continue
+        if result is None:
+            result, result_child = s, child
+            continue
+        if not (u.unify(result[0], s[0]) and u.unify(result[1], s[1])):
+            r = u.resolve(result)
+            raise _err(node, f"cannot {verb} {_show(result_child)} ({fmt_shape(r)}) and "
+                       f"{_show(child)} ({fmt_shape(u.resolve(s))}): shapes differ",
+                       r, u.resolve(s), verb)
+    return result if result is not None else SCALAR
+
+
+@shape_rule(E.Add)
+def add(node, shapes, u):
+    return _elementwise_shape(node, shapes, u, "add")
+
+
+@shape_rule(E.Hadamard)
+def hadamard(node, shapes, u):
+    return _elementwise_shape(node, shapes, u, "multiply element-wise")
+
+
+@shape_rule(E.HadamardDiv)
+def hadamard_div(node, shapes, u):
+    return _elementwise_shape(node, shapes, u, "divide element-wise")
+
+
+@shape_rule(E.MatMul)
+def mat_mul(node, shapes, u):
+    """Chain the non-scalar factors: (a×b)(b×c) = a×c; scalar factors scale."""
+    result, prev = None, None
+    for child, s in zip(node.children, shapes):
+        if is_scalar(s):
+            continue
+        if result is None:
+            result, prev = s, child
+            continue
+        if not u.unify(result[1], s[0]):
+            left, right = u.resolve(result), u.resolve(s)
+            hint = None
+            if is_vector(left) and is_vector(right):
+                hint = (f"for the inner product write {_show(prev)}ᵀ{_show(child)}, "
+                        f"for the outer product {_show(prev)}{_show(child)}ᵀ")
+            raise _err(node, f"cannot multiply {_show(prev)} ({fmt_shape_plain(left)}) by "
+                       f"{_show(child)} ({fmt_shape_plain(right)}): inner sizes "
+                       f"{fmt_dim(left[1])} and {fmt_dim(right[0])} differ",
+                       left, right, "multiply", hint)
+        result = (result[0], s[1])
+        prev = node if len(node.children) == 2 else child
+    return result if result is not None else SCALAR
+
+
+@shape_rule(E.Dot)
+def dot(node, shapes, u):
+    a, b = shapes
+    if is_scalar(a) or is_scalar(b):
+        return b if is_scalar(a) else a
+    if not (u.unify(a[1], ONE) and u.unify(b[1], ONE)):
+        raise _err(node, f"the inner product · needs two vectors, got {_show(node.left)} "
+                   f"({fmt_shape_plain(u.resolve(a))}) and {_show(node.right)} "
+                   f"({fmt_shape_plain(u.resolve(b))})", a, b, "dot",
+                   "for matrices use * (product) or .* (element-wise)")
+    if not u.unify(a[0], b[0]):
+        raise _err(node, f"cannot take the inner product of {_show(node.left)} "
+                   f"({fmt_shape_plain(u.resolve(a))}) and {_show(node.right)} "
+                   f"({fmt_shape_plain(u.resolve(b))}): lengths differ", a, b, "dot")
+    return SCALAR
+
+
+@shape_rule(E.Kron)
+def kron(node, shapes, u):
+    (a, b), (c, d) = shapes
+    return (a * c, b * d)
+
+
+@shape_rule(E.Transpose)
+def transpose(node, shapes, u):
+    (r, c), = shapes
+    return (c, r)
+
+
+def _square(node, shape, u, what: str):
+    if not u.unify(shape[0], shape[1]):
+        raise _err(node, f"{what} needs a square matrix, but {_show(node.arg)} is "
+                   f"{fmt_shape_plain(u.resolve(shape))}", shape, None, what)
+    return u.resolve(shape)
+
+
+@shape_rule(E.Inverse)
+def inverse(node, shapes, u):
+    return _square(node, shapes[0], u, "the inverse")
+
+
+@shape_rule(E.Power)
+def power(node, shapes, u):
+    s = shapes[0]
+    if is_scalar(s):
+        return SCALAR
+    e = node.exponent
+    if e != int(e):
+        raise _err(node, f"a matrix power needs an integer exponent, not {e}", s, None, "power")
+    if not u.unify(s[0], s[1]):
+        hint = "for an element-wise power write .^" if s[1] == 1 or s[0] == 1 else None
+        raise _err(node, f"the matrix power ^{e} needs a square matrix, but "
+                   f"{_show(node.arg)} is {fmt_shape_plain(u.resolve(s))}", s, None, "power",
+                   hint)
+    return u.resolve(s)
+
+
+@shape_rule(E.HadamardPower, E.Apply)
+def same_shape(node, shapes, u):
+    return shapes[0]
+
+
+@shape_rule(E.Sum, E.Mean, E.Norm)
+def reduce_all(node, shapes, u):
+    return SCALAR
+
+
+@shape_rule(E.Trace)
+def trace(node, shapes, u):
+    _square(node, shapes[0], u, "tr")
+    return SCALAR
+
+
+@shape_rule(E.Det)
+def det(node, shapes, u):
+    _square(node, shapes[0], u, "det")
+    return SCALAR
+
+
+@shape_rule(E.LogDet)
+def logdet(node, shapes, u):
+    _square(node, shapes[0], u, "logdet")
+    return SCALAR
+
+
+def _vector(node, shape, u, what):
+    if not u.unify(shape[1], ONE):
+        raise _err(node, f"{what} needs a column vector, but {_show(node.arg)} is "
+                   f"{fmt_shape_plain(u.resolve(shape))}", shape, None, what)
+    return u.resolve(shape)
+
+
+@shape_rule(E.LogSumExp)
+def logsumexp(node, shapes, u):
+    _vector(node, shapes[0], u, "logsumexp")
+    return SCALAR
+
+
+@shape_rule(E.Softmax)
+def softmax(node, shapes, u):
+    return _vector(node, shapes[0], u, "softmax")
+
+
+@shape_rule(E.DiagMat)
+def diag_mat(node, shapes, u):
+    n = _vector(node, shapes[0], u, "diag")[0]
+    return (n, n)
+
+
+@shape_rule(E.DiagVec)
+def diag_vec(node, shapes, u):
+    n = _square(node, shapes[0], u, "diag")[0]
+    return (n, ONE)
+
+
+@shape_rule(E.Num, E.Size)
+def scalar_leaf(node, shapes, u):
+    return SCALAR
+
+
+@shape_rule(E.Sym, E.Identity, E.Zero, E.Ones)
+def declared_leaf(node, shapes, u):
+    return node.shape
+
+
+def shape_of(node, child_shapes, u: Unifier = STRICT):
+    """The shape of node given its children's shapes (raises ShapeError on a mismatch)."""
+    return SHAPE_RULES[type(node)](node, child_shapes, u)

@@ -1,0 +1,113 @@
+"""Expression tree → SymPy matrix expression (r.sympy), for users who continue in SymPy.
+
+Only a translation: no differentiation happens here. 1×1 products become scalars through
+Trace, because SymPy keeps 1×1 matrix expressions apart from scalars.
+"""
+from __future__ import annotations
+
+import sympy
+from sympy import (Determinant, HadamardPower, HadamardProduct, Identity, Inverse,
+                   KroneckerProduct, MatrixSymbol, OneMatrix, Trace, Transpose, ZeroMatrix)
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+
+from . import expr as E
+from .functions import FUNCTIONS
+from .shapes import is_scalar
+
+
+def to_sympy(node):
+    memo: dict = {}
+
+    def scalarize(v, n):
+        if is_scalar(n.shape) and isinstance(v, sympy.MatrixExpr):
+            return Trace(v)
+        return v
+
+    def go(n):
+        if n in memo:
+            return memo[n]
+        t = type(n)
+        r, c = n.shape
+        kids = [go(k) for k in n.children]
+        if t is E.Sym:
+            out = sympy.Symbol(n.name) if is_scalar(n.shape) else MatrixSymbol(n.name, r, c)
+        elif t is E.Num:
+            out = sympy.Rational(n.value.numerator, n.value.denominator)
+        elif t is E.Size:
+            out = n.dim
+        elif t is E.Identity:
+            out = Identity(r)
+        elif t is E.Zero:
+            out = ZeroMatrix(r, c)
+        elif t is E.Ones:
+            out = OneMatrix(r, c)
+        elif t is E.Add:
+            out = 0
+            for k, v in zip(n.children, kids):
+                v = scalarize(v, k)
+                if is_scalar(k.shape) and not is_scalar(n.shape):
+                    v = v * OneMatrix(r, c)
+                out = out + v
+        elif t is E.MatMul:
+            scal, chain = sympy.Integer(1), []
+            for k, v in zip(n.children, kids):
+                if is_scalar(k.shape):
+                    scal = scal * scalarize(v, k)
+                else:
+                    chain.append(v)
+            out = scal
+            if chain:
+                prod = chain[0]
+                for v in chain[1:]:
+                    prod = prod * v
+                out = scalarize(prod, n) * scal if is_scalar(n.shape) else scal * prod
+        elif t is E.Hadamard:
+            out = HadamardProduct(*kids) if not is_scalar(n.shape) else sympy.Mul(*kids)
+        elif t is E.HadamardDiv:
+            out = HadamardProduct(kids[0], HadamardPower(kids[1], -1)) \
+                if not is_scalar(n.shape) else kids[0] / kids[1]
+        elif t is E.HadamardPower:
+            out = HadamardPower(kids[0], n.exponent)
+        elif t is E.Kron:
+            out = KroneckerProduct(*kids)
+        elif t is E.Transpose:
+            out = Transpose(kids[0])
+        elif t is E.Inverse:
+            out = 1 / kids[0] if is_scalar(n.shape) else Inverse(kids[0])
+        elif t is E.Power:
+            out = kids[0] ** n.exponent
+        elif t is E.Apply:
+            f = FUNCTIONS[n.fn].sympy
+            if is_scalar(n.shape):
+                out = f(scalarize(kids[0], n.arg))
+            else:
+                d = sympy.Dummy("t")
+                out = ElementwiseApplyFunction(sympy.Lambda(d, f(d)), kids[0])
+        elif t in (E.Sum, E.Mean):
+            a = n.arg
+            total = Trace(OneMatrix(1, a.shape[0]) * kids[0] * OneMatrix(a.shape[1], 1))
+            out = total if t is E.Sum else total / (a.shape[0] * a.shape[1])
+        elif t is E.Trace:
+            out = Trace(kids[0])
+        elif t is E.Det:
+            out = Determinant(kids[0])
+        elif t is E.LogDet:
+            out = sympy.log(Determinant(kids[0]))
+        elif t is E.Norm:
+            out = sympy.sqrt(Trace(Transpose(kids[0]) * kids[0]))
+        elif t in (E.LogSumExp, E.Softmax):
+            d = sympy.Dummy("t")
+            ex = ElementwiseApplyFunction(sympy.Lambda(d, sympy.exp(d)), kids[0])
+            total = Trace(OneMatrix(1, n.arg.shape[0]) * ex)
+            out = sympy.log(total) if t is E.LogSumExp else ex / total
+        elif t is E.DiagMat:
+            out = DiagMatrix(kids[0])
+        elif t is E.DiagVec:
+            out = DiagonalOf(kids[0])
+        else:
+            raise TypeError(f"no SymPy translation for {t.__name__}")
+        memo[n] = out
+        return out
+
+    return go(node)
