@@ -7,7 +7,7 @@ in their own modules, each a table keyed by node type.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from typing import Any, Union
 
@@ -17,13 +17,28 @@ Scalar = Union[int, Fraction, float]
 
 
 def _node(cls):
-    return dataclass(frozen=True, slots=True)(cls)
+    """Frozen, slotted dataclass whose hash is computed once and cached (trees are shared
+    widely as dictionary keys during differentiation and simplification)."""
+    cls = dataclass(frozen=True, slots=True)(cls)
+    keys = tuple(f.name for f in fields(cls) if f.compare)
+    cls._keys = keys
+    cls.__hash__ = _cached_hash
+    return cls
+
+
+def _cached_hash(self) -> int:
+    try:
+        return object.__getattribute__(self, "_h")
+    except AttributeError:
+        h = hash((type(self).__name__,) + tuple(getattr(self, k) for k in self._keys))
+        object.__setattr__(self, "_h", h)
+        return h
 
 
 class Node:
     """Base of all nodes; `children` lists the sub-expressions in order."""
 
-    __slots__ = ()
+    __slots__ = ("_h",)
 
     @property
     def children(self) -> tuple["Node", ...]:

@@ -67,6 +67,13 @@ def _matmul(vals):
     return scal * chain
 
 
+def _inv(a):
+    try:
+        return np.linalg.inv(a)
+    except np.linalg.LinAlgError:        # singular at this point: the caller redraws
+        return np.full_like(a, np.nan)
+
+
 def _power(v, e):
     if v.shape == (1, 1):
         return np.power(v, float(e))
@@ -81,7 +88,7 @@ NUMPY_RULES: dict[type, Callable] = {
     E.HadamardPower: lambda n, v, s: np.power(v[0], float(n.exponent)),
     E.Kron: lambda n, v, s: np.kron(v[0], v[1]),
     E.Transpose: lambda n, v, s: v[0].T,
-    E.Inverse: lambda n, v, s: np.linalg.inv(v[0]),
+    E.Inverse: lambda n, v, s: _inv(v[0]),
     E.Power: lambda n, v, s: _power(v[0], n.exponent),
     E.Apply: lambda n, v, s: FUNCTIONS[n.fn].numpy(v[0]),
     E.Sum: lambda n, v, s: np.array([[np.sum(v[0])]]),
@@ -224,8 +231,8 @@ def finite_difference_check(f, d, wrt, kind, layout, modifiers, seed=None, rtol=
             dims |= x.free_symbols
         if type(n) is E.Size:
             dims |= n.dim.free_symbols
-    sizes = draw_sizes(dims, rng)
-    for attempt in range(6):
+    for attempt in range(8):
+        sizes = draw_sizes(dims, rng)        # redrawn: m < n can make XᵀX singular
         positive = attempt % 2 == 1
         env = {name: draw_value(n, sizes, modifiers(name), rng, positive)
                for name, n in syms.items()}

@@ -113,6 +113,7 @@ class ToExpr(Transformer):
     def __init__(self, shapes: Shapes):
         super().__init__()
         self.declared = set(shapes.decls) | shapes.dim_names
+        self.call_products: set[int] = set()
 
     def add(self, meta, c):
         return E.Add((c[0], c[1]), span=_span(meta))
@@ -157,6 +158,9 @@ class ToExpr(Transformer):
     # postfix operators: the grammar gives (operand, postop tree)
     def postfix(self, meta, c):
         base, op = c
+        if id(base) in self.call_products:       # Xtrain(θ)ᵀ is Xtrain·θᵀ, as X(θ)ᵀ is X·θᵀ
+            inner = self.postfix(meta, [base.args[1], op])
+            return E.MatMul((base.args[0], inner), span=_span(meta))
         kind, args = op
         span = _span(meta)
         if kind == "transpose":
@@ -221,7 +225,9 @@ class ToExpr(Transformer):
                 if len(args) != 1:
                     raise ParseError(f"`{raw}(…)` multiplies {raw} by a parenthesised "
                                      "expression, which cannot have commas", span=span)
-                return E.MatMul((self._leaf(units[0][0], units[0][1]), args[0]), span=span)
+                node = E.MatMul((self._leaf(units[0][0], units[0][1]), args[0]), span=span)
+                self.call_products.add(id(node))
+                return node
             raise self._unknown(raw, tok)
         return self._call(name, raw, args, span, tok)
 

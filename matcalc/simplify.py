@@ -98,11 +98,46 @@ def transpose_of_product(node, ctx):
     return node
 
 
+def is_symmetric(node, ctx) -> bool:
+    """Whether node equals its transpose by structure: declared symmetric names, I, diag(v),
+    XᵀX, XᵀAX with A symmetric, sums and inverses of those."""
+    if is_scalar(node.shape) or isinstance(node, (E.Identity, E.DiagMat)):
+        return True
+    if isinstance(node, E.Sym):
+        return node.name in ctx.symmetric
+    if node.shape[0] != node.shape[1]:
+        return False
+    if isinstance(node, (E.Inverse, E.Power, E.Apply)) and not isinstance(node, E.Apply):
+        return is_symmetric(node.arg, ctx)
+    if isinstance(node, E.Add):
+        return all(is_symmetric(t, ctx) for t in node.args)
+    if isinstance(node, E.MatMul):
+        fs = [f for f in node.args if not is_scalar(f.shape)]
+        n = len(fs)
+        for i in range(n // 2 + n % 2):
+            a, b = fs[i], fs[n - 1 - i]
+            if i == n - 1 - i:
+                if not is_symmetric(a, ctx):
+                    return False
+            elif _plain_transpose(a, ctx) != b:
+                return False
+        return True
+    return False
+
+
+def _plain_transpose(node, ctx):
+    if isinstance(node, E.Transpose):
+        return node.arg
+    if isinstance(node, E.Sym) and node.name in ctx.symmetric:
+        return node
+    return B.transpose(node)
+
+
 def transpose_of_symmetric(node, ctx):
-    """Aᵀ → A and (A⁻¹)ᵀ → A⁻¹ when A is declared symmetric, spd or diagonal"""
+    """Aᵀ → A and (A⁻¹)ᵀ → A⁻¹ when A is symmetric (declared, or by structure like XᵀX)"""
     if isinstance(node, E.Transpose):
         inner = node.arg.arg if isinstance(node.arg, E.Inverse) else node.arg
-        if isinstance(inner, E.Sym) and inner.name in ctx.symmetric:
+        if is_symmetric(inner, ctx):
             return node.arg
     return node
 

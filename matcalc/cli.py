@@ -1,0 +1,107 @@
+"""The `matcalc` command: a thin shell over parse() and derive() (CONTRACT §4).
+
+Results go to stdout, messages to stderr. A MatcalcError (the user's mistake) prints its
+message and caret and exits 1; argparse's usage errors exit 2; anything else is our bug and
+keeps its traceback. Nothing here computes math.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from enum import Enum
+
+from . import __version__  # noqa: F401  (read by --version)
+from .derive import derive
+from .errors import MatcalcError
+from .parser import parse
+from .printing.latex import to_latex
+from .printing.text import to_text
+from .printing.unicode import to_unicode
+from .shapes import fmt_shape
+
+
+class Format(str, Enum):
+    UNICODE = "unicode"
+    TEXT = "text"
+    LATEX = "latex"
+    JSON = "json"
+    NUMPY = "numpy"
+    TORCH = "torch"
+    JAX = "jax"
+
+
+PRINTERS = {Format.UNICODE: to_unicode, Format.TEXT: to_text, Format.LATEX: to_latex}
+CODE_FORMATS = (Format.NUMPY, Format.TORCH, Format.JAX)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="matcalc",
+        description="Differentiate matrix expressions in closed form.",
+        epilog='example: matcalc "(Xθ − y)^T (Xθ − y)" --wrt θ --shapes "X: m×n, θ: n, y: m"')
+    p.add_argument("expr", help="the expression, or - to read one expression per line from stdin")
+    p.add_argument("--wrt", help="variable to differentiate with respect to (omit to only "
+                                 "check and print the expression and its shape)")
+    p.add_argument("--shapes", help='declarations, e.g. "X: m×n, θ: n, y: m, A: n×n spd"')
+    p.add_argument("--order", type=int, default=1, help="order of the derivative (2: Hessian)")
+    p.add_argument("--format", type=Format, default=Format.UNICODE,
+                   choices=list(Format), metavar="{" + ",".join(f.value for f in Format) + "}")
+    p.add_argument("--layout", choices=["numerator", "denominator"], default="numerator")
+    p.add_argument("--steps", action="store_true", help="print the chain-rule steps")
+    p.add_argument("--check", action="store_true",
+                   help="verify numerically against finite differences")
+    p.add_argument("--version", action="version", version=f"matcalc {__version__}")
+    return p
+
+
+def run_one(text: str, args) -> dict | str:
+    """Process one expression; returns a JSON-able dict or the lines to print."""
+    if args.format in CODE_FORMATS:
+        raise MatcalcError(f"--format {args.format.value} (code generation) is not available "
+                           "yet; use unicode, text, latex or json")
+    if not args.wrt:
+        node = parse(text, args.shapes)
+        if args.format is Format.JSON:
+            return {"input": text, "result": to_text(node), "latex": to_latex(node),
+                    "shape": _json_shape(node.shape), "kind": "expression"}
+        return f"{PRINTERS[args.format](node)} : {fmt_shape(node.shape)}"
+    r = derive(text, wrt=args.wrt, shapes=args.shapes, order=args.order, layout=args.layout)
+    report = r.check() if args.check else None
+    if args.format is Format.JSON:
+        out = {"input": text, "wrt": r.wrt, "result": r.text, "unicode": str(r),
+               "latex": r.latex, "shape": list(r.shape), "kind": r.kind, "layout": r.layout,
+               "order": r.order}
+        if args.steps:
+            out["steps"] = [str(s) for s in r.steps]
+        if report is not None:
+            out["check"] = {"ok": True, "sizes": report.sizes,
+                            "max_abs_error": report.max_abs_error}
+        return out
+    lines = [PRINTERS[args.format](r.node)]
+    if args.steps:
+        lines += ["", "steps:"] + [f"  {s}" for s in r.steps]
+    if report is not None:
+        lines.append(f"check: {report}")
+    return "\n".join(lines)
+
+
+def _json_shape(shape):
+    from .result import _public_shape
+    return list(_public_shape(shape))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    inputs = [line for line in sys.stdin.read().splitlines() if line.strip()] \
+        if args.expr == "-" else [args.expr]
+    status = 0
+    for text in inputs:
+        try:
+            out = run_one(text, args)
+        except MatcalcError as err:
+            print(f"error: {err}", file=sys.stderr)
+            status = 1
+            continue
+        print(json.dumps(out, ensure_ascii=False) if isinstance(out, dict) else out)
+    return status
