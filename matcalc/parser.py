@@ -397,7 +397,8 @@ def translate(err: UnexpectedInput, text: str) -> ParseError:
         ch = text[pos]
         prev, ppos = _prev_token(text, pos)
         if prev in ("^", ".^"):
-            return ParseError(f"`{prev}` needs an exponent: T, -1, -T or a number",
+            want = "T, -1, -T or a number" if prev == "^" else "a number"
+            return ParseError(f"`{prev}` needs an exponent: {want}",
                               span=Span(ppos, ppos + len(prev)))
         if ch == "|" :
             return ParseError("a single `|` is not an operator; write ‖x‖ or ||x|| for a norm, "
@@ -411,9 +412,11 @@ def translate(err: UnexpectedInput, text: str) -> ParseError:
     value = "" if at_end else str(tok)
     pspan = Span(ppos, ppos + len(prev))
     if prev in ("^", ".^"):
-        return ParseError(f"`{prev}` needs an exponent: T, -1, -T or a number"
+        want = "T, -1, -T or a number" if prev == "^" else "a number"
+        return ParseError(f"`{prev}` needs an exponent: {want}"
                           + ("" if at_end else f", not `{value}`"), span=pspan,
-                          hint="for an element-wise power of a vector write x .^ 2")
+                          hint="for an element-wise power of a vector write x .^ 2"
+                          if prev == "^" else None)
     if at_end or value in (")", ","):
         opened = _unclosed(text, pos)
         if at_end and opened is not None:

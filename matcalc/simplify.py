@@ -405,10 +405,23 @@ def absorb_sign(node, ctx):
     return node
 
 
+def ones_row_is_sum(node, ctx):
+    """𝟙ᵀv → sum(v) for a column vector v"""
+    if not isinstance(node, E.MatMul):
+        return node
+    fs = list(node.args)
+    for i in range(len(fs) - 1):
+        a, b = fs[i], fs[i + 1]
+        if isinstance(a, E.Ones) and a.shape[0] == 1 and b.shape[1] == 1:
+            return B.mul(*fs[:i], B.summ(b), *fs[i + 2:])
+    return node
+
+
 RULES = (transpose_of_product, transpose_of_sum, transpose_of_symmetric, transpose_of_elementwise,
          collect_like_terms, common_coefficient, factor_common, inverse_cancel,
          diag_times_vector, hadamard_repeat, scalar_power_repeat, scalars_first, order_terms,
-         hadamard_scalars_out, hadamard_reciprocal, sigmoid_of_exp, absorb_sign)
+         hadamard_scalars_out, hadamard_reciprocal, sigmoid_of_exp, absorb_sign,
+         ones_row_is_sum)
 
 
 # Strategy ---------------------------------------------------------------------------------------

@@ -43,12 +43,12 @@ def to_sympy(node):
         elif t is E.Ones:
             out = OneMatrix(r, c)
         elif t is E.Add:
-            out = 0
+            out = None
             for k, v in zip(n.children, kids):
                 v = scalarize(v, k)
                 if is_scalar(k.shape) and not is_scalar(n.shape):
                     v = v * OneMatrix(r, c)
-                out = out + v
+                out = v if out is None else out + v
         elif t is E.MatMul:
             scal, chain = sympy.Integer(1), []
             for k, v in zip(n.children, kids):

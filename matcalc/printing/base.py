@@ -109,7 +109,10 @@ class Printer:
         return self.number(node.value)
 
     def size(self, node):
-        return str(node.dim)
+        d = node.dim
+        if d.is_Symbol or d.is_Integer:
+            return str(d)
+        return self.paren(str(d).replace("*", self.times or "·"))
 
     def identity(self, node):
         return "I"

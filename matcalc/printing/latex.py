@@ -68,7 +68,7 @@ class LatexPrinter(Printer):
         return f"\\left\\| {self(a)} \\right\\|{sub}"
 
     def ones(self, node):
-        return "\\mathbf{1}"
+        return "\\mathbf{1}^{\\top}" if node.shape[0] == 1 and node.shape[1] != 1 else "\\mathbf{1}"
 
     def zero(self, node):
         return "0"

@@ -16,17 +16,30 @@ class TextPrinter(Printer):
     def kron(self, node):
         return f"kron({self(node.left)}, {self(node.right)})"
 
+    # Constants print with their sizes where the sizes have names parse() reads back;
+    # generated sizes (m_X) do not, and there the size is left to inference.
+    def identity(self, node):
+        n = _size(node.shape[0])
+        return f"eye({n})" if n else "I"
+
     def zero(self, node):
-        r, c = node.shape
-        if all(str(d).isidentifier() or str(d).isdigit() for d in (r, c)) and "_" not in str(r) + str(c):
-            return f"zeros({r}, {c})"
+        r, c = (_size(d) for d in node.shape)
+        if r and c:
+            return f"zeros({r})" if c == "1" else f"zeros({r}, {c})"
         return "0"
 
     def ones(self, node):
-        r, c = node.shape
-        if c == 1 and (str(r).isalnum() and "_" not in str(r)):
-            return f"ones({r})"
-        return "ones(" + f"{r}, {c})" if c != 1 else "𝟙"
+        r, c = (_size(d) for d in node.shape)
+        if r and c:
+            return f"ones({r})" if c == "1" else f"ones({r}, {c})"
+        return "𝟙" if node.shape[1] == 1 else "𝟙^T"
+
+
+def _size(d) -> str | None:
+    text = str(d)
+    if d.is_Integer or (d.is_Symbol and "_" not in text and text.isidentifier()):
+        return text
+    return None
 
 
 _PRINTER = TextPrinter()

@@ -35,7 +35,7 @@ class UnicodePrinter(Printer):
         return out
 
     def scale(self, coef, body, num):
-        if body[:1].isdigit() or body[:1] == ".":
+        if body[:1] in "0123456789.":
             return coef + "·" + body
         return coef + body
 
@@ -54,7 +54,7 @@ class UnicodePrinter(Printer):
         return f"‖{self(a)}‖{sub}"
 
     def ones(self, node):
-        return "𝟙"
+        return "𝟙ᵀ" if node.shape[0] == 1 and node.shape[1] != 1 else "𝟙"
 
     def zero(self, node):
         return "0"

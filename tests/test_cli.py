@@ -1,0 +1,95 @@
+"""The matcalc command (CONTRACT §4): formats, stdin, exit codes."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from matcalc.cli import Format, PRINTERS, CODE_FORMATS, main
+
+
+def run(argv, capsys, stdin=None, monkeypatch=None):
+    if stdin is not None:
+        import io
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_seed_example_prints_the_textbook_form(capsys):
+    code, out, err = run(["(Xθ−y)^T(Xθ−y)", "--wrt", "θ"], capsys)
+    assert code == 0 and out.strip() == "2Xᵀ(Xθ − y)" and err == ""
+
+
+def test_without_wrt_prints_expression_and_shape(capsys):
+    code, out, _ = run(["(Xθ−y)^T(Xθ−y)"], capsys)
+    assert code == 0 and out.strip() == "(Xθ − y)ᵀ(Xθ − y) : scalar"
+    code, out, _ = run(["X θ", "--shapes", "X: m×n, θ: n"], capsys)
+    assert out.strip() == "Xθ : m×1"
+
+
+@pytest.mark.parametrize("fmt, expected", [
+    ("unicode", "2Xᵀ(Xθ − y)"), ("text", "2*X^T*(X*θ - y)"),
+    ("latex", r"2 X^{\top} \left(X \theta - y\right)"),
+])
+def test_formats(fmt, expected, capsys):
+    code, out, _ = run(["(Xθ − y)^T (Xθ − y)", "--wrt", "theta", "--shapes",
+                        "X: m×n, θ: n, y: m", "--format", fmt], capsys)
+    assert code == 0 and out.strip() == expected
+
+
+def test_json(capsys):
+    code, out, _ = run(["(Xθ − y)^T (Xθ − y)", "--wrt", "θ", "--shapes", "X: m×n, θ: n, y: m",
+                        "--format", "json", "--steps", "--check"], capsys)
+    obj = json.loads(out)
+    assert code == 0
+    assert obj["input"] == "(Xθ − y)^T (Xθ − y)" and obj["wrt"] == "θ"
+    assert obj["result"] == "2*X^T*(X*θ - y)" and obj["shape"] == ["n", 1]
+    assert obj["kind"] == "gradient" and obj["latex"].startswith("2 X^{\\top}")
+    assert obj["steps"] and obj["check"]["ok"]
+
+
+def test_stdin_one_expression_per_line(capsys, monkeypatch):
+    code, out, err = run(["-", "--wrt", "x", "--format", "json"], capsys,
+                         stdin="x^T A x\n\nsum(exp(W x))\ntrace(x)\n", monkeypatch=monkeypatch)
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [o["result"] for o in lines] == ["(A + A^T)*x", "W^T*exp(W*x)"]
+    assert code == 1 and "did you mean `tr`" in err
+
+
+def test_check_steps_order_layout(capsys):
+    code, out, _ = run(["tanh(W x)", "--wrt", "x", "--layout", "denominator", "--check"], capsys)
+    assert code == 0 and out.splitlines()[0] == "Wᵀdiag(1 − tanh(Wx)²)"
+    assert "check: ok" in out
+    code, out, _ = run(["x^T A x", "--wrt", "x", "--order", "2"], capsys)
+    assert out.strip() == "A + Aᵀ"
+    code, out, _ = run(["x^T x", "--wrt", "x", "--steps"], capsys)
+    assert "steps:" in out and "[mat_mul]" in out
+
+
+def test_code_formats_answer_clearly(capsys):
+    code, out, err = run(["x^T x", "--wrt", "x", "--format", "numpy"], capsys)
+    assert code == 1 and "not available yet" in err and "Traceback" not in err
+
+
+def test_every_format_maps_to_a_printer_or_is_reserved():
+    for f in Format:
+        assert f in PRINTERS or f in CODE_FORMATS or f is Format.JSON
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["x", "--format", "pdf"])
+    assert info.value.code == 2
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2
+
+
+def test_installed_command_runs():
+    proc = subprocess.run([sys.executable, "-m", "matcalc", "x^T A x", "--wrt", "x"],
+                          capture_output=True, text=True, encoding="utf-8")
+    assert proc.returncode == 0 and proc.stdout.strip() == "(A + Aᵀ)x"
