@@ -46,7 +46,8 @@ class Node:
 
     @property
     def is_scalar(self) -> bool:
-        return self.shape[0] == 1 and self.shape[1] == 1
+        from .shapes import is_scalar
+        return is_scalar(self.shape)
 
 
 # Leaves -------------------------------------------------------------------------------------

@@ -61,8 +61,14 @@ def fmt_shape_plain(shape) -> str:
     return "×".join(fmt_dim(d) for d in shape)
 
 
+def _one(d) -> bool:
+    # SymPy's Integer(1) is a singleton: the identity test is the fast path, and a Symbol is
+    # never an Integer, so SymPy's slower == runs only for other integers.
+    return d is ONE or (d.is_Integer and d == 1)
+
+
 def is_scalar(shape) -> bool:
-    return all(d == 1 for d in shape)
+    return _one(shape[0]) and _one(shape[1])
 
 
 def is_vector(shape) -> bool:
@@ -225,9 +231,11 @@ class Unifier:
         return s
 
     def find(self, d):
+        if not self.binding:
+            return d
         while d in self.binding:
             d = self.binding[d]
-        if not isinstance(d, sympy.Symbol) and d.free_symbols & set(self.binding):
+        if not (d.is_Symbol or d.is_Integer) and d.free_symbols & set(self.binding):
             d = d.subs({s: self.find(s) for s in d.free_symbols if s in self.binding})
         return d
 
