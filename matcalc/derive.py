@@ -78,6 +78,9 @@ def reverse(root, x, seed, steps: list | None = None):
             if not dep.get(c):
                 continue
             out = _apply(rule, n, G, i, is_batched)
+            if not is_batched and tuple(out.shape) != tuple(c.shape):   # the rule's promise
+                raise AssertionError(f"rule {rule.__name__} gave a {out.shape} cotangent for a "
+                                     f"{c.shape} operand")
             if steps is not None:
                 steps.append(Step(rule.__name__, n, G, c, out))
             incoming.setdefault(c, []).append(out)
@@ -152,7 +155,7 @@ def first_derivative(f, x, steps):
         m = col.shape[0]
         cot = reverse(group_scalar_chains(col), x, B.identity(m), steps)
         n = x.shape[0] * x.shape[1]
-        J = B.transpose(cot) if cot is not None else B.zero((m, n) if n != 1 else (m, 1))
+        J = B.transpose(cot) if cot is not None else B.zero((m, n))
         if is_scalar(x.shape):
             return (J if f.shape[1] == 1 else B.transpose(J)), "derivative"
         return J, "jacobian"

@@ -236,7 +236,9 @@ def diag_times_vector(node, ctx):
         return node
     fs = list(node.args)
     for i in range(len(fs) - 1):
-        if isinstance(fs[i], E.DiagMat) and fs[i + 1].shape[1] == 1 and i + 2 == len(fs):
+        nxt = fs[i + 1]
+        if isinstance(fs[i], E.DiagMat) and not is_scalar(nxt.shape) and nxt.shape[1] == 1 \
+                and i + 2 == len(fs):
             return B.mul(*fs[:i], B.hadamard(fs[i].arg, fs[i + 1]))
     return node
 
@@ -442,6 +444,9 @@ def simplify(node, ctx: Context | None = None):
             for rule in RULES:
                 r = rule(m, ctx)
                 if r is not m and r != m:
+                    if tuple(r.shape) != tuple(m.shape):   # a rewrite must keep the shape
+                        raise AssertionError(f"{rule.__name__} changed shape {m.shape} → "
+                                             f"{r.shape}")
                     ctx.budget -= 1
                     ctx.log.append((rule.__name__, m, r))
                     m = go(r)
