@@ -15,6 +15,11 @@ from .errors import UnsupportedError
 from .rules import DERIVATIVE_RULES
 from .shapes import is_scalar
 
+SUPPORTED_KINDS = ("supported: gradients of a scalar with respect to a scalar, vector or matrix; "
+                   "Jacobians of a vector with respect to a scalar or vector; derivatives of a "
+                   "matrix with respect to a scalar; Hessians (order=2) of a scalar with respect "
+                   "to a vector")
+
 
 @dataclass(frozen=True)
 class Step:
@@ -32,8 +37,10 @@ def _vec(g):
         return g
     if g.shape[0] == 1:
         return B.transpose(g)
-    raise UnsupportedError("this Jacobian passes through a matrix-valued intermediate; that "
-                           "needs tensor derivatives, not yet available")
+    raise UnsupportedError("this Jacobian passes through a matrix-valued intermediate that "
+                           "depends on the variable; that needs tensor derivatives, which matcalc "
+                           "cannot give yet", hint="Jacobians are supported through vector and "
+                           "scalar intermediates (diag(v)w and (vwᵀ)u are rewritten to those)")
 
 
 def _dependents(root, x):
@@ -77,7 +84,12 @@ def reverse(root, x, seed, steps: list | None = None):
         for i, c in enumerate(n.children):
             if not dep.get(c):
                 continue
-            out = _apply(rule, n, G, i, is_batched)
+            try:
+                out = _apply(rule, n, G, i, is_batched)
+            except UnsupportedError as err:
+                if err.span is None:                 # point at the operation that has no rule
+                    err.span = getattr(n, "span", None)
+                raise
             if not is_batched and tuple(out.shape) != tuple(c.shape):   # the rule's promise
                 raise AssertionError(f"rule {rule.__name__} gave a {out.shape} cotangent for a "
                                      f"{c.shape} operand")
@@ -97,10 +109,12 @@ def _apply(rule, n, G, i, is_batched):
         if not (is_scalar(child.shape) or child.shape[1] == 1 or isinstance(n, E.Transpose)):
             raise UnsupportedError(
                 "this Jacobian passes through a matrix-valued intermediate that depends on the "
-                "variable; that needs tensor derivatives, not yet available")
+                "variable; that needs tensor derivatives, which matcalc cannot give yet")
         return rule(n, G, i)
-    raise UnsupportedError("this Jacobian passes through a matrix-valued intermediate; that "
-                           "needs tensor derivatives, not yet available")
+    raise UnsupportedError("this Jacobian passes through a matrix-valued intermediate that "
+                           "depends on the variable; that needs tensor derivatives, which matcalc "
+                           "cannot give yet", hint="Jacobians are supported through vector and "
+                           "scalar intermediates (diag(v)w and (vwᵀ)u are rewritten to those)")
 
 
 def group_scalar_chains(node):
@@ -150,7 +164,8 @@ def first_derivative(f, x, steps):
     if f.shape[0] == 1 or f.shape[1] == 1:
         if not x_vec:
             raise UnsupportedError("the derivative of a vector with respect to a matrix has "
-                                   "three indices (a tensor); not yet available")
+                                   "three indices (a tensor), which matcalc cannot give yet",
+                                   hint=SUPPORTED_KINDS)
         col = _simplified(f if f.shape[1] == 1 else B.transpose(f))
         m = col.shape[0]
         cot = reverse(group_scalar_chains(col), x, B.identity(m), steps)
@@ -167,7 +182,8 @@ def first_derivative(f, x, steps):
         d = reverse(g, V, B.num(1), None)
         return (d if d is not None else B.zero(f.shape)), "derivative"
     raise UnsupportedError("the derivative of a matrix with respect to a vector or matrix has "
-                           "more than two indices (a tensor); not yet available")
+                           "more than two indices (a tensor), which matcalc cannot give yet",
+                           hint=SUPPORTED_KINDS)
 
 
 def _simplified(f):
@@ -199,6 +215,18 @@ def derive(expr: str, wrt: str, shapes=None, order: int = 1, layout: str = "nume
         else:
             raise MatcalcError(f"`{wrt}` does not occur in the expression and has no declared "
                                "shape, so there is nothing to differentiate with respect to")
+    try:
+        return _derive(expr, f, decls, x, name, order, layout, simplify)
+    except MatcalcError as err:
+        if err.span is None:
+            err.span = f.span
+        raise err.with_text(expr) from None
+
+
+def _derive(expr, f, decls, x, name, order, layout, simplify):
+    from .result import Result
+    from .simplify import Context, simplify as run_simplify
+
     sym_names = frozenset(n for n, d in decls.decls.items() if d.modifiers)
     ctx = Context(symmetric=sym_names)
     steps: list = []
@@ -207,7 +235,8 @@ def derive(expr: str, wrt: str, shapes=None, order: int = 1, layout: str = "nume
         if k and not (is_scalar(current.shape) or current.shape[1] == 1):
             raise UnsupportedError(f"derivatives of order {order} with respect to a "
                                    f"{'matrix' if x.shape[1] != 1 else 'vector'} have more than "
-                                   "two indices (a tensor); not yet available")
+                                   "two indices (a tensor), which matcalc cannot give yet",
+                                   hint=SUPPORTED_KINDS)
         previous = current
         d, kind = first_derivative(current, x, steps if k == order - 1 else None)
         current = run_simplify(d, ctx) if simplify else d

@@ -159,9 +159,10 @@ def kron(node, G, i):
         return contract(G, other, node) if is_scalar(node.children[i].shape) else \
             B.mul(other, G) if is_scalar(other.shape) else None
     if a.shape[1] != 1 or b.shape[1] != 1:
-        raise UnsupportedError("the derivative through a Kronecker product is supported when "
-                               "both operands are column vectors (matrix ⊗ matrix needs "
-                               "tensor derivatives, not yet available)")
+        raise UnsupportedError("no derivative rule for a Kronecker product of "
+                               f"{'matrices' if a.shape[1] != 1 and b.shape[1] != 1 else 'a matrix and a vector'}",
+                               hint="supported: a ⊗ b of two column vectors, and c ⊗ X or X ⊗ c "
+                                    "with a scalar c")
     if i == 0:
         return B.mul(B.kron(B.identity(a.shape[0]), B.transpose(b)), G)
     return B.mul(B.kron(B.transpose(a), B.identity(b.shape[0])), G)

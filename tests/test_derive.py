@@ -157,3 +157,38 @@ def test_sympy_translation_has_the_right_shape(expr, wrt, shapes):
 def test_simplify_false_still_correct():
     r = derive("(Xθ − y)^T (Xθ − y)", wrt="θ", simplify=False, **LS)
     r.check()
+
+
+def _walk(node):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(n.children)
+
+
+@pytest.mark.parametrize("expr, wrt, shapes, order", [
+    (p.values[0], p.values[1], p.values[2], p.values[4])
+    for p in __import__("test_identities").TABLE if not p.marks])
+def test_results_are_readable(expr, wrt, shapes, order):
+    """No 0·, 1·, I·, + 0, double transposes, (AB)ᵀ, or uncollected like terms in any result."""
+    from matcalc import expr as E
+    from matcalc.build import is_zero, is_one
+    from matcalc.simplify import split_term
+    r = derive(expr, wrt=wrt, shapes=shapes, order=order)
+    if is_zero(r.node):
+        return
+    for n in _walk(r.node):
+        assert not is_zero(n), f"a zero inside {r}"
+        if isinstance(n, E.MatMul):
+            assert not any(is_one(f) for f in n.args), f"1· in {r}"
+            assert not any(isinstance(f, E.Identity) for f in n.args
+                           if sum(not g.is_scalar for g in n.args) > 1), f"I· in {r}"
+        if isinstance(n, E.Transpose):
+            assert not isinstance(n.arg, (E.Transpose, E.MatMul)), f"(·)ᵀ unexpanded in {r}"
+        if isinstance(n, E.Add):
+            rests = []
+            for t in n.args:
+                c, s, chain = split_term(t)
+                rests.append((tuple(s), tuple(chain)))
+            assert len(set(rests)) == len(rests), f"like terms not collected in {r}"
