@@ -7,7 +7,8 @@ from .derive import derive
 from .errors import MatcalcError, ParseError, ShapeError, UnsupportedError
 from .numeric import CheckError
 from .parser import parse
+from .products import hvp, jvp, vjp
 from .result import Result
 
-__all__ = ["derive", "parse", "Result", "MatcalcError", "ParseError", "ShapeError",
+__all__ = ["derive", "parse", "vjp", "jvp", "hvp", "Result", "MatcalcError", "ParseError", "ShapeError",
            "UnsupportedError", "CheckError"]

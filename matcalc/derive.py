@@ -191,39 +191,45 @@ def _simplified(f):
     return simplify(f)
 
 
-def derive(expr: str, wrt: str, shapes=None, order: int = 1, layout: str = "numerator",
+def derive(expr: str, wrt, shapes=None, order: int = 1, layout: str = "numerator",
            simplify: bool = True):
-    """The closed-form derivative of `expr` with respect to the variable `wrt` (CONTRACT §3)."""
+    """The closed-form derivative of `expr` with respect to the variable `wrt` (CONTRACT §3).
+    wrt=("x", "y") gives the mixed second derivative ∂/∂y (∂f/∂x)."""
     from .errors import MatcalcError
     from .parser import parse_with_shapes
-    from .result import Result
-    from .shapes import canonical_name, SCALAR
-    from .simplify import Context, simplify as run_simplify
+    from .shapes import canonical_name
 
     if layout not in LAYOUTS:
         raise MatcalcError(f"layout must be 'numerator' or 'denominator', not {layout!r}")
-    if not isinstance(order, int) or order < 1:
+    if not isinstance(order, int) or isinstance(order, bool) or order < 1:
         raise MatcalcError(f"order must be a positive integer, not {order!r}")
-    if not isinstance(wrt, str) or not wrt.strip():
-        raise MatcalcError("wrt must name a variable of the expression")
+    names = [wrt] if isinstance(wrt, str) else list(wrt) if isinstance(wrt, (tuple, list)) else []
+    if not names or not all(isinstance(n, str) and n.strip() for n in names):
+        raise MatcalcError("wrt must name a variable of the expression (or a tuple of names "
+                           "for a mixed derivative)")
+    if len(names) > 1 and order != 1:
+        raise MatcalcError("give either order= or a tuple of variables, not both")
     f, decls = parse_with_shapes(expr, shapes)
-    name = canonical_name(wrt.strip())
-    x = _find_variable(f, name)
-    if x is None:
-        if name in decls.decls:
+    variables = []
+    for w in names:
+        name = canonical_name(w.strip())
+        x = _find_variable(f, name)
+        if x is None:
+            if name not in decls.decls:
+                raise MatcalcError(f"`{w}` does not occur in the expression and has no declared "
+                                   "shape, so there is nothing to differentiate with respect to")
             x = E.Sym(name, decls.decls[name].shape)
-        else:
-            raise MatcalcError(f"`{wrt}` does not occur in the expression and has no declared "
-                               "shape, so there is nothing to differentiate with respect to")
+        variables.append(x)
+    variables = variables * order if len(variables) == 1 else variables
     try:
-        return _derive(expr, f, decls, x, name, order, layout, simplify)
+        return _derive(expr, f, decls, variables, layout, simplify)
     except MatcalcError as err:
         if err.span is None:
             err.span = f.span
         raise err.with_text(expr) from None
 
 
-def _derive(expr, f, decls, x, name, order, layout, simplify):
+def _derive(expr, f, decls, variables, layout, simplify):
     from .result import Result
     from .simplify import Context, simplify as run_simplify
 
@@ -231,7 +237,8 @@ def _derive(expr, f, decls, x, name, order, layout, simplify):
     ctx = Context(symmetric=sym_names)
     steps: list = []
     current, kind, previous = f, None, f
-    for k in range(order):
+    order = len(variables)
+    for k, x in enumerate(variables):
         if k and not (is_scalar(current.shape) or current.shape[1] == 1):
             raise UnsupportedError(f"derivatives of order {order} with respect to a "
                                    f"{'matrix' if x.shape[1] != 1 else 'vector'} have more than "
@@ -240,13 +247,15 @@ def _derive(expr, f, decls, x, name, order, layout, simplify):
         previous = current
         d, kind = first_derivative(current, x, steps if k == order - 1 else None)
         current = run_simplify(d, ctx) if simplify else d
+    x = variables[-1]
     if order >= 2 and is_scalar(f.shape) and kind == "jacobian":
-        kind = "hessian"
-    if layout == "denominator" and (kind in ("jacobian", "hessian") or
+        kind = "hessian" if len(set(variables)) == 1 else "mixed"
+    if layout == "denominator" and (kind in ("jacobian", "hessian", "mixed") or
                                     (kind == "derivative" and current.shape[1] == 1
                                      and not is_scalar(current.shape))):
         current = run_simplify(B.transpose(current), ctx) if simplify else B.transpose(current)
-    return Result(expr, name, current, f, x, kind, layout, order, decls, tuple(steps),
+    label = ",".join(v.name for v in variables) if len(set(variables)) > 1 else x.name
+    return Result(expr, label, current, f, x, kind, layout, order, decls, tuple(steps),
                   previous if order > 1 else None)
 
 

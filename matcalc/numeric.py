@@ -217,8 +217,9 @@ def draw_value(node, sizes, modifiers, rng, positive: bool):
 
 
 def finite_difference_check(f, d, wrt, kind, layout, modifiers, seed=None, rtol=1e-5,
-                            atol=1e-7) -> CheckReport:
-    """Compare d (the derivative of f wrt the Sym wrt) with central differences of f."""
+                            atol=1e-7, direction: str | None = None) -> CheckReport:
+    """Compare d (the derivative of f wrt the Sym wrt) with central differences of f; with a
+    `direction` (the name of a variable shaped like wrt), d is the directional derivative."""
     rng = np.random.default_rng(seed)
     syms = {**names_in(f), **names_in(d)}
     syms.setdefault(wrt.name, wrt)
@@ -244,6 +245,12 @@ def finite_difference_check(f, d, wrt, kind, layout, modifiers, seed=None, rtol=
         raise CheckError("could not find a point where the function and its derivative are "
                          "finite, so the derivative was not checked")
     x0 = env[wrt.name]
+    if direction is not None:
+        u = env[direction]
+        h = 1e-6 * max(1.0, float(np.max(np.abs(x0))))
+        fp = evaluate_tree(f, {**env, wrt.name: x0 + h * u}, sizes)
+        fm = evaluate_tree(f, {**env, wrt.name: x0 - h * u}, sizes)
+        return _compare(np.asarray(d0), (fp - fm) / (2 * h), sizes, rtol, atol)
     numeric = np.zeros((f0.size, x0.size))
     for k in range(x0.size):
         idx = np.unravel_index(k, x0.shape)
@@ -255,7 +262,10 @@ def finite_difference_check(f, d, wrt, kind, layout, modifiers, seed=None, rtol=
         fm = evaluate_tree(f, {**env, wrt.name: xm}, sizes)
         numeric[:, k] = ((fp - fm) / (2 * h)).ravel()
     expected = arrange(numeric, f0.shape, x0.shape, kind, layout)
-    got = np.asarray(d0)
+    return _compare(np.asarray(d0), expected, sizes, rtol, atol)
+
+
+def _compare(got, expected, sizes, rtol, atol) -> CheckReport:
     if got.shape != expected.shape:
         raise CheckError(f"the derivative has shape {got.shape} but should have {expected.shape}")
     err = np.abs(got - expected)

@@ -63,6 +63,7 @@ class Result:
     decls: Shapes
     raw_steps: tuple = field(default=(), repr=False)
     checked_function: E.Node | None = field(default=None, repr=False)
+    direction: str | None = field(default=None, repr=False)   # jvp/hvp: checked along it
 
     # notations ----------------------------------------------------------------------------
     @property
@@ -116,6 +117,7 @@ class Result:
         """Compare with central finite differences at random values, with a different size for
         every dimension name; raises matcalc.numeric.CheckError on a mismatch."""
         f = self.checked_function if self.checked_function is not None else self.function
-        kind = "jacobian" if self.kind == "hessian" else self.kind
+        kind = {"hessian": "jacobian", "mixed": "jacobian", "vjp": "gradient"}.get(self.kind,
+                                                                                 self.kind)
         return finite_difference_check(f, self.node, self.variable, kind, self.layout,
-                                       self.decls.modifiers, seed=seed)
+                                       self.decls.modifiers, seed=seed, direction=self.direction)

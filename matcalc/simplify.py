@@ -310,11 +310,17 @@ def scalars_first(node, ctx):
 
 
 def order_terms(node, ctx):
-    """Σ: positive terms before negative ones (stable otherwise): −a + b → b − a"""
+    """Σ: positive terms before negative ones, a term before its transpose (stable otherwise):
+    −a + b → b − a, Aᵀ + A → A + Aᵀ"""
     if not isinstance(node, E.Add):
         return node
-    key = [split_term(t)[0] < 0 for t in node.args]
-    order = [t for _, t in sorted(zip(key, node.args), key=lambda kt: kt[0])]
+    args = list(node.args)
+    for i in range(len(args)):
+        for j in range(i + 1, len(args)):
+            if isinstance(args[i], E.Transpose) and args[i].arg == args[j]:
+                args[i], args[j] = args[j], args[i]
+    key = [split_term(t)[0] < 0 for t in args]
+    order = [t for _, t in sorted(zip(key, args), key=lambda kt: kt[0])]
     if order == list(node.args):
         return node
     return B.add(*order, shape=node.shape)

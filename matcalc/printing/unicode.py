@@ -24,14 +24,15 @@ class UnicodePrinter(Printer):
         return "^" + self.number(e)
 
     def join_factors(self, parts, nodes):
-        out = ""
+        """Juxtapose, with a space only where two words would run together: after or before a
+        multi-letter name, and before a function name (W1 x, Xtrain w, x tanh(Wx))."""
+        out, prev = "", None
         for p, n in zip(parts, nodes):
-            if out and _word(out[-1]) and _word(p[:1]) and \
-                    (isinstance(n, E.Sym) and _long(n.name) or _last_name_long(out)
-                     or isinstance(n, (E.Apply, E.Sum, E.Trace, E.Det, E.LogDet, E.Mean,
-                                       E.LogSumExp, E.Softmax, E.DiagMat, E.DiagVec))):
+            if out and _word(out[-1]) and _word(p[:1]) and (
+                    _long_sym(n) or _long_sym(prev) or isinstance(n, _CALLS)):
                 out += " "
             out += p
+            prev = n
         return out
 
     def scale(self, coef, body, num):
@@ -68,11 +69,12 @@ def _long(name: str) -> bool:
     return len(name) > 1 and not name[1:].isdigit() and "_" not in name
 
 
-def _last_name_long(s: str) -> bool:
-    i = len(s)
-    while i and _word(s[i - 1]):
-        i -= 1
-    return _long(s[i:])
+def _long_sym(n) -> bool:
+    return isinstance(n, E.Sym) and _long(n.name)
+
+
+_CALLS = (E.Apply, E.Sum, E.Trace, E.Det, E.LogDet, E.Mean, E.LogSumExp, E.Softmax, E.DiagMat,
+          E.DiagVec)
 
 
 _PRINTER = UnicodePrinter()
