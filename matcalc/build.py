@@ -198,6 +198,14 @@ def hpow(x, e) -> E.Node:
 
 
 def kron(a, b) -> E.Node:
+    """a ⊗ b; a scalar side scales, zeros vanish, I ⊗ I is one identity."""
+    if is_scalar(a.shape) or is_scalar(b.shape):
+        return mul(a, b)
+    if is_zero(a) or is_zero(b):
+        return zero((a.shape[0] * b.shape[0], a.shape[1] * b.shape[1]))
+    if isinstance(a, E.Identity) and isinstance(b, E.Identity):
+        n = a.shape[0] * b.shape[0]
+        return E.Identity((n, n))
     return _make(E.Kron, a, b)
 
 
@@ -254,3 +262,23 @@ def inner(a, b) -> E.Node:
     if isinstance(a, E.Ones):
         return summ(b)
     return trace(mul(transpose(a), b))
+
+
+def vec(a) -> E.Node:
+    """vec(A); a column is its own vec, a row its transpose."""
+    if a.shape[1] == 1:
+        return a
+    if a.shape[0] == 1:
+        return transpose(a)
+    if isinstance(a, E.Ones):
+        return E.Ones((a.shape[0] * a.shape[1], ONE))
+    if isinstance(a, E.Zero):
+        return E.Zero((a.shape[0] * a.shape[1], ONE))
+    return _make(E.Vec, a)
+
+
+def commutation(m, n) -> E.Node:
+    """K(m,n); with a unit size it is the identity."""
+    if m == 1 or n == 1:
+        return E.Identity((m * n, m * n))
+    return _make(E.Commutation, m, n)

@@ -15,10 +15,9 @@ from .errors import UnsupportedError
 from .rules import DERIVATIVE_RULES
 from .shapes import is_scalar
 
-SUPPORTED_KINDS = ("supported: gradients of a scalar with respect to a scalar, vector or matrix; "
-                   "Jacobians of a vector with respect to a scalar or vector; derivatives of a "
-                   "matrix with respect to a scalar; Hessians (order=2) of a scalar with respect "
-                   "to a vector")
+SUPPORTED_KINDS = ("supported: first derivatives of anything with respect to a scalar, vector "
+                   "or matrix (results with more than two indices come in vec form), and second "
+                   "derivatives of a scalar")
 
 
 @dataclass(frozen=True)
@@ -157,18 +156,27 @@ LAYOUTS = ("numerator", "denominator")
 def first_derivative(f, x, steps):
     """(derivative, kind) of f wrt the variable x in the default (numerator) layout."""
     if is_scalar(f.shape):
-        g = reverse(f, x, B.num(1), steps)
+        try:
+            g = reverse(f, x, B.num(1), steps)
+        except UnsupportedError:
+            if x.shape[1] != 1 and x.shape[0] != 1:
+                raise
+            J = _vec_jacobian(f, x)              # no reverse rule (e.g. column ⊗ row): forward
+            g = J if x.shape[0] == 1 else B.transpose(J)
         g = g if g is not None else B.zero(x.shape)
         return g, ("derivative" if is_scalar(x.shape) else "gradient")
     x_vec = is_scalar(x.shape) or 1 in (x.shape[0], x.shape[1])
     if f.shape[0] == 1 or f.shape[1] == 1:
         if not x_vec:
-            raise UnsupportedError("the derivative of a vector with respect to a matrix has "
-                                   "three indices (a tensor), which matcalc cannot give yet",
-                                   hint=SUPPORTED_KINDS)
+            return _vec_jacobian(f, x), "tensor"
         col = _simplified(f if f.shape[1] == 1 else B.transpose(f))
         m = col.shape[0]
-        cot = reverse(group_scalar_chains(col), x, B.identity(m), steps)
+        try:
+            cot = reverse(group_scalar_chains(col), x, B.identity(m), steps)
+        except UnsupportedError:
+            # a matrix-valued intermediate depends on x: forward vec-Jacobians handle those
+            J = _vec_jacobian(f, x)
+            return J, ("derivative" if is_scalar(x.shape) else "jacobian")
         n = x.shape[0] * x.shape[1]
         J = B.transpose(cot) if cot is not None else B.zero((m, n))
         if is_scalar(x.shape):
@@ -181,9 +189,16 @@ def first_derivative(f, x, steps):
             return B.zero(f.shape), "derivative"
         d = reverse(g, V, B.num(1), None)
         return (d if d is not None else B.zero(f.shape)), "derivative"
-    raise UnsupportedError("the derivative of a matrix with respect to a vector or matrix has "
-                           "more than two indices (a tensor), which matcalc cannot give yet",
-                           hint=SUPPORTED_KINDS)
+    return _vec_jacobian(f, x), "tensor"
+
+
+def _vec_jacobian(f, x):
+    """d vec(f)/d vec(x)ᵀ by the forward rules of vecrules.py (zero when f ignores x)."""
+    from .vecrules import forward
+    J = forward(f, x)
+    if J is None:
+        return B.zero((f.shape[0] * f.shape[1], x.shape[0] * x.shape[1]))
+    return J
 
 
 def _simplified(f):
@@ -239,11 +254,9 @@ def _derive(expr, f, decls, variables, layout, simplify):
     current, kind, previous = f, None, f
     order = len(variables)
     for k, x in enumerate(variables):
-        if k and not (is_scalar(current.shape) or current.shape[1] == 1):
-            raise UnsupportedError(f"derivatives of order {order} with respect to a "
-                                   f"{'matrix' if x.shape[1] != 1 else 'vector'} have more than "
-                                   "two indices (a tensor), which matcalc cannot give yet",
-                                   hint=SUPPORTED_KINDS)
+        if kind == "tensor":
+            raise UnsupportedError(f"derivatives of order {order} here would have more than "
+                                   "four indices, which matcalc cannot give", hint=SUPPORTED_KINDS)
         previous = current
         d, kind = first_derivative(current, x, steps if k == order - 1 else None)
         current = run_simplify(d, ctx) if simplify else d

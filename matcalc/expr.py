@@ -285,6 +285,23 @@ class DiagVec(_Unary):
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
+@_node
+class Vec(_Unary):
+    """vec(A): the columns of A stacked into one column (column-major), (mn)×1."""
+    arg: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Commutation(Node):
+    """K(m,n): the mn×mn permutation with K·vec(A) = vec(Aᵀ) for every m×n matrix A."""
+    rows: Any
+    cols: Any
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
 # Parse-only nodes: resolved into the nodes above once shapes are known ---------------------
 
 @_node
@@ -313,10 +330,10 @@ class Diag(_Unary):
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-LEAVES = (Sym, Num, Size, Identity, Zero, Ones)
+LEAVES = (Sym, Num, Size, Identity, Zero, Ones, Commutation)
 NODE_TYPES = (Sym, Num, Size, Identity, Zero, Ones, Add, MatMul, Hadamard, HadamardDiv,
               HadamardPower, Kron, Transpose, Inverse, Power, Apply, Sum, Mean, Trace, Det,
-              LogDet, Norm, LogSumExp, Softmax, DiagMat, DiagVec)
+              LogDet, Norm, LogSumExp, Softmax, DiagMat, DiagVec, Vec, Commutation)
 
 # Binding strength for printers: larger binds tighter.
 PRECEDENCE = {Add: 10, MatMul: 20, Hadamard: 20, HadamardDiv: 20, Kron: 20, Dot: 20,

@@ -74,6 +74,14 @@ def _inv(a):
         return np.full_like(a, np.nan)
 
 
+def _commutation(m, n):
+    k = np.zeros((m * n, m * n))
+    for i in range(m):
+        for j in range(n):
+            k[j + n * i, i + m * j] = 1.0        # vec(Aᵀ)[j + n·i] = A[i, j] = vec(A)[i + m·j]
+    return k
+
+
 def _power(v, e):
     if v.shape == (1, 1):
         return np.power(v, float(e))
@@ -101,6 +109,8 @@ NUMPY_RULES: dict[type, Callable] = {
     E.Softmax: lambda n, v, s: _softmax(v[0]),
     E.DiagMat: lambda n, v, s: np.diag(v[0][:, 0]),
     E.DiagVec: lambda n, v, s: np.diag(v[0]).reshape(-1, 1).copy(),
+    E.Vec: lambda n, v, s: v[0].reshape(-1, 1, order="F"),
+    E.Commutation: lambda n, v, s: _commutation(_concrete(n.rows, s), _concrete(n.cols, s)),
     E.Num: lambda n, v, s: np.array([[float(n.value)]]),
     E.Size: lambda n, v, s: np.array([[float(_concrete(n.dim, s))]]),
     E.Identity: lambda n, v, s: np.eye(_shape(n, s)[0]),
@@ -261,6 +271,12 @@ def finite_difference_check(f, d, wrt, kind, layout, modifiers, seed=None, rtol=
         fp = evaluate_tree(f, {**env, wrt.name: xp}, sizes)
         fm = evaluate_tree(f, {**env, wrt.name: xm}, sizes)
         numeric[:, k] = ((fp - fm) / (2 * h)).ravel()
+    if kind == "tensor":                 # entry by entry: ∂F_ij/∂X_kl against the vec form
+        full = numeric.reshape(f0.shape + x0.shape)
+        keep = tensor_axes(f.shape) + [2 + i for i in tensor_axes(wrt.shape)]
+        expected = full.reshape([full.shape[a] for a in keep])
+        got = vec_to_tensor(d0, f0.shape, x0.shape, f.shape, wrt.shape)
+        return _compare(got, expected, sizes, rtol, atol)
     expected = arrange(numeric, f0.shape, x0.shape, kind, layout)
     return _compare(np.asarray(d0), expected, sizes, rtol, atol)
 
@@ -279,6 +295,19 @@ def _compare(got, expected, sizes, rtol, atol) -> CheckReport:
                          f"{tuple(int(i) for i in where)}: symbolic {got[tuple(where)]:.8g}, "
                          f"numeric {expected[tuple(where)]:.8g} (sizes {report.sizes})")
     return report
+
+
+def tensor_axes(shape) -> list[int]:
+    """The axes of a symbolic shape that index something: a column vector keeps its rows, a
+    row its columns, a matrix both (so vectors give 3-index and matrices 4-index tensors)."""
+    return [i for i, d in enumerate(shape) if not (d == 1)]
+
+
+def vec_to_tensor(J, f_shape, x_shape, f_sym, x_sym):
+    """T[i, j, k, l] = ∂F_ij/∂X_kl from J = d vec(F)/d vec(X)ᵀ (column-major vec)."""
+    full = np.asarray(J).reshape(tuple(f_shape) + tuple(x_shape), order="F")
+    keep = tensor_axes(f_sym) + [2 + i for i in tensor_axes(x_sym)]
+    return full.reshape([full.shape[a] for a in keep])
 
 
 def arrange(numeric, f_shape, x_shape, kind, layout):

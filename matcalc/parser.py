@@ -26,8 +26,9 @@ from .shapes import (GREEK, ONE, SCALAR, Shapes, Unifier, canonical_name, dim, f
 # Calls that are not element-wise functions: name → (node builder, accepted argument counts).
 REDUCTIONS = {"sum": E.Sum, "mean": E.Mean, "tr": E.Trace, "det": E.Det, "logdet": E.LogDet,
               "norm2": E.Norm, "logsumexp": E.LogSumExp, "softmax": E.Softmax, "diag": E.Diag,
-              "inv": E.Inverse}
-OTHER_CALLS = {"dot": 2, "kron": 2, "max": 2, "ones": (1, 2), "eye": 1, "zeros": (1, 2)}
+              "inv": E.Inverse, "vec": E.Vec}
+OTHER_CALLS = {"dot": 2, "kron": 2, "max": 2, "ones": (1, 2), "eye": 1, "zeros": (1, 2),
+               "commutation": 2}
 CALL_NAMES = set(ALIASES) | set(REDUCTIONS) | set(OTHER_CALLS)
 SUGGEST = {"trace": "tr", "inverse": "inv", "transpose": "^T", "logistic": "sigmoid",
            "norm": "norm2", "determinant": "det", "identity": "eye", "ln": "log",
@@ -269,6 +270,9 @@ class ToExpr(Transformer):
         dims = [self._dim_arg(a, raw) for a in args]
         if name == "eye":
             return E.Identity((dims[0], dims[0]), span=span)
+        if name == "commutation":
+            n = dims[0] * dims[1]
+            return E.Commutation(dims[0], dims[1], (n, n), span=span)
         shape = (dims[0], dims[1] if len(dims) > 1 else ONE)
         return (E.Ones if name == "ones" else E.Zero)(shape, span=span)
 
@@ -314,7 +318,7 @@ class Inference:
             return replace(node, shape=(k, k))
         if t is E.Ones and node.shape is None:
             return replace(node, shape=(self.u.fresh("k"), ONE))
-        if t in (E.Identity, E.Ones, E.Zero):
+        if t in (E.Identity, E.Ones, E.Zero, E.Commutation):
             return node
         kids = [self.infer(c) for c in node.children]
         node = E.with_children(node, kids)

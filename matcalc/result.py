@@ -8,7 +8,8 @@ import numpy as np
 from . import expr as E
 from .derive import Step
 from .errors import MatcalcError
-from .numeric import bind_values, evaluate_tree, finite_difference_check, names_in, CheckReport
+from .numeric import (CheckReport, bind_values, evaluate_tree, finite_difference_check, names_in,
+                      tensor_axes, vec_to_tensor)
 from .printing.latex import to_latex
 from .printing.text import to_text
 from .printing.unicode import to_unicode
@@ -84,8 +85,31 @@ class Result:
         return f"$\\displaystyle {self.latex}$"
 
     @property
+    def source(self) -> E.Node:
+        """The function this result is the derivative of (the gradient, for a Hessian)."""
+        return self.checked_function if self.checked_function is not None else self.function
+
+    @property
     def shape(self) -> tuple:
-        return _public_shape(self.node.shape)
+        """The result's shape; for kind "tensor", the sizes of the indices of ∂F_ij/∂X_kl:
+        F's indices first, then X's (a vector contributes one index, a matrix two)."""
+        if self.kind != "tensor":
+            return _public_shape(self.node.shape)
+        f, x = self.source.shape, self.variable.shape
+        dims = [f[i] for i in tensor_axes(f)] + [x[i] for i in tensor_axes(x)]
+        return tuple(int(d) if d.is_Integer else str(d) for d in dims)
+
+    @property
+    def vec(self) -> "Result":
+        """The equivalent vec-form matrix d vec(F)/d vec(X)ᵀ (for a tensor this is how the
+        result is printed; for a gradient G it is vec(G)ᵀ)."""
+        from dataclasses import replace
+        from . import build as B
+        if self.kind == "tensor":
+            return replace(self, kind="vec")
+        if self.kind == "gradient":
+            return replace(self, node=B.transpose(B.vec(self.node)), kind="vec")
+        return replace(self, node=B.vec(self.node), kind="vec")
 
     @property
     def sympy(self):
@@ -109,6 +133,12 @@ class Result:
         for k, v in (sizes or {}).items():
             found[sympy.Symbol(k, integer=True, positive=True)] = int(v)
         out = evaluate_tree(self.node, env, found)
+        if self.kind == "tensor":            # T[i, j, k, l] = ∂F_ij/∂X_kl
+            src = self.source
+            fs = tuple(int(d.subs(found)) if d.free_symbols else int(d) for d in src.shape)
+            xs = tuple(int(d.subs(found)) if d.free_symbols else int(d)
+                       for d in self.variable.shape)
+            return vec_to_tensor(out, fs, xs, src.shape, self.variable.shape)
         if is_scalar(self.node.shape):
             return float(out[0, 0])
         return out
@@ -117,7 +147,7 @@ class Result:
         """Compare with central finite differences at random values, with a different size for
         every dimension name; raises matcalc.numeric.CheckError on a mismatch."""
         f = self.checked_function if self.checked_function is not None else self.function
-        kind = {"hessian": "jacobian", "mixed": "jacobian", "vjp": "gradient"}.get(self.kind,
-                                                                                 self.kind)
+        kind = {"hessian": "jacobian", "mixed": "jacobian", "vjp": "gradient",
+                "vec": "tensor"}.get(self.kind, self.kind)
         return finite_difference_check(f, self.node, self.variable, kind, self.layout,
                                        self.decls.modifiers, seed=seed, direction=self.direction)

@@ -237,4 +237,10 @@ def softmax(node, G, i):
     return B.sub(scale_rows(s, G, node), B.mul(s, B.mul(B.transpose(s), G)))
 
 
+@derivative(E.Vec)
+def vec(node, G, i):
+    """d vec(A) = vec(dA): the cotangent of A is G reshaped (not expressible yet: unsupported)"""
+    raise UnsupportedError("differentiating through vec(·) in reverse mode is not supported")
+
+
 NO_RULE = (E.Dot, E.Diag, E.Div)   # parse-only nodes: resolved before differentiation

@@ -457,6 +457,18 @@ def diag_vec(node, shapes, u):
     return (n, ONE)
 
 
+@shape_rule(E.Vec)
+def vec(node, shapes, u):
+    (r, c), = shapes
+    return (r * c, ONE)
+
+
+@shape_rule(E.Commutation)
+def commutation(node, shapes, u):
+    n = node.rows * node.cols
+    return (n, n)
+
+
 @shape_rule(E.Num, E.Size)
 def scalar_leaf(node, shapes, u):
     return SCALAR

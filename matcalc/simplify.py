@@ -425,11 +425,47 @@ def ones_row_is_sum(node, ctx):
     return node
 
 
+def kron_mixed_product(node, ctx):
+    """(A ⊗ B)(C ⊗ D) → AC ⊗ BD when the products are defined"""
+    if not isinstance(node, E.MatMul):
+        return node
+    fs = list(node.args)
+    for i in range(len(fs) - 1):
+        p, q = fs[i], fs[i + 1]
+        if isinstance(p, E.Kron) and isinstance(q, E.Kron) and \
+                p.left.shape[1] == q.left.shape[0] and p.right.shape[1] == q.right.shape[0]:
+            merged = B.kron(B.mul(p.left, q.left), B.mul(p.right, q.right))
+            return B.mul(*fs[:i], merged, *fs[i + 2:])
+    return node
+
+
+def transpose_of_kron(node, ctx):
+    """(A ⊗ B)ᵀ → Aᵀ ⊗ Bᵀ"""
+    if isinstance(node, E.Transpose) and isinstance(node.arg, E.Kron):
+        return B.kron(B.transpose(node.arg.left), B.transpose(node.arg.right))
+    return node
+
+
+def kron_scalars_out(node, ctx):
+    """(cA) ⊗ B → c(A ⊗ B) and A ⊗ (cB) → c(A ⊗ B)"""
+    if not isinstance(node, E.Kron):
+        return node
+    out, sides = [], []
+    for side in (node.left, node.right):
+        if isinstance(side, E.MatMul) and any(is_scalar(f.shape) for f in side.args):
+            out.extend(f for f in side.args if is_scalar(f.shape))
+            side = B.mul(*(f for f in side.args if not is_scalar(f.shape)))
+        sides.append(side)
+    if not out:
+        return node
+    return B.mul(*out, B.kron(*sides))
+
+
 RULES = (transpose_of_product, transpose_of_sum, transpose_of_symmetric, transpose_of_elementwise,
          collect_like_terms, common_coefficient, factor_common, inverse_cancel,
          diag_times_vector, hadamard_repeat, scalar_power_repeat, scalars_first, order_terms,
          hadamard_scalars_out, hadamard_reciprocal, sigmoid_of_exp, absorb_sign,
-         ones_row_is_sum)
+         ones_row_is_sum, kron_mixed_product, transpose_of_kron, kron_scalars_out)
 
 
 # Strategy ---------------------------------------------------------------------------------------

@@ -105,6 +105,15 @@ def to_sympy(node):
             out = DiagMatrix(kids[0])
         elif t is E.DiagVec:
             out = DiagonalOf(kids[0])
+        elif t is E.Vec:
+            from sympy.matrices.expressions.special import OneMatrix as _O  # noqa: F401
+            from sympy import Matrix
+            a = n.arg
+            out = sympy.Function("vec")(kids[0]) if not (a.shape[0].is_Integer and
+                                                         a.shape[1].is_Integer) \
+                else Matrix(kids[0].as_explicit().T.reshape(a.shape[0] * a.shape[1], 1))
+        elif t is E.Commutation:
+            out = sympy.Function("K")(n.rows, n.cols)
         else:
             raise TypeError(f"no SymPy translation for {t.__name__}")
         memo[n] = out

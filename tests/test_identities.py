@@ -114,9 +114,7 @@ TRACE = [
     P("tr(W^T A W)", "W", "A: n×n symmetric, W: n×k", "2 A W", "pca-trace"),
     P("tr(W^T X^T X W)", "W", "X: m×n, W: n×k", "2 X^T X W", "pca-scatter"),
     P("tr(X^T X)^2", "X", "X: m×n", "4 tr(X^T X) X", "trace-squared"),
-    P("tr(kron(a, b^T))", "a", "a: n, b: n", "b", "trace-kron-outer",
-      marks=pytest.mark.xfail(reason="Kronecker of a column and a row: only column ⊗ column "
-                                "has a rule so far", raises=UnsupportedError, strict=True)),
+    P("tr(kron(a, b^T))", "a", "a: n, b: n", "b", "trace-kron-outer"),
 ]
 
 DETERMINANT = [

@@ -58,7 +58,7 @@ class Printer:
             E.Norm: self.norm, E.LogSumExp: self.call("logsumexp"),
             E.Softmax: self.call("softmax"), E.DiagMat: self.call("diag"),
             E.DiagVec: self.call("diag"), E.Dot: self.dot, E.Diag: self.call("diag"),
-            E.Div: self.div,
+            E.Div: self.div, E.Vec: self.call("vec"), E.Commutation: self.commutation,
         }
 
     def __call__(self, node) -> str:
@@ -228,3 +228,6 @@ class Printer:
 
     def norm(self, node):
         return f"norm2({self(node.arg)})"
+
+    def commutation(self, node):
+        return f"commutation({node.rows}, {node.cols})"

@@ -59,7 +59,7 @@ class LatexPrinter(Printer):
         op = {"sum": "\\operatorname{sum}", "mean": "\\operatorname{mean}",
               "tr": "\\operatorname{tr}", "det": "\\det", "logdet": "\\log\\det",
               "logsumexp": "\\operatorname{logsumexp}", "softmax": "\\operatorname{softmax}",
-              "diag": "\\operatorname{diag}"}[name]
+              "diag": "\\operatorname{diag}", "vec": "\\operatorname{vec}"}[name]
         return lambda node: f"{op}\\left({self(node.arg)}\\right)"
 
     def norm(self, node):
@@ -75,6 +75,9 @@ class LatexPrinter(Printer):
 
     def identity(self, node):
         return "I"
+
+    def commutation(self, node):
+        return f"K_{{{node.rows},{node.cols}}}"
 
     def dot(self, node):
         return self.operand(node.left, node) + " \\cdot " + self.operand(node.right, node)

@@ -60,6 +60,9 @@ class UnicodePrinter(Printer):
     def zero(self, node):
         return "0"
 
+    def commutation(self, node):
+        return f"K({node.rows},{node.cols})"
+
 
 def _word(c: str) -> bool:
     return bool(c) and (c.isalnum() or c == "_") and c not in "ᵀ⁻¹²³⁴⁵⁶⁷⁸⁹⁰"
