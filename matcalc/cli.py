@@ -15,6 +15,7 @@ from . import __version__  # noqa: F401  (read by --version)
 from .derive import derive
 from .errors import MatcalcError
 from .parser import parse
+from .products import hvp, jvp, vjp
 from .printing.latex import to_latex
 from .printing.text import to_text
 from .printing.unicode import to_unicode
@@ -42,12 +43,20 @@ def build_parser() -> argparse.ArgumentParser:
         epilog='example: matcalc "(Xθ − y)^T (Xθ − y)" --wrt θ --shapes "X: m×n, θ: n, y: m"')
     p.add_argument("expr", help="the expression, or - to read one expression per line from stdin")
     p.add_argument("--wrt", help="variable to differentiate with respect to (omit to only "
-                                 "check and print the expression and its shape)")
+                                 "check and print the expression and its shape); x,y gives "
+                                 "the mixed second derivative")
     p.add_argument("--shapes", help='declarations, e.g. "X: m×n, θ: n, y: m, A: n×n spd"')
     p.add_argument("--order", type=int, default=1, help="order of the derivative (2: Hessian)")
     p.add_argument("--format", type=Format, default=Format.UNICODE,
                    choices=list(Format), metavar="{" + ",".join(f.value for f in Format) + "}")
     p.add_argument("--layout", choices=["numerator", "denominator"], default="numerator")
+    products = p.add_mutually_exclusive_group()
+    products.add_argument("--vjp", metavar="V", help="print vᵀ(∂f/∂x) with a new symbol V "
+                                                      "shaped like f (a vector–Jacobian product)")
+    products.add_argument("--jvp", metavar="U", help="print (∂f/∂x)u with a new symbol U shaped "
+                                                      "like x (a Jacobian–vector product)")
+    products.add_argument("--hvp", metavar="U", help="print (∇²f)u for a scalar f (a "
+                                                      "Hessian–vector product)")
     p.add_argument("--steps", action="store_true", help="print the chain-rule steps")
     p.add_argument("--check", action="store_true",
                    help="verify numerically against finite differences")
@@ -66,7 +75,13 @@ def run_one(text: str, args) -> dict | str:
             return {"input": text, "result": to_text(node), "latex": to_latex(node),
                     "shape": _json_shape(node.shape), "kind": "expression"}
         return f"{PRINTERS[args.format](node)} : {fmt_shape(node.shape)}"
-    r = derive(text, wrt=args.wrt, shapes=args.shapes, order=args.order, layout=args.layout)
+    wrt = [w.strip() for w in args.wrt.split(",")] if "," in args.wrt else args.wrt
+    if args.vjp or args.jvp or args.hvp:
+        fn, name = (vjp, args.vjp) if args.vjp else (jvp, args.jvp) if args.jvp else \
+            (hvp, args.hvp)
+        r = fn(text, args.wrt, name, shapes=args.shapes)
+    else:
+        r = derive(text, wrt=wrt, shapes=args.shapes, order=args.order, layout=args.layout)
     report = r.check() if args.check else None
     if args.format is Format.JSON:
         out = {"input": text, "wrt": r.wrt, "result": r.text, "unicode": str(r),

@@ -93,3 +93,24 @@ def test_installed_command_runs():
     proc = subprocess.run([sys.executable, "-m", "matcalc", "x^T A x", "--wrt", "x"],
                           capture_output=True, text=True, encoding="utf-8")
     assert proc.returncode == 0 and proc.stdout.strip() == "(A + Aᵀ)x"
+
+
+def test_products_and_mixed_from_the_command_line(capsys):
+    code, out, _ = run(["tanh(W x)", "--wrt", "x", "--vjp", "v"], capsys)
+    assert code == 0 and out.strip() == "Wᵀ((1 − tanh(Wx)²) ⊙ v)"
+    code, out, _ = run(["A X B", "--wrt", "X", "--jvp", "U"], capsys)
+    assert code == 0 and out.strip() == "AUB"
+    code, out, _ = run(["x^T A x", "--wrt", "x", "--hvp", "u", "--check"], capsys)
+    assert code == 0 and out.splitlines()[0] == "(A + Aᵀ)u" and "check: ok" in out
+    code, out, _ = run(["x^T A y", "--wrt", "x,y"], capsys)
+    assert code == 0 and out.strip() == "A"
+    code, out, err = run(["A x", "--wrt", "x", "--jvp", "x"], capsys)
+    assert code == 1 and "already used" in err
+
+
+def test_tensor_json(capsys):
+    code, out, _ = run(["A X B", "--wrt", "X", "--shapes", "A: m×p, X: p×q, B: q×n",
+                        "--format", "json", "--check"], capsys)
+    obj = json.loads(out)
+    assert obj["kind"] == "tensor" and obj["shape"] == ["m", "n", "p", "q"]
+    assert obj["result"] == "kron(B^T, A)" and obj["check"]["ok"]
