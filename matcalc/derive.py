@@ -188,7 +188,9 @@ def first_derivative(f, x, steps):
         if g is None:
             return B.zero(f.shape), "derivative"
         d = reverse(g, V, B.num(1), None)
-        return (d if d is not None else B.zero(f.shape)), "derivative"
+        d = d if d is not None else B.zero(f.shape)
+        assert not _find_variable(d, "∂V"), "⟨V, ∂f⟩ is linear in V: V cannot survive"
+        return d, "derivative"
     return _vec_jacobian(f, x), "tensor"
 
 

@@ -62,6 +62,7 @@ def jvp(expr: str, wrt: str, tangent: str = "u", shapes=None):
         return _result(expr, x.name, B.zero(f.shape), f, x, "jvp", decls, [], None, uname)
     d = reverse(simplify(B.inner(g, u), ctx), V, B.num(1), None)
     node = simplify(d if d is not None else B.zero(f.shape), ctx)
+    assert "∂V" not in names_in(node), "⟨vjp(V), u⟩ is linear in V: V cannot survive"
     return _result(expr, x.name, node, f, x, "jvp", decls, [], None, uname)
 
 

@@ -139,8 +139,8 @@ def test_tensor(expr, wrt, shapes, expected, index):
     r.check(seed=4)                                # every entry against finite differences
 
 
-@pytest.mark.parametrize("expr, wrt, shapes, expected", [t[:4] for t in TENSORS[:8]],
-                         ids=[t[0] for t in TENSORS[:8]])
+@pytest.mark.parametrize("expr, wrt, shapes, expected", [t[:4] for t in TENSORS],
+                         ids=[t[0] for t in TENSORS])
 def test_vec_form_matches_full_array(expr, wrt, shapes, expected):
     """r.evaluate's T[i, j, k, l] = ∂F_ij/∂X_kl is entry J[i + m·j, k + p·l] of the vec form."""
     r = derive(expr, wrt=wrt, shapes=shapes)
@@ -148,6 +148,8 @@ def test_vec_form_matches_full_array(expr, wrt, shapes, expected):
     env, sizes = random_point([r.function, r.node], r.decls, rng)
     full = r.evaluate(env)
     J = evaluate_tree(r.node, env, sizes)
+    if r.function.shape[1] == 1 and r.variable.shape[1] == 1:
+        pytest.skip("vector wrt vector: the vec form is the array itself")
     m, n = evaluate_tree(r.function, env, sizes).shape
     p, q = env[r.variable.name].shape
     T = np.zeros((m, n, p, q))
