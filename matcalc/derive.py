@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from . import build as B
 from . import expr as E
 from .errors import UnsupportedError
+from .limits import deep
 from .rules import DERIVATIVE_RULES
 from .shapes import is_scalar
 
@@ -208,6 +209,7 @@ def _simplified(f):
     return simplify(f)
 
 
+@deep
 def derive(expr: str, wrt, shapes=None, order: int = 1, layout: str = "numerator",
            simplify: bool = True):
     """The closed-form derivative of `expr` with respect to the variable `wrt` (CONTRACT §3).

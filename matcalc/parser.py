@@ -20,6 +20,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from . import expr as E
 from .errors import MatcalcError, ParseError, ShapeError, Span, UnsupportedError
 from .functions import ALIASES
+from .limits import check_input, deep
 from .shapes import (GREEK, ONE, SCALAR, Shapes, Unifier, canonical_name, dim, fmt_shape_plain,
                      is_scalar, parse_shapes, SHAPE_RULES)
 
@@ -457,6 +458,7 @@ def parse_raw(text: str, shapes: Shapes) -> E.Node:
         raise TypeError("the expression must be a string")
     if not text.strip():
         raise ParseError("empty expression", span=Span(0, 1), text=text or " ")
+    check_input(text)
     try:
         tree = lark_parser().parse(text)
         return ToExpr(shapes).transform(tree)
@@ -480,6 +482,7 @@ def parse_with_shapes(text: str, shapes=None) -> tuple[E.Node, Shapes]:
     return node, decls
 
 
+@deep
 def parse(text: str, shapes=None) -> E.Node:
     """The expression tree of `text`, with a shape on every node (CONTRACT §1–2)."""
     return parse_with_shapes(text, shapes)[0]

@@ -11,6 +11,7 @@ from . import build as B
 from . import expr as E
 from .derive import first_derivative, reverse, _find_variable
 from .errors import MatcalcError, UnsupportedError
+from .limits import deep
 from .numeric import names_in
 from .parser import parse_with_shapes
 from .shapes import canonical_name, is_scalar
@@ -42,6 +43,7 @@ def _result(expr, wrt, node, function, x, kind, decls, steps, checked=None, dire
                   checked, direction)
 
 
+@deep
 def vjp(expr: str, wrt: str, cotangent: str = "v", shapes=None):
     """vᵀ(∂f/∂x) in closed form, shaped like x; v is a new symbol shaped like f."""
     f, decls, x, vname, ctx = _setup(expr, wrt, shapes, cotangent)
@@ -52,6 +54,7 @@ def vjp(expr: str, wrt: str, cotangent: str = "v", shapes=None):
     return _result(expr, x.name, node, B.inner(v, f), x, "vjp", decls, steps)
 
 
+@deep
 def jvp(expr: str, wrt: str, tangent: str = "u", shapes=None):
     """(∂f/∂x)u in closed form, shaped like f; u is a new symbol shaped like x."""
     f, decls, x, uname, ctx = _setup(expr, wrt, shapes, tangent)
@@ -66,6 +69,7 @@ def jvp(expr: str, wrt: str, tangent: str = "u", shapes=None):
     return _result(expr, x.name, node, f, x, "jvp", decls, [], None, uname)
 
 
+@deep
 def hvp(expr: str, wrt: str, vector: str = "u", shapes=None):
     """(∇²f)u for a scalar f: the Hessian applied to u (shaped like x) without forming it."""
     f, decls, x, uname, ctx = _setup(expr, wrt, shapes, vector)

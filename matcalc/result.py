@@ -8,6 +8,7 @@ import numpy as np
 from . import expr as E
 from .derive import Step
 from .errors import MatcalcError
+from .limits import deep
 from .numeric import (CheckReport, bind_values, evaluate_tree, finite_difference_check, names_in,
                       tensor_axes, vec_to_tensor)
 from .printing.latex import to_latex
@@ -68,13 +69,16 @@ class Result:
 
     # notations ----------------------------------------------------------------------------
     @property
+    @deep
     def text(self) -> str:
         return to_text(self.node)
 
     @property
+    @deep
     def latex(self) -> str:
         return to_latex(self.node)
 
+    @deep
     def __str__(self) -> str:
         return to_unicode(self.node)
 
@@ -112,11 +116,13 @@ class Result:
         return replace(self, node=B.vec(self.node), kind="vec")
 
     @property
+    @deep
     def sympy(self):
         from .to_sympy import to_sympy
         return to_sympy(self.node)
 
     @property
+    @deep
     def steps(self) -> list[StepView]:
         return [StepView(s.rule, to_unicode(s.node), fmt_shape(s.node.shape),
                          to_unicode(s.incoming), to_unicode(s.child),
@@ -124,6 +130,7 @@ class Result:
                 for s in self.raw_steps]
 
     # numbers ------------------------------------------------------------------------------
+    @deep
     def evaluate(self, values: dict, sizes: dict | None = None):
         """The derivative at `values` (name → number or array; θ or theta), as a NumPy array
         of r.shape (a float for a scalar)."""
@@ -143,6 +150,7 @@ class Result:
             return float(out[0, 0])
         return out
 
+    @deep
     def check(self, seed: int | None = None) -> CheckReport:
         """Compare with central finite differences at random values, with a different size for
         every dimension name; raises matcalc.numeric.CheckError on a mismatch."""
