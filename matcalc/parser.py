@@ -20,6 +20,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from . import expr as E
 from .errors import MatcalcError, ParseError, ShapeError, Span, UnsupportedError
 from .functions import ALIASES
+from .latex_in import looks_like_latex
 from .limits import check_input, deep
 from .shapes import (GREEK, ONE, SCALAR, Shapes, Unifier, canonical_name, dim, fmt_shape_plain,
                      is_scalar, parse_shapes, SHAPE_RULES)
@@ -64,9 +65,12 @@ def split_name(text: str, start: int, declared: set[str]) -> list[tuple[str, Spa
     """Split a run of letters into names: declared names and spelled-out Greek stay whole,
     single letters (with digits and an optional _subscript) are names, and anything else is a
     product of those (`Xθ` → X·θ, `Ax` → A·x, `Xtrain` → X·t·r·a·i·n unless declared)."""
-    whole = canonical_name(text)
+    whole = canonical_name(text.replace("{", "").replace("}", ""))
     if whole in declared or text in declared or whole in CALL_NAMES:
         return [(whole, Span(start, start + len(text)))]
+    joined = re.sub(r"^([^\W\d_]+)_(\d+)$", r"\1\2", whole)     # W_1 is W1 if only W1 is declared
+    if joined != whole and joined in declared:
+        return [(joined, Span(start, start + len(text)))]
     body, sub = (text.split("_", 1) + [""])[:2] if "_" in text else (text, "")
     body = body.replace("{", "")
     sub = sub.strip("{}")
@@ -459,6 +463,13 @@ def parse_raw(text: str, shapes: Shapes) -> E.Node:
     if not text.strip():
         raise ParseError("empty expression", span=Span(0, 1), text=text or " ")
     check_input(text)
+    if looks_like_latex(text):
+        from .latex_in import remap, translate as from_latex
+        plain, positions = from_latex(text)
+        try:
+            return parse_raw(plain, shapes)
+        except MatcalcError as err:
+            raise remap(err, positions, text) from None
     try:
         tree = lark_parser().parse(text)
         return ToExpr(shapes).transform(tree)

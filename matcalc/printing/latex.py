@@ -67,17 +67,24 @@ class LatexPrinter(Printer):
         sub = "_F" if a.shape and a.shape[0] != 1 and a.shape[1] != 1 else ""
         return f"\\left\\| {self(a)} \\right\\|{sub}"
 
+    # Constants carry their sizes as subscripts (I_{n}, 1_{m×n}) when the sizes have names,
+    # so that the LaTeX reads back with the same shapes.
     def ones(self, node):
-        return "\\mathbf{1}^{\\top}" if node.shape[0] == 1 and node.shape[1] != 1 else "\\mathbf{1}"
+        r, c = node.shape
+        if r == 1 and c != 1:
+            n = _size(c)
+            return f"\\mathbf{{1}}_{{{n}}}^{{\\top}}" if n else "\\mathbf{1}^{\\top}"
+        return "\\mathbf{1}" + _sub(node.shape)
 
     def zero(self, node):
-        return "0"
+        return "0" + _sub(node.shape)
 
     def identity(self, node):
-        return "I"
+        n = _size(node.shape[0])
+        return f"I_{{{n}}}" if n else "I"
 
     def commutation(self, node):
-        return f"K_{{{node.rows},{node.cols}}}"
+        return f"\\operatorname{{K}}_{{{node.rows},{node.cols}}}"
 
     def dot(self, node):
         return self.operand(node.left, node) + " \\cdot " + self.operand(node.right, node)
@@ -88,3 +95,15 @@ _PRINTER = LatexPrinter()
 
 def to_latex(node: E.Node) -> str:
     return _PRINTER(node)
+
+
+def _size(d):
+    from .text import _size as text_size
+    return text_size(d)
+
+
+def _sub(shape) -> str:
+    r, c = (_size(d) for d in shape)
+    if not (r and c):
+        return ""
+    return f"_{{{r}}}" if c == "1" else f"_{{{r} \\times {c}}}"

@@ -1,0 +1,239 @@
+"""LaTeX input: the common LaTeX spellings of matrix formulas, read into matcalc's language.
+
+`(X\\theta - y)^\\top (X\\theta - y)`, `\\|x\\|_2^2`, `\\frac{1}{N}`, `\\operatorname{tr}`,
+`\\mathbf{X}`, `\\left( \\right)`, `^{\\mathsf T}`, `\\odot`, `\\cdot` … become the plain language
+before parsing. Every output character remembers the input position it came from, so errors
+point into the LaTeX the user typed. No LaTeX is evaluated; unknown commands are errors.
+"""
+from __future__ import annotations
+
+import re
+
+from .errors import ParseError, Span
+from .shapes import GREEK
+
+GREEK_COMMANDS = {**GREEK, "varepsilon": "ε", "vartheta": "ϑ", "varphi": "φ", "ell": "ℓ"}
+SYMBOLS = {"cdot": "·", "times": "*", "odot": "⊙", "circ": "∘", "oslash": "⊘", "otimes": "⊗",
+           "top": "T", "intercal": "T", "|": "‖", "lVert": "‖", "rVert": "‖", "Vert": "‖",
+           "lvert": "|", "rvert": "|", "ast": "*", "mathbb": "", "infty": "∞"}
+FUNCTIONS = {"log": "log", "ln": "log", "exp": "exp", "sin": "sin", "cos": "cos", "tan": "tan",
+             "tanh": "tanh", "det": "det", "tr": "tr", "Tr": "tr", "max": "max", "min": "min",
+             "trace": "tr", "diag": "diag"}
+SPACES = {",", ";", ":", "!", " ", "quad", "qquad", "displaystyle", "textstyle", "big", "Big",
+          "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "left", "right"}
+WRAPPERS = {"mathbf", "boldsymbol", "bm", "mathrm", "mathit", "mathsf", "operatorname",
+            "text", "textrm", "mathnormal", "vec"}
+TRANSPOSE_BODIES = {"T", "\\top", "\\intercal", "\\mathsf{T}", "\\mathsf T", "\\mathrm{T}",
+                    "\\mathsf{T}", "{\\top}", "\\rm T"}
+
+
+class _Out:
+    """The translated text, with the source position of every character."""
+
+    def __init__(self):
+        self.chars: list[str] = []
+        self.pos: list[int] = []
+
+    def add(self, s: str, at: int):
+        for ch in s:
+            self.chars.append(ch)
+            self.pos.append(at)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chars)
+
+
+def _group(text: str, i: int) -> tuple[str, int]:
+    """The body of a {…} group starting at text[i] == "{" (nested), and the index after it."""
+    depth, j = 0, i
+    while j < len(text):
+        if text[j] == "{":
+            depth += 1
+        elif text[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[i + 1:j], j + 1
+        j += 1
+    raise ParseError("missing closing } in LaTeX", span=Span(i, i + 1), text=text)
+
+
+def _arg(text: str, i: int) -> tuple[str, int, int]:
+    """A command's argument: a {group} or a single character; (body, body start, end)."""
+    while i < len(text) and text[i] == " ":
+        i += 1
+    if i < len(text) and text[i] == "{":
+        body, end = _group(text, i)
+        return body, i + 1, end
+    if i < len(text) and text[i] == "\\":
+        j = i + 1
+        while j < len(text) and text[j].isalpha():
+            j += 1
+        return text[i:j], i, j
+    return text[i:i + 1], i, i + 1
+
+
+def translate(text: str) -> tuple[str, list[int]]:
+    """LaTeX → the plain language, and for each output character its input position."""
+    out = _Out()
+    _run(text, 0, len(text), out, text)
+    out.pos.append(len(text))
+    return out.text, out.pos
+
+
+def _command(text, i):
+    j = i + 1
+    if j < len(text) and not text[j].isalpha():
+        return text[j], j + 1
+    while j < len(text) and text[j].isalpha():
+        j += 1
+    return text[i + 1:j], j
+
+
+def _run(text, i, end, out, full, base=0):
+    while i < end:
+        ch = text[i]
+        if ch == "\\":
+            name, j = _command(text, i)
+            i = _do_command(name, text, i, j, end, out, full, base)
+            continue
+        if ch == "^":
+            i = _do_power(text, i, end, out, full, base)
+            continue
+        if ch == "_" and i + 1 < end and text[i + 1] == "{":
+            body, k = _group(text, i + 1)
+            sized = _sized_constant(out, body)
+            if sized:
+                out.add(sized, base + i)
+                i = k
+                continue
+            out.add("_{" + _plain(body, full, base + i + 2) + "}", base + i)
+            i = k
+            continue
+        if ch in "{}":
+            out.add("(" if ch == "{" else ")", base + i)
+            i += 1
+            continue
+        out.add(ch, base + i)
+        i += 1
+
+
+def _sized_constant(out, body) -> str | None:
+    """I_{n} → eye(n), 𝟙_{n} → ones(n), 0_{m×n} → zeros(m, n): a constant with its size."""
+    t = out.text
+    head = t[-1:] if t else ""
+    alone = len(t) < 2 or not (t[-2].isalnum() or t[-2] in "_.")
+    if head not in ("I", "𝟙", "0") or not alone:
+        return None
+    dims = [d.strip() for d in body.replace("\\times", ",").replace("×", ",").split(",")]
+    if not all(d.isidentifier() or d.isdigit() for d in dims) or len(dims) > 2:
+        return None
+    out.chars.pop()
+    out.pos.pop()
+    fn = {"I": "eye", "𝟙": "ones", "0": "zeros"}[head]
+    if fn == "eye":
+        dims = dims[:1]
+    return f"{fn}({', '.join(dims)})"
+
+
+def _plain(body, full, at):
+    sub = _Out()
+    _run(body, 0, len(body), sub, full, at)
+    return sub.text
+
+
+def _do_command(name, text, i, j, end, out, full, base):
+    at = base + i
+    if name in GREEK_COMMANDS:
+        out.add(GREEK_COMMANDS[name], at)
+        return j
+    if name in SPACES:
+        if name in ("left", "right") and j < len(text) and text[j] in "([|.":
+            ch = text[j]
+            out.add({"(": "(", "[": "(", "|": "|", ".": ""}[ch], at)
+            return j + 1
+        if name in ("left", "right") and j < len(text) and text[j] in ")]":
+            out.add(")", at)
+            return j + 1
+        out.add(" ", at)
+        return j
+    if name == "frac" or name in ("dfrac", "tfrac"):
+        num, ns, k = _arg(text, j)
+        den, ds, k2 = _arg(text, k)
+        out.add("((", at)
+        out.add(_plain(num, full, base + ns), base + ns)
+        out.add(")/(", at)
+        out.add(_plain(den, full, base + ds), base + ds)
+        out.add("))", at)
+        return k2
+    if name == "sqrt":
+        body, bs, k = _arg(text, j)
+        out.add("sqrt(", at)
+        out.add(_plain(body, full, base + bs), base + bs)
+        out.add(")", at)
+        return k
+    if name == "log" and text.startswith("\\det", j):
+        out.add("logdet", at)
+        return j + 4
+    if name in FUNCTIONS:
+        out.add(FUNCTIONS[name], at)
+        return j
+    if name in WRAPPERS:
+        body, bs, k = _arg(text, j)
+        stripped = body.strip()
+        if name in ("mathbf", "boldsymbol", "bm") and stripped == "1":
+            out.add("𝟙", at)
+        elif name == "operatorname" and stripped == "K" and text.startswith("_{", k):
+            dims, k2 = _group(text, k + 1)
+            out.add(f"commutation({dims})", at)
+            return k2
+        elif name in ("mathsf", "mathrm") and stripped == "T":
+            out.add("T", at)
+        else:
+            out.add(_plain(body, full, base + bs).replace(" ", "") if name != "text" else
+                    body, base + bs)
+        return k
+    if name in SYMBOLS:
+        symbol = SYMBOLS[name]
+        if symbol == "‖" and out.text.count("‖") % 2 == 0:     # an opening bar
+            before = out.text.rstrip()
+            if before and (before[-1].isalnum() or before[-1] in ")ᵀ‖²³"):
+                out.add("*", at)                             # LaTeX juxtaposes: 2\|x\|
+        out.add(symbol, at)
+        return j
+    if name in ("{", "}"):
+        out.add("(" if name == "{" else ")", at)
+        return j
+    raise ParseError(f"unknown LaTeX command \\{name}", span=Span(at, base + j), text=full)
+
+
+def _do_power(text, i, end, out, full, base):
+    at = base + i
+    body, bs, k = _arg(text, i + 1)
+    b = body.strip()
+    if b in TRANSPOSE_BODIES or b.replace(" ", "") in TRANSPOSE_BODIES:
+        out.add("ᵀ", at)
+        return k
+    if b.startswith("\\circ"):
+        out.add(".^(" + _plain(b[5:].strip(), full, base + bs) + ")", at)
+        return k
+    if b.replace(" ", "") in ("-\\top", "-T", "-\\intercal", "-\\mathsf{T}"):
+        out.add("⁻ᵀ", at)
+        return k
+    out.add("^{" + _plain(body, full, base + bs) + "}", at)
+    return k
+
+
+def looks_like_latex(text: str) -> bool:
+    """A backslash command, or a sized constant such as I_{n} or 0_{m \\times n}."""
+    return "\\" in text or re.search(r"(^|[^\w])(I|0|𝟙)_\{", text) is not None
+
+
+def remap(err, positions: list[int], original: str):
+    """Point a ParseError raised on the translation at the LaTeX the user typed."""
+    if err.span is not None and err.text is not None and err.text != original:
+        s = min(err.span.start, len(positions) - 1)
+        e = min(max(err.span.end - 1, err.span.start), len(positions) - 1)
+        err.span = Span(positions[s], max(positions[e] + 1, positions[s] + 1))
+        err.text = original
+    return err
