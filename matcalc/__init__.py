@@ -10,5 +10,10 @@ from .parser import parse
 from .products import hvp, jvp, vjp
 from .result import Result
 
-__all__ = ["derive", "parse", "vjp", "jvp", "hvp", "Result", "MatcalcError", "ParseError", "ShapeError",
+from .cost import chain_cost
+from .jupyter import register as _register_jupyter
+
+_register_jupyter()
+
+__all__ = ["chain_cost", "derive", "parse", "vjp", "jvp", "hvp", "Result", "MatcalcError", "ParseError", "ShapeError",
            "UnsupportedError", "CheckError"]

@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     products.add_argument("--hvp", metavar="U", help="print (∇²f)u for a scalar f (a "
                                                       "Hessian–vector product)")
     p.add_argument("--steps", action="store_true", help="print the chain-rule steps")
+    p.add_argument("--lang", choices=["en", "zh"], default="en", help="language of --steps")
+    p.add_argument("--cost", metavar="SIZES", help='count multiplications at these sizes, '
+                                                  'e.g. "m=1000,n=10"')
+    p.add_argument("--code", choices=["numpy", "jax", "torch"],
+                   help="with --format json, include generated code for this backend")
     p.add_argument("--check", action="store_true",
                    help="verify numerically against finite differences")
     p.add_argument("--version", action="version", version=f"matcalc {__version__}")
@@ -66,9 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_one(text: str, args) -> dict | str:
     """Process one expression; returns a JSON-able dict or the lines to print."""
-    if args.format in CODE_FORMATS:
-        raise MatcalcError(f"--format {args.format.value} (code generation) is not available "
-                           "yet; use unicode, text, latex or json")
+    if args.format in CODE_FORMATS and not args.wrt:
+        raise MatcalcError(f"--format {args.format.value} generates the code of a derivative: "
+                           "give --wrt")
     if not args.wrt:
         node = parse(text, args.shapes)
         if args.format is Format.JSON:
@@ -83,22 +88,49 @@ def run_one(text: str, args) -> dict | str:
     else:
         r = derive(text, wrt=wrt, shapes=args.shapes, order=args.order, layout=args.layout)
     report = r.check() if args.check else None
+    sizes = _sizes(args.cost) if args.cost else None
+    costs = r.cost(sizes) if sizes else None
+    if args.format in CODE_FORMATS:
+        return r.code(args.format.value, sizes=sizes).rstrip("\n")
     if args.format is Format.JSON:
         out = {"input": text, "wrt": r.wrt, "result": r.text, "unicode": str(r),
                "latex": r.latex, "shape": list(r.shape), "kind": r.kind, "layout": r.layout,
                "order": r.order}
         if args.steps:
-            out["steps"] = [str(s) for s in r.steps]
+            out["steps"] = [s.render(args.lang) if hasattr(s, "render") else str(s)
+                            for s in r.steps]
+        if costs is not None:
+            out["cost"] = costs
+        if args.code:
+            out["code"] = r.code(args.code, sizes=sizes)
         if report is not None:
             out["check"] = {"ok": True, "sizes": report.sizes,
                             "max_abs_error": report.max_abs_error}
         return out
     lines = [PRINTERS[args.format](r.node)]
     if args.steps:
-        lines += ["", "steps:"] + [f"  {s}" for s in r.steps]
+        steps = r.steps
+        style = args.format.value
+        rendered = steps.render(args.lang, style).splitlines() if hasattr(steps, "render") \
+            else [str(s) for s in steps]
+        lines += ["", "steps:"] + [f"  {s}" for s in rendered]
+    if costs is not None:
+        lines.append("cost: " + ", ".join(f"{k} {v}" for k, v in costs.items()))
     if report is not None:
         lines.append(f"check: {report}")
     return "\n".join(lines)
+
+
+def _sizes(text: str) -> dict:
+    out = {}
+    for part in text.replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        name, _, value = part.partition("=")
+        if not value.strip().isdigit() or not name.strip().isidentifier():
+            raise MatcalcError(f"--cost takes sizes like \"m=1000,n=10\", not {part.strip()!r}")
+        out[name.strip()] = int(value)
+    return out
 
 
 def _json_shape(shape):

@@ -92,6 +92,17 @@ class Result:
         from .printing.code import generate
         return generate(self, backend, sizes, name)
 
+    def cost(self, sizes: dict) -> dict:
+        """Multiplications to evaluate the result as printed and in the best chain order, and
+        forward vs reverse accumulation for a chain of Jacobians (sizes: {"m": 1000, …})."""
+        from .cost import cost
+        return cost(self, {str(k): int(v) for k, v in sizes.items()})
+
+    def _repr_html_(self) -> str:
+        import html
+        return (f"<div><b>{html.escape(self.kind)}</b> ({html.escape(fmt_shape(self.node.shape))})"
+                f": <code>{html.escape(str(self))}</code></div>")
+
     def _repr_latex_(self) -> str:
         return f"$\\displaystyle {self.latex}$"
 
@@ -128,9 +139,28 @@ class Result:
         from .to_sympy import to_sympy
         return to_sympy(self.node)
 
+    @deep
+    def explain(self, lang: str = "en", style: str = "unicode", function: str = "f"):
+        """The derivation as a list of steps; .render(lang, style) gives it as text."""
+        from .explain import explain
+        from .simplify import Context
+        ctx = Context(symmetric=frozenset(n for n, d in self.decls.decls.items()
+                                          if d.modifiers))
+        f = self.checked_function if self.checked_function is not None else self.function
+        steps = explain(f, self.variable, self, ctx, function)
+        steps.lang, steps.style = lang, style
+        return steps
+
+    @property
+    def steps(self):
+        """The chain-rule derivation, step by step, each with its shapes (see explain())."""
+        if self.kind in ("gradient", "jacobian", "derivative"):
+            return self.explain()
+        return self.rule_steps
+
     @property
     @deep
-    def steps(self) -> list[StepView]:
+    def rule_steps(self) -> list[StepView]:
         return [StepView(s.rule, to_unicode(s.node), fmt_shape(s.node.shape),
                          to_unicode(s.incoming), to_unicode(s.child),
                          fmt_shape(s.child.shape), to_unicode(s.outgoing))

@@ -470,6 +470,13 @@ RULES = (transpose_of_product, transpose_of_sum, transpose_of_symmetric, transpo
 
 # Strategy ---------------------------------------------------------------------------------------
 
+def rebuild_all(node):
+    """node rebuilt bottom-up through the constructors only (flattened, no rules applied)."""
+    if not node.children:
+        return node
+    return rebuild(node, [rebuild_all(c) for c in node.children])
+
+
 def simplify(node, ctx: Context | None = None):
     """Apply RULES bottom-up to a fixed point (or until the rewrite budget is spent)."""
     ctx = ctx or Context()

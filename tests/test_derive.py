@@ -125,11 +125,11 @@ def test_check_catches_a_wrong_derivative():
         bad_scale.check()
 
 
-def test_steps_record_rules_and_shapes():
+def test_rule_steps_record_rules_and_shapes():
     r = derive("(Xθ − y)^T (Xθ − y)", wrt="θ", **LS)
-    rules = [s.rule for s in r.steps]
+    rules = [s.rule for s in r.rule_steps]
     assert rules[0] == "mat_mul" and rules[-1] == "mat_mul" and "add" in rules
-    last = r.steps[-1]
+    last = r.rule_steps[-1]
     assert last.child == "θ" and last.child_shape == "n×1" and last.shape == "m×1"
 
 
