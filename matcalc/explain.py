@@ -54,7 +54,8 @@ def _shape(shape, style, lang):
 
 def _latex_name(name):
     from .printing.latex import LatexPrinter
-    return LatexPrinter().sym(E.Sym(name, (1, 1)))
+    from .shapes import SCALAR
+    return LatexPrinter()._sym(E.Sym(name, SCALAR))
 
 
 def _d(f, x, style):

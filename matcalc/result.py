@@ -92,6 +92,10 @@ class Result:
         from .printing.code import generate
         return generate(self, backend, sizes, name)
 
+    def to_latex(self, bold: bool = False) -> str:
+        """LaTeX of the result; bold=True sets vectors and matrices in bold."""
+        return to_latex(self.node, bold=bold)
+
     def cost(self, sizes: dict) -> dict:
         """Multiplications to evaluate the result as printed and in the best chain order, and
         forward vs reverse accumulation for a chain of Jacobians (sizes: {"m": 1000, …})."""

@@ -148,3 +148,13 @@ def test_no_eval_or_exec_in_the_package():
     for path in root.rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"\b(eval|exec)\s*\(", text), path
+
+
+def test_generated_code_holds_no_user_text():
+    """Only printed mathematics and validated identifiers: no quote from the input survives."""
+    r = derive(r"\text{x} ^\top x", wrt="x") if False else derive("x^T x", wrt="x")
+    src = r.code("numpy")
+    doc = src.split('"""')[1]
+    assert "'" not in doc and "\\" not in doc
+    src = autograd_function("x^T A x", "A: n×n, x: n")
+    assert src.count('"""') == 2

@@ -71,3 +71,10 @@ def test_latex_output_reads_back(expr, wrt, shapes, expected, order):
     b = evaluate_tree(back, env, sizes)
     np.testing.assert_allclose(np.broadcast_to(b, a.shape), a, rtol=1e-9, atol=1e-12,
                                err_msg=f"{r.latex}")
+
+
+def test_bold_symbols_option():
+    r = derive("(Xθ − y)^T (Xθ − y)", wrt="θ", shapes="X: m×n, θ: n, y: m")
+    bold = r.to_latex(bold=True)
+    assert "\\mathbf{X}" in bold and "\\boldsymbol{\\theta}" in bold
+    assert parse(bold, "X: m×n, θ: n, y: m") == parse(r.latex, "X: m×n, θ: n, y: m")

@@ -15,6 +15,7 @@ from .. import expr as E
 from ..cse import shared
 from ..errors import UnsupportedError
 from ..shapes import LATIN_OF_GREEK, is_scalar
+from .unicode import to_unicode
 
 BACKENDS = ("numpy", "jax", "torch")
 _ATOM, _POW, _UNARY, _MUL, _ADD = 100, 90, 80, 70, 60
@@ -300,8 +301,8 @@ def generate(result, backend: str = "numpy", sizes: dict | None = None,
     fname = name or f"value_and_{_kind_word(result.kind)}"
     identifier(fname)
     lines.append(f"def {fname}({', '.join(identifier(a.name) for a in args)}):")
-    lines.append(f'    """{result.input!r} and its {result.kind} wrt {result.wrt}, as '
-                 f'{_kind_word(result.kind)} = {_docline(result)}."""'.replace("\\", "\\\\"))
+    lines.append(f'    """{_safe(to_unicode(result.function))} and its {result.kind} wrt '
+                 f'{_safe(result.wrt)}: {_safe(str(result))}."""')
     lines += ["    " + s for s in _prologue(p, args)]
     for i, node in enumerate(shared([f, d]), 1):
         lines.append(f"    t{i} = {p.code(node)}")
@@ -312,8 +313,9 @@ def generate(result, backend: str = "numpy", sizes: dict | None = None,
     return "\n".join(lines) + "\n"
 
 
-def _docline(result) -> str:
-    return str(result).replace('"""', "'''")
+def _safe(text: str) -> str:
+    """Printed mathematics for a docstring: no quote or backslash can reach the code."""
+    return "".join(ch for ch in text if ch not in "\"'\\\n\r")
 
 
 def _kind_word(kind):
@@ -387,7 +389,7 @@ def autograd_function(expr: str, shapes=None, backend: str = "torch", name: str 
     if backend == "torch":
         body = [HEADER["torch"], "",
                 f"class {cls}(torch.autograd.Function):",
-                f'    """{expr!r} with a closed-form backward pass."""'.replace("\\", "\\\\"),
+                f'    """{_safe(to_unicode(f))} with a closed-form backward pass."""',
                 "", "    @staticmethod",
                 f"    def forward(ctx, {', '.join(idents)}):",
                 f"        ctx.save_for_backward({', '.join(idents)}{',' if len(idents) == 1 else ''})",

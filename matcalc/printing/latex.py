@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from .. import expr as E
 from ..functions import FUNCTIONS
-from ..shapes import LATIN_OF_GREEK
+from ..shapes import LATIN_OF_GREEK, is_scalar
 from .base import Printer
 
 
 class LatexPrinter(Printer):
+    """bold=True prints vectors as \\boldsymbol{x} and matrices as \\mathbf{X}."""
+
     minus = "-"
     hadamard_op = " \\odot "
     hdiv_op = " \\oslash "
@@ -23,7 +25,17 @@ class LatexPrinter(Printer):
     def pow_suffix(self, e):
         return "^{" + self.number(e) + "}"
 
+    def __init__(self, bold: bool = False):
+        super().__init__()
+        self.bold = bold
+
     def sym(self, node):
+        plain = self._sym(node)
+        if self.bold and node.shape and not is_scalar(node.shape):
+            return f"\\boldsymbol{{{plain}}}" if node.shape[1] == 1 else f"\\mathbf{{{plain}}}"
+        return plain
+
+    def _sym(self, node):
         name, _, sub = node.name.partition("_")
         head = name.rstrip("0123456789")
         digits = name[len(head):]
@@ -93,8 +105,8 @@ class LatexPrinter(Printer):
 _PRINTER = LatexPrinter()
 
 
-def to_latex(node: E.Node) -> str:
-    return _PRINTER(node)
+def to_latex(node: E.Node, bold: bool = False) -> str:
+    return (LatexPrinter(bold=True) if bold else _PRINTER)(node)
 
 
 def _size(d):
