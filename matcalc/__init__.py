@@ -4,7 +4,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .derive import derive
-from .errors import MatcalcError, ParseError, ShapeError, UnsupportedError
+from .errors import DomainError, MatcalcError, ParseError, ShapeError, UnsupportedError
 from .numeric import CheckError
 from .parser import parse
 from .products import hvp, jvp, vjp
@@ -16,4 +16,4 @@ from .jupyter import register as _register_jupyter
 _register_jupyter()
 
 __all__ = ["chain_cost", "derive", "parse", "vjp", "jvp", "hvp", "Result", "MatcalcError", "ParseError", "ShapeError",
-           "UnsupportedError", "CheckError"]
+           "UnsupportedError", "CheckError", "DomainError"]

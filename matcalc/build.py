@@ -132,7 +132,14 @@ def transpose(x) -> E.Node:
     return _make(E.Transpose, x)
 
 
+def _nonzero(x):
+    if is_zero(x):
+        from .errors import DomainError
+        raise DomainError("the expression divides by zero (a quantity that simplifies to 0)")
+
+
 def inverse(x) -> E.Node:
+    _nonzero(x)
     if isinstance(x, E.Num):
         return num(1 / x.value)
     if isinstance(x, E.Identity):
@@ -148,9 +155,10 @@ def power(x, e) -> E.Node:
         return x
     if e == 0:
         return num(1) if is_scalar(x.shape) else E.Identity(x.shape)
-    if isinstance(x, E.Num) and (e.denominator == 1 or x.value >= 0):
-        v = x.value ** e
-        return num(v if isinstance(v, Fraction) else Fraction(v))
+    if isinstance(x, E.Num) and e.denominator == 1 and abs(e) <= 64 and \
+            abs(x.value.numerator) < 2 ** 64 and abs(x.value.denominator) < 2 ** 64 and \
+            (x.value != 0 or e > 0):
+        return num(x.value ** e)      # exact, and small enough to fold
     if e == -1:
         return inverse(x)
     if isinstance(x, E.Power) and (is_scalar(x.shape) or e.denominator == 1):
@@ -175,6 +183,7 @@ def hadamard(*factors) -> E.Node:
 
 
 def hdiv(a, b) -> E.Node:
+    _nonzero(b)
     if is_zero(a):
         return zero(shape_of(E.HadamardDiv(a, b), [a.shape, b.shape]))
     if is_scalar(b.shape):

@@ -89,3 +89,7 @@ class ShapeError(MatcalcError):
 
 class UnsupportedError(MatcalcError):
     """A well-formed request that matcalc has no rule for (yet)."""
+
+
+class DomainError(MatcalcError):
+    """The expression is undefined everywhere, e.g. it divides by a quantity that is 0."""

@@ -125,8 +125,9 @@ def _sized_constant(out, body) -> str | None:
     alone = len(t) < 2 or not (t[-2].isalnum() or t[-2] in "_.")
     if head not in ("I", "𝟙", "0") or not alone:
         return None
-    dims = [d.strip() for d in body.replace("\\times", ",").replace("×", ",").split(",")]
-    if not all(d.isidentifier() or d.isdigit() for d in dims) or len(dims) > 2:
+    dims = [re.sub(r"\s*\\cdot\s*", "*", d.strip())
+            for d in body.replace("\\times", ",").replace("×", ",").split(",")]
+    if not all(re.fullmatch(r"\w+(\*\w+)*", d) for d in dims) or len(dims) > 2:
         return None
     out.chars.pop()
     out.pos.pop()
@@ -185,6 +186,7 @@ def _do_command(name, text, i, j, end, out, full, base):
             out.add("𝟙", at)
         elif name == "operatorname" and stripped == "K" and text.startswith("_{", k):
             dims, k2 = _group(text, k + 1)
+            dims = re.sub(r"\s*\\cdot\s*", "*", dims)
             out.add(f"commutation({dims})", at)
             return k2
         elif name in ("mathsf", "mathrm") and stripped == "T":

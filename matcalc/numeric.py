@@ -67,6 +67,13 @@ def _matmul(vals):
     return scal * chain
 
 
+def _float(v) -> float:
+    try:
+        return float(v)
+    except OverflowError:                 # 1e999 is a number; as a float it is infinite
+        return float("inf") if v > 0 else float("-inf")
+
+
 def _inv(a):
     try:
         return np.linalg.inv(a)
@@ -111,7 +118,7 @@ NUMPY_RULES: dict[type, Callable] = {
     E.DiagVec: lambda n, v, s: np.diag(v[0]).reshape(-1, 1).copy(),
     E.Vec: lambda n, v, s: v[0].reshape(-1, 1, order="F"),
     E.Commutation: lambda n, v, s: _commutation(_concrete(n.rows, s), _concrete(n.cols, s)),
-    E.Num: lambda n, v, s: np.array([[float(n.value)]]),
+    E.Num: lambda n, v, s: np.array([[_float(n.value)]]),
     E.Size: lambda n, v, s: np.array([[float(_concrete(n.dim, s))]]),
     E.Identity: lambda n, v, s: np.eye(_shape(n, s)[0]),
     E.Zero: lambda n, v, s: np.zeros(_shape(n, s)),
@@ -242,6 +249,8 @@ def finite_difference_check(f, d, wrt, kind, layout, modifiers, seed=None, rtol=
             dims |= x.free_symbols
         if type(n) is E.Size:
             dims |= n.dim.free_symbols
+    kinks = [n for n in _all_nodes(f) if type(n) is E.Apply and n.fn in NON_SMOOTH]
+    kink_seen = None
     for attempt in range(8):
         sizes = draw_sizes(dims, rng)        # redrawn: m < n can make XᵀX singular
         positive = attempt % 2 == 1
@@ -249,9 +258,18 @@ def finite_difference_check(f, d, wrt, kind, layout, modifiers, seed=None, rtol=
                for name, n in syms.items()}
         f0 = evaluate_tree(f, env, sizes)
         d0 = evaluate_tree(d, env, sizes)
-        if np.all(np.isfinite(f0)) and np.all(np.isfinite(d0)):
+        if not (np.all(np.isfinite(f0)) and np.all(np.isfinite(d0))):
+            continue
+        kink_seen = _near_kink(kinks, env, sizes)
+        if kink_seen is None:
             break
     else:
+        if kink_seen is not None:
+            from .printing.unicode import to_unicode
+            raise CheckError(f"not differentiable where it was checked: the argument of "
+                             f"{to_unicode(kink_seen)} is 0 (or within the finite-difference "
+                             "step) at every point drawn, so the derivative there is a "
+                             "convention, not a limit")
         raise CheckError("could not find a point where the function and its derivative are "
                          "finite, so the derivative was not checked")
     x0 = env[wrt.name]
@@ -308,6 +326,18 @@ def vec_to_tensor(J, f_shape, x_shape, f_sym, x_sym):
     full = np.asarray(J).reshape(tuple(f_shape) + tuple(x_shape), order="F")
     keep = tensor_axes(f_sym) + [2 + i for i in tensor_axes(x_sym)]
     return full.reshape([full.shape[a] for a in keep])
+
+
+NON_SMOOTH = ("relu", "abs", "sign", "step")
+
+
+def _near_kink(kinks, env, sizes, margin=1e-4):
+    """The first non-smooth application whose argument is within `margin` of its kink."""
+    for node in kinks:
+        arg = evaluate_tree(node.arg, env, sizes)
+        if np.any(np.abs(arg) < margin):
+            return node
+    return None
 
 
 def arrange(numeric, f_shape, x_shape, kind, layout):

@@ -108,6 +108,19 @@ def _tspan(tok: Token) -> Span:
     return Span(tok.start_pos, tok.end_pos)
 
 
+def _number(tok: Token) -> Fraction:
+    """An exact number, refused beyond the range of a double (1e308): exact arithmetic on
+    1e999999999 would never finish."""
+    text = str(tok)
+    mantissa, _, exponent = text.lower().partition("e")
+    digits = len(mantissa.replace(".", "").lstrip("0"))
+    if (exponent and abs(int(exponent)) > 308) or digits > 308:
+        raise ParseError(f"the number {text[:20]}{'…' if len(text) > 20 else ''} is out of range "
+                         "(numbers are limited to about ±1e308, like floating point)",
+                         span=_tspan(tok))
+    return Fraction(text)
+
+
 def _neg(node, span):
     return E.MatMul((E.Num(Fraction(-1)), node), span=span)
 
@@ -149,7 +162,7 @@ class ToExpr(Transformer):
         return E.Dot(c[0], c[2], span=_span(meta))
 
     def number(self, meta, c):
-        return E.Num(Fraction(str(c[0])), span=_tspan(c[0]))
+        return E.Num(_number(c[0]), span=_tspan(c[0]))
 
     def ones_vec(self, meta, c):
         return E.Ones(None, span=_tspan(c[0]))
@@ -198,7 +211,7 @@ class ToExpr(Transformer):
         return ("hadamard_power", c[1])
 
     def exponent(self, meta, c):
-        value = Fraction(str(c[-1]))
+        value = _number(c[-1])
         return -value if len(c) == 2 else value
 
     def postop(self, meta, c):  # not reached: postop alternatives are all aliased
@@ -286,6 +299,11 @@ class ToExpr(Transformer):
             return dim(int(node.value))
         if isinstance(node, E.Sym):
             return dim(node.name)
+        if isinstance(node, E.MatMul):                       # n*n, 2*m: a product of sizes
+            out = dim(1)
+            for f in node.args:
+                out = out * self._dim_arg(f, fn)
+            return out
         raise ParseError(f"the arguments of `{fn}` are sizes: a name like n or a positive integer",
                          span=node.span)
 

@@ -18,6 +18,7 @@ from .errors import ShapeError, ParseError
 ONE = sympy.Integer(1)
 SCALAR = (ONE, ONE)
 MODIFIERS = ("symmetric", "spd", "diagonal")
+MAX_MATRIX_POWER = 64
 
 GREEK = {
     "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "zeta": "ζ",
@@ -391,6 +392,9 @@ def power(node, shapes, u):
     e = node.exponent
     if e != int(e):
         raise _err(node, f"a matrix power needs an integer exponent, not {e}", s, None, "power")
+    if abs(e) > MAX_MATRIX_POWER:
+        raise _err(node, f"matrix powers are supported up to {MAX_MATRIX_POWER}, not {e}", s,
+                   None, "power")
     if not u.unify(s[0], s[1]):
         hint = "for an element-wise power write .^" if s[1] == 1 or s[0] == 1 else None
         raise _err(node, f"the matrix power ^{e} needs a square matrix, but "

@@ -1,5 +1,8 @@
-"""Shared test helpers: random points with a different size for every dimension name."""
+"""Shared test helpers: random points with a different size for every dimension name, and the
+--slow option (hypothesis profile "slow": thousands of generated examples)."""
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -40,3 +43,18 @@ def compare_with_closed_form(result, expected_text, shapes, seed=0, tries=6):
                 np.all(np.isfinite(evaluate_tree(result.function, env, sizes))):
             return got, want, sizes
     raise AssertionError("no finite random point found")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true",
+                     help="run the property tests with thousands of examples")
+
+
+def pytest_configure(config):
+    from hypothesis import HealthCheck, settings
+    settings.register_profile("ci", max_examples=150, deadline=None,
+                              suppress_health_check=list(HealthCheck))
+    settings.register_profile("slow", max_examples=5000, deadline=None,
+                              suppress_health_check=list(HealthCheck))
+    slow = config.getoption("--slow", default=False) or os.environ.get("MATCALC_SLOW")
+    settings.load_profile("slow" if slow else "ci")

@@ -109,10 +109,12 @@ class Printer:
         return self.number(node.value)
 
     def size(self, node):
+        from .text import _size
         d = node.dim
         if d.is_Symbol or d.is_Integer:
             return str(d)
-        return self.paren(str(d).replace("*", self.times or "·"))
+        t = _size(d) or str(d)
+        return self.paren(t.replace("*", self.times or "·"))
 
     def identity(self, node):
         return "I"
@@ -136,7 +138,8 @@ class Printer:
         return "".join(out)
 
     def term(self, node):
-        return self(node)
+        """A term of a sum; after a minus sign a sum needs its parentheses: a − (b + c)."""
+        return self.paren(self(node)) if isinstance(node, E.Add) else self(node)
 
     def factors(self, node):
         """Split a product into (coefficient, numerator factors, scalar divisors)."""
@@ -191,7 +194,10 @@ class Printer:
         return self.hadamard_op.join(self.operand(a, node) for a in node.args)
 
     def hadamard_div(self, node):
-        return self.operand(node.left, node) + self.hdiv_op + self.operand(node.right, node)
+        right = self.operand(node.right, node)
+        if isinstance(node.right, PRODUCT_LEVEL) and not right.startswith(self.paren("")[:1]):
+            right = self.paren(right)        # a ⊘ (b ⊘ c): division does not associate
+        return self.operand(node.left, node) + self.hdiv_op + right
 
     def kron(self, node):
         return self.operand(node.left, node) + self.kron_op + self.operand(node.right, node)
@@ -230,4 +236,6 @@ class Printer:
         return f"norm2({self(node.arg)})"
 
     def commutation(self, node):
-        return f"commutation({node.rows}, {node.cols})"
+        from .text import _size
+        r, c = (_size(d) or str(d) for d in (node.rows, node.cols))
+        return f"commutation({r}, {c})"

@@ -96,7 +96,8 @@ class LatexPrinter(Printer):
         return f"I_{{{n}}}" if n else "I"
 
     def commutation(self, node):
-        return f"\\operatorname{{K}}_{{{node.rows},{node.cols}}}"
+        r, c = (_size(d) or str(d) for d in (node.rows, node.cols))
+        return f"\\operatorname{{K}}_{{{r},{c}}}"
 
     def dot(self, node):
         return self.operand(node.left, node) + " \\cdot " + self.operand(node.right, node)
@@ -111,7 +112,8 @@ def to_latex(node: E.Node, bold: bool = False) -> str:
 
 def _size(d):
     from .text import _size as text_size
-    return text_size(d)
+    t = text_size(d)
+    return t.replace("*", " \\cdot ") if t else t
 
 
 def _sub(shape) -> str:

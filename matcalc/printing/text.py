@@ -36,9 +36,19 @@ class TextPrinter(Printer):
 
 
 def _size(d) -> str | None:
+    """A size as parse() reads it back (n, 3, n*n, m*n), or None for generated sizes."""
     text = str(d)
     if d.is_Integer or (d.is_Symbol and "_" not in text and text.isidentifier()):
         return text
+    if d.is_Mul or d.is_Pow:
+        factors = []
+        for f in d.as_ordered_factors():
+            base, exp = f.as_base_exp()
+            part = _size(base) if base.is_Symbol or base.is_Integer else None
+            if part is None or not exp.is_Integer or exp < 1:
+                return None
+            factors += [part] * int(exp)
+        return "*".join(factors)
     return None
 
 

@@ -61,7 +61,9 @@ class UnicodePrinter(Printer):
         return "0"
 
     def commutation(self, node):
-        return f"K({node.rows},{node.cols})"
+        from .text import _size
+        r, c = (_size(d) or str(d) for d in (node.rows, node.cols))
+        return f"K({r.replace('*', '')},{c.replace('*', '')})"
 
 
 def _word(c: str) -> bool:
