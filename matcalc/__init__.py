@@ -7,6 +7,7 @@ from .derive import derive
 from .errors import DomainError, MatcalcError, ParseError, ShapeError, UnsupportedError
 from .numeric import CheckError
 from .parser import parse
+from .printing.code import autograd_function
 from .products import hvp, jvp, vjp
 from .result import Result
 
@@ -15,5 +16,5 @@ from .jupyter import register as _register_jupyter
 
 _register_jupyter()
 
-__all__ = ["chain_cost", "derive", "parse", "vjp", "jvp", "hvp", "Result", "MatcalcError", "ParseError", "ShapeError",
+__all__ = ["chain_cost", "autograd_function", "derive", "parse", "vjp", "jvp", "hvp", "Result", "MatcalcError", "ParseError", "ShapeError",
            "UnsupportedError", "CheckError", "DomainError"]

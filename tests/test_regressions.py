@@ -1,0 +1,94 @@
+"""Named regressions: each failure the property tests (and fuzzing) found, kept as a test."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+import matcalc
+from matcalc import derive, parse
+from matcalc.numeric import evaluate_tree
+
+from conftest import random_point
+
+
+def same_value(a, b, decls):
+    env, sizes = random_point([a, b], decls, np.random.default_rng(0))
+    x, y = evaluate_tree(a, env, sizes), evaluate_tree(b, env, sizes)
+    np.testing.assert_allclose(np.broadcast_to(y, x.shape), x, rtol=1e-9, atol=1e-12)
+
+
+def test_negated_sum_keeps_its_parentheses():
+    """I − (Aᵀ ⊗ I + I ⊗ A) once printed as I − Aᵀ ⊗ I + I ⊗ A."""
+    r = derive("(A) - ((A) * (A))", wrt="A", shapes="A: n×n")
+    assert str(r) == "I − (Aᵀ ⊗ I + I ⊗ A)"
+    same_value(r.node, parse(r.text, "A: n×n"), r.decls)
+
+
+def test_nested_division_keeps_its_parentheses():
+    """1 ./ (A ./ A) once printed as 1 ./ A ./ A, which reads back as (1 ./ A) ./ A."""
+    node = parse("1 ./ (A ./ B)", "A: n×n, B: n×n")
+    from matcalc.printing.text import to_text
+    assert to_text(node) == "1 ./ (A ./ B)"
+
+
+def test_sizes_that_are_products_read_back():
+    """eye(n*n) and commutation(n*n, n) once printed as I and commutation(n**2, n)."""
+    for expr in ("kron(A, B)", "kron(A, kron(A, A))"):
+        r = derive(expr, wrt="A", shapes="A: n×n, B: n×n")
+        assert "**" not in r.text
+        same_value(r.node, parse(r.text, "A: n×n, B: n×n"), r.decls)
+        same_value(r.node, parse(r.latex, "A: n×n, B: n×n"), r.decls)
+
+
+def test_division_by_something_that_is_zero():
+    """x ./ (c − c) once raised ZeroDivisionError from inside the engine."""
+    with pytest.raises(matcalc.DomainError, match="divides by zero"):
+        derive("(x) ./ ((c) - (c))", wrt="x", shapes="x: n, c: scalar")
+
+
+@pytest.mark.parametrize("text", ["1e999999999 x", "x + " + "9" * 400, "2^1e999999"])
+def test_huge_numbers_are_refused_quickly(text):
+    """Exact arithmetic on 1e999999999 once never finished."""
+    t = time.perf_counter()
+    with pytest.raises(matcalc.ParseError, match="out of range"):
+        parse(text)
+    assert time.perf_counter() - t < 1
+
+
+def test_huge_powers_do_not_hang():
+    t = time.perf_counter()
+    assert str(derive("c^99999999999", wrt="x", shapes="c: scalar, x: n")) == "0"
+    with pytest.raises(matcalc.ShapeError, match="up to 64"):
+        derive("A^999999", wrt="A")
+    assert time.perf_counter() - t < 2
+
+
+def test_a_kink_is_reported_not_hidden():
+    with pytest.raises(matcalc.CheckError, match="not differentiable"):
+        derive("sum(relu(x - x) + x)", wrt="x").check()
+
+
+def test_diag_of_a_scalar_product_is_not_a_vector():
+    """diag(v)·c was once rewritten to v ⊙ c, a vector where a matrix belonged."""
+    r = derive("exp(x) ./ c", wrt="x", shapes="x: n, c: scalar")
+    assert r.shape == ("n", "n")
+    r.check()
+
+
+def test_deep_network_prints():
+    """A 64-layer composition once hit the recursion limit in the printer."""
+    e = "x"
+    for i in range(1, 65):
+        e = f"tanh(W{i} {e})"
+    shapes = ", ".join(f"W{i}: n×n" for i in range(1, 65)) + ", x: n"
+    r = derive(f"sum({e})", wrt="W1", shapes=shapes)
+    assert len(r.text) > 1000
+
+
+def test_nesting_limit_is_an_error():
+    with pytest.raises(matcalc.ParseError, match="nested more than 500"):
+        parse("(" * 10000 + "x" + ")" * 10000)
+    with pytest.raises(matcalc.ParseError, match="limit is 100,000"):
+        parse("a" * 1_000_000)
