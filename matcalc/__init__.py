@@ -12,9 +12,10 @@ from .products import hvp, jvp, vjp
 from .result import Result
 
 from .cost import chain_cost
+from .equivalence import equivalent
 from .jupyter import register as _register_jupyter
 
 _register_jupyter()
 
-__all__ = ["chain_cost", "autograd_function", "derive", "parse", "vjp", "jvp", "hvp", "Result", "MatcalcError", "ParseError", "ShapeError",
+__all__ = ["chain_cost", "equivalent", "autograd_function", "derive", "parse", "vjp", "jvp", "hvp", "Result", "MatcalcError", "ParseError", "ShapeError",
            "UnsupportedError", "CheckError", "DomainError"]

@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "Hessian–vector product)")
     p.add_argument("--steps", action="store_true", help="print the chain-rule steps")
     p.add_argument("--lang", choices=["en", "zh"], default="en", help="language of --steps")
+    p.add_argument("--cse", action="store_true",
+                   help="name repeated or costly subexpressions once (… where r = …)")
     p.add_argument("--cost", metavar="SIZES", help='count multiplications at these sizes, '
                                                   'e.g. "m=1000,n=10"')
     p.add_argument("--code", choices=["numpy", "jax", "torch"],
@@ -107,7 +109,7 @@ def run_one(text: str, args) -> dict | str:
             out["check"] = {"ok": True, "sizes": report.sizes,
                             "max_abs_error": report.max_abs_error}
         return out
-    lines = [PRINTERS[args.format](r.node)]
+    lines = [r.cse() if args.cse and args.format is Format.UNICODE else PRINTERS[args.format](r.node)]
     if args.steps:
         steps = r.steps
         style = args.format.value

@@ -364,7 +364,8 @@ RULE_NAMES_ZH = {
     "hadamard_scalars_out": "标量提出逐元素积", "hadamard_reciprocal": "逐元素除法",
     "sigmoid_of_exp": "识别 σ", "absorb_sign": "吸收负号", "ones_row_is_sum": "全一向量求和",
     "kron_mixed_product": "Kronecker 混合积", "transpose_of_kron": "Kronecker 积的转置",
-    "kron_scalars_out": "标量提出 Kronecker 积",
+    "kron_scalars_out": "标量提出 Kronecker 积", "inverse_of_product": "乘积的逆",
+    "diag_of_outer": "外积的对角线", "diag_product": "对角矩阵相乘",
 }
 
 

@@ -149,6 +149,14 @@ def _do_command(name, text, i, j, end, out, full, base):
         out.add(GREEK_COMMANDS[name], at)
         return j
     if name in SPACES:
+        for bar in ("\\|", "\\Vert", "\\lVert", "\\rVert", "‖"):
+            if name in ("left", "right") and text.startswith(bar, j):
+                if name == "left":                 # \left\| opens a norm, even a nested one
+                    before = out.text.rstrip()
+                    if before and (before[-1].isalnum() or before[-1] in ")ᵀ²³"):
+                        out.add("*", at)
+                out.add("‖", at)
+                return j + len(bar)
         if name in ("left", "right") and j < len(text) and text[j] in "([|.":
             ch = text[j]
             out.add({"(": "(", "[": "(", "|": "|", ".": ""}[ch], at)

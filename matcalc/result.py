@@ -92,6 +92,27 @@ class Result:
         from .printing.code import generate
         return generate(self, backend, sizes, name)
 
+    @deep
+    def cse(self) -> str:
+        """The result with repeated or costly subexpressions named once:
+        `2Xᵀr where r = Xθ − y`-style (names are letters not used in the expression)."""
+        from .cse import counts, shared, TRIVIAL
+        from .explain import _substitute
+        node = self.node
+        uses = counts([node])
+        costly = [n for n in uses if isinstance(n, (E.Inverse, E.Det, E.LogDet, E.Softmax))
+                  and not isinstance(n.arg, TRIVIAL)]
+        named = shared([node]) + [n for n in costly if n not in shared([node])]
+        if not named:
+            return str(self)
+        taken = set(names_in(self.function)) | set(names_in(node))
+        letters = [c for c in "rstuvpqkgh" if c not in taken]
+        mapping, lines = {}, []
+        for sub, name in zip(named, letters):
+            lines.append(f"{name} = {to_unicode(_substitute(sub, mapping))}")
+            mapping[sub] = E.Sym(name, sub.shape)
+        return f"{to_unicode(_substitute(node, mapping))}   where " + ", ".join(lines)
+
     def to_latex(self, bold: bool = False) -> str:
         """LaTeX of the result; bold=True sets vectors and matrices in bold."""
         return to_latex(self.node, bold=bold)

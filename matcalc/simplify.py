@@ -215,21 +215,6 @@ def factor_common(node, ctx):
     return node
 
 
-def inverse_cancel(node, ctx):
-    """A⁻¹A → I and AA⁻¹ → I inside a product"""
-    if not isinstance(node, E.MatMul):
-        return node
-    fs = list(node.args)
-    for i in range(len(fs) - 1):
-        a, b = fs[i], fs[i + 1]
-        if (isinstance(a, E.Inverse) and a.arg == b) or (isinstance(b, E.Inverse) and b.arg == a):
-            rest = fs[:i] + fs[i + 2:]
-            if not any(not is_scalar(f.shape) for f in rest):
-                rest.append(B.identity(a.shape[0]))
-            return B.mul(*rest)
-    return node
-
-
 def diag_times_vector(node, ctx):
     """diag(v)w → v ⊙ w for a column vector w"""
     if not isinstance(node, E.MatMul):
@@ -461,11 +446,78 @@ def kron_scalars_out(node, ctx):
     return B.mul(*out, B.kron(*sides))
 
 
+def _square(node):
+    return node.shape[0] == node.shape[1] and not is_scalar(node.shape)
+
+
+def inverse_of_product(node, ctx):
+    """(ABC)⁻¹ → C⁻¹B⁻¹A⁻¹ when every factor is square"""
+    if isinstance(node, E.Inverse) and isinstance(node.arg, E.MatMul):
+        fs = node.arg.args
+        if all(_square(f) or is_scalar(f.shape) for f in fs) and \
+                sum(not is_scalar(f.shape) for f in fs) > 1:
+            return B.mul(*(B.inverse(f) for f in reversed(fs)))
+    return node
+
+
+def _inverse_pair(a, b) -> bool:
+    """a·b = I: A⁻¹A, AA⁻¹, A⁻ᵀAᵀ, AᵀA⁻ᵀ"""
+    def parts(n):
+        if isinstance(n, E.Transpose) and isinstance(n.arg, E.Inverse):
+            return ("T", n.arg.arg, True)
+        if isinstance(n, E.Transpose):
+            return ("T", n.arg, False)
+        if isinstance(n, E.Inverse):
+            return ("", n.arg, True)
+        return ("", n, False)
+    ta, ma, ia = parts(a)
+    tb, mb, ib = parts(b)
+    return ta == tb and ma == mb and ia != ib
+
+
+def inverse_cancel(node, ctx):
+    """A⁻¹A → I, AA⁻¹ → I, A⁻ᵀAᵀ → I, AᵀA⁻ᵀ → I inside a product"""
+    if not isinstance(node, E.MatMul):
+        return node
+    fs = list(node.args)
+    for i in range(len(fs) - 1):
+        a, b = fs[i], fs[i + 1]
+        if not is_scalar(a.shape) and _inverse_pair(a, b):
+            rest = fs[:i] + fs[i + 2:]
+            if not any(not is_scalar(f.shape) for f in rest):
+                rest.append(B.identity(a.shape[0]))
+            return B.mul(*rest)
+    return node
+
+
+def diag_of_outer(node, ctx):
+    """diag(abᵀ) → a ⊙ b for column vectors a, b"""
+    if isinstance(node, E.DiagVec) and isinstance(node.arg, E.MatMul):
+        chain = [f for f in node.arg.args if not is_scalar(f.shape)]
+        scal = [f for f in node.arg.args if is_scalar(f.shape)]
+        if len(chain) == 2 and chain[0].shape[1] == 1 and chain[1].shape[0] == 1:
+            return B.mul(*scal, B.hadamard(chain[0], B.transpose(chain[1])))
+    return node
+
+
+def diag_product(node, ctx):
+    """diag(u)diag(v) → diag(u ⊙ v)"""
+    if not isinstance(node, E.MatMul):
+        return node
+    fs = list(node.args)
+    for i in range(len(fs) - 1):
+        if isinstance(fs[i], E.DiagMat) and isinstance(fs[i + 1], E.DiagMat):
+            merged = B.diag_mat(B.hadamard(fs[i].arg, fs[i + 1].arg))
+            return B.mul(*fs[:i], merged, *fs[i + 2:])
+    return node
+
+
 RULES = (transpose_of_product, transpose_of_sum, transpose_of_symmetric, transpose_of_elementwise,
          collect_like_terms, common_coefficient, factor_common, inverse_cancel,
          diag_times_vector, hadamard_repeat, scalar_power_repeat, scalars_first, order_terms,
          hadamard_scalars_out, hadamard_reciprocal, sigmoid_of_exp, absorb_sign,
-         ones_row_is_sum, kron_mixed_product, transpose_of_kron, kron_scalars_out)
+         ones_row_is_sum, kron_mixed_product, transpose_of_kron, kron_scalars_out,
+         inverse_of_product, diag_of_outer, diag_product)
 
 
 # Strategy ---------------------------------------------------------------------------------------
