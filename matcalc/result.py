@@ -86,11 +86,11 @@ class Result:
         return f"<matcalc.Result {self.kind} {self}  ({fmt_shape(self.node.shape)})>"
 
     def code(self, backend: str = "numpy", sizes: dict | None = None,
-             name: str | None = None) -> str:
+             name: str | None = None, value: bool = True) -> str:
         """Source of a function returning (value, derivative) in NumPy, JAX or PyTorch; with
         `sizes` ({"m": 1000, "n": 10}) every matrix chain is evaluated in its cheapest order."""
         from .printing.code import generate
-        return generate(self, backend, sizes, name)
+        return generate(self, backend, sizes, name, value)
 
     @deep
     def cse(self) -> str:

@@ -158,3 +158,10 @@ def test_generated_code_holds_no_user_text():
     assert "'" not in doc and "\\" not in doc
     src = autograd_function("x^T A x", "A: n×n, x: n")
     assert src.count('"""') == 2
+
+
+def test_derivative_only_code():
+    src = derive("x^T A x", wrt="x", shapes="A: n×n, x: n", order=2).code("numpy", value=False)
+    fn = load(src, "hessian")
+    A = np.arange(9.0).reshape(3, 3)
+    assert np.allclose(fn(A), A + A.T)

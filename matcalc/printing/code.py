@@ -289,27 +289,30 @@ class CodePrinter:
 
 
 def generate(result, backend: str = "numpy", sizes: dict | None = None,
-             name: str | None = None) -> str:
-    """Source of a function computing (value, derivative) of a Result."""
+             name: str | None = None, value: bool = True) -> str:
+    """Source of a function computing (value, derivative) of a Result (only the derivative
+    with value=False)."""
     from ..numeric import names_in
     p = CodePrinter(backend, sizes)
     f, d = result.function, result.node
     if result.kind in ("hessian", "mixed"):
         f = result.function
-    args = _arguments(result, [f, d])
+    args = _arguments(result, [f, d] if value else [d])
     lines = [HEADER[backend].rstrip("\n"), "", ""]
-    fname = name or f"value_and_{_kind_word(result.kind)}"
+    fname = name or (f"value_and_{_kind_word(result.kind)}" if value else
+                     _kind_word(result.kind))
     identifier(fname)
     lines.append(f"def {fname}({', '.join(identifier(a.name) for a in args)}):")
     lines.append(f'    """{_safe(to_unicode(result.function))} and its {result.kind} wrt '
                  f'{_safe(result.wrt)}: {_safe(str(result))}."""')
     lines += ["    " + s for s in _prologue(p, args)]
-    for i, node in enumerate(shared([f, d]), 1):
+    for i, node in enumerate(shared([f, d] if value else [d]), 1):
         lines.append(f"    t{i} = {p.code(node)}")
         p.names[node] = f"t{i}"
-    lines.append(f"    value = {p.code(f)}")
+    if value:
+        lines.append(f"    value = {p.code(f)}")
     lines.append(f"    derivative = {p.code(d)}")
-    lines.append("    return value, derivative")
+    lines.append("    return value, derivative" if value else "    return derivative")
     return "\n".join(lines) + "\n"
 
 
