@@ -33,8 +33,9 @@ def zero(shape) -> E.Node:
     return num(0) if is_scalar(shape) else E.Zero(tuple(shape))
 
 
-def identity(n) -> E.Identity:
-    return E.Identity((n, n))
+def identity(n) -> E.Node:
+    """I of size n; a 1×1 identity is the number 1."""
+    return num(1) if n == 1 else E.Identity((n, n))
 
 
 def ones(shape) -> E.Node:

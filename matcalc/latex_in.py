@@ -153,7 +153,7 @@ def _do_command(name, text, i, j, end, out, full, base):
             if name in ("left", "right") and text.startswith(bar, j):
                 if name == "left":                 # \left\| opens a norm, even a nested one
                     before = out.text.rstrip()
-                    if before and (before[-1].isalnum() or before[-1] in ")ᵀ²³"):
+                    if before and (before[-1].isalnum() or before[-1] in ")}ᵀ²³"):
                         out.add("*", at)
                 out.add("‖", at)
                 return j + len(bar)
@@ -207,7 +207,7 @@ def _do_command(name, text, i, j, end, out, full, base):
         symbol = SYMBOLS[name]
         if symbol == "‖" and out.text.count("‖") % 2 == 0:     # an opening bar
             before = out.text.rstrip()
-            if before and (before[-1].isalnum() or before[-1] in ")ᵀ‖²³"):
+            if before and (before[-1].isalnum() or before[-1] in ")}ᵀ‖²³"):
                 out.add("*", at)                             # LaTeX juxtaposes: 2\|x\|
         out.add(symbol, at)
         return j

@@ -92,3 +92,13 @@ def test_nesting_limit_is_an_error():
         parse("(" * 10000 + "x" + ")" * 10000)
     with pytest.raises(matcalc.ParseError, match="limit is 100,000"):
         parse("a" * 1_000_000)
+
+
+def test_kron_with_a_scalar_side_reads_back_from_latex():
+    """kron(kron(A, 2), ‖B‖) once printed a 1×1 identity, I_{1}^{2}, and a norm after a
+    subscript that LaTeX input could not read back (slow-mode property test, example 4,498)."""
+    shapes = "A: n×n, B: n×n"
+    r = derive("kron(kron(A, 2), ‖B‖)", wrt="A", shapes=shapes)
+    assert "I_{1}" not in r.latex
+    same_value(r.node, parse(r.latex, shapes), r.decls)
+    same_value(r.node, parse(r.text, shapes), r.decls)
