@@ -21,11 +21,11 @@ def load_ipython_extension(ipython):
 
 
 def register() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
+    import sys
+    ipython = sys.modules.get("IPython")      # inside IPython it is already imported; importing
+    if ipython is None:                      # it just to ask would cost a third of a second
         return False
-    ip = get_ipython()
+    ip = ipython.get_ipython()
     if ip is None:
         return False
     load_ipython_extension(ip)

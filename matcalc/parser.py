@@ -53,9 +53,16 @@ def grammar_text() -> str:
 
 
 def lark_parser() -> Lark:
+    """The parser, built once per process; Lark caches the built tables on disk (keyed by the
+    grammar's hash), so later processes skip the strict-mode construction."""
     global _PARSER
     if _PARSER is None:
-        _PARSER = Lark(grammar_text(), parser="lalr", strict=True, propagate_positions=True)
+        try:
+            _PARSER = Lark(grammar_text(), parser="lalr", strict=True, propagate_positions=True,
+                           cache=True)
+        except OSError:                      # no writable cache directory: build in memory
+            _PARSER = Lark(grammar_text(), parser="lalr", strict=True,
+                           propagate_positions=True)
     return _PARSER
 
 

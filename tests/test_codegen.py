@@ -164,4 +164,9 @@ def test_derivative_only_code():
     src = derive("x^T A x", wrt="x", shapes="A: n×n, x: n", order=2).code("numpy", value=False)
     fn = load(src, "hessian")
     A = np.arange(9.0).reshape(3, 3)
-    assert np.allclose(fn(A), A + A.T)
+    assert np.allclose(fn(np.ones(3), A), A + A.T)
+    src = derive("‖X - U V^T‖_F^2", wrt="U", shapes="X: m×n, U: m×k, V: n×k",
+                 order=2).code("numpy", value=False)
+    fn = load(src, "vec_jacobian")
+    V = np.arange(6.0).reshape(3, 2)
+    assert np.allclose(fn(np.ones((4, 3)), np.ones((4, 2)), V), 2 * np.kron(V.T @ V, np.eye(4)))

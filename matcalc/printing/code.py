@@ -297,7 +297,7 @@ def generate(result, backend: str = "numpy", sizes: dict | None = None,
     f, d = result.function, result.node
     if result.kind in ("hessian", "mixed"):
         f = result.function
-    args = _arguments(result, [f, d] if value else [d])
+    args = _arguments(result, [f, d])     # all of f's variables: they carry the sizes
     lines = [HEADER[backend].rstrip("\n"), "", ""]
     fname = name or (f"value_and_{_kind_word(result.kind)}" if value else
                      _kind_word(result.kind))
