@@ -159,6 +159,9 @@ def depth_section(lines, out_png):
         Ls.append(L)
         ts.append(dt)
         lines.append(f"| {L} | {dt * 1e3:.1f} | {len(r.text)} |")
+    lines += ["", "SymPy 1.14 on the same losses (matcalc.to_sympy translation, then "
+              "`diff` wrt W_1, 60 s limit):", ""]
+    lines += sympy_depth()
     lines.append("")
     try:
         import matplotlib
@@ -171,9 +174,48 @@ def depth_section(lines, out_png):
         plt.legend()
         plt.tight_layout()
         plt.savefig(out_png)
-        lines += [f"Plot: `{out_png.name}` (matcalc only; SymPy and tensorgrad not run here).", ""]
+        lines += [f"Plot: `{out_png.name}` (matcalc only: SymPy stops at L = 1 above — possibly "
+                  "in part because of matcalc's SymPy translation of element-wise functions — and "
+                  "tensorgrad, which needs torch in a separate environment, was not run).", ""]
     except ImportError:
         pass
+
+
+def sympy_depth():
+    import signal
+    import sympy
+    from matcalc.to_sympy import to_sympy
+
+    class Timeout(Exception):
+        pass
+
+    def alarm(*_):
+        raise Timeout()
+
+    signal.signal(signal.SIGALRM, alarm)
+    out = []
+    for L in (1, 2, 4):
+        e = "x"
+        for i in range(1, L + 1):
+            e = f"tanh(W{i} {e})"
+        shapes = ", ".join(f"W{i}: n×n" for i in range(1, L + 1)) + ", x: n, y: n"
+        f = to_sympy(matcalc.parse(f"sum(({e} - y) .^ 2)", shapes))
+        W1 = sympy.MatrixSymbol("W1", sympy.Symbol("n", integer=True, positive=True),
+                                sympy.Symbol("n", integer=True, positive=True))
+        t = time.perf_counter()
+        signal.alarm(60)
+        try:
+            f.diff(W1)
+            out.append(f"- L = {L}: {time.perf_counter() - t:.2f} s")
+        except Timeout:
+            out.append(f"- L = {L}: no answer within 60 s")
+            break
+        except Exception as err:        # SymPy raises on element-wise functions of products
+            out.append(f"- L = {L}: SymPy raises {type(err).__name__}: {str(err)[:80]}")
+            break
+        finally:
+            signal.alarm(0)
+    return out
 
 
 def cold_start_section(lines):
