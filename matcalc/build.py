@@ -106,8 +106,6 @@ def mul(*factors) -> E.Node:
         rest.insert(0, num(coef))
     if len(rest) == 1 and tuple(rest[0].shape) == tuple(shape):
         return rest[0]
-    if not any(not is_scalar(f.shape) for f in rest) or rest[-1].shape != shape:
-        pass
     return _make(E.MatMul, tuple(rest), shape=tuple(shape))
 
 

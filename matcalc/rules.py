@@ -154,10 +154,11 @@ def hadamard_div(node, G, i):
 def kron(node, G, i):
     """a ⊗ b for column vectors: ∂/∂a = I ⊗ b, ∂/∂b = a ⊗ I"""
     a, b = node.left, node.right
-    if is_scalar(a.shape) or is_scalar(b.shape):
+    if is_scalar(a.shape) or is_scalar(b.shape):        # c ⊗ X is the scaling cX
         other = b if i == 0 else a
-        return contract(G, other, node) if is_scalar(node.children[i].shape) else \
-            B.mul(other, G) if is_scalar(other.shape) else None
+        if is_scalar(node.children[i].shape):
+            return contract(G, other, node)
+        return B.mul(other, G)
     if a.shape[1] != 1 or b.shape[1] != 1:
         raise UnsupportedError("no derivative rule for a Kronecker product of "
                                f"{'matrices' if a.shape[1] != 1 and b.shape[1] != 1 else 'a matrix and a vector'}",

@@ -75,7 +75,7 @@ def split_term(term):
     for f in factors:
         if isinstance(f, E.Num):
             coef *= f.value
-        elif is_scalar(f.shape) and not (chain and not is_scalar(term.shape) and False):
+        elif is_scalar(f.shape):
             scalars.append(f)
         else:
             chain.append(f)

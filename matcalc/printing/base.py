@@ -186,8 +186,6 @@ class Printer:
             dd = d[0]
             if isinstance(den[0], PRODUCT_LEVEL):
                 dd = self.paren(dd)
-        if len(num) > 1 or (num and isinstance(num[0], E.Add)):
-            pass
         return f"{body}/{dd}"
 
     def hadamard(self, node):
