@@ -213,43 +213,29 @@ def explain(f, x, result, ctx, fname: str = "f") -> Derivation:
     names = [n for n in NAMES if n not in used]
     inter = intermediates(f, x)
     steps = Derivation()
+    chain = False
     if inter and len(inter) <= len(names):
-        names_ = names if len(inter) == 1 else [f"{names[0]}{i}" for i in range(1, len(inter) + 1)]
-        syms_ = [E.Sym(n, z.shape) for n, z in zip(names_, inter)]
-        mapping_, defs_ = {}, []
-        for z, s_ in zip(inter, syms_):
-            defs_.append(_substitute(z, mapping_))
-            mapping_[z] = s_
-        if not _is_chain(defs_, _substitute(f, mapping_), syms_, x):
-            inter = []                       # not a chain: the intermediates would not help
-    if not inter or len(inter) > len(names):
-        d, _ = first_derivative(f, x, None)
-        steps.append(Step("direct", {"f": fname, "expr": f, "d": ("d", fname, x.name),
-                                     "result": d, "shape": ("shape", d.shape)}))
-        _simplifications(steps, d, ctx)
-        steps.append(Step("result", {"d": ("d", fname, x.name), "expr": result.node,
-                                     "shape": ("shape", result.node.shape)}))
-        return steps
-    if len(inter) > 1:
-        names = [f"{names[0]}{i}" for i in range(1, len(inter) + 1)]
-    syms = [E.Sym(n, z.shape) for n, z in zip(names, inter)]
-    # each intermediate written in terms of the one before it (outermost first replaced)
-    mapping = {}
-    defs = []
-    for z, s in zip(inter, syms):
-        defs.append(_substitute(z, mapping))
-        mapping[z] = s
-    top = _substitute(f, mapping)
-    for s, d in zip(syms, defs):
-        steps.append(Step("define", {"name": s.name, "expr": d, "shape": ("shape", s.shape)}))
-    steps.append(Step("function", {"f": fname, "expr": top, "shape": ("shape", f.shape)}))
-    chain = _is_chain(defs, top, syms, x)
-    vectors = all(is_scalar(s.shape) or s.shape[1] == 1 for s in syms) and \
+        if len(inter) > 1:
+            names = [f"{names[0]}{i}" for i in range(1, len(inter) + 1)]
+        syms = [E.Sym(n, z.shape) for n, z in zip(names, inter)]
+        # each intermediate written in terms of the one before it (outermost first replaced)
+        mapping, defs = {}, []
+        for z, s in zip(inter, syms):
+            defs.append(_substitute(z, mapping))
+            mapping[z] = s
+        top = _substitute(f, mapping)
+        chain = _is_chain(defs, top, syms, x)   # not a chain: the intermediates would not help
+    vectors = chain and all(is_scalar(s.shape) or s.shape[1] == 1 for s in syms) and \
         (is_scalar(x.shape) or x.shape[1] == 1)
-    if chain and vectors:
-        _vector_chain(steps, f, x, syms, defs, top, fname, ctx)
-    elif chain and is_scalar(f.shape):
-        _backward_chain(steps, x, syms, defs, top, fname, ctx)
+    if chain and (vectors or is_scalar(f.shape)):
+        for s, d in zip(syms, defs):
+            steps.append(Step("define", {"name": s.name, "expr": d,
+                                         "shape": ("shape", s.shape)}))
+        steps.append(Step("function", {"f": fname, "expr": top, "shape": ("shape", f.shape)}))
+        if vectors:
+            _vector_chain(steps, f, x, syms, defs, top, fname, ctx)
+        else:
+            _backward_chain(steps, x, syms, defs, top, fname, ctx)
     else:
         d, _ = first_derivative(f, x, None)
         steps.append(Step("direct", {"f": fname, "expr": f, "d": ("d", fname, x.name),
