@@ -73,22 +73,10 @@ def sympy_case(r):
     return lambda: f.diff(var)
 
 
-def size(node) -> int:
-    """Operators and function applications in a tree (an n-ary sum or product counts n − 1)."""
-    from matcalc import expr as E
-    total, stack = 0, [node]
-    while stack:
-        x = stack.pop()
-        if not isinstance(x, E.LEAVES):
-            total += max(1, len(x.children) - 1) if isinstance(x, (E.Add, E.MatMul, E.Hadamard)) \
-                else 1
-        stack.extend(x.children)
-    return total
-
-
 def size_report():
     """Issue 4: result size against the textbook form of every identity-table row."""
     from matcalc import parse
+    from matcalc.simplify import size
     larger = []
     rows = 0
     for p in TABLE:

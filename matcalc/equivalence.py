@@ -29,13 +29,13 @@ def equivalent(a: str, b: str, shapes=None, points: int = 3, seed: int = 0) -> E
     """Are the expressions a and b equal for all values of their variables?"""
     from .numeric import draw_sizes, draw_value, evaluate_tree, names_in
     from .parser import parse_with_shapes
-    from .simplify import Context, simplify
+    from .simplify import Context, canonical, simplify
     na, decls = parse_with_shapes(a, shapes)
     nb, _ = parse_with_shapes(b, decls)
     if tuple(na.shape) != tuple(nb.shape) and not (na.is_scalar or nb.is_scalar):
         return Equivalence(False, "shapes differ", f"{na.shape} vs {nb.shape}")
     ctx = Context(symmetric=frozenset(n for n, d in decls.decls.items() if d.modifiers))
-    if simplify(na, ctx) == simplify(nb, ctx):
+    if canonical(simplify(na, ctx)) == canonical(simplify(nb, ctx)):
         return Equivalence(True, "canonical form")
     rng = np.random.default_rng(seed)
     syms = {**names_in(na), **names_in(nb)}

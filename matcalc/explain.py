@@ -352,6 +352,13 @@ RULE_NAMES_ZH = {
     "kron_mixed_product": "Kronecker 混合积", "transpose_of_kron": "Kronecker 积的转置",
     "kron_scalars_out": "标量提出 Kronecker 积", "inverse_of_product": "乘积的逆",
     "diag_of_outer": "外积的对角线", "diag_product": "对角矩阵相乘",
+    "inverse_of_transpose": "转置的逆", "inverse_of_power": "幂的逆",
+    "transpose_of_power": "幂的转置", "product_powers": "同底幂相乘",
+    "sum_of_diags": "对角矩阵相加", "kron_times_ones": "Kronecker 积乘全一向量",
+    "row_times_ones": "行向量乘全一向量", "commutation_of_vec": "交换矩阵作用于 vec",
+    "kron_of_vec": "Kronecker 积作用于 vec", "trace_of_kron": "Kronecker 积的迹",
+    "softmax_of_exp": "识别 softmax", "elementwise_algebra": "逐元素约分",
+    "transposes_out": "提出转置",
 }
 
 

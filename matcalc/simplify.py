@@ -14,7 +14,7 @@ from math import gcd
 
 from . import build as B
 from . import expr as E
-from .shapes import is_scalar
+from .shapes import ONE, is_scalar
 
 MAX_REWRITES = 2000
 
@@ -89,12 +89,87 @@ def _product(coef, scalars, chain, rows):
     return B.mul(B.num(coef), *scalars, *chain)
 
 
+# Canonical key: one spelling for equal scalars and traces -------------------------------------
+
+def _sort_key(node) -> str:
+    return _SORT_KEYS.get(node) or _SORT_KEYS.setdefault(node, _make_sort_key(node))
+
+
+_SORT_KEYS: dict = {}
+
+
+def _make_sort_key(node) -> str:
+    if len(_SORT_KEYS) > 100_000:
+        _SORT_KEYS.clear()
+    head = type(node).__name__
+    for attr in ("name", "value", "exponent", "fn", "rows", "cols"):
+        if hasattr(node, attr):
+            head += f":{getattr(node, attr)}"
+    return head + "(" + ",".join(_sort_key(c) for c in node.children) + ")"
+
+
+def _orient(chain):
+    """The chain read backwards and transposed: (ABC)ᵀ = CᵀBᵀAᵀ."""
+    return [f.arg if type(f) is E.Transpose else B.transpose(f) for f in reversed(chain)]
+
+
+def _best(candidates):
+    return min(candidates, key=lambda c: (transposes(c), _sort_key(c)))
+
+
+def canonical(node):
+    """node with every 1×1 product and every trace spelt one way (aᵀb = bᵀa, tr(AB) = tr(BA) =
+    tr(BᵀAᵀ)) and the terms of sums and ⊙ sorted: equal keys mean equal expressions. Used to
+    collect like terms and by matcalc.equivalent; never printed."""
+    hit = _CANONICAL.get(node)
+    if hit is not None:
+        return hit
+    if len(_CANONICAL) > 100_000:
+        _CANONICAL.clear()
+    out = node
+    if node.children:
+        kids = [canonical(c) for c in node.children]
+        t = type(node)
+        if t in (E.Add, E.Hadamard):
+            kids.sort(key=_sort_key)
+        elif t is E.MatMul:                        # scalars commute with everything
+            scal = sorted((k for k in kids if is_scalar(k.shape)), key=_sort_key)
+            kids = scal + [k for k in kids if not is_scalar(k.shape)]
+        out = rebuild(node, kids)
+        t = type(out)
+        if t is E.Transpose and type(out.arg) in (E.MatMul, E.Add):
+            inner = out.arg
+            out = canonical(B.mul(*_orient(inner.args)) if type(inner) is E.MatMul else
+                            B.add(*(B.transpose(a) for a in inner.args)))
+        elif t is E.MatMul and is_scalar(out.shape):
+            chain = [f for f in out.args if not is_scalar(f.shape)]
+            if len(chain) >= 2:
+                coef = [f for f in out.args if is_scalar(f.shape)]
+                best = _best([B.mul(*chain), B.mul(*_orient(chain))])
+                out = B.mul(*coef, best)
+        elif t is E.Trace:
+            c, scal, chain = split_term(out.arg)
+            if len(chain) >= 2:
+                options = []
+                for seq in (chain, _orient(chain)):
+                    options += [B.mul(*seq[i:], *seq[:i]) for i in range(len(seq))
+                                if seq[i].shape[0] == seq[i - 1].shape[1]]
+                out = B.mul(B.num(c), *scal, B.trace(_best(options)))
+    _CANONICAL[node] = out
+    return out
+
+
+_CANONICAL: dict = {}
+
+
 # Rules -----------------------------------------------------------------------------------------
 
 def transpose_of_product(node, ctx):
     """(c·ABC)ᵀ → c·CᵀBᵀAᵀ"""
     if isinstance(node, E.Transpose) and isinstance(node.arg, E.MatMul):
-        return B.mul(*(B.transpose(f) for f in reversed(node.arg.args)))
+        scal = [f for f in node.arg.args if is_scalar(f.shape)]       # scalars keep their order
+        chain = [f for f in node.arg.args if not is_scalar(f.shape)]
+        return B.mul(*scal, *(B.transpose(f) for f in reversed(chain)))
     return node
 
 
@@ -159,14 +234,15 @@ def collect_like_terms(node, ctx):
     order = []
     for t in node.args:
         coef, scalars, chain = split_term(t)
-        key = B.mul(*scalars, *chain) if (scalars or chain) else B.num(1)
+        body = B.mul(*scalars, *chain) if (scalars or chain) else B.num(1)
+        key = canonical(body)
         if key not in groups:
-            groups[key] = Fraction(0)
+            groups[key] = [Fraction(0), body]
             order.append(key)
-        groups[key] += coef
+        groups[key][0] += coef
     if len(order) == len(node.args):
         return node
-    terms = [B.mul(B.num(groups[k]), k) for k in order if groups[k] != 0]
+    terms = [B.mul(B.num(groups[k][0]), groups[k][1]) for k in order if groups[k][0] != 0]
     return B.add(*terms, shape=node.shape)
 
 
@@ -512,12 +588,394 @@ def diag_product(node, ctx):
     return node
 
 
+# Powers, inverses and transposes of one square matrix ---------------------------------------------
+
+def _peel(f):
+    """f = baseᵉ with base a plain matrix M or Mᵀ: (base, e), for square non-scalar f."""
+    t = type(f)
+    if t is E.Transpose:
+        inner = f.arg
+        if type(inner) is E.Inverse:
+            return B.transpose(inner.arg), Fraction(-1)
+        if type(inner) is E.Power:
+            return B.transpose(inner.arg), inner.exponent
+        return f, Fraction(1)
+    if t is E.Inverse:
+        base, e = _peel(f.arg)
+        return base, -e
+    if t is E.Power:
+        base, e = _peel(f.arg)
+        return base, e * f.exponent
+    return f, Fraction(1)
+
+
+def _unpeel(base, e):
+    if e == 0:
+        return B.identity(base.shape[0])
+    if e == 1:
+        return base
+    if type(base) is E.Transpose and e == -1:
+        return B.transpose(B.inverse(base.arg))
+    return B.power(base, e)
+
+
+def inverse_of_transpose(node, ctx):
+    """(Aᵀ)⁻¹ → (A⁻¹)ᵀ, written A⁻ᵀ"""
+    if type(node) is E.Inverse and type(node.arg) is E.Transpose:
+        return B.transpose(B.inverse(node.arg.arg))
+    return node
+
+
+def inverse_of_power(node, ctx):
+    """(Aᵏ)⁻¹ → A⁻ᵏ and (A⁻¹)ᵏ → A⁻ᵏ"""
+    if type(node) is E.Inverse and type(node.arg) is E.Power and not is_scalar(node.shape):
+        return _unpeel(*_peel(node))
+    if type(node) is E.Power and type(node.arg) is E.Inverse and not is_scalar(node.shape):
+        return _unpeel(*_peel(node))
+    return node
+
+
+def transpose_of_power(node, ctx):
+    """(Aᵏ)ᵀ → (Aᵀ)ᵏ"""
+    if type(node) is E.Transpose and type(node.arg) is E.Power:
+        return _unpeel(*_peel(node))
+    return node
+
+
+def product_powers(node, ctx):
+    """AᵏAˡ → Aᵏ⁺ˡ for adjacent factors with the same base: XX → X², X²X⁻¹ → X, X⁻ᵀXᵀ → I"""
+    if type(node) is not E.MatMul:
+        return node
+    fs = list(node.args)
+    for i in range(len(fs) - 1):
+        a, b = fs[i], fs[i + 1]
+        if is_scalar(a.shape) or is_scalar(b.shape) or not _square(a):
+            continue
+        (ba, ea), (bb, eb) = _peel(a), _peel(b)
+        if ba == bb and ba.shape == bb.shape:
+            merged = _unpeel(ba, ea + eb)
+            rest = fs[:i] + [merged] + fs[i + 2:]
+            if all(is_scalar(f.shape) for f in rest):
+                rest.append(B.identity(a.shape[0]))
+            return B.mul(*rest)
+    return node
+
+
+# More structure: sums of diagonals, Kronecker products and vec -------------------------------------
+
+def sum_of_diags(node, ctx):
+    """a·diag(u) + b·diag(v) → diag(a·u + b·v)"""
+    if type(node) is not E.Add:
+        return node
+    diags, rest = [], []
+    for t in node.args:
+        c, s, chain = split_term(t)
+        if len(chain) == 1 and type(chain[0]) is E.DiagMat:
+            diags.append(B.mul(B.num(c), *s, chain[0].arg))
+        else:
+            rest.append(t)
+    if len(diags) < 2:
+        return node
+    return B.add(B.diag_mat(B.add(*diags)), *rest, shape=node.shape)
+
+
+def kron_times_ones(node, ctx):
+    """(A ⊗ B)𝟙 → A𝟙 ⊗ B𝟙 (the ones vector of length pq is 𝟙ₚ ⊗ 𝟙_q)"""
+    if type(node) is not E.MatMul:
+        return node
+    fs = list(node.args)
+    for i in range(len(fs) - 1):
+        k, o = fs[i], fs[i + 1]
+        if type(k) is E.Kron and type(o) is E.Ones and o.shape[1] == 1:
+            p, q = k.left.shape[1], k.right.shape[1]
+            left = B.mul(k.left, B.ones((p, ONE)))
+            right = B.mul(k.right, B.ones((q, ONE)))
+            return B.mul(*fs[:i], B.kron(left, right), *fs[i + 2:])
+    return node
+
+
+def row_times_ones(node, ctx):
+    """rᵀ𝟙 → sum(r): a row vector times the ones column is the sum of its entries"""
+    if type(node) is not E.MatMul:
+        return node
+    fs = list(node.args)
+    for i in range(len(fs) - 1):
+        r, o = fs[i], fs[i + 1]
+        if type(o) is E.Ones and o.shape[1] == 1 and r.shape[0] == 1 and not is_scalar(r.shape):
+            inner = r.arg if type(r) is E.Transpose else r
+            return B.mul(*fs[:i], B.summ(inner), *fs[i + 2:])
+    return node
+
+
+def commutation_of_vec(node, ctx):
+    """K(m,n)vec(A) → vec(Aᵀ) and K(m,n)ᵀvec(Aᵀ) → vec(A)"""
+    if type(node) is not E.MatMul:
+        return node
+    fs = list(node.args)
+    for i in range(len(fs) - 1):
+        k, v = fs[i], fs[i + 1]
+        if type(v) is E.Vec and (type(k) is E.Commutation or
+                                 type(k) is E.Transpose and type(k.arg) is E.Commutation):
+            return B.mul(*fs[:i], B.vec(B.transpose(v.arg)), *fs[i + 2:])
+    return node
+
+
+def kron_of_vec(node, ctx):
+    """(Bᵀ ⊗ A)vec(X) → vec(AXB)"""
+    if type(node) is not E.MatMul:
+        return node
+    fs = list(node.args)
+    for i in range(len(fs) - 1):
+        k, v = fs[i], fs[i + 1]
+        if type(k) is E.Kron and type(v) is E.Vec:
+            x = v.arg
+            if k.right.shape[1] == x.shape[0] and k.left.shape[1] == x.shape[1]:
+                return B.mul(*fs[:i], B.vec(B.mul(k.right, x, B.transpose(k.left))), *fs[i + 2:])
+    return node
+
+
+def softmax_of_exp(node, ctx):
+    """exp(x)·sum(exp(x))⁻¹ → softmax(x) for a column vector x"""
+    if type(node) is not E.MatMul:
+        return node
+    fs = list(node.args)
+    for i, f in enumerate(fs):
+        if type(f) is E.Apply and f.fn == "exp" and f.shape[1] == 1:
+            inv = B.inverse(B.summ(f))
+            if inv in fs:
+                rest = [g for k, g in enumerate(fs) if k != i]
+                rest.remove(inv)
+                return B.mul(*rest, B.unary(E.Softmax, f.arg))
+    return node
+
+
+def trace_of_kron(node, ctx):
+    """tr(A ⊗ B) → tr(A)tr(B)"""
+    if type(node) is E.Trace and type(node.arg) is E.Kron:
+        return B.mul(B.trace(node.arg.left), B.trace(node.arg.right))
+    return node
+
+
 RULES = (transpose_of_product, transpose_of_sum, transpose_of_symmetric, transpose_of_elementwise,
          collect_like_terms, common_coefficient, factor_common, inverse_cancel,
          diag_times_vector, hadamard_repeat, scalar_power_repeat, scalars_first, order_terms,
          hadamard_scalars_out, hadamard_reciprocal, sigmoid_of_exp, absorb_sign,
          ones_row_is_sum, kron_mixed_product, transpose_of_kron, kron_scalars_out,
-         inverse_of_product, diag_of_outer, diag_product)
+         inverse_of_product, diag_of_outer, diag_product, inverse_of_transpose, inverse_of_power,
+         transpose_of_power, product_powers, sum_of_diags, kron_times_ones, row_times_ones,
+         commutation_of_vec, kron_of_vec, trace_of_kron, softmax_of_exp)
+
+
+# Size ------------------------------------------------------------------------------------------
+
+def size(node) -> int:
+    """Operators and function applications in a tree (an n-ary sum or product counts n − 1):
+    the measure by which a result is compared with its textbook form."""
+    total, stack = 0, [node]
+    while stack:
+        x = stack.pop()
+        if not isinstance(x, E.LEAVES):
+            total += max(1, len(x.children) - 1) if type(x) in (E.Add, E.MatMul, E.Hadamard) \
+                else 1
+        stack.extend(x.children)
+    return total
+
+
+# Compaction: element-wise algebra and inner products ------------------------------------------
+#
+# After the rules reach their fixed point, each maximal element-wise subexpression that divides
+# (σ(z) ⊙ (1 − σ(z)) ⊙ ((1 − y) ⊘ (1 − σ(z)) − y ⊘ σ(z))) is a rational function of its atoms,
+# applied entry by entry. SymPy's scalar `cancel`/`factor` put it in lowest terms (σ(z) − y);
+# the result is kept only when it is strictly smaller.
+
+MAX_ALGEBRA_SIZE = 60
+MAX_ALGEBRA_ATOMS = 10
+
+
+def _elementwise(node) -> bool:
+    t = type(node)
+    if t in (E.Add, E.Hadamard, E.HadamardDiv, E.HadamardPower):
+        return True
+    if t is E.MatMul:
+        return sum(not is_scalar(f.shape) for f in node.args) <= 1
+    return is_scalar(node.shape) and t in (E.Power, E.Inverse)
+
+
+def _divides(node) -> bool:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        t = type(n)
+        if t is E.HadamardDiv or (t is E.HadamardPower and n.exponent < 0) or \
+                (is_scalar(n.shape) and (t is E.Inverse or t is E.Power and n.exponent < 0)):
+            return True
+        if _elementwise(n):
+            stack.extend(n.children)
+    return False
+
+
+def _to_sympy(node, atoms, sympy):
+    t = type(node)
+    if t is E.Num:
+        return sympy.Rational(node.value.numerator, node.value.denominator)
+    if t is E.Ones:
+        return sympy.Integer(1)
+    if _elementwise(node):
+        kids = [_to_sympy(c, atoms, sympy) for c in node.children]
+        if t is E.Add:
+            return sympy.Add(*kids)
+        if t in (E.Hadamard, E.MatMul):
+            return sympy.Mul(*kids)
+        if t is E.HadamardDiv:
+            return kids[0] / kids[1]
+        if t is E.Inverse:
+            return 1 / kids[0]
+        return kids[0] ** sympy.Rational(node.exponent.numerator, node.exponent.denominator)
+    if node not in atoms:
+        atoms[node] = sympy.Symbol(f"a{len(atoms)}")
+    return atoms[node]
+
+
+def _from_sympy(e, back, sympy):
+    """Our tree for a SymPy rational expression in the atoms (None for anything else)."""
+    if e.is_Symbol:
+        return back.get(e)
+    if e.is_Rational:
+        return B.num(Fraction(int(e.p), int(e.q)))
+    if e.is_Add:
+        terms = [_from_sympy(a, back, sympy) for a in e.args]
+        return None if any(t is None for t in terms) else B.add(*terms)
+    if e.is_Mul or e.is_Pow:
+        factors = e.args if e.is_Mul else (e,)
+        coef, num, den = Fraction(1), [], []
+        for f in factors:
+            if f.is_Rational:
+                coef *= Fraction(int(f.p), int(f.q))
+                continue
+            base, ex = (f.base, f.exp) if f.is_Pow else (f, sympy.Integer(1))
+            if not ex.is_Rational:
+                return None
+            b = _from_sympy(base, back, sympy)
+            if b is None:
+                return None
+            ex = Fraction(int(ex.p), int(ex.q))
+            (num if ex > 0 else den).append(B.hpow(b, abs(ex)))
+        top = B.mul(B.num(coef), B.hadamard(*num) if num else B.num(1))
+        return B.hdiv(top, B.hadamard(*den)) if den else top
+    return None
+
+
+def _algebra(node):
+    """node in lowest terms as a rational function of its atoms, or None when not smaller."""
+    if size(node) > MAX_ALGEBRA_SIZE:
+        return None
+    import sympy
+    atoms: dict = {}
+    expr = _to_sympy(node, atoms, sympy)
+    if len(atoms) > MAX_ALGEBRA_ATOMS:
+        return None
+    back = {v: k for k, v in atoms.items()}
+    best, best_size = None, size(node)
+    for form in (sympy.cancel(expr), sympy.factor(expr)):
+        cand = _from_sympy(form, back, sympy)
+        if cand is None:
+            continue
+        if tuple(cand.shape) != tuple(node.shape):
+            if not is_scalar(cand.shape):
+                continue
+            cand = B.mul(cand, B.ones(node.shape))
+        if size(cand) < best_size:
+            best, best_size = cand, size(cand)
+    return best
+
+
+def _inner_product(node):
+    """uᵀv → sum(u ⊙ v) when u ⊙ v reduces, e.g. sᵀ(y ⊘ s) → sum(y)."""
+    a, b = node.args
+    if type(a) is not E.Transpose or a.arg.shape[1] != 1 or b.shape[1] != 1 or \
+            is_scalar(b.shape) or not (_divides(b) or _divides(a.arg)):
+        return None
+    prod = B.hadamard(a.arg, b)
+    reduced = _algebra(prod) if _elementwise(prod) else None
+    if reduced is None:
+        return None
+    cand = B.summ(reduced)
+    return cand if size(cand) < size(node) else None
+
+
+def compact_algebra(node, ctx):
+    """Element-wise subexpressions in lowest terms; inner products through ⊙ (bottom-up)."""
+    memo: dict = {}
+
+    def go(n, inside):
+        key = (n, inside)
+        hit = memo.get(key)
+        if hit is not None:
+            return hit
+        ew = _elementwise(n)
+        m = rebuild(n, [go(c, ew) for c in n.children]) if n.children else n
+        reduced = None
+        if type(m) is E.MatMul and len(m.args) == 2 and is_scalar(m.shape):
+            reduced = _inner_product(m)
+        elif ew and not inside and _elementwise(m) and _divides(m):
+            reduced = _algebra(m)
+        if reduced is not None:
+            _record(ctx, "elementwise_algebra", m, reduced)
+            m = reduced
+        memo[key] = m
+        return m
+
+    return go(node, False)
+
+
+# Compaction: transposes taken out -------------------------------------------------------------
+
+def _flip(f, ctx):
+    """fᵀ with the transpose pushed as far in as one step allows."""
+    if type(f) is E.Transpose:
+        return f.arg
+    if type(f) is E.Power and type(f.arg) is E.Transpose:
+        return B.power(f.arg.arg, f.exponent)
+    if type(f) is E.Sym and f.name in ctx.symmetric:
+        return f
+    return B.transpose(f)
+
+
+def transposes_out(node, ctx):
+    """c·AᵀBᵀCᵀ → c·(CBA)ᵀ and AᵀBᵀ + CᵀDᵀ → (BA + DC)ᵀ when that saves at least two
+    transposes (one saved is not worth the brackets: AᵀBᵀ stays as printed in the Cookbook)."""
+    def flipped(term):
+        c, s, chain = split_term(term)
+        if not chain:
+            return None
+        return B.mul(B.num(c), *s, B.transpose(B.mul(*(_flip(f, ctx) for f in reversed(chain)))))
+
+    def inner_flip(term):
+        c, s, chain = split_term(term)
+        return B.mul(B.num(c), *s, *(_flip(f, ctx) for f in reversed(chain)))
+
+    memo: dict = {}
+
+    def go(n):
+        hit = memo.get(n)
+        if hit is not None:
+            return hit
+        m = rebuild(n, [go(c) for c in n.children]) if n.children else n
+        if type(m) is E.MatMul and not is_scalar(m.shape):
+            cand = flipped(m)
+            if cand is not None and transposes(cand) <= transposes(m) - 2:
+                _record(ctx, "transposes_out", m, cand)
+                m = cand
+        elif type(m) is E.Add and not is_scalar(m.shape) and \
+                all(tuple(t.shape) == tuple(m.shape) for t in m.args):
+            cand = B.transpose(B.add(*(inner_flip(t) for t in m.args)))
+            if transposes(cand) <= transposes(m) - 2:
+                _record(ctx, "transposes_out", m, cand)
+                m = cand
+        memo[n] = m
+        return m
+
+    return go(node)
 
 
 # Strategy ---------------------------------------------------------------------------------------
@@ -529,7 +987,7 @@ def rebuild_all(node):
     return rebuild(node, [rebuild_all(c) for c in node.children])
 
 
-def simplify(node, ctx: Context | None = None):
+def normalise(node, ctx: Context | None = None):
     """Apply RULES bottom-up to a fixed point (or until the rewrite budget is spent)."""
     ctx = ctx or Context()
     memo: dict = {}
@@ -545,11 +1003,7 @@ def simplify(node, ctx: Context | None = None):
             for rule in RULES:
                 r = rule(m, ctx)
                 if r is not m and r != m:
-                    if tuple(r.shape) != tuple(m.shape):   # a rewrite must keep the shape
-                        raise AssertionError(f"{rule.__name__} changed shape {m.shape} → "
-                                             f"{r.shape}")
-                    ctx.budget -= 1
-                    ctx.log.append((rule.__name__, m, r))
+                    _record(ctx, rule.__name__, m, r)
                     m = go(r)
                     changed = True
                     break
@@ -557,3 +1011,22 @@ def simplify(node, ctx: Context | None = None):
         return m
 
     return go(node)
+
+
+def _record(ctx, name, before, after):
+    if tuple(after.shape) != tuple(before.shape):   # a rewrite must keep the shape
+        raise AssertionError(f"{name} changed shape {before.shape} → {after.shape}")
+    ctx.budget -= 1
+    ctx.log.append((name, before, after))
+
+
+def simplify(node, ctx: Context | None = None):
+    """The printed form: RULES to a fixed point, then element-wise algebra in lowest terms (and
+    the rules again if it changed anything), then transposes taken out where that saves two."""
+    ctx = ctx or Context()
+    m = normalise(node, ctx)
+    if ctx.budget > 0:
+        reduced = compact_algebra(m, ctx)
+        if reduced != m:
+            m = normalise(reduced, ctx)
+    return transposes_out(m, ctx)

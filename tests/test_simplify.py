@@ -42,7 +42,10 @@ def test_budget_bounds_the_rewrites_and_stays_correct():
 def test_equivalent_says_how():
     same = equivalent("(A + A^T) x", "A x + A^T x", "A: n×n, x: n")
     assert same and same.how == "canonical form"
-    numeric = equivalent("x^T A x", "x^T A^T x", "A: n×n, x: n")
+    assert equivalent("x^T A x", "x^T A^T x", "A: n×n, x: n").how == "canonical form"
+    assert equivalent("tr(A B C)", "tr(C^T B^T A^T)", "A: n×n, B: n×n, C: n×n").how == \
+        "canonical form"
+    numeric = equivalent("(A + B)^2", "A^2 + A B + B A + B^2", "A: n×n, B: n×n")
     assert numeric and numeric.how == "numeric test"
     different = equivalent("A B", "B A", "A: n×n, B: n×n")
     assert not different and "differ" in str(different)
@@ -54,3 +57,41 @@ def test_cse_names_repeated_and_costly_parts():
     text = r.cse()
     assert "where r = softmax(Wx)" in text and text.count("softmax") == 1
     assert derive("x^T x", wrt="x").cse() == "2x"
+
+
+@pytest.mark.parametrize("expr, wrt, shapes, expected, order", [
+    pytest.param(*p.values, id=p.id) for p in __import__("test_identities").TABLE if not p.marks])
+def test_no_result_is_larger_than_the_textbook_form(expr, wrt, shapes, expected, order):
+    """Size = operators and function applications (matcalc.simplify.size); the textbook form is
+    the identity table's hand-written closed form."""
+    from matcalc.simplify import size
+    r = derive(expr, wrt=wrt, shapes=shapes, order=order)
+    book = parse(expected, shapes)
+    assert size(r.node) <= size(book), (
+        f"{r} (size {size(r.node)}) is larger than the textbook {expected} (size {size(book)}): "
+        "a simplification rule is missing")
+
+
+def test_every_rule_has_a_chinese_name():
+    from matcalc.explain import RULE_NAMES_ZH
+    for name in [r.__name__ for r in RULES] + ["elementwise_algebra", "transposes_out"]:
+        assert name in RULE_NAMES_ZH, name
+
+
+@pytest.mark.parametrize("a, b, shapes", [
+    ("a^T b", "b^T a", "a: n, b: n"),
+    ("tr(A B C)", "tr(C A B)", "A: m×n, B: n×p, C: p×m"),
+    ("tr(A B)", "tr(B^T A^T)", "A: m×n, B: n×m"),
+    ("a^T X b + 1", "1 + b^T X^T a", "a: m, X: m×n, b: n"),
+    ("(A B C)^T", "C^T B^T A^T", "A: m×n, B: n×p, C: p×q"),
+    ("x ⊙ y + z", "z + y ⊙ x", "x: n, y: n, z: n"),
+])
+def test_canonical_form_identifies_spellings(a, b, shapes):
+    same = equivalent(a, b, shapes)
+    assert same and same.how == "canonical form", str(same)
+
+
+def test_elementwise_algebra_needs_no_numbers_and_keeps_shapes():
+    r = derive("sum(y ./ x .* x)", wrt="y", shapes="x: n, y: n")   # ⊙ and ⊘ cancel: 𝟙
+    assert str(r) == "𝟙"
+    r.check()

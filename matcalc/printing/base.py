@@ -78,6 +78,10 @@ class Printer:
         if isinstance(parent, POSTFIX_LEVEL) and (isinstance(node, PRODUCT_LEVEL + POSTFIX_LEVEL)
                                                   and not self.postfix_ok(node, parent)):
             return self.paren(s)
+        if isinstance(parent, E.HadamardDiv) and node is parent.left and \
+                isinstance(node, E.MatMul) and len(node.args) == 2 and \
+                isinstance(node.args[0], E.Num):
+            return s                      # 2x ⊘ y: a number in front scales either way
         if isinstance(parent, PRODUCT_LEVEL) and isinstance(node, PRODUCT_LEVEL) \
                 and type(node) is not type(parent):
             return self.paren(s)
