@@ -4,8 +4,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .derive import derive
-from .errors import DomainError, MatcalcError, ParseError, ShapeError, UnsupportedError
-from .numeric import CheckError
+from .errors import CheckError, DomainError, MatcalcError, ParseError, ShapeError, UnsupportedError
 from .parser import parse
 from .printing.code import autograd_function
 from .products import hvp, jvp, vjp

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from .limits import deep
 
 
@@ -27,6 +25,7 @@ class Equivalence:
 @deep
 def equivalent(a: str, b: str, shapes=None, points: int = 3, seed: int = 0) -> Equivalence:
     """Are the expressions a and b equal for all values of their variables?"""
+    import numpy as np
     from .numeric import draw_sizes, draw_value, evaluate_tree, names_in
     from .parser import parse_with_shapes
     from .simplify import Context, canonical, simplify

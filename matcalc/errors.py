@@ -93,3 +93,7 @@ class UnsupportedError(MatcalcError):
 
 class DomainError(MatcalcError):
     """The expression is undefined everywhere, e.g. it divides by a quantity that is 0."""
+
+
+class CheckError(MatcalcError):
+    """A derivative disagreed with finite differences (a bug in matcalc: please report it)."""

@@ -204,7 +204,7 @@ def _substitute(node, mapping):
 def explain(f, x, result, ctx, fname: str = "f") -> Derivation:
     """The steps from f to result = ∂f/∂x."""
     from .derive import first_derivative
-    from .numeric import names_in
+    from .expr import names_in
     from .simplify import simplify
 
     from .simplify import rebuild_all
@@ -247,7 +247,7 @@ def explain(f, x, result, ctx, fname: str = "f") -> Derivation:
 
 
 def _is_chain(defs, top, syms, x):
-    from .numeric import names_in
+    from .expr import names_in
     levels = [x] + syms
     for i, d in enumerate(defs + [top]):
         present = set(names_in(d))

@@ -351,3 +351,14 @@ def with_children(node: Node, children) -> Node:
     if isinstance(node, _Unary):
         return replace(node, arg=children[0])
     return node
+
+
+def names_in(node) -> dict:
+    """Every Sym in the tree: name → node."""
+    out, stack = {}, [node]
+    while stack:
+        n = stack.pop()
+        if type(n) is Sym:
+            out[n.name] = n
+        stack.extend(n.children)
+    return out

@@ -11,9 +11,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable
 
-import numpy as np
-import sympy
-
 from . import build as B
 
 
@@ -32,11 +29,57 @@ class Function:
         return self.unicode or self.name
 
 
+def _np(name):
+    """NumPy's function `name`, looked up when first evaluated (NumPy is imported only when
+    something is evaluated, so the command line answers without loading it)."""
+    def call(x):
+        import numpy
+        return getattr(numpy, name)(x)
+    call.__name__ = name
+    return call
+
+
 def _sigmoid(x):
+    import numpy as np
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
+def _relu(x):
+    import numpy as np
+    return np.maximum(x, 0.0)
+
+
+def _softplus(x):
+    import numpy as np
+    return np.logaddexp(0.0, x)
+
+
+def _sympy_fn(name):
+    """SymPy's function `name`, imported only when a SymPy translation is asked for."""
+    def call(x):
+        import sympy
+        return getattr(sympy, name)(x)
+    call.__name__ = name
+    return call
+
+
+def _sympy_sigmoid(x):
+    import sympy
+    return 1 / (1 + sympy.exp(-x))
+
+
+def _sympy_relu(x):
+    import sympy
+    return sympy.Max(0, x)
+
+
+def _sympy_softplus(x):
+    import sympy
+    return sympy.log(1 + sympy.exp(x))
+
+
 def _heaviside(x):
+    import sympy
     return sympy.Piecewise((0, x < 0), (1, True))
 
 
@@ -57,22 +100,22 @@ def _d_sqrt(x):
     return B.hdiv(B.num(Fraction(1, 2)), B.apply("sqrt", x))
 
 FUNCTIONS: dict[str, Function] = {f.name: f for f in (
-    Function("exp", (), lambda x: B.apply("exp", x), np.exp, r"\exp", sympy.exp),
-    Function("log", ("ln",), lambda x: B.hdiv(B.num(1), x), np.log, r"\log", sympy.log),
-    Function("sin", (), lambda x: B.apply("cos", x), np.sin, r"\sin", sympy.sin),
-    Function("cos", (), lambda x: B.neg(B.apply("sin", x)), np.cos, r"\cos", sympy.cos),
-    Function("tan", (), _d_tan, np.tan, r"\tan", sympy.tan),
-    Function("tanh", (), _d_tanh, np.tanh, r"\tanh", sympy.tanh),
+    Function("exp", (), lambda x: B.apply("exp", x), _np("exp"), r"\exp", _sympy_fn("exp")),
+    Function("log", ("ln",), lambda x: B.hdiv(B.num(1), x), _np("log"), r"\log", _sympy_fn("log")),
+    Function("sin", (), lambda x: B.apply("cos", x), _np("sin"), r"\sin", _sympy_fn("sin")),
+    Function("cos", (), lambda x: B.neg(B.apply("sin", x)), _np("cos"), r"\cos", _sympy_fn("cos")),
+    Function("tan", (), _d_tan, _np("tan"), r"\tan", _sympy_fn("tan")),
+    Function("tanh", (), _d_tanh, _np("tanh"), r"\tanh", _sympy_fn("tanh")),
     Function("sigmoid", ("σ",), _d_sigmoid, _sigmoid, r"\sigma",
-             lambda x: 1 / (1 + sympy.exp(-x)), "σ"),
-    Function("relu", (), lambda x: B.apply("step", x), lambda x: np.maximum(x, 0.0),
-             r"\operatorname{relu}", lambda x: sympy.Max(0, x)),
-    Function("softplus", (), lambda x: B.apply("sigmoid", x), lambda x: np.logaddexp(0.0, x),
-             r"\operatorname{softplus}", lambda x: sympy.log(1 + sympy.exp(x))),
-    Function("abs", (), lambda x: B.apply("sign", x), np.abs, r"\operatorname{abs}", sympy.Abs),
-    Function("sqrt", (), _d_sqrt, np.sqrt, r"\sqrt", sympy.sqrt),
-    Function("sign", ("sgn",), lambda x: B.zero(x.shape), np.sign, r"\operatorname{sign}",
-             sympy.sign),
+             _sympy_sigmoid, "σ"),
+    Function("relu", (), lambda x: B.apply("step", x), _relu,
+             r"\operatorname{relu}", _sympy_relu),
+    Function("softplus", (), lambda x: B.apply("sigmoid", x), _softplus,
+             r"\operatorname{softplus}", _sympy_softplus),
+    Function("abs", (), lambda x: B.apply("sign", x), _np("abs"), r"\operatorname{abs}", _sympy_fn("Abs")),
+    Function("sqrt", (), _d_sqrt, _np("sqrt"), r"\sqrt", _sympy_fn("sqrt")),
+    Function("sign", ("sgn",), lambda x: B.zero(x.shape), _np("sign"), r"\operatorname{sign}",
+             _sympy_fn("sign")),
     Function("step", ("heaviside",), lambda x: B.zero(x.shape),
              lambda x: (x > 0).astype(float), r"\operatorname{step}", _heaviside),
 )}

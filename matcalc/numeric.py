@@ -12,15 +12,13 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import sympy
 
 from . import expr as E
-from .errors import MatcalcError
+from .expr import names_in  # noqa: F401  (part of this module's interface)
+from .errors import CheckError, MatcalcError  # noqa: F401  (CheckError is public here too)
 from .functions import FUNCTIONS
 
 
-class CheckError(MatcalcError):
-    """A derivative disagreed with finite differences (a bug in matcalc: please report it)."""
 
 
 def _concrete(d, sizes) -> int:
@@ -143,17 +141,6 @@ def evaluate_tree(node, env: dict, sizes: dict) -> np.ndarray:
 
     with np.errstate(all="ignore"):
         return ev(node)
-
-
-def names_in(node) -> dict:
-    """Every Sym in the tree: name → node."""
-    out, stack = {}, [node]
-    while stack:
-        n = stack.pop()
-        if type(n) is E.Sym:
-            out[n.name] = n
-        stack.extend(n.children)
-    return out
 
 
 def bind_values(syms: dict, values: dict, aliases: Callable) -> tuple[dict, dict]:

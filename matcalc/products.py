@@ -12,7 +12,7 @@ from . import expr as E
 from .derive import first_derivative, reverse, _find_variable
 from .errors import MatcalcError, UnsupportedError
 from .limits import deep
-from .numeric import names_in
+from .expr import names_in
 from .parser import parse_with_shapes
 from .shapes import canonical_name, is_scalar
 from .simplify import Context, simplify

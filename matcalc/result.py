@@ -3,14 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from . import expr as E
 from .derive import Step
 from .errors import MatcalcError
 from .limits import deep
-from .numeric import (CheckReport, bind_values, evaluate_tree, finite_difference_check, names_in,
-                      tensor_axes, vec_to_tensor)
 from .printing.latex import to_latex
 from .printing.text import to_text
 from .printing.unicode import to_unicode
@@ -105,6 +101,7 @@ class Result:
         named = shared([node]) + [n for n in costly if n not in shared([node])]
         if not named:
             return str(self)
+        from .expr import names_in
         taken = set(names_in(self.function)) | set(names_in(node))
         letters = [c for c in "rstuvpqkgh" if c not in taken]
         mapping, lines = {}, []
@@ -143,6 +140,7 @@ class Result:
         if self.kind != "tensor":
             return _public_shape(self.node.shape)
         f, x = self.source.shape, self.variable.shape
+        from .numeric import tensor_axes
         dims = [f[i] for i in tensor_axes(f)] + [x[i] for i in tensor_axes(x)]
         return tuple(int(d) if d.is_Integer else str(d) for d in dims)
 
@@ -196,11 +194,12 @@ class Result:
     def evaluate(self, values: dict, sizes: dict | None = None):
         """The derivative at `values` (name → number or array; θ or theta), as a NumPy array
         of r.shape (a float for a scalar)."""
+        from .numeric import bind_values, evaluate_tree, names_in, vec_to_tensor
         syms = names_in(self.node)
         env, found = bind_values({**names_in(self.function), **syms}, values, _value_key)
-        import sympy
+        from .dims import symbol
         for k, v in (sizes or {}).items():
-            found[sympy.Symbol(k, integer=True, positive=True)] = int(v)
+            found[symbol(k)] = int(v)
         out = evaluate_tree(self.node, env, found)
         if self.kind == "tensor":            # T[i, j, k, l] = ∂F_ij/∂X_kl
             src = self.source
@@ -213,11 +212,12 @@ class Result:
         return out
 
     @deep
-    def check(self, seed: int | None = None) -> CheckReport:
+    def check(self, seed: int | None = None) -> "CheckReport":
         """Compare with central finite differences at random values, with a different size for
         every dimension name; raises matcalc.numeric.CheckError on a mismatch."""
         f = self.checked_function if self.checked_function is not None else self.function
         kind = {"hessian": "jacobian", "mixed": "jacobian", "vjp": "gradient",
                 "vec": "tensor"}.get(self.kind, self.kind)
+        from .numeric import finite_difference_check
         return finite_difference_check(f, self.node, self.variable, kind, self.layout,
                                        self.decls.modifiers, seed=seed, direction=self.direction)

@@ -10,12 +10,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-import sympy
-
 from . import expr as E
+from .dims import ONE, Dim, integer, symbol
 from .errors import ShapeError, ParseError
 
-ONE = sympy.Integer(1)
 SCALAR = (ONE, ONE)
 MODIFIERS = ("symmetric", "spd", "diagonal")
 MAX_MATRIX_POWER = 64
@@ -30,19 +28,14 @@ GREEK = {
 }
 LATIN_OF_GREEK = {v: k for k, v in GREEK.items()}
 
-_DIM_CACHE: dict[str, sympy.Symbol] = {}
-
-
-def dim(name: str | int) -> sympy.Expr:
-    """The SymPy size for a name or a concrete integer."""
+def dim(name: str | int) -> Dim:
+    """The size for a name or a concrete integer."""
     if isinstance(name, int) or (isinstance(name, str) and name.isdigit()):
         value = int(name)
         if value < 1:
             raise ValueError("sizes must be positive")
-        return sympy.Integer(value)
-    if name not in _DIM_CACHE:
-        _DIM_CACHE[name] = sympy.Symbol(name, integer=True, positive=True)
-    return _DIM_CACHE[name]
+        return integer(value)
+    return symbol(name)
 
 
 def fmt_dim(d) -> str:
@@ -63,8 +56,7 @@ def fmt_shape_plain(shape) -> str:
 
 
 def _one(d) -> bool:
-    # SymPy's Integer(1) is a singleton: the identity test is the fast path, and a Symbol is
-    # never an Integer, so SymPy's slower == runs only for other integers.
+    # Sizes are interned: the identity test is the fast path.
     return d is ONE or (d.is_Integer and d == 1)
 
 
@@ -224,10 +216,10 @@ class Unifier:
         self.strict = strict
         self._count = 0
 
-    def fresh(self, hint: str) -> sympy.Symbol:
+    def fresh(self, hint: str) -> Dim:
         self._count += 1
-        s = sympy.Symbol(hint if hint not in {str(g) for g in self.generated} else
-                         f"{hint}{self._count}", integer=True, positive=True)
+        s = symbol(hint if hint not in {str(g) for g in self.generated} else
+                   f"{hint}{self._count}")
         self.generated.add(s)
         return s
 
@@ -245,7 +237,7 @@ class Unifier:
         if a == b:
             return True
         if self.strict:
-            return sympy.simplify(a - b) == 0
+            return False            # sizes are monomials: equal only when identical
         for x, y in ((a, b), (b, a)):
             if x in self.generated and y != 1 and x not in y.free_symbols:
                 self.binding[x] = y

@@ -16,6 +16,10 @@ from .functions import FUNCTIONS
 from .shapes import is_scalar
 
 
+def _dim(d):
+    return d.to_sympy() if hasattr(d, "to_sympy") else d
+
+
 def to_sympy(node):
     memo: dict = {}
 
@@ -28,14 +32,14 @@ def to_sympy(node):
         if n in memo:
             return memo[n]
         t = type(n)
-        r, c = n.shape
+        r, c = (_dim(d) for d in n.shape)
         kids = [go(k) for k in n.children]
         if t is E.Sym:
             out = sympy.Symbol(n.name) if is_scalar(n.shape) else MatrixSymbol(n.name, r, c)
         elif t is E.Num:
             out = sympy.Rational(n.value.numerator, n.value.denominator)
         elif t is E.Size:
-            out = n.dim
+            out = _dim(n.dim)
         elif t is E.Identity:
             out = Identity(r)
         elif t is E.Zero:
@@ -86,8 +90,9 @@ def to_sympy(node):
                 out = ElementwiseApplyFunction(sympy.Lambda(d, f(d)), kids[0])
         elif t in (E.Sum, E.Mean):
             a = n.arg
-            total = Trace(OneMatrix(1, a.shape[0]) * kids[0] * OneMatrix(a.shape[1], 1))
-            out = total if t is E.Sum else total / (a.shape[0] * a.shape[1])
+            ar, ac = _dim(a.shape[0]), _dim(a.shape[1])
+            total = Trace(OneMatrix(1, ar) * kids[0] * OneMatrix(ac, 1))
+            out = total if t is E.Sum else total / (ar * ac)
         elif t is E.Trace:
             out = Trace(kids[0])
         elif t is E.Det:
@@ -99,7 +104,7 @@ def to_sympy(node):
         elif t in (E.LogSumExp, E.Softmax):
             d = sympy.Dummy("t")
             ex = ElementwiseApplyFunction(sympy.Lambda(d, sympy.exp(d)), kids[0])
-            total = Trace(OneMatrix(1, n.arg.shape[0]) * ex)
+            total = Trace(OneMatrix(1, _dim(n.arg.shape[0])) * ex)
             out = sympy.log(total) if t is E.LogSumExp else ex / total
         elif t is E.DiagMat:
             out = DiagMatrix(kids[0])
@@ -111,9 +116,9 @@ def to_sympy(node):
             a = n.arg
             out = sympy.Function("vec")(kids[0]) if not (a.shape[0].is_Integer and
                                                          a.shape[1].is_Integer) \
-                else Matrix(kids[0].as_explicit().T.reshape(a.shape[0] * a.shape[1], 1))
+                else Matrix(kids[0].as_explicit().T.reshape(int(a.shape[0]) * int(a.shape[1]), 1))
         elif t is E.Commutation:
-            out = sympy.Function("K")(n.rows, n.cols)
+            out = sympy.Function("K")(_dim(n.rows), _dim(n.cols))
         else:
             raise TypeError(f"no SymPy translation for {t.__name__}")
         memo[n] = out

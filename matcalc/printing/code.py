@@ -65,7 +65,10 @@ def _dim_code(d) -> str:
         return str(int(d))
     if d.is_Symbol:
         return identifier(str(d))
-    return "(" + " * ".join(_dim_code(f) for f in d.as_ordered_factors()) + ")"
+    parts = [str(d.coef)] if d.coef != 1 else []
+    for name, exp in d.powers():
+        parts += [identifier(name)] * exp
+    return "(" + " * ".join(parts) + ")"
 
 
 class CodePrinter:

@@ -40,16 +40,12 @@ def _size(d) -> str | None:
     text = str(d)
     if d.is_Integer or (d.is_Symbol and "_" not in text and text.isidentifier()):
         return text
-    if d.is_Mul or d.is_Pow:
-        factors = []
-        for f in d.as_ordered_factors():
-            base, exp = f.as_base_exp()
-            part = _size(base) if base.is_Symbol or base.is_Integer else None
-            if part is None or not exp.is_Integer or exp < 1:
-                return None
-            factors += [part] * int(exp)
-        return "*".join(factors)
-    return None
+    factors = [str(d.coef)] if d.coef != 1 else []
+    for name, exp in d.powers():
+        if "_" in name or not name.isidentifier():
+            return None
+        factors += [name] * exp
+    return "*".join(factors)
 
 
 _PRINTER = TextPrinter()
