@@ -41,19 +41,26 @@ def values(name, n, rng):
             "V": rng.normal(size=(n, k))}
 
 
-def hand_written(name, v):
+def hand_written(name, v, order):
+    """The closed forms as a person would type them in NumPy (Cookbook / textbook)."""
     if name == "logistic regression":
         s = 1 / (1 + np.exp(-(v["X"] @ v["w"])))
-        return v["X"].T @ ((s * (1 - s)) * v["X"])
+        return v["X"].T @ (s - v["y"]) if order == 1 else v["X"].T @ ((s * (1 - s)) * v["X"])
     if name == "least squares":
-        return 2 * v["X"].T @ v["X"]
+        return 2 * v["X"].T @ (v["X"] @ v["w"] - v["y"]) if order == 1 else 2 * v["X"].T @ v["X"]
     if name == "xᵀAx":
-        return v["A"] + v["A"].T
-    V = v["V"]
-    return 2 * np.kron(V.T @ V, np.eye(v["U"].shape[0]))
+        return (v["A"] + v["A"].T) @ v["x"] if order == 1 else v["A"] + v["A"].T
+    U, V = v["U"], v["V"]
+    if order == 1:
+        return 2 * (U @ V.T - v["X"]) @ V
+    return 2 * np.kron(V.T @ V, np.eye(U.shape[0]))
 
 
-def jax_fn(name):
+ARGS = {"logistic regression": ("w", "X", "y"), "least squares": ("w", "X", "y"),
+        "xᵀAx": ("x", "A"), "matrix factorisation": ("U", "X", "V")}
+
+
+def jax_fn(name, order):
     import jax
     import jax.numpy as jnp
     jax.config.update("jax_enable_x64", True)
@@ -65,28 +72,29 @@ def jax_fn(name):
         f = lambda x, A: (x.T @ A @ x)[0, 0]  # noqa: E731
     else:
         f = lambda U, X, V: jnp.sum((X - U @ V.T) ** 2)  # noqa: E731
-    return jax.jit(jax.hessian(f))
+    return jax.jit(jax.grad(f) if order == 1 else jax.hessian(f))
 
 
 def jax_args(name, v):
     import jax.numpy as jnp
-    order = {"logistic regression": ("w", "X", "y"), "least squares": ("w", "X", "y"),
-             "xᵀAx": ("x", "A"), "matrix factorisation": ("U", "X", "V")}[name]
-    return [jnp.asarray(v[k]) for k in order]
+    return [jnp.asarray(v[k]) for k in ARGS[name]]
 
 
-def torch_hessian(name, v):
+def torch_fn(name, v, order):
     import torch
-    from torch.func import hessian
+    from torch.func import grad, hessian
     t = {k: torch.as_tensor(a) for k, a in v.items()}
+    op = grad if order == 1 else hessian
     if name == "logistic regression":
         f = lambda w: torch.sum(torch.nn.functional.softplus(t["X"] @ w) - t["y"] * (t["X"] @ w))  # noqa
-        return lambda: hessian(f)(t["w"])
-    if name == "least squares":
-        return lambda: hessian(lambda w: torch.sum((t["X"] @ w - t["y"]) ** 2))(t["w"])
-    if name == "xᵀAx":
-        return lambda: hessian(lambda x: (x.T @ t["A"] @ x)[0, 0])(t["x"])
-    return lambda: hessian(lambda U: torch.sum((t["X"] - U @ t["V"].T) ** 2))(t["U"])
+    elif name == "least squares":
+        f = lambda w: torch.sum((t["X"] @ w - t["y"]) ** 2)  # noqa: E731
+    elif name == "xᵀAx":
+        f = lambda x: (x.T @ t["A"] @ x)[0, 0]  # noqa: E731
+    else:
+        f = lambda U: torch.sum((t["X"] - U @ t["V"].T) ** 2)  # noqa: E731
+    arg = t[ARGS[name][0]]
+    return lambda: op(f)(arg)
 
 
 def timeit(fn, repeat=7):
@@ -99,55 +107,98 @@ def timeit(fn, repeat=7):
     return statistics.median(times)
 
 
-def generated(name):
-    expr, wrt, shapes = PROBLEMS[name]
-    r = matcalc.derive(expr, wrt=wrt, shapes=shapes, order=2)
-    namespace: dict = {}
-    src = r.code("numpy", value=False)     # the Hessian only, as autodiff computes it
-    exec(compile(src, "<matcalc>", "exec"), namespace)   # matcalc's own generated code
-    import re
-    return namespace[re.search(r"def (\w+)\(", src).group(1)]
+def interleaved(fns: dict, rounds: int) -> dict:
+    """Best time of each function, timed in turn round after round (shared, noisy machine: a
+    slow moment hits every contender, not one; the minimum is the least noisy estimate)."""
+    for f in fns.values():
+        f()
+    times = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, f in fns.items():
+            t = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t)
+    return {k: min(v) for k, v in times.items()}
 
 
-def call(fn, v):
+def generated(name, order, backend="numpy"):
+    """matcalc's generated function (the derivative only, as autodiff computes it) and its
+    parameter names."""
     import inspect
-    return fn(*[v[p] for p in inspect.signature(fn).parameters])
+    import re
+    expr, wrt, shapes = PROBLEMS[name]
+    r = matcalc.derive(expr, wrt=wrt, shapes=shapes, order=order)
+    namespace: dict = {}
+    src = r.code(backend, value=False)
+    exec(compile(src, "<matcalc>", "exec"), namespace)   # matcalc's own generated code
+    fn = namespace[re.search(r"def (\w+)\(", src).group(1)]
+    return fn, list(inspect.signature(fn).parameters), str(r)
 
 
 def evaluation_section(lines):
-    lines += ["## Generated Hessians vs autodiff", "",
-              "| problem | n | matcalc (ms) | hand-written (ms) | jax.jit(hessian) (ms) | "
-              "torch.func.hessian (ms) | vs JAX | vs hand |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    try:
+        import jax
+        jax_version = jax.__version__
+    except ImportError:
+        jax_version = None
+    try:
+        import torch
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = None
+    lines += [f"JAX {jax_version or 'not installed'} (x64, CPU), PyTorch "
+              f"{torch_version or 'not installed'} (CPU). Times are the best of interleaved "
+              "rounds (torch: median of 3); ratios are from the same run. \"vs JAX\" = jax.jit(autodiff) time / "
+              "matcalc NumPy time; \"vs hand\" = matcalc NumPy time / hand-written NumPy time "
+              "(target ≤ 1.2).", ""]
     rng = np.random.default_rng(0)
-    for name in PROBLEMS:
-        fn = generated(name)
-        for n in (100, 1000):
-            v = values(name, n, rng)
-            ours = timeit(lambda: call(fn, v))
-            hand = timeit(lambda: hand_written(name, v))
-            assert np.allclose(np.squeeze(call(fn, v)), np.squeeze(hand_written(name, v)))
-            try:
-                jf, ja = jax_fn(name), jax_args(name, v)
-                jt = timeit(lambda: jf(*ja).block_until_ready())
-            except ImportError:
-                jt = None
-            try:
-                tt = timeit(torch_hessian(name, v), repeat=3)
-            except ImportError:
+    for order, what, auto in ((1, "gradients", "grad"), (2, "Hessians", "hessian")):
+        lines += [f"## Generated {what} vs autodiff", "",
+                  f"| problem | result | n | matcalc NumPy (ms) | matcalc JAX, jitted (ms) | "
+                  f"hand-written NumPy (ms) | jax.jit({auto}) (ms) | torch.func.{auto} (ms) | "
+                  "vs JAX | vs hand |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for name in PROBLEMS:
+            fn, params, printed = generated(name, order)
+            for n in (100, 1000):
+                v = values(name, n, rng)
+                args = [v[p] for p in params]
+                fns = {"ours": lambda: fn(*args), "hand": lambda: hand_written(name, v, order)}
+                assert np.allclose(np.squeeze(fn(*args)), np.squeeze(hand_written(name, v, order)))
+                if jax_version:
+                    jf, ja = jax_fn(name, order), jax_args(name, v)
+                    gj, gparams, _ = generated(name, order, "jax")
+                    gjit = jax.jit(gj)
+                    gargs = [jax.numpy.asarray(v[p]) for p in gparams]
+                    fns["jax"] = lambda: jf(*ja).block_until_ready()
+                    fns["ours_jax"] = lambda: gjit(*gargs).block_until_ready()
+                rounds = 21 if n == 100 else 9
+                t = interleaved(fns, rounds)
                 tt = None
-            lines.append(f"| {name} | {n} | {ours * 1e3:.2f} | {hand * 1e3:.2f} | "
-                         f"{'—' if jt is None else f'{jt * 1e3:.2f}'} | "
-                         f"{'—' if tt is None else f'{tt * 1e3:.2f}'} | "
-                         f"{'—' if jt is None else f'{jt / ours:.1f}×'} | {ours / hand:.2f} |")
-    lines.append("")
+                if torch_version:
+                    tt = timeit(torch_fn(name, v, order), repeat=3)
+                jt, gt = t.get("jax"), t.get("ours_jax")
+                fmt = lambda x: "—" if x is None else f"{x * 1e3:.2f}"  # noqa: E731
+                vs_jax = "—" if jt is None else f"{jt / t['ours']:.1f}×"
+                lines.append(f"| {name} | `{printed}` | {n} | {fmt(t['ours'])} | {fmt(gt)} | "
+                             f"{fmt(t['hand'])} | {fmt(jt)} | {fmt(tt)} | {vs_jax} | "
+                             f"{t['ours'] / t['hand']:.2f} |")
+        lines.append("")
+
+
+DEPTHS = (1, 2, 4, 8, 16, 32, 64)
+TENSORGRAD_PY = ROOT / "bench" / ".tgenv" / "bin" / "python"
 
 
 def depth_section(lines, out_png):
     lines += ["## Derivation time and result size by depth", "",
-              "tanh(W_L … tanh(W_1 x)) loss `sum((… - y) .^ 2)`, gradient wrt W_1:", "",
-              "| L | derive (ms) | result size (characters of text) |", "|---:|---:|---:|"]
+              "tanh(W_L … tanh(W_1 x)) loss `sum((… - y) .^ 2)`, all W_i n×n, gradient wrt W_1; "
+              "each tool stops at the first depth it cannot finish within 60 s.", "",
+              "| L | matcalc derive (ms) | matcalc result (characters) | tensorgrad 0.3.0 "
+              "grad + full_simplify (ms) | tensorgrad result (characters of its repr) |",
+              "|---:|---:|---:|---:|---:|"]
     Ls, ts = [], []
-    for L in (1, 2, 4, 8, 16, 32, 64):
+    tg = tensorgrad_depth()
+    for L in DEPTHS:
         e = "x"
         for i in range(1, L + 1):
             e = f"tanh(W{i} {e})"
@@ -158,7 +209,19 @@ def depth_section(lines, out_png):
         dt = time.perf_counter() - t
         Ls.append(L)
         ts.append(dt)
-        lines.append(f"| {L} | {dt * 1e3:.1f} | {len(r.text)} |")
+        row = tg.get(L)
+        if row is None:
+            other = "— | —"
+        elif "timeout" in row:
+            other = "over 60 s | —"
+        elif "error" in row:
+            other = f"{row['error']} | —"
+        else:
+            other = f"{row['seconds'] * 1e3:.1f} | {row['size']}"
+        lines.append(f"| {L} | {dt * 1e3:.1f} | {len(r.text)} | {other} |")
+    if not tg:
+        lines += ["", "tensorgrad was not run: its environment bench/.tgenv is missing "
+                  "(bench/run_all.sh creates it)."]
     lines += ["", "SymPy 1.14 on the same losses (matcalc.to_sympy translation, then "
               "`diff` wrt W_1, 60 s limit):", ""]
     lines += sympy_depth()
@@ -167,18 +230,42 @@ def depth_section(lines, out_png):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        plt.figure(figsize=(4, 3))
+        plt.figure(figsize=(4.5, 3.2))
         plt.loglog(Ls, [t * 1e3 for t in ts], "o-", label="matcalc")
+        done = [(L, row["seconds"]) for L, row in sorted(tg.items()) if "seconds" in row]
+        if done:
+            plt.loglog([L for L, _ in done], [s * 1e3 for _, s in done], "s--",
+                       label="tensorgrad 0.3.0")
+        plt.axhline(60e3, color="grey", lw=0.5)
         plt.xlabel("depth L")
-        plt.ylabel("derive time (ms)")
+        plt.ylabel("derivation time (ms)")
         plt.legend()
         plt.tight_layout()
         plt.savefig(out_png)
-        lines += [f"Plot: `{out_png.name}` (matcalc only: SymPy stops at L = 1 above — possibly "
-                  "in part because of matcalc's SymPy translation of element-wise functions — and "
-                  "tensorgrad, which needs torch in a separate environment, was not run).", ""]
+        lines += [f"Plot: `{out_png.name}` (log-log; the grey line is the 60 s limit; SymPy "
+                  "gives no point, see above).", ""]
     except ImportError:
         pass
+
+
+def tensorgrad_depth() -> dict:
+    """{L: {"seconds", "size"} | {"timeout"} | {"error"}} from the tensorgrad environment."""
+    import json
+    if not TENSORGRAD_PY.exists():
+        return {}
+    out = {}
+    for L in DEPTHS:
+        try:
+            proc = subprocess.run([str(TENSORGRAD_PY), str(ROOT / "bench" / "tensorgrad_depth.py"),
+                                   str(L), "60"], capture_output=True, text=True, timeout=180)
+            row = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 \
+                else {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1][:60]}
+        except subprocess.TimeoutExpired:
+            row = {"timeout": 60}
+        out[L] = row
+        if "seconds" not in row:
+            break
+    return out
 
 
 def sympy_depth():

@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
 # Every benchmark figure in one run, written to bench/RESULTS.md (issue 8):
 #   bash bench/run_all.sh
+# JAX and PyTorch (CPU) are installed into the current environment if missing; tensorgrad, whose
+# own requirements pin networkx and leave torch unpinned, goes into a separate environment
+# bench/.tgenv that sees this one's packages, after torch==2.13.0 (never an unpinned torch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+python -c "import jax" 2>/dev/null || python -m pip install -q jax jaxlib
+python -c "import torch" 2>/dev/null || python -m pip install -q torch==2.13.0
+python -c "import matplotlib" 2>/dev/null || python -m pip install -q matplotlib
+if [ ! -x bench/.tgenv/bin/python ]; then
+  python -m venv --system-site-packages bench/.tgenv
+  bench/.tgenv/bin/python -m pip install -q torch==2.13.0
+  bench/.tgenv/bin/python -m pip install -q tensorgrad==0.3.0
+fi
 python bench/bench_derive.py --repeat 7 --out /tmp/matcalc_bench_derive.md
 python bench/bench_eval.py --out /tmp/matcalc_bench_eval.md
 { echo "<!-- produced by: bash bench/run_all.sh ($(date -u +%Y-%m-%d)) -->"; echo;

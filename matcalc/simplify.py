@@ -343,8 +343,18 @@ def scalar_power_repeat(node, ctx):
 
 
 def transposes(node) -> int:
-    """How many Transpose nodes a tree holds (a cost used to pick the simpler form)."""
-    return (type(node) is E.Transpose) + sum(transposes(c) for c in node.children)
+    """How many Transpose nodes a tree holds (a cost used to pick the simpler form); memoised,
+    because trees are shared DAGs and the rules ask about every subtree."""
+    hit = _TRANSPOSES.get(node)
+    if hit is None:
+        if len(_TRANSPOSES) > 200_000:
+            _TRANSPOSES.clear()
+        hit = (type(node) is E.Transpose) + sum(transposes(c) for c in node.children)
+        _TRANSPOSES[node] = hit
+    return hit
+
+
+_TRANSPOSES: dict = {}
 
 
 def transpose_of_sum(node, ctx):
@@ -941,15 +951,19 @@ def _flip(f, ctx):
     return B.transpose(f)
 
 
+def _top(f) -> int:
+    """Transposes at the top of one factor: Aᵀ and (Aᵀ)ᵏ count one."""
+    return int(type(f) is E.Transpose or (type(f) is E.Power and type(f.arg) is E.Transpose))
+
+
+def _chain_top(term) -> int:
+    return _top(term) if type(term) is E.Transpose else sum(_top(f) for f in split_term(term)[2])
+
+
 def transposes_out(node, ctx):
     """c·AᵀBᵀCᵀ → c·(CBA)ᵀ and AᵀBᵀ + CᵀDᵀ → (BA + DC)ᵀ when that saves at least two
-    transposes (one saved is not worth the brackets: AᵀBᵀ stays as printed in the Cookbook)."""
-    def flipped(term):
-        c, s, chain = split_term(term)
-        if not chain:
-            return None
-        return B.mul(B.num(c), *s, B.transpose(B.mul(*(_flip(f, ctx) for f in reversed(chain)))))
-
+    transposes (one saved is not worth the brackets: AᵀBᵀ stays as printed in the Cookbook).
+    Only the transposes at the top of each factor change, so only those are counted."""
     def inner_flip(term):
         c, s, chain = split_term(term)
         return B.mul(B.num(c), *s, *(_flip(f, ctx) for f in reversed(chain)))
@@ -962,14 +976,17 @@ def transposes_out(node, ctx):
             return hit
         m = rebuild(n, [go(c) for c in n.children]) if n.children else n
         if type(m) is E.MatMul and not is_scalar(m.shape):
-            cand = flipped(m)
-            if cand is not None and transposes(cand) <= transposes(m) - 2:
+            c, s, chain = split_term(m)
+            flipped = [_flip(f, ctx) for f in reversed(chain)]
+            if len(chain) > 1 and 1 + sum(_top(f) for f in flipped) <= _chain_top(m) - 2:
+                cand = B.mul(B.num(c), *s, B.transpose(B.mul(*flipped)))
                 _record(ctx, "transposes_out", m, cand)
                 m = cand
         elif type(m) is E.Add and not is_scalar(m.shape) and \
                 all(tuple(t.shape) == tuple(m.shape) for t in m.args):
-            cand = B.transpose(B.add(*(inner_flip(t) for t in m.args)))
-            if transposes(cand) <= transposes(m) - 2:
+            inner = [inner_flip(t) for t in m.args]
+            if 1 + sum(_chain_top(t) for t in inner) <= sum(_chain_top(t) for t in m.args) - 2:
+                cand = B.transpose(B.add(*inner))
                 _record(ctx, "transposes_out", m, cand)
                 m = cand
         memo[n] = m
