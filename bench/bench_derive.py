@@ -69,7 +69,8 @@ def _is_zero(r):
 def sympy_case(r):
     f = to_sympy(r.function)
     x = r.variable
-    var = sympy.Symbol(x.name) if x.shape == (1, 1) else sympy.MatrixSymbol(x.name, *x.shape)
+    var = sympy.Symbol(x.name) if x.shape == (1, 1) else \
+        sympy.MatrixSymbol(x.name, *(d.to_sympy() for d in x.shape))
     return lambda: f.diff(var)
 
 

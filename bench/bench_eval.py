@@ -108,17 +108,22 @@ def timeit(fn, repeat=7):
 
 
 def interleaved(fns: dict, rounds: int) -> dict:
-    """Best time of each function, timed in turn round after round (shared, noisy machine: a
-    slow moment hits every contender, not one; the minimum is the least noisy estimate)."""
-    for f in fns.values():
+    """Per call time of each function: blocks of calls (each about 20 ms, so allocation reaches
+    its steady state), the contenders taking turns round after round (a slow moment on this
+    shared machine hits every contender, not one), best block kept."""
+    number = {}
+    for k, f in fns.items():
+        t = time.perf_counter()
         f()
-    times = {k: [] for k in fns}
+        number[k] = max(1, int(0.02 / max(time.perf_counter() - t, 1e-6)))
+    best = {k: float("inf") for k in fns}
     for _ in range(rounds):
         for k, f in fns.items():
             t = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t)
-    return {k: min(v) for k, v in times.items()}
+            for _ in range(number[k]):
+                f()
+            best[k] = min(best[k], (time.perf_counter() - t) / number[k])
+    return best
 
 
 def generated(name, order, backend="numpy"):
@@ -147,8 +152,8 @@ def evaluation_section(lines):
     except ImportError:
         torch_version = None
     lines += [f"JAX {jax_version or 'not installed'} (x64, CPU), PyTorch "
-              f"{torch_version or 'not installed'} (CPU). Times are the best of interleaved "
-              "rounds (torch: median of 3); ratios are from the same run. \"vs JAX\" = jax.jit(autodiff) time / "
+              f"{torch_version or 'not installed'} (CPU). Times are per call, the best of 7 "
+              "rounds of ~20 ms blocks taken in turn (torch: median of 3 calls); ratios are from the same run. \"vs JAX\" = jax.jit(autodiff) time / "
               "matcalc NumPy time; \"vs hand\" = matcalc NumPy time / hand-written NumPy time "
               "(target ≤ 1.2).", ""]
     rng = np.random.default_rng(0)
@@ -171,7 +176,7 @@ def evaluation_section(lines):
                     gargs = [jax.numpy.asarray(v[p]) for p in gparams]
                     fns["jax"] = lambda: jf(*ja).block_until_ready()
                     fns["ours_jax"] = lambda: gjit(*gargs).block_until_ready()
-                rounds = 21 if n == 100 else 9
+                rounds = 7
                 t = interleaved(fns, rounds)
                 tt = None
                 if torch_version:

@@ -1,10 +1,19 @@
 """Named rewrites that make results readable, and the strategy that applies them.
 
 Each rule is a pure function (node, ctx) → node, returning the same node when it does not
-apply; its docstring is its identity. The strategy rebuilds every node bottom-up through the
-constructors in build.py (flattening, folding numbers, dropping 0, 1 and I), then applies RULES
-until none fires, with a global bound on rewrites so that it always terminates. Canonical
-ordering of terms and trace cycling are not here yet (issue 4).
+apply; its docstring is its identity. The strategy (`simplify`) has three stages:
+
+1. `normalise`: every node is rebuilt bottom-up through the constructors in build.py
+   (flattening, folding numbers, dropping 0, 1 and I), then RULES are applied until none fires,
+   under a global bound on rewrites so that it always terminates. Transposes sit at the leaves.
+2. `compact_algebra`: each maximal element-wise subexpression that divides is put in lowest
+   terms as a rational function of its atoms (SymPy's scalar cancel/factor), kept only when
+   strictly smaller; then stage 1 again.
+3. `transposes_out`: a transpose is taken out of a product or a sum when that saves two.
+
+`canonical` spells equal scalars and traces one way (aᵀb = bᵀa, tr(AB) = tr(BA)); like terms
+are collected through it and matcalc.equivalent compares with it. Every rewrite is logged in
+ctx.log (the derivation lists them) and must keep the node's shape.
 """
 from __future__ import annotations
 

@@ -180,6 +180,13 @@ class CodePrinter:
         return self.pair(left, right)
 
     def pair(self, left, right):
+        if len(left) == 1 and isinstance(left[0], E.Add) and len(right) == 1 and \
+                isinstance(right[0], E.Sym) and right[0].shape[1] == 1 and \
+                all(isinstance(t, E.Sym) or isinstance(t, E.Transpose) and
+                    isinstance(t.arg, E.Sym) for t in left[0].args):
+            # (A + Aᵀ)x as Ax + Aᵀx: two matrix–vector products stream through A, where forming
+            # A + Aᵀ first reads A transposed (cache-hostile) and writes an n×n temporary.
+            return " + ".join(self.pair([t], right)[0] for t in left[0].args), _ADD
         ls = self.chain(left)
         rs = self.chain(right)
         if len(left) == 1 and isinstance(left[0], E.DiagMat):
