@@ -152,7 +152,7 @@ def evaluation_section(lines):
     except ImportError:
         torch_version = None
     lines += [f"JAX {jax_version or 'not installed'} (x64, CPU), PyTorch "
-              f"{torch_version or 'not installed'} (CPU). Times are per call, the best of 7 "
+              f"{torch_version or 'not installed'} (CPU). Times are per call, the best of 15 "
               "rounds of ~20 ms blocks taken in turn (torch: median of 3 calls); ratios are from the same run. \"vs JAX\" = jax.jit(autodiff) time / "
               "matcalc NumPy time; \"vs hand\" = matcalc NumPy time / hand-written NumPy time "
               "(target ≤ 1.2).", ""]
@@ -176,7 +176,7 @@ def evaluation_section(lines):
                     gargs = [jax.numpy.asarray(v[p]) for p in gparams]
                     fns["jax"] = lambda: jf(*ja).block_until_ready()
                     fns["ours_jax"] = lambda: gjit(*gargs).block_until_ready()
-                rounds = 7
+                rounds = 15
                 t = interleaved(fns, rounds)
                 tt = None
                 if torch_version:

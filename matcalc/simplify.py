@@ -784,6 +784,25 @@ RULES = (transpose_of_product, transpose_of_sum, transpose_of_symmetric, transpo
          transpose_of_power, product_powers, sum_of_diags, kron_times_ones, row_times_ones,
          commutation_of_vec, kron_of_vec, trace_of_kron, softmax_of_exp)
 
+# The node types each rule looks at (a rule returns every other node unchanged): the strategy
+# tries only these, which keeps the fixed-point loop cheap.
+_T, _M, _A = E.Transpose, E.MatMul, E.Add
+RULE_TYPES = {
+    transpose_of_product: (_T,), transpose_of_sum: (_T,), transpose_of_symmetric: (_T,),
+    transpose_of_elementwise: (_T,), collect_like_terms: (_A,), common_coefficient: (_A,),
+    factor_common: (_A,), inverse_cancel: (_M,), diag_times_vector: (_M,),
+    hadamard_repeat: (E.Hadamard,), scalar_power_repeat: (_M,), scalars_first: (_M,),
+    order_terms: (_A,), hadamard_scalars_out: (E.Hadamard,), hadamard_reciprocal: (E.Hadamard,),
+    sigmoid_of_exp: (E.HadamardDiv, E.Hadamard, _M), absorb_sign: (_M,), ones_row_is_sum: (_M,),
+    kron_mixed_product: (_M,), transpose_of_kron: (_T,), kron_scalars_out: (E.Kron,),
+    inverse_of_product: (E.Inverse,), diag_of_outer: (E.DiagVec,), diag_product: (_M,),
+    inverse_of_transpose: (E.Inverse,), inverse_of_power: (E.Inverse, E.Power),
+    transpose_of_power: (_T,), product_powers: (_M,), sum_of_diags: (_A,),
+    kron_times_ones: (_M,), row_times_ones: (_M,), commutation_of_vec: (_M,), kron_of_vec: (_M,),
+    trace_of_kron: (E.Trace,), softmax_of_exp: (_M,),
+}
+RULES_FOR = {t: tuple(r for r in RULES if t in RULE_TYPES[r]) for t in E.NODE_TYPES}
+
 
 # Size ------------------------------------------------------------------------------------------
 
@@ -798,6 +817,13 @@ def size(node) -> int:
                 else 1
         stack.extend(x.children)
     return total
+
+
+def _rebuilt(node, kids):
+    """node with new children, or node itself when none changed (no constructor work)."""
+    if all(a is b for a, b in zip(kids, node.children)):
+        return node
+    return rebuild(node, kids)
 
 
 # Compaction: element-wise algebra and inner products ------------------------------------------
@@ -888,6 +914,9 @@ def _algebra(node):
     """node in lowest terms as a rational function of its atoms, or None when not smaller."""
     if size(node) > MAX_ALGEBRA_SIZE:
         return None
+    if type(node) is E.HadamardDiv and node.left != node.right and \
+            not _elementwise(node.left) and not _elementwise(node.right):
+        return None                          # a ⊘ b of two atoms has nothing to cancel
     import sympy
     atoms: dict = {}
     expr = _to_sympy(node, atoms, sympy)
@@ -895,7 +924,11 @@ def _algebra(node):
         return None
     back = {v: k for k, v in atoms.items()}
     best, best_size = None, size(node)
-    for form in (sympy.cancel(expr), sympy.factor(expr)):
+    cancelled = sympy.cancel(expr)
+    forms = [cancelled]
+    if not cancelled.is_polynomial():        # a polynomial is already in lowest terms
+        forms.append(sympy.factor(cancelled))
+    for form in forms:
         cand = _from_sympy(form, back, sympy)
         if cand is None:
             continue
@@ -932,7 +965,7 @@ def compact_algebra(node, ctx):
         if hit is not None:
             return hit
         ew = _elementwise(n)
-        m = rebuild(n, [go(c, ew) for c in n.children]) if n.children else n
+        m = _rebuilt(n, [go(c, ew) for c in n.children])
         reduced = None
         if type(m) is E.MatMul and len(m.args) == 2 and is_scalar(m.shape):
             reduced = _inner_product(m)
@@ -983,7 +1016,7 @@ def transposes_out(node, ctx):
         hit = memo.get(n)
         if hit is not None:
             return hit
-        m = rebuild(n, [go(c) for c in n.children]) if n.children else n
+        m = _rebuilt(n, [go(c) for c in n.children])
         if type(m) is E.MatMul and not is_scalar(m.shape):
             c, s, chain = split_term(m)
             flipped = [_flip(f, ctx) for f in reversed(chain)]
@@ -1026,7 +1059,7 @@ def normalise(node, ctx: Context | None = None):
         changed = True
         while changed and ctx.budget > 0:
             changed = False
-            for rule in RULES:
+            for rule in RULES_FOR.get(type(m), ()):
                 r = rule(m, ctx)
                 if r is not m and r != m:
                     _record(ctx, rule.__name__, m, r)

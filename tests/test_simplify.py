@@ -95,3 +95,8 @@ def test_elementwise_algebra_needs_no_numbers_and_keeps_shapes():
     r = derive("sum(y ./ x .* x)", wrt="y", shapes="x: n, y: n")   # ⊙ and ⊘ cancel: 𝟙
     assert str(r) == "𝟙"
     r.check()
+
+
+def test_every_rule_declares_the_node_types_it_rewrites():
+    from matcalc.simplify import RULE_TYPES
+    assert set(RULE_TYPES) == set(RULES)
