@@ -25,6 +25,11 @@ def num(value) -> E.Num:
     return E.Num(Fraction(value), SCALAR)
 
 
+def size(d) -> E.Node:
+    """A dimension used as a value (the N of mean = sum/N): a number when the size is known."""
+    return num(int(d)) if d.is_Integer else E.Size(d, SCALAR)
+
+
 def sym(name: str, shape) -> E.Sym:
     return E.Sym(name, tuple(shape))
 

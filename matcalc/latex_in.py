@@ -153,8 +153,8 @@ def _do_command(name, text, i, j, end, out, full, base):
             if name in ("left", "right") and text.startswith(bar, j):
                 if name == "left":                 # \left\| opens a norm, even a nested one
                     before = out.text.rstrip()
-                    if before and (before[-1].isalnum() or before[-1] in ")}ᵀ²³"):
-                        out.add("*", at)
+                    if before and (before[-1].isalnum() or before[-1] in ")}ᵀ²³‖"):
+                        out.add("*", at)          # ‖x‖‖B‖: a closing bar, then a new norm
                 out.add("‖", at)
                 return j + len(bar)
         if name in ("left", "right") and j < len(text) and text[j] in "([|.":

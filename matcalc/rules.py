@@ -88,7 +88,7 @@ def summ(node, G, i):
 def mean(node, G, i):
     """∂ mean(X)/∂X = 𝟙𝟙ᵀ/(mn)"""
     r, c = node.arg.shape
-    count = E.Size(r * c, SCALAR)
+    count = B.size(r * c)
     return B.mul(G, B.ones(node.arg.shape), B.inverse(count))
 
 

@@ -185,7 +185,7 @@ def summ(node, Js):
 def mean(node, Js):
     """d mean(A) = 𝟙ᵀ d vec(A)/(mn)"""
     n = _size(node.arg)
-    return B.mul(B.transpose(B.ones((n, ONE))), Js[0], B.inverse(E.Size(n, SCALAR)))
+    return B.mul(B.transpose(B.ones((n, ONE))), Js[0], B.inverse(B.size(n)))
 
 
 @vec_rule(E.Trace)

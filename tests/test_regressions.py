@@ -102,3 +102,22 @@ def test_kron_with_a_scalar_side_reads_back_from_latex():
     assert "I_{1}" not in r.latex
     same_value(r.node, parse(r.latex, shapes), r.decls)
     same_value(r.node, parse(r.text, shapes), r.decls)
+
+
+def test_mean_of_a_scalar_has_no_size_one_factor():
+    """A ./ mean(c), c scalar, once gave −A/(mean(c)²·1): the count of mean's entries, a known
+    size 1, stayed a size node, and its LaTeX `… ^{2} 1` did not read back (slow-mode property
+    test, session 2)."""
+    shapes = "A: n×n, c: scalar"
+    r = derive("(A) ./ (mean(c))", wrt="c", shapes=shapes)
+    assert str(r) == "−A/mean(c)²"
+    same_value(r.node, parse(r.latex, shapes), r.decls)
+    r.check()
+
+
+def test_norm_after_norm_reads_back_from_latex():
+    """‖x‖‖B‖_F I printed as \\left\\| x \\right\\| \\left\\| B \\right\\|_F …, which LaTeX input
+    read as one bar pair too many (slow-mode property test, session 2)."""
+    shapes = "A: n×n, B: n×n, x: n"
+    r = derive("(‖x‖) * ((A) * (‖B‖))", wrt="A", shapes=shapes)
+    same_value(r.node, parse(r.latex, shapes), r.decls)
