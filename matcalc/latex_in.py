@@ -33,6 +33,7 @@ class _Out:
     def __init__(self):
         self.chars: list[str] = []
         self.pos: list[int] = []
+        self.closing_bars: set[int] = set()     # indices of ‖ written by \right\|
 
     def add(self, s: str, at: int):
         for ch in s:
@@ -153,8 +154,11 @@ def _do_command(name, text, i, j, end, out, full, base):
             if name in ("left", "right") and text.startswith(bar, j):
                 if name == "left":                 # \left\| opens a norm, even a nested one
                     before = out.text.rstrip()
-                    if before and (before[-1].isalnum() or before[-1] in ")}ᵀ²³‖"):
+                    closed = before.endswith("‖") and len(before) - 1 in out.closing_bars
+                    if before and (before[-1].isalnum() or before[-1] in ")}ᵀ²³" or closed):
                         out.add("*", at)          # ‖x‖‖B‖: a closing bar, then a new norm
+                else:
+                    out.closing_bars.add(len(out.chars))
                 out.add("‖", at)
                 return j + len(bar)
         if name in ("left", "right") and j < len(text) and text[j] in "([|.":

@@ -121,3 +121,10 @@ def test_norm_after_norm_reads_back_from_latex():
     shapes = "A: n×n, B: n×n, x: n"
     r = derive("(‖x‖) * ((A) * (‖B‖))", wrt="A", shapes=shapes)
     same_value(r.node, parse(r.latex, shapes), r.decls)
+
+
+def test_nested_norm_reads_back_from_latex():
+    """The fix above must not split a nested norm: \\left\\| \\left\\| A … (slow run, session 2)."""
+    shapes = "A: n×n"
+    r = derive("‖‖A‖‖", wrt="A", shapes=shapes)
+    same_value(r.node, parse(r.latex, shapes), r.decls)
