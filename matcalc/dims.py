@@ -47,7 +47,7 @@ class Dim:
 
     def subs(self, mapping) -> "Dim":
         """Replace names by sizes or integers; keys may be Dims or strings."""
-        out = Dim(self.coef)
+        out = integer(self.coef)
         for n, e in self.factors:
             value = mapping.get(symbol(n), mapping.get(n)) if mapping else None
             base = symbol(n) if value is None else as_dim(value)

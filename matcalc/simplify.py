@@ -6,7 +6,7 @@ apply; its docstring is its identity. The strategy (`simplify`) has three stages
 1. `normalise`: every node is rebuilt bottom-up through the constructors in build.py
    (flattening, folding numbers, dropping 0, 1 and I), then RULES are applied until none fires,
    under a global bound on rewrites so that it always terminates. Transposes sit at the leaves.
-2. `compact_algebra`: each maximal element-wise subexpression that divides is put in lowest
+2. `algebra.compact_algebra`: each maximal element-wise subexpression that divides is put in lowest
    terms as a rational function of its atoms (SymPy's scalar cancel/factor), kept only when
    strictly smaller; then stage 1 again.
 3. `transposes_out`: a transpose is taken out of a product or a sum when that saves two.
@@ -819,165 +819,11 @@ def size(node) -> int:
     return total
 
 
-def _rebuilt(node, kids):
+def rebuilt(node, kids):
     """node with new children, or node itself when none changed (no constructor work)."""
     if all(a is b for a, b in zip(kids, node.children)):
         return node
     return rebuild(node, kids)
-
-
-# Compaction: element-wise algebra and inner products ------------------------------------------
-#
-# After the rules reach their fixed point, each maximal element-wise subexpression that divides
-# (σ(z) ⊙ (1 − σ(z)) ⊙ ((1 − y) ⊘ (1 − σ(z)) − y ⊘ σ(z))) is a rational function of its atoms,
-# applied entry by entry. SymPy's scalar `cancel`/`factor` put it in lowest terms (σ(z) − y);
-# the result is kept only when it is strictly smaller.
-
-MAX_ALGEBRA_SIZE = 60
-MAX_ALGEBRA_ATOMS = 10
-
-
-def _elementwise(node) -> bool:
-    t = type(node)
-    if t in (E.Add, E.Hadamard, E.HadamardDiv, E.HadamardPower):
-        return True
-    if t is E.MatMul:
-        return sum(not is_scalar(f.shape) for f in node.args) <= 1
-    return is_scalar(node.shape) and t in (E.Power, E.Inverse)
-
-
-def _divides(node) -> bool:
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        t = type(n)
-        if t is E.HadamardDiv or (t is E.HadamardPower and n.exponent < 0) or \
-                (is_scalar(n.shape) and (t is E.Inverse or t is E.Power and n.exponent < 0)):
-            return True
-        if _elementwise(n):
-            stack.extend(n.children)
-    return False
-
-
-def _to_sympy(node, atoms, sympy):
-    t = type(node)
-    if t is E.Num:
-        return sympy.Rational(node.value.numerator, node.value.denominator)
-    if t is E.Ones:
-        return sympy.Integer(1)
-    if _elementwise(node):
-        kids = [_to_sympy(c, atoms, sympy) for c in node.children]
-        if t is E.Add:
-            return sympy.Add(*kids)
-        if t in (E.Hadamard, E.MatMul):
-            return sympy.Mul(*kids)
-        if t is E.HadamardDiv:
-            return kids[0] / kids[1]
-        if t is E.Inverse:
-            return 1 / kids[0]
-        return kids[0] ** sympy.Rational(node.exponent.numerator, node.exponent.denominator)
-    if node not in atoms:
-        atoms[node] = sympy.Symbol(f"a{len(atoms)}")
-    return atoms[node]
-
-
-def _from_sympy(e, back, sympy):
-    """Our tree for a SymPy rational expression in the atoms (None for anything else)."""
-    if e.is_Symbol:
-        return back.get(e)
-    if e.is_Rational:
-        return B.num(Fraction(int(e.p), int(e.q)))
-    if e.is_Add:
-        terms = [_from_sympy(a, back, sympy) for a in e.args]
-        return None if any(t is None for t in terms) else B.add(*terms)
-    if e.is_Mul or e.is_Pow:
-        factors = e.args if e.is_Mul else (e,)
-        coef, num, den = Fraction(1), [], []
-        for f in factors:
-            if f.is_Rational:
-                coef *= Fraction(int(f.p), int(f.q))
-                continue
-            base, ex = (f.base, f.exp) if f.is_Pow else (f, sympy.Integer(1))
-            if not ex.is_Rational:
-                return None
-            b = _from_sympy(base, back, sympy)
-            if b is None:
-                return None
-            ex = Fraction(int(ex.p), int(ex.q))
-            (num if ex > 0 else den).append(B.hpow(b, abs(ex)))
-        top = B.mul(B.num(coef), B.hadamard(*num) if num else B.num(1))
-        return B.hdiv(top, B.hadamard(*den)) if den else top
-    return None
-
-
-def _algebra(node):
-    """node in lowest terms as a rational function of its atoms, or None when not smaller."""
-    if size(node) > MAX_ALGEBRA_SIZE:
-        return None
-    if type(node) is E.HadamardDiv and node.left != node.right and \
-            not _elementwise(node.left) and not _elementwise(node.right):
-        return None                          # a ⊘ b of two atoms has nothing to cancel
-    import sympy
-    atoms: dict = {}
-    expr = _to_sympy(node, atoms, sympy)
-    if len(atoms) > MAX_ALGEBRA_ATOMS:
-        return None
-    back = {v: k for k, v in atoms.items()}
-    best, best_size = None, size(node)
-    cancelled = sympy.cancel(expr)
-    forms = [cancelled]
-    if not cancelled.is_polynomial():        # a polynomial is already in lowest terms
-        forms.append(sympy.factor(cancelled))
-    for form in forms:
-        cand = _from_sympy(form, back, sympy)
-        if cand is None:
-            continue
-        if tuple(cand.shape) != tuple(node.shape):
-            if not is_scalar(cand.shape):
-                continue
-            cand = B.mul(cand, B.ones(node.shape))
-        if size(cand) < best_size:
-            best, best_size = cand, size(cand)
-    return best
-
-
-def _inner_product(node):
-    """uᵀv → sum(u ⊙ v) when u ⊙ v reduces, e.g. sᵀ(y ⊘ s) → sum(y)."""
-    a, b = node.args
-    if type(a) is not E.Transpose or a.arg.shape[1] != 1 or b.shape[1] != 1 or \
-            is_scalar(b.shape) or not (_divides(b) or _divides(a.arg)):
-        return None
-    prod = B.hadamard(a.arg, b)
-    reduced = _algebra(prod) if _elementwise(prod) else None
-    if reduced is None:
-        return None
-    cand = B.summ(reduced)
-    return cand if size(cand) < size(node) else None
-
-
-def compact_algebra(node, ctx):
-    """Element-wise subexpressions in lowest terms; inner products through ⊙ (bottom-up)."""
-    memo: dict = {}
-
-    def go(n, inside):
-        key = (n, inside)
-        hit = memo.get(key)
-        if hit is not None:
-            return hit
-        ew = _elementwise(n)
-        m = _rebuilt(n, [go(c, ew) for c in n.children])
-        reduced = None
-        if type(m) is E.MatMul and len(m.args) == 2 and is_scalar(m.shape):
-            reduced = _inner_product(m)
-        elif ew and not inside and _elementwise(m) and _divides(m):
-            reduced = _algebra(m)
-        if reduced is not None:
-            _record(ctx, "elementwise_algebra", m, reduced)
-            m = reduced
-        memo[key] = m
-        return m
-
-    return go(node, False)
 
 
 # Compaction: transposes taken out -------------------------------------------------------------
@@ -1016,20 +862,20 @@ def transposes_out(node, ctx):
         hit = memo.get(n)
         if hit is not None:
             return hit
-        m = _rebuilt(n, [go(c) for c in n.children])
+        m = rebuilt(n, [go(c) for c in n.children])
         if type(m) is E.MatMul and not is_scalar(m.shape):
             c, s, chain = split_term(m)
             flipped = [_flip(f, ctx) for f in reversed(chain)]
             if len(chain) > 1 and 1 + sum(_top(f) for f in flipped) <= _chain_top(m) - 2:
                 cand = B.mul(B.num(c), *s, B.transpose(B.mul(*flipped)))
-                _record(ctx, "transposes_out", m, cand)
+                record(ctx, "transposes_out", m, cand)
                 m = cand
         elif type(m) is E.Add and not is_scalar(m.shape) and \
                 all(tuple(t.shape) == tuple(m.shape) for t in m.args):
             inner = [inner_flip(t) for t in m.args]
             if 1 + sum(_chain_top(t) for t in inner) <= sum(_chain_top(t) for t in m.args) - 2:
                 cand = B.transpose(B.add(*inner))
-                _record(ctx, "transposes_out", m, cand)
+                record(ctx, "transposes_out", m, cand)
                 m = cand
         memo[n] = m
         return m
@@ -1062,7 +908,7 @@ def normalise(node, ctx: Context | None = None):
             for rule in RULES_FOR.get(type(m), ()):
                 r = rule(m, ctx)
                 if r is not m and r != m:
-                    _record(ctx, rule.__name__, m, r)
+                    record(ctx, rule.__name__, m, r)
                     m = go(r)
                     changed = True
                     break
@@ -1072,7 +918,7 @@ def normalise(node, ctx: Context | None = None):
     return go(node)
 
 
-def _record(ctx, name, before, after):
+def record(ctx, name, before, after):
     if tuple(after.shape) != tuple(before.shape):   # a rewrite must keep the shape
         raise AssertionError(f"{name} changed shape {before.shape} → {after.shape}")
     ctx.budget -= 1
@@ -1085,6 +931,7 @@ def simplify(node, ctx: Context | None = None):
     ctx = ctx or Context()
     m = normalise(node, ctx)
     if ctx.budget > 0:
+        from .algebra import compact_algebra      # SymPy's scalar algebra, imported late
         reduced = compact_algebra(m, ctx)
         if reduced != m:
             m = normalise(reduced, ctx)
