@@ -86,8 +86,9 @@ def _from_sympy(e, back, sympy):
                 return None
             ex = Fraction(int(ex.p), int(ex.q))
             (num if ex > 0 else den).append(B.hpow(b, abs(ex)))
-        top = B.mul(B.num(coef), B.hadamard(*num) if num else B.num(1))
-        return B.hdiv(top, B.hadamard(*den)) if den else top
+        top = B.mul(B.num(abs(coef)), B.hadamard(*num) if num else B.num(1))
+        out = B.hdiv(top, B.hadamard(*den)) if den else top
+        return B.neg(out) if coef < 0 else out          # −(1 ⊘ x²), not (−1) ⊘ x²
     return None
 
 

@@ -358,7 +358,7 @@ RULE_NAMES_ZH = {
     "row_times_ones": "行向量乘全一向量", "commutation_of_vec": "交换矩阵作用于 vec",
     "kron_of_vec": "Kronecker 积作用于 vec", "trace_of_kron": "Kronecker 积的迹",
     "softmax_of_exp": "识别 softmax", "elementwise_algebra": "逐元素约分",
-    "transposes_out": "提出转置",
+    "transposes_out": "提出转置", "diag_sign_out": "负号提到 diag 之外",
 }
 
 

@@ -478,12 +478,15 @@ def sigmoid_of_exp(node, ctx):
 
 
 def absorb_sign(node, ctx):
-    """−c·A(u − v) → c·A(v − u): a minus sign is absorbed by a two-term difference"""
+    """−c·A(u − v) → c·A(v − u): a minus sign is absorbed by a two-term difference (not one
+    that occurs again in the product: −(x − μ)ᵀ(x − μ) stays, rather than (x − μ)ᵀ(μ − x))"""
     if not (isinstance(node, E.MatMul) and isinstance(node.args[0], E.Num)
             and node.args[0].value < 0):
         return node
     for i, f in enumerate(node.args):
-        if isinstance(f, E.Add) and len(f.args) == 2 and \
+        again = any(g == f or (type(g) is E.Transpose and g.arg == f)
+                    for k, g in enumerate(node.args) if k != i)
+        if isinstance(f, E.Add) and len(f.args) == 2 and not again and \
                 sum(split_term(t)[0] < 0 for t in f.args) == 1:
             flipped = B.add(*(B.neg(t) for t in reversed(f.args)), shape=f.shape)
             args = list(node.args)
@@ -493,30 +496,33 @@ def absorb_sign(node, ctx):
     return node
 
 
+def _pairwise(node, fn):
+    """Rewrite the first adjacent pair of factors of a product for which fn(a, b) gives a
+    replacement (a node, or None to pass): the shape of most product rules."""
+    if type(node) is not E.MatMul:
+        return node
+    fs = node.args
+    for i in range(len(fs) - 1):
+        r = fn(fs[i], fs[i + 1])
+        if r is not None:
+            return B.mul(*fs[:i], r, *fs[i + 2:])
+    return node
+
+
 def ones_row_is_sum(node, ctx):
     """𝟙ᵀv → sum(v) for a column vector v"""
-    if not isinstance(node, E.MatMul):
-        return node
-    fs = list(node.args)
-    for i in range(len(fs) - 1):
-        a, b = fs[i], fs[i + 1]
-        if isinstance(a, E.Ones) and a.shape[0] == 1 and b.shape[1] == 1:
-            return B.mul(*fs[:i], B.summ(b), *fs[i + 2:])
-    return node
+    return _pairwise(node, lambda a, b: B.summ(b) if type(a) is E.Ones and a.shape[0] == 1
+                     and b.shape[1] == 1 else None)
 
 
 def kron_mixed_product(node, ctx):
     """(A ⊗ B)(C ⊗ D) → AC ⊗ BD when the products are defined"""
-    if not isinstance(node, E.MatMul):
-        return node
-    fs = list(node.args)
-    for i in range(len(fs) - 1):
-        p, q = fs[i], fs[i + 1]
-        if isinstance(p, E.Kron) and isinstance(q, E.Kron) and \
+    def merge(p, q):
+        if type(p) is E.Kron and type(q) is E.Kron and \
                 p.left.shape[1] == q.left.shape[0] and p.right.shape[1] == q.right.shape[0]:
-            merged = B.kron(B.mul(p.left, q.left), B.mul(p.right, q.right))
-            return B.mul(*fs[:i], merged, *fs[i + 2:])
-    return node
+            return B.kron(B.mul(p.left, q.left), B.mul(p.right, q.right))
+        return None
+    return _pairwise(node, merge)
 
 
 def transpose_of_kron(node, ctx):
@@ -572,17 +578,8 @@ def _inverse_pair(a, b) -> bool:
 
 def inverse_cancel(node, ctx):
     """A⁻¹A → I, AA⁻¹ → I, A⁻ᵀAᵀ → I, AᵀA⁻ᵀ → I inside a product"""
-    if not isinstance(node, E.MatMul):
-        return node
-    fs = list(node.args)
-    for i in range(len(fs) - 1):
-        a, b = fs[i], fs[i + 1]
-        if not is_scalar(a.shape) and _inverse_pair(a, b):
-            rest = fs[:i] + fs[i + 2:]
-            if not any(not is_scalar(f.shape) for f in rest):
-                rest.append(B.identity(a.shape[0]))
-            return B.mul(*rest)
-    return node
+    return _pairwise(node, lambda a, b: B.identity(a.shape[0])
+                     if not is_scalar(a.shape) and _inverse_pair(a, b) else None)
 
 
 def diag_of_outer(node, ctx):
@@ -595,16 +592,18 @@ def diag_of_outer(node, ctx):
     return node
 
 
+def diag_sign_out(node, ctx):
+    """diag(−c·v) → −diag(c·v): a minus sign stands in front of diag, as textbooks print it"""
+    if type(node) is E.DiagMat and type(node.arg) is E.MatMul and \
+            type(node.arg.args[0]) is E.Num and node.arg.args[0].value < 0:
+        return B.neg(B.diag_mat(B.neg(node.arg)))
+    return node
+
+
 def diag_product(node, ctx):
     """diag(u)diag(v) → diag(u ⊙ v)"""
-    if not isinstance(node, E.MatMul):
-        return node
-    fs = list(node.args)
-    for i in range(len(fs) - 1):
-        if isinstance(fs[i], E.DiagMat) and isinstance(fs[i + 1], E.DiagMat):
-            merged = B.diag_mat(B.hadamard(fs[i].arg, fs[i + 1].arg))
-            return B.mul(*fs[:i], merged, *fs[i + 2:])
-    return node
+    return _pairwise(node, lambda a, b: B.diag_mat(B.hadamard(a.arg, b.arg))
+                     if type(a) is E.DiagMat and type(b) is E.DiagMat else None)
 
 
 # Powers, inverses and transposes of one square matrix ---------------------------------------------
@@ -663,21 +662,12 @@ def transpose_of_power(node, ctx):
 
 def product_powers(node, ctx):
     """AᵏAˡ → Aᵏ⁺ˡ for adjacent factors with the same base: XX → X², X²X⁻¹ → X, X⁻ᵀXᵀ → I"""
-    if type(node) is not E.MatMul:
-        return node
-    fs = list(node.args)
-    for i in range(len(fs) - 1):
-        a, b = fs[i], fs[i + 1]
+    def merge(a, b):
         if is_scalar(a.shape) or is_scalar(b.shape) or not _square(a):
-            continue
+            return None
         (ba, ea), (bb, eb) = _peel(a), _peel(b)
-        if ba == bb and ba.shape == bb.shape:
-            merged = _unpeel(ba, ea + eb)
-            rest = fs[:i] + [merged] + fs[i + 2:]
-            if all(is_scalar(f.shape) for f in rest):
-                rest.append(B.identity(a.shape[0]))
-            return B.mul(*rest)
-    return node
+        return _unpeel(ba, ea + eb) if ba == bb and ba.shape == bb.shape else None
+    return _pairwise(node, merge)
 
 
 # More structure: sums of diagonals, Kronecker products and vec -------------------------------------
@@ -700,57 +690,41 @@ def sum_of_diags(node, ctx):
 
 def kron_times_ones(node, ctx):
     """(A ⊗ B)𝟙 → A𝟙 ⊗ B𝟙 (the ones vector of length pq is 𝟙ₚ ⊗ 𝟙_q)"""
-    if type(node) is not E.MatMul:
-        return node
-    fs = list(node.args)
-    for i in range(len(fs) - 1):
-        k, o = fs[i], fs[i + 1]
+    def split(k, o):
         if type(k) is E.Kron and type(o) is E.Ones and o.shape[1] == 1:
-            p, q = k.left.shape[1], k.right.shape[1]
-            left = B.mul(k.left, B.ones((p, ONE)))
-            right = B.mul(k.right, B.ones((q, ONE)))
-            return B.mul(*fs[:i], B.kron(left, right), *fs[i + 2:])
-    return node
+            return B.kron(B.mul(k.left, B.ones((k.left.shape[1], ONE))),
+                          B.mul(k.right, B.ones((k.right.shape[1], ONE))))
+        return None
+    return _pairwise(node, split)
 
 
 def row_times_ones(node, ctx):
     """rᵀ𝟙 → sum(r): a row vector times the ones column is the sum of its entries"""
-    if type(node) is not E.MatMul:
-        return node
-    fs = list(node.args)
-    for i in range(len(fs) - 1):
-        r, o = fs[i], fs[i + 1]
+    def total(r, o):
         if type(o) is E.Ones and o.shape[1] == 1 and r.shape[0] == 1 and not is_scalar(r.shape):
-            inner = r.arg if type(r) is E.Transpose else r
-            return B.mul(*fs[:i], B.summ(inner), *fs[i + 2:])
-    return node
+            return B.summ(r.arg if type(r) is E.Transpose else r)
+        return None
+    return _pairwise(node, total)
 
 
 def commutation_of_vec(node, ctx):
     """K(m,n)vec(A) → vec(Aᵀ) and K(m,n)ᵀvec(Aᵀ) → vec(A)"""
-    if type(node) is not E.MatMul:
-        return node
-    fs = list(node.args)
-    for i in range(len(fs) - 1):
-        k, v = fs[i], fs[i + 1]
+    def permute(k, v):
         if type(v) is E.Vec and (type(k) is E.Commutation or
                                  type(k) is E.Transpose and type(k.arg) is E.Commutation):
-            return B.mul(*fs[:i], B.vec(B.transpose(v.arg)), *fs[i + 2:])
-    return node
+            return B.vec(B.transpose(v.arg))
+        return None
+    return _pairwise(node, permute)
 
 
 def kron_of_vec(node, ctx):
     """(Bᵀ ⊗ A)vec(X) → vec(AXB)"""
-    if type(node) is not E.MatMul:
-        return node
-    fs = list(node.args)
-    for i in range(len(fs) - 1):
-        k, v = fs[i], fs[i + 1]
-        if type(k) is E.Kron and type(v) is E.Vec:
-            x = v.arg
-            if k.right.shape[1] == x.shape[0] and k.left.shape[1] == x.shape[1]:
-                return B.mul(*fs[:i], B.vec(B.mul(k.right, x, B.transpose(k.left))), *fs[i + 2:])
-    return node
+    def trick(k, v):
+        if type(k) is E.Kron and type(v) is E.Vec and k.right.shape[1] == v.arg.shape[0] and \
+                k.left.shape[1] == v.arg.shape[1]:
+            return B.vec(B.mul(k.right, v.arg, B.transpose(k.left)))
+        return None
+    return _pairwise(node, trick)
 
 
 def softmax_of_exp(node, ctx):
@@ -782,7 +756,7 @@ RULES = (transpose_of_product, transpose_of_sum, transpose_of_symmetric, transpo
          ones_row_is_sum, kron_mixed_product, transpose_of_kron, kron_scalars_out,
          inverse_of_product, diag_of_outer, diag_product, inverse_of_transpose, inverse_of_power,
          transpose_of_power, product_powers, sum_of_diags, kron_times_ones, row_times_ones,
-         commutation_of_vec, kron_of_vec, trace_of_kron, softmax_of_exp)
+         commutation_of_vec, kron_of_vec, trace_of_kron, softmax_of_exp, diag_sign_out)
 
 # The node types each rule looks at (a rule returns every other node unchanged): the strategy
 # tries only these, which keeps the fixed-point loop cheap.
@@ -799,7 +773,7 @@ RULE_TYPES = {
     inverse_of_transpose: (E.Inverse,), inverse_of_power: (E.Inverse, E.Power),
     transpose_of_power: (_T,), product_powers: (_M,), sum_of_diags: (_A,),
     kron_times_ones: (_M,), row_times_ones: (_M,), commutation_of_vec: (_M,), kron_of_vec: (_M,),
-    trace_of_kron: (E.Trace,), softmax_of_exp: (_M,),
+    trace_of_kron: (E.Trace,), softmax_of_exp: (_M,), diag_sign_out: (E.DiagMat,),
 }
 RULES_FOR = {t: tuple(r for r in RULES if t in RULE_TYPES[r]) for t in E.NODE_TYPES}
 

@@ -118,6 +118,11 @@ GOLDEN = [
     G("a^T diag(x) b", "x", "a: n, b: n, x: n", "a ⊙ b", "a .* b", "diag-bilinear"),
     G("diag(x) a", "x", "a: n, x: n", "diag(a)", "diag(a)", "diag-times-vector"),
     G("sum(kron(a, b))", "a", "a: p, b: q", "sum(b)𝟙", "sum(b) ones(p)", "sum-kron"),
+    G("cos(x)", "x", "x: n", "−diag(sin(x))", "-diag(sin(x))", "cos-jacobian"),
+    G("1 ./ x", "x", "x: n", "−diag(1 ⊘ x²)", "-diag(1 ./ (x .* x))", "reciprocal"),
+    G("sqrt(t)", "t", "t: scalar", "0.5/sqrt(t)", "1 / (2 sqrt(t))", "scalar-sqrt"),
+    G("(x - μ)^T inv(Σ) (x - μ)", "Σ", "x: n, μ: n, Σ: n×n", "−Σ⁻ᵀ(x − μ)(x − μ)ᵀΣ⁻ᵀ",
+      "-inv(Σ)^T (x - μ)(x - μ)^T inv(Σ)^T", "mahalanobis-covariance"),
     # Softmax and cross-entropy.
     G("logsumexp(x)", "x", "x: n", "softmax(x)", "exp(x) / sum(exp(x))", "logsumexp"),
     G("log(sum(exp(x)))", "x", "x: n", "softmax(x)", "exp(x) / sum(exp(x))", "log-sum-exp"),

@@ -56,7 +56,7 @@ class LatexPrinter(Printer):
         return f"\\frac{{{body}}}{{{d}}}"
 
     def scale(self, coef, body, num):
-        return coef + " " + body
+        return coef + " " + body if body else coef
 
     def hadamard_power(self, node):
         return self.operand(node.arg, node) + "^{\\circ " + self.number(node.exponent) + "}"

@@ -36,7 +36,7 @@ class UnicodePrinter(Printer):
         return out
 
     def scale(self, coef, body, num):
-        if body[:1] in "0123456789.":
+        if body and body[0] in "0123456789.":
             return coef + "·" + body
         return coef + body
 
