@@ -24,6 +24,32 @@ def _value_key(name: str, values: dict):
     return None
 
 
+def _residuals(node, repeated: set) -> list:
+    """Sums that hold a product with a matrix (not just vectors) and stand as a factor of a
+    larger product — the residual r = Xθ − y of 2Xᵀ(Xθ − y), the one-use subexpression a
+    textbook names. Sums built from parts named anyway are left to those names."""
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if type(n) is E.MatMul and sum(not f.is_scalar for f in n.args) > 1:
+            out += [f for f in n.args if type(f) is E.Add and _holds_matrix_product(f)
+                    and not _uses(f, repeated)]
+        stack.extend(n.children)
+    return out
+
+
+def _holds_matrix_product(node) -> bool:
+    if type(node) is E.MatMul:
+        chain = [f for f in node.args if not f.is_scalar]
+        if len(chain) > 1 and any(1 not in (f.shape[0], f.shape[1]) for f in chain):
+            return True
+    return any(_holds_matrix_product(c) for c in node.children)
+
+
+def _uses(node, repeated: set) -> bool:
+    return node in repeated or any(_uses(c, repeated) for c in node.children)
+
+
 def _public_shape(shape) -> tuple:
     if is_scalar(shape):
         return ()
@@ -98,7 +124,9 @@ class Result:
         uses = counts([node])
         costly = [n for n in uses if isinstance(n, (E.Inverse, E.Det, E.LogDet, E.Softmax))
                   and not isinstance(n.arg, TRIVIAL)]
-        named = shared([node]) + [n for n in costly if n not in shared([node])]
+        repeated = shared([node])
+        costly += _residuals(node, set(repeated) | set(costly))
+        named = repeated + [n for n in dict.fromkeys(costly) if n not in repeated]
         if not named:
             return str(self)
         from .expr import names_in

@@ -57,6 +57,12 @@ def test_cse_names_repeated_and_costly_parts():
     text = r.cse()
     assert "where r = softmax(Wx)" in text and text.count("softmax") == 1
     assert derive("x^T x", wrt="x").cse() == "2x"
+    # the residual of a least-squares fit is named, as the example writes it
+    assert derive("(X θ - y)^T (X θ - y)", wrt="θ").cse() == "2Xᵀr   where r = Xθ − y"
+    assert derive("‖X - U V^T‖_F^2", wrt="U").cse() == "2rV   where r = UVᵀ − X"
+    # sums of outer products or of parts named anyway are not
+    assert derive("b^T X^T X c", wrt="X", shapes="X: m×n, b: n, c: n").cse() == "X(bcᵀ + cbᵀ)"
+    assert derive("softmax(W x)", wrt="x").cse() == "(diag(r) − rrᵀ)W   where r = softmax(Wx)"
 
 
 @pytest.mark.parametrize("expr, wrt, shapes, expected, order", [
