@@ -118,8 +118,9 @@ def _algebra(node):
             if not is_scalar(cand.shape):
                 continue
             cand = B.mul(cand, B.ones(node.shape))
-        if size(cand) < best_size:
-            best, best_size = cand, size(cand)
+        cand_size = size(cand)
+        if cand_size < best_size:
+            best, best_size = cand, cand_size
     return best
 
 

@@ -36,12 +36,6 @@ class Dim:
         return self.coef == 1 and len(self.factors) == 1 and self.factors[0][1] == 1
 
     @property
-    def name(self) -> str:
-        if not self.is_Symbol:
-            raise AttributeError("only a single size name has a name")
-        return self.factors[0][0]
-
-    @property
     def free_symbols(self) -> set:
         return {symbol(n) for n, _ in self.factors}
 
@@ -55,9 +49,13 @@ class Dim:
                 out = out * base
         return out
 
-    def powers(self):
-        """[(name, exponent), ...] in name order."""
-        return list(self.factors)
+    def flat_factors(self) -> list:
+        """The size as a list of factors, a name repeated for its power: 2m·n² → [2, m, n, n]
+        (the coefficient only when it is not 1)."""
+        out = [self.coef] if self.coef != 1 else []
+        for name, exp in self.factors:
+            out += [name] * exp
+        return out
 
     # Arithmetic ------------------------------------------------------------------------------
     def __mul__(self, other) -> "Dim":
@@ -89,9 +87,6 @@ class Dim:
 
     def __hash__(self) -> int:
         return self._hash
-
-    def __lt__(self, other) -> bool:
-        return str(self) < str(other)
 
     def __str__(self) -> str:
         parts = [] if self.coef == 1 and self.factors else [str(self.coef)]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from math import gcd
 
 from . import build as B
@@ -100,16 +101,12 @@ def _product(coef, scalars, chain, rows):
 
 # Canonical key: one spelling for equal scalars and traces -------------------------------------
 
+# Memoised: trees are shared DAGs and the rules ask about the same subtrees again and again.
+_MEMO = lru_cache(maxsize=100_000)
+
+
+@_MEMO
 def _sort_key(node) -> str:
-    return _SORT_KEYS.get(node) or _SORT_KEYS.setdefault(node, _make_sort_key(node))
-
-
-_SORT_KEYS: dict = {}
-
-
-def _make_sort_key(node) -> str:
-    if len(_SORT_KEYS) > 100_000:
-        _SORT_KEYS.clear()
     head = type(node).__name__
     for attr in ("name", "value", "exponent", "fn", "rows", "cols"):
         if hasattr(node, attr):
@@ -126,15 +123,11 @@ def _best(candidates):
     return min(candidates, key=lambda c: (transposes(c), _sort_key(c)))
 
 
+@_MEMO
 def canonical(node):
     """node with every 1×1 product and every trace spelt one way (aᵀb = bᵀa, tr(AB) = tr(BA) =
     tr(BᵀAᵀ)) and the terms of sums and ⊙ sorted: equal keys mean equal expressions. Used to
     collect like terms and by matcalc.equivalent; never printed."""
-    hit = _CANONICAL.get(node)
-    if hit is not None:
-        return hit
-    if len(_CANONICAL) > 100_000:
-        _CANONICAL.clear()
     out = node
     if node.children:
         kids = [canonical(c) for c in node.children]
@@ -164,11 +157,7 @@ def canonical(node):
                     options += [B.mul(*seq[i:], *seq[:i]) for i in range(len(seq))
                                 if seq[i].shape[0] == seq[i - 1].shape[1]]
                 out = B.mul(B.num(c), *scal, B.trace(_best(options)))
-    _CANONICAL[node] = out
     return out
-
-
-_CANONICAL: dict = {}
 
 
 # Rules -----------------------------------------------------------------------------------------
@@ -351,19 +340,10 @@ def scalar_power_repeat(node, ctx):
     return B.mul(*(B.power(b, powers[b]) for b in order), *others)
 
 
+@_MEMO
 def transposes(node) -> int:
-    """How many Transpose nodes a tree holds (a cost used to pick the simpler form); memoised,
-    because trees are shared DAGs and the rules ask about every subtree."""
-    hit = _TRANSPOSES.get(node)
-    if hit is None:
-        if len(_TRANSPOSES) > 200_000:
-            _TRANSPOSES.clear()
-        hit = (type(node) is E.Transpose) + sum(transposes(c) for c in node.children)
-        _TRANSPOSES[node] = hit
-    return hit
-
-
-_TRANSPOSES: dict = {}
+    """How many Transpose nodes a tree holds (a cost used to pick the simpler form)."""
+    return (type(node) is E.Transpose) + sum(transposes(c) for c in node.children)
 
 
 def transpose_of_sum(node, ctx):

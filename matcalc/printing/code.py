@@ -65,10 +65,8 @@ def _dim_code(d) -> str:
         return str(int(d))
     if d.is_Symbol:
         return identifier(str(d))
-    parts = [str(d.coef)] if d.coef != 1 else []
-    for name, exp in d.powers():
-        parts += [identifier(name)] * exp
-    return "(" + " * ".join(parts) + ")"
+    return "(" + " * ".join(identifier(f) if isinstance(f, str) else str(f)
+                            for f in d.flat_factors()) + ")"
 
 
 class CodePrinter:

@@ -40,12 +40,10 @@ def _size(d) -> str | None:
     text = str(d)
     if d.is_Integer or (d.is_Symbol and "_" not in text and text.isidentifier()):
         return text
-    factors = [str(d.coef)] if d.coef != 1 else []
-    for name, exp in d.powers():
-        if "_" in name or not name.isidentifier():
-            return None
-        factors += [name] * exp
-    return "*".join(factors)
+    factors = d.flat_factors()
+    if any(isinstance(f, str) and ("_" in f or not f.isidentifier()) for f in factors):
+        return None
+    return "*".join(map(str, factors))
 
 
 _PRINTER = TextPrinter()
