@@ -139,7 +139,9 @@ class ToExpr(Transformer):
     def __init__(self, shapes: Shapes):
         super().__init__()
         self.declared = set(shapes.decls) | shapes.dim_names
-        self.call_products: set[int] = set()
+        # Products the parser made itself (a run of letters split into names, X(θ)): a postfix
+        # operator after one applies to its last factor only, AAᵀ = A·Aᵀ, X(θ)ᵀ = X·θᵀ.
+        self.call_products: dict[int, E.Node] = {}   # id → node, kept alive so ids stay unique
 
     def add(self, meta, c):
         return E.Add((c[0], c[1]), span=_span(meta))
@@ -151,7 +153,18 @@ class ToExpr(Transformer):
         return _neg(c[1], _span(meta))
 
     def mat_mul(self, meta, c):
-        return E.MatMul((c[0], c[1]), span=_span(meta))
+        return self._product(c[0], c[1], _span(meta))
+
+    def _product(self, left, right, span):
+        """left·right, left to right: 2·(AAᵀ) from the juxtaposition `2AAᵀ` is (2·A)·Aᵀ, the
+        same tree as 2*A*A^T."""
+        if self.call_products.get(id(right)) is right:
+            first, last = right.args
+            start = left.span.start if left.span and first.span else None
+            inner = self._product(left, first, None if start is None else
+                                  Span(start, first.span.end))
+            return E.MatMul((inner, last), span=span)
+        return E.MatMul((left, right), span=span)
 
     def hadamard(self, meta, c):
         return E.Hadamard((c[0], c[2]), span=_span(meta))
@@ -184,9 +197,14 @@ class ToExpr(Transformer):
     # postfix operators: the grammar gives (operand, postop tree)
     def postfix(self, meta, c):
         base, op = c
-        if id(base) in self.call_products:       # Xtrain(θ)ᵀ is Xtrain·θᵀ, as X(θ)ᵀ is X·θᵀ
-            inner = self.postfix(meta, [base.args[1], op])
-            return E.MatMul((base.args[0], inner), span=_span(meta))
+        if self.call_products.get(id(base)) is base:   # AAᵀ = A·Aᵀ, X(θ)ᵀ = X·θᵀ, cS⁻¹ = c·S⁻¹
+            last = base.args[1]
+            inner = self.postfix(meta, [last, op])
+            inner = replace(inner, span=Span(last.span.start, _span(meta).end)) \
+                if last.span is not None and _span(meta) is not None else inner
+            node = E.MatMul((base.args[0], inner), span=_span(meta))
+            self.call_products[id(node)] = node     # ABᵀ⁻¹ is A·(Bᵀ)⁻¹
+            return node
         kind, args = op
         span = _span(meta)
         if kind == "transpose":
@@ -233,6 +251,7 @@ class ToExpr(Transformer):
         node = parts[0]
         for p in parts[1:]:
             node = E.MatMul((node, p), span=Span(node.span.start, p.span.end))
+            self.call_products[id(node)] = node
         return node
 
     def _leaf(self, name, span):
@@ -252,10 +271,15 @@ class ToExpr(Transformer):
                     raise ParseError(f"`{raw}(…)` multiplies {raw} by a parenthesised "
                                      "expression, which cannot have commas", span=span)
                 node = E.MatMul((self._leaf(units[0][0], units[0][1]), args[0]), span=span)
-                self.call_products.add(id(node))
+                self.call_products[id(node)] = node
                 return node
             raise self._unknown(raw, tok)
         return self._call(name, raw, args, span, tok)
+
+    def compose(self, meta, c):
+        """`log det(X)`: a function name before a call applies to that call's value."""
+        tok, inner = c
+        return self._call(canonical_name(str(tok)), str(tok), [inner], _span(meta), tok)
 
     def _unknown(self, raw, tok):
         guess = SUGGEST.get(raw) or next(iter(difflib.get_close_matches(raw, sorted(CALL_NAMES),
@@ -424,6 +448,24 @@ def _unclosed(text: str, upto: int) -> int | None:
     return stack[-1] if stack else None
 
 
+_WORD_BEFORE = re.compile(rf"(?:^|(?<=[^{_LETTER}_]))([{_LETTER}][{_LETTER}0-9]*)\s*$")
+
+
+def _bare_function(text: str, pos: int) -> ParseError | None:
+    """A function name with no call after it (`log`, `log + x`, `log x`): never a variable."""
+    m = _WORD_BEFORE.search(text[:pos])
+    if m is None or m.group(1) not in CALL_NAMES or m.group(1) == "σ":
+        return None
+    head = text[:m.start(1)].rstrip("0123456789")
+    if len(head) < m.start(1) and head and re.match(f"[{_LETTER}_]", head[-1]):
+        return None                                    # W1log is a name run, not a function
+    word = m.group(1)
+    return ParseError(f"`{word}` is a function: write {word}(…) with its argument in "
+                      "parentheses", span=Span(m.start(1), m.end(1)),
+                      hint=f"a function name may stand before another call: {word} det(X) is "
+                           f"{word}(det(X))")
+
+
 def translate(err: UnexpectedInput, text: str) -> ParseError:
     """Turn Lark's exception into a ParseError a user can act on."""
     if isinstance(err, UnexpectedCharacters):
@@ -442,6 +484,9 @@ def translate(err: UnexpectedInput, text: str) -> ParseError:
     tok = err.token
     at_end = tok.type == "$END"
     pos = len(text.rstrip()) if at_end else tok.start_pos
+    bare = _bare_function(text, pos)
+    if bare is not None:
+        return bare
     prev, ppos = _prev_token(text, pos)
     value = "" if at_end else str(tok)
     pspan = Span(ppos, ppos + len(prev))
