@@ -35,7 +35,7 @@ CALL_NAMES = set(ALIASES) | set(REDUCTIONS) | set(OTHER_CALLS)
 SUGGEST = {"trace": "tr", "inverse": "inv", "transpose": "^T", "logistic": "sigmoid",
            "norm": "norm2", "determinant": "det", "identity": "eye", "ln": "log",
            "heaviside": "step", "sgn": "sign", "exponential": "exp", "lse": "logsumexp"}
-SUPERSCRIPTS = {"²": 2, "³": 3, "⁴": 4, "⁵": 5, "⁶": 6, "⁷": 7, "⁸": 8, "⁹": 9}
+_FROM_SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 _LETTER = "A-Za-zΑ-Ωα-ωϑϕϵℓ"
 _UNIT = re.compile(rf"[{_LETTER}][0-9]*")
 _GREEK_BY_LEN = sorted(GREEK, key=len, reverse=True)
@@ -181,6 +181,11 @@ class ToExpr(Transformer):
     def dot(self, meta, c):
         return E.Dot(c[0], c[2], span=_span(meta))
 
+    def group(self, meta, c):
+        """(AB)ᵀ: brackets make a product one factor again, so a postfix takes all of it."""
+        self.call_products.pop(id(c[0]), None)
+        return c[0]
+
     def number(self, meta, c):
         return E.Num(_number(c[0]), span=_tspan(c[0]))
 
@@ -229,10 +234,12 @@ class ToExpr(Transformer):
     def power(self, meta, c):
         tok = c[0]
         if isinstance(tok, Token) and tok.type == "SUP_NUM":
-            return ("power", Fraction(SUPERSCRIPTS[str(tok)]))
+            return ("power", Fraction(int(str(tok).translate(_FROM_SUPERSCRIPT))))
         return ("power", tok)
 
     def hadamard_power(self, meta, c):
+        if isinstance(c[0], Token) and c[0].type == "HSUP_NUM":
+            return ("hadamard_power", Fraction(int(str(c[0])[1:].translate(_FROM_SUPERSCRIPT))))
         return ("hadamard_power", c[1])
 
     def exponent(self, meta, c):
@@ -275,6 +282,10 @@ class ToExpr(Transformer):
                 return node
             raise self._unknown(raw, tok)
         return self._call(name, raw, args, span, tok)
+
+    def commutation_k(self, meta, c):
+        """K(m,n), as the Unicode printer writes the commutation matrix."""
+        return self._call("commutation", "K", c[1] or [], _span(meta), c[0])
 
     def compose(self, meta, c):
         """`log det(X)`: a function name before a call applies to that call's value."""

@@ -133,3 +133,16 @@ def test_function_name_without_a_call_is_a_parse_error_with_a_caret(name, templa
     start = text.index(name)
     assert err.value.span.start == start, f"caret at {err.value.span} for {text!r}"
     assert name in str(err.value)
+
+
+BRACKETED = [("(AB)ᵀ", "(A*B)^T"), ("(AB)⁻¹", "inv(A*B)"), ("(AB)²", "(A*B)^2"),
+             ("(AXB)ᵀ + (BXA)ᵀ", "(A*X*B)^T + (B*X*A)^T"), ("2(AB)", "2*(A*B)"),
+             ("((AB))ᵀ", "(A*B)^T"), ("x(ab)ᵀ", None)]
+
+
+@pytest.mark.parametrize("spelling, explicit", [b for b in BRACKETED if b[1]],
+                         ids=[s for s, e in BRACKETED if e])
+def test_a_bracketed_run_takes_the_postfix_whole(spelling, explicit):
+    """(AXB)ᵀ once read back as (A·X·Bᵀ) — the printed gradient of tr(AXBX) changed meaning."""
+    shapes = "A: n×n, B: n×n, X: n×n"
+    assert parse(spelling, shapes) == parse(explicit, shapes)

@@ -32,7 +32,9 @@ class TextPrinter(Printer):
         r, c = (_size(d) for d in node.shape)
         if r and c:
             return f"ones({r})" if c == "1" else f"ones({r}, {c})"
-        return "𝟙" if node.shape[1] == 1 else "𝟙^T"
+        if node.shape[1] == 1:
+            return "𝟙"
+        return "𝟙^T" if node.shape[0] == 1 else "(𝟙*𝟙^T)"
 
 
 def _size(d) -> str | None:

@@ -1,8 +1,11 @@
 """Pretty Unicode, the way a textbook prints: juxtaposed products, ᵀ, ⁻¹, ⊙, ‖x‖."""
 from __future__ import annotations
 
+import re
+
 from .. import expr as E
 from ..functions import FUNCTIONS
+from ..shapes import is_scalar
 from .base import Printer
 
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -18,6 +21,27 @@ class UnicodePrinter(Printer):
     inv_suffix = "⁻¹"
     inv_t_suffix = "⁻ᵀ"
 
+    def __init__(self):
+        super().__init__()
+        self._sized: set[int] = set()
+        self._depth = 0
+
+    def __call__(self, node) -> str:
+        if self._depth == 0:
+            self._sized = unsized_constants(node)
+        self._depth += 1
+        try:
+            return super().__call__(node)
+        finally:
+            self._depth -= 1
+
+    def identity(self, node):
+        if id(node) in self._sized:
+            n = _size(node.shape[0])
+            if n:
+                return f"eye({n.replace('*', '')})"
+        return "I"
+
     def pow_suffix(self, e):
         if e.denominator == 1:
             return str(e.numerator).translate(_SUP)
@@ -26,11 +50,18 @@ class UnicodePrinter(Printer):
     def join_factors(self, parts, nodes):
         """Juxtapose, with a space only where two words would run together: after or before a
         multi-letter name, and before a function name (W1 x, Xtrain w, x tanh(Wx))."""
-        out, prev = "", None
+        out, prev, prev_at = "", None, 0
         for p, n in zip(parts, nodes):
             if out and _word(out[-1]) and _word(p[:1]) and (
-                    _long_sym(n) or _long_sym(prev) or isinstance(n, _CALLS)):
+                    _long_sym(n) or _long_sym(prev) or _CALL_TEXT.match(p)):
                 out += " "
+            elif out and _word(out[-1]) and isinstance(n, E.Commutation):
+                out += " "                       # x K(m,n), not a name xK
+            elif p[:1] == "(" and isinstance(prev, E.Sym) and prev_at and \
+                    _word(out[prev_at - 1]) and _word(out[-1]):
+                # AX(XᵀAX)⁻¹ would read as a call of a function AX: write A X(XᵀAX)⁻¹
+                out = out[:prev_at] + " " + out[prev_at:]
+            prev_at = len(out)
             out += p
             prev = n
         return out
@@ -41,9 +72,13 @@ class UnicodePrinter(Printer):
         return coef + body
 
     def hadamard_power(self, node):
+        """x⊙² for a vector or matrix (x² is a matrix power, which a vector does not have);
+        a scalar's element-wise power is its power, s²."""
         e = node.exponent
-        if e.denominator == 1 and e > 0 and node.shape and node.shape[1] == 1:
-            return self.operand(node.arg, node) + str(e.numerator).translate(_SUP)
+        if e.denominator == 1 and node.shape and is_scalar(node.shape):
+            return self.operand(node.arg, node) + self.pow_suffix(e)
+        if e.denominator == 1:
+            return self.operand(node.arg, node) + "⊙" + str(e.numerator).translate(_SUP)
         return self.operand(node.arg, node) + ".^" + self.exponent(e)
 
     def apply(self, node):
@@ -55,7 +90,23 @@ class UnicodePrinter(Printer):
         return f"‖{self(a)}‖{sub}"
 
     def ones(self, node):
-        return "𝟙ᵀ" if node.shape[0] == 1 and node.shape[1] != 1 else "𝟙"
+        """𝟙 (a column), 𝟙ᵀ (a row), 𝟙𝟙ᵀ (a matrix of ones: 𝟙 alone would read back as a
+        column)."""
+        r, c = node.shape
+        if id(node) in self._sized:
+            sizes = [_size(d) for d in (r, c) if d != 1]
+            if sizes and all(sizes):
+                return f"ones({', '.join(x.replace('*', '') for x in sizes)})" + \
+                    ("ᵀ" if r == 1 and c != 1 else "")
+        if c == 1:
+            return "𝟙"
+        return "𝟙ᵀ" if r == 1 else "𝟙𝟙ᵀ"
+
+    def operand(self, node, parent):
+        s = super().operand(node, parent)
+        if s == "𝟙𝟙ᵀ" and not isinstance(parent, E.MatMul):
+            return self.paren(s)                 # (𝟙𝟙ᵀ)ᵀ, X ⊙ (𝟙𝟙ᵀ): it is a product
+        return s
 
     def zero(self, node):
         return "0"
@@ -64,6 +115,57 @@ class UnicodePrinter(Printer):
         from .text import _size
         r, c = (_size(d) or str(d) for d in (node.rows, node.cols))
         return f"K({r.replace('*', '')},{c.replace('*', '')})"
+
+
+_CALL_TEXT = re.compile(r"([^\W\d_]{2,}[0-9]*|σ)\(")     # tanh(, eye(, σ(: a space before
+
+
+def _size(d):
+    from .text import _size as text_size
+    return text_size(d)
+
+
+def _pinned(node) -> bool:
+    """Whether the printed node determines its own shape (a variable does, I and 𝟙 do not)."""
+    if node.shape and node.shape == (1, 1) or isinstance(node, (E.Sym, E.Commutation)):
+        return True
+    if isinstance(node, (E.Identity, E.Ones, E.Zero, E.Num)):
+        return False
+    if isinstance(node, E.Kron):
+        return all(_pinned(c) for c in node.children)
+    return any(_pinned(c) for c in node.children if c.shape != (1, 1))
+
+
+def unsized_constants(root) -> set[int]:
+    """The identities and ones whose size nothing around them fixes — inside ⊗ and vec, where
+    a bare I would read back with another size; they print with their size, eye(n). The result
+    itself (the root) prints I: its size is the result's."""
+    out: set[int] = set()
+
+    def walk(node, free):
+        if isinstance(node, (E.Identity, E.Ones)):
+            if free:
+                out.add(id(node))
+            return
+        kids = [c for c in node.children if c.shape != (1, 1)]
+        if isinstance(node, (E.Kron, E.Vec)):
+            for c in node.children:
+                walk(c, True)
+            return
+        if node.shape == (1, 1) and not isinstance(node, E.MatMul):
+            for c in node.children:             # tr(I ⊗ A), sum(…): nothing outside fixes it
+                walk(c, True)
+            return
+        for c in node.children:
+            if c.shape == (1, 1):
+                walk(c, free)
+            elif isinstance(node, E.MatMul) and isinstance(c, E.Ones) and c.shape[0] != c.shape[1]:
+                walk(c, free and c in (kids[0], kids[-1]))     # Aᵀ𝟙𝟙ᵀ: one side is open
+            else:
+                walk(c, free and not any(_pinned(k) for k in kids if k is not c))
+
+    walk(root, False)
+    return out
 
 
 def _word(c: str) -> bool:

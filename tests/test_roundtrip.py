@@ -1,0 +1,206 @@
+"""Printed output is valid input and means the same function: for every result, the Unicode
+form str(r), the plain text r.text and the LaTeX r.latex parse back to a tree with the same
+values as r.node at random points (a different size for every dimension name).
+
+This is a printer/parser consistency check, so evaluating both trees with matcalc's evaluator is
+the point; the derivatives themselves are checked against finite differences elsewhere.
+The tables are imported from the identity, golden, seed and higher-order tests; a hypothesis
+property runs over generated expressions (`--slow` for thousands of examples)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import matcalc
+from matcalc import derive, parse
+from matcalc import expr as E
+from matcalc.numeric import evaluate_tree
+from matcalc.parser import parse_with_shapes
+from matcalc.printing.latex import to_latex
+from matcalc.printing.text import to_text
+from matcalc.printing.unicode import to_unicode
+
+import test_golden
+import test_higher
+import test_identities
+import test_seeds
+from conftest import random_point
+
+
+def _free(node) -> set:
+    out, stack = set(), [node]
+    while stack:
+        n = stack.pop()
+        for d in n.shape:
+            out |= d.free_symbols
+        if hasattr(n, "dim"):
+            out |= n.dim.free_symbols
+        stack.extend(n.children)
+    return out
+
+
+def assert_reads_back(node, printed, shapes, decls, seed=0):
+    """parse(printed) has node's values. A constant printed alone (I, 𝟙, 0) has no size of its
+    own: its size is the result's, as when a user pastes it where the result belongs."""
+    back, _ = parse_with_shapes(printed, shapes)
+    if isinstance(node, E.Zero) or (isinstance(node, E.Num) and node.value == 0):
+        assert isinstance(back, (E.Zero, E.Num)) and \
+            (isinstance(back, E.Zero) or back.value == 0), printed
+        return
+    known = _free(node)
+    rng = np.random.default_rng(seed)
+    for attempt in range(6):
+        env, sizes = random_point([node, back], decls, rng, positive=attempt % 2 == 1)
+        for db, dn in zip(back.shape, node.shape):
+            if db.is_Symbol and db not in known:
+                sizes[db] = int(dn.subs(sizes))
+        want = evaluate_tree(node, env, sizes)
+        if not np.all(np.isfinite(want)):
+            continue
+        got = evaluate_tree(back, env, sizes)
+        assert got.shape == want.shape, f"{printed!r}: shape {got.shape} ≠ {want.shape}"
+        np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10,
+                                   err_msg=f"{printed!r} reads back as another function")
+        return
+    pytest.skip("no finite random point")
+
+
+def assert_result_reads_back(r, shapes, seed=0):
+    for printed in (str(r), r.text, r.latex):
+        assert_reads_back(r.node, printed, shapes, r.decls, seed)
+
+
+# The tables ------------------------------------------------------------------------------------
+
+def _table_cases():
+    out = []
+    for p in test_identities.TABLE:
+        expr, wrt, shapes, _, order = p.values
+        out.append(pytest.param(expr, wrt, shapes, order, id=f"identity:{p.id}"))
+    for p in test_golden.GOLDEN:
+        expr, wrt, shapes, _, _, order = p.values
+        out.append(pytest.param(expr, wrt, shapes, order, id=f"golden:{p.id}"))
+    for expr, wrt, shapes, *_ in test_seeds.SEED_FORMS:
+        out.append(pytest.param(expr, wrt, shapes, 1, id=f"seed:{expr} d/d{wrt}"))
+    for expr, wrt, shapes, _ in test_higher.HESSIANS + test_higher.TENSOR_HESSIANS:
+        out.append(pytest.param(expr, wrt, shapes, 2, id=f"hessian:{expr} d/d{wrt}"))
+    for expr, wrt, shapes, *_ in test_higher.TENSORS:
+        out.append(pytest.param(expr, wrt, shapes, 1, id=f"tensor:{expr} d/d{wrt}"))
+    return out
+
+
+TABLE_CASES = _table_cases()
+
+
+@pytest.mark.parametrize("expr, wrt, shapes, order", TABLE_CASES)
+def test_printed_result_reads_back(expr, wrt, shapes, order):
+    try:
+        r = derive(expr, wrt=wrt, shapes=shapes, order=order)
+    except matcalc.UnsupportedError:
+        pytest.skip("no rule (an expected failure of its own table)")
+    assert_result_reads_back(r, shapes)
+    if r.kind in ("gradient", "jacobian", "tensor"):
+        assert_result_reads_back(r.vec, shapes)
+
+
+def test_the_tables_are_all_here():
+    assert len(TABLE_CASES) >= 300
+
+
+# Printed forms that once read back as something else ------------------------------------------
+
+PRINTED = [
+    # (what matcalc printed, shapes, what it means written out)
+    ("diag(1 − tanh(Wx)⊙²)W", "W: m×n, x: n", "diag(1 - tanh(W*x) .^ 2)*W"),
+    ("−diag(1 ⊘ x⊙²)", "x: n", "-diag(1 ./ (x .^ 2))"),
+    ("x⊙⁻³", "x: n", "x .^ -3"),
+    ("X⊙²", "X: m×n", "X .^ 2"),
+    ("−σ2⁻²(x − μ)ᵀ(x − μ)", "x: n, μ: n, σ2: scalar", "-(σ2^-2)*(x - μ)^T*(x - μ)"),
+    ("−(Xᵀ)⁻²", "X: n×n", "-(inv(X^T))^2"),
+    ("−(X⁻¹BAX⁻¹)ᵀ", "X: n×n, A: n×n, B: n×n", "-(inv(X)*B*A*inv(X))^T"),
+    ("abᵀ", "a: m, b: n", "a*b^T"),
+    ("2(UVᵀ − X)V", "X: m×n, U: m×k, V: n×k", "2*(U*V^T - X)*V"),
+    ("K(m,n)", "", "commutation(m, n)"),
+    ("K(mn,p)", "", "commutation(m*n, p)"),
+    ("X¹⁰", "X: n×n", "X^10"),
+]
+
+
+@pytest.mark.parametrize("printed, shapes, explicit", PRINTED, ids=[p[0] for p in PRINTED])
+def test_printed_spelling_means_its_explicit_form(printed, shapes, explicit):
+    assert parse(printed, shapes or None) == parse(explicit, shapes or None)
+
+
+def test_elementwise_square_of_a_vector_prints_unambiguously():
+    """x² on a vector was printed for x ⊙ x, but x² as input is a matrix power (an error)."""
+    r = derive("tanh(W x)", wrt="x", shapes="W: m×n, x: n")
+    assert str(r) == "diag(1 − tanh(Wx)⊙²)W"
+    assert_result_reads_back(r, "W: m×n, x: n")
+    r = derive("x^2", wrt="x", shapes="x: scalar")
+    assert str(r) == "2x"
+    r = derive("x .^ 3", wrt="x", shapes="x: scalar")
+    assert str(r) == "3x²"                 # a scalar's element-wise power is its power
+
+
+# Generated expressions ---------------------------------------------------------------------------
+
+SH = "A: n×n, B: n×n, S: n×n spd, X: m×n, W: m×n, x: n, y: n, z: m, a: n, c: scalar, t: scalar"
+ATOMS = ["A", "B", "S", "X", "W", "x", "y", "z", "a", "c", "t", "2", "0.5", "I", "𝟙"]
+UNARY = ["exp({})", "log({})", "tanh({})", "σ({})", "relu({})", "sum({})", "tr({})",
+         "det({})", "logdet({})", "‖{}‖", "‖{}‖^2", "softmax({})", "logsumexp({})", "diag({})",
+         "inv({})", "({})^T", "({})'", "({})^2", "({})²", "({})^-1", "({})⁻¹", "({})^-T",
+         "({}) .^ 2", "({}) .^ 3", "({}) .^ -1", "({}) .^ (1/2)", "-({})", "abs({})",
+         "sqrt({})", "mean({})", "sin({})", "softplus({})", "log det({})", "exp tr({})"]
+BINARY = ["({}) + ({})", "({}) - ({})", "({}) * ({})", "({}) .* ({})", "({}) ./ ({})",
+          "({})/({})", "kron({}, {})", "({})·({})", "({})({})", "({}) ⊙ ({})"]
+# juxtaposed runs with a postfix on the last letter, next to their explicit forms
+RUNS = ["AAᵀ", "AB⁻¹", "ABᵀA", "xaᵀ", "xᵀAx", "cS⁻¹x", "XᵀX", "WXᵀ", "AA^T", "AB'", "cx.^2",
+        "zxᵀ", "aᵀS⁻¹a", "Sx", "tx²", "cA²", "SA^-T"]
+
+expressions = st.recursive(
+    st.sampled_from(ATOMS + RUNS),
+    lambda inner: st.one_of(
+        st.builds(lambda f, a: f.format(a), st.sampled_from(UNARY), inner),
+        st.builds(lambda f, a, b: f.format(a, b), st.sampled_from(BINARY), inner, inner)),
+    max_leaves=6)
+
+RELAXED = settings(deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def _parsed(text):
+    try:
+        return parse(text, SH)
+    except matcalc.MatcalcError:
+        return None
+
+
+@RELAXED
+@given(expressions)
+def test_generated_expressions_print_and_read_back(text):
+    """Printing the parsed input itself, in all three notations, reads back."""
+    node = _parsed(text)
+    assume(node is not None)
+    from matcalc.shapes import parse_shapes
+    decls = parse_shapes(SH)
+    for printed in (to_unicode(node), to_text(node), to_latex(node)):
+        assert_reads_back(node, printed, SH, decls)
+
+
+@RELAXED
+@given(expressions, st.sampled_from(["x", "A", "X", "S", "c", "t", "z"]),
+       st.sampled_from([1, 1, 1, 2]))
+def test_generated_results_read_back(text, wrt, order):
+    node = _parsed(text)
+    assume(node is not None)
+    if order == 2:
+        assume(node.shape == (1, 1) and wrt in ("x", "c", "t", "z"))
+    try:
+        r = derive(text, wrt=wrt, shapes=SH, order=order)
+    except (matcalc.UnsupportedError, matcalc.DomainError):
+        assume(False)
+    except matcalc.MatcalcError as err:        # wrt absent from the expression
+        assume("does not occur" not in str(err))
+        raise
+    assert_result_reads_back(r, SH)
