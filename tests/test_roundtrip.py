@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import matcalc
 from matcalc import derive, parse
 from matcalc import expr as E
-from matcalc.numeric import evaluate_tree
+from matcalc.numeric import _ill_conditioned, evaluate_tree
 from matcalc.parser import parse_with_shapes
 from matcalc.printing.latex import to_latex
 from matcalc.printing.text import to_text
@@ -41,6 +41,15 @@ def _free(node) -> set:
     return out
 
 
+def _nodes(node) -> list:
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        out.append(n)
+        stack.extend(n.children)
+    return out
+
+
 def assert_reads_back(node, printed, shapes, decls, seed=0):
     """parse(printed) has node's values. A constant printed alone (I, 𝟙, 0) has no size of its
     own: its size is the result's, as when a user pastes it where the result belongs."""
@@ -50,26 +59,30 @@ def assert_reads_back(node, printed, shapes, decls, seed=0):
             (isinstance(back, E.Zero) or back.value == 0), printed
         return
     known = _free(node)
+    inverted = [n.arg for n in _nodes(node) + _nodes(back)
+                if isinstance(n, (E.Inverse, E.Det, E.LogDet)) and n.arg.shape[0] != 1]
     rng = np.random.default_rng(seed)
     for attempt in range(6):
         env, sizes = random_point([node, back], decls, rng, positive=attempt % 2 == 1)
         for db, dn in zip(back.shape, node.shape):
             if db.is_Symbol and db not in known:
                 sizes[db] = int(dn.subs(sizes))
+        if _ill_conditioned(inverted, env, sizes, limit=1e6):
+            continue                      # a singular matrix: rounding decides, not the printer
         want = evaluate_tree(node, env, sizes)
-        if not np.all(np.isfinite(want)):
+        if not np.all(np.isfinite(want)) or np.max(np.abs(want), initial=0) > 1e6:
             continue
         got = evaluate_tree(back, env, sizes)
         assert got.shape == want.shape, f"{printed!r}: shape {got.shape} ≠ {want.shape}"
         np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10,
                                    err_msg=f"{printed!r} reads back as another function")
-        return
-    pytest.skip("no finite random point")
+        return True
+    return False                                       # no finite point: nothing to compare
 
 
 def assert_result_reads_back(r, shapes, seed=0):
-    for printed in (str(r), r.text, r.latex):
-        assert_reads_back(r.node, printed, shapes, r.decls, seed)
+    return all([assert_reads_back(r.node, printed, shapes, r.decls, seed)
+                for printed in (str(r), r.text, r.latex)])
 
 
 # The tables ------------------------------------------------------------------------------------
@@ -100,7 +113,8 @@ def test_printed_result_reads_back(expr, wrt, shapes, order):
         r = derive(expr, wrt=wrt, shapes=shapes, order=order)
     except matcalc.UnsupportedError:
         pytest.skip("no rule (an expected failure of its own table)")
-    assert_result_reads_back(r, shapes)
+    if not assert_result_reads_back(r, shapes):
+        pytest.skip("no finite random point")
     if r.kind in ("gradient", "jacobian", "tensor"):
         assert_result_reads_back(r.vec, shapes)
 

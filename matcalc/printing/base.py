@@ -27,14 +27,21 @@ def negate(node):
     return E.MatMul((E.Num(-first.value, first.shape),) + rest, node.shape)
 
 
-def _flat(node):
-    has_matrix = any(f.shape and not is_scalar(f.shape) for f in node.args)
+def _flat(node, has_matrix=False):
+    """The factors of a product, nested products opened — except a scalar product of vectors
+    among matrices: A(c·xᵀAx) must not print as AcxᵀAx (xᵀ would follow A)."""
+    has_matrix = has_matrix or any(f.shape and not is_scalar(f.shape) for f in node.args)
     for f in node.args:
         if isinstance(f, E.MatMul) and not (has_matrix and f.shape and is_scalar(f.shape) and
-                                            any(not is_scalar(g.shape) for g in f.args)):
-            yield from _flat(f)
+                                            _holds_vector(f)):
+            yield from _flat(f, has_matrix)
         else:
             yield f
+
+
+def _holds_vector(node) -> bool:
+    return any(not is_scalar(g.shape) or (isinstance(g, E.MatMul) and _holds_vector(g))
+               for g in node.args)
 
 
 class Printer:
@@ -185,7 +192,7 @@ class Printer:
     def divide(self, body, den, node, num):
         d = [self.operand(x, node) for x in den]
         if len(d) > 1:
-            dd = self.paren(self.times.join(d))
+            dd = self.paren(self.join_factors(d, den))
         else:
             dd = d[0]
             if isinstance(den[0], PRODUCT_LEVEL):
@@ -197,7 +204,7 @@ class Printer:
 
     def hadamard_div(self, node):
         right = self.operand(node.right, node)
-        if isinstance(node.right, PRODUCT_LEVEL) and not right.startswith(self.paren("")[:1]):
+        if isinstance(node.right, PRODUCT_LEVEL) and right != self.paren(self(node.right)):
             right = self.paren(right)        # a ⊘ (b ⊘ c): division does not associate
         return self.operand(node.left, node) + self.hdiv_op + right
 
@@ -222,7 +229,9 @@ class Printer:
         return self.operand(node.arg, node) + self.pow_suffix(node.exponent)
 
     def hadamard_power(self, node):
-        return self.operand(node.arg, node) + ".^" + self.exponent(node.exponent)
+        base = self.operand(node.arg, node)
+        gap = " " if base[-1:].isdigit() else ""          # 2 .^2: `2.` would be a number
+        return base + gap + ".^" + self.exponent(node.exponent)
 
     def exponent(self, e):
         s = self.number(e)

@@ -55,7 +55,15 @@ class LatexPrinter(Printer):
         d = " ".join(self.operand(x, node) for x in den)
         return f"\\frac{{{body}}}{{{d}}}"
 
+    def join_factors(self, parts, nodes):
+        out = ""
+        for p in parts:
+            out += (" \\cdot " if out and p[:1] in "0123456789" else " " if out else "") + p
+        return out
+
     def scale(self, coef, body, num):
+        if body[:1] in "0123456789" and body:
+            return coef + " \\cdot " + body
         return coef + " " + body if body else coef
 
     def hadamard_power(self, node):

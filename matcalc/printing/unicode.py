@@ -55,6 +55,8 @@ class UnicodePrinter(Printer):
             if out and _word(out[-1]) and _word(p[:1]) and (
                     _long_sym(n) or _long_sym(prev) or _CALL_TEXT.match(p)):
                 out += " "
+            elif out and p and (p[0] == "‖" or p[0] in "0123456789"):
+                out += "·"                       # A·‖A‖_F, A·2⁻ᵀ: not a closing bar, not A2
             elif out and _word(out[-1]) and isinstance(n, E.Commutation):
                 out += " "                       # x K(m,n), not a name xK
             elif p[:1] == "(" and isinstance(prev, E.Sym) and prev_at and \
@@ -67,7 +69,7 @@ class UnicodePrinter(Printer):
         return out
 
     def scale(self, coef, body, num):
-        if body and body[0] in "0123456789.":
+        if body and body[0] in "0123456789.‖":
             return coef + "·" + body
         return coef + body
 
@@ -79,7 +81,7 @@ class UnicodePrinter(Printer):
             return self.operand(node.arg, node) + self.pow_suffix(e)
         if e.denominator == 1:
             return self.operand(node.arg, node) + "⊙" + str(e.numerator).translate(_SUP)
-        return self.operand(node.arg, node) + ".^" + self.exponent(e)
+        return super().hadamard_power(node)
 
     def apply(self, node):
         return f"{FUNCTIONS[node.fn].pretty}({self(node.arg)})"
@@ -109,6 +111,11 @@ class UnicodePrinter(Printer):
         return s
 
     def zero(self, node):
+        if id(node) in self._sized and node.shape != (1, 1):
+            r, c = (_size(d) for d in node.shape)
+            if r and c:
+                return f"zeros({r.replace('*', '')})" if c == "1" else \
+                    f"zeros({r.replace('*', '')}, {c.replace('*', '')})"
         return "0"
 
     def commutation(self, node):
@@ -143,7 +150,7 @@ def unsized_constants(root) -> set[int]:
     out: set[int] = set()
 
     def walk(node, free):
-        if isinstance(node, (E.Identity, E.Ones)):
+        if isinstance(node, (E.Identity, E.Ones, E.Zero)):
             if free:
                 out.add(id(node))
             return
