@@ -62,7 +62,7 @@ def test_stdin_one_expression_per_line(capsys, monkeypatch):
 
 def test_check_steps_order_layout(capsys):
     code, out, _ = run(["tanh(W x)", "--wrt", "x", "--layout", "denominator", "--check"], capsys)
-    assert code == 0 and out.splitlines()[0] == "Wᵀdiag(1 − tanh(Wx)²)"
+    assert code == 0 and out.splitlines()[0] == "Wᵀdiag(1 − tanh(Wx)⊙²)"
     assert "check: ok" in out
     code, out, _ = run(["x^T A x", "--wrt", "x", "--order", "2"], capsys)
     assert out.strip() == "A + Aᵀ"
@@ -99,7 +99,7 @@ def test_installed_command_runs():
 
 def test_products_and_mixed_from_the_command_line(capsys):
     code, out, _ = run(["tanh(W x)", "--wrt", "x", "--vjp", "v"], capsys)
-    assert code == 0 and out.strip() == "Wᵀ((1 − tanh(Wx)²) ⊙ v)"
+    assert code == 0 and out.strip() == "Wᵀ((1 − tanh(Wx)⊙²) ⊙ v)"
     code, out, _ = run(["A X B", "--wrt", "X", "--jvp", "U"], capsys)
     assert code == 0 and out.strip() == "AUB"
     code, out, _ = run(["x^T A x", "--wrt", "x", "--hvp", "u", "--check"], capsys)

@@ -215,7 +215,7 @@ def test_products(fn, expr, wrt, shapes, expected):
 
 
 def test_vjp_example_from_the_issue():
-    assert str(vjp("tanh(W x)", "x")) == "Wᵀ((1 − tanh(Wx)²) ⊙ v)"
+    assert str(vjp("tanh(W x)", "x")) == "Wᵀ((1 − tanh(Wx)⊙²) ⊙ v)"
 
 
 def test_seed_004_backward_is_a_vjp():
