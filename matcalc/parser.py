@@ -22,7 +22,7 @@ from .errors import MatcalcError, ParseError, ShapeError, Span, UnsupportedError
 from .functions import ALIASES
 from .latex_in import looks_like_latex
 from .limits import check_input, deep
-from .shapes import (GREEK, ONE, SCALAR, Shapes, Unifier, canonical_name, dim, fmt_shape_plain,
+from .shapes import (GREEK, ONE, SCALAR, Decl, Shapes, Unifier, canonical_name, dim, fmt_shape_plain,
                      is_scalar, parse_shapes, SHAPE_RULES)
 
 # Calls that are not element-wise functions: name → (node builder, accepted argument counts).
@@ -438,7 +438,7 @@ class Inference:
 
 # Errors -----------------------------------------------------------------------------------------
 
-_OPERATORS = ("+", "-", "−", "*", "/", ".*", "./", "⊙", "∘", "⊘", "⊗", "·", ",")
+_OPERATORS = ("+", "-", "−", "*", "@", "/", ".*", "./", "⊙", "∘", "⊘", "⊗", "·", ",")
 
 
 def _prev_token(text: str, pos: int) -> tuple[str, int]:
@@ -562,13 +562,61 @@ def parse_raw(text: str, shapes: Shapes) -> E.Node:
         raise
 
 
+def _infer(raw, decls: Shapes):
+    inference = Inference(decls)
+    return inference.finish(inference.infer(raw))
+
+
+def _undeclared_small(raw, decls: Shapes) -> list[str]:
+    """Undeclared lower-case and Greek names, in order of appearance: the ones that may be
+    scalars (a capital is a matrix)."""
+    out, stack = [], [raw]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, E.Sym) and n.name not in decls.decls and n.name not in out \
+                and n.name not in decls.dim_names and not n.name[0].isupper():
+            out.append(n.name)
+        stack.extend(reversed(n.children))
+    return out
+
+
+def _as_scalars(raw, decls: Shapes, err: ShapeError):
+    """CONTRACT §2: an undeclared name whose only well-shaped reading is a scalar is a scalar
+    (`tr((I + c A)^-1)`). Tries one name, then two, then all; more than one reading → the error."""
+    from itertools import combinations
+    names = _undeclared_small(raw, decls)
+    sizes = [1, 2] + ([len(names)] if len(names) > 2 else [])
+    for k in sizes:
+        if k > len(names) or (k == 2 and len(names) > 8):
+            continue
+        found = []
+        for group in combinations(names, k):
+            trial = Shapes({**decls.decls, **{n: Decl(SCALAR) for n in group}})
+            try:
+                found.append((_infer(raw, trial), trial, group))
+            except MatcalcError:
+                continue
+        if len(found) == 1:
+            return found[0][:2]
+        if found:
+            options = " or ".join(", ".join(g) for _, _, g in found)
+            err.hint = f"declare which names are scalars ({options}: scalar)"
+            raise err
+    raise err
+
+
 def parse_with_shapes(text: str, shapes=None) -> tuple[E.Node, Shapes]:
-    """Parse text and infer every shape; returns the tree and the declarations used."""
+    """Parse text and infer every shape; returns the tree and the declarations used (with the
+    names found to be scalars)."""
     decls = parse_shapes(shapes)
     raw = parse_raw(text, decls)
-    inference = Inference(decls)
     try:
-        node = inference.finish(inference.infer(raw))
+        try:
+            node = _infer(raw, decls)
+        except ShapeError as err:
+            if err.op != "multiply":          # det(x), x ⊙ A: the error says more than a guess
+                raise
+            node, decls = _as_scalars(raw, decls, err)
     except MatcalcError as err:
         raise err.with_text(text) from None
     return node, decls

@@ -44,7 +44,7 @@ MALFORMED = [
     ("", None, ParseError, "empty expression", 1),
     ("   ", None, ParseError, "empty expression", 1),
     ("A $ B", None, ParseError, "unexpected character `$`", 3),
-    ("A @ B", None, ParseError, "unexpected character `@`", 3),
+    ("A $ B", None, ParseError, "unexpected character `$`", 3),
     ("|x|", None, ParseError, "a single `|` is not an operator", 1),
     ("A,B", None, ParseError, "unexpected `,`", 2),
     ("‖x", None, ParseError, "missing closing ‖", 1),

@@ -13,7 +13,7 @@ SHAPES = "A: n×n, B: n×n, C: n×n, X: m×n, a: n, b: n, x: n, y: n, c: scalar,
 
 SPELLINGS = [
     # products and scaling
-    ("A*B", "A B"), ("AB", "A*B"), ("(A)(B)", "A*B"), ("2X", "2*X"), ("2 X", "2*X"),
+    ("A*B", "A B"), ("A @ B", "A*B"), ("(A) @ (B)", "A*B"), ("AB", "A*B"), ("(A)(B)", "A*B"), ("2X", "2*X"), ("2 X", "2*X"),
     ("X(θ)", "X*θ"), ("Xθ", "X*θ"), ("Ax", "A*x"), ("A x", "A*x"),
     # inner products
     ("a·b", "a^T*b"), ("dot(a, b)", "a^T*b"), ("a·b", "dot(a, b)"), ("c·x", "c*x"),
@@ -211,3 +211,22 @@ def test_modifiers_are_kept():
     assert decls.modifiers("A") == {"symmetric"}
     assert decls.modifiers("S") == {"spd"}
     assert decls.modifiers("D") == {"diagonal"}
+
+
+def test_undeclared_name_that_only_fits_as_a_scalar_is_a_scalar():
+    """`tr((I + c A)^-1)` was refused: c was taken for a vector (cannot multiply c by A)."""
+    import numpy as np
+    from matcalc import derive
+    r = derive("tr((I + c A)^-1)", wrt="c", shapes="A: n×n")
+    assert r.shape == () and r.decls.decls["c"].shape == (1, 1)
+    rng = np.random.default_rng(0)
+    A, c, h = rng.normal(size=(4, 4)) * 0.3, 0.4, 1e-6
+    f = lambda s: np.trace(np.linalg.inv(np.eye(4) + s * A))     # noqa: E731
+    want = (f(c + h) - f(c - h)) / (2 * h)
+    np.testing.assert_allclose(np.asarray(r.evaluate({"A": A, "c": c})).item(), want, rtol=1e-6)
+
+
+def test_two_names_that_could_each_be_the_scalar_are_refused_with_a_hint():
+    with pytest.raises(matcalc.ShapeError) as err:
+        parse("x y")
+    assert "scalar" in str(err.value)
