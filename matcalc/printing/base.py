@@ -180,6 +180,7 @@ class Printer:
         elif not num:
             body = "1"
         if den:
+            den = sorted(den, key=lambda x: not isinstance(x, E.Num))     # A/(2c), not A/(c·2)
             body = self.divide(body, den, node, num)
         return sign + body
 

@@ -52,7 +52,7 @@ class LatexPrinter(Printer):
         return Printer.number(self, v)
 
     def divide(self, body, den, node, num):
-        d = " ".join(self.operand(x, node) for x in den)
+        d = self.join_factors([self.operand(x, node) for x in den], den)
         return f"\\frac{{{body}}}{{{d}}}"
 
     def join_factors(self, parts, nodes):
