@@ -146,3 +146,25 @@ def test_a_bracketed_run_takes_the_postfix_whole(spelling, explicit):
     """(AXB)ᵀ once read back as (A·X·Bᵀ) — the printed gradient of tr(AXBX) changed meaning."""
     shapes = "A: n×n, B: n×n, X: n×n"
     assert parse(spelling, shapes) == parse(explicit, shapes)
+
+
+def test_cross_entropy_with_log_softmax_spelled_with_a_space_matches_finite_differences():
+    """`−yᵀlog softmax(z)` once made `log` a vector variable; the answer surfaced at evaluate."""
+    r = derive("−yᵀlog softmax(z)", wrt="z", shapes="y: n, z: n")
+    rng = np.random.default_rng(4)
+    y, z = rng.uniform(size=(5, 1)), rng.normal(size=(5, 1))
+
+    def f(v):
+        e = np.exp(v - v.max())
+        return -(y.T @ np.log(e / e.sum())).item()
+    want = _central_gradient(f, z)
+    got = np.reshape(r.evaluate({"y": y, "z": z}), (5, 1))
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+
+
+def test_sigma_alone_is_still_a_greek_letter():
+    """σ is sigmoid only when called: σ², σx and xᵀxσ keep σ a name."""
+    shapes = "σ: scalar, x: n"
+    assert parse("σ²", shapes) == parse("σ^2", shapes)
+    assert parse("σ x", shapes) == parse("σ*x", shapes)
+    assert parse("σ(x)", shapes) == parse("sigmoid(x)", shapes)
