@@ -108,7 +108,10 @@ def _run(text, i, end, out, full, base=0):
                 out.add(sized, base + i)
                 i = k
                 continue
-            out.add("_{" + _plain(body, full, base + i + 2) + "}", base + i)
+            if body.strip().isdigit() and out.text[-1:].isalpha():
+                out.add(body.strip(), base + i)      # W_{2} is the name W2, as printed
+            else:
+                out.add("_{" + _plain(body, full, base + i + 2) + "}", base + i)
             i = k
             continue
         if ch in "{}":

@@ -78,6 +78,9 @@ def split_name(text: str, start: int, declared: set[str]) -> list[tuple[str, Spa
     joined = re.sub(r"^([^\W\d_]+)_(\d+)$", r"\1\2", whole)     # W_1 is W1 if only W1 is declared
     if joined != whole and joined in declared:
         return [(joined, Span(start, start + len(text)))]
+    apart = re.sub(r"^([^\W\d_])(\d+)$", r"\1_\2", whole)      # and W1 is W_1 if only W_1 is
+    if apart != whole and apart in declared:
+        return [(apart, Span(start, start + len(text)))]
     body, sub = (text.split("_", 1) + [""])[:2] if "_" in text else (text, "")
     body = body.replace("{", "")
     sub = sub.strip("{}")
@@ -614,7 +617,7 @@ def parse_with_shapes(text: str, shapes=None) -> tuple[E.Node, Shapes]:
         try:
             node = _infer(raw, decls)
         except ShapeError as err:
-            if err.op != "multiply":          # det(x), x ⊙ A: the error says more than a guess
+            if err.op not in ("multiply", "power", "divide", "the inverse"):   # det(x): see the error
                 raise
             node, decls = _as_scalars(raw, decls, err)
     except MatcalcError as err:

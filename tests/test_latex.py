@@ -78,3 +78,13 @@ def test_bold_symbols_option():
     bold = r.to_latex(bold=True)
     assert "\\mathbf{X}" in bold and "\\boldsymbol{\\theta}" in bold
     assert parse(bold, "X: m×n, θ: n, y: m") == parse(r.latex, "X: m×n, θ: n, y: m")
+
+
+def test_digit_subscript_reads_back_as_the_printed_name():
+    """The LaTeX of W2 is W_{2}; read back without declarations it was another name, W_2."""
+    from matcalc import derive
+    r = derive("‖W2 tanh(W1 x) - y‖^2", wrt="W2")
+    assert "W_{2}" in r.latex
+    assert parse(r.latex) == parse(r.text)
+    assert parse("W_{1} x", "W_1: m×n, x: n") == parse("W_1 x", "W_1: m×n, x: n")
+    assert parse("W1 x", "W_1: m×n, x: n") == parse("W_1 x", "W_1: m×n, x: n")
