@@ -132,24 +132,36 @@ def _size(d):
     return text_size(d)
 
 
-def _pinned(node) -> bool:
+def _pinned(node, memo: dict) -> bool:
     """Whether the printed node determines its own shape (a variable does, I and 𝟙 do not)."""
+    hit = memo.get(id(node))
+    if hit is not None:
+        return hit
     if node.shape and node.shape == (1, 1) or isinstance(node, (E.Sym, E.Commutation)):
-        return True
-    if isinstance(node, (E.Identity, E.Ones, E.Zero, E.Num)):
-        return False
-    if isinstance(node, E.Kron):
-        return all(_pinned(c) for c in node.children)
-    return any(_pinned(c) for c in node.children if c.shape != (1, 1))
+        out = True
+    elif isinstance(node, (E.Identity, E.Ones, E.Zero, E.Num)):
+        out = False
+    elif isinstance(node, E.Kron):
+        out = all(_pinned(c, memo) for c in node.children)
+    else:
+        out = any(_pinned(c, memo) for c in node.children if c.shape != (1, 1))
+    memo[id(node)] = out
+    return out
 
 
 def unsized_constants(root) -> set[int]:
     """The identities and ones whose size nothing around them fixes — inside ⊗ and vec, where
     a bare I would read back with another size; they print with their size, eye(n). The result
-    itself (the root) prints I: its size is the result's."""
+    itself (the root) prints I: its size is the result's. Each shared subtree is walked once
+    per context."""
     out: set[int] = set()
+    seen: set[tuple[int, bool]] = set()
+    memo: dict = {}
 
     def walk(node, free):
+        if (id(node), free) in seen:
+            return
+        seen.add((id(node), free))
         if isinstance(node, (E.Identity, E.Ones, E.Zero)):
             if free:
                 out.add(id(node))
@@ -169,7 +181,7 @@ def unsized_constants(root) -> set[int]:
             elif isinstance(node, E.MatMul) and isinstance(c, E.Ones) and c.shape[0] != c.shape[1]:
                 walk(c, free and c in (kids[0], kids[-1]))     # Aᵀ𝟙𝟙ᵀ: one side is open
             else:
-                walk(c, free and not any(_pinned(k) for k in kids if k is not c))
+                walk(c, free and not any(_pinned(k, memo) for k in kids if k is not c))
 
     walk(root, False)
     return out
@@ -191,8 +203,5 @@ _CALLS = (E.Apply, E.Sum, E.Trace, E.Det, E.LogDet, E.Mean, E.LogSumExp, E.Softm
           E.DiagVec)
 
 
-_PRINTER = UnicodePrinter()
-
-
 def to_unicode(node: E.Node) -> str:
-    return _PRINTER(node)
+    return UnicodePrinter()(node)        # one per call: the printer keeps per-result state
