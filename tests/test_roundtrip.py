@@ -220,3 +220,10 @@ def test_generated_results_read_back(text, wrt, order):
         assume("does not occur" not in str(err))
         raise
     assert_result_reads_back(r, SH)
+
+
+def test_ones_inside_a_kronecker_factor_print_with_their_sizes():
+    """(aᵀ(xaᵀ)⁻¹𝟙𝟙ᵀ) ⊗ I read back with a 𝟙ᵀ of any length (found by the property)."""
+    r = derive("mean(inv(x a^T))", wrt="x", shapes=SH, order=2)
+    assert "ones(n, n)" in str(r)
+    assert_result_reads_back(r, SH)

@@ -178,8 +178,10 @@ def unsized_constants(root) -> set[int]:
         for c in node.children:
             if c.shape == (1, 1):
                 walk(c, free)
-            elif isinstance(node, E.MatMul) and isinstance(c, E.Ones) and c.shape[0] != c.shape[1]:
-                walk(c, free and c in (kids[0], kids[-1]))     # Aᵀ𝟙𝟙ᵀ: one side is open
+            elif isinstance(node, E.MatMul) and isinstance(c, E.Ones):
+                # 𝟙 takes its sizes from its neighbours: Aᵀ𝟙𝟙ᵀ and 𝟙xᵀ have one side open
+                walk(c, free and ((c is kids[0] and c.shape[0] != 1) or
+                                  (c is kids[-1] and c.shape[1] != 1)))
             else:
                 walk(c, free and not any(_pinned(k, memo) for k in kids if k is not c))
 
