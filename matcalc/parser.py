@@ -245,6 +245,19 @@ class ToExpr(Transformer):
             return ("hadamard_power", Fraction(int(str(c[0])[1:].translate(_FROM_SUPERSCRIPT))))
         return ("hadamard_power", c[1])
 
+    def ratio(self, meta, c):
+        if len(c) == 1:
+            return c[0]
+        den = _number(c[1])
+        if den == 0:
+            raise ParseError("an exponent cannot divide by zero", span=_span(meta))
+        return c[0] / den
+
+    def vulgar(self, meta, c):
+        import unicodedata
+        return E.Num(Fraction(unicodedata.numeric(str(c[0]))).limit_denominator(10),
+                     span=_tspan(c[0]))
+
     def exponent(self, meta, c):
         value = _number(c[-1])
         return -value if len(c) == 2 else value

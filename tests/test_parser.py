@@ -230,3 +230,20 @@ def test_two_names_that_could_each_be_the_scalar_are_refused_with_a_hint():
     with pytest.raises(matcalc.ShapeError) as err:
         parse("x y")
     assert "scalar" in str(err.value)
+
+
+RATIONAL_POWERS = [("s^(1/2)", "s^0.5"), ("s^{1/2}", "s^0.5"), ("x .^ (1/2)", "x .^ 0.5"),
+                   ("x .^ (-3/2)", "x .^ -1.5"), ("s^(-1/2)", "(s^-1)^0.5"), ("½x", "0.5*x"),
+                   ("¾s", "0.75*s"), ("½‖x‖^2", "0.5*‖x‖^2"), ("A^(2)", "A^2")]
+
+
+@pytest.mark.parametrize("spelling, plain", RATIONAL_POWERS, ids=[s for s, _ in RATIONAL_POWERS])
+def test_bracketed_rational_exponents_and_vulgar_fractions_are_numbers(spelling, plain):
+    """`s^(1/2)`, `x .^ (1/2)` and `½x` (CONTRACT §1) were refused with a ParseError."""
+    shapes = "s: scalar, x: n, A: n×n"
+    assert parse(spelling, shapes) == parse(plain, shapes)
+
+
+def test_an_exponent_that_divides_by_zero_is_a_parse_error():
+    with pytest.raises(matcalc.ParseError):
+        parse("s^(1/0)", "s: scalar")

@@ -23,7 +23,7 @@ class LatexPrinter(Printer):
         return f"\\left({s}\\right)"
 
     def pow_suffix(self, e):
-        return "^{" + self.number(e) + "}"
+        return "^{" + Printer.number(self, e) + "}"       # ^{1/3}: a \frac exponent would not read back
 
     def __init__(self, bold: bool = False):
         super().__init__()
@@ -67,7 +67,7 @@ class LatexPrinter(Printer):
         return coef + " " + body if body else coef
 
     def hadamard_power(self, node):
-        return self.operand(node.arg, node) + "^{\\circ " + self.number(node.exponent) + "}"
+        return self.operand(node.arg, node) + "^{\\circ " + Printer.number(self, node.exponent) + "}"
 
     def apply(self, node):
         f = FUNCTIONS[node.fn]

@@ -11,7 +11,7 @@ class TextPrinter(Printer):
     inv_t_suffix = "^-T"
 
     def pow_suffix(self, e):
-        return "^" + self.number(e) if e.denominator == 1 else "^" + format(float(e), ".12g")
+        return "^" + self.exponent(e) if e >= 0 else "^(" + self.number(e) + ")"
 
     def kron(self, node):
         return f"kron({self(node.left)}, {self(node.right)})"

@@ -45,7 +45,7 @@ class UnicodePrinter(Printer):
     def pow_suffix(self, e):
         if e.denominator == 1:
             return str(e.numerator).translate(_SUP)
-        return "^" + self.number(e)
+        return "^" + self.exponent(e) if e >= 0 else "^(" + self.number(e) + ")"
 
     def join_factors(self, parts, nodes):
         """Juxtapose, with a space only where two words would run together: after or before a
