@@ -452,6 +452,39 @@ class Inference:
         return replace(node, shape=self.u.resolve(node.shape))
 
 
+# Norm bars ----------------------------------------------------------------------------------
+
+CLOSE_BAR = "\uE000"
+_OPERAND_END = re.compile(rf"[{_LETTER}0-9)}}\]'ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹𝟙_{CLOSE_BAR}]")
+
+
+def mark_closing_bars(text: str) -> str:
+    """The same text with each closing norm bar (‖ or ||) replaced by CLOSE_BAR (|| by
+    CLOSE_BAR and a space): inside a norm, a bar right after an operand closes it; every other
+    bar opens a norm. So ‖a‖‖b‖ is ‖a‖·‖b‖ and ‖x − ‖y‖‖ nests."""
+    if "‖" not in text and "||" not in text:
+        return text
+    out, depth, i, prev = [], 0, 0, ""
+    while i < len(text):
+        bar = 2 if text.startswith("||", i) else 1 if text[i] == "‖" else 0
+        if bar:
+            if depth and _OPERAND_END.match(prev or " "):
+                out.append(CLOSE_BAR + " " * (bar - 1))
+                depth -= 1
+                prev = CLOSE_BAR
+            else:
+                out.append(text[i:i + bar])
+                depth += 1
+                prev = "‖"
+            i += bar
+            continue
+        if not text[i].isspace():
+            prev = text[i]
+        out.append(text[i])
+        i += 1
+    return "".join(out)
+
+
 # Errors -----------------------------------------------------------------------------------------
 
 _OPERATORS = ("+", "-", "−", "*", "@", "/", ".*", "./", "⊙", "∘", "⊘", "⊗", "·", ",")
@@ -515,7 +548,7 @@ def translate(err: UnexpectedInput, text: str) -> ParseError:
     if bare is not None:
         return bare
     prev, ppos = _prev_token(text, pos)
-    value = "" if at_end else str(tok)
+    value = "" if at_end else str(tok).replace(CLOSE_BAR, "‖")
     pspan = Span(ppos, ppos + len(prev))
     if prev in ("^", ".^"):
         want = "T, -1, -T or a number" if prev == "^" else "a number"
@@ -568,7 +601,7 @@ def parse_raw(text: str, shapes: Shapes) -> E.Node:
         except MatcalcError as err:
             raise remap(err, positions, text) from None
     try:
-        tree = lark_parser().parse(text)
+        tree = lark_parser().parse(mark_closing_bars(text))
         return ToExpr(shapes).transform(tree)
     except UnexpectedInput as err:
         raise translate(err, text).with_text(text) from None

@@ -247,3 +247,15 @@ def test_bracketed_rational_exponents_and_vulgar_fractions_are_numbers(spelling,
 def test_an_exponent_that_divides_by_zero_is_a_parse_error():
     with pytest.raises(matcalc.ParseError):
         parse("s^(1/0)", "s: scalar")
+
+
+NORM_PRODUCTS = [("λ‖x‖²", "λ*‖x‖^2"), ("2‖x‖^2", "2*‖x‖^2"), ("½‖x‖²", "0.5*‖x‖^2"),
+                 ("‖a‖‖b‖", "‖a‖*‖b‖"), ("‖A‖_F‖B‖_F", "‖A‖_F*‖B‖_F"), ("||a|| ||b||", "‖a‖*‖b‖"),
+                 ("x‖b‖", "x*‖b‖"), ("‖a − ‖b‖x‖", "‖a - ‖b‖*x‖"), ("‖‖a‖x‖", "‖(‖a‖*x)‖")]
+
+
+@pytest.mark.parametrize("spelling, plain", NORM_PRODUCTS, ids=[s for s, _ in NORM_PRODUCTS])
+def test_a_factor_before_a_norm_multiplies_it(spelling, plain):
+    """`λ‖x‖²` and `‖a‖‖b‖` (CONTRACT §1) asked for a `*` before the norm."""
+    shapes = "λ: scalar, a: n, b: n, x: n, A: m×n, B: m×n"
+    assert parse(spelling, shapes) == parse(plain, shapes)
