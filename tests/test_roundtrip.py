@@ -167,7 +167,8 @@ UNARY = ["exp({})", "log({})", "tanh({})", "σ({})", "relu({})", "sum({})", "tr(
          "det({})", "logdet({})", "‖{}‖", "‖{}‖^2", "softmax({})", "logsumexp({})", "diag({})",
          "inv({})", "({})^T", "({})'", "({})^2", "({})²", "({})^-1", "({})⁻¹", "({})^-T",
          "({}) .^ 2", "({}) .^ 3", "({}) .^ -1", "({}) .^ (1/2)", "-({})", "abs({})",
-         "sqrt({})", "mean({})", "sin({})", "softplus({})", "log det({})", "exp tr({})"]
+         "sqrt({})", "mean({})", "sin({})", "softplus({})", "log det({})", "exp tr({})",
+         "({})^(1/2)", "({}) .^ (1/3)", "({}) .^ (-3/2)", "½({})", "c‖{}‖", "‖{}‖‖{}‖"]
 BINARY = ["({}) + ({})", "({}) - ({})", "({}) * ({})", "({}) .* ({})", "({}) ./ ({})",
           "({})/({})", "kron({}, {})", "({})·({})", "({})({})", "({}) ⊙ ({})"]
 # juxtaposed runs with a postfix on the last letter, next to their explicit forms
@@ -177,7 +178,7 @@ RUNS = ["AAᵀ", "AB⁻¹", "ABᵀA", "xaᵀ", "xᵀAx", "cS⁻¹x", "XᵀX", "W
 expressions = st.recursive(
     st.sampled_from(ATOMS + RUNS),
     lambda inner: st.one_of(
-        st.builds(lambda f, a: f.format(a), st.sampled_from(UNARY), inner),
+        st.builds(lambda f, a: f.format(a, a), st.sampled_from(UNARY), inner),
         st.builds(lambda f, a, b: f.format(a, b), st.sampled_from(BINARY), inner, inner)),
     max_leaves=6)
 
