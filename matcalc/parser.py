@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
 from dataclasses import replace
 from fractions import Fraction
 from importlib import resources
@@ -41,6 +42,7 @@ _UNIT = re.compile(rf"[{_LETTER}][0-9]*")
 _GREEK_BY_LEN = sorted(GREEK, key=len, reverse=True)
 
 _PARSER: Lark | None = None
+_PARSER_LOCK = threading.Lock()
 
 
 def grammar_text() -> str:
@@ -53,16 +55,16 @@ def grammar_text() -> str:
 
 
 def lark_parser() -> Lark:
-    """The parser, built once per process; Lark caches the built tables on disk (keyed by the
-    grammar's hash), so later processes skip the strict-mode construction."""
+    """The parser, made once per process: from the tables shipped in the package when they
+    were made from this grammar (matcalc/parser_tables.py), else built in memory. Nothing is
+    read from or written to a cache directory another user could write to."""
     global _PARSER
     if _PARSER is None:
-        try:
-            _PARSER = Lark(grammar_text(), parser="lalr", strict=True, propagate_positions=True,
-                           cache=True)
-        except OSError:                      # no writable cache directory: build in memory
-            _PARSER = Lark(grammar_text(), parser="lalr", strict=True,
-                           propagate_positions=True)
+        with _PARSER_LOCK:
+            if _PARSER is None:
+                from . import parser_tables
+                grammar = grammar_text()
+                _PARSER = parser_tables.load(grammar) or parser_tables.build(grammar)
     return _PARSER
 
 
