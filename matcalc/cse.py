@@ -40,3 +40,125 @@ def shared(roots) -> list:
     for r in roots:
         visit(r)
     return order
+
+
+# Printing results whose tree is far larger than their shared form --------------------------------
+
+def tree_size(node, cap: int | None = None) -> int:
+    """Nodes in the tree as printed (a shared subtree counted at every use), computed on the
+    shared form in linear time; with `cap`, any size over cap is reported as cap + 1."""
+    sizes: dict = {}
+    stack = [node]
+    while stack:
+        n = stack[-1]
+        if n in sizes:
+            stack.pop()
+            continue
+        todo = [c for c in n.children if c not in sizes]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        s = 1 + sum(sizes[c] for c in n.children)
+        sizes[n] = s if cap is None else min(s, cap + 1)
+    return sizes[node]
+
+
+def too_big(node) -> bool:
+    """Whether the printed tree of node is over the limit on printed size."""
+    from .limits import MAX_PRINTED_NODES
+    return tree_size(node, MAX_PRINTED_NODES) > MAX_PRINTED_NODES
+
+
+def substitute(node, mapping: dict):
+    """node with every subtree that is a key of mapping replaced by its value (linear in the
+    shared form, without recursion)."""
+    done: dict = {}
+    stack = [node]
+    while stack:
+        n = stack[-1]
+        if n in done:
+            stack.pop()
+            continue
+        if n in mapping:
+            done[n] = mapping[n]
+            stack.pop()
+            continue
+        todo = [c for c in n.children if c not in done]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        kids = [done[c] for c in n.children]
+        done[n] = E.with_children(n, kids) if any(k is not c for k, c in zip(kids, n.children)) \
+            else n
+    return done[node]
+
+
+SMALL = 8       # repeated subtrees up to this size are printed at each use rather than named
+
+STYLES = {
+    "unicode": ("   where ", ", ", " = "),
+    "text": ("   where ", ", ", " = "),
+    "latex": (" \\quad\\text{where } ", ",\\; ", " = "),
+}
+
+
+def named_form(node, style: str = "unicode", printer=None) -> str:
+    """node printed with every repeated subexpression (bigger than SMALL nodes) named once,
+    children before parents: `… where s1 = softmax(x), s2 = …`. Its length is linear in the
+    shared form of node, however large the printed tree would be."""
+    printer = printer or _printer(style)
+    repeated = [n for n in shared([node]) if tree_size(n, SMALL) > SMALL]
+    if not repeated:
+        return printer(node)
+    letter = _free_letter(node)
+    mapping: dict = {}
+    lines = []
+    where, sep, eq = STYLES[style]
+    for k, sub in enumerate(repeated, 1):
+        name = E.Sym(f"{letter}{k}", sub.shape)
+        lines.append(f"{printer(name)}{eq}{printer(substitute(sub, mapping))}")
+        mapping[sub] = name
+    return printer(substitute(node, mapping)) + where + sep.join(lines)
+
+
+def printed(node, style: str = "unicode", printer=None) -> str:
+    """node printed in full, or in named form when the full tree would be over the limit on
+    printed size (limits.MAX_PRINTED_NODES)."""
+    printer = printer or _printer(style)
+    if too_big(node):
+        return named_form(node, style, printer)
+    return printer(node)
+
+
+def _printer(style: str):
+    if style == "unicode":
+        from .printing.unicode import to_unicode
+        return to_unicode
+    if style == "text":
+        from .printing.text import to_text
+        return to_text
+    if style == "latex":
+        from .printing.latex import to_latex
+        return to_latex
+    raise ValueError(f"unknown style {style!r}")
+
+
+def _free_letter(node) -> str:
+    """A letter no name in node starts with, for the names s1, s2, …"""
+    heads = {n.name[:1] for n in counts([node]) if type(n) is E.Sym}
+    return next((c for c in "stuvwrqpkghabcdefjlmnoyz" if c not in heads), "s")
+
+
+def node_repr(node, base) -> str:
+    """repr() of an expression node: the dataclass form, computed with room for deep trees,
+    or a one-line summary when the tree is over the limit on printed size."""
+    from .limits import _state, run_deep
+    if getattr(_state, "inside", False):
+        return base(node)
+    if too_big(node):
+        from .limits import MAX_PRINTED_NODES
+        return (f"<{type(node).__name__} node: over {MAX_PRINTED_NODES:,} nodes as a tree, "
+                f"{len(counts([node])):,} shared; shape {node.shape}>")
+    return run_deep(base, node)

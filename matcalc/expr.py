@@ -23,7 +23,15 @@ def _node(cls):
     keys = tuple(f.name for f in fields(cls) if f.compare)
     cls._keys = keys
     cls.__hash__ = _cached_hash
+    cls.__repr__ = _bounded_repr(cls.__repr__)
     return cls
+
+
+def _bounded_repr(base):
+    def __repr__(self):            # deep trees: room to recurse; huge trees: a summary
+        from .cse import node_repr
+        return node_repr(self, base)
+    return __repr__
 
 
 def _cached_hash(self) -> int:
@@ -355,10 +363,11 @@ def with_children(node: Node, children) -> Node:
 
 def names_in(node) -> dict:
     """Every Sym in the tree: name → node."""
-    out, stack = {}, [node]
+    out, stack, seen = {}, [node], set()
     while stack:
         n = stack.pop()
         if type(n) is Sym:
             out[n.name] = n
-        stack.extend(n.children)
+        stack.extend(c for c in n.children if c not in seen)
+        seen.update(n.children)
     return out

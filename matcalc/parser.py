@@ -134,6 +134,14 @@ def _neg(node, span):
     return E.MatMul((E.Num(Fraction(-1)), node), span=span)
 
 
+def _chain(cls, left, right, span):
+    """a + b + c as one node of three operands, not nested pairs (long nested sums cost the
+    simplifier cubic time); a bracketed left operand, (a + b) + c, stays a pair."""
+    if type(left) is cls and left.span and span and left.span.start == span.start:
+        return cls(left.args + (right,), span=span)
+    return cls((left, right), span=span)
+
+
 @v_args(meta=True)
 class ToExpr(Transformer):
     """Builds raw nodes (shapes not yet known); names are split with the declared names."""
@@ -144,10 +152,10 @@ class ToExpr(Transformer):
         self.call_products: set[int] = set()
 
     def add(self, meta, c):
-        return E.Add((c[0], c[1]), span=_span(meta))
+        return _chain(E.Add, c[0], c[1], _span(meta))
 
     def sub(self, meta, c):
-        return E.Add((c[0], _neg(c[2], c[2].span)), span=_span(meta))
+        return _chain(E.Add, c[0], _neg(c[2], c[2].span), _span(meta))
 
     def neg(self, meta, c):
         return _neg(c[1], _span(meta))
@@ -156,7 +164,7 @@ class ToExpr(Transformer):
         return E.MatMul((c[0], c[1]), span=_span(meta))
 
     def hadamard(self, meta, c):
-        return E.Hadamard((c[0], c[2]), span=_span(meta))
+        return _chain(E.Hadamard, c[0], c[2], _span(meta))
 
     def hadamard_div(self, meta, c):
         return E.HadamardDiv(c[0], c[2], span=_span(meta))
