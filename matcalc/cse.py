@@ -47,6 +47,11 @@ def shared(roots) -> list:
 def tree_size(node, cap: int | None = None) -> int:
     """Nodes in the tree as printed (a shared subtree counted at every use), computed on the
     shared form in linear time; with `cap`, any size over cap is reported as cap + 1."""
+    return tree_sizes(node, cap)[node]
+
+
+def tree_sizes(node, cap: int | None = None) -> dict:
+    """tree_size of node and of every subtree in it, in one linear pass."""
     sizes: dict = {}
     stack = [node]
     while stack:
@@ -61,7 +66,7 @@ def tree_size(node, cap: int | None = None) -> int:
         stack.pop()
         s = 1 + sum(sizes[c] for c in n.children)
         sizes[n] = s if cap is None else min(s, cap + 1)
-    return sizes[node]
+    return sizes
 
 
 def too_big(node) -> bool:
@@ -109,7 +114,8 @@ def named_form(node, style: str = "unicode", printer=None) -> str:
     children before parents: `… where s1 = softmax(x), s2 = …`. Its length is linear in the
     shared form of node, however large the printed tree would be."""
     printer = printer or _printer(style)
-    repeated = [n for n in shared([node]) if tree_size(n, SMALL) > SMALL]
+    sizes = tree_sizes(node, SMALL)
+    repeated = [n for n in shared([node]) if sizes[n] > SMALL]
     if not repeated:
         return printer(node)
     letter = _free_letter(node)
