@@ -201,7 +201,8 @@ def _check_nesting(text: str) -> None:
         if ch in "([{":
             depth += 1
             if depth > MAX_NESTING:
-                raise ParseError(f"brackets are nested more than {MAX_NESTING} deep",
+                raise ParseError(f"brackets are nested more than {MAX_NESTING} deep (the limit "
+                                 "on nesting)",
                                  span=Span(i, i + 1), text=text)
         elif ch in ")]}":
             depth -= 1
