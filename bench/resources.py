@@ -2,10 +2,9 @@
 print take on them, or the limit that refuses them. Each case runs in a fresh process with a
 wall-clock timeout; time is measured on a first run, peak memory (tracemalloc) on a second.
 
-    python bench/resources.py [--out FILE] [--timeout 60] [--root DIR] [--label after]
+    python bench/resources.py [--out FILE] [--timeout 60] [--before OLD_CHECKOUT]
 
---root picks the matcalc checkout to measure (default: this one), so the same table measures
-an older version for a before/after comparison. tests/test_security.py runs the same cases
+--before also measures another matcalc checkout (an older version) for before/after columns. tests/test_security.py runs the same cases
 (the quick ones by default, all of them with --slow) and asserts the budget.
 """
 from __future__ import annotations
@@ -195,11 +194,18 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--before", help="a matcalc checkout to measure for the 'before' columns")
+    ap.add_argument("--before-json", help="'before' results saved earlier with --save-json")
+    ap.add_argument("--save-json", help="also write the results as JSON to this file")
     ap.add_argument("--cases", help="case names separated by ; (default: all)")
     a = ap.parse_args()
     names = a.cases.split(";") if a.cases else list(CASES)
     before = list(measure(names, Path(a.before), a.timeout)) if a.before else []
+    if a.before_json:
+        saved = {r["case"]: r for r in json.loads(Path(a.before_json).read_text("utf-8"))}
+        before = [saved.get(n, {"case": n, "outcome": "not measured"}) for n in names]
     after = list(measure(names, ROOT, a.timeout))
+    if a.save_json:
+        Path(a.save_json).write_text(json.dumps(after, indent=1), encoding="utf-8")
     text = "\n".join(table(before, after, a.timeout)) + "\n"
     if a.out:
         Path(a.out).write_text(text, encoding="utf-8")

@@ -12,13 +12,13 @@ import sys
 from enum import Enum
 
 from . import __version__  # noqa: F401  (read by --version)
-from .cse import printed
 from .derive import derive
 from .errors import MatcalcError
 from .limits import deep
 from .parser import parse
 from .products import hvp, jvp, vjp
 from .printing.latex import to_latex
+from .printing.named import printed
 from .printing.text import to_text
 from .printing.unicode import to_unicode
 from .shapes import fmt_shape

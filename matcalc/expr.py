@@ -29,7 +29,7 @@ def _node(cls):
 
 def _bounded_repr(base):
     def __repr__(self):            # deep trees: room to recurse; huge trees: a summary
-        from .cse import node_repr
+        from .limits import node_repr
         return node_repr(self, base)
     return __repr__
 

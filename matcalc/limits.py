@@ -207,3 +207,41 @@ def _check_nesting(text: str) -> None:
         elif ch in ")]}":
             depth -= 1
         i += 1
+
+
+# repr() of expression nodes ---------------------------------------------------------------------
+
+def inside_deep() -> bool:
+    """Whether this thread is already running matcalc code with room for deep trees."""
+    return getattr(_state, "inside", False)
+
+
+def node_repr(node, base) -> str:
+    """repr() of an expression node: the dataclass form, computed with room for deep trees,
+    or a one-line summary when its tree is over MAX_PRINTED_NODES (a shared tree's repr can be
+    exponentially long)."""
+    if inside_deep():
+        return base(node)
+    size, shared = _tree_size(node, MAX_PRINTED_NODES)
+    if size > MAX_PRINTED_NODES:
+        return (f"<{type(node).__name__} node: over {MAX_PRINTED_NODES:,} nodes as a tree, "
+                f"{shared:,} shared; shape {node.shape}>")
+    return run_deep(base, node)
+
+
+def _tree_size(root, cap: int) -> tuple[int, int]:
+    """(nodes in the tree, capped at cap + 1; distinct nodes), without recursion."""
+    sizes: dict = {}
+    stack = [root]
+    while stack:
+        n = stack[-1]
+        if n in sizes:
+            stack.pop()
+            continue
+        todo = [c for c in n.children if c not in sizes]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        sizes[n] = min(cap + 1, 1 + sum(sizes[c] for c in n.children))
+    return sizes[root], len(sizes)

@@ -12,8 +12,7 @@ import re
 import threading
 from dataclasses import replace
 from fractions import Fraction
-from importlib import resources
-from pathlib import Path
+from importlib import resources  # noqa: F401  (tests read the grammar through it)
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
@@ -47,11 +46,8 @@ _PARSER_LOCK = threading.Lock()
 
 def grammar_text() -> str:
     """The grammar, from the installed package data or, in a source checkout, grammar/."""
-    try:
-        return resources.files("matcalc").joinpath("grammar/matcalc.lark").read_text("utf-8")
-    except (FileNotFoundError, OSError):
-        here = Path(__file__).resolve().parent.parent / "grammar" / "matcalc.lark"
-        return here.read_text("utf-8")
+    from .parser_tables import grammar_text as read
+    return read()
 
 
 def lark_parser() -> Lark:

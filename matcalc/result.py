@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from . import expr as E
 from .derive import Step
 from .errors import MatcalcError
-from .cse import printed
 from .limits import deep
+from .printing.named import printed
 from .printing.latex import to_latex
 from .printing.text import to_text
 from .printing.unicode import to_unicode

@@ -282,7 +282,7 @@ def test_named_form_means_the_same_as_the_full_form():
     a small result forced into named form, evaluated at a random point."""
     import numpy as np
 
-    from matcalc.cse import named_form
+    from matcalc.printing.named import named_form
     from matcalc.dims import symbol
     from matcalc.numeric import evaluate_tree
     r = matcalc.derive("sum(softmax(softmax(softmax(x))))", wrt="x", shapes="x: n")
