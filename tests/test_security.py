@@ -307,3 +307,20 @@ def test_repr_of_a_250_factor_product_is_not_a_recursion_error():
 def test_repr_of_a_huge_shared_tree_is_a_summary():
     r = matcalc.derive("sum(" + "softmax(" * 18 + "x" + ")" * 19, wrt="x")
     assert len(repr(r.node)) < 300
+
+
+def test_parser_tables_stand_alone_and_say_what_they_are():
+    """parser_tables.py imports nothing from the rest of matcalc (the parser imports it, not
+    the other way round), and the generated data module opens with a docstring."""
+    import ast
+    source = (ROOT / "matcalc" / "parser_tables.py").read_text("utf-8")
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            assert node.level == 0, ast.dump(node)
+    from matcalc import _parser_tables_data
+    assert _parser_tables_data.__doc__ and "do not edit" in _parser_tables_data.__doc__
+    from matcalc import cse
+    imports = [n for n in ast.walk(ast.parse(Path(cse.__file__).read_text("utf-8")))
+               if isinstance(n, ast.ImportFrom)]
+    assert {n.module for n in imports if n.level == 1} <= {None, "limits"}, \
+        "cse.py imports only expr (and the limits)"
