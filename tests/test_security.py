@@ -137,10 +137,10 @@ def test_damaged_shipped_tables_fall_back_to_the_grammar(tmp_path, damage):
     shutil.copytree(ROOT / "matcalc", pkg, ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "src" / "grammar").mkdir()
     shutil.copy(ROOT / "grammar" / "matcalc.lark", tmp_path / "src" / "grammar")
-    data = pkg / "_parser_tables_data.py"
+    data = pkg / "parser_tables.json"
     text = data.read_text("utf-8")
     if damage == "corrupt":
-        data.write_text(text.replace("DATA = {", "DATA = {{{", 1), "utf-8")
+        data.write_text(text.replace('"data": {', '"data": {{{', 1), "utf-8")
     elif damage == "truncated":
         data.write_text(text[: len(text) // 2], "utf-8")
     elif damage == "unreadable":
@@ -148,7 +148,7 @@ def test_damaged_shipped_tables_fall_back_to_the_grammar(tmp_path, damage):
         data.mkdir()
         os.chmod(data, 0)
     elif damage == "stale":
-        data.write_text(text.replace("KEY = '", "KEY = '0", 1), "utf-8")
+        data.write_text(text.replace('"key": "', '"key": "0', 1), "utf-8")
     else:
         data.unlink()
     env = _env(tmp_path)
@@ -167,7 +167,7 @@ def test_shipped_tables_match_the_grammar():
     If this fails after a grammar change, run `python -m matcalc.parser_tables`."""
     grammar = grammar_text()
     assert parser_tables.is_current(grammar), \
-        "matcalc/_parser_tables_data.py is stale: run `python -m matcalc.parser_tables`"
+        "matcalc/parser_tables.json is stale: run `python -m matcalc.parser_tables`"
     shipped = parser_tables.load(grammar)
     assert shipped is not None
     built = parser_tables.build(grammar)
@@ -181,16 +181,19 @@ def test_shipped_tables_match_the_grammar():
 
 def test_stale_or_damaged_tables_are_not_used():
     """load() returns nothing (so the parser is built from the grammar) for tables made from
-    another grammar, and for a data module that is damaged in any way."""
-    from matcalc import _parser_tables_data as good
+    another grammar, and for tables damaged in any way."""
+    import json
     grammar = grammar_text()
+    good = (ROOT / "matcalc" / "parser_tables.json").read_text("utf-8")
+    assert parser_tables.load(grammar, good) is not None
     assert parser_tables.load(grammar + "\n// edited") is None
-    broken = [types.SimpleNamespace(KEY=good.KEY, DATA={"x": 1}, MEMO={}),
-              types.SimpleNamespace(KEY=good.KEY, DATA=None, MEMO=None),
-              types.SimpleNamespace(DATA=good.DATA, MEMO=good.MEMO),
-              types.SimpleNamespace(KEY=good.KEY, DATA=good.DATA, MEMO={"0": "x"})]
-    for module in broken:
-        assert parser_tables.load(grammar, module) is None
+    tables = json.loads(good)
+    damaged = [good[:-100], good.replace("{", "[", 3), "", "null", "[]",
+               json.dumps({**tables, "data": {"x": 1}}), json.dumps({**tables, "memo": {}}),
+               json.dumps({k: v for k, v in tables.items() if k != "key"}),
+               json.dumps({**tables, "data": None})]
+    for text in damaged:
+        assert parser_tables.load(grammar, text) is None
 
 
 def test_nothing_in_the_package_unpickles_or_caches_in_shared_places():
@@ -311,14 +314,15 @@ def test_repr_of_a_huge_shared_tree_is_a_summary():
 
 def test_parser_tables_stand_alone_and_say_what_they_are():
     """parser_tables.py imports nothing from the rest of matcalc (the parser imports it, not
-    the other way round), and the generated data module opens with a docstring."""
+    the other way round), and the generated tables say what they are."""
     import ast
     source = (ROOT / "matcalc" / "parser_tables.py").read_text("utf-8")
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom):
             assert node.level == 0, ast.dump(node)
-    from matcalc import _parser_tables_data
-    assert _parser_tables_data.__doc__ and "do not edit" in _parser_tables_data.__doc__
+    import json
+    about = json.loads((ROOT / "matcalc" / "parser_tables.json").read_text("utf-8"))["about"]
+    assert "do not edit" in about
     from matcalc import cse
     imports = [n for n in ast.walk(ast.parse(Path(cse.__file__).read_text("utf-8")))
                if isinstance(n, ast.ImportFrom)]
