@@ -9,7 +9,7 @@ limit and points at where the input goes over it (never a RecursionError or a lo
 | MAX_INPUT_CHARS | 100,000 | characters of one expression |
 | MAX_NESTING | 500 | brackets open at any point, plus a run of prefix minus signs or of postfix operators (ᵀ, ', ⁻¹, ², ^2, .^2) in a row (each nests the tree one level) |
 | MAX_OPERANDS | 5,000 | names, numbers and calls in one expression (terms of a sum, factors of a product) |
-| MAX_NAMES | 1,000 | distinct variable names in one expression |
+| MAX_NAMES | 250 | distinct variable names in one expression |
 | MAX_DIGITS | 400 | digits in one number (values are limited to about ±1e308 anyway) |
 | (matrix powers) | 64 | A^k of a matrix for k up to 64 (a ShapeError beyond: its derivative has a term per factor); scalar powers take any exponent |
 | MAX_PRINTED_NODES | 20,000 | a result whose printed tree would be larger (a derivative of deep compositions shares subexpressions) prints with the shared parts named once: `… where s1 = …` |
@@ -33,7 +33,7 @@ import threading
 MAX_INPUT_CHARS = 100_000
 MAX_NESTING = 500
 MAX_OPERANDS = 5_000
-MAX_NAMES = 1_000
+MAX_NAMES = 250
 MAX_DIGITS = 400
 MAX_PRINTED_NODES = 20_000
 
@@ -169,12 +169,21 @@ def check_input(text: str) -> None:
             raise ParseError(f"the expression has more than {MAX_OPERANDS:,} operands (names, "
                              "numbers and calls; the limit on operands)",
                              span=Span(m.start(), m.end()), text=text)
-        if not m.group(0)[0].isdigit():
-            names.add(m.group(0))
+        word = m.group(0)
+        if not word[0].isdigit() and not _not_a_name(text, m):
+            names.add(word)
             if len(names) > MAX_NAMES:
                 raise ParseError(f"the expression has more than {MAX_NAMES:,} distinct names "
                                  "(the limit on names)", span=Span(m.start(), m.end()),
                                  text=text)
+
+
+def _not_a_name(text: str, m) -> bool:
+    """T of ^T, and a function name before its bracket, are not variables."""
+    word = m.group(0)
+    if word in ("T", "⊤"):
+        return text[:m.start()].rstrip(" {−-").endswith("^")
+    return len(word) > 1 and text[m.end():m.end() + 1] in ("(", "{")
 
 
 def _check_nesting(text: str) -> None:
