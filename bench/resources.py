@@ -156,7 +156,7 @@ def measure(names, root: Path = ROOT, timeout: float = 60.0, trace: bool = True)
     for name in names:
         out = _run(name, root, timeout, False)
         if trace and out.get("seconds") is not None:
-            traced = _run(name, root, timeout, True)
+            traced = _run(name, root, 4 * timeout, True)   # tracemalloc is slow
             out["peak_mb"] = traced.get("peak_mb")
         yield out
 
