@@ -14,9 +14,11 @@ from enum import Enum
 from . import __version__  # noqa: F401  (read by --version)
 from .derive import derive
 from .errors import MatcalcError
+from .limits import deep
 from .parser import parse
 from .products import hvp, jvp, vjp
 from .printing.latex import to_latex
+from .printing.named import printed
 from .printing.text import to_text
 from .printing.unicode import to_unicode
 from .shapes import fmt_shape
@@ -71,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@deep
 def run_one(text: str, args) -> dict | str:
     """Process one expression; returns a JSON-able dict or the lines to print."""
     if args.format in CODE_FORMATS and not args.wrt:
@@ -109,7 +112,8 @@ def run_one(text: str, args) -> dict | str:
             out["check"] = {"ok": True, "sizes": report.sizes,
                             "max_abs_error": report.max_abs_error}
         return out
-    lines = [r.cse() if args.cse and args.format is Format.UNICODE else PRINTERS[args.format](r.node)]
+    lines = [r.cse() if args.cse and args.format is Format.UNICODE else
+             printed(r.node, args.format.value, PRINTERS[args.format])]
     if args.steps:
         steps = r.steps
         style = args.format.value

@@ -40,3 +40,61 @@ def shared(roots) -> list:
     for r in roots:
         visit(r)
     return order
+
+
+# Printing results whose tree is far larger than their shared form --------------------------------
+
+def tree_size(node, cap: int | None = None) -> int:
+    """Nodes in the tree as printed (a shared subtree counted at every use), computed on the
+    shared form in linear time; with `cap`, any size over cap is reported as cap + 1."""
+    return tree_sizes(node, cap)[node]
+
+
+def tree_sizes(node, cap: int | None = None) -> dict:
+    """tree_size of node and of every subtree in it, in one linear pass."""
+    sizes: dict = {}
+    stack = [node]
+    while stack:
+        n = stack[-1]
+        if n in sizes:
+            stack.pop()
+            continue
+        todo = [c for c in n.children if c not in sizes]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        s = 1 + sum(sizes[c] for c in n.children)
+        sizes[n] = s if cap is None else min(s, cap + 1)
+    return sizes
+
+
+def too_big(node) -> bool:
+    """Whether the printed tree of node is over the limit on printed size."""
+    from .limits import MAX_PRINTED_NODES
+    return tree_size(node, MAX_PRINTED_NODES) > MAX_PRINTED_NODES
+
+
+def substitute(node, mapping: dict):
+    """node with every subtree that is a key of mapping replaced by its value (linear in the
+    shared form, without recursion)."""
+    done: dict = {}
+    stack = [node]
+    while stack:
+        n = stack[-1]
+        if n in done:
+            stack.pop()
+            continue
+        if n in mapping:
+            done[n] = mapping[n]
+            stack.pop()
+            continue
+        todo = [c for c in n.children if c not in done]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        kids = [done[c] for c in n.children]
+        done[n] = E.with_children(n, kids) if any(k is not c for k, c in zip(kids, n.children)) \
+            else n
+    return done[node]

@@ -1,47 +1,256 @@
-"""Limits, and room to recurse within them.
+"""Limits on input, and room to recurse within them, safely from many threads at once.
+
+Every input inside these limits is parsed, differentiated and printed in about a second or
+less and well under 500 MB; input beyond them is refused with a ParseError that names the
+limit and points at where the input goes over it (never a RecursionError or a long wait).
+
+| limit | value | what counts |
+| --- | ---: | --- |
+| MAX_INPUT_CHARS | 100,000 | characters of one expression |
+| MAX_NESTING | 500 | brackets open at any point, plus a run of prefix minus signs or of postfix operators (ᵀ, ', ⁻¹, ², ^2, .^2) in a row (each nests the tree one level) |
+| MAX_OPERANDS | 5,000 | names, numbers and calls in one expression (terms of a sum, factors of a product) |
+| MAX_NAMES | 250 | distinct variable names in one expression |
+| MAX_DIGITS | 400 | digits in one number (values are limited to about ±1e308 anyway) |
+| (matrix powers) | 64 | A^k of a matrix for k up to 64 (a ShapeError beyond: its derivative has a term per factor); scalar powers take any exponent |
+| MAX_PRINTED_NODES | 20,000 | a result whose printed tree would be larger (a derivative of deep compositions shares subexpressions) prints with the shared parts named once: `… where s1 = …` |
 
 Derivatives of deep compositions are deep trees (a 64-layer network's gradient nests several
-hundred levels), so the public entry points run with a raised recursion limit. Input beyond
-the stated limits is refused with a MatcalcError saying which limit, never a RecursionError.
+hundred levels), so the public entry points (`@deep`) run on a worker thread with a large stack
+(RECURSION_STACK bytes of address space; only the pages used are committed) while the
+interpreter's recursion limit is raised to RECURSION_LIMIT. The limit is process-wide: it is
+raised under a lock when the first matcalc call starts and restored to what it was when the
+last one running ends, never lowered while any matcalc call is running in another thread.
+The calling thread's context variables (NumPy error state, decimal contexts) carry over.
 """
 from __future__ import annotations
 
+import contextvars
 import functools
+import re
 import sys
+import threading
 
-MAX_INPUT_CHARS = 100_000       # characters in one expression
-MAX_NESTING = 500               # open brackets at any point
+MAX_INPUT_CHARS = 100_000
+MAX_NESTING = 500
+MAX_OPERANDS = 5_000
+MAX_NAMES = 250
+MAX_DIGITS = 400
+MAX_PRINTED_NODES = 20_000
+
 RECURSION_LIMIT = 30_000
+RECURSION_STACK = 256 * 1024 * 1024
+
+
+# Recursion room, thread-safely ----------------------------------------------------------------
+
+_state = threading.local()          # .inside: this thread is already running matcalc code
+_limit_lock = threading.Lock()
+_running = 0                        # matcalc calls in progress, all threads together
+_saved_limit: int | None = None     # the limit to restore when _running drops to 0
+_stack_lock = threading.Lock()
+
+
+def _enter() -> None:
+    global _running, _saved_limit
+    with _limit_lock:
+        if _running == 0:
+            current = sys.getrecursionlimit()
+            _saved_limit = None
+            if current < RECURSION_LIMIT:
+                sys.setrecursionlimit(RECURSION_LIMIT)
+                _saved_limit = current
+        elif sys.getrecursionlimit() < RECURSION_LIMIT:      # someone lowered it meanwhile
+            sys.setrecursionlimit(RECURSION_LIMIT)
+        _running += 1
+
+
+def _leave() -> None:
+    global _running, _saved_limit
+    with _limit_lock:
+        _running -= 1
+        if _running == 0 and _saved_limit is not None:
+            if sys.getrecursionlimit() == RECURSION_LIMIT:   # unless someone else changed it
+                try:
+                    sys.setrecursionlimit(_saved_limit)
+                except RecursionError:                       # this thread is deeper than that
+                    pass
+            _saved_limit = None
+
+
+def _run_inside(fn, args, kwargs):
+    _state.inside = True
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _state.inside = False
+
+
+def run_deep(fn, *args, **kwargs):
+    """fn(*args, **kwargs) with room for deep trees: on a worker thread with a large stack
+    and the raised recursion limit; exceptions are re-raised in the caller."""
+    if getattr(_state, "inside", False):
+        return fn(*args, **kwargs)
+    box: dict = {}
+    context = contextvars.copy_context()
+
+    def target():
+        try:
+            box["value"] = context.run(_run_inside, fn, args, kwargs)
+        except BaseException as err:          # handed to the caller, raised there
+            box["error"] = err
+        finally:
+            _leave()
+
+    _enter()
+    try:
+        with _stack_lock:
+            old = threading.stack_size()
+            try:
+                threading.stack_size(RECURSION_STACK)
+            except (ValueError, RuntimeError):       # no control over stack sizes here
+                old = None
+            try:
+                worker = threading.Thread(target=target, name="matcalc", daemon=True)
+                worker.start()
+            finally:
+                if old is not None:
+                    threading.stack_size(old)
+    except BaseException:
+        _leave()
+        raise
+    worker.join()
+    if "error" in box:
+        err = box.pop("error")
+        try:
+            raise err
+        finally:
+            del err
+    return box["value"]
 
 
 def deep(fn):
-    """Run fn with enough recursion depth for deep trees; restore the limit afterwards."""
+    """Decorator: run fn with room for deep trees (see run_deep); nested calls run directly."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        old = sys.getrecursionlimit()
-        if old >= RECURSION_LIMIT:
+        if getattr(_state, "inside", False):
             return fn(*args, **kwargs)
-        sys.setrecursionlimit(RECURSION_LIMIT)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            sys.setrecursionlimit(old)
+        return run_deep(fn, *args, **kwargs)
     return wrapper
 
 
+# Input limits -----------------------------------------------------------------------------------
+
+_PREFIX = re.compile(r"(?:[-−]\s*){2,}")
+_POSTFIX = (r"(?:'|ᵀ|⁻¹|⁻ᵀ|[²³⁴⁵⁶⁷⁸⁹]"
+            r"|\.?\^\s*(?:\{\s*[-−]?\s*(?:T|⊤|[\d.]+)\s*\}|\(\s*[-−]?\s*[\d.]+\s*\)|[-−]?\s*(?:T|⊤|[\d.]+)))")
+_POSTFIX_RUN = re.compile(rf"(?:{_POSTFIX}\s*){{2,}}")
+_ONE_POSTFIX = re.compile(_POSTFIX)
+_DIGITS = re.compile(r"\d{%d,}" % (MAX_DIGITS + 1))
+_OPERAND = re.compile(r"[A-Za-zΑ-Ωα-ωϑϕϵℓ][A-Za-z0-9Α-Ωα-ωϑϕϵℓ_{}]*|\d+\.?\d*|\.\d+|𝟙")
+
+
 def check_input(text: str) -> None:
-    """Refuse input over the limits, pointing at where it goes over."""
+    """Refuse input over the limits (see the table above), pointing at where it goes over."""
     from .errors import ParseError, Span
     if len(text) > MAX_INPUT_CHARS:
         raise ParseError(f"the expression is {len(text):,} characters long; the limit is "
                          f"{MAX_INPUT_CHARS:,}", span=Span(MAX_INPUT_CHARS, MAX_INPUT_CHARS + 1),
                          text=text)
-    depth = 0
-    for i, ch in enumerate(text):
+    m = _DIGITS.search(text)
+    if m:
+        raise ParseError(f"a number with more than {MAX_DIGITS} digits (the limit on digits in "
+                         "a number)", span=Span(m.start(), m.start() + MAX_DIGITS + 1), text=text)
+    _check_nesting(text)
+    operands = 0
+    names: set = set()
+    for m in _OPERAND.finditer(text):
+        operands += 1
+        if operands > MAX_OPERANDS:
+            raise ParseError(f"the expression has more than {MAX_OPERANDS:,} operands (names, "
+                             "numbers and calls; the limit on operands)",
+                             span=Span(m.start(), m.end()), text=text)
+        word = m.group(0)
+        if not word[0].isdigit() and not _not_a_name(text, m):
+            names.add(word)
+            if len(names) > MAX_NAMES:
+                raise ParseError(f"the expression has more than {MAX_NAMES:,} distinct names "
+                                 "(the limit on names)", span=Span(m.start(), m.end()),
+                                 text=text)
+
+
+def _not_a_name(text: str, m) -> bool:
+    """T of ^T, and a function name before its bracket, are not variables."""
+    word = m.group(0)
+    if word in ("T", "⊤"):
+        return text[:m.start()].rstrip(" {−-").endswith("^")
+    return len(word) > 1 and text[m.end():m.end() + 1] in ("(", "{")
+
+
+def _check_nesting(text: str) -> None:
+    """Brackets open at any point plus runs of prefix signs and postfix operators."""
+    from .errors import ParseError, Span
+    runs = {}
+    for m in _PREFIX.finditer(text):
+        runs[m.start()] = (m.end(), text.count("-", m.start(), m.end())
+                           + text.count("−", m.start(), m.end()))
+    for m in _POSTFIX_RUN.finditer(text):
+        runs[m.start()] = (m.end(), len(_ONE_POSTFIX.findall(m.group(0))))
+    depth, i, n = 0, 0, len(text)
+    while i < n:
+        run = runs.get(i)
+        if run is not None:
+            end, length = run
+            if depth + length > MAX_NESTING:
+                raise ParseError(f"operators are nested more than {MAX_NESTING} deep (the limit "
+                                 f"on nesting: {length:,} signs or postfix operators in a row "
+                                 f"inside {depth} brackets)", span=Span(i, end), text=text)
+            i = end
+            continue
+        ch = text[i]
         if ch in "([{":
             depth += 1
             if depth > MAX_NESTING:
-                raise ParseError(f"brackets are nested more than {MAX_NESTING} deep",
+                raise ParseError(f"brackets are nested more than {MAX_NESTING} deep (the limit "
+                                 "on nesting)",
                                  span=Span(i, i + 1), text=text)
         elif ch in ")]}":
             depth -= 1
+        i += 1
+
+
+# repr() of expression nodes ---------------------------------------------------------------------
+
+def inside_deep() -> bool:
+    """Whether this thread is already running matcalc code with room for deep trees."""
+    return getattr(_state, "inside", False)
+
+
+def node_repr(node, base) -> str:
+    """repr() of an expression node: the dataclass form, computed with room for deep trees,
+    or a one-line summary when its tree is over MAX_PRINTED_NODES (a shared tree's repr can be
+    exponentially long)."""
+    if inside_deep():
+        return base(node)
+    size, shared = _tree_size(node, MAX_PRINTED_NODES)
+    if size > MAX_PRINTED_NODES:
+        return (f"<{type(node).__name__} node: over {MAX_PRINTED_NODES:,} nodes as a tree, "
+                f"{shared:,} shared; shape {node.shape}>")
+    return run_deep(base, node)
+
+
+def _tree_size(root, cap: int) -> tuple[int, int]:
+    """(nodes in the tree, capped at cap + 1; distinct nodes), without recursion."""
+    sizes: dict = {}
+    stack = [root]
+    while stack:
+        n = stack[-1]
+        if n in sizes:
+            stack.pop()
+            continue
+        todo = [c for c in n.children if c not in sizes]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        sizes[n] = min(cap + 1, 1 + sum(sizes[c] for c in n.children))
+    return sizes[root], len(sizes)

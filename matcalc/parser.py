@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
 from dataclasses import replace
 from fractions import Fraction
-from importlib import resources
-from pathlib import Path
+from importlib import resources  # noqa: F401  (tests read the grammar through it)
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
@@ -41,28 +41,26 @@ _UNIT = re.compile(rf"[{_LETTER}][0-9]*")
 _GREEK_BY_LEN = sorted(GREEK, key=len, reverse=True)
 
 _PARSER: Lark | None = None
+_PARSER_LOCK = threading.Lock()
 
 
 def grammar_text() -> str:
     """The grammar, from the installed package data or, in a source checkout, grammar/."""
-    try:
-        return resources.files("matcalc").joinpath("grammar/matcalc.lark").read_text("utf-8")
-    except (FileNotFoundError, OSError):
-        here = Path(__file__).resolve().parent.parent / "grammar" / "matcalc.lark"
-        return here.read_text("utf-8")
+    from .parser_tables import grammar_text as read
+    return read()
 
 
 def lark_parser() -> Lark:
-    """The parser, built once per process; Lark caches the built tables on disk (keyed by the
-    grammar's hash), so later processes skip the strict-mode construction."""
+    """The parser, made once per process: from the tables shipped in the package when they
+    were made from this grammar (matcalc/parser_tables.py), else built in memory. Nothing is
+    read from or written to a cache directory another user could write to."""
     global _PARSER
     if _PARSER is None:
-        try:
-            _PARSER = Lark(grammar_text(), parser="lalr", strict=True, propagate_positions=True,
-                           cache=True)
-        except OSError:                      # no writable cache directory: build in memory
-            _PARSER = Lark(grammar_text(), parser="lalr", strict=True,
-                           propagate_positions=True)
+        with _PARSER_LOCK:
+            if _PARSER is None:
+                from . import parser_tables
+                grammar = grammar_text()
+                _PARSER = parser_tables.load(grammar) or parser_tables.build(grammar)
     return _PARSER
 
 
@@ -135,6 +133,14 @@ def _neg(node, span):
     return E.MatMul((E.Num(Fraction(-1)), node), span=span)
 
 
+def _chain(cls, left, right, span):
+    """a + b + c as one node of three operands, not nested pairs (long nested sums cost the
+    simplifier cubic time); a bracketed left operand, (a + b) + c, stays a pair."""
+    if type(left) is cls and left.span and span and left.span.start == span.start:
+        return cls(left.args + (right,), span=span)
+    return cls((left, right), span=span)
+
+
 @v_args(meta=True)
 class ToExpr(Transformer):
     """Builds raw nodes (shapes not yet known); names are split with the declared names."""
@@ -147,10 +153,10 @@ class ToExpr(Transformer):
         self.call_products: dict[int, E.Node] = {}   # id → node, kept alive so ids stay unique
 
     def add(self, meta, c):
-        return E.Add((c[0], c[1]), span=_span(meta))
+        return _chain(E.Add, c[0], c[1], _span(meta))
 
     def sub(self, meta, c):
-        return E.Add((c[0], _neg(c[2], c[2].span)), span=_span(meta))
+        return _chain(E.Add, c[0], _neg(c[2], c[2].span), _span(meta))
 
     def neg(self, meta, c):
         return _neg(c[1], _span(meta))
@@ -170,7 +176,7 @@ class ToExpr(Transformer):
         return E.MatMul((left, right), span=span)
 
     def hadamard(self, meta, c):
-        return E.Hadamard((c[0], c[2]), span=_span(meta))
+        return _chain(E.Hadamard, c[0], c[2], _span(meta))
 
     def hadamard_div(self, meta, c):
         return E.HadamardDiv(c[0], c[2], span=_span(meta))

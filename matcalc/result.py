@@ -7,6 +7,7 @@ from . import expr as E
 from .derive import Step
 from .errors import MatcalcError
 from .limits import deep
+from .printing.named import printed
 from .printing.latex import to_latex
 from .printing.text import to_text
 from .printing.unicode import to_unicode
@@ -93,16 +94,16 @@ class Result:
     @property
     @deep
     def text(self) -> str:
-        return to_text(self.node)
+        return printed(self.node, "text")
 
     @property
     @deep
     def latex(self) -> str:
-        return to_latex(self.node)
+        return printed(self.node, "latex")
 
     @deep
     def __str__(self) -> str:
-        return to_unicode(self.node)
+        return printed(self.node, "unicode")
 
     def __repr__(self) -> str:
         return f"<matcalc.Result {self.kind} {self}  ({fmt_shape(self.node.shape)})>"
@@ -118,9 +119,11 @@ class Result:
     def cse(self) -> str:
         """The result with repeated or costly subexpressions named once:
         `2Xᵀr where r = Xθ − y`-style (names are letters not used in the expression)."""
-        from .cse import counts, shared, TRIVIAL
+        from .cse import counts, shared, TRIVIAL, too_big
         from .explain import _substitute
         node = self.node
+        if too_big(node):
+            return printed(node, "unicode")
         uses = counts([node])
         costly = [n for n in uses if isinstance(n, (E.Inverse, E.Det, E.LogDet, E.Softmax))
                   and not isinstance(n.arg, TRIVIAL)]
@@ -138,9 +141,10 @@ class Result:
             mapping[sub] = E.Sym(name, sub.shape)
         return f"{to_unicode(_substitute(node, mapping))}   where " + ", ".join(lines)
 
+    @deep
     def to_latex(self, bold: bool = False) -> str:
         """LaTeX of the result; bold=True sets vectors and matrices in bold."""
-        return to_latex(self.node, bold=bold)
+        return printed(self.node, "latex", lambda n: to_latex(n, bold=bold))
 
     def cost(self, sizes: dict) -> dict:
         """Multiplications to evaluate the result as printed and in the best chain order, and

@@ -218,8 +218,7 @@ class Unifier:
 
     def fresh(self, hint: str) -> Dim:
         self._count += 1
-        s = symbol(hint if hint not in {str(g) for g in self.generated} else
-                   f"{hint}{self._count}")
+        s = symbol(hint if symbol(hint) not in self.generated else f"{hint}{self._count}")
         self.generated.add(s)
         return s
 
@@ -228,7 +227,7 @@ class Unifier:
             return d
         while d in self.binding:
             d = self.binding[d]
-        if not (d.is_Symbol or d.is_Integer) and d.free_symbols & set(self.binding):
+        if not (d.is_Symbol or d.is_Integer) and any(s in self.binding for s in d.free_symbols):
             d = d.subs({s: self.find(s) for s in d.free_symbols if s in self.binding})
         return d
 

@@ -111,7 +111,11 @@ def _sort_key(node) -> str:
     for attr in ("name", "value", "exponent", "fn", "rows", "cols"):
         if hasattr(node, attr):
             head += f":{getattr(node, attr)}"
-    return head + "(" + ",".join(_sort_key(c) for c in node.children) + ")"
+    key = head + "(" + ",".join(_sort_key(c) for c in node.children) + ")"
+    if len(key) > 10_000:    # a key as long as the tree is exponential in a shared tree: digest it
+        import hashlib
+        key = head + "#" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return key
 
 
 def _orient(chain):
