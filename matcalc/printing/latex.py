@@ -4,7 +4,7 @@ from __future__ import annotations
 from .. import expr as E
 from ..functions import FUNCTIONS
 from ..shapes import LATIN_OF_GREEK, is_scalar
-from .base import Printer
+from .base import Printer, size_text
 
 
 class LatexPrinter(Printer):
@@ -111,8 +111,7 @@ def to_latex(node: E.Node, bold: bool = False) -> str:
 
 
 def _size(d):
-    from .text import _size as text_size
-    t = text_size(d)
+    t = size_text(d)
     return t.replace("*", " \\cdot ") if t else t
 
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from .. import expr as E
+from ..errors import register_node_printer
 from ..functions import FUNCTIONS
-from .base import Printer
+from .base import Printer, size_text
 
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
@@ -61,8 +62,7 @@ class UnicodePrinter(Printer):
         return "0"
 
     def commutation(self, node):
-        from .text import _size
-        r, c = (_size(d) or str(d) for d in (node.rows, node.cols))
+        r, c = (size_text(d) or str(d) for d in (node.rows, node.cols))
         return f"K({r.replace('*', '')},{c.replace('*', '')})"
 
 
@@ -87,3 +87,6 @@ _PRINTER = UnicodePrinter()
 
 def to_unicode(node: E.Node) -> str:
     return _PRINTER(node)
+
+
+register_node_printer(to_unicode)    # error messages from the layers below name nodes with it
