@@ -352,6 +352,15 @@ def with_children(node: Node, children) -> Node:
     return node
 
 
+def substitute(node: Node, mapping: dict) -> Node:
+    """The tree with every subtree found in `mapping` replaced by its value (outermost first)."""
+    if node in mapping:
+        return mapping[node]
+    if not node.children:
+        return node
+    return with_children(node, [substitute(c, mapping) for c in node.children])
+
+
 def names_in(node) -> dict:
     """Every Sym in the tree: name → node."""
     out, stack = {}, [node]
