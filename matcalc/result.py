@@ -1,4 +1,8 @@
-"""Result: what derive() returns — the derivative in every notation, its steps, and its checks."""
+"""Result: what derive() returns — the derivative in every notation, its steps, and its checks.
+
+It sits at the top of the package: it calls down into the printers, the explanations, the cost
+model and the numeric checks, and nothing below imports it (the calculus returns a Derivation).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
