@@ -284,7 +284,9 @@ class Rewriter:
         return dotted
 
     # text references ---------------------------------------------------------------------------
-    def text_edits(self, text: str, prose: bool) -> list:
+    def text_edits(self, text: str, prose: bool, here: str | None = None) -> list:
+        """Edits for dotted names, paths and (in prose) bare file names; `here` is the new
+        module of the file being rewritten: a sibling in its package keeps its bare name."""
         edits = []
         if self.dotted:
             for m in self.dotted.finditer(text):
@@ -298,9 +300,12 @@ class Rewriter:
                 new = self.moved[m.group(1).replace("/", ".")].replace(".", "/")
                 edits.append((m.start(), m.end(), f"{PKG}/{new}.py"))
         if prose and self.bare:
+            home = here.split(".")[1:-1] if here else None
             for m in self.bare.finditer(text):
-                new = self.moved[m.group(1)].replace(".", "/")
-                edits.append((m.start(), m.end(), f"{new}.py"))
+                new = self.moved[m.group(1)].split(".")
+                if home is not None and new[:-1] == home:
+                    new = new[-1:]
+                edits.append((m.start(), m.end(), "/".join(new) + ".py"))
         return edits
 
     # imports -------------------------------------------------------------------------------------
@@ -437,7 +442,8 @@ def apply(text: str, edits: list) -> str:
 def rewrite_python(rw: Rewriter, text: str, old_module, new_module, is_init, depth_change=0,
                    where="") -> str:
     edits, spans = rw.import_edits(text, old_module, new_module, is_init)
-    for a, b, new in rw.text_edits(text, prose=True):
+    here = None if new_module is None or is_init else new_module
+    for a, b, new in rw.text_edits(text, prose=True, here=here):
         if not any(s <= a < e for s, e in spans):
             edits.append((a, b, new))
     if depth_change and "__file__" in text:
@@ -483,15 +489,17 @@ def readme_map() -> str:
              "`tests/test_layers.py` checks this with an import-linter contract "
              "(pyproject.toml), counting imports inside functions, so there are no cycles.",
              ""]
+    lines[1] = _wrap_doc(lines[1])
     for where, what in ROLES:
         paths = ", ".join(f"`{p.strip()}`" for p in where.split(","))
-        lines.append(f"- {paths} — {what}")
+        lines.append(_wrap_doc(f"- {paths} — {what}").replace("\n", "\n  "))
     lines += ["", "The grammar, `grammar/matcalc.lark`, is the language's only definition "
               "(shipped in the wheel). The language and the numeric checks are independent "
               "siblings; printing sits above the calculus because code generation builds "
               "autograd functions from vector–Jacobian products, and the layers below name "
               "nodes in their messages through `errors.show`, which the Unicode printer "
               "registers with.", "<!-- /layers -->", ""]
+    lines[-3] = _wrap_doc(lines[-3])
     return "\n".join(lines)
 
 
@@ -569,6 +577,12 @@ def relayout() -> None:
         else:
             new_sources[rel] = apply(text, rw.text_edits(text, prose=rel.endswith(".md")))
 
+    for rel, text in new_sources.items():
+        before = sources.get(rel) or sources[next(r for r, m in moves.items() if m[0] == rel)]
+        long_before = {line for line in before.splitlines() if len(line) > 100}
+        for n, line in enumerate(text.splitlines(), 1):
+            if len(line) > 100 and line not in long_before:
+                print(f"note: {rel}:{n} is now {len(line)} characters (a longer path): reflow it")
     for rel, (dest, _old, _new) in sorted(moves.items()):
         if dest != rel:
             (ROOT / dest).parent.mkdir(parents=True, exist_ok=True)
