@@ -11,7 +11,7 @@ from .result import Result
 
 from .cost import chain_cost
 from .equivalence import equivalent
-from . import algebra  # noqa: F401  (registers the element-wise algebra with the simplifier)
+from . import algebra  # noqa: F401  (registers its pass with the simplifier)
 from .jupyter import register as _register_jupyter
 
 _register_jupyter()

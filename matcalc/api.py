@@ -1,8 +1,8 @@
 """The public entry points: derive, vjp, jvp and hvp, each answering with a Result.
 
-The calculus (derive.py, products.py) returns what it found as a plain Derivation; this module
-dresses it as a Result, which knows the notations, the steps and the checks. Nothing below this
-module imports Result, so the engine's imports point one way. No mathematics happens here.
+The calculus returns what it found as a plain Derivation; this module dresses it as a Result,
+which knows the notations, the steps and the checks. Nothing below this module imports Result,
+so the engine's imports point one way. No mathematics happens here.
 """
 from __future__ import annotations
 
