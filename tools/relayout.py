@@ -81,6 +81,7 @@ LAYOUT = {
     "parser": "language.parser",
     "latex_in": "language.latex_in",
     "parser_tables": "language.parser_tables",
+    "_parser_tables_data": "language._parser_tables_data",
     "names": "language.names",
     "grammar": "language.grammar",
     "postfix": "language.postfix",
@@ -447,6 +448,10 @@ def rewrite_python(rw: Rewriter, text: str, old_module, new_module, is_init, dep
         if not any(s <= a < e for s, e in spans):
             edits.append((a, b, new))
     if depth_change and "__file__" in text:
+        # Path(__file__).parent… : a chain that climbs out of the package (to grammar/ at the
+        # repository root) climbs one level more per level the module went down; one that stays
+        # inside points at a neighbour, which moves with it (the data module beside
+        # parser_tables.py does): left alone, with a note.
         pattern = re.compile(r"Path\(__file__\)(\.resolve\(\))?((?:\.parent)+)")
         uses = text.count("__file__")
         found = list(pattern.finditer(text))
@@ -454,7 +459,19 @@ def rewrite_python(rw: Rewriter, text: str, old_module, new_module, is_init, dep
             raise Refused(f"{where} uses __file__ in a way relayout cannot adjust for its new "
                           "depth: fix it by hand (or make it depth-independent) and run again")
         for m in found:
-            edits.append((m.start(2), m.end(2), m.group(2) + ".parent" * depth_change))
+            if m.group(2).count(".parent") >= where.count("/") + 1:
+                edits.append((m.start(2), m.end(2), m.group(2) + ".parent" * depth_change))
+            else:
+                print(f"note: {where}: `{m.group(0)}` points inside the package and is left "
+                      "as it is: check that what it names moved along")
+    if depth_change and new_module:
+        # import_module(f"matcalc.{NAME}"): a module named at run time, a neighbour that moved
+        # with this one (parser_tables.py loads its data module so)
+        new_package = new_module.rsplit(".", 1)[0] if not is_init else new_module
+        for m in re.finditer(r"""(?<=f["'])matcalc\.(?=\{)""", text):
+            edits.append((m.start(), m.end(), f"{new_package}."))
+            print(f"note: {where}: a module named at run time (f\"matcalc.{{…}}\") now looked up "
+                  f"in {new_package}")
     return apply(text, edits)
 
 
