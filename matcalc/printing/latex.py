@@ -4,7 +4,7 @@ from __future__ import annotations
 from .. import expr as E
 from ..functions import FUNCTIONS
 from ..shapes import LATIN_OF_GREEK, is_scalar
-from .base import Printer, size_text
+from .base import Printer
 
 
 class LatexPrinter(Printer):
@@ -111,6 +111,7 @@ def to_latex(node: E.Node, bold: bool = False) -> str:
 
 
 def _size(d):
+    from .base import size_text
     t = size_text(d)
     return t.replace("*", " \\cdot ") if t else t
 

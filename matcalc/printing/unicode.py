@@ -4,7 +4,7 @@ from __future__ import annotations
 from .. import expr as E
 from ..errors import register_node_printer
 from ..functions import FUNCTIONS
-from .base import Printer, size_text
+from .base import Printer
 
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
@@ -62,6 +62,7 @@ class UnicodePrinter(Printer):
         return "0"
 
     def commutation(self, node):
+        from .base import size_text
         r, c = (size_text(d) or str(d) for d in (node.rows, node.cols))
         return f"K({r.replace('*', '')},{c.replace('*', '')})"
 
