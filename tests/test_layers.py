@@ -159,3 +159,17 @@ def test_no_private_names_cross_modules():
 def test_every_module_says_what_it_owns(module):
     doc = ast.get_docstring(ast.parse(MODULES[module].read_text("utf-8")))
     assert doc and len(doc.split()) >= 5, f"{module} opens without a docstring saying what it owns"
+
+
+def test_relayout_table_names_every_module():
+    """Until the package is laid out in layers, tools/relayout.py must know where every module
+    goes: a module it does not name would stop the move. Add a line to its LAYOUT table."""
+    if (PACKAGE / "core").is_dir():
+        pytest.skip("the package is already laid out in layers")
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("relayout", ROOT / "tools" / "relayout.py")
+    relayout = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(relayout)
+    mapping, unmapped = relayout.plan()
+    assert not unmapped, f"add these to LAYOUT in tools/relayout.py: {unmapped}"
+    relayout.check_table(mapping, unmapped)
