@@ -3,15 +3,15 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .derive import derive
+from .api import derive, hvp, jvp, vjp
 from .errors import CheckError, DomainError, MatcalcError, ParseError, ShapeError, UnsupportedError
 from .parser import parse
 from .printing.code import autograd_function
-from .products import hvp, jvp, vjp
 from .result import Result
 
 from .cost import chain_cost
 from .equivalence import equivalent
+from . import algebra  # noqa: F401  (registers its pass with the simplifier)
 from .jupyter import register as _register_jupyter
 
 _register_jupyter()

@@ -2,7 +2,7 @@
 rational function of its atoms applied entry by entry, so SymPy's scalar `cancel`/`factor` can
 put it in lowest terms — σ(z) ⊙ (1 − σ(z)) ⊙ ((1 − y) ⊘ (1 − σ(z)) − y ⊘ σ(z)) becomes
 σ(z) − y. The result is translated back into our nodes and kept only when strictly smaller.
-SymPy does scalar algebra here and nothing else; this module is imported only when the
+SymPy does scalar algebra here and nothing else, and is imported only when the
 simplifier reaches this stage.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from fractions import Fraction
 from . import build as B
 from . import expr as E
 from .shapes import is_scalar
-from .simplify import rebuild, rebuilt, record, size
+from .simplify import COMPACTIONS, rebuild, rebuilt, record, size
 
 MAX_ALGEBRA_SIZE = 60
 MAX_ALGEBRA_ATOMS = 10
@@ -161,3 +161,6 @@ def compact_algebra(node, ctx):
         return m
 
     return go(node, False)
+
+
+COMPACTIONS.append(compact_algebra)

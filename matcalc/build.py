@@ -19,6 +19,11 @@ def _make(cls, *args, **kw):
     return node
 
 
+def make(cls, *args, **kw) -> E.Node:
+    """The node exactly as given (nothing flattened or folded), its shape from SHAPE_RULES."""
+    return _make(cls, *args, **kw)
+
+
 def num(value) -> E.Num:
     if isinstance(value, float):
         value = Fraction(value).limit_denominator(10**12) if value == value else value

@@ -12,11 +12,10 @@ import sys
 from enum import Enum
 
 from . import __version__  # noqa: F401  (read by --version)
-from .derive import derive
+from .api import derive, hvp, jvp, vjp
 from .errors import MatcalcError
 from .limits import deep
 from .parser import parse
-from .products import hvp, jvp, vjp
 from .printing.latex import to_latex
 from .printing.named import printed
 from .printing.text import to_text
@@ -140,8 +139,8 @@ def _sizes(text: str) -> dict:
 
 
 def _json_shape(shape):
-    from .result import _public_shape
-    return list(_public_shape(shape))
+    from .result import public_shape
+    return list(public_shape(shape))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,14 +7,14 @@ application is recorded as a Step. No calculus lives here: that is rules.py.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import build as B
 from . import expr as E
 from .errors import UnsupportedError
 from .limits import deep
 from .rules import DERIVATIVE_RULES
-from .shapes import is_scalar
+from .shapes import Shapes, is_scalar
 
 SUPPORTED_KINDS = ("supported: first derivatives of anything with respect to a scalar, vector "
                    "or matrix (results with more than two indices come in vec form), and second "
@@ -29,6 +29,24 @@ class Step:
     incoming: E.Node
     child: E.Node
     outgoing: E.Node
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """What a derivation found, as data: the API (api.py) hands it out dressed as a Result,
+    which adds the notations, steps and checks (the calculus does not know about those)."""
+    input: str
+    wrt: str
+    node: E.Node
+    function: E.Node
+    variable: E.Sym
+    kind: str
+    layout: str
+    order: int
+    decls: Shapes
+    raw_steps: tuple = field(default=(), repr=False)
+    checked_function: E.Node | None = field(default=None, repr=False)
+    direction: str | None = field(default=None, repr=False)   # jvp/hvp: checked along it
 
 
 def _vec(g):
@@ -146,7 +164,7 @@ def group_scalar_chains(node):
                 continue
         out.append(f)
         i += 1
-    return B._make(E.MatMul, tuple(out)) if len(out) != len(fs) else node
+    return B.make(E.MatMul, tuple(out)) if len(out) != len(fs) else node
 
 
 # The public entry point ---------------------------------------------------------------------------
@@ -190,7 +208,7 @@ def first_derivative(f, x, steps):
             return B.zero(f.shape), "derivative"
         d = reverse(g, V, B.num(1), None)
         d = d if d is not None else B.zero(f.shape)
-        assert not _find_variable(d, "∂V"), "⟨V, ∂f⟩ is linear in V: V cannot survive"
+        assert not find_variable(d, "∂V"), "⟨V, ∂f⟩ is linear in V: V cannot survive"
         return d, "derivative"
     return _vec_jacobian(f, x), "tensor"
 
@@ -210,9 +228,10 @@ def _simplified(f):
 
 
 @deep
-def derive(expr: str, wrt, shapes=None, order: int = 1, layout: str = "numerator",
-           simplify: bool = True):
-    """The closed-form derivative of `expr` with respect to the variable `wrt` (CONTRACT §3).
+def derivation(expr: str, wrt, shapes=None, order: int = 1, layout: str = "numerator",
+               simplify: bool = True) -> Derivation:
+    """The closed-form derivative of `expr` with respect to the variable `wrt` (CONTRACT §3),
+    as the Derivation that matcalc.derive() returns as a Result.
     wrt=("x", "y") gives the mixed second derivative ∂/∂y (∂f/∂x)."""
     from .errors import MatcalcError
     from .parser import parse_with_shapes
@@ -232,7 +251,7 @@ def derive(expr: str, wrt, shapes=None, order: int = 1, layout: str = "numerator
     variables = []
     for w in names:
         name = canonical_name(w.strip())
-        x = _find_variable(f, name)
+        x = find_variable(f, name)
         if x is None:
             if name not in decls.decls:
                 raise MatcalcError(f"`{w}` does not occur in the expression and has no declared "
@@ -249,7 +268,6 @@ def derive(expr: str, wrt, shapes=None, order: int = 1, layout: str = "numerator
 
 
 def _derive(expr, f, decls, variables, layout, simplify):
-    from .result import Result
     from .simplify import Context, simplify as run_simplify
 
     sym_names = frozenset(n for n, d in decls.decls.items() if d.modifiers)
@@ -272,11 +290,12 @@ def _derive(expr, f, decls, variables, layout, simplify):
                                      and not is_scalar(current.shape))):
         current = run_simplify(B.transpose(current), ctx) if simplify else B.transpose(current)
     label = ",".join(v.name for v in variables) if len(set(variables)) > 1 else x.name
-    return Result(expr, label, current, f, x, kind, layout, order, decls, tuple(steps),
-                  previous if order > 1 else None)
+    return Derivation(expr, label, current, f, x, kind, layout, order, decls, tuple(steps),
+                      previous if order > 1 else None)
 
 
-def _find_variable(node, name):
+def find_variable(node, name):
+    """The variable called `name` in the tree (None if it does not occur)."""
     stack = [node]
     while stack:
         n = stack.pop()

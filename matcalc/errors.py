@@ -16,6 +16,27 @@ class Span:
     end: int
 
 
+# Messages name the node at fault in Unicode, but the printers sit in a layer above every module
+# that raises; the Unicode printer registers itself here when it is imported (the package does
+# that on import), and until then a node is named by its class.
+_NODE_PRINTERS: list = []
+
+
+def register_node_printer(show) -> None:
+    """Use `show(node) -> str` to name nodes in messages (printing/unicode.py calls this)."""
+    _NODE_PRINTERS[:] = [show]
+
+
+def show(node) -> str:
+    """A node as messages print it: Unicode, or its class name for a half-built node."""
+    for printer in _NODE_PRINTERS:
+        try:
+            return printer(node)
+        except Exception:  # a half-built node: still name the operation
+            break
+    return type(node).__name__
+
+
 class MatcalcError(ValueError):
     """Base class: a message, optionally a hint, and a caret under the offending source."""
 

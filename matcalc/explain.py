@@ -55,7 +55,7 @@ def _shape(shape, style, lang):
 def _latex_name(name):
     from .printing.latex import LatexPrinter
     from .shapes import SCALAR
-    return LatexPrinter()._sym(E.Sym(name, SCALAR))
+    return LatexPrinter().sym(E.Sym(name, SCALAR))
 
 
 def _d(f, x, style):
@@ -191,12 +191,7 @@ def intermediates(f, x) -> list:
     return found
 
 
-def _substitute(node, mapping):
-    if node in mapping:
-        return mapping[node]
-    if not node.children:
-        return node
-    return E.with_children(node, [_substitute(c, mapping) for c in node.children])
+_substitute = E.substitute
 
 
 # Building the derivation --------------------------------------------------------------------

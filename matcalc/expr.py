@@ -85,8 +85,7 @@ class Node:
 
     @property
     def is_scalar(self) -> bool:
-        from .shapes import is_scalar
-        return is_scalar(self.shape)
+        return self.shape[0] == 1 and self.shape[1] == 1     # sizes compare with ints (dims.py)
 
 
 # Leaves -------------------------------------------------------------------------------------
@@ -390,6 +389,15 @@ def with_children(node: Node, children) -> Node:
     if isinstance(node, _Unary):
         return replace(node, arg=children[0])
     return node
+
+
+def substitute(node: Node, mapping: dict) -> Node:
+    """The tree with every subtree found in `mapping` replaced by its value (outermost first)."""
+    if node in mapping:
+        return mapping[node]
+    if not node.children:
+        return node
+    return with_children(node, [substitute(c, mapping) for c in node.children])
 
 
 def names_in(node) -> dict:

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import expr as E
 from .expr import names_in  # noqa: F401  (part of this module's interface)
-from .errors import CheckError, MatcalcError  # noqa: F401  (CheckError is public here too)
+from .errors import CheckError, MatcalcError, show  # noqa: F401  (CheckError is public here too)
 from .functions import FUNCTIONS
 
 
@@ -256,9 +256,8 @@ def finite_difference_check(f, d, wrt, kind, layout, modifiers, seed=None, rtol=
             break
     else:
         if kink_seen is not None:
-            from .printing.unicode import to_unicode
             raise CheckError(f"not differentiable where it was checked: the argument of "
-                             f"{to_unicode(kink_seen)} is 0 (or within the finite-difference "
+                             f"{show(kink_seen)} is 0 (or within the finite-difference "
                              "step) at every point drawn, so the derivative there is a "
                              "convention, not a limit")
         raise CheckError("could not find a point where the function and its derivative are "

@@ -18,7 +18,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import expr as E
-from .errors import MatcalcError, ParseError, ShapeError, Span, UnsupportedError
+from .errors import MatcalcError, ParseError, ShapeError, Span, UnsupportedError, show
 from .functions import ALIASES
 from .latex_in import looks_like_latex
 from .limits import check_input, deep
@@ -442,8 +442,7 @@ class Inference:
         a, b = node.left, node.right
         bs = self.u.resolve(b.shape)
         if not is_scalar(bs):
-            from .printing.unicode import to_unicode
-            raise ShapeError(f"cannot divide by {to_unicode(b)} ({fmt_shape_plain(bs)}): `/` "
+            raise ShapeError(f"cannot divide by {show(b)} ({fmt_shape_plain(bs)}): `/` "
                              "divides by a scalar", node=node, left_shape=a.shape,
                              right_shape=bs, op="divide", span=node.span,
                              hint="for element-wise division write ./")

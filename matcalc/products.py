@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import build as B
 from . import expr as E
-from .derive import first_derivative, reverse, _find_variable
+from .derive import Derivation, find_variable, first_derivative, reverse
 from .errors import MatcalcError, UnsupportedError
 from .limits import deep
 from .expr import names_in
@@ -23,7 +23,7 @@ def _setup(expr, wrt, shapes, extra):
     name = canonical_name(wrt.strip()) if isinstance(wrt, str) else None
     if not name:
         raise MatcalcError("wrt must name a variable of the expression")
-    x = _find_variable(f, name)
+    x = find_variable(f, name)
     if x is None:
         if name not in decls.decls:
             raise MatcalcError(f"`{wrt}` does not occur in the expression and has no declared "
@@ -38,9 +38,8 @@ def _setup(expr, wrt, shapes, extra):
 
 
 def _result(expr, wrt, node, function, x, kind, decls, steps, checked=None, direction=None):
-    from .result import Result
-    return Result(expr, wrt, node, function, x, kind, "numerator", 1, decls, tuple(steps),
-                  checked, direction)
+    return Derivation(expr, wrt, node, function, x, kind, "numerator", 1, decls, tuple(steps),
+                      checked, direction)
 
 
 @deep

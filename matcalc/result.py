@@ -1,17 +1,21 @@
-"""Result: what derive() returns — the derivative in every notation, its steps, and its checks."""
+"""Result: what derive() returns — the derivative in every notation, its steps, and its checks.
+
+It sits at the top of the package: it calls down into the printers, the explanations, the cost
+model and the numeric checks, and nothing below imports it (the calculus returns a Derivation).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 
 from . import expr as E
-from .derive import Step
+from .derive import Derivation, Step
 from .errors import MatcalcError
 from .limits import deep
 from .printing.named import printed
 from .printing.latex import to_latex
 from .printing.text import to_text
 from .printing.unicode import to_unicode
-from .shapes import LATIN_OF_GREEK, Shapes, fmt_shape, is_scalar
+from .shapes import LATIN_OF_GREEK, fmt_shape, is_scalar
 
 
 def _value_key(name: str, values: dict):
@@ -51,7 +55,8 @@ def _uses(node, repeated: set) -> bool:
     return node in repeated or any(_uses(c, repeated) for c in node.children)
 
 
-def _public_shape(shape) -> tuple:
+def public_shape(shape) -> tuple:
+    """A shape as users see it: () for a scalar, ints and size names otherwise."""
     if is_scalar(shape):
         return ()
     return tuple(int(d) if d.is_Integer else str(d) for d in shape)
@@ -75,20 +80,14 @@ class StepView:
 
 
 @dataclass(frozen=True)
-class Result:
-    """A derivative: .text, .latex, str(), .shape, .kind, .evaluate(), .check(), .steps, .sympy"""
-    input: str
-    wrt: str
-    node: E.Node
-    function: E.Node
-    variable: E.Sym
-    kind: str
-    layout: str
-    order: int
-    decls: Shapes
-    raw_steps: tuple = field(default=(), repr=False)
-    checked_function: E.Node | None = field(default=None, repr=False)
-    direction: str | None = field(default=None, repr=False)   # jvp/hvp: checked along it
+class Result(Derivation):
+    """A derivative: .text, .latex, str(), .shape, .kind, .evaluate(), .check(), .steps, .sympy
+    (the fields are the Derivation's: input, wrt, node, function, variable, kind, layout, …)."""
+
+    @classmethod
+    def of(cls, found: Derivation) -> "Result":
+        """The Result of what the calculus found."""
+        return cls(**{f.name: getattr(found, f.name) for f in fields(found)})
 
     # notations ----------------------------------------------------------------------------
     @property
@@ -120,7 +119,6 @@ class Result:
         """The result with repeated or costly subexpressions named once:
         `2Xᵀr where r = Xθ − y`-style (names are letters not used in the expression)."""
         from .cse import counts, shared, TRIVIAL, too_big
-        from .explain import _substitute
         node = self.node
         if too_big(node):
             return printed(node, "unicode")
@@ -137,9 +135,9 @@ class Result:
         letters = [c for c in "rstuvpqkgh" if c not in taken]
         mapping, lines = {}, []
         for sub, name in zip(named, letters):
-            lines.append(f"{name} = {to_unicode(_substitute(sub, mapping))}")
+            lines.append(f"{name} = {to_unicode(E.substitute(sub, mapping))}")
             mapping[sub] = E.Sym(name, sub.shape)
-        return f"{to_unicode(_substitute(node, mapping))}   where " + ", ".join(lines)
+        return f"{to_unicode(E.substitute(node, mapping))}   where " + ", ".join(lines)
 
     @deep
     def to_latex(self, bold: bool = False) -> str:
@@ -170,7 +168,7 @@ class Result:
         """The result's shape; for kind "tensor", the sizes of the indices of ∂F_ij/∂X_kl:
         F's indices first, then X's (a vector contributes one index, a matrix two)."""
         if self.kind != "tensor":
-            return _public_shape(self.node.shape)
+            return public_shape(self.node.shape)
         f, x = self.source.shape, self.variable.shape
         from .numeric import tensor_axes
         dims = [f[i] for i in tensor_axes(f)] + [x[i] for i in tensor_axes(x)]

@@ -12,7 +12,7 @@ from typing import Callable
 
 from . import expr as E
 from .dims import ONE, Dim, integer, symbol
-from .errors import ShapeError, ParseError
+from .errors import ShapeError, ParseError, show
 
 SCALAR = (ONE, ONE)
 MODIFIERS = ("symmetric", "spd", "diagonal")
@@ -264,11 +264,7 @@ def shape_rule(*types):
 
 
 def _show(node) -> str:
-    from .printing.unicode import to_unicode
-    try:
-        return to_unicode(node)
-    except Exception:  # a half-built node: still name the operation
-        return type(node).__name__
+    return show(node)
 
 
 def _err(node, message, left=None, right=None, op=None, hint=None) -> ShapeError:

@@ -883,14 +883,21 @@ def record(ctx, name, before, after):
     ctx.log.append((name, before, after))
 
 
+# Whole-tree passes run after the rules, each node -> node: the element-wise algebra (algebra.py,
+# which builds on this module's helpers, so it registers itself rather than being imported here;
+# the package imports it).
+COMPACTIONS: list = []
+
+
 def simplify(node, ctx: Context | None = None):
     """The printed form: RULES to a fixed point, then element-wise algebra in lowest terms (and
     the rules again if it changed anything), then transposes taken out where that saves two."""
     ctx = ctx or Context()
     m = normalise(node, ctx)
-    if ctx.budget > 0:
-        from .algebra import compact_algebra      # SymPy's scalar algebra, imported late
-        reduced = compact_algebra(m, ctx)
+    for compact in COMPACTIONS:
+        if ctx.budget <= 0:
+            break
+        reduced = compact(m, ctx)
         if reduced != m:
             m = normalise(reduced, ctx)
     return transposes_out(m, ctx)

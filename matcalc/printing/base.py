@@ -27,6 +27,17 @@ def negate(node):
     return E.MatMul((E.Num(-first.value, first.shape),) + rest, node.shape)
 
 
+def size_text(d) -> str | None:
+    """A size as parse() reads it back (n, 3, n*n, m*n), or None for generated sizes."""
+    text = str(d)
+    if d.is_Integer or (d.is_Symbol and "_" not in text and text.isidentifier()):
+        return text
+    factors = d.flat_factors()
+    if any(isinstance(f, str) and ("_" in f or not f.isidentifier()) for f in factors):
+        return None
+    return "*".join(map(str, factors))
+
+
 def _flat(node, has_matrix=False):
     """The factors of a product, nested products opened — except a scalar product of vectors
     among matrices: A(c·xᵀAx) must not print as AcxᵀAx (xᵀ would follow A)."""
@@ -120,11 +131,10 @@ class Printer:
         return self.number(node.value)
 
     def size(self, node):
-        from .text import _size
         d = node.dim
         if d.is_Symbol or d.is_Integer:
             return str(d)
-        t = _size(d) or str(d)
+        t = size_text(d) or str(d)
         return self.paren(t.replace("*", self.times or "·"))
 
     def identity(self, node):
@@ -248,6 +258,5 @@ class Printer:
         return f"norm2({self(node.arg)})"
 
     def commutation(self, node):
-        from .text import _size
-        r, c = (_size(d) or str(d) for d in (node.rows, node.cols))
+        r, c = (size_text(d) or str(d) for d in (node.rows, node.cols))
         return f"commutation({r}, {c})"

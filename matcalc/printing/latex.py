@@ -119,8 +119,8 @@ def to_latex(node: E.Node, bold: bool = False) -> str:
 
 
 def _size(d):
-    from .text import _size as text_size
-    t = text_size(d)
+    from .base import size_text
+    t = size_text(d)
     return t.replace("*", " \\cdot ") if t else t
 
 

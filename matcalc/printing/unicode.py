@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from .. import expr as E
+from ..errors import register_node_printer
 from ..functions import FUNCTIONS
 from ..shapes import is_scalar
 from .base import Printer
@@ -119,8 +120,8 @@ class UnicodePrinter(Printer):
         return "0"
 
     def commutation(self, node):
-        from .text import _size
-        r, c = (_size(d) or str(d) for d in (node.rows, node.cols))
+        from .base import size_text
+        r, c = (size_text(d) or str(d) for d in (node.rows, node.cols))
         return f"K({r.replace('*', '')},{c.replace('*', '')})"
 
 
@@ -207,3 +208,6 @@ _CALLS = (E.Apply, E.Sum, E.Trace, E.Det, E.LogDet, E.Mean, E.LogSumExp, E.Softm
 
 def to_unicode(node: E.Node) -> str:
     return UnicodePrinter()(node)        # one per call: the printer keeps per-result state
+
+
+register_node_printer(to_unicode)    # error messages from the layers below name nodes with it

@@ -1,0 +1,33 @@
+"""The public entry points: derive, vjp, jvp and hvp, each answering with a Result.
+
+The calculus returns what it found as a plain Derivation; this module dresses it as a Result,
+which knows the notations, the steps and the checks. Nothing below this module imports Result,
+so the engine's imports point one way. No mathematics happens here.
+"""
+from __future__ import annotations
+
+from . import products
+from .derive import derivation
+from .result import Result
+
+
+def derive(expr: str, wrt, shapes=None, order: int = 1, layout: str = "numerator",
+           simplify: bool = True) -> Result:
+    """The closed-form derivative of `expr` with respect to the variable `wrt` (CONTRACT §3).
+    wrt=("x", "y") gives the mixed second derivative ∂/∂y (∂f/∂x)."""
+    return Result.of(derivation(expr, wrt, shapes, order, layout, simplify))
+
+
+def vjp(expr: str, wrt: str, cotangent: str = "v", shapes=None) -> Result:
+    """vᵀ(∂f/∂x) in closed form, shaped like x; v is a new symbol shaped like f."""
+    return Result.of(products.vjp(expr, wrt, cotangent, shapes))
+
+
+def jvp(expr: str, wrt: str, tangent: str = "u", shapes=None) -> Result:
+    """(∂f/∂x)u in closed form, shaped like f; u is a new symbol shaped like x."""
+    return Result.of(products.jvp(expr, wrt, tangent, shapes))
+
+
+def hvp(expr: str, wrt: str, vector: str = "u", shapes=None) -> Result:
+    """(∇²f)u for a scalar f: the Hessian applied to u (shaped like x) without forming it."""
+    return Result.of(products.hvp(expr, wrt, vector, shapes))
