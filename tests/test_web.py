@@ -177,6 +177,16 @@ def test_unknown_variable_keeps_the_typeset_formula(server):
     assert out["error"]["field"] == "wrt" and "`z` does not occur" in out["error"]["message"]
 
 
+def test_derivative_is_shown_even_when_its_steps_cannot_be(server):
+    # the mean-squared loss of a relu neuron wrt the bias: the steps once raised ShapeError,
+    # and the page answered with that error instead of the derivative
+    status, out = derive_api(server, formula="(1/N)*sum((y - relu(X w + b)) .^ 2)",
+                             shapes="X: N×n, w: n, y: N, b: scalar", wrt="b")
+    assert status == 200 and out["result"]["kind"] == "derivative"
+    assert out["result"]["steps"] or out["result"]["steps_error"]
+    assert out["check"]["ok"] and out["code"]["numpy"].startswith("import numpy")
+
+
 def test_tensor_result_carries_its_vec_form_and_index_sizes(server):
     _, out = derive_api(server, formula="σ(Wx + b)", shapes="W: m×n, x: n, b: m", wrt="W")
     r = out["result"]

@@ -126,10 +126,14 @@ def _result(r, lang: str) -> dict:
     if r.kind == "tensor":
         out["vec"] = {"latex": r.vec.latex, "unicode": str(r.vec)}
         out["index_sizes"] = [str(d) for d in r.shape]
-    steps = r.explain(lang=lang) if r.kind in ("gradient", "jacobian", "derivative") \
-        else r.steps
-    out["steps"] = [s.render(lang, "unicode") if hasattr(s, "render") else str(s)
-                    for s in steps]
+    try:        # a failure to explain should not hide a derivative that was found
+        steps = r.explain(lang=lang) if r.kind in ("gradient", "jacobian", "derivative") \
+            else r.steps
+        out["steps"] = [s.render(lang, "unicode") if hasattr(s, "render") else str(s)
+                        for s in steps]
+    except MatcalcError as err:
+        out["steps"] = []
+        out["steps_error"] = err.message
     return out
 
 

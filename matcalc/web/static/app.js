@@ -22,9 +22,11 @@
     steps: "步骤", code: "代码", copy: "复制", copied: "已复制 ✓",
     footer: "在本机运行：输入的内容不会离开这台机器。排版：KaTeX（MIT 许可）。",
     working: "计算中…", "check-ok": "数值检验通过", "check-bad": "数值检验失败",
+    "no-steps": "无法给出步骤",
   };
   const EN = {copied: "Copied ✓", copy: "Copy", working: "working…",
-              "check-ok": "numerical check passed", "check-bad": "numerical check FAILED"};
+              "check-ok": "numerical check passed", "check-bad": "numerical check FAILED",
+              "no-steps": "the steps could not be shown"};
   const KINDS_ZH = {gradient: "梯度", jacobian: "雅可比矩阵", derivative: "导数", hessian: "海森矩阵",
                     tensor: "张量", mixed: "混合二阶导数", vjp: "VJP", jvp: "JVP", hvp: "HVP"};
   const englishText = {};
@@ -124,7 +126,7 @@
     }
     const r = data.result;
     $("result-out").hidden = !r;
-    $("steps-out").hidden = !r || !r.steps.length;
+    $("steps-out").hidden = !r || !(r.steps.length || r.steps_error);
     $("code-out").hidden = !data.code;
     if (r) {
       tex($("result-math"), r.latex);
@@ -143,6 +145,8 @@
         li.textContent = s.replace(/^\d+\.\s*/, "");
         steps.appendChild(li);
       });
+      $("steps-error").hidden = !r.steps_error;
+      $("steps-error").textContent = r.steps_error ? t("no-steps") + ": " + r.steps_error : "";
       const c = data.check;
       $("check").hidden = !c;
       if (c) {
