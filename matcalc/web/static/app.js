@@ -84,6 +84,10 @@
     }
   }
 
+  function shapeText(shape) {
+    return shape === "scalar" && $("lang").value === "zh" ? "标量" : shape;
+  }
+
   function escapeHtml(s) {
     return s.replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
   }
@@ -122,7 +126,7 @@
     $("formula-out").hidden = !f;
     if (f) {
       tex($("formula-math"), f.latex);
-      $("formula-shape").textContent = f.shape;
+      $("formula-shape").textContent = shapeText(f.shape);
     }
     const r = data.result;
     $("result-out").hidden = !r;
@@ -131,7 +135,7 @@
     if (r) {
       tex($("result-math"), r.latex);
       $("result-kind").textContent = $("lang").value === "zh" ? (KINDS_ZH[r.kind] || r.kind) : r.kind;
-      $("result-shape").textContent = r.shape;
+      $("result-shape").textContent = shapeText(r.shape);
       $("result-unicode").textContent = r.unicode;
       $("vec-out").hidden = !r.vec;
       if (r.vec) {
