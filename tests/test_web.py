@@ -123,6 +123,23 @@ def test_least_squares_answer_and_its_code_agree_with_finite_differences(server)
     np.testing.assert_allclose(float(np.ravel(value)[0]), f(theta), rtol=1e-12)
 
 
+def test_a_query_waiting_behind_a_slow_one_is_told_the_server_is_busy(server, monkeypatch):
+    import matcalc.web.api as api
+    monkeypatch.setattr(api, "BUSY_AFTER", 0.05)
+    api._ENGINE.acquire()          # as if an earlier query were still being answered
+    try:
+        status, out = derive_api(server, formula="x^T x", wrt="x")
+    finally:
+        api._ENGINE.release()
+    assert status == 503 and out["error"]["type"] == "Busy"
+    assert derive_api(server, formula="x^T x", wrt="x")[0] == 200
+
+
+def test_check_result_is_said_in_chinese_too(server):
+    _, out = derive_api(server, **LEAST_SQUARES, lang="zh")
+    assert out["check"]["ok"] and "个元素与中心差分一致" in out["check"]["text"]
+
+
 def test_steps_come_in_english_and_chinese(server):
     _, en = derive_api(server, **LEAST_SQUARES)
     _, zh = derive_api(server, **LEAST_SQUARES, lang="zh")

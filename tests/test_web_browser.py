@@ -151,6 +151,8 @@ def test_chinese_steps_and_labels(server, browser):
     wait(browser, lambda d: "链式法则" in text_of(d, "steps"), "the steps did not turn Chinese")
     assert "核对维度" in text_of(browser, "steps")
     assert text_of(browser, "result-kind") == "梯度"
+    assert text_of(browser, "formula-shape") == "标量"
+    wait(browser, lambda d: "中心差分" in text_of(d, "check"), "the check did not turn Chinese")
     assert "lang=zh" in browser.current_url
 
 

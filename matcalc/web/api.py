@@ -25,6 +25,7 @@ PROBE = "ω_99"
 # The engine raises the recursion limit while it works (process-wide state), so requests are
 # answered one at a time; a repeated query (the page retyping) is answered from the cache.
 _ENGINE = threading.Lock()
+BUSY_AFTER = 20.0     # seconds a query waits for the engine before it is answered 503
 
 
 class QueryError(Exception):
@@ -63,8 +64,16 @@ def answer(body: object) -> tuple[int, dict]:
         query = read_query(body)
     except QueryError as err:
         return 400, {"ok": False, "error": {"type": "BadRequest", "message": str(err)}}
-    with _ENGINE:
+    # One query at a time (see _ENGINE); a query that waits too long for an earlier, slow one
+    # is told so rather than queued without end.
+    if not _ENGINE.acquire(timeout=BUSY_AFTER):
+        return 503, {"ok": False, "error": {
+            "type": "Busy", "message": "matcalc is still working on an earlier query; "
+                                       "try again in a moment"}}
+    try:
         return _answer(query)
+    finally:
+        _ENGINE.release()
 
 
 @lru_cache(maxsize=256)
@@ -93,7 +102,7 @@ def _answer(query: tuple) -> tuple[int, dict]:
         except MatcalcError as err:
             out["code"][backend] = f"# {err.message}"
     if check:
-        out["check"] = _check(r)
+        out["check"] = _check(r, lang)
     return 200, out
 
 
@@ -137,12 +146,21 @@ def _result(r, lang: str) -> dict:
     return out
 
 
-def _check(r) -> dict:
+def _check(r, lang: str) -> dict:
     try:
         report = r.check()
     except MatcalcError as err:
         return {"ok": False, "text": err.message}
-    return {"ok": True, "text": str(report)}
+    text = str(report)
+    try:     # the report's fields (sizes, errors, entries), said in Chinese
+        if lang == "zh":
+            sizes = "，".join(f"{k}={v}" for k, v in sorted(report.sizes.items(), key=str))
+            text = (f"{report.entries} 个元素与中心差分一致（最大绝对误差 "
+                    f"{report.max_abs_error:.2e}，相对误差 {report.max_rel_error:.2e}），"
+                    f"尺寸 {sizes}")
+    except (AttributeError, TypeError, ValueError):
+        pass
+    return {"ok": True, "text": text}
 
 
 def _shape(shape: tuple) -> str:

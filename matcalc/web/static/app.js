@@ -231,6 +231,13 @@
     ["mode", "layout"].forEach((k) => $(k).addEventListener("change", update));
     $("lang").addEventListener("change", () => { translatePage(); update(); });
     ["formula", "shapes"].forEach(syncScroll);
+    ["formula", "shapes"].forEach((k) => $(k).addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey) {   // one formula: Enter answers at once
+        e.preventDefault();
+        clearTimeout(timer);
+        update();
+      }
+    }));
     document.querySelectorAll(".example").forEach((b) => b.addEventListener("click", () => {
       setQuery({formula: b.dataset.f, shapes: b.dataset.s, wrt: b.dataset.w,
                 mode: b.dataset.m || "derivative", symbol: ""});
