@@ -49,6 +49,7 @@ def browser():
                  "--disable-sync", "--no-first-run", "--disable-extensions",
                  f"--user-data-dir={profile}", "--window-size=1280,1000"):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
     try:
         driver = webdriver.Chrome(options=options, service=service)
@@ -190,6 +191,17 @@ def test_page_is_usable_within_a_second_and_fetches_nothing_else(server, browser
         "return performance.getEntriesByType('resource').map(e => e.name)")
     assert all(u.startswith(server) for u in urls), urls
     assert elapsed < 3.0, f"the page took {elapsed:.2f} s to show a result"  # target 1 s; slack for CI
+
+
+def test_no_script_error_and_no_content_security_policy_violation(server, browser):
+    browser.get_log("browser")                      # drop what earlier tests left
+    load(browser, server)
+    wait(browser, lambda d: "numerical check passed" in text_of(d, "check"), "no result")
+    browser.find_element(By.CSS_SELECTOR, ".example[data-i18n=ex-tensor]").click()
+    wait(browser, lambda d: text_of(d, "result-kind") == "tensor", "the tensor example failed")
+    problems = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"
+                or "Content Security Policy" in e["message"]]
+    assert not problems, problems
 
 
 def test_screenshots(server, browser):
