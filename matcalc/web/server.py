@@ -172,7 +172,8 @@ def serve_main(argv: list[str]) -> int:
                                             "this machine).")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free)")
     p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1: this machine only)")
+                   help="address to listen on (default 127.0.0.1: this machine only); "
+                        "requests must then name this host, localhost or an IP address")
     p.add_argument("--open", action="store_true", help="open the page in the web browser")
     args = p.parse_args(argv)
     try:
