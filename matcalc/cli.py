@@ -144,6 +144,10 @@ def _json_shape(shape):
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:
+        from .web import serve_main
+        return serve_main(argv[1:])
     args = build_parser().parse_args(argv)
     inputs = [line for line in sys.stdin.read().splitlines() if line.strip()] \
         if args.expr == "-" else [args.expr]

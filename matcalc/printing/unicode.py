@@ -129,7 +129,7 @@ _CALL_TEXT = re.compile(r"([^\W\d_]{2,}[0-9]*|σ)\(")     # tanh(, eye(, σ(: a 
 
 
 def _size(d):
-    from .text import _size as text_size
+    from .base import size_text as text_size
     return text_size(d)
 
 
