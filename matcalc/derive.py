@@ -177,7 +177,9 @@ def first_derivative(f, x, steps):
         except UnsupportedError:
             # a matrix-valued intermediate depends on x: forward vec-Jacobians handle those
             J = _vec_jacobian(f, x)
-            return J, ("derivative" if is_scalar(x.shape) else "jacobian")
+            if is_scalar(x.shape):               # d vec(f)/dt is a column: give f's shape
+                return (J if f.shape[1] == 1 else B.transpose(J)), "derivative"
+            return J, "jacobian"
         n = x.shape[0] * x.shape[1]
         J = B.transpose(cot) if cot is not None else B.zero((m, n))
         if is_scalar(x.shape):
@@ -263,7 +265,12 @@ def _derive(expr, f, decls, variables, layout, simplify):
                                    "four indices, which matcalc cannot give", hint=SUPPORTED_KINDS)
         previous = current
         d, kind = first_derivative(current, x, steps if k == order - 1 else None)
-        current = run_simplify(d, ctx) if simplify else d
+        # A declaration (Aᵀ = A for a symmetric A) may shorten what is printed, never what is
+        # differentiated next: every entry stays independent (CONTRACT §3), so the derivative
+        # of P⁻ᵀ is not the derivative of P⁻¹. Intermediate derivatives are simplified
+        # without the declarations; only the final one uses them.
+        last = k == order - 1
+        current = run_simplify(d, ctx if last else Context()) if simplify else d
     x = variables[-1]
     if order >= 2 and is_scalar(f.shape) and kind == "jacobian":
         kind = "hessian" if len(set(variables)) == 1 else "mixed"

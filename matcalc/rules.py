@@ -180,13 +180,23 @@ def inverse(node, G, i):
 
 @derivative(E.Power)
 def power(node, G, i):
-    """d(xᵉ) = e·xᵉ⁻¹ dx for scalars; d(Xᵏ) = Σⱼ Xʲ dX Xᵏ⁻¹⁻ʲ for matrices"""
+    """d(xᵉ) = e·xᵉ⁻¹ dx for scalars; d(Xᵏ) = Σⱼ Xʲ dX Xᵏ⁻¹⁻ʲ for matrices (k > 0),
+    d(X⁻ᵖ) = −Σⱼ X⁻⁽ʲ⁺¹⁾ dX X⁻⁽ᵖ⁻ʲ⁾, d(X⁰) = 0"""
     x, e = node.arg, node.exponent
     if is_scalar(x.shape):
         return B.mul(B.num(e), B.power(x, e - 1), G)
-    xt = B.transpose(x)
-    terms = [B.mul(B.power(xt, j), G, B.power(xt, int(e) - 1 - j)) for j in range(int(e))]
-    return B.add(*terms)
+    k = int(e)
+    if k == 0:                                   # X⁰ = I does not depend on X
+        return B.zero(x.shape)
+    if k > 0:
+        xt = B.transpose(x)
+        terms = [B.mul(B.power(xt, j), G, B.power(xt, k - 1 - j)) for j in range(k)]
+        return B.add(*terms, shape=x.shape)
+    # X⁻ᵖ = (X⁻¹)ᵖ: d(X⁻ᵖ) = −Σⱼ X⁻⁽ʲ⁺¹⁾ dX X⁻⁽ᵖ⁻ʲ⁾, so the cotangent is −Σⱼ X⁻⁽ʲ⁺¹⁾ᵀ G X⁻⁽ᵖ⁻ʲ⁾ᵀ
+    p = -k
+    terms = [B.mul(B.transpose(B.power(x, -(j + 1))), G, B.transpose(B.power(x, -(p - j))))
+             for j in range(p)]
+    return B.neg(B.add(*terms, shape=x.shape))
 
 
 @derivative(E.HadamardPower)

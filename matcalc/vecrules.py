@@ -161,13 +161,21 @@ def inverse(node, Js):
 
 @vec_rule(E.Power)
 def power(node, Js):
-    """d vec(Aᵏ) = Σⱼ ((Aᵀ)ᵏ⁻¹⁻ʲ ⊗ Aʲ) d vec(A); for a scalar e·xᵉ⁻¹ dx"""
+    """d vec(Aᵏ) = Σⱼ ((Aᵀ)ᵏ⁻¹⁻ʲ ⊗ Aʲ) d vec(A) for k > 0; d vec(A⁻ᵖ) = −Σⱼ (A⁻⁽ᵖ⁻ʲ⁾ᵀ ⊗ A⁻⁽ʲ⁺¹⁾)
+    d vec(A); d vec(A⁰) = 0; for a scalar e·xᵉ⁻¹ dx"""
     x, e = node.arg, node.exponent
     if is_scalar(x.shape):
         return B.mul(B.num(e), B.power(x, e - 1), Js[0])
     k = int(e)
-    terms = [B.kron(B.power(B.transpose(x), k - 1 - j), B.power(x, j)) for j in range(k)]
-    return B.mul(B.add(*terms), Js[0])
+    n = x.shape[0]
+    if k == 0:                                   # X⁰ = I does not depend on X
+        return B.zero((n * n, Js[0].shape[1]))
+    if k > 0:
+        terms = [B.kron(B.power(B.transpose(x), k - 1 - j), B.power(x, j)) for j in range(k)]
+        return B.mul(B.add(*terms), Js[0])
+    p = -k                                       # d(X⁻ᵖ) = −Σⱼ X⁻⁽ʲ⁺¹⁾ dX X⁻⁽ᵖ⁻ʲ⁾
+    terms = [B.kron(B.transpose(B.power(x, -(p - j))), B.power(x, -(j + 1))) for j in range(p)]
+    return B.neg(B.mul(B.add(*terms), Js[0]))
 
 
 def _row(a):
