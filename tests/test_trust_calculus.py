@@ -1,0 +1,482 @@
+"""No silent wrong answers from the derivative engine.
+
+Every derivative here is compared with something matcalc did not compute: central differences
+(first derivatives) or second differences (second derivatives) of the ORIGINAL function, written
+in this file's own NumPy, or a closed form from the literature (Magnus & Neudecker, the Matrix
+Cookbook), at random values with a different size for every dimension name, so a transposition
+cannot hide. Second derivatives with respect to a matrix perturb every entry independently, also
+for variables declared symmetric, spd or diagonal (CONTRACT §3: a declaration may shorten what is
+printed, never change what is differentiated).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matcalc import derive, hvp
+
+inv, det = np.linalg.inv, np.linalg.det
+SIZES = {"m": 5, "n": 3, "p": 4, "q": 2}           # a different size for every name
+
+
+def item(a) -> float:
+    """The number in a 1×1 array."""
+    return np.asarray(a, float).item()
+
+
+def logdet(a):
+    sign, val = np.linalg.slogdet(a)
+    assert sign > 0, "test point must have a positive determinant"
+    return val
+
+
+def near_identity(n, rng, scale=0.3):
+    return np.eye(n) + scale * rng.normal(size=(n, n)) / np.sqrt(n)
+
+
+def spd(n, rng):
+    a = rng.normal(size=(n, n))
+    return a @ a.T / n + np.eye(n)
+
+
+def commutation(m, n):
+    """K(m,n): K vec(A) = vec(Aᵀ) for every m×n A (column-major vec)."""
+    k = np.zeros((m * n, m * n))
+    for i in range(m):
+        for j in range(n):
+            k[j + n * i, i + m * j] = 1.0
+    return k
+
+
+def vec(a):
+    return np.asarray(a, float).reshape(-1, 1, order="F")
+
+
+# Numerical derivatives of the original function ----------------------------------------------
+
+def jacobian_fd(fun, x, h=1e-6):
+    """d vec(fun(x))/d vec(x)ᵀ by central differences (x a 2-D array or a float)."""
+    if np.isscalar(x):
+        return vec((np.asarray(fun(x + h), float) - np.asarray(fun(x - h), float)) / (2 * h))
+    x = np.asarray(x, float)
+    cols = []
+    for k in range(x.size):
+        e = np.zeros(x.size)
+        e[k] = h
+        e = e.reshape(x.shape, order="F")
+        cols.append(vec((np.asarray(fun(x + e), float) - np.asarray(fun(x - e), float)) / (2 * h)))
+    return np.hstack(cols)
+
+
+def hessian_fd(f, x, h=1e-4):
+    """∂²f/∂vec(x)∂vec(x)ᵀ of a scalar f by second differences, every entry of x perturbed
+    independently (also the entries of a symmetric x: the perturbed points are not symmetric)."""
+    x = np.asarray(x, float)
+    n = x.size
+
+    def at(i, si, j, sj):
+        y = x.reshape(-1, order="F").copy()
+        y[i] += si * h
+        y[j] += sj * h
+        return float(np.asarray(f(y.reshape(x.shape, order="F"))).reshape(()))
+
+    H = np.empty((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            H[i, j] = H[j, i] = (at(i, 1, j, 1) - at(i, 1, j, -1) - at(i, -1, j, 1)
+                                 + at(i, -1, j, -1)) / (4 * h * h)
+    return H
+
+
+def second_fd_scalar(f, t, h=1e-4):
+    """d²f/dt² by the second difference (f(t+h) − 2f(t) + f(t−h))/h²."""
+    return (np.asarray(f(t + h), float) - 2 * np.asarray(f(t), float)
+            + np.asarray(f(t - h), float)) / (h * h)
+
+
+def assert_close(got, want, tol=1e-5):
+    got = np.asarray(got, float)
+    want = np.asarray(want, float)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    scale = max(1.0, float(np.max(np.abs(want))))
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale)
+
+
+def as_tensor(J, f_shape, x_shape):
+    """T[i, j, k, l] = ∂F_ij/∂X_kl from the vec form (unit axes dropped, as r.shape does)."""
+    full = np.asarray(J).reshape(tuple(f_shape) + tuple(x_shape), order="F")
+    return full.reshape([d for d in full.shape if d != 1])
+
+
+def check_hessian_wrt_matrix(r, f, values, wrt):
+    """The Hessian result r (kind tensor) against second differences of f over every entry."""
+    X = values[wrt]
+    H = hessian_fd(lambda v: f(**{**values, wrt: v}), X)
+    assert r.kind == "tensor"
+    assert_close(r.vec.evaluate(values), H, tol=1e-5)
+    assert_close(r.evaluate(values), as_tensor(H, X.shape, X.shape), tol=1e-5)
+    return H
+
+
+# 1. Second derivatives through inverses and negative powers -----------------------------------
+
+def test_hessian_of_trace_of_inverse_is_not_zero():
+    """derive("tr(inv(A))", wrt="A", order=2) printed 0 (the rule for A⁻² was an empty sum)."""
+    rng = np.random.default_rng(1)
+    A = near_identity(3, rng)
+    r = derive("tr(inv(A))", wrt="A", order=2)
+    assert str(r) != "0"
+    H = check_hessian_wrt_matrix(r, lambda A: np.trace(inv(A)), {"A": A}, "A")
+    # Magnus–Neudecker: d² tr(A⁻¹) = 2 tr(A⁻¹ dA A⁻¹ dA A⁻¹) gives
+    # H = K(n,n)(A⁻ᵀ ⊗ A⁻²) + (A⁻²ᵀ ⊗ A⁻¹)K(n,n) = (A⁻²ᵀ ⊗ A⁻¹ + A⁻ᵀ ⊗ A⁻²)K... symmetrised
+    Ai = inv(A)
+    K = commutation(3, 3)
+    closed = K @ np.kron(Ai.T, Ai @ Ai) + K @ np.kron((Ai @ Ai).T, Ai)
+    assert_close(H, closed, tol=1e-5)
+
+
+def test_hessian_of_trace_of_inverse_of_identity_plus_outer_product_keeps_every_term():
+    """tr(inv(I + xxᵀ)) wrt x, order 2, printed −2(I + xxᵀ)⁻² (the term from d(M⁻²) was lost)."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(3, 1))
+    r = derive("tr(inv(I + x x^T))", wrt="x", order=2)
+    assert r.kind == "hessian"
+    f = lambda x: np.trace(inv(np.eye(3) + x @ x.T))
+    assert_close(r.evaluate({"x": x}), hessian_fd(f, x))
+    # closed form: with M = I + xxᵀ, g = −2M⁻²x and
+    # H = −2M⁻² + 2(xᵀM⁻²x)M⁻¹ + 2M⁻¹x xᵀM⁻² + 2(xᵀM⁻¹x)M⁻² + 2M⁻²x xᵀM⁻¹
+    M1 = inv(np.eye(3) + x @ x.T)
+    M2 = M1 @ M1
+    s2, s1 = item(x.T @ M2 @ x), item(x.T @ M1 @ x)
+    closed = (-2 * M2 + 2 * s2 * M1 + 2 * M1 @ x @ x.T @ M2 + 2 * s1 * M2
+              + 2 * M2 @ x @ x.T @ M1)
+    assert_close(r.evaluate({"x": x}), closed)
+
+
+def test_second_derivative_wrt_scalar_through_inverse_of_shifted_matrix_does_not_crash():
+    """derive("tr((I + c A)^-1)", wrt="c", order=2) raised AssertionError."""
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(3, 3)) / 3
+    c = 0.4
+    r = derive("tr((I + c A)^-1)", wrt="c", shapes="A: n×n, c: scalar", order=2)
+    assert r.shape == ()
+    f = lambda c: np.trace(inv(np.eye(3) + c * A))
+    got = r.evaluate({"c": c, "A": A})
+    assert_close(got, second_fd_scalar(f, c), tol=1e-5)
+    M = inv(np.eye(3) + c * A)                     # d²/dc² tr(M) = 2 tr(M A M A M)
+    assert_close(got, 2 * np.trace(M @ A @ M @ A @ M), tol=1e-9)
+
+
+def test_gradient_of_det_of_zeroth_matrix_power_is_zero_not_a_crash():
+    """derive("det(X^0)", wrt="X") raised AssertionError; X⁰ = I does not depend on X."""
+    rng = np.random.default_rng(4)
+    X, A = near_identity(3, rng), rng.normal(size=(3, 3))
+    r = derive("det(X^0)", wrt="X")
+    assert_close(r.evaluate({"X": X}), np.zeros((3, 3)))
+    r = derive("tr(X^0 A) + tr(X A)", wrt="X")
+    assert_close(r.evaluate({"X": X, "A": A}), jacobian_fd(
+        lambda X: np.trace(A) + np.trace(X @ A), X).reshape(3, 3, order="F"))
+    r = derive("tr(X^0 A) + tr(X^2)", wrt="X", order=2)
+    check_hessian_wrt_matrix(r, lambda X, A: np.trace(A) + np.trace(X @ X), {"X": X, "A": A}, "X")
+
+
+_R = np.random.default_rng(5)
+_X, _A, _B = near_identity(3, _R), near_identity(3, _R), near_identity(3, _R)
+_Y = _R.normal(size=(5, 3))                                    # m×n, m > n: YᵀY is invertible
+_a, _b = _R.normal(size=(3, 1)), _R.normal(size=(3, 1))
+_VALUES = {"X": _X, "A": _A, "B": _B, "Y": _Y, "a": _a, "b": _b}
+_SHAPES = "X: n×n, A: n×n, B: n×n, Y: m×n, a: n, b: n"
+
+INVERSE_FAMILY = [     # (expression, variable, the same function in NumPy)
+    ("tr(X^-2 A)", "X", lambda X, A, **_: np.trace(inv(X) @ inv(X) @ A)),
+    ("tr(X^-3)", "X", lambda X, **_: np.trace(inv(X) @ inv(X) @ inv(X))),
+    ("a^T X^-T b", "X", lambda X, a, b, **_: item(a.T @ inv(X).T @ b)),
+    ("a^T (X^T)^-2 b", "X", lambda X, a, b, **_: item(a.T @ inv(X @ X).T @ b)),
+    ("tr((X^-1)^2 A)", "X", lambda X, A, **_: np.trace(inv(X) @ inv(X) @ A)),
+    ("tr(inv(X + A) B)", "X", lambda X, A, B, **_: np.trace(inv(X + A) @ B)),
+    ("tr(inv(X A) B)", "X", lambda X, A, B, **_: np.trace(inv(X @ A) @ B)),
+    ("tr((A + X)^-2)", "X", lambda X, A, **_: np.trace(inv((A + X) @ (A + X)))),
+    ("tr(X^-1 A X^-1)", "X", lambda X, A, **_: np.trace(inv(X) @ A @ inv(X))),
+    ("a^T inv(Y^T Y) b", "Y", lambda Y, a, b, **_: item(a.T @ inv(Y.T @ Y) @ b)),
+    ("tr(inv(Y^T Y))", "Y", lambda Y, **_: np.trace(inv(Y.T @ Y))),
+    ("logdet(Y^T Y)", "Y", lambda Y, **_: logdet(Y.T @ Y)),
+    ("det(Y^T Y)", "Y", lambda Y, **_: det(Y.T @ Y)),
+    ("det(A X B)", "X", lambda X, A, B, **_: det(A @ X @ B)),
+    ("det(X + A)", "X", lambda X, A, **_: det(X + A)),
+    ("logdet(X^2)", "X", lambda X, **_: logdet(X @ X)),
+    ("det(X^-1)", "X", lambda X, **_: det(inv(X))),
+    ("logdet(inv(X) A)", "X", lambda X, A, **_: logdet(inv(X) @ A)),
+    ("1/det(X)", "X", lambda X, **_: 1 / det(X)),
+    ("det(X)^-2", "X", lambda X, **_: det(X) ** -2),
+    ("det(X^3) + tr(X^-1)", "X", lambda X, **_: det(X) ** 3 + np.trace(inv(X))),
+    ("logdet(X^T A X)", "X", lambda X, A, **_: logdet(X.T @ A @ X)),
+    ("(a^T X b)^-2", "X", lambda X, a, b, **_: item(a.T @ X @ b) ** -2),
+]
+
+
+@pytest.mark.parametrize("expr, wrt, f", INVERSE_FAMILY, ids=[e for e, _, _ in INVERSE_FAMILY])
+def test_gradient_through_inverses_and_negative_powers(expr, wrt, f):
+    r = derive(expr, wrt=wrt, shapes=_SHAPES)
+    x = _VALUES[wrt]
+    want = jacobian_fd(lambda v: f(**{**_VALUES, wrt: v}), x).reshape(x.shape, order="F")
+    assert_close(r.evaluate(_VALUES), want)
+
+
+@pytest.mark.parametrize("expr, wrt, f", INVERSE_FAMILY, ids=[e for e, _, _ in INVERSE_FAMILY])
+def test_hessian_through_inverses_and_negative_powers(expr, wrt, f):
+    r = derive(expr, wrt=wrt, shapes=_SHAPES, order=2)
+    check_hessian_wrt_matrix(r, lambda **v: f(**v), _VALUES, wrt)
+
+
+_t = 0.35
+SCALAR_FAMILY = [      # second derivatives with respect to a scalar t
+    ("logdet(A + t B)", lambda t: logdet(_A + t * _B)),
+    ("det(I + t A)", lambda t: det(np.eye(3) + t * _A)),
+    ("tr(inv(A + t I))", lambda t: np.trace(inv(_A + t * np.eye(3)))),
+    ("a^T (A + t B)^-1 a", lambda t: item(_a.T @ inv(_A + t * _B) @ _a)),
+    ("det(A + t B)^-1", lambda t: 1 / det(_A + t * _B)),
+    ("tr((A + t B)^-2)", lambda t: np.trace(inv((_A + t * _B) @ (_A + t * _B)))),
+    ("inv(A + t B)", lambda t: inv(_A + t * _B)),
+    ("inv(A + t B)^T", lambda t: inv(_A + t * _B).T),
+    ("(A + t B)^-2", lambda t: inv((_A + t * _B) @ (_A + t * _B))),
+    ("a^T inv(A + t B)", lambda t: _a.T @ inv(_A + t * _B)),
+    ("det(A + t B) inv(A + t B)", lambda t: det(_A + t * _B) * inv(_A + t * _B)),
+    ("exp(t) tr(inv(A + t B))", lambda t: np.exp(t) * np.trace(inv(_A + t * _B))),
+    ("logdet(t A)", lambda t: logdet(t * _A)),
+]
+
+
+@pytest.mark.parametrize("expr, f", SCALAR_FAMILY, ids=[e for e, _ in SCALAR_FAMILY])
+def test_second_derivative_wrt_a_scalar_through_inverses(expr, f):
+    r = derive(expr, wrt="t", shapes=_SHAPES + ", t: scalar", order=2)
+    want = np.asarray(second_fd_scalar(f, _t), float)
+    got = r.evaluate({**_VALUES, "t": _t})
+    assert_close(np.asarray(got, float).reshape(want.shape) if want.ndim == 0 else got, want,
+                 tol=1e-5)
+
+
+VECTOR_FAMILY = [      # Hessians wrt a vector x through inverses, dets and logdets of sums
+    ("x^T inv(A + x x^T) x", lambda x: item(x.T @ inv(_A + x @ x.T) @ x)),
+    ("logdet(A + x x^T)", lambda x: logdet(_A + x @ x.T)),
+    ("det(I + x x^T)", lambda x: det(np.eye(3) + x @ x.T)),
+    ("tr(inv(I + x x^T) A)", lambda x: np.trace(inv(np.eye(3) + x @ x.T) @ _A)),
+    ("tr((A + diag(x))^-2)", lambda x: np.trace(inv((_A + np.diag(x[:, 0])) @
+                                                    (_A + np.diag(x[:, 0]))))),
+    ("a^T (A + x b^T)^-1 b", lambda x: item(_a.T @ inv(_A + x @ _b.T) @ _b)),
+]
+
+
+@pytest.mark.parametrize("expr, f", VECTOR_FAMILY, ids=[e for e, _ in VECTOR_FAMILY])
+def test_hessian_wrt_a_vector_through_inverses(expr, f):
+    x = np.array([[0.3], [-0.5], [0.8]])
+    r = derive(expr, wrt="x", shapes=_SHAPES + ", x: n", order=2)
+    assert r.kind == "hessian"
+    assert_close(r.evaluate({**_VALUES, "x": x}), hessian_fd(f, x))
+
+
+# 2. Declared symmetric / spd / diagonal variables: every entry stays independent --------------
+
+def test_hessian_of_logdet_wrt_spd_matrix_differentiates_every_entry():
+    """logdet(P), P spd, order 2, printed −(P⁻¹ ⊗ P⁻¹): the derivative of P⁻¹ instead of the
+    derivative of the gradient P⁻ᵀ. The right answer is −K(n,n)(P⁻ᵀ ⊗ P⁻¹) (Magnus–Neudecker:
+    d² log det P = −tr(P⁻¹ dP P⁻¹ dP)), evaluated at the spd point."""
+    rng = np.random.default_rng(6)
+    P = spd(3, rng)
+    r = derive("logdet(P)", wrt="P", shapes="P: n×n spd", order=2)
+    H = check_hessian_wrt_matrix(r, lambda P: logdet(P), {"P": P}, "P")
+    Pi = inv(P)
+    assert_close(H, -commutation(3, 3) @ np.kron(Pi.T, Pi))
+    assert not np.allclose(H, -np.kron(Pi, Pi), atol=1e-3)     # the old answer is wrong
+
+
+_S = spd(3, np.random.default_rng(7))
+_Q = (lambda q: (q + q.T) / 2)(np.random.default_rng(8).normal(size=(3, 3)))
+_D = np.diag([0.7, 1.3, 0.9])
+STRUCTURED = [         # (expression, variable, shapes, the function in NumPy, value of the variable)
+    ("logdet(P)", "P", "P: n×n spd", lambda P: logdet(P), _S),
+    ("tr(P^-1 A)", "P", "P: n×n spd, A: n×n", lambda P: np.trace(inv(P) @ _A), _S),
+    ("a^T P^-1 b", "P", "P: n×n spd, a: n, b: n", lambda P: item(_a.T @ inv(P) @ _b), _S),
+    ("a^T P^-2 b + logdet(P)", "P", "P: n×n spd, a: n, b: n",
+     lambda P: item(_a.T @ inv(P @ P) @ _b) + logdet(P), _S),
+    ("det(P) tr(P A)", "P", "P: n×n spd, A: n×n", lambda P: det(P) * np.trace(P @ _A), _S),
+    ("tr(Q A Q B)", "Q", "Q: n×n symmetric, A: n×n, B: n×n",
+     lambda Q: np.trace(Q @ _A @ Q @ _B), _Q),
+    ("tr(Q^T A Q)", "Q", "Q: n×n symmetric, A: n×n", lambda Q: np.trace(Q.T @ _A @ Q), _Q),
+    ("a^T Q^3 b", "Q", "Q: n×n symmetric, a: n, b: n",
+     lambda Q: item(_a.T @ Q @ Q @ Q @ _b), _Q),
+    ("logdet(D)", "D", "D: n×n diagonal", lambda D: logdet(D), _D),
+    ("tr(D^-1 A)", "D", "D: n×n diagonal, A: n×n", lambda D: np.trace(inv(D) @ _A), _D),
+    ("a^T D^-2 b", "D", "D: n×n diagonal, a: n, b: n", lambda D: item(_a.T @ inv(D @ D) @ _b),
+     _D),
+    ("det(D A)", "D", "D: n×n diagonal, A: n×n", lambda D: det(D @ _A), _D),
+]
+
+
+@pytest.mark.parametrize("expr, wrt, shapes, f, x0", STRUCTURED, ids=[s[0] for s in STRUCTURED])
+def test_hessian_wrt_declared_structured_matrix_treats_entries_as_independent(expr, wrt, shapes,
+                                                                              f, x0):
+    r = derive(expr, wrt=wrt, shapes=shapes, order=2)
+    values = {wrt: x0, "A": _A, "B": _B, "a": _a, "b": _b}
+    check_hessian_wrt_matrix(r, lambda **v: f(v[wrt]), values, wrt)
+
+
+@pytest.mark.parametrize("expr, wrt, shapes, f, x0", STRUCTURED, ids=[s[0] for s in STRUCTURED])
+def test_gradient_wrt_declared_structured_matrix_treats_entries_as_independent(expr, wrt, shapes,
+                                                                               f, x0):
+    r = derive(expr, wrt=wrt, shapes=shapes)
+    values = {wrt: x0, "A": _A, "B": _B, "a": _a, "b": _b}
+    assert_close(r.evaluate(values), jacobian_fd(f, x0).reshape(x0.shape, order="F"))
+
+
+def test_hessian_vector_product_wrt_spd_matrix_differentiates_every_entry():
+    """hvp of logdet(P), P spd, applied to a non-symmetric U is −P⁻¹UᵀP⁻¹, not −P⁻¹UP⁻¹."""
+    rng = np.random.default_rng(9)
+    P, U = spd(3, rng), rng.normal(size=(3, 3))
+    r = hvp("logdet(P)", "P", vector="U", shapes="P: n×n spd")
+    H = hessian_fd(logdet, P)
+    want = (H @ vec(U)).reshape(3, 3, order="F")
+    assert_close(r.evaluate({"P": P, "U": U}), want)
+
+
+# 3. Shapes and vec rules that a square or one-size test cannot see ----------------------------
+
+def test_derivative_of_row_function_wrt_scalar_has_the_rows_shape():
+    """derive("exp(t*x^T)", wrt="t") gave an n×1 result for a 1×n function."""
+    x, t = np.array([[0.5], [-1.0], [2.0]]), 0.3
+    r = derive("exp(t*x^T)", wrt="t", shapes="t: scalar, x: n")
+    assert r.shape == (1, "n")
+    got = r.evaluate({"t": t, "x": x})
+    assert_close(got, (x * np.exp(t * x)).T)
+    assert_close(got, jacobian_fd(lambda t: np.exp(t * x.T), t).reshape(1, 3, order="F"))
+    r = derive("sin(t b^T)", wrt="t", shapes="t: scalar, b: n")
+    assert_close(r.evaluate({"t": t, "b": x}), (x * np.cos(t * x)).T)
+    r2 = derive("exp(t*x^T)", wrt="t", shapes="t: scalar, x: n", order=2)
+    assert_close(r2.evaluate({"t": t, "x": x}), second_fd_scalar(lambda t: np.exp(t * x.T), t))
+
+
+def test_hessian_of_det_on_the_tensor_path():
+    """The vec rule for det must keep its factor det(X): Hessian of det(X) against second
+    differences and the closed form det(X)(vec(X⁻ᵀ)vec(X⁻ᵀ)ᵀ − K(X⁻ᵀ ⊗ X⁻¹))."""
+    rng = np.random.default_rng(10)
+    X = 1.7 * near_identity(3, rng)                 # det(X) far from 1, so a lost factor shows
+    r = derive("det(X)", wrt="X", order=2)
+    H = check_hessian_wrt_matrix(r, lambda X: det(X), {"X": X}, "X")
+    Xit = inv(X).T
+    closed = det(X) * (vec(Xit) @ vec(Xit).T - commutation(3, 3) @ np.kron(Xit, inv(X)))
+    assert_close(H, closed)
+
+
+def test_det_times_rectangular_matrix_wrt_matrix():
+    """det(X)A wrt X, A m×p: d vec(det(X)A) = vec(A) det(X) vec(X⁻ᵀ)ᵀ d vec(X)."""
+    rng = np.random.default_rng(11)
+    X, A = 1.7 * near_identity(3, rng), rng.normal(size=(5, 4))
+    r = derive("det(X) A", wrt="X", shapes="X: n×n, A: m×p")
+    assert r.shape == ("m", "p", "n", "n")
+    J = jacobian_fd(lambda X: det(X) * A, X)
+    assert_close(r.vec.evaluate({"X": X, "A": A}), J)
+    assert_close(r.evaluate({"X": X, "A": A}), as_tensor(J, (5, 4), (3, 3)))
+    assert_close(J, det(X) * vec(A) @ vec(inv(X).T).T)
+
+
+KRON = [               # A: m×n, X: p×q, every size different (K(q,m) ≠ K(m,q) here)
+    ("kron(A, X)", lambda X, A: np.kron(A, X)),
+    ("kron(X, A)", lambda X, A: np.kron(X, A)),
+    ("kron(A, X^T)", lambda X, A: np.kron(A, X.T)),
+    ("kron(X, X)", lambda X, A: np.kron(X, X)),
+    ("kron(X, X^T)", lambda X, A: np.kron(X, X.T)),
+    ("kron(X .* X, A^T)", lambda X, A: np.kron(X * X, A.T)),
+]
+
+
+@pytest.mark.parametrize("expr, f", KRON, ids=[e for e, _ in KRON])
+def test_kronecker_vec_rule_with_four_distinct_sizes(expr, f):
+    rng = np.random.default_rng(12)
+    X, A = rng.normal(size=(4, 2)), rng.normal(size=(5, 3))
+    r = derive(expr, wrt="X", shapes="A: m×n, X: p×q")
+    J = jacobian_fd(lambda X: f(X, A), X)
+    assert_close(r.vec.evaluate({"X": X, "A": A}), J)
+    F = f(X, A)
+    assert_close(r.evaluate({"X": X, "A": A}), as_tensor(J, F.shape, X.shape))
+
+
+def test_kronecker_of_rectangular_vectors_hessian():
+    """A second derivative through a ⊗ b with vectors of different lengths."""
+    rng = np.random.default_rng(13)
+    x, a, B = rng.normal(size=(3, 1)), rng.normal(size=(5, 1)), rng.normal(size=(15, 15))
+    r = derive("kron(x, a)^T B kron(x, a)", wrt="x", shapes="x: 3, a: 5, B: 15×15", order=2)
+    f = lambda x: item(np.kron(x, a).T @ B @ np.kron(x, a))
+    assert_close(r.evaluate({"x": x, "a": a, "B": B}), hessian_fd(f, x))
+
+
+def test_inverse_transpose_times_matrix_is_not_cancelled_to_identity():
+    """A rewrite must never cancel A⁻ᵀA to I: tr(Aᵀ inv(A) X) wrt X is A⁻ᵀA."""
+    rng = np.random.default_rng(14)
+    A, X = near_identity(3, rng, 0.8), rng.normal(size=(3, 3))
+    for expr, f in (("tr(A^T inv(A) X)", lambda X: np.trace(A.T @ inv(A) @ X)),
+                    ("tr(inv(A)^T A X)", lambda X: np.trace(inv(A).T @ A @ X)),
+                    ("tr(X A^T inv(A))", lambda X: np.trace(X @ A.T @ inv(A))),
+                    ("tr(X inv(A) A^T)", lambda X: np.trace(X @ inv(A) @ A.T))):
+        r = derive(expr, wrt="X", shapes="A: n×n, X: n×n")
+        want = jacobian_fd(f, X).reshape(3, 3, order="F")
+        assert not np.allclose(want, np.eye(3), atol=1e-2)
+        assert_close(r.evaluate({"A": A, "X": X}), want)
+    r = derive("tr(inv(A) A X) + tr(A^-T A^T X)", wrt="X", shapes="A: n×n, X: n×n")
+    assert str(r) == "2I"                             # these two products are I
+
+
+def test_diag_of_scaled_outer_product_keeps_the_scale():
+    """diag(c·abᵀ) → a ⊙ b must keep c."""
+    rng = np.random.default_rng(15)
+    y, x, b = (rng.normal(size=(3, 1)) for _ in range(3))
+    c = 2.7
+    vals = {"y": y, "x": x, "b": b, "c": c}
+    shapes = "y: n, x: n, b: n, c: scalar"
+    r = derive("y^T diag(c * x b^T)", wrt="y", shapes=shapes)
+    assert_close(r.evaluate(vals), c * x * b)
+    r = derive("y^T diag(c * x b^T)", wrt="x", shapes=shapes)
+    assert_close(r.evaluate(vals), jacobian_fd(
+        lambda x: item(y.T @ np.diag(c * x @ b.T).reshape(-1, 1)), x).reshape(3, 1, order="F"))
+    r = derive("diag(c * x b^T)", wrt="c", shapes=shapes)
+    assert_close(r.evaluate(vals), x * b)
+    r = derive("diag(x (c b)^T)", wrt="x", shapes=shapes)
+    assert_close(r.evaluate(vals), jacobian_fd(lambda x: np.diag(x @ (c * b).T).reshape(-1, 1), x))
+
+
+HADAMARD_AND_INVERSE_TENSORS = [     # matrix functions of a matrix, every size different
+    ("X .* A", "X", "X: m×p, A: m×p", lambda X, A, Y: X * A),
+    ("A ./ X", "X", "X: m×p, A: m×p", lambda X, A, Y: A / X),
+    ("exp(X) .* X .* X", "X", "X: m×p",
+     lambda X, A, Y: np.exp(X) * X * X),
+    ("Y .* Y^T", "Y", "Y: n×n", lambda X, A, Y: Y * Y.T),
+    ("inv(Y)", "Y", "Y: n×n", lambda X, A, Y: inv(Y)),
+    ("inv(Y)^T", "Y", "Y: n×n", lambda X, A, Y: inv(Y).T),
+    ("X inv(Y)", "Y", "X: m×n, Y: n×n", lambda X, A, Y: X @ inv(Y)),
+    ("inv(X^T X)", "X", "X: m×p", lambda X, A, Y: inv(X.T @ X)),
+    ("X inv(X^T X) X^T", "X", "X: m×p", lambda X, A, Y: X @ inv(X.T @ X) @ X.T),
+    ("det(Y) inv(Y)", "Y", "Y: n×n", lambda X, A, Y: det(Y) * inv(Y)),
+    ("Y^-2 .* Y", "Y", "Y: n×n", lambda X, A, Y: inv(Y @ Y) * Y),
+]
+
+
+@pytest.mark.parametrize("expr, wrt, shapes, f", HADAMARD_AND_INVERSE_TENSORS,
+                         ids=[h[0] for h in HADAMARD_AND_INVERSE_TENSORS])
+def test_hadamard_and_inverse_on_the_tensor_path(expr, wrt, shapes, f):
+    rng = np.random.default_rng(16)
+    vals = {"X": rng.uniform(0.5, 1.5, size=(5, 4)), "A": rng.normal(size=(5, 4)),
+            "Y": near_identity(3, rng)}
+    if "X: m×n" in shapes:
+        vals["X"] = rng.normal(size=(5, 3))
+    r = derive(expr, wrt=wrt, shapes=shapes)
+    x = vals[wrt]
+    F = f(vals["X"], vals["A"], vals["Y"])
+    J = jacobian_fd(lambda v: f(**{**{k: vals[k] for k in "XAY"}, wrt: v}), x)
+    got = {k: v for k, v in vals.items() if k in shapes or k == wrt}
+    assert_close(r.vec.evaluate(got), J)
+    assert_close(r.evaluate(got), as_tensor(J, F.shape, x.shape))
+
+
+def test_hessian_of_hadamard_expression_wrt_rectangular_matrix():
+    rng = np.random.default_rng(17)
+    X, A = rng.normal(size=(5, 4)), rng.normal(size=(5, 4))
+    r = derive("sum(A .* X .* X .* X)", wrt="X", shapes="X: m×p, A: m×p", order=2)
+    check_hessian_wrt_matrix(r, lambda X, A: np.sum(A * X ** 3), {"X": X, "A": A}, "X")
