@@ -480,3 +480,175 @@ def test_hessian_of_hadamard_expression_wrt_rectangular_matrix():
     X, A = rng.normal(size=(5, 4)), rng.normal(size=(5, 4))
     r = derive("sum(A .* X .* X .* X)", wrt="X", shapes="X: m×p, A: m×p", order=2)
     check_hessian_wrt_matrix(r, lambda X, A: np.sum(A * X ** 3), {"X": X, "A": A}, "X")
+
+
+# 4. Properties: random formulas from the families above, against differences of the original ---
+#
+# The oracle is the ORIGINAL expression evaluated by matcalc's NumPy evaluator (never the
+# derivative), differenced entry by entry with every entry of the variable perturbed on its own.
+# A point where the differences are not trustworthy (two step sizes disagree) is redrawn; an
+# example with no trustworthy point fails, it is never counted as a pass.
+
+from hypothesis import given, strategies as st                       # noqa: E402
+
+from matcalc.numeric import evaluate_tree                           # noqa: E402
+
+PROP_SHAPES = {"X": "n×n", "A": "n×n", "Y": "m×n", "C": "m×n", "x": "n", "a": "n", "b": "n",
+               "c": "m", "t": "scalar"}
+VARIABLES = {"X": "M", "Y": "R", "x": "v", "t": "s"}
+MODIFIERS = ("", "", "", " spd", " symmetric", " diagonal")
+
+
+def formula(rnd, kind, depth, var):
+    """A random formula of the given kind (s scalar, v n-vector, w m-vector, M n×n, R m×n)
+    built from inverses, negative powers, det/logdet of sums and products, Hadamard and
+    element-wise functions; inverses are of I + 0.3·(…), so most points are well conditioned."""
+    leaves = {"s": ["t", "t", "0.7"], "v": ["x", "a", "b"], "w": ["c"],
+              "M": ["X", "X^T", "A", "x x^T", "a x^T", "diag(x)", "t A", "Y^T Y", "Y^T C"],
+              "R": ["Y", "C", "t C", "c x^T"]}[kind]
+    if depth <= 0 or rnd.random() < 0.25:
+        mine = [s for s in leaves if var in s.replace("^T", "")]
+        return rnd.choice(mine if mine and rnd.random() < 0.7 else leaves)
+    G = lambda k: formula(rnd, k, depth - 1, var)                       # noqa: E731
+    options = {
+        "s": [lambda: f"tr({G('M')})", lambda: f"a^T ({G('v')})",
+              lambda: f"({G('v')})^T ({G('v')})", lambda: f"sum({G('R')})",
+              lambda: f"logdet(I + 0.2*({G('M')}) ({G('M')})^T)",
+              lambda: f"det(I + 0.3*({G('M')}))", lambda: f"logsumexp({G('v')})",
+              lambda: f"({G('s')}) ({G('s')})", lambda: f"log(1 + ({G('s')})^2)",
+              lambda: f"1/(1 + ({G('s')})^2)", lambda: f"‖{G('R')}‖_F^2",
+              lambda: f"c^T ({G('R')}) ({G('v')})", lambda: f"tr(inv(I + 0.3*({G('M')})))",
+              lambda: f"tr((I + 0.3*({G('M')}))^-2)", lambda: f"({G('v')})^T ({G('M')}) ({G('v')})",
+              lambda: f"a^T (I + 0.3*({G('M')}))^-T b"],
+        "v": [lambda: f"({G('M')}) ({G('v')})", lambda: f"({G('R')})^T ({G('w')})",
+              lambda: f"({G('v')}) .* ({G('v')})", lambda: f"sin({G('v')})",
+              lambda: f"softmax({G('v')})", lambda: f"({G('s')}) ({G('v')})",
+              lambda: f"diag({G('M')})", lambda: f"({G('v')}) + ({G('v')})",
+              lambda: f"({G('v')}) ./ (1 + ({G('v')}) .* ({G('v')}))",
+              lambda: f"inv(I + 0.3*({G('M')})) ({G('v')})",
+              lambda: f"(I + 0.3*({G('M')}))^-2 ({G('v')})", lambda: f"tanh({G('v')})"],
+        "w": [lambda: f"({G('R')}) ({G('v')})", lambda: f"({G('s')}) ({G('w')})",
+              lambda: f"({G('R')}) ({G('M')}) ({G('v')})"],
+        "M": [lambda: f"inv(I + 0.3*({G('M')}))", lambda: f"({G('M')}) ({G('M')})",
+              lambda: f"({G('M')}) + ({G('M')})", lambda: f"({G('M')}) .* ({G('M')})",
+              lambda: f"({G('M')})^T", lambda: f"({G('v')}) ({G('v')})^T",
+              lambda: f"diag({G('v')})", lambda: f"({G('s')}) ({G('M')})",
+              lambda: f"({G('M')})^2", lambda: f"(I + 0.3*({G('M')}))^-2",
+              lambda: f"({G('R')})^T ({G('R')})", lambda: f"inv(I + 0.3*({G('M')}))^T",
+              lambda: f"det(I + 0.3*({G('M')})) ({G('M')})",
+              lambda: f"({G('M')}) ./ (2 + ({G('M')}) .* ({G('M')}))"],
+        "R": [lambda: f"({G('R')}) ({G('M')})", lambda: f"({G('R')}) .* ({G('R')})",
+              lambda: f"({G('s')}) ({G('R')})", lambda: f"({G('w')}) ({G('v')})^T",
+              lambda: f"tanh({G('R')})", lambda: f"({G('R')}) inv(I + 0.3*({G('M')}))"],
+    }[kind]
+    return rnd.choice(options)()
+
+
+def draw_case(rnd, second: bool):
+    """(expression, variable, shapes text, order) with the variable occurring in it."""
+    while True:
+        var = rnd.choice(list(VARIABLES))
+        kind = "s" if second and var != "t" else rnd.choice(["s", "s", "v", "M", "R", "row"])
+        text = formula(rnd, "v" if kind == "row" else kind, 3, var)
+        text = f"({text})^T" if kind == "row" else text
+        from matcalc.parser import parse_with_shapes
+        mod = rnd.choice(MODIFIERS) if var == "X" else ""
+        shapes = ", ".join(f"{k}: {v}{mod if k == var else ''}" for k, v in PROP_SHAPES.items())
+        f, _ = parse_with_shapes(text, shapes)
+        from matcalc.expr import names_in
+        if var in names_in(f):
+            return text, var, shapes, (2 if second else 1)
+
+
+def draw_point(rnd, shapes):
+    rng = np.random.default_rng(rnd.randrange(2 ** 32))
+    n, m = rng.permutation([3, 4])                   # a different size for n and m
+    sizes = {"n": int(n), "m": int(m)}
+    vals = {}
+    for name, spec in PROP_SHAPES.items():
+        decl = shapes.split(f"{name}: ")[1].split(",")[0]
+        if spec == "scalar":
+            vals[name] = np.array([[rng.uniform(-1, 1)]])
+        elif spec == "n×n":
+            v = near_identity(sizes["n"], rng)
+            if "spd" in decl:
+                v = spd(sizes["n"], rng)
+            elif "symmetric" in decl:
+                v = (v + v.T) / 2
+            elif "diagonal" in decl:
+                v = np.diag(rng.uniform(0.5, 1.5, size=sizes["n"]))
+            vals[name] = v
+        else:
+            r, c = spec.split("×") if "×" in spec else (spec, "1")
+            vals[name] = rng.normal(size=(sizes[r], sizes.get(c, 1)))
+    return vals, sizes
+
+
+def _numeric(f_of, x0, order, h):
+    if order == 1:
+        return jacobian_fd(f_of, x0, h)
+    if x0.size == 1 and np.asarray(f_of(x0)).size > 1:       # a matrix function of t, twice
+        e = np.full_like(x0, h)
+        return vec((f_of(x0 + e) - 2 * f_of(x0) + f_of(x0 - e)) / (h * h))
+    return hessian_fd(lambda v: f_of(v), x0, h)
+
+
+def _expected_layout(r, J, f_shape, x_shape):
+    """The numeric d vec(f)/d vec(x)ᵀ laid out as the result of r's kind."""
+    if r.kind == "tensor":
+        return as_tensor(J, f_shape, x_shape)
+    if r.kind == "gradient":
+        return J.reshape(x_shape, order="F")
+    if r.kind == "derivative":
+        out = J.reshape(f_shape, order="F")
+        return float(out[0, 0]) if out.shape == (1, 1) else out
+    return J                                                     # jacobian, hessian
+
+
+def check_against_differences(text, var, shapes, order, rnd):
+    r = derive(text, wrt=var, shapes=shapes, order=order)
+    unusable = []
+    for _ in range(6):
+        vals, sizes = draw_point(rnd, shapes)
+        from matcalc.dims import symbol
+        dims = {symbol(k): v for k, v in sizes.items()}
+
+        def f_of(v):
+            return evaluate_tree(r.function, {**vals, var: np.asarray(v, float).reshape(
+                vals[var].shape)}, dims)
+        f0 = f_of(vals[var])
+        got = r.evaluate({k: (v.item() if v.shape == (1, 1) else v) for k, v in vals.items()})
+        if not (np.all(np.isfinite(f0)) and np.all(np.isfinite(got))):
+            unusable.append("not finite")
+            continue
+        h1, h2 = (1e-6, 1e-5) if order == 1 else (1e-4, 3e-4)
+        f_shape = r.source.shape
+        f_shape = tuple(int(d.subs(dims)) if d.free_symbols else int(d) for d in f_shape)
+        want1 = _expected_layout(r, _numeric(f_of, vals[var], order, h1), f_shape,
+                                 vals[var].shape)
+        want1 = np.asarray(want1, float)
+        gotarr = np.asarray(got, float)
+        assert gotarr.shape == want1.shape, (text, var, order, gotarr.shape, want1.shape)
+        scale = max(1.0, float(np.max(np.abs(want1))))
+        tol = (1e-5 if order == 1 else 1e-4) * scale
+        if np.allclose(gotarr, want1, rtol=0, atol=tol):
+            return
+        want2 = np.asarray(_expected_layout(r, _numeric(f_of, vals[var], order, h2), f_shape,
+                                            vals[var].shape), float)
+        if not np.allclose(want1, want2, rtol=0, atol=tol):      # the differences themselves
+            unusable.append("finite differences unstable")       # disagree: redraw
+            continue
+        raise AssertionError(f"{text} wrt {var} (order {order}, {shapes}): matcalc {r} differs "
+                             f"from differences of the original by "
+                             f"{np.max(np.abs(gotarr - want1)):.3g} (scale {scale:.3g})")
+    raise AssertionError(f"no usable point for {text} wrt {var}: {unusable}")
+
+
+@given(st.randoms(use_true_random=False))
+def test_property_first_derivatives_match_differences_of_the_original(rnd):
+    check_against_differences(*draw_case(rnd, second=False), rnd)
+
+
+@given(st.randoms(use_true_random=False))
+def test_property_second_derivatives_match_second_differences_of_the_original(rnd):
+    check_against_differences(*draw_case(rnd, second=True), rnd)
