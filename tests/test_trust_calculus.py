@@ -513,7 +513,7 @@ def formula(rnd, kind, depth, var):
     options = {
         "s": [lambda: f"tr({G('M')})", lambda: f"a^T ({G('v')})",
               lambda: f"({G('v')})^T ({G('v')})", lambda: f"sum({G('R')})",
-              lambda: f"logdet(I + 0.2*({G('M')}) ({G('M')})^T)",
+              lambda: (lambda M: f"logdet(I + 0.2*({M}) ({M})^T)")(G("M")),
               lambda: f"det(I + 0.3*({G('M')}))", lambda: f"logsumexp({G('v')})",
               lambda: f"({G('s')}) ({G('s')})", lambda: f"log(1 + ({G('s')})^2)",
               lambda: f"1/(1 + ({G('s')})^2)", lambda: f"‖{G('R')}‖_F^2",
@@ -635,7 +635,9 @@ def check_against_differences(text, var, shapes, order, rnd):
             return
         want2 = np.asarray(_expected_layout(r, _numeric(f_of, vals[var], order, h2), f_shape,
                                             vals[var].shape), float)
-        if not np.allclose(want1, want2, rtol=0, atol=tol):      # the differences themselves
+        if np.allclose(gotarr, want2, rtol=0, atol=tol):
+            return
+        if not np.allclose(want1, want2, rtol=0, atol=tol / 4):  # the differences themselves
             unusable.append("finite differences unstable")       # disagree: redraw
             continue
         raise AssertionError(f"{text} wrt {var} (order {order}, {shapes}): matcalc {r} differs "
