@@ -274,6 +274,56 @@ def test_hessian_wrt_a_vector_through_inverses(expr, f):
     assert_close(r.evaluate({**_VALUES, "x": x}), hessian_fd(f, x))
 
 
+FOUND_BY_PROPERTIES = [    # second derivatives reported wrong (0 or missing terms) by a fuzz run
+    ("tr(A^-2)", "A", "A: n×n", lambda A: np.trace(inv(A @ A)), "A"),
+    ("tr(inv(A^2))", "A", "A: n×n", lambda A: np.trace(inv(A @ A)), "A"),
+    ("tr(P^-2)", "P", "P: n×n symmetric", lambda P: np.trace(inv(P @ P)), "Q"),
+    ("det(inv(A)^2)", "A", "A: n×n", lambda A: det(inv(A) @ inv(A)), "A"),
+    ("logdet((A B)^2)", "A", "A: n×n, B: n×n", lambda A: logdet(A @ _B @ A @ _B), "A"),
+    ("tr(inv(S A A))", "A", "A: n×n, S: n×n spd", lambda A: np.trace(inv(_S @ A @ A)), "A"),
+]
+
+
+@pytest.mark.parametrize("expr, wrt, shapes, f, point", FOUND_BY_PROPERTIES,
+                         ids=[c[0] for c in FOUND_BY_PROPERTIES])
+def test_hessians_that_a_fuzz_run_found_wrong(expr, wrt, shapes, f, point):
+    x0 = {"A": _A, "Q": _Q}[point]
+    r = derive(expr, wrt=wrt, shapes=shapes, order=2)
+    check_hessian_wrt_matrix(r, lambda **v: f(v[wrt]), {wrt: x0, "B": _B, "S": _S}, wrt)
+
+
+def test_second_derivative_wrt_scalar_of_trace_of_scaled_inverse():
+    """tr(inv(c A)) and t·tr(inv(I + c A)) wrt c, order 2, raised AssertionError."""
+    c, t = 0.7, 1.3
+    r = derive("tr(inv(c A))", wrt="c", order=2, shapes="A: n×n, c: scalar")
+    assert_close(r.evaluate({"c": c, "A": _A}), 2 * c ** -3 * np.trace(inv(_A)), tol=1e-9)
+    r = derive("t*tr(inv(I + c A))", wrt="c", order=2, shapes="A: n×n, c: scalar, t: scalar")
+    assert_close(r.evaluate({"c": c, "A": _A, "t": t}),
+                 second_fd_scalar(lambda c: t * np.trace(inv(np.eye(3) + c * _A)), c))
+
+
+def test_mixed_derivative_wrt_scalar_then_matrix_through_a_negative_power():
+    """derive("tr((c A)^-2)", wrt=("c", "A")) raised AssertionError; ∂/∂A ∂/∂c of
+    c⁻² tr(A⁻²) is 4c⁻³A⁻³ᵀ."""
+    c = 0.7
+    r = derive("tr((c A)^-2)", wrt=("c", "A"), shapes="A: n×n, c: scalar")
+    f = lambda c, A: np.trace(inv(c * A @ (c * A)))
+    dfdc = lambda A: jacobian_fd(lambda c: f(c, A), c, 1e-5).item()
+    got = r.evaluate({"c": c, "A": _A})
+    assert_close(got, jacobian_fd(dfdc, _A, 1e-4).reshape(3, 3, order="F"), tol=1e-5)
+    assert_close(got, 4 * c ** -3 * np.linalg.matrix_power(inv(_A), 3).T, tol=1e-9)
+
+
+def test_hessian_vector_product_through_an_inverse_does_not_crash():
+    """hvp("tr(inv(B))", "B") raised AssertionError; it is (B⁻¹UB⁻² + B⁻²UB⁻¹)ᵀ."""
+    rng = np.random.default_rng(18)
+    U = rng.normal(size=(3, 3))
+    r = hvp("tr(inv(B))", "B", vector="U", shapes="B: n×n")
+    want = (hessian_fd(lambda B: np.trace(inv(B)), _B) @ vec(U)).reshape(3, 3, order="F")
+    assert_close(r.evaluate({"B": _B, "U": U}), want)
+    Bi = inv(_B)
+    assert_close(r.evaluate({"B": _B, "U": U}), (Bi @ U @ Bi @ Bi + Bi @ Bi @ U @ Bi).T)
+
 # 2. Declared symmetric / spd / diagonal variables: every entry stays independent --------------
 
 def test_hessian_of_logdet_wrt_spd_matrix_differentiates_every_entry():
@@ -326,6 +376,19 @@ def test_gradient_wrt_declared_structured_matrix_treats_entries_as_independent(e
     r = derive(expr, wrt=wrt, shapes=shapes)
     values = {wrt: x0, "A": _A, "B": _B, "a": _a, "b": _b}
     assert_close(r.evaluate(values), jacobian_fd(f, x0).reshape(x0.shape, order="F"))
+
+
+def test_mixed_derivative_through_a_declared_symmetric_matrix_counts_every_entry():
+    """t xᵀPx wrt (x, P), P symmetric: the gradient t(P + Pᵀ)x is differentiated, not 2tPx
+    (which printed 2t(xᵀ ⊗ I), twice the differences on the off-diagonal entries)."""
+    rng = np.random.default_rng(19)
+    x, t = rng.normal(size=(3, 1)), 1.3
+    P = _Q
+    r = derive("t x^T P x", wrt=("x", "P"), shapes="x: n, P: n×n symmetric, t: scalar")
+    grad_x = lambda P: jacobian_fd(lambda x: t * (x.T @ P @ x).item(), x, 1e-5).reshape(-1, 1)
+    J = jacobian_fd(grad_x, P, 1e-4)
+    assert r.shape == ("n", "n", "n")
+    assert_close(r.evaluate({"x": x, "P": P, "t": t}), as_tensor(J, (3, 1), (3, 3)))
 
 
 def test_hessian_vector_product_wrt_spd_matrix_differentiates_every_entry():
