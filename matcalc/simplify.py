@@ -688,10 +688,18 @@ def row_times_ones(node, ctx):
 
 
 def commutation_of_vec(node, ctx):
-    """K(m,n)vec(A) → vec(Aᵀ) and K(m,n)ᵀvec(Aᵀ) → vec(A)"""
+    """K(m,n)vec(A) → vec(Aᵀ) and K(m,n)ᵀvec(Aᵀ) → vec(A), for A of m×n (K(n,m)vec(A) is a
+    different vector when m ≠ n, although the sizes fit)"""
     def permute(k, v):
-        if type(v) is E.Vec and (type(k) is E.Commutation or
-                                 type(k) is E.Transpose and type(k.arg) is E.Commutation):
+        if type(v) is not E.Vec:
+            return None
+        if type(k) is E.Commutation:
+            dims = (k.rows, k.cols)
+        elif type(k) is E.Transpose and type(k.arg) is E.Commutation:
+            dims = (k.arg.cols, k.arg.rows)               # K(m,n)ᵀ = K(n,m)
+        else:
+            return None
+        if tuple(v.arg.shape) == dims:
             return B.vec(B.transpose(v.arg))
         return None
     return _pairwise(node, permute)
@@ -723,8 +731,9 @@ def softmax_of_exp(node, ctx):
 
 
 def trace_of_kron(node, ctx):
-    """tr(A ⊗ B) → tr(A)tr(B)"""
-    if type(node) is E.Trace and type(node.arg) is E.Kron:
+    """tr(A ⊗ B) → tr(A)tr(B) for square A and B (A ⊗ B can be square when they are not)"""
+    if type(node) is E.Trace and type(node.arg) is E.Kron and _square(node.arg.left) and \
+            _square(node.arg.right):
         return B.mul(B.trace(node.arg.left), B.trace(node.arg.right))
     return node
 

@@ -717,3 +717,47 @@ def test_property_first_derivatives_match_differences_of_the_original(rnd):
 @given(st.randoms(use_true_random=False))
 def test_property_second_derivatives_match_second_differences_of_the_original(rnd):
     check_against_differences(*draw_case(rnd, second=True), rnd)
+
+
+# 5. Rewrites that hold only under conditions ----------------------------------------------------
+
+def test_square_root_of_a_square_is_the_absolute_value():
+    """(t²)^0.5 wrt t printed 1 (the powers were merged to t); it is |t|, derivative sign(t)."""
+    t = -2.0
+    r = derive("(t^2)^0.5", wrt="t", shapes="t: scalar")
+    assert_close(r.evaluate({"t": t}), jacobian_fd(lambda t: (t ** 2) ** 0.5, t).item())
+    assert r.evaluate({"t": t}) == pytest.approx(-1.0)
+    x = np.array([[-2.0], [0.5], [-0.7]])
+    f = lambda x: np.sum(np.abs(x) ** 3)
+    r = derive("sum(((x .^ 2) .^ 0.5) .^ 3)", wrt="x", shapes="x: n")
+    assert_close(r.evaluate({"x": x}), jacobian_fd(f, x).reshape(3, 1, order="F"))
+    r = derive("sum(((x .^ 2) .^ 0.5) .^ 3)", wrt="x", shapes="x: n", order=2)
+    assert_close(r.evaluate({"x": x}), hessian_fd(f, x))
+    r = derive("((t^4)^0.25)^3", wrt="t", shapes="t: scalar")        # |t|³
+    assert r.evaluate({"t": t}) == pytest.approx(-3 * t * t)
+
+
+def test_trace_of_kronecker_of_rectangular_factors_is_not_split():
+    """t·tr(A ⊗ B) with A m×n, B n×m raised "tr needs a square matrix, but A is m×n": the
+    rewrite tr(A ⊗ B) = tr(A)tr(B) needs square factors."""
+    rng = np.random.default_rng(20)
+    A, B = rng.normal(size=(5, 3)), rng.normal(size=(3, 5))
+    r = derive("t tr(kron(A, B))", wrt="t", shapes="t: scalar, A: m×n, B: n×m")
+    assert_close(r.evaluate({"t": 0.4, "A": A, "B": B}), np.trace(np.kron(A, B)))
+
+
+def test_commutation_rewrite_checks_the_sizes():
+    """K(m,n)vec(A) = vec(Aᵀ) for A of m×n; K(n,m)vec(A) is another vector when m ≠ n."""
+    from matcalc import build as B, expr as E
+    from matcalc.dims import symbol
+    from matcalc.numeric import evaluate_tree
+    from matcalc.simplify import simplify
+    m, n = symbol("m"), symbol("n")
+    A = E.Sym("A", (m, n))
+    Av = np.random.default_rng(21).normal(size=(5, 3))
+    sizes = {m: 5, n: 3}
+    for K, want in ((B.commutation(m, n), commutation(5, 3) @ vec(Av)),
+                    (B.commutation(n, m), commutation(3, 5) @ vec(Av)),
+                    (B.transpose(B.commutation(n, m)), commutation(3, 5).T @ vec(Av)),
+                    (B.transpose(B.commutation(m, n)), commutation(5, 3).T @ vec(Av))):
+        assert_close(evaluate_tree(simplify(B.mul(K, B.vec(A))), {"A": Av}, sizes), want)
