@@ -16,7 +16,7 @@ from . import build as B
 from . import expr as E
 from .errors import UnsupportedError
 from .functions import FUNCTIONS
-from .shapes import SCALAR, is_scalar
+from .shapes import ONE, SCALAR, is_scalar
 
 DERIVATIVE_RULES: dict[type, Callable] = {}
 
@@ -152,13 +152,28 @@ def hadamard_div(node, G, i):
 
 @derivative(E.Kron)
 def kron(node, G, i):
-    """a ⊗ b for column vectors: ∂/∂a = I ⊗ b, ∂/∂b = a ⊗ I"""
+    """a ⊗ b for column vectors: ∂/∂a = I ⊗ b, ∂/∂b = a ⊗ I. For A (m×n) ⊗ B (p×q) with a
+    matrix operand, the cotangent of A sums each p×q block of G ⊙ (𝟙 ⊗ B):
+    (Iₘ ⊗ 𝟙ₚᵀ)(G ⊙ (𝟙ₘₓₙ ⊗ B))(Iₙ ⊗ 𝟙_q), and that of B sums G ⊙ (A ⊗ 𝟙ₚₓ_q) over the blocks:
+    (𝟙ₘᵀ ⊗ Iₚ)(G ⊙ (A ⊗ 𝟙ₚₓ_q))(𝟙ₙ ⊗ I_q)"""
     a, b = node.left, node.right
     if is_scalar(a.shape) or is_scalar(b.shape):        # c ⊗ X is the scaling cX
         other = b if i == 0 else a
         if is_scalar(node.children[i].shape):
             return contract(G, other, node)
         return B.mul(other, G)
+    proper = any(1 not in (s[0], s[1]) for s in (a.shape, b.shape))
+    if proper and not batched(node, G):
+        (m, n), (p, q) = a.shape, b.shape
+        if i == 0:
+            mask = B.kron(B.ones((m, n)), b)
+            left = B.kron(B.identity(m), B.ones((ONE, p)))
+            right = B.kron(B.identity(n), B.ones((q, ONE)))
+        else:
+            mask = B.kron(a, B.ones((p, q)))
+            left = B.kron(B.ones((ONE, m)), B.identity(p))
+            right = B.kron(B.ones((n, ONE)), B.identity(q))
+        return B.mul(left, B.hadamard(G, mask), right)
     if a.shape[1] != 1 or b.shape[1] != 1:
         raise UnsupportedError("no derivative rule for a Kronecker product of "
                                f"{'matrices' if a.shape[1] != 1 and b.shape[1] != 1 else 'a matrix and a vector'}",

@@ -730,6 +730,46 @@ def softmax_of_exp(node, ctx):
     return node
 
 
+def hadamard_of_krons(node, ctx):
+    """(A ⊗ B) ⊙ (C ⊗ D) → (A ⊙ C) ⊗ (B ⊙ D) when A, C and B, D have equal shapes"""
+    if type(node) is not E.Hadamard:
+        return node
+    fs = list(node.args)
+    for i in range(len(fs)):
+        for j in range(i + 1, len(fs)):
+            p, q = fs[i], fs[j]
+            if type(p) is E.Kron and type(q) is E.Kron and \
+                    tuple(p.left.shape) == tuple(q.left.shape) and \
+                    tuple(p.right.shape) == tuple(q.right.shape):
+                merged = B.kron(B.hadamard(p.left, q.left), B.hadamard(p.right, q.right))
+                rest = [f for k, f in enumerate(fs) if k not in (i, j)]
+                return B.hadamard(merged, *rest)
+    return node
+
+
+def kron_absorbs_factor(node, ctx):
+    """(P ⊗ u)M → PM ⊗ u for a column u, and M(P ⊗ vᵀ) → MP ⊗ vᵀ for a row vᵀ (M = M ⊗ 1 in
+    the mixed-product rule): (I ⊗ 𝟙)A(I ⊗ 𝟙ᵀ) → A ⊗ 𝟙𝟙ᵀ"""
+    def absorb(a, b):
+        if is_scalar(a.shape) or is_scalar(b.shape):
+            return None
+        if type(a) is E.Kron and type(b) not in (E.Kron, E.Vec) and a.right.shape[1] == 1 \
+                and a.left.shape[1] == b.shape[0]:
+            return B.kron(B.mul(a.left, b), a.right)
+        if type(b) is E.Kron and type(a) not in (E.Kron, E.Vec) and b.right.shape[0] == 1 \
+                and a.shape[1] == b.left.shape[0]:
+            return B.kron(B.mul(a, b.left), b.right)
+        return None
+    return _pairwise(node, absorb)
+
+
+def ones_outer(node, ctx):
+    """𝟙ₚ𝟙_qᵀ → 𝟙ₚₓ_q, the matrix of ones"""
+    return _pairwise(node, lambda a, b: E.Ones((a.shape[0], b.shape[1]))
+                     if type(a) is E.Ones and type(b) is E.Ones and a.shape[1] == 1
+                     and b.shape[0] == 1 and not is_scalar((a.shape[0], b.shape[1])) else None)
+
+
 def trace_of_kron(node, ctx):
     """tr(A ⊗ B) → tr(A)tr(B) for square A and B (A ⊗ B can be square when they are not)"""
     if type(node) is E.Trace and type(node.arg) is E.Kron and _square(node.arg.left) and \
@@ -745,7 +785,8 @@ RULES = (transpose_of_product, transpose_of_sum, transpose_of_symmetric, transpo
          ones_row_is_sum, kron_mixed_product, transpose_of_kron, kron_scalars_out,
          inverse_of_product, diag_of_outer, diag_product, inverse_of_transpose, inverse_of_power,
          transpose_of_power, product_powers, sum_of_diags, kron_times_ones, row_times_ones,
-         commutation_of_vec, kron_of_vec, trace_of_kron, softmax_of_exp, diag_sign_out)
+         commutation_of_vec, kron_of_vec, trace_of_kron, softmax_of_exp, diag_sign_out,
+         hadamard_of_krons, kron_absorbs_factor, ones_outer)
 
 # The node types each rule looks at (a rule returns every other node unchanged): the strategy
 # tries only these, which keeps the fixed-point loop cheap.
@@ -763,6 +804,8 @@ RULE_TYPES = {
     transpose_of_power: (_T,), product_powers: (_M,), sum_of_diags: (_A,),
     kron_times_ones: (_M,), row_times_ones: (_M,), commutation_of_vec: (_M,), kron_of_vec: (_M,),
     trace_of_kron: (E.Trace,), softmax_of_exp: (_M,), diag_sign_out: (E.DiagMat,),
+    hadamard_of_krons: (E.Hadamard,), kron_absorbs_factor: (_M,),
+    ones_outer: (_M,),
 }
 RULES_FOR = {t: tuple(r for r in RULES if t in RULE_TYPES[r]) for t in E.NODE_TYPES}
 

@@ -761,3 +761,49 @@ def test_commutation_rewrite_checks_the_sizes():
                     (B.transpose(B.commutation(n, m)), commutation(3, 5).T @ vec(Av)),
                     (B.transpose(B.commutation(m, n)), commutation(5, 3).T @ vec(Av))):
         assert_close(evaluate_tree(simplify(B.mul(K, B.vec(A))), {"A": Av}, sizes), want)
+
+
+# 6. Kronecker products of matrices in reverse mode ----------------------------------------------
+
+_RK = np.random.default_rng(22)
+_KA, _KC = _RK.normal(size=(5, 3)), _RK.normal(size=(20, 6))       # A: m×n, C: (mp)×(nq)
+_KX, _KW = _RK.normal(size=(4, 2)), _RK.normal(size=(3, 5))        # X: p×q, W: n×m
+_Kx = _RK.normal(size=(4, 1))
+KRON_SCALARS = [       # scalar functions through A ⊗ X; were "no derivative rule" before
+    ("sum(kron(A, X))", lambda X: np.sum(np.kron(_KA, X))),
+    ("‖kron(A, X)‖_F^2", lambda X: np.sum(np.kron(_KA, X) ** 2)),
+    ("‖kron(X, A)‖_F^2", lambda X: np.sum(np.kron(X, _KA) ** 2)),
+    ("tr(kron(A^T, X^T) kron(W^T, X))", lambda X: np.trace(np.kron(_KA.T, X.T) @ np.kron(_KW.T, X))),
+    ("sum(exp(0.1*kron(X, A)))", lambda X: np.sum(np.exp(0.1 * np.kron(X, _KA)))),
+    ("sum(kron(A, X) .* kron(A, X .* X))", lambda X: np.sum(np.kron(_KA, X) * np.kron(_KA, X * X))),
+]
+
+
+@pytest.mark.parametrize("expr, f", KRON_SCALARS, ids=[k[0] for k in KRON_SCALARS])
+def test_gradient_and_hessian_through_kronecker_of_matrices(expr, f):
+    shapes = "A: m×n, X: p×q, W: n×m"
+    vals = {"A": _KA, "X": _KX, "W": _KW}
+    r = derive(expr, wrt="X", shapes=shapes)
+    assert_close(r.evaluate(vals), jacobian_fd(f, _KX).reshape(4, 2, order="F"))
+    r = derive(expr, wrt="X", shapes=shapes, order=2)
+    check_hessian_wrt_matrix(r, lambda **v: f(v["X"]), vals, "X")
+
+
+def test_frobenius_norm_of_kronecker_prints_in_closed_form():
+    """‖A ⊗ X‖² = ‖A‖²‖X‖²: its gradient is 2‖A‖²X, found through (A ⊗ B) ⊙ (C ⊗ D) =
+    (A ⊙ C) ⊗ (B ⊙ D) and the mixed-product rule."""
+    r = derive("‖kron(A, X)‖_F^2", wrt="X", shapes="A: m×n, X: p×q")
+    assert "⊗" not in str(r)
+    assert_close(r.evaluate({"A": _KA, "X": _KX}), 2 * np.sum(_KA ** 2) * _KX)
+
+
+def test_matrix_kronecker_wrt_a_scalar_first_and_second_derivative():
+    """kron(tA, Z + tB) wrt t: (A ⊗ (Z + tB)) + (tA ⊗ B), and 2(A ⊗ B)."""
+    Z, Bm, t = _RK.normal(size=(4, 2)), _RK.normal(size=(4, 2)), 0.6
+    f = lambda t: np.kron(t * _KA, Z + t * Bm)
+    shapes = "A: m×n, Z: p×q, B: p×q, t: scalar"
+    vals = {"A": _KA, "Z": Z, "B": Bm, "t": t}
+    r = derive("kron(t A, Z + t B)", wrt="t", shapes=shapes)
+    assert_close(r.evaluate(vals), jacobian_fd(f, t).reshape(20, 6, order="F"))
+    r = derive("kron(t A, Z + t B)", wrt="t", shapes=shapes, order=2)
+    assert_close(r.evaluate(vals), 2 * np.kron(_KA, Bm), tol=1e-9)
