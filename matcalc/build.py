@@ -301,5 +301,5 @@ def vec(a) -> E.Node:
 def commutation(m, n) -> E.Node:
     """K(m,n); with a unit size it is the identity."""
     if m == 1 or n == 1:
-        return E.Identity((m * n, m * n))
+        return identity(m * n)
     return _make(E.Commutation, m, n)

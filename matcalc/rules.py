@@ -174,7 +174,16 @@ def kron(node, G, i):
             left = B.kron(B.ones((ONE, m)), B.identity(p))
             right = B.kron(B.ones((n, ONE)), B.identity(q))
         return B.mul(left, B.hadamard(G, mask), right)
-    if a.shape[1] != 1 or b.shape[1] != 1:
+    col_a, col_b = a.shape[1] == 1, b.shape[1] == 1
+    if not proper and not batched(node, G) and not (col_a and col_b):
+        if col_a:                                    # a ⊗ bᵀ = abᵀ (b a row here)
+            return B.mul(G, B.transpose(b)) if i == 0 else B.mul(B.transpose(a), G)
+        if col_b:                                    # aᵀ ⊗ b = baᵀ (a a row here)
+            return B.mul(B.transpose(b), G) if i == 0 else B.mul(G, B.transpose(a))
+        if i == 0:                                   # rows: a ⊗ b = a(I ⊗ b) = b(a ⊗ I)
+            return B.mul(G, B.kron(B.identity(a.shape[1]), B.transpose(b)))
+        return B.mul(G, B.kron(B.transpose(a), B.identity(b.shape[1])))
+    if not (col_a and col_b):
         raise UnsupportedError("no derivative rule for a Kronecker product of "
                                f"{'matrices' if a.shape[1] != 1 and b.shape[1] != 1 else 'a matrix and a vector'}",
                                hint="supported: a ⊗ b of two column vectors, and c ⊗ X or X ⊗ c "

@@ -807,3 +807,32 @@ def test_matrix_kronecker_wrt_a_scalar_first_and_second_derivative():
     assert_close(r.evaluate(vals), jacobian_fd(f, t).reshape(20, 6, order="F"))
     r = derive("kron(t A, Z + t B)", wrt="t", shapes=shapes, order=2)
     assert_close(r.evaluate(vals), 2 * np.kron(_KA, Bm), tol=1e-9)
+
+
+def test_kronecker_of_rows_and_columns_in_reverse_mode():
+    """xᵀ ⊗ y = yxᵀ, x ⊗ yᵀ = xyᵀ and xᵀ ⊗ yᵀ = (x ⊗ y)ᵀ (x: n, y: m, n ≠ m); these had no
+    reverse-mode rule, so a scalar through them could not be differentiated wrt a matrix."""
+    rng = np.random.default_rng(23)
+    x, y, Bm, X, a = (rng.normal(size=(4, 1)), rng.normal(size=(3, 1)), rng.normal(size=(3, 4)),
+                      rng.normal(size=(4, 3)), rng.normal(size=(3, 1)))
+    vals = {"x": x, "y": y, "B": Bm, "X": X, "a": a}
+    shapes = "x: n, y: m, B: m×n, X: n×m, a: m"
+    r = derive("sum(kron(x^T, y) .* B)", wrt="x", shapes=shapes)
+    assert_close(r.evaluate(vals), Bm.T @ y)
+    r = derive("sum(kron(x^T, y) .* B)", wrt="y", shapes=shapes)
+    assert_close(r.evaluate(vals), Bm @ x)
+    f = lambda y: np.sum(np.kron(x.T, y.T) ** 2)
+    r = derive("sum(kron(x^T, y^T) .^ 2)", wrt="y", shapes=shapes, order=2)
+    assert_close(r.evaluate(vals), hessian_fd(f, y))
+    g = lambda X: np.sum(np.exp(0.3 * np.kron(X @ a, y.T)))
+    r = derive("sum(exp(0.3*kron(X a, y^T)))", wrt="X", shapes=shapes)
+    assert_close(r.evaluate(vals), jacobian_fd(g, X).reshape(4, 3, order="F"))
+    r = derive("sum(exp(0.3*kron(X a, y^T)))", wrt="X", shapes=shapes, order=2)
+    check_hessian_wrt_matrix(r, lambda **v: g(v["X"]), vals, "X")
+    r = derive("kron(x^T, y)", wrt="x", shapes=shapes)
+    assert str(r) == "I ⊗ y"                         # K(1, n) is the identity, not I·(…)
+    assert_close(r.evaluate(vals), as_tensor(jacobian_fd(lambda x: np.kron(x.T, y), x),
+                                             (3, 4), (4, 1)))
+    t = 0.8
+    r = derive("kron(t x, t y^T)", wrt="t", shapes=shapes + ", t: scalar", order=2)
+    assert_close(r.evaluate({**vals, "t": t}), 2 * x @ y.T, tol=1e-9)
