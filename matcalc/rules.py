@@ -183,11 +183,9 @@ def kron(node, G, i):
         if i == 0:                                   # rows: a ⊗ b = a(I ⊗ b) = b(a ⊗ I)
             return B.mul(G, B.kron(B.identity(a.shape[1]), B.transpose(b)))
         return B.mul(G, B.kron(B.transpose(a), B.identity(b.shape[1])))
-    if not (col_a and col_b):
-        raise UnsupportedError("no derivative rule for a Kronecker product of "
-                               f"{'matrices' if a.shape[1] != 1 and b.shape[1] != 1 else 'a matrix and a vector'}",
-                               hint="supported: a ⊗ b of two column vectors, and c ⊗ X or X ⊗ c "
-                                    "with a scalar c")
+    if not (col_a and col_b):      # a batched cotangent reaches only column-vector nodes
+        raise UnsupportedError("this Jacobian passes through a Kronecker product that is not a "
+                               "column vector; that needs tensor derivatives")
     if i == 0:
         return B.mul(B.kron(B.identity(a.shape[0]), B.transpose(b)), G)
     return B.mul(B.kron(B.transpose(a), B.identity(b.shape[0])), G)
