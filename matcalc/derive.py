@@ -152,6 +152,7 @@ def group_scalar_chains(node):
 # The public entry point ---------------------------------------------------------------------------
 
 LAYOUTS = ("numerator", "denominator")
+LONG_CHAIN = 12          # operands from which a nested product or sum is flattened first
 
 
 def first_derivative(f, x, steps):
@@ -257,7 +258,10 @@ def _derive(expr, f, decls, variables, layout, simplify):
     sym_names = frozenset(n for n, d in decls.decls.items() if d.modifiers)
     ctx = Context(symmetric=sym_names)
     steps: list = []
-    current, kind, previous = f, None, f
+    from .simplify import rebuild_all
+    # a long product or sum (the parser nests them pairwise) is differentiated as one n-ary
+    # node: one term per factor instead of one Kronecker product per level of nesting
+    current, kind, previous = rebuild_all(f, long=LONG_CHAIN), None, f
     order = len(variables)
     for k, x in enumerate(variables):
         if kind == "tensor":

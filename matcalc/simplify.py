@@ -891,16 +891,60 @@ def transposes_out(node, ctx):
 
 # Strategy ---------------------------------------------------------------------------------------
 
-def rebuild_all(node):
-    """node rebuilt bottom-up through the constructors only (flattened, no rules applied)."""
-    if not node.children:
-        return node
-    return rebuild(node, [rebuild_all(c) for c in node.children])
+_FLAT = (E.Add, E.MatMul, E.Hadamard)
+
+
+def _splices(parent_type, child) -> bool:
+    """Whether the constructor of parent_type takes child's operands as its own: nested sums,
+    products and ⊙ are one n-ary node (a 1×1 product such as aᵀb stays one factor)."""
+    if type(child) is not parent_type:
+        return False
+    if parent_type is E.MatMul and is_scalar(child.shape):
+        return all(is_scalar(f.shape) for f in child.args)
+    return True
+
+
+def rebuild_all(node, long: int = 0):
+    """node rebuilt through the constructors only (flattened, no rules applied). A chain of
+    nested binary products (((AB)C)D… as a parser or a user builds it) is gathered into one
+    n-ary node with one constructor call, so a chain of n factors costs O(n), not O(n²).
+    With `long`, only chains of at least that many operands are gathered (the rest keep
+    their grouping and are not rebuilt)."""
+    memo: dict = {}           # by identity: an unchanged subtree comes back as the same object
+
+    def go(n):
+        hit = memo.get(id(n))
+        if hit is not None:
+            return hit
+        t = type(n)
+        out = None
+        if not n.children:
+            out = n
+        elif t in _FLAT:
+            operands, stack = [], list(reversed(n.children))
+            while stack:
+                c = stack.pop()
+                if _splices(t, c):
+                    stack.extend(reversed(c.children))
+                else:
+                    operands.append(c)
+            if len(operands) >= long:
+                out = rebuild(n, [go(c) for c in operands])
+        if out is None:
+            kids = [go(c) for c in n.children]
+            out = (rebuild(n, kids) if not long else rebuilt(n, kids))
+        memo[id(n)] = out
+        return out
+
+    return go(node)
 
 
 def normalise(node, ctx: Context | None = None):
-    """Apply RULES bottom-up to a fixed point (or until the rewrite budget is spent)."""
+    """Apply RULES bottom-up to a fixed point (or until the rewrite budget is spent); nested
+    sums and products are flattened first, so rules see each n-ary node once, not once per
+    level of nesting."""
     ctx = ctx or Context()
+    node = rebuild_all(node)
     memo: dict = {}
 
     def go(n):

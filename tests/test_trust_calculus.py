@@ -836,3 +836,48 @@ def test_kronecker_of_rows_and_columns_in_reverse_mode():
     t = 0.8
     r = derive("kron(t x, t y^T)", wrt="t", shapes=shapes + ", t: scalar", order=2)
     assert_close(r.evaluate({**vals, "t": t}), 2 * x @ y.T, tol=1e-9)
+
+
+# 7. Long chains -------------------------------------------------------------------------------
+
+def test_long_product_chain_is_differentiated_as_one_product():
+    """A product of many matrices (nested pairwise by the parser) gave one Kronecker factor per
+    level of nesting and took ~3 s for 300 factors; it is one term, checked here against the
+    Kronecker form written in NumPy, with three different sizes around the chain."""
+    import time
+    dims, sizes = ["p", "q", "r"], {"p": 2, "q": 3, "r": 4}
+    rng = np.random.default_rng(24)
+    k = 14
+    shapes = ", ".join(f"A{i}: {dims[i % 3]}×{dims[(i + 1) % 3]}" for i in range(k))
+    vals = {f"A{i}": rng.normal(size=(sizes[dims[i % 3]], sizes[dims[(i + 1) % 3]])) / 2
+            for i in range(k)}
+    r = derive(" ".join(f"A{i}" for i in range(k)), wrt="A1", shapes=shapes)
+
+    def f(A1):
+        out = vals["A0"] @ A1
+        for i in range(2, k):
+            out = out @ vals[f"A{i}"]
+        return out
+    J = jacobian_fd(f, vals["A1"])
+    assert_close(r.vec.evaluate(vals), J)
+    assert "⊗" in str(r) and str(r).count("⊗") == 1
+    start = time.process_time()
+    derive(" ".join(f"A_{i}" for i in range(300)), wrt="A_1")
+    assert time.process_time() - start < 3.0
+
+
+def test_long_nested_sum_built_by_hand_simplifies_quickly():
+    """A sum of 400 terms nested pairwise (as code might build it) made the simplifier cubic."""
+    import time
+    from matcalc import build as B, expr as E
+    from matcalc.parser import parse_with_shapes
+    from matcalc.simplify import simplify
+    x, _ = parse_with_shapes("x", "x: n")
+    node = None
+    for i in range(400):
+        t = B.mul(E.Sym(f"A{i}", (x.shape[0], x.shape[0])), x)
+        node = t if node is None else E.Add((node, t), shape=x.shape)
+    start = time.process_time()
+    out = simplify(node)
+    assert time.process_time() - start < 3.0
+    assert type(out) is E.MatMul and len(out.args) == 2        # (A0 + … + A399)x
