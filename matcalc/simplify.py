@@ -216,11 +216,16 @@ def transpose_of_symmetric(node, ctx):
 
 
 def transpose_of_elementwise(node, ctx):
-    """(A ⊙ B)ᵀ → Aᵀ ⊙ Bᵀ and (A + B)ᵀ → Aᵀ + Bᵀ when every operand is itself a transpose"""
+    """(A ⊙ B)ᵀ → Aᵀ ⊙ Bᵀ and (A + B)ᵀ → Aᵀ + Bᵀ when every operand is itself a transpose;
+    (A ⊙ B)ᵀ → Aᵀ ⊙ Bᵀ also when that leaves fewer transposes ((exp(txᵀ)ᵀ ⊙ x)ᵀ → exp(txᵀ) ⊙ xᵀ)"""
     if isinstance(node, E.Transpose) and isinstance(node.arg, (E.Hadamard, E.Add)):
         if all(isinstance(a, E.Transpose) or is_scalar(a.shape) for a in node.arg.args):
             parts = [B.transpose(a) for a in node.arg.args]
             return B.hadamard(*parts) if isinstance(node.arg, E.Hadamard) else B.add(*parts)
+        if isinstance(node.arg, E.Hadamard):     # (Aᵀ ⊙ x)ᵀ → A ⊙ xᵀ: one transpose fewer
+            candidate = B.hadamard(*(B.transpose(a) for a in node.arg.args))
+            if transposes(candidate) < transposes(node):
+                return candidate
     return node
 
 

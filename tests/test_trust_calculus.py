@@ -408,6 +408,7 @@ def test_derivative_of_row_function_wrt_scalar_has_the_rows_shape():
     x, t = np.array([[0.5], [-1.0], [2.0]]), 0.3
     r = derive("exp(t*x^T)", wrt="t", shapes="t: scalar, x: n")
     assert r.shape == (1, "n")
+    assert str(r) == "exp(txᵀ) ⊙ xᵀ"
     got = r.evaluate({"t": t, "x": x})
     assert_close(got, (x * np.exp(t * x)).T)
     assert_close(got, jacobian_fd(lambda t: np.exp(t * x.T), t).reshape(1, 3, order="F"))
