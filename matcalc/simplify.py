@@ -775,6 +775,13 @@ def ones_outer(node, ctx):
                      and b.shape[0] == 1 and not is_scalar((a.shape[0], b.shape[1])) else None)
 
 
+def softmax_sums_to_one(node, ctx):
+    """sum(softmax(x)) → 1"""
+    if type(node) is E.Sum and type(node.arg) is E.Softmax:
+        return B.num(1)
+    return node
+
+
 def trace_of_kron(node, ctx):
     """tr(A ⊗ B) → tr(A)tr(B) for square A and B (A ⊗ B can be square when they are not)"""
     if type(node) is E.Trace and type(node.arg) is E.Kron and _square(node.arg.left) and \
@@ -791,7 +798,7 @@ RULES = (transpose_of_product, transpose_of_sum, transpose_of_symmetric, transpo
          inverse_of_product, diag_of_outer, diag_product, inverse_of_transpose, inverse_of_power,
          transpose_of_power, product_powers, sum_of_diags, kron_times_ones, row_times_ones,
          commutation_of_vec, kron_of_vec, trace_of_kron, softmax_of_exp, diag_sign_out,
-         hadamard_of_krons, kron_absorbs_factor, ones_outer)
+         hadamard_of_krons, kron_absorbs_factor, ones_outer, softmax_sums_to_one)
 
 # The node types each rule looks at (a rule returns every other node unchanged): the strategy
 # tries only these, which keeps the fixed-point loop cheap.
@@ -810,7 +817,7 @@ RULE_TYPES = {
     kron_times_ones: (_M,), row_times_ones: (_M,), commutation_of_vec: (_M,), kron_of_vec: (_M,),
     trace_of_kron: (E.Trace,), softmax_of_exp: (_M,), diag_sign_out: (E.DiagMat,),
     hadamard_of_krons: (E.Hadamard,), kron_absorbs_factor: (_M,),
-    ones_outer: (_M,),
+    ones_outer: (_M,), softmax_sums_to_one: (E.Sum,),
 }
 RULES_FOR = {t: tuple(r for r in RULES if t in RULE_TYPES[r]) for t in E.NODE_TYPES}
 

@@ -882,3 +882,13 @@ def test_long_nested_sum_built_by_hand_simplifies_quickly():
     out = simplify(node)
     assert time.process_time() - start < 3.0
     assert type(out) is E.MatMul and len(out.args) == 2        # (A0 + … + A399)x
+
+
+def test_sum_of_softmax_is_one_so_its_gradient_prints_zero():
+    """d/dx sum(softmax(x)) printed softmax(x) − sum(softmax(x))softmax(x), which is 0."""
+    x = np.array([[0.3], [-1.2], [2.0]])
+    for k in (1, 3):
+        text = "sum(" + "softmax(" * k + "x" + ")" * (k + 1)
+        r = derive(text, wrt="x", shapes="x: n")
+        assert str(r) == "0"
+        assert_close(r.evaluate({"x": x}), np.zeros((3, 1)))
