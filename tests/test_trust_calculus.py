@@ -127,8 +127,8 @@ def test_hessian_of_trace_of_inverse_is_not_zero():
     r = derive("tr(inv(A))", wrt="A", order=2)
     assert str(r) != "0"
     H = check_hessian_wrt_matrix(r, lambda A: np.trace(inv(A)), {"A": A}, "A")
-    # Magnus–Neudecker: d² tr(A⁻¹) = 2 tr(A⁻¹ dA A⁻¹ dA A⁻¹) gives
-    # H = K(n,n)(A⁻ᵀ ⊗ A⁻²) + (A⁻²ᵀ ⊗ A⁻¹)K(n,n) = (A⁻²ᵀ ⊗ A⁻¹ + A⁻ᵀ ⊗ A⁻²)K... symmetrised
+    # Magnus–Neudecker: d² tr(A⁻¹) = 2 tr(A⁻¹ dA A⁻² dA), and tr(P dA Q dA) =
+    # vec(dA)ᵀ K(n,n)ᵀ(Qᵀ ⊗ P) vec(dA); symmetrised: H = K(n,n)(A⁻²ᵀ ⊗ A⁻¹ + A⁻ᵀ ⊗ A⁻²)
     Ai = inv(A)
     K = commutation(3, 3)
     closed = K @ np.kron(Ai.T, Ai @ Ai) + K @ np.kron((Ai @ Ai).T, Ai)
