@@ -892,3 +892,29 @@ def test_sum_of_softmax_is_one_so_its_gradient_prints_zero():
         r = derive(text, wrt="x", shapes="x: n")
         assert str(r) == "0"
         assert_close(r.evaluate({"x": x}), np.zeros((3, 1)))
+
+
+def test_logdet_on_the_tensor_path_uses_the_inverse_transpose():
+    """d vec(logdet(X)A) = vec(A) vec(X⁻ᵀ)ᵀ d vec(X): with X⁻¹ in place of X⁻ᵀ (a mutant that no
+    test caught) the answer is wrong for every non-symmetric X."""
+    rng = np.random.default_rng(25)
+    X, A = near_identity(3, rng, 0.6), rng.normal(size=(5, 4))
+    r = derive("logdet(X) A", wrt="X", shapes="X: n×n, A: m×p")
+    J = jacobian_fd(lambda X: logdet(X) * A, X)
+    assert_close(r.vec.evaluate({"X": X, "A": A}), J)
+    assert_close(J, vec(A) @ vec(inv(X).T).T)
+    r = derive("logdet(X)^2", wrt="X", shapes="X: n×n", order=2)
+    check_hessian_wrt_matrix(r, lambda X: logdet(X) ** 2, {"X": X}, "X")
+
+
+def test_long_chain_is_differentiated_flat_not_per_nesting_level():
+    """The raw derivative of a 300-factor product holds one Kronecker product, not one per
+    level of the parser's pairwise nesting (which made simplifying it quadratic)."""
+    from matcalc import expr as E
+    r = derive(" ".join(f"A_{i}" for i in range(300)), wrt="A_1", simplify=False)
+    krons, stack = 0, [r.node]
+    while stack:
+        n = stack.pop()
+        krons += type(n) is E.Kron
+        stack.extend(n.children)
+    assert krons == 1
