@@ -13,7 +13,7 @@ from . import build as B
 from . import expr as E
 from .errors import UnsupportedError
 from .limits import deep
-from .rules import DERIVATIVE_RULES
+from .rules import DERIVATIVE_RULES, refuse_large_result
 from .shapes import is_scalar
 
 SUPPORTED_KINDS = ("supported: first derivatives of anything with respect to a scalar, vector "
@@ -73,6 +73,8 @@ def reverse(root, x, seed, steps: list | None = None):
     is_batched = tuple(seed.shape) != tuple(root.shape)
     incoming: dict = {root: [seed]}
     for n in reversed(order):
+        if type(n) is E.MatMul:          # one term per dependent factor, each as long as n
+            refuse_large_result(len(n.args) * sum(1 for c in n.args if dep.get(c)))
         parts = incoming.pop(n, [])
         G = parts[0] if len(parts) == 1 else B.add(*parts)
         if n == x:
@@ -153,6 +155,26 @@ def group_scalar_chains(node):
 
 LAYOUTS = ("numerator", "denominator")
 LONG_CHAIN = 12          # operands from which a nested product or sum is flattened first
+
+
+def written_size(node) -> int:
+    """Nodes of the tree as it would be written out (a shared subtree counts at every use)."""
+    memo: dict = {}
+    stack = [(node, False)]
+    while stack:
+        n, done = stack.pop()
+        if id(n) in memo:
+            continue
+        if done:
+            memo[id(n)] = 1 + sum(memo[id(c)] for c in n.children)
+            continue
+        stack.append((n, True))
+        stack.extend((c, False) for c in n.children if id(c) not in memo)
+    return memo[id(node)]
+
+
+def _refuse_if_huge(d):
+    refuse_large_result(written_size(d))
 
 
 def first_derivative(f, x, steps):
@@ -269,6 +291,7 @@ def _derive(expr, f, decls, variables, layout, simplify):
                                    "four indices, which matcalc cannot give", hint=SUPPORTED_KINDS)
         previous = current
         d, kind = first_derivative(current, x, steps if k == order - 1 else None)
+        _refuse_if_huge(d)
         # A declaration (Aᵀ = A for a symmetric A) may shorten what is printed, never what is
         # differentiated next: every entry stays independent (CONTRACT §3), so the derivative
         # of P⁻ᵀ is not the derivative of P⁻¹. Intermediate derivatives are simplified

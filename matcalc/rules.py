@@ -19,6 +19,17 @@ from .functions import FUNCTIONS
 from .shapes import ONE, SCALAR, is_scalar
 
 DERIVATIVE_RULES: dict[type, Callable] = {}
+MAX_RESULT_NODES = 100_000   # a derivative larger than this, written out, is refused
+
+
+def refuse_large_result(size: int) -> None:
+    """Refuse a derivative that would have more than MAX_RESULT_NODES terms and factors."""
+    if size > MAX_RESULT_NODES:
+        raise UnsupportedError(
+            f"the derivative written out would have about {size:,} terms and factors, over "
+            f"the limit of {MAX_RESULT_NODES:,}", hint="a long product in which the variable "
+            "occurs many times has one term per occurrence, each as long as the product; "
+            "name a repeated part as one matrix, or differentiate a shorter expression")
 
 
 def derivative(*types):

@@ -15,6 +15,7 @@ from . import build as B
 from . import expr as E
 from .errors import UnsupportedError
 from .functions import FUNCTIONS
+from .rules import refuse_large_result
 from .shapes import ONE, SCALAR, is_scalar
 
 VEC_RULES: dict[type, Callable] = {}
@@ -61,6 +62,7 @@ def mat_mul(node, Js):
     """d vec(c·PFQ) = c(Qᵀ ⊗ P) d vec(F); for a scalar factor s: vec(rest)·ds"""
     fs = node.args
     r, c = node.shape
+    refuse_large_result(len(fs) * sum(J is not None for J in Js))
     terms = []
     for i, (f, J) in enumerate(zip(fs, Js)):
         if J is None:
