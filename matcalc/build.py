@@ -170,9 +170,17 @@ def power(x, e) -> E.Node:
         return num(x.value ** e)      # exact, and small enough to fold
     if e == -1:
         return inverse(x)
-    if isinstance(x, E.Power) and (is_scalar(x.shape) or e.denominator == 1):
+    if isinstance(x, E.Power) and (is_scalar(x.shape) or e.denominator == 1) and \
+            _powers_merge(x.exponent, e):
         return power(x.arg, x.exponent * e)
     return _make(E.Power, x, e)
+
+
+def _powers_merge(inner, outer) -> bool:
+    """(xᵃ)ᵉ = xᵃᵉ for every real x where the left side is defined — except when a is an even
+    integer and e is not an integer: (x²)^½ is |x|, not x."""
+    inner, outer = Fraction(inner), Fraction(outer)
+    return outer.denominator == 1 or not (inner.denominator == 1 and inner.numerator % 2 == 0)
 
 
 def hadamard(*factors) -> E.Node:
@@ -210,7 +218,7 @@ def hpow(x, e) -> E.Node:
         return power(x, e)
     if e == 0:
         return E.Ones(x.shape)
-    if isinstance(x, E.HadamardPower):
+    if isinstance(x, E.HadamardPower) and _powers_merge(x.exponent, e):
         return hpow(x.arg, x.exponent * e)
     return _make(E.HadamardPower, x, e)
 
@@ -298,5 +306,5 @@ def vec(a) -> E.Node:
 def commutation(m, n) -> E.Node:
     """K(m,n); with a unit size it is the identity."""
     if m == 1 or n == 1:
-        return E.Identity((m * n, m * n))
+        return identity(m * n)
     return _make(E.Commutation, m, n)

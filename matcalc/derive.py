@@ -13,7 +13,7 @@ from . import build as B
 from . import expr as E
 from .errors import UnsupportedError
 from .limits import deep
-from .rules import DERIVATIVE_RULES
+from .rules import DERIVATIVE_RULES, refuse_large_result
 from .shapes import Shapes, is_scalar
 
 SUPPORTED_KINDS = ("supported: first derivatives of anything with respect to a scalar, vector "
@@ -91,6 +91,8 @@ def reverse(root, x, seed, steps: list | None = None):
     is_batched = tuple(seed.shape) != tuple(root.shape)
     incoming: dict = {root: [seed]}
     for n in reversed(order):
+        if type(n) is E.MatMul:          # one term per dependent factor, each as long as n
+            refuse_large_result(len(n.args) * sum(1 for c in n.args if dep.get(c)))
         parts = incoming.pop(n, [])
         G = parts[0] if len(parts) == 1 else B.add(*parts)
         if n == x:
@@ -170,6 +172,27 @@ def group_scalar_chains(node):
 # The public entry point ---------------------------------------------------------------------------
 
 LAYOUTS = ("numerator", "denominator")
+LONG_CHAIN = 12          # operands from which a nested product or sum is flattened first
+
+
+def written_size(node) -> int:
+    """Nodes of the tree as it would be written out (a shared subtree counts at every use)."""
+    memo: dict = {}
+    stack = [(node, False)]
+    while stack:
+        n, done = stack.pop()
+        if id(n) in memo:
+            continue
+        if done:
+            memo[id(n)] = 1 + sum(memo[id(c)] for c in n.children)
+            continue
+        stack.append((n, True))
+        stack.extend((c, False) for c in n.children if id(c) not in memo)
+    return memo[id(node)]
+
+
+def _refuse_if_huge(d):
+    refuse_large_result(written_size(d))
 
 
 def first_derivative(f, x, steps):
@@ -195,7 +218,9 @@ def first_derivative(f, x, steps):
         except UnsupportedError:
             # a matrix-valued intermediate depends on x: forward vec-Jacobians handle those
             J = _vec_jacobian(f, x)
-            return J, ("derivative" if is_scalar(x.shape) else "jacobian")
+            if is_scalar(x.shape):               # d vec(f)/dt is a column: give f's shape
+                return (J if f.shape[1] == 1 else B.transpose(J)), "derivative"
+            return J, "jacobian"
         n = x.shape[0] * x.shape[1]
         J = B.transpose(cot) if cot is not None else B.zero((m, n))
         if is_scalar(x.shape):
@@ -273,7 +298,10 @@ def _derive(expr, f, decls, variables, layout, simplify):
     sym_names = frozenset(n for n, d in decls.decls.items() if d.modifiers)
     ctx = Context(symmetric=sym_names)
     steps: list = []
-    current, kind, previous = f, None, f
+    from .simplify import rebuild_all
+    # a long product or sum (the parser nests them pairwise) is differentiated as one n-ary
+    # node: one term per factor instead of one Kronecker product per level of nesting
+    current, kind, previous = rebuild_all(f, long=LONG_CHAIN), None, f
     order = len(variables)
     for k, x in enumerate(variables):
         if kind == "tensor":
@@ -281,7 +309,13 @@ def _derive(expr, f, decls, variables, layout, simplify):
                                    "four indices, which matcalc cannot give", hint=SUPPORTED_KINDS)
         previous = current
         d, kind = first_derivative(current, x, steps if k == order - 1 else None)
-        current = run_simplify(d, ctx) if simplify else d
+        _refuse_if_huge(d)
+        # A declaration (Aᵀ = A for a symmetric A) may shorten what is printed, never what is
+        # differentiated next: every entry stays independent (CONTRACT §3), so the derivative
+        # of P⁻ᵀ is not the derivative of P⁻¹. Intermediate derivatives are simplified
+        # without the declarations; only the final one uses them.
+        last = k == order - 1
+        current = run_simplify(d, ctx if last else Context()) if simplify else d
     x = variables[-1]
     if order >= 2 and is_scalar(f.shape) and kind == "jacobian":
         kind = "hessian" if len(set(variables)) == 1 else "mixed"

@@ -352,6 +352,8 @@ RULE_NAMES_ZH = {
     "sum_of_diags": "对角矩阵相加", "kron_times_ones": "Kronecker 积乘全一向量",
     "row_times_ones": "行向量乘全一向量", "commutation_of_vec": "交换矩阵作用于 vec",
     "kron_of_vec": "Kronecker 积作用于 vec", "trace_of_kron": "Kronecker 积的迹",
+    "hadamard_of_krons": "Kronecker 积的 Hadamard 积", "kron_absorbs_factor": "Kronecker 混合积",
+    "ones_outer": "全一向量的外积", "softmax_sums_to_one": "softmax 之和为 1",
     "softmax_of_exp": "识别 softmax", "elementwise_algebra": "逐元素约分",
     "transposes_out": "提出转置", "diag_sign_out": "负号提到 diag 之外",
 }

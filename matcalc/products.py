@@ -77,7 +77,7 @@ def hvp(expr: str, wrt: str, vector: str = "u", shapes=None):
                                text=expr)
     u = E.Sym(uname, x.shape)
     grad, _ = first_derivative(f, x, None)
-    grad = simplify(grad, ctx)
-    d = reverse(simplify(B.inner(grad, u), ctx), x, B.num(1), None)
+    grad = simplify(grad)            # no declarations: the gradient is differentiated again
+    d = reverse(simplify(B.inner(grad, u)), x, B.num(1), None)
     node = simplify(d if d is not None else B.zero(x.shape), ctx)
     return _result(expr, x.name, node, f, x, "hvp", decls, [], grad, uname)

@@ -16,9 +16,20 @@ from . import build as B
 from . import expr as E
 from .errors import UnsupportedError
 from .functions import FUNCTIONS
-from .shapes import SCALAR, is_scalar
+from .shapes import ONE, SCALAR, is_scalar
 
 DERIVATIVE_RULES: dict[type, Callable] = {}
+MAX_RESULT_NODES = 100_000   # a derivative larger than this, written out, is refused
+
+
+def refuse_large_result(size: int) -> None:
+    """Refuse a derivative that would have more than MAX_RESULT_NODES terms and factors."""
+    if size > MAX_RESULT_NODES:
+        raise UnsupportedError(
+            f"the derivative written out would have about {size:,} terms and factors, over "
+            f"the limit of {MAX_RESULT_NODES:,}", hint="a long product in which the variable "
+            "occurs many times has one term per occurrence, each as long as the product; "
+            "name a repeated part as one matrix, or differentiate a shorter expression")
 
 
 def derivative(*types):
@@ -152,18 +163,40 @@ def hadamard_div(node, G, i):
 
 @derivative(E.Kron)
 def kron(node, G, i):
-    """a ⊗ b for column vectors: ∂/∂a = I ⊗ b, ∂/∂b = a ⊗ I"""
+    """a ⊗ b for column vectors: ∂/∂a = I ⊗ b, ∂/∂b = a ⊗ I. For A (m×n) ⊗ B (p×q) with a
+    matrix operand, the cotangent of A sums each p×q block of G ⊙ (𝟙 ⊗ B):
+    (Iₘ ⊗ 𝟙ₚᵀ)(G ⊙ (𝟙ₘₓₙ ⊗ B))(Iₙ ⊗ 𝟙_q), and that of B sums G ⊙ (A ⊗ 𝟙ₚₓ_q) over the blocks:
+    (𝟙ₘᵀ ⊗ Iₚ)(G ⊙ (A ⊗ 𝟙ₚₓ_q))(𝟙ₙ ⊗ I_q)"""
     a, b = node.left, node.right
     if is_scalar(a.shape) or is_scalar(b.shape):        # c ⊗ X is the scaling cX
         other = b if i == 0 else a
         if is_scalar(node.children[i].shape):
             return contract(G, other, node)
         return B.mul(other, G)
-    if a.shape[1] != 1 or b.shape[1] != 1:
-        raise UnsupportedError("no derivative rule for a Kronecker product of "
-                               f"{'matrices' if a.shape[1] != 1 and b.shape[1] != 1 else 'a matrix and a vector'}",
-                               hint="supported: a ⊗ b of two column vectors, and c ⊗ X or X ⊗ c "
-                                    "with a scalar c")
+    proper = any(1 not in (s[0], s[1]) for s in (a.shape, b.shape))
+    if proper and not batched(node, G):
+        (m, n), (p, q) = a.shape, b.shape
+        if i == 0:
+            mask = B.kron(B.ones((m, n)), b)
+            left = B.kron(B.identity(m), B.ones((ONE, p)))
+            right = B.kron(B.identity(n), B.ones((q, ONE)))
+        else:
+            mask = B.kron(a, B.ones((p, q)))
+            left = B.kron(B.ones((ONE, m)), B.identity(p))
+            right = B.kron(B.ones((n, ONE)), B.identity(q))
+        return B.mul(left, B.hadamard(G, mask), right)
+    col_a, col_b = a.shape[1] == 1, b.shape[1] == 1
+    if not proper and not batched(node, G) and not (col_a and col_b):
+        if col_a:                                    # a ⊗ bᵀ = abᵀ (b a row here)
+            return B.mul(G, B.transpose(b)) if i == 0 else B.mul(B.transpose(a), G)
+        if col_b:                                    # aᵀ ⊗ b = baᵀ (a a row here)
+            return B.mul(B.transpose(b), G) if i == 0 else B.mul(G, B.transpose(a))
+        if i == 0:                                   # rows: a ⊗ b = a(I ⊗ b) = b(a ⊗ I)
+            return B.mul(G, B.kron(B.identity(a.shape[1]), B.transpose(b)))
+        return B.mul(G, B.kron(B.transpose(a), B.identity(b.shape[1])))
+    if not (col_a and col_b):      # a batched cotangent reaches only column-vector nodes
+        raise UnsupportedError("this Jacobian passes through a Kronecker product that is not a "
+                               "column vector; that needs tensor derivatives")
     if i == 0:
         return B.mul(B.kron(B.identity(a.shape[0]), B.transpose(b)), G)
     return B.mul(B.kron(B.transpose(a), B.identity(b.shape[0])), G)
@@ -180,13 +213,23 @@ def inverse(node, G, i):
 
 @derivative(E.Power)
 def power(node, G, i):
-    """d(xᵉ) = e·xᵉ⁻¹ dx for scalars; d(Xᵏ) = Σⱼ Xʲ dX Xᵏ⁻¹⁻ʲ for matrices"""
+    """d(xᵉ) = e·xᵉ⁻¹ dx for scalars; d(Xᵏ) = Σⱼ Xʲ dX Xᵏ⁻¹⁻ʲ for matrices (k > 0),
+    d(X⁻ᵖ) = −Σⱼ X⁻⁽ʲ⁺¹⁾ dX X⁻⁽ᵖ⁻ʲ⁾, d(X⁰) = 0"""
     x, e = node.arg, node.exponent
     if is_scalar(x.shape):
         return B.mul(B.num(e), B.power(x, e - 1), G)
-    xt = B.transpose(x)
-    terms = [B.mul(B.power(xt, j), G, B.power(xt, int(e) - 1 - j)) for j in range(int(e))]
-    return B.add(*terms)
+    k = int(e)
+    if k == 0:                                   # X⁰ = I does not depend on X
+        return B.zero(x.shape)
+    if k > 0:
+        xt = B.transpose(x)
+        terms = [B.mul(B.power(xt, j), G, B.power(xt, k - 1 - j)) for j in range(k)]
+        return B.add(*terms, shape=x.shape)
+    # X⁻ᵖ = (X⁻¹)ᵖ: d(X⁻ᵖ) = −Σⱼ X⁻⁽ʲ⁺¹⁾ dX X⁻⁽ᵖ⁻ʲ⁾, so the cotangent is −Σⱼ X⁻⁽ʲ⁺¹⁾ᵀ G X⁻⁽ᵖ⁻ʲ⁾ᵀ
+    p = -k
+    terms = [B.mul(B.transpose(B.power(x, -(j + 1))), G, B.transpose(B.power(x, -(p - j))))
+             for j in range(p)]
+    return B.neg(B.add(*terms, shape=x.shape))
 
 
 @derivative(E.HadamardPower)

@@ -220,11 +220,16 @@ def transpose_of_symmetric(node, ctx):
 
 
 def transpose_of_elementwise(node, ctx):
-    """(A ⊙ B)ᵀ → Aᵀ ⊙ Bᵀ and (A + B)ᵀ → Aᵀ + Bᵀ when every operand is itself a transpose"""
+    """(A ⊙ B)ᵀ → Aᵀ ⊙ Bᵀ and (A + B)ᵀ → Aᵀ + Bᵀ when every operand is itself a transpose;
+    (A ⊙ B)ᵀ → Aᵀ ⊙ Bᵀ also when that leaves fewer transposes ((exp(txᵀ)ᵀ ⊙ x)ᵀ → exp(txᵀ) ⊙ xᵀ)"""
     if isinstance(node, E.Transpose) and isinstance(node.arg, (E.Hadamard, E.Add)):
         if all(isinstance(a, E.Transpose) or is_scalar(a.shape) for a in node.arg.args):
             parts = [B.transpose(a) for a in node.arg.args]
             return B.hadamard(*parts) if isinstance(node.arg, E.Hadamard) else B.add(*parts)
+        if isinstance(node.arg, E.Hadamard):     # (Aᵀ ⊙ x)ᵀ → A ⊙ xᵀ: one transpose fewer
+            candidate = B.hadamard(*(B.transpose(a) for a in node.arg.args))
+            if transposes(candidate) < transposes(node):
+                return candidate
     return node
 
 
@@ -692,10 +697,18 @@ def row_times_ones(node, ctx):
 
 
 def commutation_of_vec(node, ctx):
-    """K(m,n)vec(A) → vec(Aᵀ) and K(m,n)ᵀvec(Aᵀ) → vec(A)"""
+    """K(m,n)vec(A) → vec(Aᵀ) and K(m,n)ᵀvec(Aᵀ) → vec(A), for A of m×n (K(n,m)vec(A) is a
+    different vector when m ≠ n, although the sizes fit)"""
     def permute(k, v):
-        if type(v) is E.Vec and (type(k) is E.Commutation or
-                                 type(k) is E.Transpose and type(k.arg) is E.Commutation):
+        if type(v) is not E.Vec:
+            return None
+        if type(k) is E.Commutation:
+            dims = (k.rows, k.cols)
+        elif type(k) is E.Transpose and type(k.arg) is E.Commutation:
+            dims = (k.arg.cols, k.arg.rows)               # K(m,n)ᵀ = K(n,m)
+        else:
+            return None
+        if tuple(v.arg.shape) == dims:
             return B.vec(B.transpose(v.arg))
         return None
     return _pairwise(node, permute)
@@ -726,9 +739,57 @@ def softmax_of_exp(node, ctx):
     return node
 
 
+def hadamard_of_krons(node, ctx):
+    """(A ⊗ B) ⊙ (C ⊗ D) → (A ⊙ C) ⊗ (B ⊙ D) when A, C and B, D have equal shapes"""
+    if type(node) is not E.Hadamard:
+        return node
+    fs = list(node.args)
+    for i in range(len(fs)):
+        for j in range(i + 1, len(fs)):
+            p, q = fs[i], fs[j]
+            if type(p) is E.Kron and type(q) is E.Kron and \
+                    tuple(p.left.shape) == tuple(q.left.shape) and \
+                    tuple(p.right.shape) == tuple(q.right.shape):
+                merged = B.kron(B.hadamard(p.left, q.left), B.hadamard(p.right, q.right))
+                rest = [f for k, f in enumerate(fs) if k not in (i, j)]
+                return B.hadamard(merged, *rest)
+    return node
+
+
+def kron_absorbs_factor(node, ctx):
+    """(P ⊗ u)M → PM ⊗ u for a column u, and M(P ⊗ vᵀ) → MP ⊗ vᵀ for a row vᵀ (M = M ⊗ 1 in
+    the mixed-product rule): (I ⊗ 𝟙)A(I ⊗ 𝟙ᵀ) → A ⊗ 𝟙𝟙ᵀ"""
+    def absorb(a, b):
+        if is_scalar(a.shape) or is_scalar(b.shape):
+            return None
+        if type(a) is E.Kron and type(b) not in (E.Kron, E.Vec) and a.right.shape[1] == 1 \
+                and a.left.shape[1] == b.shape[0]:
+            return B.kron(B.mul(a.left, b), a.right)
+        if type(b) is E.Kron and type(a) not in (E.Kron, E.Vec) and b.right.shape[0] == 1 \
+                and a.shape[1] == b.left.shape[0]:
+            return B.kron(B.mul(a, b.left), b.right)
+        return None
+    return _pairwise(node, absorb)
+
+
+def ones_outer(node, ctx):
+    """𝟙ₚ𝟙_qᵀ → 𝟙ₚₓ_q, the matrix of ones"""
+    return _pairwise(node, lambda a, b: E.Ones((a.shape[0], b.shape[1]))
+                     if type(a) is E.Ones and type(b) is E.Ones and a.shape[1] == 1
+                     and b.shape[0] == 1 and not is_scalar((a.shape[0], b.shape[1])) else None)
+
+
+def softmax_sums_to_one(node, ctx):
+    """sum(softmax(x)) → 1"""
+    if type(node) is E.Sum and type(node.arg) is E.Softmax:
+        return B.num(1)
+    return node
+
+
 def trace_of_kron(node, ctx):
-    """tr(A ⊗ B) → tr(A)tr(B)"""
-    if type(node) is E.Trace and type(node.arg) is E.Kron:
+    """tr(A ⊗ B) → tr(A)tr(B) for square A and B (A ⊗ B can be square when they are not)"""
+    if type(node) is E.Trace and type(node.arg) is E.Kron and _square(node.arg.left) and \
+            _square(node.arg.right):
         return B.mul(B.trace(node.arg.left), B.trace(node.arg.right))
     return node
 
@@ -740,7 +801,8 @@ RULES = (transpose_of_product, transpose_of_sum, transpose_of_symmetric, transpo
          ones_row_is_sum, kron_mixed_product, transpose_of_kron, kron_scalars_out,
          inverse_of_product, diag_of_outer, diag_product, inverse_of_transpose, inverse_of_power,
          transpose_of_power, product_powers, sum_of_diags, kron_times_ones, row_times_ones,
-         commutation_of_vec, kron_of_vec, trace_of_kron, softmax_of_exp, diag_sign_out)
+         commutation_of_vec, kron_of_vec, trace_of_kron, softmax_of_exp, diag_sign_out,
+         hadamard_of_krons, kron_absorbs_factor, ones_outer, softmax_sums_to_one)
 
 # The node types each rule looks at (a rule returns every other node unchanged): the strategy
 # tries only these, which keeps the fixed-point loop cheap.
@@ -758,6 +820,8 @@ RULE_TYPES = {
     transpose_of_power: (_T,), product_powers: (_M,), sum_of_diags: (_A,),
     kron_times_ones: (_M,), row_times_ones: (_M,), commutation_of_vec: (_M,), kron_of_vec: (_M,),
     trace_of_kron: (E.Trace,), softmax_of_exp: (_M,), diag_sign_out: (E.DiagMat,),
+    hadamard_of_krons: (E.Hadamard,), kron_absorbs_factor: (_M,),
+    ones_outer: (_M,), softmax_sums_to_one: (E.Sum,),
 }
 RULES_FOR = {t: tuple(r for r in RULES if t in RULE_TYPES[r]) for t in E.NODE_TYPES}
 
@@ -843,16 +907,60 @@ def transposes_out(node, ctx):
 
 # Strategy ---------------------------------------------------------------------------------------
 
-def rebuild_all(node):
-    """node rebuilt bottom-up through the constructors only (flattened, no rules applied)."""
-    if not node.children:
-        return node
-    return rebuild(node, [rebuild_all(c) for c in node.children])
+_FLAT = (E.Add, E.MatMul, E.Hadamard)
+
+
+def _splices(parent_type, child) -> bool:
+    """Whether the constructor of parent_type takes child's operands as its own: nested sums,
+    products and ⊙ are one n-ary node (a 1×1 product such as aᵀb stays one factor)."""
+    if type(child) is not parent_type:
+        return False
+    if parent_type is E.MatMul and is_scalar(child.shape):
+        return all(is_scalar(f.shape) for f in child.args)
+    return True
+
+
+def rebuild_all(node, long: int = 0):
+    """node rebuilt through the constructors only (flattened, no rules applied). A chain of
+    nested binary products (((AB)C)D… as a parser or a user builds it) is gathered into one
+    n-ary node with one constructor call, so a chain of n factors costs O(n), not O(n²).
+    With `long`, only chains of at least that many operands are gathered (the rest keep
+    their grouping and are not rebuilt)."""
+    memo: dict = {}           # by identity: an unchanged subtree comes back as the same object
+
+    def go(n):
+        hit = memo.get(id(n))
+        if hit is not None:
+            return hit
+        t = type(n)
+        out = None
+        if not n.children:
+            out = n
+        elif t in _FLAT:
+            operands, stack = [], list(reversed(n.children))
+            while stack:
+                c = stack.pop()
+                if _splices(t, c):
+                    stack.extend(reversed(c.children))
+                else:
+                    operands.append(c)
+            if len(operands) >= long:
+                out = rebuild(n, [go(c) for c in operands])
+        if out is None:
+            kids = [go(c) for c in n.children]
+            out = (rebuild(n, kids) if not long else rebuilt(n, kids))
+        memo[id(n)] = out
+        return out
+
+    return go(node)
 
 
 def normalise(node, ctx: Context | None = None):
-    """Apply RULES bottom-up to a fixed point (or until the rewrite budget is spent)."""
+    """Apply RULES bottom-up to a fixed point (or until the rewrite budget is spent); nested
+    sums and products are flattened first, so rules see each n-ary node once, not once per
+    level of nesting."""
     ctx = ctx or Context()
+    node = rebuild_all(node)
     memo: dict = {}
 
     def go(n):

@@ -15,6 +15,7 @@ from . import build as B
 from . import expr as E
 from .errors import UnsupportedError
 from .functions import FUNCTIONS
+from .rules import refuse_large_result
 from .shapes import ONE, SCALAR, is_scalar
 
 VEC_RULES: dict[type, Callable] = {}
@@ -61,6 +62,7 @@ def mat_mul(node, Js):
     """d vec(c·PFQ) = c(Qᵀ ⊗ P) d vec(F); for a scalar factor s: vec(rest)·ds"""
     fs = node.args
     r, c = node.shape
+    refuse_large_result(len(fs) * sum(J is not None for J in Js))
     terms = []
     for i, (f, J) in enumerate(zip(fs, Js)):
         if J is None:
@@ -161,13 +163,21 @@ def inverse(node, Js):
 
 @vec_rule(E.Power)
 def power(node, Js):
-    """d vec(Aᵏ) = Σⱼ ((Aᵀ)ᵏ⁻¹⁻ʲ ⊗ Aʲ) d vec(A); for a scalar e·xᵉ⁻¹ dx"""
+    """d vec(Aᵏ) = Σⱼ ((Aᵀ)ᵏ⁻¹⁻ʲ ⊗ Aʲ) d vec(A) for k > 0; d vec(A⁻ᵖ) = −Σⱼ (A⁻⁽ᵖ⁻ʲ⁾ᵀ ⊗ A⁻⁽ʲ⁺¹⁾)
+    d vec(A); d vec(A⁰) = 0; for a scalar e·xᵉ⁻¹ dx"""
     x, e = node.arg, node.exponent
     if is_scalar(x.shape):
         return B.mul(B.num(e), B.power(x, e - 1), Js[0])
     k = int(e)
-    terms = [B.kron(B.power(B.transpose(x), k - 1 - j), B.power(x, j)) for j in range(k)]
-    return B.mul(B.add(*terms), Js[0])
+    n = x.shape[0]
+    if k == 0:                                   # X⁰ = I does not depend on X
+        return B.zero((n * n, Js[0].shape[1]))
+    if k > 0:
+        terms = [B.kron(B.power(B.transpose(x), k - 1 - j), B.power(x, j)) for j in range(k)]
+        return B.mul(B.add(*terms), Js[0])
+    p = -k                                       # d(X⁻ᵖ) = −Σⱼ X⁻⁽ʲ⁺¹⁾ dX X⁻⁽ᵖ⁻ʲ⁾
+    terms = [B.kron(B.transpose(B.power(x, -(p - j))), B.power(x, -(j + 1))) for j in range(p)]
+    return B.neg(B.mul(B.add(*terms), Js[0]))
 
 
 def _row(a):
