@@ -175,24 +175,23 @@ LAYOUTS = ("numerator", "denominator")
 LONG_CHAIN = 12          # operands from which a nested product or sum is flattened first
 
 
-def written_size(node) -> int:
-    """Nodes of the tree as it would be written out (a shared subtree counts at every use)."""
-    memo: dict = {}
-    stack = [(node, False)]
+def shared_size(node) -> int:
+    """Distinct nodes of the tree, each shared subtree counted once (what printing with named
+    parts and the simplifier's memo tables pay for)."""
+    seen: set = set()
+    stack = [node]
     while stack:
-        n, done = stack.pop()
-        if id(n) in memo:
-            continue
-        if done:
-            memo[id(n)] = 1 + sum(memo[id(c)] for c in n.children)
-            continue
-        stack.append((n, True))
-        stack.extend((c, False) for c in n.children if id(c) not in memo)
-    return memo[id(node)]
+        n = stack.pop()
+        if id(n) not in seen:
+            seen.add(id(n))
+            stack.extend(n.children)
+    return len(seen)
 
 
 def _refuse_if_huge(d):
-    refuse_large_result(written_size(d))
+    """Refuse a derivative too large even in its shared form; one whose written-out tree is
+    large but whose shared form is small (nested softmax) prints with named parts instead."""
+    refuse_large_result(shared_size(d))
 
 
 def first_derivative(f, x, steps):
