@@ -276,6 +276,11 @@ class CodePrinter:
         return f"{self.wrap(n.arg, _POW)} ** {self._num(E.Num(n.exponent))[0]}", _POW
 
     def _kron(self, n):
+        if self.backend == "torch":
+            # torch.kron fails on a transposed (non-contiguous) operand ("view size is not
+            # compatible with input tensor's size and stride"): hand it contiguous copies
+            return (f"torch.kron({self.wrap(n.left, _POW)}.contiguous(), "
+                    f"{self.wrap(n.right, _POW)}.contiguous())"), _ATOM
         return f"{self.mod}.kron({self.code(n.left)}, {self.code(n.right)})", _ATOM
 
     def _transpose(self, n):
