@@ -436,3 +436,84 @@ def test_generated_code_matches_finite_differences(case, backend, value):
     ev = np.asarray(r.evaluate(env), dtype=float)
     mine = case_tensor(case, env, got) if r.kind == "tensor" else got
     assert_same(mine, ev, "derivative vs r.evaluate", 1e-9, 1e-11)
+
+
+# property: generated code = r.evaluate on random expressions ------------------------------------
+
+from hypothesis import HealthCheck, assume, event, given, settings   # noqa: E402
+from hypothesis import strategies as st                            # noqa: E402
+
+# vectors named like the sizes (m, n) and declared names that are prefixes of others
+PROP_SHAPES = ("A: n×n, B: m×n, X: m×n, x: n, m: m, n: n, c: scalar, t: scalar, "
+               "W1: m×n, W12: n×n")
+P_ATOMS = ["A", "B", "X", "x", "m", "n", "c", "t", "W1", "W12", "2", "0.5", "I"]
+P_UNARY = ["exp({})", "log({})", "tanh({})", "σ({})", "sum({})", "tr({})", "det({})",
+           "logdet({})", "‖{}‖", "softmax({})", "logsumexp({})", "diag({})", "inv({})",
+           "({})^T", "({})^2", "({}) .^ 2", "-({})", "sqrt({})", "mean({})", "sin({})",
+           "softplus({})", "({})^-1"]
+P_BINARY = ["({}) + ({})", "({}) - ({})", "({}) * ({})", "({}) .* ({})", "({}) ./ ({})",
+            "({})/({})", "kron({}, {})", "({})({})"]
+prop_expressions = st.recursive(
+    st.sampled_from(P_ATOMS),
+    lambda inner: st.one_of(
+        st.builds(lambda f, a: f.format(a), st.sampled_from(P_UNARY), inner),
+        st.builds(lambda f, a, b: f.format(a, b), st.sampled_from(P_BINARY), inner, inner)),
+    max_leaves=5)
+PROP_SIZES = {"m": 3, "n": 4}
+
+
+def _prop_env(r, rng):
+    from matcalc.expr import names_in
+    env = {}
+    variables = {**names_in(r.function), **names_in(r.node), r.variable.name: r.variable}
+    for name, node in variables.items():
+        shape = tuple(PROP_SIZES[str(d)] if not d.is_Integer else int(d) for d in node.shape)
+        if shape == (1, 1):
+            env[name] = float(rng.uniform(0.5, 1.5))
+        elif shape[0] == shape[1]:
+            env[name] = np.eye(shape[0]) + 0.3 * rng.uniform(0, 1, size=shape) / shape[0]
+        else:
+            env[name] = rng.uniform(0.5, 1.5, size=shape)
+    return env
+
+
+@settings(deadline=None, suppress_health_check=list(HealthCheck))
+@given(prop_expressions, st.sampled_from(["x", "A", "X", "c", "m"]), st.sampled_from([1, 1, 2]),
+       st.sampled_from(BACKENDS), st.booleans())
+def test_generated_code_equals_evaluate_on_random_expressions(text, wrt, order, backend, value):
+    import matcalc
+    from matcalc.numeric import evaluate_tree
+    try:
+        r = derive(text, wrt=wrt, shapes=PROP_SHAPES, order=order)
+    except matcalc.MatcalcError:
+        event("refused by the engine (not counted)")
+        assume(False)
+    rng = np.random.default_rng(0)
+    env = _prop_env(r, rng)
+    with np.errstate(all="ignore"):
+        try:
+            want = np.asarray(r.evaluate(env, sizes=PROP_SIZES), dtype=float)
+            as_arrays = {k: np.reshape(v, (1, 1)) if np.ndim(v) == 0 else v
+                         for k, v in env.items()}
+            f = evaluate_tree(r.function, as_arrays, PROP_SIZES)
+        except matcalc.MatcalcError:
+            want = f = np.array(np.nan)
+    if not (np.all(np.isfinite(want)) and np.all(np.isfinite(f))):
+        event("no finite value at the point (not counted)")
+        assume(False)
+    event(f"counted: {r.kind}")
+    fn = load(r.code(backend, value=value))
+    out = call(fn, env, backend)
+    got = to_numpy(out[1] if value else out)
+    if r.kind == "tensor":
+        F = evaluate_tree(r.source, as_arrays, PROP_SIZES).shape
+        got = tensor_of(got, F, np.shape(env[r.variable.name]))
+    assert got.shape == want.shape, (text, wrt, order, str(r), got.shape, want.shape)
+    scale = max(1.0, float(np.abs(want).max()))
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9 * scale,
+                               err_msg=f"{text} d/d{wrt} order {order}: {r}")
+    if value:
+        v = to_numpy(out[0])
+        want_v = f.reshape(()) if f.shape == (1, 1) else f
+        assert v.shape == want_v.shape
+        np.testing.assert_allclose(v, want_v, rtol=1e-7, atol=1e-9 * max(1.0, np.abs(f).max()))

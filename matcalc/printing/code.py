@@ -87,6 +87,30 @@ class Names:
         return f"{stem}_{k}"
 
 
+def _constant(node) -> bool:
+    """Arithmetic of numbers and sizes alone: its code gives a Python number."""
+    if isinstance(node, (E.Num, E.Size)):
+        return True
+    return isinstance(node, (E.Add, E.MatMul, E.Hadamard, E.HadamardDiv, E.HadamardPower,
+                             E.Power, E.Inverse)) and all(_constant(c) for c in node.children)
+
+
+_REDUCTIONS = (E.Sum, E.Mean, E.Trace, E.Det, E.LogDet, E.Norm, E.LogSumExp)
+
+
+def _two_d(node) -> bool:
+    """Whether the code of a scalar node gives a 1×1 array (a variable, a product of vectors)
+    rather than a 0-d one or a Python number (a reduction, a number, a size)."""
+    if isinstance(node, (E.Num, E.Size) + _REDUCTIONS):
+        return False
+    if isinstance(node, E.MatMul) and any(not is_scalar(f.shape) for f in node.args):
+        return True
+    if isinstance(node, (E.MatMul, E.Add, E.Hadamard, E.HadamardDiv, E.HadamardPower,
+                         E.Power, E.Inverse, E.Apply)):
+        return any(_two_d(c) for c in node.children)
+    return True
+
+
 class CodePrinter:
     def __init__(self, backend: str, sizes: dict | None = None):
         if backend not in BACKENDS:
@@ -121,6 +145,17 @@ class CodePrinter:
 
     def code(self, node) -> str:
         return self.emit(node)[0]
+
+    def arr(self, node, level=None, matrix=True) -> str:
+        """The code of an operand that must be an array (matrix=True: a 2-D one, for a
+        transpose, trace, det, kron, diag, vec…). Scalars are 1×1 arrays in this code, but a
+        reduction gives a 0-d one and numbers and sizes alone give a Python number."""
+        if is_scalar(node.shape) and (_constant(node) or matrix and not _two_d(node)):
+            if _constant(node):
+                extra = ", dtype=torch.float64" if self.backend == "torch" else ""
+                return f"{self.mod}.full((1, 1), {self.code(node)}{extra})"
+            return f"{self.mod}.reshape({self.code(node)}, (1, 1))"
+        return self.code(node) if level is None else self.wrap(node, level)
 
     def wrap(self, node, level) -> str:
         s, p = self.emit(node)
@@ -279,71 +314,71 @@ class CodePrinter:
         if self.backend == "torch":
             # torch.kron fails on a transposed (non-contiguous) operand ("view size is not
             # compatible with input tensor's size and stride"): hand it contiguous copies
-            return (f"torch.kron({self.wrap(n.left, _POW)}.contiguous(), "
-                    f"{self.wrap(n.right, _POW)}.contiguous())"), _ATOM
-        return f"{self.mod}.kron({self.code(n.left)}, {self.code(n.right)})", _ATOM
+            return (f"torch.kron({self.arr(n.left, _POW)}.contiguous(), "
+                    f"{self.arr(n.right, _POW)}.contiguous())"), _ATOM
+        return f"{self.mod}.kron({self.arr(n.left)}, {self.arr(n.right)})", _ATOM
 
     def _transpose(self, n):
-        return f"{self.wrap(n.arg, _POW)}.T", _ATOM
+        return f"{self.arr(n.arg, _POW)}.T", _ATOM
 
     def _inverse(self, n):
         if is_scalar(n.shape):
             return f"1.0 / {self.wrap(n.arg, _MUL)}", _MUL
-        return f"{self.mod}.linalg.inv({self.code(n.arg)})", _ATOM
+        return f"{self.mod}.linalg.inv({self.arr(n.arg)})", _ATOM
 
     def _power(self, n):
         if is_scalar(n.shape):
             return f"{self.wrap(n.arg, _POW)} ** {self._num(E.Num(n.exponent))[0]}", _POW
-        return f"{self.mod}.linalg.matrix_power({self.code(n.arg)}, {int(n.exponent)})", _ATOM
+        return f"{self.mod}.linalg.matrix_power({self.arr(n.arg)}, {int(n.exponent)})", _ATOM
 
     def _apply(self, n):
         template = FUNCS[n.fn][self.k]
         plain = re.fullmatch(r"[\w.]+\(\{\}\)", template) is not None
-        arg = self.code(n.arg) if plain else self.wrap(n.arg, _POW)
+        arg = self.arr(n.arg, matrix=False) if plain else self.arr(n.arg, _POW, matrix=False)
         return template.format(arg), _ATOM
 
     def _sum(self, n):
-        return f"{self.mod}.sum({self.code(n.arg)})", _ATOM
+        return f"{self.mod}.sum({self.arr(n.arg, matrix=False)})", _ATOM
 
     def _mean(self, n):
-        return f"{self.mod}.mean({self.code(n.arg)})", _ATOM
+        return f"{self.mod}.mean({self.arr(n.arg, matrix=False)})", _ATOM
 
     def _trace(self, n):
-        return f"{self.mod}.trace({self.code(n.arg)})", _ATOM
+        return f"{self.mod}.trace({self.arr(n.arg)})", _ATOM
 
     def _det(self, n):
-        return f"{self.mod}.linalg.det({self.code(n.arg)})", _ATOM
+        return f"{self.mod}.linalg.det({self.arr(n.arg)})", _ATOM
 
     def _logdet(self, n):
         if self.backend == "torch":
-            return f"torch.logdet({self.code(n.arg)})", _ATOM
-        return f"{self.mod}.linalg.slogdet({self.code(n.arg)})[1]", _ATOM
+            return f"torch.logdet({self.arr(n.arg)})", _ATOM
+        return f"{self.mod}.linalg.slogdet({self.arr(n.arg)})[1]", _ATOM
 
     def _norm(self, n):
-        return f"{self.mod}.linalg.norm({self.code(n.arg)})", _ATOM
+        return f"{self.mod}.linalg.norm({self.arr(n.arg)})", _ATOM
 
     def _logsumexp(self, n):
-        a = self.code(n.arg)
+        a = self.arr(n.arg)
         return {"numpy": f"np.logaddexp.reduce({a}, axis=None)",
                 "jax": f"jax.scipy.special.logsumexp({a})",
-                "torch": f"torch.logsumexp({a}.reshape(-1), dim=0)"}[self.backend], _ATOM
+                "torch": f"torch.logsumexp(torch.reshape({a}, (-1,)), dim=0)"}[self.backend], _ATOM
 
     def _softmax(self, n):
-        a = self.code(n.arg)
+        a = self.arr(n.arg)
         return {"numpy": f"np.exp({a} - np.logaddexp.reduce({a}, axis=None))",
                 "jax": f"jax.nn.softmax({a}, axis=0)",
                 "torch": f"torch.softmax({a}, dim=0)"}[self.backend], _ATOM
 
     def _diagmat(self, n):
-        a = self.wrap(n.arg, _POW)
+        a = self.arr(n.arg, _POW)
         return (f"torch.diag({a}.reshape(-1))" if self.backend == "torch" else
                 f"{self.mod}.diag({a}.ravel())"), _ATOM
 
     def _diagvec(self, n):
-        return f"{self.mod}.diag({self.code(n.arg)}).reshape(-1, 1)", _ATOM
+        return f"{self.mod}.diag({self.arr(n.arg)}).reshape(-1, 1)", _ATOM
 
     def _vec(self, n):
-        return f"{self.wrap(n.arg, _POW)}.T.reshape(-1, 1)", _ATOM
+        return f"{self.arr(n.arg, _POW)}.T.reshape(-1, 1)", _ATOM
 
 
 def generate(result, backend: str = "numpy", sizes: dict | None = None,
@@ -424,6 +459,12 @@ def bind(p, names, args, roots, sizes=None, check=True, reshape=True):
     for a in args:
         ident = p.variables[a.name]
         if is_scalar(a.shape):
+            # a float, a 0-d or a 1×1 array: 1×1, as every scalar is in the printed code
+            if reshape and p.backend == "torch":
+                out.append(f"{ident} = ({ident} if torch.is_tensor({ident}) else "
+                           f"torch.tensor({ident}, dtype=torch.float64)).reshape(1, 1)")
+            elif reshape:
+                out.append(f"{ident} = {p.mod}.reshape({ident}, (1, 1))")
             continue
         if a.shape[1] == 1 and reshape:
             out.append(f"{ident} = {ident}.reshape(-1, 1)")
@@ -479,6 +520,7 @@ def _arguments(result, roots):
     for r in roots:
         for name, node in names_in(r).items():
             found.setdefault(name, node)
+    found.setdefault(result.variable.name, result.variable)   # a parameter even when unused
     text = result.input
     def first(name):
         i = text.find(name)
