@@ -400,12 +400,16 @@ def to_numpy(a):
     return np.asarray(a, dtype=float)
 
 
-def call(fn, env, backend):
-    """Call generated code with keyword arguments named like the variables."""
+def call(fn, env, backend, sizes=None):
+    """Call generated code with keyword arguments named like the variables (and, with
+    `sizes`, the sizes no input carries: keyword-only parameters named like them)."""
     by_ident = {identifier(k): k for k in env}
     params = inspect.signature(fn).parameters
-    assert all(p.kind is not p.KEYWORD_ONLY for p in params.values()), "every size is readable"
-    return fn(**{p: to_backend(backend, env[by_ident[p]]) for p in params})
+    if sizes is None:
+        assert all(p.kind is not p.KEYWORD_ONLY for p in params.values()), "sizes readable"
+    given = {p: sizes[p] for p, v in params.items() if v.kind is v.KEYWORD_ONLY}
+    return fn(**{p: to_backend(backend, env[by_ident[p]]) for p in params if p not in given},
+              **given)
 
 
 def assert_same(got, want, what, rtol, atol):
@@ -462,12 +466,17 @@ prop_expressions = st.recursive(
 PROP_SIZES = {"m": 3, "n": 4}
 
 
-def _prop_env(r, rng):
+def _prop_env(r, rng, sizes):
+    """Values for every variable; a size the shapes do not name (the new vector of a vjp of
+    I) gets a size of its own, added to `sizes`."""
     from matcalc.expr import names_in
     env = {}
     variables = {**names_in(r.function), **names_in(r.node), r.variable.name: r.variable}
     for name, node in variables.items():
-        shape = tuple(PROP_SIZES[str(d)] if not d.is_Integer else int(d) for d in node.shape)
+        for d in node.shape:
+            for s in d.free_symbols:
+                sizes.setdefault(str(s), 5 + len(sizes))
+        shape = tuple(int(d.subs(sizes)) for d in node.shape)
         if shape == (1, 1):
             env[name] = float(rng.uniform(0.5, 1.5))
         elif shape[0] == shape[1]:
@@ -479,23 +488,31 @@ def _prop_env(r, rng):
 
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
 @given(prop_expressions, st.sampled_from(["x", "A", "X", "c", "m"]), st.sampled_from([1, 1, 2]),
-       st.sampled_from(BACKENDS), st.booleans())
-def test_generated_code_equals_evaluate_on_random_expressions(text, wrt, order, backend, value):
+       st.sampled_from(BACKENDS), st.booleans(),
+       st.sampled_from(["derive", "derive", "vjp", "jvp", "hvp", "mixed"]))
+def test_generated_code_equals_evaluate_on_random_expressions(text, wrt, order, backend, value,
+                                                              how):
     import matcalc
     from matcalc.numeric import evaluate_tree
     try:
-        r = derive(text, wrt=wrt, shapes=PROP_SHAPES, order=order)
+        if how == "derive":
+            r = derive(text, wrt=wrt, shapes=PROP_SHAPES, order=order)
+        elif how == "mixed":
+            r = derive(text, wrt=(wrt, "x" if wrt != "x" else "A"), shapes=PROP_SHAPES)
+        else:
+            r = {"vjp": vjp, "jvp": jvp, "hvp": hvp}[how](text, wrt, "u", shapes=PROP_SHAPES)
     except matcalc.MatcalcError:
         event("refused by the engine (not counted)")
         assume(False)
     rng = np.random.default_rng(0)
-    env = _prop_env(r, rng)
+    sizes = dict(PROP_SIZES)
+    env = _prop_env(r, rng, sizes)
     with np.errstate(all="ignore"):
         try:
-            want = np.asarray(r.evaluate(env, sizes=PROP_SIZES), dtype=float)
+            want = np.asarray(r.evaluate(env, sizes=sizes), dtype=float)
             as_arrays = {k: np.reshape(v, (1, 1)) if np.ndim(v) == 0 else v
                          for k, v in env.items()}
-            f = evaluate_tree(r.function, as_arrays, PROP_SIZES)
+            f = evaluate_tree(r.function, as_arrays, sizes)
         except matcalc.MatcalcError:
             want = f = np.array(np.nan)
     if not (np.all(np.isfinite(want)) and np.all(np.isfinite(f))):
@@ -503,15 +520,15 @@ def test_generated_code_equals_evaluate_on_random_expressions(text, wrt, order, 
         assume(False)
     event(f"counted: {r.kind}")
     fn = load(r.code(backend, value=value))
-    out = call(fn, env, backend)
+    out = call(fn, env, backend, sizes=sizes)
     got = to_numpy(out[1] if value else out)
     if r.kind == "tensor":
-        F = evaluate_tree(r.source, as_arrays, PROP_SIZES).shape
+        F = evaluate_tree(r.source, as_arrays, sizes).shape
         got = tensor_of(got, F, np.shape(env[r.variable.name]))
-    assert got.shape == want.shape, (text, wrt, order, str(r), got.shape, want.shape)
+    assert got.shape == want.shape, (text, wrt, order, how, str(r), got.shape, want.shape)
     scale = max(1.0, float(np.abs(want).max()))
     np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9 * scale,
-                               err_msg=f"{text} d/d{wrt} order {order}: {r}")
+                               err_msg=f"{how} {text} d/d{wrt} order {order}: {r}")
     if value:
         v = to_numpy(out[0])
         want_v = f.reshape(()) if f.shape == (1, 1) else f
