@@ -20,6 +20,8 @@ from typing import Callable
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import strategies as st
 
 from matcalc import derive, hvp, jvp, vjp
 from matcalc.printing.code import identifier
@@ -443,9 +445,6 @@ def test_generated_code_matches_finite_differences(case, backend, value):
 
 
 # property: generated code = r.evaluate on random expressions ------------------------------------
-
-from hypothesis import HealthCheck, assume, event, given, settings   # noqa: E402
-from hypothesis import strategies as st                            # noqa: E402
 
 # vectors named like the sizes (m, n) and declared names that are prefixes of others
 PROP_SHAPES = ("A: n×n, B: m×n, X: m×n, x: n, m: m, n: n, c: scalar, t: scalar, "

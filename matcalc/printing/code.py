@@ -2,14 +2,17 @@
 
 Only validated identifiers from the expression reach the code (names are checked against
 Python's identifier rules and keywords, Greek letters are spelled out); numbers are printed
-from their values. Repeated subexpressions become temporaries, diag(v)·M becomes broadcasting,
-matrix chains are ordered by cost when sizes are known, and inputs are checked for shape.
+from their values. Every name in the code is used once: the parameters are named like the
+variables, and a size or temporary that would clash with one gets another name (a variable
+called m keeps its value next to the size m). Repeated subexpressions become temporaries,
+diag(v)·M becomes broadcasting, matrix chains are ordered by cost when sizes are known, and
+inputs are checked for shape. Outputs have r.evaluate's shapes: a scalar is 0-d, a vector a
+column (or a row); a tensor result is returned as its vec-form matrix d vec(F)/d vec(X)ᵀ.
 """
 from __future__ import annotations
 
 import keyword
 import re
-from fractions import Fraction
 
 from .. import expr as E
 from ..cse import shared
