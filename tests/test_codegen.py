@@ -404,3 +404,51 @@ def test_autograd_function_with_a_variable_named_ctx():
     x = torch.tensor(np.arange(3.0).reshape(3, 1), requires_grad=True)
     load(src, "Op").apply(x).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), 2 * np.arange(3.0).reshape(3, 1))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("expr, wrt, value, derivative", [
+    # a number under a transpose or a function printed as 2.0.T / torch.exp(2.0)
+    ("x^T x * exp(2)", "x", lambda x: (x.T @ x).item() * np.exp(2), lambda x: 2 * np.exp(2) * x),
+    ("(2)^T * sum(x)", "x", lambda x: 2 * x.sum(), lambda x: 2 * np.ones_like(x)),
+    # a reduction (0-d) under trace, det or diag
+    ("tr(sum(x)) * sum(x)", "x", lambda x: x.sum() ** 2, lambda x: 2 * x.sum() * np.ones_like(x)),
+    ("det(sum(x)) + sum(diag(sum(x)))", "x", lambda x: 2 * x.sum(),
+     lambda x: 2 * np.ones_like(x)),
+    # torch: logsumexp of a sum lost its brackets (x + x.reshape(-1))
+    ("logsumexp(x + x)", "x", lambda x: np.log(np.exp(2 * x).sum()),
+     lambda x: 2 * np.exp(2 * x) / np.exp(2 * x).sum()),
+])
+def test_numbers_and_reductions_where_an_array_is_needed(backend, expr, wrt, value, derivative):
+    r = derive(expr, wrt=wrt, shapes="x: n")
+    fn = load(r.code(backend), "value_and_grad")
+    x = np.random.default_rng(7).normal(size=(4, 1))
+    v, g = fn(_to(backend)(x))
+    assert np.shape(_np(v)) == () and np.shape(_np(g)) == (4, 1)
+    np.testing.assert_allclose(_np(v), value(x), rtol=1e-12)
+    np.testing.assert_allclose(_np(g), derivative(x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("given", ["float", "0-d", "1x1"])
+def test_scalar_variable_may_be_a_float_a_0d_or_a_1x1_array(backend, given):
+    """A scalar input is made 1×1 first (c.T, diag(c), det(c) failed on a float)."""
+    r = derive("det(c) * diag(c)^T x^T x + c^2", wrt="c", shapes="c: scalar, x: n")
+    fn = load(r.code(backend), "value_and_derivative")
+    x = np.arange(1.0, 4.0).reshape(3, 1)
+    c = {"float": 1.5, "0-d": np.array(1.5), "1x1": np.full((1, 1), 1.5)}[given]
+    if backend != "numpy" and given != "float":
+        c = _to(backend)(c)
+    v, d = fn(c, _to(backend)(x))
+    assert np.shape(_np(v)) == () and np.shape(_np(d)) == ()
+    np.testing.assert_allclose(_np(v), 1.5 ** 2 * 14 + 1.5 ** 2)
+    np.testing.assert_allclose(_np(d), 2 * 1.5 * 14 + 2 * 1.5)
+
+
+def test_the_variable_is_a_parameter_even_when_the_function_ignores_it():
+    import inspect
+    src = derive("sum(A)", wrt="x", shapes="A: m×n, x: p").code("numpy")
+    fn = load(src, "value_and_grad")
+    assert list(inspect.signature(fn).parameters) == ["A", "x"]
+    value, g = fn(np.ones((2, 3)), np.ones((5, 1)))
+    assert value == 6.0 and g.shape == (5, 1) and not g.any()
