@@ -452,3 +452,13 @@ def test_the_variable_is_a_parameter_even_when_the_function_ignores_it():
     assert list(inspect.signature(fn).parameters) == ["A", "x"]
     value, g = fn(np.ones((2, 3)), np.ones((5, 1)))
     assert value == 6.0 and g.shape == (5, 1) and not g.any()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_step_at_zero_is_zero_in_every_backend(backend):
+    """relu′(0) = step(0) = 0, as r.evaluate takes it (x > 0), in every backend."""
+    r = derive("sum(relu(x))", wrt="x", shapes="x: n")
+    x = np.array([[0.0], [1.0], [-1.0]])
+    got = _np(load(r.code(backend, value=False), "grad")(_to(backend)(x)))
+    np.testing.assert_array_equal(got, r.evaluate({"x": x}))
+    np.testing.assert_array_equal(got, [[0.0], [1.0], [0.0]])
