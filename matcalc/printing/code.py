@@ -2,19 +2,24 @@
 
 Only validated identifiers from the expression reach the code (names are checked against
 Python's identifier rules and keywords, Greek letters are spelled out); numbers are printed
-from their values. Repeated subexpressions become temporaries, diag(v)·M becomes broadcasting,
-matrix chains are ordered by cost when sizes are known, and inputs are checked for shape.
+from their values. Every name in the code is used once: the parameters are named like the
+variables, and a size or temporary that would clash with one gets another name (a variable
+called m keeps its value next to the size m). Repeated subexpressions become temporaries,
+diag(v)·M becomes broadcasting, matrix chains are ordered by cost when sizes are known, and
+inputs are checked for shape. Outputs have r.evaluate's shapes: a scalar is 0-d, a vector a
+column (or a row); a tensor result is returned as its vec-form matrix d vec(F)/d vec(X)ᵀ.
 """
 from __future__ import annotations
 
 import keyword
 import re
-from fractions import Fraction
 
 from .. import expr as E
 from ..cse import shared
 from ..errors import UnsupportedError
+from ..dims import symbol
 from ..shapes import LATIN_OF_GREEK, is_scalar
+from .base import negate, negative_coefficient
 from .unicode import to_unicode
 
 BACKENDS = ("numpy", "jax", "torch")
@@ -41,12 +46,16 @@ HEADER = {
     "jax": "import jax\nimport jax.numpy as jnp\njax.config.update(\"jax_enable_x64\", True)\n",
     "torch": "import torch\n",
 }
+# K(m,n) is the permutation with K(m,n)·vec(A) = vec(Aᵀ) for A m×n (column-major vec): row
+# c + n·r of K picks entry r + m·c of vec(A), i.e. K = I[p] with p = arange(mn) laid out n×m
+# row by row, transposed and read row by row.
 _COMMUTATION = {
-    "numpy": "np.eye({m} * {n})[np.arange({m} * {n}).reshape({m}, {n}).ravel(order=\"F\")]",
-    "jax": "jnp.eye({m} * {n})[jnp.arange({m} * {n}).reshape({m}, {n}).ravel(order=\"F\")]",
+    "numpy": "np.eye({m} * {n})[np.arange({m} * {n}).reshape({n}, {m}).T.reshape(-1)]",
+    "jax": "jnp.eye({m} * {n})[jnp.arange({m} * {n}).reshape({n}, {m}).T.reshape(-1)]",
     "torch": "torch.eye({m} * {n}, dtype=torch.float64)[torch.arange({m} * {n})"
              ".reshape({n}, {m}).T.reshape(-1)]",
 }
+_RESERVED = frozenset({"np", "jnp", "jax", "torch", "value", "derivative", "_"})
 
 
 def identifier(name: str) -> str:
@@ -60,13 +69,49 @@ def identifier(name: str) -> str:
     return out
 
 
-def _dim_code(d) -> str:
-    if d.is_Integer:
-        return str(int(d))
-    if d.is_Symbol:
-        return identifier(str(d))
-    return "(" + " * ".join(identifier(f) if isinstance(f, str) else str(f)
-                            for f in d.flat_factors()) + ")"
+class Names:
+    """Identifiers for generated code, each used once: variables first (named like the user's
+    variables), then sizes, then temporaries; a clash gets a suffix, never a shadowed name."""
+
+    def __init__(self, reserved=()):
+        self.taken = set(_RESERVED) | set(reserved)
+
+    def fresh(self, base: str, alternative: str | None = None) -> str:
+        """`base` if free, else `alternative` (e.g. m_size for a size m that a variable is
+        called), else the first free of alternative_2, alternative_3, …"""
+        for name in (base, alternative or base):
+            if name not in self.taken and not keyword.iskeyword(name):
+                self.taken.add(name)
+                return name
+        stem, k = alternative or base, 2
+        while f"{stem}_{k}" in self.taken:
+            k += 1
+        self.taken.add(f"{stem}_{k}")
+        return f"{stem}_{k}"
+
+
+def _constant(node) -> bool:
+    """Arithmetic of numbers and sizes alone: its code gives a Python number."""
+    if isinstance(node, (E.Num, E.Size)):
+        return True
+    return isinstance(node, (E.Add, E.MatMul, E.Hadamard, E.HadamardDiv, E.HadamardPower,
+                             E.Power, E.Inverse)) and all(_constant(c) for c in node.children)
+
+
+_REDUCTIONS = (E.Sum, E.Mean, E.Trace, E.Det, E.LogDet, E.Norm, E.LogSumExp)
+
+
+def _two_d(node) -> bool:
+    """Whether the code of a scalar node gives a 1×1 array (a variable, a product of vectors)
+    rather than a 0-d one or a Python number (a reduction, a number, a size)."""
+    if isinstance(node, (E.Num, E.Size) + _REDUCTIONS):
+        return False
+    if isinstance(node, E.MatMul) and any(not is_scalar(f.shape) for f in node.args):
+        return True
+    if isinstance(node, (E.MatMul, E.Add, E.Hadamard, E.HadamardDiv, E.HadamardPower,
+                         E.Power, E.Inverse, E.Apply)):
+        return any(_two_d(c) for c in node.children)
+    return True
 
 
 class CodePrinter:
@@ -78,7 +123,21 @@ class CodePrinter:
         self.k = BACKENDS.index(backend)
         self.mod = {"numpy": "np", "jax": "jnp", "torch": "torch"}[backend]
         self.sizes = sizes or {}
-        self.names: dict = {}
+        self.names: dict = {}          # node → temporary holding it
+        self.variables: dict = {}      # matcalc name → identifier in the code
+        self.dims: dict = {}           # size name → identifier in the code
+
+    def dim(self, d) -> str:
+        """A size as code: an integer, a size's identifier, or a product of them."""
+        if d.is_Integer:
+            return str(int(d))
+        if d.is_Symbol:
+            return self._dim_name(str(d))
+        return "(" + " * ".join(self._dim_name(f) if isinstance(f, str) else str(f)
+                                for f in d.flat_factors()) + ")"
+
+    def _dim_name(self, name: str) -> str:
+        return self.dims[name] if name in self.dims else identifier(name)
 
     # expressions ------------------------------------------------------------------------
     def emit(self, node) -> tuple[str, int]:
@@ -90,11 +149,24 @@ class CodePrinter:
     def code(self, node) -> str:
         return self.emit(node)[0]
 
+    def arr(self, node, level=None, matrix=True) -> str:
+        """The code of an operand that must be an array (matrix=True: a 2-D one, for a
+        transpose, trace, det, kron, diag, vec…). Scalars are 1×1 arrays in this code, but a
+        reduction gives a 0-d one and numbers and sizes alone give a Python number."""
+        if is_scalar(node.shape) and (_constant(node) or matrix and not _two_d(node)):
+            if _constant(node):
+                extra = ", dtype=torch.float64" if self.backend == "torch" else ""
+                return f"{self.mod}.full((1, 1), {self.code(node)}{extra})"
+            return f"{self.mod}.reshape({self.code(node)}, (1, 1))"
+        return self.code(node) if level is None else self.wrap(node, level)
+
     def wrap(self, node, level) -> str:
         s, p = self.emit(node)
         return s if p > level else f"({s})"
 
     def _sym(self, n):
+        if n.name in self.variables:
+            return self.variables[n.name], _ATOM
         return identifier(n.name), _ATOM
 
     def _num(self, n):
@@ -103,14 +175,14 @@ class CodePrinter:
         return (s, _ATOM) if v >= 0 else (s, _UNARY)
 
     def _size(self, n):
-        return _dim_code(n.dim), _ATOM
+        return self.dim(n.dim), _ATOM
 
     def _shape_args(self, shape):
-        return ", ".join(_dim_code(d) for d in shape)
+        return ", ".join(self.dim(d) for d in shape)
 
     def _identity(self, n):
         f = "torch.eye({}, dtype=torch.float64)" if self.backend == "torch" else self.mod + ".eye({})"
-        return f.format(_dim_code(n.shape[0])), _ATOM
+        return f.format(self.dim(n.shape[0])), _ATOM
 
     def _zero(self, n):
         extra = ", dtype=torch.float64" if self.backend == "torch" else ""
@@ -121,20 +193,22 @@ class CodePrinter:
         return f"{self.mod}.ones(({self._shape_args(n.shape)}){extra})", _ATOM
 
     def _commutation(self, n):
-        return _COMMUTATION[self.backend].format(m=_dim_code(n.rows), n=_dim_code(n.cols)), _ATOM
+        return _COMMUTATION[self.backend].format(m=self.dim(n.rows), n=self.dim(n.cols)), _ATOM
 
     def _add(self, n):
         parts = []
         for i, t in enumerate(n.args):
-            s = self.wrap(t, _ADD - 1)
-            if i and s.startswith("-"):
+            if i and negative_coefficient(t):
                 parts.append(" - " + self.wrap_neg(t))
+                continue
+            s = self.wrap(t, _ADD - 1)
+            if i and s.startswith("-"):         # a negated product nested deeper: a + -b
+                parts.append(" + " + f"({s})")
             else:
                 parts.append((" + " if i else "") + s)
         return "".join(parts), _ADD
 
     def wrap_neg(self, t):
-        from .base import negate
         return self.wrap(negate(t), _ADD)
 
     def _matmul(self, n):
@@ -240,97 +314,196 @@ class CodePrinter:
         return f"{self.wrap(n.arg, _POW)} ** {self._num(E.Num(n.exponent))[0]}", _POW
 
     def _kron(self, n):
-        return f"{self.mod}.kron({self.code(n.left)}, {self.code(n.right)})", _ATOM
+        if self.backend == "torch":
+            # torch.kron fails on a transposed (non-contiguous) operand ("view size is not
+            # compatible with input tensor's size and stride"): hand it contiguous copies
+            return (f"torch.kron({self.arr(n.left, _POW)}.contiguous(), "
+                    f"{self.arr(n.right, _POW)}.contiguous())"), _ATOM
+        return f"{self.mod}.kron({self.arr(n.left)}, {self.arr(n.right)})", _ATOM
 
     def _transpose(self, n):
-        return f"{self.wrap(n.arg, _POW)}.T", _ATOM
+        return f"{self.arr(n.arg, _POW)}.T", _ATOM
 
     def _inverse(self, n):
         if is_scalar(n.shape):
             return f"1.0 / {self.wrap(n.arg, _MUL)}", _MUL
-        return f"{self.mod}.linalg.inv({self.code(n.arg)})", _ATOM
+        return f"{self.mod}.linalg.inv({self.arr(n.arg)})", _ATOM
 
     def _power(self, n):
         if is_scalar(n.shape):
             return f"{self.wrap(n.arg, _POW)} ** {self._num(E.Num(n.exponent))[0]}", _POW
-        return f"{self.mod}.linalg.matrix_power({self.code(n.arg)}, {int(n.exponent)})", _ATOM
+        return f"{self.mod}.linalg.matrix_power({self.arr(n.arg)}, {int(n.exponent)})", _ATOM
 
     def _apply(self, n):
         template = FUNCS[n.fn][self.k]
         plain = re.fullmatch(r"[\w.]+\(\{\}\)", template) is not None
-        arg = self.code(n.arg) if plain else self.wrap(n.arg, _POW)
+        arg = self.arr(n.arg, matrix=False) if plain else self.arr(n.arg, _POW, matrix=False)
         return template.format(arg), _ATOM
 
     def _sum(self, n):
-        return f"{self.mod}.sum({self.code(n.arg)})", _ATOM
+        return f"{self.mod}.sum({self.arr(n.arg, matrix=False)})", _ATOM
 
     def _mean(self, n):
-        return f"{self.mod}.mean({self.code(n.arg)})", _ATOM
+        return f"{self.mod}.mean({self.arr(n.arg, matrix=False)})", _ATOM
 
     def _trace(self, n):
-        return f"{self.mod}.trace({self.code(n.arg)})", _ATOM
+        return f"{self.mod}.trace({self.arr(n.arg)})", _ATOM
 
     def _det(self, n):
-        return f"{self.mod}.linalg.det({self.code(n.arg)})", _ATOM
+        return f"{self.mod}.linalg.det({self.arr(n.arg)})", _ATOM
 
     def _logdet(self, n):
         if self.backend == "torch":
-            return f"torch.logdet({self.code(n.arg)})", _ATOM
-        return f"{self.mod}.linalg.slogdet({self.code(n.arg)})[1]", _ATOM
+            return f"torch.logdet({self.arr(n.arg)})", _ATOM
+        return f"{self.mod}.linalg.slogdet({self.arr(n.arg)})[1]", _ATOM
 
     def _norm(self, n):
-        return f"{self.mod}.linalg.norm({self.code(n.arg)})", _ATOM
+        return f"{self.mod}.linalg.norm({self.arr(n.arg)})", _ATOM
 
     def _logsumexp(self, n):
-        a = self.code(n.arg)
+        a = self.arr(n.arg)
         return {"numpy": f"np.logaddexp.reduce({a}, axis=None)",
                 "jax": f"jax.scipy.special.logsumexp({a})",
-                "torch": f"torch.logsumexp({a}.reshape(-1), dim=0)"}[self.backend], _ATOM
+                "torch": f"torch.logsumexp(torch.reshape({a}, (-1,)), dim=0)"}[self.backend], _ATOM
 
     def _softmax(self, n):
-        a = self.code(n.arg)
+        a = self.arr(n.arg)
         return {"numpy": f"np.exp({a} - np.logaddexp.reduce({a}, axis=None))",
                 "jax": f"jax.nn.softmax({a}, axis=0)",
                 "torch": f"torch.softmax({a}, dim=0)"}[self.backend], _ATOM
 
     def _diagmat(self, n):
-        a = self.wrap(n.arg, _POW)
+        a = self.arr(n.arg, _POW)
         return (f"torch.diag({a}.reshape(-1))" if self.backend == "torch" else
                 f"{self.mod}.diag({a}.ravel())"), _ATOM
 
     def _diagvec(self, n):
-        return f"{self.mod}.diag({self.code(n.arg)}).reshape(-1, 1)", _ATOM
+        return f"{self.mod}.diag({self.arr(n.arg)}).reshape(-1, 1)", _ATOM
 
     def _vec(self, n):
-        return f"{self.wrap(n.arg, _POW)}.T.reshape(-1, 1)", _ATOM
+        return f"{self.arr(n.arg, _POW)}.T.reshape(-1, 1)", _ATOM
 
 
 def generate(result, backend: str = "numpy", sizes: dict | None = None,
              name: str | None = None, value: bool = True) -> str:
     """Source of a function computing (value, derivative) of a Result (only the derivative
-    with value=False)."""
-    from ..numeric import names_in
-    p = CodePrinter(backend, sizes)
+    with value=False). Outputs have the shapes r.evaluate gives: a scalar is 0-d, a vector a
+    column (or a row), a tensor result is returned as its vec-form matrix d vec(F)/d vec(X)ᵀ."""
     f, d = result.function, result.node
-    if result.kind in ("hessian", "mixed"):
-        f = result.function
+    fname = identifier(name or (f"value_and_{_kind_word(result.kind)}" if value else
+                                _kind_word(result.kind)))
+    p = CodePrinter(backend, sizes)
     args = _arguments(result, [f, d])     # all of f's variables: they carry the sizes
+    names = Names({fname})
+    params, prologue = bind(p, names, args, [f, d], sizes)
     lines = [HEADER[backend].rstrip("\n"), "", ""]
-    fname = name or (f"value_and_{_kind_word(result.kind)}" if value else
-                     _kind_word(result.kind))
-    identifier(fname)
-    lines.append(f"def {fname}({', '.join(identifier(a.name) for a in args)}):")
-    lines.append(f'    """{_safe(to_unicode(result.function))} and its {result.kind} wrt '
+    lines.append(f"def {fname}({', '.join(params)}):")
+    what = result.kind
+    if result.kind == "tensor":
+        what = "derivative, as the matrix d vec(F)/d vec(X)ᵀ (column-major vec),"
+    lines.append(f'    """{_safe(to_unicode(result.function))} and its {what} wrt '
                  f'{_safe(result.wrt)}: {_safe(str(result))}."""')
-    lines += ["    " + s for s in _prologue(p, args)]
-    for i, node in enumerate(shared([f, d] if value else [d]), 1):
-        lines.append(f"    t{i} = {p.code(node)}")
-        p.names[node] = f"t{i}"
+    lines += ["    " + s for s in prologue]
+    for node in shared([f, d] if value else [d]):
+        t = names.fresh(f"t{len(p.names) + 1}")
+        lines.append(f"    {t} = {p.code(node)}")
+        p.names[node] = t
     if value:
-        lines.append(f"    value = {p.code(f)}")
-    lines.append(f"    derivative = {p.code(d)}")
+        lines.append(f"    value = {_output(p, f)}")
+    lines.append(f"    derivative = {_output(p, d)}")
     lines.append("    return value, derivative" if value else "    return derivative")
     return "\n".join(lines) + "\n"
+
+
+def _output(p, node) -> str:
+    """The code of a returned node: a scalar comes back 0-d (as r.evaluate gives a float)."""
+    code = p.code(node)
+    if not is_scalar(node.shape):
+        return code
+    if p.backend == "torch":
+        return f"torch.as_tensor({code}, dtype=torch.float64).reshape(())"
+    return f"{p.mod}.reshape({code}, ())"
+
+
+def _size_names(nodes, everywhere=False) -> list:
+    """The size names that the code of the trees prints (identity, zeros, ones, commutation,
+    a size used as a value), or with everywhere=True every size in their shapes; first seen
+    first."""
+    out: dict = {}
+    stack = list(reversed(nodes))
+    while stack:
+        n = stack.pop()
+        dims = list(n.shape or ()) if everywhere or isinstance(
+            n, (E.Identity, E.Zero, E.Ones)) else []
+        if isinstance(n, E.Size):
+            dims.append(n.dim)
+        if isinstance(n, E.Commutation):
+            dims += [n.rows, n.cols]
+        for dim in dims:
+            for f in dim.flat_factors():
+                if isinstance(f, str):
+                    out.setdefault(f, None)
+        stack.extend(reversed(n.children))
+    return list(out)
+
+
+def bind(p, names, args, roots, sizes=None, check=True, reshape=True):
+    """Name the variables and sizes for printer `p`, and write the lines that read every size
+    off the inputs and check every input's shape. Returns (parameters, lines): a size no input
+    carries is a keyword-only parameter (or a constant, when `sizes` gives it)."""
+    for a in args:
+        p.variables[a.name] = names.fresh(identifier(a.name))
+    wanted = _size_names(args, everywhere=True) if check else []
+    wanted += [s for s in _size_names(roots) if s not in wanted]
+    for s in wanted:
+        base = identifier(s)
+        p.dims[s] = names.fresh(base, base + "_size")
+    out, known = [], set()
+    for a in args:
+        ident = p.variables[a.name]
+        if is_scalar(a.shape):
+            # a float, a 0-d or a 1×1 array: 1×1, as every scalar is in the printed code
+            if reshape and p.backend == "torch":
+                out.append(f"{ident} = ({ident} if torch.is_tensor({ident}) else "
+                           f"torch.tensor({ident}, dtype=torch.float64)).reshape(1, 1)")
+            elif reshape:
+                out.append(f"{ident} = {p.mod}.reshape({ident}, (1, 1))")
+            continue
+        if a.shape[1] == 1 and reshape:
+            out.append(f"{ident} = {ident}.reshape(-1, 1)")
+        read = []
+        for dim in a.shape:
+            if dim.is_Symbol and dim not in known and str(dim) in wanted:
+                read.append(p.dim(dim))
+                known.add(dim)
+            else:
+                read.append("_")
+        if reshape and any(r != "_" for r in read):
+            out.append(f"{', '.join(read)} = {ident}.shape")
+        elif not reshape:        # the input may come 1-D: index the shape from both ends
+            out += [f"{r} = {ident}.shape[{'0' if i == 0 else '-1'}]"
+                    for i, r in enumerate(read) if r != "_"]
+    params = [p.variables[a.name] for a in args]
+    missing = [s for s in wanted if symbol(s) not in known]
+    given = {str(k): v for k, v in (sizes or {}).items()}
+    keyword_only = []
+    for s in missing:
+        if s in given:
+            out.append(f"{p.dims[s]} = {int(given[s])}")
+        else:
+            keyword_only.append(p.dims[s])
+    if keyword_only:
+        params += ["*"] + keyword_only
+    if check:
+        for a in args:
+            if is_scalar(a.shape):
+                continue
+            ident = p.variables[a.name]
+            want = ", ".join(p.dim(dim) for dim in a.shape)
+            label = _safe("×".join(str(dim) for dim in a.shape)).replace("{", "").replace("}", "")
+            out.append(f'assert (*{ident}.shape,) == ({want}), f"{_safe(a.name)} should be '
+                       f'{label}, got {{(*{ident}.shape,)}}"')
+    return params, out
 
 
 def _safe(text: str) -> str:
@@ -350,40 +523,12 @@ def _arguments(result, roots):
     for r in roots:
         for name, node in names_in(r).items():
             found.setdefault(name, node)
+    found.setdefault(result.variable.name, result.variable)   # a parameter even when unused
     text = result.input
     def first(name):
         i = text.find(name)
         return i if i >= 0 else len(text)
     return [found[n] for n in sorted(found, key=first)]
-
-
-def _prologue(p, args):
-    """Read the sizes off the inputs and check every input's shape, naming the sizes."""
-    out, known = [], set()
-    for a in args:
-        ident = identifier(a.name)
-        if is_scalar(a.shape):
-            continue
-        if a.shape[1] == 1:
-            out.append(f"{ident} = {ident}.reshape(-1, 1)")
-        names = []
-        for d in a.shape:
-            if d.is_Symbol and d not in known:
-                names.append(_dim_code(d))
-                known.add(d)
-            else:
-                names.append("_")
-        if any(n != "_" for n in names):
-            out.append(f"{', '.join(names)} = {ident}.shape")
-    for a in args:
-        if is_scalar(a.shape):
-            continue
-        ident = identifier(a.name)
-        want = ", ".join(_dim_code(d) for d in a.shape)
-        label = "×".join(str(d) for d in a.shape)
-        out.append(f'assert tuple({ident}.shape) == ({want}), f"{a.name} should be {label}, '
-                   f'got {{tuple({ident}.shape)}}"')
-    return out
 
 
 def autograd_function(expr: str, shapes=None, backend: str = "torch", name: str = "Op") -> str:
@@ -392,42 +537,56 @@ def autograd_function(expr: str, shapes=None, backend: str = "torch", name: str 
     from ..parser import parse_with_shapes
     from ..products import vjp
     from ..numeric import names_in
+    if backend not in ("torch", "jax"):
+        raise UnsupportedError("autograd functions are generated for torch and jax")
     f, decls = parse_with_shapes(expr, shapes)
     taken = set(names_in(f))
     g = next(c for c in ("g", "g_out", "cotangent", "g0") if c not in taken)
     inputs = sorted(names_in(f), key=lambda n: (expr.find(n) if n in expr else len(expr)))
-    p = CodePrinter(backend)
-    value = p.code(f)
-    grads = []
+    products = {}
     for n in inputs:
         try:
-            grads.append(CodePrinter(backend).code(vjp(expr, n, g, shapes=shapes).node))
+            products[n] = vjp(expr, n, g, shapes=shapes).node
         except UnsupportedError:
-            grads.append("None")
-    idents = [identifier(n) for n in inputs]
+            products[n] = None
     cls = identifier(name)
+    fn = identifier(name.lower())
+    p = CodePrinter(backend)
+    names = Names({cls, fn, fn + "_fwd", fn + "_bwd", "ctx", "residuals"})
+    args = [names_in(f)[n] for n in inputs] + [E.Sym(g, f.shape)]
+    _, sizes_lines = bind(p, names, args, [f] + [d for d in products.values() if d is not None],
+                          check=False, reshape=False)
+    value = p.code(f)
+    grads = [p.code(d) if d is not None else "None" for d in products.values()]
+    idents = [p.variables[n] for n in inputs]
+    gname = p.variables[g]
+    params = ", ".join(idents)
+    packed = ", ".join(idents) + ("," if len(idents) == 1 else "")
+    returned = ", ".join(grads) + ("," if len(grads) == 1 else "")
     if backend == "torch":
         body = [HEADER["torch"], "",
                 f"class {cls}(torch.autograd.Function):",
                 f'    """{_safe(to_unicode(f))} with a closed-form backward pass."""',
                 "", "    @staticmethod",
-                f"    def forward(ctx, {', '.join(idents)}):",
-                f"        ctx.save_for_backward({', '.join(idents)}{',' if len(idents) == 1 else ''})",
+                f"    def forward(ctx, {params}):",
+                f"        ctx.save_for_backward({packed})",
+                *("        " + line for line in sizes_lines),
                 f"        return {value}", "", "    @staticmethod",
-                f"    def backward(ctx, {identifier(g)}):",
-                f"        {', '.join(idents)}{',' if len(idents) == 1 else ''} = ctx.saved_tensors",
-                f"        return {', '.join(grads)}{',' if len(grads) == 1 else ''}"]
+                f"    def backward(ctx, {gname}):",
+                f"        {packed} = ctx.saved_tensors",
+                *("        " + line for line in sizes_lines),
+                f"        return {returned}"]
         return "\n".join(body) + "\n"
-    if backend == "jax":
-        fn = identifier(name.lower())
-        body = [HEADER["jax"], "",
-                "@jax.custom_vjp", f"def {fn}({', '.join(idents)}):", f"    return {value}", "",
-                f"def {fn}_fwd({', '.join(idents)}):",
-                f"    return {value}, ({', '.join(idents)}{',' if len(idents) == 1 else ''})", "",
-                f"def {fn}_bwd(residuals, {identifier(g)}):",
-                f"    {', '.join(idents)}{',' if len(idents) == 1 else ''} = residuals",
-                f"    return ({', '.join(g_ if g_ != 'None' else 'None' for g_ in grads)}"
-                f"{',' if len(grads) == 1 else ''})", "",
-                f"{fn}.defvjp({fn}_fwd, {fn}_bwd)"]
-        return "\n".join(body) + "\n"
-    raise UnsupportedError("autograd functions are generated for torch and jax")
+    body = [HEADER["jax"], "",
+            "@jax.custom_vjp", f"def {fn}({params}):",
+            *("    " + line for line in sizes_lines),
+            f"    return {value}", "",
+            f"def {fn}_fwd({params}):",
+            *("    " + line for line in sizes_lines),
+            f"    return {value}, ({packed})", "",
+            f"def {fn}_bwd(residuals, {gname}):",
+            f"    {packed} = residuals",
+            *("    " + line for line in sizes_lines),
+            f"    return ({returned})", "",
+            f"{fn}.defvjp({fn}_fwd, {fn}_bwd)"]
+    return "\n".join(body) + "\n"
