@@ -309,6 +309,66 @@ def test_tensor_kinds_equal_differences_of_the_function(case, seed):
 
 
 @st.composite
+def hvp_cases(draw):
+    term = draw(oracle.terms("S", draw(st.integers(2, 6))))
+    pool = [v for v in VARS if oracle.VARIABLES[v] in ("NN", "MN", "N", "M")]
+    return term, pick_wrt(draw, term, pool)
+
+
+@NEW
+@given(hvp_cases(), seeds)
+def test_hessian_vector_products_equal_differences_of_the_function(case, seed):
+    """hvp(f, x, u) = Σ_kl ∂²f/∂x_ij∂x_kl u_kl, the Hessian from nested differences of f."""
+    term, wrt = case
+    try:
+        _hvp_against_oracle(term, wrt, seed)
+    except UnsatisfiedAssumption:
+        raise
+    except Exception:
+        title = None if STRICT else known_bug(term.text, [wrt, wrt])
+        if title is None:
+            raise
+        tally("hessian-vector products", f"known: {title[:60]}…", f"{term.text!r} d/d{wrt}")
+        reject()
+
+
+def _hvp_against_oracle(term, wrt, seed):
+    test = "hessian-vector products"
+    try:
+        r = matcalc.hvp(term.text, wrt, "u", shapes=SH)
+    except (matcalc.UnsupportedError, matcalc.DomainError) as err:
+        tally(test, "no rule (UnsupportedError/DomainError)", f"{term.text}: {err}")
+        reject()
+    rng = np.random.default_rng(seed)
+    for _ in range(4):
+        sizes = oracle.draw_sizes(rng)
+        env = oracle.draw_values(rng, sizes)
+        env["u"] = rng.normal(size=env[wrt].shape)
+        try:
+            with np.errstate(all="ignore"):
+                f0 = term(env)
+                if not np.all(np.isfinite(f0)):
+                    continue
+                _, hess = oracle.expected_derivative(term.fn, env, [wrt, wrt])
+            if np.all(np.isfinite(hess)):
+                break
+        except oracle.Unusable:
+            continue
+    else:
+        tally(test, "no usable point", term.text)
+        reject()
+    u = env["u"]
+    if u.shape[1] == 1:                        # Hessian n×n (or tensor with the 1s dropped)
+        expected = hess.reshape(u.shape[0], u.shape[0]) @ u
+    else:
+        expected = np.einsum("ijkl,kl->ij", hess, u)
+    label = f"hvp({term.text!r}, {wrt}) at n={sizes['n']}, m={sizes['m']}: {r}"
+    oracle.assert_matches(r.evaluate(env, sizes=sizes), expected, 2,
+                          float(np.max(np.abs(f0))), label)
+    tally(test, "passed")
+
+
+@st.composite
 def juxtaposed_cases(draw):
     text, explicit, term = draw(oracle.juxtaposed())
     wrt = draw(st.sampled_from(sorted(term.names)))

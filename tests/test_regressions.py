@@ -14,9 +14,13 @@ from conftest import random_point
 
 
 def same_value(a, b, decls):
+    """Same shape and the same values at a random point with distinct sizes (no broadcasting)."""
+    assert tuple(a.shape) == tuple(b.shape), (a.shape, b.shape)
     env, sizes = random_point([a, b], decls, np.random.default_rng(0))
     x, y = evaluate_tree(a, env, sizes), evaluate_tree(b, env, sizes)
-    np.testing.assert_allclose(np.broadcast_to(y, x.shape), x, rtol=1e-9, atol=1e-12)
+    assert x.shape == y.shape, (x.shape, y.shape)
+    assert np.all(np.isfinite(x)), "no finite value at the point drawn"
+    np.testing.assert_allclose(y, x, rtol=1e-9, atol=1e-12)
 
 
 def test_negated_sum_keeps_its_parentheses():
@@ -128,3 +132,11 @@ def test_nested_norm_reads_back_from_latex():
     shapes = "A: n×n"
     r = derive("‖‖A‖‖", wrt="A", shapes=shapes)
     same_value(r.node, parse(r.latex, shapes), r.decls)
+
+
+def test_a_number_is_not_equivalent_to_a_matrix_of_that_number():
+    """equivalent() once broadcast a scalar against a matrix before comparing, so `1` and the
+    all-ones matrix were reported equal; only 0 and a zero matrix are the same function."""
+    assert not matcalc.equivalent("1", "ones(n, n)", "A: n×n")
+    assert not matcalc.equivalent("2", "2 eye(n)", "A: n×n")
+    assert matcalc.equivalent("0", "A - A", "A: n×n")
