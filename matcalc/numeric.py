@@ -242,7 +242,7 @@ limit before anything is allocated."""
 
 MAX_CHECK_EVALUATIONS = 200_000
 """The most evaluations of the function one finite-difference check may take (a check perturbs
-every entry of the variable, twice per entry for a first derivative)."""
+every entry of the variable, twice per entry for a first derivative, at two step sizes)."""
 
 
 def _walk(roots):
@@ -536,7 +536,7 @@ def _numeric(f, d0, sizes, env, variables, kind, layout, direction, hessian_prod
 
 
 def _limit_evaluations(variables, direction, hessian_product, sizes) -> None:
-    count = 1
+    count = 2                                  # differences at steps h and 2h
     stencil_points = 2 if len(variables) + hessian_product == 1 else 4
     for k, x in enumerate(variables):
         r, c = _shape(x, sizes)
