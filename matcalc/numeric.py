@@ -189,12 +189,11 @@ def _require_regular(n, a) -> None:
 
 def _singular(n, why: str):
     from .errors import DomainError
-    from .printing.unicode import to_unicode
-    arg = to_unicode(n.children[0])
-    what = {E.Inverse: f"{_short(to_unicode(n))} needs the inverse of {_short(arg)}",
-            E.Power: f"{_short(to_unicode(n))} (a negative power) needs the inverse of "
+    arg = _show(n.children[0])
+    what = {E.Inverse: f"{_short(_show(n))} needs the inverse of {_short(arg)}",
+            E.Power: f"{_short(_show(n))} (a negative power) needs the inverse of "
                      f"{_short(arg)}",
-            E.LogDet: f"{_short(to_unicode(n))} needs a positive determinant of "
+            E.LogDet: f"{_short(_show(n))} needs a positive determinant of "
                       f"{_short(arg)}"}[type(n)]
     raise DomainError(f"undefined at these values: {what}, and {why} there")
 
@@ -271,12 +270,23 @@ def limit_entries(roots, sizes, what: str = "this evaluation") -> None:
             continue                      # an unknown size is reported where it is needed
         seen[shape] = r * c
         if r * c > MAX_NUMERIC_ENTRIES:
-            from .printing.unicode import to_unicode
             raise MatcalcError(
                 f"{what} would need a {r:,}×{c:,} array ({r * c:,} entries) for "
-                f"{_short(to_unicode(n))}; numeric work is limited to "
+                f"{_short(_show(n))}; numeric work is limited to "
                 f"{MAX_NUMERIC_ENTRIES:,} entries per array",
                 hint="declare the sizes as names (`A: n×n`) so a check can pick small ones")
+
+
+def _show(node) -> str:
+    """A node as messages print it. The printers sit above this module; with the layered
+    layout, errors.show (which the Unicode printer registers with) names it, and this
+    module's only reach upward — the late import below — goes."""
+    from . import errors
+    show = getattr(errors, "show", None)
+    if show is not None:
+        return show(node)
+    from .printing.unicode import to_unicode
+    return to_unicode(node)
 
 
 def _short(text: str, width: int = 60) -> str:
@@ -497,9 +507,8 @@ def finite_difference_check(f, d, wrt, kind, layout, modifiers, seed=None, rtol=
             continue
         return _compare(got, expected, sizes, rtol, atol, slack)
     if kink_seen is not None:
-        from .printing.unicode import to_unicode
         raise CheckError(f"not differentiable where it was checked: the argument of "
-                         f"{to_unicode(kink_seen)} is 0 (or within the finite-difference "
+                         f"{_show(kink_seen)} is 0 (or within the finite-difference "
                          "step) at every point drawn, so the derivative there is a "
                          "convention, not a limit")
     if inaccurate is not None:
