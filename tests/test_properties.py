@@ -257,8 +257,13 @@ def scalar_variable_cases(draw):
     """Second derivatives wrt a scalar c of scalar, vector and matrix functions."""
     term = draw(oracle.terms(draw(st.sampled_from(ALL_SHAPES)), draw(st.integers(2, 6))))
     if "c" not in term.names:
-        term = oracle.op(draw(st.sampled_from(["({}) ({})", "tr(inv(I + 0.3 ({}) A)) ({})"])),
-                         term.shape, oracle.mul, oracle.var("c"), term)
+        if draw(st.booleans()):
+            term = oracle.op("({}) ({})", term.shape, oracle.mul, oracle.var("c"), term)
+        else:
+            term = oracle.op("tr(inv(I + 0.3 ({}) ({}))) ({})", term.shape,
+                             lambda c, a, g: oracle.mul(oracle.scalar(np.trace(oracle.inv(
+                                 np.eye(a.shape[0]) + 0.3 * c[0, 0] * a))), g),
+                             oracle.var("c"), oracle.var("A"), term)
     return term, ["c", "c"]
 
 
