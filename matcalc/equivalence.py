@@ -31,7 +31,10 @@ def equivalent(a: str, b: str, shapes=None, points: int = 3, seed: int = 0) -> E
     from .simplify import Context, canonical, simplify
     na, decls = parse_with_shapes(a, shapes)
     nb, _ = parse_with_shapes(b, decls)
-    if tuple(na.shape) != tuple(nb.shape) and not (na.is_scalar or nb.is_scalar):
+    # a scalar equals a matrix only as the number 0 against a zero matrix (`0` is how a zero
+    # matrix is written); anything else of another shape is a different function
+    broadcast_zero = tuple(na.shape) != tuple(nb.shape) and (na.is_scalar or nb.is_scalar)
+    if tuple(na.shape) != tuple(nb.shape) and not broadcast_zero:
         return Equivalence(False, "shapes differ", f"{na.shape} vs {nb.shape}")
     ctx = Context(symmetric=frozenset(n for n, d in decls.decls.items() if d.modifiers))
     if canonical(simplify(na, ctx)) == canonical(simplify(nb, ctx)):
@@ -50,8 +53,12 @@ def equivalent(a: str, b: str, shapes=None, points: int = 3, seed: int = 0) -> E
         va, vb = evaluate_tree(na, env, sizes), evaluate_tree(nb, env, sizes)
         if not (np.all(np.isfinite(va)) and np.all(np.isfinite(vb))):
             continue
-        va, vb = np.broadcast_arrays(va, vb)
-        if not np.allclose(va, vb, rtol=1e-8, atol=1e-10):
+        if broadcast_zero:
+            small, big = (va, vb) if va.shape == (1, 1) else (vb, va)
+            if small[0, 0] != 0 or np.any(big != 0):
+                return Equivalence(False, "shapes differ",
+                                   f"{na.shape} vs {nb.shape}, and they are not both zero")
+        elif not np.allclose(va, vb, rtol=1e-8, atol=1e-10):
             return Equivalence(False, "numeric test",
                                f"they differ at sizes {{{', '.join(f'{k}={v}' for k, v in sizes.items())}}}")
         checked += 1

@@ -2,8 +2,16 @@
 
 Evaluation walks the tree with one NumPy rule per node type (never `eval` of text); every value
 is a 2-D array, scalars are 1×1. The check draws a different size for every dimension name, so
-a transposed answer cannot pass, and random values that respect symmetric / spd / diagonal
-declarations; it then compares the derivative with central differences of the function.
+a transposed answer cannot pass, and random values inside symmetric / spd / diagonal
+declarations; it then compares the derivative with central differences of the ORIGINAL
+function, every entry of every variable perturbed on its own. A second (or higher) derivative
+is compared with nested differences of the original function, never with differences of
+matcalc's own lower-order derivative, which would share its mistakes.
+
+Limits: no array in a numeric evaluation or check may have more than MAX_NUMERIC_ENTRIES
+(10^6) entries, and a check evaluates the function at most MAX_CHECK_EVALUATIONS times; beyond
+them a MatcalcError names the limit before anything is allocated. At a point where the
+formula needs the inverse of a singular matrix, r.evaluate raises DomainError.
 """
 from __future__ import annotations
 
@@ -90,7 +98,10 @@ def _commutation(m, n):
 def _power(v, e):
     if v.shape == (1, 1):
         return np.power(v, float(e))
-    return np.linalg.matrix_power(v, int(e))
+    try:
+        return np.linalg.matrix_power(v, int(e))
+    except np.linalg.LinAlgError:        # a negative power of a singular matrix: redrawn
+        return np.full_like(v, np.nan)
 
 
 NUMPY_RULES: dict[type, Callable] = {
@@ -124,8 +135,11 @@ NUMPY_RULES: dict[type, Callable] = {
 }
 
 
-def evaluate_tree(node, env: dict, sizes: dict) -> np.ndarray:
-    """Value of node (2-D array) given 2-D arrays for the names and integer sizes."""
+def evaluate_tree(node, env: dict, sizes: dict, strict: bool = False) -> np.ndarray:
+    """Value of node (2-D array) given 2-D arrays for the names and integer sizes.
+
+    By default a singular matrix gives NaN (the finite-difference check then draws another
+    point); with strict=True (r.evaluate) it raises DomainError naming what is singular."""
     memo: dict = {}
 
     def ev(n):
@@ -135,12 +149,53 @@ def evaluate_tree(node, env: dict, sizes: dict) -> np.ndarray:
         if type(n) is E.Sym:
             out = env[n.name]
         else:
-            out = NUMPY_RULES[type(n)](n, [ev(c) for c in n.children], sizes)
+            vals = [ev(c) for c in n.children]
+            if strict and type(n) in _NEEDS_REGULAR:
+                _require_regular(n, vals[0])
+            out = NUMPY_RULES[type(n)](n, vals, sizes)
         memo[n] = out
         return out
 
     with np.errstate(all="ignore"):
         return ev(node)
+
+
+# Nodes whose value needs an invertible (or positive-determinant) matrix argument.
+_NEEDS_REGULAR = (E.Inverse, E.Power, E.LogDet)
+_SINGULAR_COND = 1e15
+
+
+def _require_regular(n, a) -> None:
+    if a.shape == (1, 1) or a.shape[0] != a.shape[1]:
+        if type(n) is E.Inverse and a.shape == (1, 1) and a[0, 0] == 0:
+            _singular(n, "it is 0")
+        return
+    if type(n) is E.Power and n.exponent >= 0:
+        return
+    if not np.all(np.isfinite(a)):
+        return                                   # NaN in, NaN out: nothing singular to name
+    if type(n) is E.LogDet:
+        sign, _ = np.linalg.slogdet(a)
+        if sign <= 0:
+            _singular(n, "its determinant is not positive" if sign < 0 else "it is singular")
+        return
+    try:
+        cond = np.linalg.cond(a)
+    except np.linalg.LinAlgError:
+        cond = np.inf
+    if not np.isfinite(cond) or cond > _SINGULAR_COND:
+        _singular(n, "it is singular")
+
+
+def _singular(n, why: str):
+    from .errors import DomainError
+    arg = show(n.children[0])
+    what = {E.Inverse: f"{_short(show(n))} needs the inverse of {_short(arg)}",
+            E.Power: f"{_short(show(n))} (a negative power) needs the inverse of "
+                     f"{_short(arg)}",
+            E.LogDet: f"{_short(show(n))} needs a positive determinant of "
+                      f"{_short(arg)}"}[type(n)]
+    raise DomainError(f"undefined at these values: {what}, and {why} there")
 
 
 def bind_values(syms: dict, values: dict, aliases: Callable) -> tuple[dict, dict]:
@@ -177,6 +232,55 @@ def bind_values(syms: dict, values: dict, aliases: Callable) -> tuple[dict, dict
     return env, sizes
 
 
+# Limits on numeric work --------------------------------------------------------------------------
+
+MAX_NUMERIC_ENTRIES = 1_000_000
+"""The most entries one array may have in a numeric evaluation or check (r.evaluate, r.check,
+--check): a declared size like `A: 100000×100000` is refused with a MatcalcError naming this
+limit before anything is allocated."""
+
+MAX_CHECK_EVALUATIONS = 200_000
+"""The most evaluations of the function one finite-difference check may take (a check perturbs
+every entry of the variable, twice per entry for a first derivative, at two step sizes)."""
+
+
+def _walk(roots):
+    """Every distinct node of the trees (shared subtrees once)."""
+    seen, stack = set(), list(roots)
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        stack.extend(n.children)
+    return seen
+
+
+def limit_entries(roots, sizes, what: str = "this evaluation") -> None:
+    """Refuse (MatcalcError) when any node of the trees would hold more than
+    MAX_NUMERIC_ENTRIES entries at these sizes; called before anything is allocated."""
+    seen: dict = {}
+    for n in _walk(roots):
+        shape = n.shape
+        if shape in seen:
+            continue
+        try:
+            r, c = _shape(n, sizes)
+        except MatcalcError:
+            continue                      # an unknown size is reported where it is needed
+        seen[shape] = r * c
+        if r * c > MAX_NUMERIC_ENTRIES:
+            raise MatcalcError(
+                f"{what} would need a {r:,}×{c:,} array ({r * c:,} entries) for "
+                f"{_short(show(n))}; numeric work is limited to "
+                f"{MAX_NUMERIC_ENTRIES:,} entries per array",
+                hint="declare the sizes as names (`A: n×n`) so a check can pick small ones")
+
+
+def _short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 # The finite-difference check ---------------------------------------------------------------------
 
 @dataclass
@@ -201,6 +305,8 @@ def draw_sizes(dims, rng) -> dict:
 
 
 def draw_value(node, sizes, modifiers, rng, positive: bool):
+    """A random value for a variable, inside its declared structure (symmetric, spd, diagonal);
+    square matrices near the identity so that inverses and log-determinants exist."""
     r, c = _shape(node, sizes)
     if "spd" in modifiers:
         a = rng.normal(size=(r, r))
@@ -220,28 +326,147 @@ def draw_value(node, sizes, modifiers, rng, positive: bool):
     return v
 
 
-def finite_difference_check(f, d, wrt, kind, layout, modifiers, seed=None, rtol=1e-5,
-                            atol=1e-7, direction: str | None = None) -> CheckReport:
-    """Compare d (the derivative of f wrt the Sym wrt) with central differences of f; with a
-    `direction` (the name of a variable shaped like wrt), d is the directional derivative."""
+def first_kind(f_shape, x_shape) -> str:
+    """The kind of the first derivative of a function of shape f_shape with respect to a
+    variable of shape x_shape (CONTRACT §3, numerator layout): gradient, derivative (wrt a
+    scalar), jacobian (vector wrt vector) or tensor (given in vec form)."""
+    if is_scalar_shape(f_shape):
+        return "derivative" if is_scalar_shape(x_shape) else "gradient"
+    if is_scalar_shape(x_shape):
+        return "derivative"
+    f_vec = f_shape[0] == 1 or f_shape[1] == 1
+    x_vec = x_shape[0] == 1 or x_shape[1] == 1
+    return "jacobian" if f_vec and x_vec else "tensor"
+
+
+def is_scalar_shape(shape) -> bool:
+    return shape[0] == 1 and shape[1] == 1
+
+
+def first_shape(f_shape, x_shape):
+    """The symbolic shape of that first derivative (the vec form for a tensor)."""
+    kind = first_kind(f_shape, x_shape)
+    if kind == "gradient":
+        return tuple(x_shape)
+    if kind == "derivative":
+        return tuple(f_shape)
+    return (f_shape[0] * f_shape[1], x_shape[0] * x_shape[1])
+
+
+# Central differences. A first derivative uses the two-point stencil with a tiny step; a
+# derivative of order k ≥ 2 nests the fourth-order stencil k times on the ORIGINAL function
+# (never on a symbolic lower-order derivative), with a step that balances truncation against
+# rounding (error ≈ eps/h^k + h^4).
+_STEP = {1: 1e-6, 2: 1e-3, 3: 4e-3}
+_RTOL = {1: 1e-5, 2: 1e-5, 3: 1e-4}
+_STENCIL2 = ((1.0, 0.5),)                               # (offset, weight) pairs, antisymmetric
+_STENCIL4 = ((1.0, 8.0 / 12.0), (2.0, -1.0 / 12.0))
+
+
+def _step(order: int) -> float:
+    return _STEP.get(order, 1e-2)
+
+
+def _tolerance(order: int) -> float:
+    return _RTOL.get(order, 1e-3)
+
+
+def _directional(fn, env, name, u, h, stencil):
+    """Central difference of fn along u at env[name]: Σ w (f(x + a h u) − f(x − a h u)) / h."""
+    x0 = env[name]
+    out = None
+    for a, w in stencil:
+        fp = fn({**env, name: x0 + (a * h) * u})
+        fm = fn({**env, name: x0 - (a * h) * u})
+        term = (w / h) * (fp - fm)
+        out = term if out is None else out + term
+    return out
+
+
+def difference_table(fn, env, name, order: int = 1, scale: float = 1.0):
+    """T[i, k] = ∂ fn_i / ∂ x_k (entries of fn and of x = env[name] in row-major order) by
+    central differences, each entry of x perturbed on its own."""
+    x0 = env[name]
+    stencil = _STENCIL2 if order == 1 else _STENCIL4
+    cols = []
+    for k in range(x0.size):
+        e = np.zeros(x0.shape)
+        e.flat[k] = 1.0
+        h = scale * _step(order) * max(1.0, abs(float(x0.flat[k])))
+        cols.append(np.asarray(_directional(fn, env, name, e, h, stencil)).ravel())
+    f0 = fn(env)
+    table = np.zeros((f0.size, x0.size))
+    for k, col in enumerate(cols):
+        table[:, k] = col
+    return table
+
+
+def _lay_out(table, f_value_shape, x_value_shape, kind):
+    """The raw table ∂f_i/∂x_k as the numerator-layout derivative of the given kind."""
+    if kind == "gradient":
+        return table.reshape(x_value_shape)
+    if kind == "derivative":
+        return table.reshape(f_value_shape)
+    if kind == "jacobian":
+        return table
+    # tensor, in vec form: J[i + m·j, k + p·l] = ∂F_ij/∂X_kl (column-major vec)
+    full = table.reshape(tuple(f_value_shape) + tuple(x_value_shape))
+    return full.transpose(1, 0, 3, 2).reshape(table.shape)
+
+
+def numeric_derivative(fn, f_shape, x, order: int, scale: float = 1.0):
+    """(g, shape of g): g(env) is the first derivative of fn wrt the Sym x by central
+    differences, laid out as CONTRACT §3 lays out the symbolic one."""
+    kind = first_kind(f_shape, x.shape)
+    if kind == "tensor":
+        raise MatcalcError("a derivative with more than four indices cannot be checked")
+
+    def g(env):
+        f0 = fn(env)
+        table = difference_table(fn, env, x.name, order, scale)
+        return _lay_out(table, f0.shape, env[x.name].shape, kind)
+    return g, first_shape(f_shape, x.shape)
+
+
+def finite_difference_check(f, d, wrt, kind, layout, modifiers, seed=None, rtol=None,
+                            atol=1e-7, direction: str | None = None,
+                            hessian_product: bool = False) -> CheckReport:
+    """Compare d, the derivative of f, with central differences of the ORIGINAL function f.
+
+    wrt is the Sym (or the list of Syms, in order, for a derivative of order ≥ 2: ∂/∂wrt[-1]
+    … ∂/∂wrt[0] f). Lower-order derivatives are taken numerically, never from matcalc's own
+    symbolic ones. With `direction` (the name of a variable shaped like wrt[-1]) d is the
+    directional derivative; with `hessian_product` too, d is the Hessian applied to it.
+    Every entry of every variable is perturbed on its own (CONTRACT §3: entries independent),
+    at a point drawn inside any declared structure."""
+    variables = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
+    order = len(variables) + (1 if hessian_product else 0)
     rng = np.random.default_rng(seed)
     syms = {**names_in(f), **names_in(d)}
-    syms.setdefault(wrt.name, wrt)
+    for v in variables:
+        syms.setdefault(v.name, v)
+    nodes_f, nodes_d = _walk([f]), _walk([d])
     dims = set()
-    for n in list(syms.values()) + [f, d]:
-        for x in n.shape:
-            dims |= x.free_symbols
-    for n in _all_nodes(f) + _all_nodes(d):
+    for n in list(syms.values()) + list(nodes_f | nodes_d):
         for x in n.shape:
             dims |= x.free_symbols
         if type(n) is E.Size:
             dims |= n.dim.free_symbols
-    kinks = [n for n in _all_nodes(f) if type(n) is E.Apply and n.fn in NON_SMOOTH]
-    inverted = [n.arg for n in _all_nodes(f) + _all_nodes(d)
+    kinks = [n for n in nodes_f if type(n) is E.Apply and n.fn in NON_SMOOTH]
+    inverted = [n.arg for n in nodes_f | nodes_d
                 if type(n) in (E.Inverse, E.LogDet, E.Det) and not n.arg.is_scalar]
-    kink_seen = None
+    inverted += [n.arg for n in nodes_f | nodes_d
+                 if type(n) is E.Power and not n.arg.is_scalar and n.exponent < 0]
+    margin = 1e-4 if order == 1 else 20 * _step(order)
+    rtol = _tolerance(order) if rtol is None else rtol
+    kink_seen, inaccurate = None, None
+    limited = False
     for attempt in range(8):
         sizes = draw_sizes(dims, rng)        # redrawn: m < n can make XᵀX singular
+        if not limited:
+            limit_entries([f, d] + list(syms.values()), sizes, "the check")
+            _limit_evaluations(variables, direction, hessian_product, sizes)
+            limited = True
         positive = attempt % 2 == 1
         env = {name: draw_value(n, sizes, modifiers(name), rng, positive)
                for name, n in syms.items()}
@@ -249,52 +474,93 @@ def finite_difference_check(f, d, wrt, kind, layout, modifiers, seed=None, rtol=
         d0 = evaluate_tree(d, env, sizes)
         if not (np.all(np.isfinite(f0)) and np.all(np.isfinite(d0))):
             continue
-        if _ill_conditioned(inverted, env, sizes):
+        cond = _condition(inverted, env, sizes)
+        if cond > (1e8 if order == 1 else 1e6):
             continue                         # XᵀX with m < n: singular, differences meaningless
-        kink_seen = _near_kink(kinks, env, sizes)
-        if kink_seen is None:
-            break
-    else:
+        kink_seen = _near_kink(kinks, env, sizes, margin)
         if kink_seen is not None:
-            raise CheckError(f"not differentiable where it was checked: the argument of "
-                             f"{show(kink_seen)} is 0 (or within the finite-difference "
-                             "step) at every point drawn, so the derivative there is a "
-                             "convention, not a limit")
-        raise CheckError("could not find a point where the function and its derivative are "
-                         "finite, so the derivative was not checked")
-    x0 = env[wrt.name]
+            continue
+        # the differences at steps h and 2h: their gap estimates truncation and rounding error
+        got, expected = _numeric(f, d0, sizes, env, variables, kind, layout, direction,
+                                 hessian_product, order, 1.0)
+        _, coarse = _numeric(f, d0, sizes, env, variables, kind, layout, direction,
+                             hessian_product, order, 2.0)
+        if got.shape != expected.shape:
+            raise CheckError(f"the derivative has shape {got.shape} but should have "
+                             f"{expected.shape}")
+        scale = max(1.0, float(np.max(np.abs(expected), initial=0)))
+        # an inverse with condition number κ is computed to about κ·eps, not eps
+        rounding = (200 * np.finfo(float).eps * max(1.0, cond) * float(np.max(np.abs(f0)))
+                    / _step(order) ** order)
+        slack = np.abs(expected - coarse) + rounding
+        if not np.all(np.isfinite(expected)) or float(np.max(slack, initial=0)) > 1e-2 * scale:
+            inaccurate = float(np.max(np.abs(f0)))
+            continue
+        return _compare(got, expected, sizes, rtol, atol, slack)
+    if kink_seen is not None:
+        raise CheckError(f"not differentiable where it was checked: the argument of "
+                         f"{show(kink_seen)} is 0 (or within the finite-difference "
+                         "step) at every point drawn, so the derivative there is a "
+                         "convention, not a limit")
+    if inaccurate is not None:
+        raise CheckError("could not find a point where central differences are accurate "
+                         f"enough to check the derivative (the function's values, about "
+                         f"{inaccurate:.1e}, or its curvature swamp them in floating point)")
+    raise CheckError("could not find a point where the function and its derivative are "
+                     "finite, so the derivative was not checked")
+
+
+def _numeric(f, d0, sizes, env, variables, kind, layout, direction, hessian_product, order,
+             scale):
+    """(the symbolic value as compared, the central-difference value) at env, with every step
+    multiplied by `scale`."""
+    fn, shape = (lambda e: evaluate_tree(f, e, sizes)), tuple(f.shape)
+    lower = variables[:-1] + ([variables[-1]] if hessian_product else [])
+    for x in lower:           # the function whose first derivative d is: f, or f numerically
+        fn, shape = numeric_derivative(fn, shape, x, order, scale)
+    x = variables[-1]
+    x0 = env[x.name]
     if direction is not None:
         u = env[direction]
-        h = 1e-6 * max(1.0, float(np.max(np.abs(x0))))
-        fp = evaluate_tree(f, {**env, wrt.name: x0 + h * u}, sizes)
-        fm = evaluate_tree(f, {**env, wrt.name: x0 - h * u}, sizes)
-        return _compare(np.asarray(d0), (fp - fm) / (2 * h), sizes, rtol, atol)
-    numeric = np.zeros((f0.size, x0.size))
-    for k in range(x0.size):
-        idx = np.unravel_index(k, x0.shape)
-        h = 1e-6 * max(1.0, abs(x0[idx]))
-        xp, xm = x0.copy(), x0.copy()
-        xp[idx] += h
-        xm[idx] -= h
-        fp = evaluate_tree(f, {**env, wrt.name: xp}, sizes)
-        fm = evaluate_tree(f, {**env, wrt.name: xm}, sizes)
-        numeric[:, k] = ((fp - fm) / (2 * h)).ravel()
+        h = scale * _step(order) * max(1.0, float(np.max(np.abs(x0))))
+        expected = _directional(fn, env, x.name, u, h, _STENCIL2 if order == 1 else _STENCIL4)
+        return np.asarray(d0), np.asarray(expected)
+    p0 = fn(env)
+    numeric = difference_table(fn, env, x.name, order, scale)
     if kind == "tensor":                 # entry by entry: ∂F_ij/∂X_kl against the vec form
-        full = numeric.reshape(f0.shape + x0.shape)
-        keep = tensor_axes(f.shape) + [2 + i for i in tensor_axes(wrt.shape)]
+        full = numeric.reshape(p0.shape + x0.shape)
+        keep = tensor_axes(shape) + [2 + i for i in tensor_axes(x.shape)]
         expected = full.reshape([full.shape[a] for a in keep])
-        got = vec_to_tensor(d0, f0.shape, x0.shape, f.shape, wrt.shape)
-        return _compare(got, expected, sizes, rtol, atol)
-    expected = arrange(numeric, f0.shape, x0.shape, kind, layout)
-    return _compare(np.asarray(d0), expected, sizes, rtol, atol)
+        return vec_to_tensor(d0, p0.shape, x0.shape, shape, x.shape), expected
+    return np.asarray(d0), arrange(numeric, p0.shape, x0.shape, kind, layout)
 
 
-def _compare(got, expected, sizes, rtol, atol) -> CheckReport:
+def _limit_evaluations(variables, direction, hessian_product, sizes) -> None:
+    count = 2                                  # differences at steps h and 2h
+    stencil_points = 2 if len(variables) + hessian_product == 1 else 4
+    for k, x in enumerate(variables):
+        r, c = _shape(x, sizes)
+        last = k == len(variables) - 1
+        count *= stencil_points * (1 if (last and direction) else r * c)
+    if hessian_product:
+        r, c = _shape(variables[-1], sizes)
+        count *= stencil_points * r * c
+    if count > MAX_CHECK_EVALUATIONS:
+        names = ", ".join(f"{x.name} ({'×'.join(str(v) for v in _shape(x, sizes))})"
+                          for x in variables)
+        raise MatcalcError(f"the check would evaluate the function {count:,} times (every "
+                           f"entry of {names} is perturbed); numeric checks are limited to "
+                           f"{MAX_CHECK_EVALUATIONS:,} evaluations",
+                           hint="declare the sizes as names (`X: m×n`) so a check can pick "
+                                "small ones")
+
+
+def _compare(got, expected, sizes, rtol, atol, slack=0.0) -> CheckReport:
     if got.shape != expected.shape:
         raise CheckError(f"the derivative has shape {got.shape} but should have {expected.shape}")
     err = np.abs(got - expected)
-    scale = max(1.0, float(np.max(np.abs(expected))))
-    bad = err > atol * scale + rtol * np.maximum(np.abs(expected), scale)
+    scale = max(1.0, float(np.max(np.abs(expected), initial=0)))
+    bad = err > atol * scale + rtol * np.maximum(np.abs(expected), scale) + slack
     report = CheckReport({str(k): v for k, v in sizes.items()}, float(err.max(initial=0)),
                          float(err.max(initial=0)) / scale, int(got.size))
     if np.any(bad):
@@ -321,12 +587,16 @@ def vec_to_tensor(J, f_shape, x_shape, f_sym, x_sym):
 NON_SMOOTH = ("relu", "abs", "sign", "step")
 
 
-def _ill_conditioned(matrices, env, sizes, limit=1e8) -> bool:
+def _condition(matrices, env, sizes) -> float:
+    """The largest condition number of the matrices the function or derivative inverts (or
+    takes a determinant of) at this point; inf where one is not finite."""
+    worst = 1.0
     for node in matrices:
         a = evaluate_tree(node, env, sizes)
-        if not np.all(np.isfinite(a)) or np.linalg.cond(a) > limit:
-            return True
-    return False
+        if not np.all(np.isfinite(a)):
+            return float("inf")
+        worst = max(worst, float(np.linalg.cond(a)))
+    return worst
 
 
 def _near_kink(kinks, env, sizes, margin=1e-4):

@@ -223,14 +223,17 @@ class Result(Derivation):
     @deep
     def evaluate(self, values: dict, sizes: dict | None = None):
         """The derivative at `values` (name → number or array; θ or theta), as a NumPy array
-        of r.shape (a float for a scalar)."""
-        from .numeric import bind_values, evaluate_tree, names_in, vec_to_tensor
+        of r.shape (a float for a scalar). Raises DomainError where the formula needs the
+        inverse of a singular matrix, and a MatcalcError for arrays over the size limit."""
+        from .numeric import (bind_values, evaluate_tree, limit_entries, names_in,
+                              vec_to_tensor)
         syms = names_in(self.node)
         env, found = bind_values({**names_in(self.function), **syms}, values, _value_key)
         from .dims import symbol
         for k, v in (sizes or {}).items():
             found[symbol(k)] = int(v)
-        out = evaluate_tree(self.node, env, found)
+        limit_entries([self.node], found, "evaluating the result")
+        out = evaluate_tree(self.node, env, found, strict=True)
         if self.kind == "tensor":            # T[i, j, k, l] = ∂F_ij/∂X_kl
             src = self.source
             fs = tuple(int(d.subs(found)) if d.free_symbols else int(d) for d in src.shape)
@@ -241,13 +244,31 @@ class Result(Derivation):
             return float(out[0, 0])
         return out
 
+    def _variables(self) -> list:
+        """The variables differentiated by, in order (x, y for ∂/∂y ∂f/∂x)."""
+        names = self.wrt.split(",")
+        if len(names) == 1:
+            return [self.variable] * max(1, self.order)
+        from .expr import names_in
+        known = names_in(self.function)
+        out = []
+        for name in names:
+            if name in known:
+                out.append(known[name])
+            else:
+                out.append(E.Sym(name, self.decls.decls[name].shape))
+        return out
+
     @deep
     def check(self, seed: int | None = None) -> "CheckReport":
-        """Compare with central finite differences at random values, with a different size for
-        every dimension name; raises matcalc.numeric.CheckError on a mismatch."""
-        f = self.checked_function if self.checked_function is not None else self.function
+        """Compare with central finite differences of the ORIGINAL function at random values,
+        with a different size for every dimension name (a second derivative against nested
+        differences of the function, never of matcalc's own first derivative); raises
+        matcalc.CheckError on a mismatch or when no point where it can be checked is found."""
         kind = {"hessian": "jacobian", "mixed": "jacobian", "vjp": "gradient",
                 "vec": "tensor"}.get(self.kind, self.kind)
         from .numeric import finite_difference_check
-        return finite_difference_check(f, self.node, self.variable, kind, self.layout,
-                                       self.decls.modifiers, seed=seed, direction=self.direction)
+        return finite_difference_check(self.function, self.node, self._variables(), kind,
+                                       self.layout, self.decls.modifiers, seed=seed,
+                                       direction=self.direction,
+                                       hessian_product=self.kind == "hvp")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter, defaultdict
 
 import numpy as np
 
@@ -45,6 +46,33 @@ def compare_with_closed_form(result, expected_text, shapes, seed=0, tries=6):
     raise AssertionError("no finite random point found")
 
 
+# Property-test tallies: examples that passed, and examples rejected with a reason (no usable
+# point, no rule) — reported at the end of the run, never counted as passes.
+TALLY: dict = defaultdict(Counter)
+EXAMPLES: dict = defaultdict(list)
+
+
+def tally(test: str, outcome: str, example: str | None = None) -> None:
+    TALLY[test][outcome] += 1
+    if example is not None and len(EXAMPLES[(test, outcome)]) < 5:
+        EXAMPLES[(test, outcome)].append(example)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not TALLY:
+        return
+    tr = terminalreporter
+    tr.section("property examples (a rejected example is not a pass)")
+    for test, counts in sorted(TALLY.items()):
+        total = sum(counts.values())
+        parts = ", ".join(f"{k}: {v}" for k, v in counts.most_common())
+        tr.write_line(f"{test}: {total} examples — {parts}")
+        for outcome in counts:
+            if outcome != "passed":
+                for ex in EXAMPLES[(test, outcome)][:3]:
+                    tr.write_line(f"    {outcome}: {ex[:160]}")
+
+
 def pytest_addoption(parser):
     parser.addoption("--slow", action="store_true",
                      help="run the property tests with thousands of examples")
@@ -52,7 +80,7 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     from hypothesis import HealthCheck, settings
-    settings.register_profile("ci", max_examples=150, deadline=None,
+    settings.register_profile("ci", max_examples=60, deadline=None,
                               suppress_health_check=list(HealthCheck))
     settings.register_profile("slow", max_examples=5000, deadline=None,
                               suppress_health_check=list(HealthCheck))
