@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -62,16 +63,28 @@ COPIED = ["matcalc", "grammar", "tests", "pyproject.toml"]
 
 
 def locate(mutation) -> tuple[int, str]:
-    """(occurrences of the snippet, file text)."""
+    """(occurrences of the snippet, file text). A snippet written `re:PATTERN` is a regular
+    expression (for code that is expected to change around the mutated spot)."""
     name, path, old, new, _ = mutation
-    text = (ROOT / path).read_text(encoding="utf-8")
+    text = ((SNAPSHOT or ROOT) / path).read_text(encoding="utf-8")
+    if old.startswith("re:"):
+        return len(re.findall(old[3:], text)), text
     return text.count(old), text
 
 
-def make_copy(dest: Path):
+def mutate(text: str, old: str, new: str) -> str:
+    if old.startswith("re:"):
+        return re.sub(old[3:], new, text, count=1)
+    return text.replace(old, new)
+
+
+SNAPSHOT: Path | None = None     # the tree as it was when the run started (edits meanwhile ignored)
+
+
+def make_copy(dest: Path, source: Path | None = None):
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")
     for item in COPIED:
-        src = ROOT / item
+        src = (source or SNAPSHOT or ROOT) / item
         if src.is_dir():
             shutil.copytree(src, dest / item, ignore=ignore)
         elif src.exists():
@@ -111,7 +124,7 @@ def run_mutant(mutation, timeout: float) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"mut-{name}-") as tmp:
         tree = Path(tmp)
         make_copy(tree)
-        (tree / path).write_text(text.replace(old, new), encoding="utf-8")
+        (tree / path).write_text(mutate(text, old, new), encoding="utf-8")
         status, seconds, tail = run_tests(tree, AREA_TESTS[area], timeout)
     outcome = {"passed": "SURVIVED", "failed": "killed", "timeout": "killed (timeout)"}.get(
         status, "error: " + status)
@@ -209,6 +222,10 @@ def main(argv=None) -> int:
     partial = bool(args.area or args.only)
     explicit_out = any(a == "--out" or a.startswith("--out=") for a in (argv or sys.argv[1:]))
     out = None if args.out == "-" or (partial and not explicit_out) else ROOT / args.out
+    global SNAPSHOT
+    snapshot_dir = tempfile.TemporaryDirectory(prefix="mut-snapshot-")
+    SNAPSHOT = Path(snapshot_dir.name)     # noqa: F841 - kept alive until the run ends
+    make_copy(SNAPSHOT, ROOT)
     if not args.no_baseline:
         baseline(areas, args.timeout)
     start = time.monotonic()
