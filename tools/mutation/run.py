@@ -205,6 +205,8 @@ def main(argv=None) -> int:
                     help="results file (the block between the mutation-run markers is "
                          "replaced); '-' for none. Partial runs (--area/--only) write nothing "
                          "unless --out is given explicitly")
+    ap.add_argument("--tests", nargs="+", metavar="FILE",
+                    help="run these test files instead of each area's selection")
     ap.add_argument("--check", action="store_true",
                     help="only check that every snippet occurs exactly once")
     ap.add_argument("--no-baseline", action="store_true")
@@ -219,7 +221,10 @@ def main(argv=None) -> int:
             print(f"{name}: snippet {'not found' if count == 0 else f'found {count}×'}")
         print(f"{len(chosen) - len(bad)} of {len(chosen)} snippets occur exactly once")
         return 1 if bad else 0
-    partial = bool(args.area or args.only)
+    if args.tests:
+        for area in AREA_TESTS:
+            AREA_TESTS[area] = list(args.tests)
+    partial = bool(args.area or args.only or args.tests)
     explicit_out = any(a == "--out" or a.startswith("--out=") for a in (argv or sys.argv[1:]))
     out = None if args.out == "-" or (partial and not explicit_out) else ROOT / args.out
     global SNAPSHOT
