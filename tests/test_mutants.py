@@ -131,6 +131,20 @@ def assert_same(got, want, what, rtol=1e-5, atol=1e-7):
     np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=what)
 
 
+def read_back(r, shapes_text, env, sizes, want, expr):
+    """The plain-text and LaTeX forms (the two that promise to read back; Unicode prints I and 𝟙
+    without sizes), read back by the parser and evaluated, against the same finite differences:
+    a printer that loses a bracket, a sign or a transpose gives a different number here."""
+    from matcalc.dims import symbol
+    from matcalc.numeric import evaluate_tree
+    dims = {symbol(k): v for k, v in sizes.items()}
+    values = {k: np.asarray(v, dtype=float).reshape(np.shape(v) or (1, 1)) for k, v in env.items()}
+    for label, printed in (("text", r.text), ("LaTeX", r.latex)):
+        node = parse(printed, shapes_text)
+        assert_same(evaluate_tree(node, values, dims), want,
+                    f"{label} form {printed!r} of the derivative of {expr}, read back")
+
+
 def check(expr, wrt, shapes: dict, f, *, order=1, special=None, sizes=None, seed=0,
           code=True, layout="numerator"):
     """derive(expr) against finite differences of f (our NumPy), through r.evaluate and
@@ -155,6 +169,7 @@ def check(expr, wrt, shapes: dict, f, *, order=1, special=None, sizes=None, seed
         assert_same(got, tensor, f"evaluate() of {expr} wrt {wrt} = {r}")
     else:
         assert_same(got, want, f"evaluate() of {expr} wrt {wrt} = {r}")
+    read_back(r, text, env, sizes, want, expr)
     if code:
         args = {identifier(k): v for k, v in env.items()}
         for value in (True, False):
