@@ -131,26 +131,33 @@ def assert_same(got, want, what, rtol=1e-5, atol=1e-7):
     np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=what)
 
 
-def read_back(r, shapes_text, env, sizes, want, expr):
+def read_back(r, shapes_text, shapes, env, sizes, want, expr):
     """The plain-text and LaTeX forms (the two that promise to read back; Unicode prints I and 𝟙
     without sizes), read back by the parser and evaluated, against the same finite differences:
     a printer that loses a bracket, a sign or a transpose gives a different number here."""
     from matcalc.dims import symbol
     from matcalc.numeric import evaluate_tree
-    dims = {symbol(k): v for k, v in sizes.items()}
+    named = {d for ds in shapes.values() for d in ds if isinstance(d, str)} if shapes_text else set()
+    dims = {symbol(k): v for k, v in sizes.items() if k in named}
     values = {k: np.asarray(v, dtype=float).reshape(np.shape(v) or (1, 1)) for k, v in env.items()}
     for label, printed in (("text", r.text), ("LaTeX", r.latex)):
         node = parse(printed, shapes_text)
+        # undeclared names print generated sizes (m_X) as a bare I or 𝟙: their sizes follow
+        # from the shape the derivative must have
+        for d, n in zip(node.shape, np.shape(want) if np.ndim(want) == 2 else ()):
+            if d.is_Symbol and str(d) not in named:
+                dims[d] = n
         assert_same(evaluate_tree(node, values, dims), want,
                     f"{label} form {printed!r} of the derivative of {expr}, read back")
 
 
 def check(expr, wrt, shapes: dict, f, *, order=1, special=None, sizes=None, seed=0,
-          code=True, layout="numerator"):
+          code=True, layout="numerator", declare=True):
     """derive(expr) against finite differences of f (our NumPy), through r.evaluate and
     through the generated NumPy code with value=True (also comparing the value) and False."""
     sizes = sizes or SIZES
     text = ", ".join(f"{n}: {'×'.join(map(str, d)) if d else 'scalar'}" for n, d in shapes.items())
+    text = text if declare else None
     r = derive(expr, wrt=wrt, shapes=text, order=order, layout=layout)
     env = draw(shapes, sizes, special, seed)
     want = expected_derivative(f, env, wrt, order)
@@ -169,7 +176,7 @@ def check(expr, wrt, shapes: dict, f, *, order=1, special=None, sizes=None, seed
         assert_same(got, tensor, f"evaluate() of {expr} wrt {wrt} = {r}")
     else:
         assert_same(got, want, f"evaluate() of {expr} wrt {wrt} = {r}")
-    read_back(r, text, env, sizes, want, expr)
+    read_back(r, text, shapes, env, sizes, want, expr)
     if code:
         args = {identifier(k): v for k, v in env.items()}
         for value in (True, False):
@@ -474,3 +481,84 @@ def test_element_wise_algebra_reads_the_ones_vector_as_one():
     # ∂((𝟙 − x) ⊘ (𝟙 + x))/∂x = −diag(2 ⊘ (1 + x)²)
     check("(ones(n) - x) ./ (ones(n) + x)", "x", {"x": ("n",)}, lambda x: (1 - x) / (1 + x),
           special={"x": "pos"})
+
+
+# ------------------------------------------------------------------------------------------------
+# The printers (check() also reads the plain-text and LaTeX forms back)
+# ------------------------------------------------------------------------------------------------
+
+def test_decimal_exponents_print_in_full():
+    # ∇ sum(x.^1.125) = 1.125 x.^0.125, not 1.1x.^0.12
+    check("sum(x .^ 1.125)", "x", {"x": ("n",)}, lambda x: np.sum(x ** 1.125), special={"x": "pos"})
+
+
+def test_scalar_power_with_a_long_decimal_exponent_prints_in_full():
+    # ∇ₓ s^0.1234 aᵀx = s^0.1234 a, not s^0.123 a
+    check("s^0.1234 * a^T x", "x", {"s": (), "a": ("n",), "x": ("n",)},
+          lambda s, a, x: s ** 0.1234 * a.T @ x, special={"s": "pos"})
+
+
+def test_a_fractional_number_prints_as_that_fraction_in_latex():
+    # d(s/3 + s)/ds = 4/3
+    check("s/3 + s", "s", {"s": ()}, lambda s: s / 3 + s)
+
+
+def test_logdet_prints_as_log_det_in_latex():
+    check("logdet(X) * a^T x", "x", {"X": ("n", "n"), "a": ("m",), "x": ("m",)},
+          lambda X, a, x: np.log(np.linalg.det(X)) * a.T @ x, special={"X": "spd"})
+
+
+def test_row_of_ones_prints_transposed_in_plain_text():
+    # ∂ sum(x)y/∂x = y𝟙ᵀ (undeclared names: the ones row has no nameable size)
+    r = check("sum(x) * y", "x", {"x": ("n",), "y": ("m",)}, lambda x, y: np.sum(x) * y,
+              declare=False)
+    assert str(r) == "y𝟙ᵀ" and r.text == "y*𝟙^T"
+
+
+def test_unicode_elementwise_square_of_a_matrix_is_not_the_matrix_power():
+    # ∇ sum(X.^3) = 3X.^2; printed 3X² it would read as 3·X·X
+    r = check("sum(X .^ 3)", "X", {"X": ("n", "n")}, lambda X: np.sum(X ** 3))
+    assert str(r) == "3X.^2"
+    env = draw({"X": ("n", "n")}, SIZES)
+    from matcalc.dims import symbol
+    from matcalc.numeric import evaluate_tree
+    back = evaluate_tree(parse(str(r), "X: n×n"), env, {symbol("n"): SIZES["n"]})
+    assert_same(back, 3 * env["X"] ** 2, "Unicode form read back")
+
+
+def test_unicode_keeps_a_space_after_a_long_declared_name():
+    r = check("(Xtrain w - y)^T (Xtrain w - y)", "w", {"Xtrain": ("m", "n"), "w": ("n",),
+                                                        "y": ("m",)},
+              lambda Xtrain, w, y: (Xtrain @ w - y).T @ (Xtrain @ w - y))
+    assert str(r) == "2Xtrainᵀ(Xtrain w − y)"
+
+
+def test_frobenius_norm_of_a_matrix_prints_its_subscript():
+    r = check("norm2(X) * a^T x", "x", {"X": ("m", "n"), "a": ("p",), "x": ("p",)},
+              lambda X, a, x: np.linalg.norm(X) * a.T @ x)
+    assert "‖X‖_F" in str(r) and r"\right\|_F" in r.latex
+
+
+def test_unicode_commutation_matrix_names_the_shape_of_the_variable():
+    # vec(Xᵀ) = K(m,n) vec(X) for X m×n (Magnus & Neudecker), so d vec(AXᵀ) = (I ⊗ A)K(m,n)
+    r = check("A*X^T", "X", {"A": ("p", "n"), "X": ("m", "n")}, lambda A, X: A @ X.T,
+              code=False)
+    assert str(r) == "(I ⊗ A)K(m,n)"
+
+
+# ------------------------------------------------------------------------------------------------
+# The parser
+# ------------------------------------------------------------------------------------------------
+
+def test_subscript_belongs_to_the_last_letter_of_a_run():
+    # `Ax_1` is A·x_1
+    check("Ax_1", "x_1", {"A": ("m", "n"), "x_1": ("n",)}, lambda A, x_1: A @ x_1)
+
+
+def test_transpose_after_a_letter_call_applies_to_the_bracket():
+    # `y(x)ᵀ` is y·xᵀ, an m×n outer product (as X(θ)ᵀ is X·θᵀ), not (yx)ᵀ
+    check("y(x)^T", "x", {"y": ("m",), "x": ("n",)}, lambda y, x: y @ x.T)
+
+
+def test_a_declared_matrix_named_I_is_not_the_identity():
+    check("I*x", "x", {"I": ("m", "n"), "x": ("n",)}, lambda I, x: I @ x)   # noqa: E741
