@@ -139,7 +139,9 @@ def read_back(r, shapes_text, shapes, env, sizes, want, expr):
     from matcalc.numeric import evaluate_tree
     named = {d for ds in shapes.values() for d in ds if isinstance(d, str)} if shapes_text else set()
     dims = {symbol(k): v for k, v in sizes.items() if k in named}
-    values = {k: np.asarray(v, dtype=float).reshape(np.shape(v) or (1, 1)) for k, v in env.items()}
+    from matcalc.shapes import canonical_name
+    values = {canonical_name(k): np.asarray(v, dtype=float).reshape(np.shape(v) or (1, 1))
+              for k, v in env.items()}
     for label, printed in (("text", r.text), ("LaTeX", r.latex)):
         node = parse(printed, shapes_text)
         # undeclared names print generated sizes (m_X) as a bare I or 𝟙: their sizes follow
@@ -557,9 +559,11 @@ def test_subscript_belongs_to_the_last_letter_of_a_run():
     check("Ax_1", "x_1", {"A": ("m", "n"), "x_1": ("n",)}, lambda A, x_1: A @ x_1)
 
 
-def test_transpose_after_a_letter_call_applies_to_the_bracket():
-    # `y(x)ᵀ` is y·xᵀ, an m×n outer product (as X(θ)ᵀ is X·θᵀ), not (yx)ᵀ
+def test_transpose_after_a_bracket_applies_to_the_bracket():
+    # `y(x)ᵀ` is y·xᵀ, an m×n outer product (as X(θ)ᵀ is X·θᵀ), not (yx)ᵀ; also after a
+    # declared multi-letter name, which the lexer reads like a function call
     check("y(x)^T", "x", {"y": ("m",), "x": ("n",)}, lambda y, x: y @ x.T)
+    check("ab(x)^T", "x", {"ab": ("m",), "x": ("n",)}, lambda ab, x: ab @ x.T)
 
 
 def test_a_declared_matrix_named_I_is_not_the_identity():
@@ -578,3 +582,21 @@ def test_sizes_of_a_kronecker_product_follow_a_later_unification():
     check("kron(x,y)^T z + x^T a", "z", {"x": ("m",), "y": ("n",), "z": ("k",), "a": ("m",)},
           lambda x, y, z, a: np.kron(x, y).T @ z + x.T @ a, declare=("a",),
           sizes={**SIZES, "k": SIZES["m"] * SIZES["n"]})
+
+
+def test_spelled_out_greek_names_keep_their_digits():
+    # theta1 and theta2 are θ1 and θ2, two different vectors
+    check("theta1^T A theta2", "theta1", {"theta1": ("m",), "A": ("m", "n"), "theta2": ("n",)},
+          lambda theta1, A, theta2: theta1.T @ A @ theta2)
+
+
+@pytest.mark.parametrize("rows", ["n", 2], ids=["n×n", "2×n"])
+def test_vec_of_a_matrix_has_a_size_that_is_a_product(rows):
+    # d vec(X)/d vec(X)ᵀ = I of size n² (or 2n): printed eye(n*n), emitted np.eye(n * n)
+    check("vec(X)", "X", {"X": (rows, "n")}, lambda X: X.reshape(-1, 1, order="F"))
+
+
+def test_sympy_form_keeps_a_squared_size():
+    import sympy
+    n = sympy.Symbol("n", integer=True, positive=True)
+    assert derive("vec(X)", wrt="X", shapes="X: n×n").sympy.shape == (n ** 2, n ** 2)
