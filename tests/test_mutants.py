@@ -459,7 +459,7 @@ TENSOR_CASES = [
      lambda X, B: np.linalg.matrix_power(X, 3) @ B, None),
     ("tr(X) * A", {"X": ("n", "n"), "A": ("m", "p")}, lambda X, A: np.trace(X) * A, None),
     ("logdet(X) * A", {"X": ("n", "n"), "A": ("m", "p")},
-     lambda X, A: np.log(np.linalg.det(X)) * A, {"X": "spd"}),
+     lambda X, A: np.log(np.linalg.det(X)) * A, {"X": "inv"}),     # not symmetric: X⁻ᵀ ≠ X⁻¹
     ("diag(X) * a^T", {"X": ("n", "n"), "a": ("p",)},
      lambda X, a: np.diag(X).reshape(-1, 1) @ a.T, None),
 ]
