@@ -170,10 +170,7 @@ CASES = [
          lambda e: np.exp(e["t"] * e["x"]), "derivative"),
     Case("row vector wrt a scalar", "exp(t*x^T)", "t", "x: n, t: scalar",
          {"x": (col("n"), "normal"), "t": (S, "normal")},
-         lambda e: np.exp(e["t"] * e["x"].T), "derivative",
-         marks=(pytest.mark.xfail(reason="the engine gives an n×1 derivative for this 1×n "
-                                         "function (reported in FINDINGS.md for the calculus "
-                                         "owner)", strict=False),)),
+         lambda e: np.exp(e["t"] * e["x"].T), "derivative"),
     Case("matrix wrt a scalar", "X inv(A + s B)", "s", "X: m×n, A: n×n, B: n×n, s: scalar",
          {"X": (mat("m", "n"), "normal"), "A": (mat("n", "n"), "near_I"),
           "B": (mat("n", "n"), "normal"), "s": (S, "normal")},
@@ -234,9 +231,7 @@ CASES = [
          lambda e: sc(np.linalg.det(e["X"])), "tensor", order=2),
     Case("Hessian of tr(inv(A)) (tensor path)", "tr(inv(A))", "A", "A: n×n",
          {"A": (mat("n", "n"), "near_I")},
-         lambda e: sc(np.trace(np.linalg.inv(e["A"]))), "tensor", order=2,
-         marks=(pytest.mark.xfail(reason="the engine gives 0 (issue: second derivatives "
-                                         "through inverses; calculus owner)", strict=False),)),
+         lambda e: sc(np.trace(np.linalg.inv(e["A"]))), "tensor", order=2),
     Case("Hessian of a factorisation loss", "‖X - U V^T‖_F^2", "U", "X: m×n, U: m×k, V: n×k",
          {"X": (mat("m", "n"), "normal"), "U": (mat("m", "k"), "normal"),
           "V": (mat("n", "k"), "normal")},

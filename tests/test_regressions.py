@@ -144,7 +144,7 @@ def test_a_number_is_not_equivalent_to_a_matrix_of_that_number():
 
 # Wrong answers the oracle properties found (FINDINGS.md titles in the reasons). Each compares
 # matcalc with central differences of the test's own NumPy function (tests/oracle.py); they
-# are xfail(strict=False) until the owners' fixes land.
+# were xfail(strict=False) until the owners' fixes landed; they pass now.
 
 def matches_differences(text, wrt, fn, order=1, seed=1, hvp_of=None):
     import oracle
@@ -180,21 +180,18 @@ def _o():
     return oracle
 
 
-@pytest.mark.xfail(strict=False, reason=INVERSE_BUG)
 def test_hessian_of_the_trace_of_an_inverse_is_not_zero():
     """derive("tr(inv(A))", wrt="A", order=2) printed 0."""
     o = _o()
     matches_differences("tr(inv(A))", "A", lambda e: o.scalar(np.trace(o.inv(e["A"]))), 2)
 
 
-@pytest.mark.xfail(strict=False, reason=INVERSE_BUG)
 def test_hessian_of_a_negative_power_is_not_zero():
     """derive("tr(A^-2)", wrt="A", order=2) printed 0."""
     o = _o()
     matches_differences("tr(A^-2)", "A", lambda e: o.scalar(np.trace(o.mpow(e["A"], -2))), 2)
 
 
-@pytest.mark.xfail(strict=False, reason=INVERSE_BUG)
 def test_hessian_through_the_inverse_of_a_rank_one_update_keeps_both_terms():
     """tr((I + xxᵀ)⁻¹) wrt x, order 2, printed −2(I + xxᵀ)⁻² (a term missing)."""
     o = _o()
@@ -202,7 +199,6 @@ def test_hessian_through_the_inverse_of_a_rank_one_update_keeps_both_terms():
         o.inv(np.eye(len(e["x"])) + e["x"] @ e["x"].T))), 2)
 
 
-@pytest.mark.xfail(strict=False, reason=INVERSE_BUG)
 def test_hessian_of_logdet_of_a_squared_product():
     """logdet((AB)²) wrt A, order 2, had the wrong sign in entry (0, 0, 0, 0)."""
     o = _o()
@@ -210,7 +206,6 @@ def test_hessian_of_logdet_of_a_squared_product():
                         lambda e: o.logdet(o.mpow(e["A"] @ e["B"], 2)), 2)
 
 
-@pytest.mark.xfail(strict=False, reason=SCALAR_BUG)
 def test_second_derivative_wrt_a_scalar_through_an_inverse_does_not_crash():
     """tr((cA)⁻¹) wrt c, order 2, raised AssertionError from inside the engine."""
     o = _o()
@@ -218,7 +213,6 @@ def test_second_derivative_wrt_a_scalar_through_an_inverse_does_not_crash():
                         lambda e: o.scalar(np.trace(o.inv(e["c"][0, 0] * e["A"]))), 2)
 
 
-@pytest.mark.xfail(strict=False, reason=SCALAR_BUG)
 def test_hessian_vector_product_through_an_inverse_does_not_crash():
     """hvp("tr(inv(B))", "B") raised AssertionError from inside the engine."""
     o = _o()
@@ -226,7 +220,6 @@ def test_hessian_vector_product_through_an_inverse_does_not_crash():
                         hvp_of=True)
 
 
-@pytest.mark.xfail(strict=False, reason=STRUCTURE_BUG)
 def test_hessian_of_logdet_of_a_declared_spd_matrix_counts_every_entry():
     """logdet(S), S spd, order 2, printed −(S⁻¹ ⊗ S⁻¹), the derivative of the gradient S⁻¹
     that the declaration allowed to print — not of the gradient S⁻ᵀ of independent entries."""
@@ -234,26 +227,22 @@ def test_hessian_of_logdet_of_a_declared_spd_matrix_counts_every_entry():
     matches_differences("logdet(S)", "S", lambda e: o.logdet(e["S"]), 2)
 
 
-@pytest.mark.xfail(strict=False, reason=STRUCTURE_BUG)
 def test_mixed_derivative_through_a_declared_symmetric_matrix_counts_every_entry():
     """t xᵀPx wrt (x, P), P symmetric, printed 2t(xᵀ ⊗ I): twice the differences of f."""
     matches_differences("t x^T P x", ("x", "P"),
                         lambda e: e["t"] * (e["x"].T @ e["P"] @ e["x"]))
 
 
-@pytest.mark.xfail(strict=False, reason=POSTFIX_BUG)
 def test_juxtaposed_A_A_transpose_is_A_times_A_transpose():
     """AAᵀ wrt A printed K(n,n)(Aᵀ ⊗ I + I ⊗ A), the derivative of (AA)ᵀ."""
     matches_differences("AAᵀ", "A", lambda e: e["A"] @ e["A"].T)
 
 
-@pytest.mark.xfail(strict=False, reason=POSTFIX_BUG)
 def test_juxtaposed_z_z_transpose_is_an_outer_product():
     """zz' was refused: cannot multiply z (m×1) by z (m×1)."""
     matches_differences("sum(zz')", "z", lambda e: np.array([[np.sum(e["z"] @ e["z"].T)]]))
 
 
-@pytest.mark.xfail(strict=False, reason=POSTFIX_BUG)
 def test_juxtaposed_c_S_inverse_x_is_c_times_S_inverse_x():
     """cS⁻¹x was read as (cS)⁻¹x."""
     o = _o()
