@@ -71,7 +71,8 @@ class Step:
     kind: str
     parts: dict = field(default_factory=dict)
 
-    def render(self, lang: str = "en", style: str = "unicode") -> str:
+    def values(self, lang: str = "en", style: str = "unicode") -> dict:
+        """The template's fields, each printed in `style`."""
         if lang not in LANGS:
             raise ValueError(f"lang must be one of {LANGS}")
         show = _printer(style)
@@ -91,18 +92,61 @@ class Step:
                 values[k] = _formula(v[1], style) if isinstance(v[1], list) else show(v[1])
             else:
                 values[k] = v
-        return TEMPLATES[self.kind][lang].format(**values)
+        return values
+
+    def render(self, lang: str = "en", style: str = "unicode") -> str:
+        return TEMPLATES[self.kind][lang].format(**self.values(lang, style))
+
+    def typeset(self, lang: str = "en", target: str = "latex") -> str:
+        """The step with its mathematics typeset: `target="latex"` gives one LaTeX line (words
+        in \\text{}), `target="html"` gives HTML with the mathematics between \\( \\) for
+        MathJax (JupyterLab and the classic Notebook both typeset it, offline)."""
+        import html
+        import string
+        values = self.values(lang, "latex")
+        out = []
+        for literal, name, _, _ in string.Formatter().parse(TEMPLATES[self.kind][lang]):
+            words = [literal] if literal else []
+            if name in ("rule", "names") or (name and values[name] in ("scalar", "标量")):
+                words.append(values[name])
+                name = None
+            for w in words:
+                if target == "html":
+                    out.append(html.escape(w).replace("  ", "&nbsp; "))
+                elif w.strip():
+                    out.append(f"\\text{{{_tex_text(w)}}}")
+                else:
+                    out.append("\\quad ")
+            if name is not None:
+                math = values[name]
+                out.append(f"\\({html.escape(math)}\\)" if target == "html" else math)
+        return "".join(out)
 
     def __str__(self):
         return self.render()
 
+    def __repr__(self):
+        return f"<step: {self.render()}>"
+
     def _repr_latex_(self):
-        return f"$\\text{{{self.kind}}}\\quad {self.render(style='latex')}$"
+        return f"${self.typeset(target='latex')}$"
+
+    def _repr_html_(self):
+        return f"<div>{self.typeset(target='html')}</div>"
+
+
+def _tex_text(words: str) -> str:
+    """Words for \\text{}: LaTeX's special characters escaped."""
+    for a, b in (("\\", "\\textbackslash "), ("{", "\\{"), ("}", "\\}"), ("_", "\\_"),
+                 ("%", "\\%"), ("&", "\\&"), ("#", "\\#"), ("$", "\\$")):
+        words = words.replace(a, b)
+    return words
 
 
 class Derivation(list):
-    """The steps of a derivation; str() renders them one a line in the language and style
-    chosen when it was made (English Unicode by default)."""
+    """The steps of a derivation; str() and repr() render them as a numbered list, one a line,
+    in the language and style chosen when it was made (English Unicode by default). In Jupyter
+    they display as a numbered list with the mathematics typeset."""
 
     lang = "en"
     style = "unicode"
@@ -114,14 +158,21 @@ class Derivation(list):
     def __str__(self):
         return self.render()
 
+    def __repr__(self):
+        return self.render()
+
     def _repr_html_(self):
-        import html
-        return "<ol>" + "".join(f"<li>{html.escape(s.render(self.lang))}</li>"
-                                for s in self) + "</ol>"
+        items = "".join(f"<li>{s.typeset(self.lang, 'html')}</li>" for s in self)
+        return f"<ol class='matcalc-steps'>{items}</ol>"
 
     def _repr_latex_(self):
-        body = " \\\\ ".join(s.render(self.lang, "latex").replace("  ", " ") for s in self)
+        body = " \\\\ ".join(f"\\text{{{i}.}}\\; {s.typeset(self.lang, 'latex')}"
+                                for i, s in enumerate(self, 1))
         return f"$\\begin{{array}}{{l}} {body} \\end{{array}}$"
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/plain": self.render(), "text/html": self._repr_html_(),
+                "text/latex": self._repr_latex_()}
 
 
 def _check(factors, result, style):
