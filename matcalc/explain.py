@@ -163,7 +163,7 @@ class Derivation(list):
 
     def _repr_html_(self):
         items = "".join(f"<li>{s.typeset(self.lang, 'html')}</li>" for s in self)
-        return f"<ol class='matcalc-steps'>{items}</ol>"
+        return f"<ol>{items}</ol>"
 
     def _repr_latex_(self):
         body = " \\\\ ".join(f"\\text{{{i}.}}\\; {s.typeset(self.lang, 'latex')}"
