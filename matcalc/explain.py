@@ -44,6 +44,21 @@ def _printer(style):
     return {"unicode": to_unicode, "text": to_text, "latex": to_latex}[style]
 
 
+STEP_NODES = 400    # a step's expression printed larger than this names its repeated parts
+
+
+def _show_bounded(node, style, show):
+    """node printed in full, or — when its printed tree is over STEP_NODES — with every
+    repeated subexpression named once (`… where s1 = softmax(x), s2 = …`), so that a step
+    grows with the shared form of its expression rather than with the printed tree (nested
+    softmax doubles the printed tree at each level)."""
+    from .cse import tree_size
+    from .printing.named import named_form
+    if tree_size(node, STEP_NODES) > STEP_NODES:
+        return named_form(node, style, show)
+    return show(node)
+
+
 def _shape(shape, style, lang):
     if is_scalar(shape):
         return {"en": "scalar", "zh": "标量"}[lang]
@@ -79,7 +94,7 @@ class Step:
         values = {}
         for k, v in self.parts.items():
             if isinstance(v, E.Node):
-                values[k] = show(v)
+                values[k] = _show_bounded(v, style, show)
             elif isinstance(v, tuple) and v and v[0] == "shape":
                 values[k] = _shape(v[1], style, lang)
             elif isinstance(v, tuple) and v and v[0] == "d":
@@ -327,7 +342,9 @@ def _vector_chain(steps, f, x, syms, defs, top, fname, ctx):
     factors, formula, shapes = [], [], []
     if scalar_f:        # ∂f/∂x = (∂z₁/∂x)ᵀ ⋯ ∂f/∂z_k, each factor a Jacobian transposed
         for name, var, d, kind in reversed(locals_[1:]):
-            t = kind == "jacobian"
+            # a Jacobian enters transposed; so does the derivative of a vector with respect to
+            # a scalar (a broadcast bias b in Xw + b): a column that is the Jacobian's only column
+            t = kind == "jacobian" or (is_scalar(var.shape) and not is_scalar(d.shape))
             factors.append(B.transpose(d) if t else d)
             formula.append((name, var.name, t))
             shapes.append(tuple(reversed(d.shape)) if t else d.shape)
