@@ -124,20 +124,28 @@ def test_docs_link_to_each_other_and_stay_inside_the_repository():
         pytest.skip(f"not yet in this checkout: {sorted({t for _, t in broken})}")
 
 
+def _repository_files():
+    """The files under version control (git ls-files), or in an unpacked sdist every file but
+    caches and build output."""
+    proc = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"], capture_output=True)
+    if proc.returncode == 0 and proc.stdout:
+        return [ROOT / name for name in proc.stdout.decode().split("\0") if name]
+    return [p for p in ROOT.rglob("*") if p.is_file() and not re.match(
+        r"(\.\w[^/]*|build|dist|bench/\.tgenv)(/|$)|.*(__pycache__|\.egg-info)",
+        p.relative_to(ROOT).as_posix()) or p.relative_to(ROOT).as_posix() == ".ci/run"]
+
+
 def test_no_file_refers_to_a_path_outside_the_repository():
     pattern = re.compile(r"\.\./shared|/work/|CONTRACT\.md")
     offenders = []
-    for path in ROOT.rglob("*"):
-        rel = path.relative_to(ROOT).as_posix()
-        if not path.is_file() or re.match(r"(\.git|\.venv|bench/\.tgenv|build|dist)(/|$)", rel) \
-                or "__pycache__" in rel or ".egg-info" in rel or path.suffix in (".png", ".woff2"):
+    for path in _repository_files():
+        if path.name == "test_docs.py" or path.suffix in (".png", ".woff2") or not path.is_file():
             continue
         try:
             text = path.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):
             continue
-        if path.name == "test_docs.py":
-            continue
+        rel = path.relative_to(ROOT).as_posix()
         offenders += [f"{rel}:{text.count(chr(10), 0, m.start()) + 1}: {m.group()}"
                       for m in pattern.finditer(text)]
     assert not offenders, "\n".join(offenders)
