@@ -368,7 +368,7 @@ def _vector_chain(steps, f, x, syms, defs, top, fname, ctx):
 
 def _backward_chain(steps, x, syms, defs, top, fname, ctx):
     """A scalar loss through matrix intermediates: pass ∂f/∂z back one definition at a time
-    (seed 000: ∂z/∂X = Aᵀ ∂z/∂Y for Y = AX + B)."""
+    (∂z/∂X = Aᵀ ∂z/∂Y for Y = AX + B)."""
     from .derive import reverse
     from .simplify import simplify
     G, _ = _local(top, syms[-1], ctx)
