@@ -6,28 +6,33 @@ so the engine's imports point one way. No mathematics happens here.
 """
 from __future__ import annotations
 
+from typing import Union
+
 from . import products
 from .derive import derivation
 from .result import Result
 
+#: Shape declarations: "X: m×n, θ: n, λ: scalar, A: n×n spd" or {"X": "m×n", "θ": "n", "A": ("n", "n", "spd")}.
+ShapesSpec = Union[str, dict, None]
 
-def derive(expr: str, wrt, shapes=None, order: int = 1, layout: str = "numerator",
-           simplify: bool = True) -> Result:
-    """The closed-form derivative of `expr` with respect to the variable `wrt` (CONTRACT §3).
+
+def derive(expr: str, wrt: str | tuple[str, str], shapes: ShapesSpec = None, order: int = 1,
+           layout: str = "numerator", simplify: bool = True) -> Result:
+    """The closed-form derivative of `expr` with respect to the variable `wrt` (docs/api.md).
     wrt=("x", "y") gives the mixed second derivative ∂/∂y (∂f/∂x)."""
     return Result.of(derivation(expr, wrt, shapes, order, layout, simplify))
 
 
-def vjp(expr: str, wrt: str, cotangent: str = "v", shapes=None) -> Result:
+def vjp(expr: str, wrt: str, cotangent: str = "v", shapes: ShapesSpec = None) -> Result:
     """vᵀ(∂f/∂x) in closed form, shaped like x; v is a new symbol shaped like f."""
     return Result.of(products.vjp(expr, wrt, cotangent, shapes))
 
 
-def jvp(expr: str, wrt: str, tangent: str = "u", shapes=None) -> Result:
+def jvp(expr: str, wrt: str, tangent: str = "u", shapes: ShapesSpec = None) -> Result:
     """(∂f/∂x)u in closed form, shaped like f; u is a new symbol shaped like x."""
     return Result.of(products.jvp(expr, wrt, tangent, shapes))
 
 
-def hvp(expr: str, wrt: str, vector: str = "u", shapes=None) -> Result:
+def hvp(expr: str, wrt: str, vector: str = "u", shapes: ShapesSpec = None) -> Result:
     """(∇²f)u for a scalar f: the Hessian applied to u (shaped like x) without forming it."""
     return Result.of(products.hvp(expr, wrt, vector, shapes))

@@ -88,8 +88,21 @@ class MatcalcError(ValueError):
         return "\n".join(parts)
 
     def _repr_html_(self) -> str:
+        """In Jupyter: the class and message, the hint, and the source line with the offending
+        characters marked under a caret (monospace, so the caret lines up)."""
         import html
-        return f"<pre style='color:#b00'>{html.escape(type(self).__name__ + ': ' + str(self))}</pre>"
+        out = [f"<div class='matcalc-error' style='border-left:3px solid #b00;padding-left:8px'>"
+               f"<b style='color:#b00'>{html.escape(type(self).__name__)}</b>: "
+               f"{html.escape(self.message)}"]
+        if self.hint:
+            out.append(f"<div><i>hint:</i> {html.escape(self.hint)}</div>")
+        picture = self.caret()
+        if picture:
+            out.append(f"<pre style='margin:4px 0'>{html.escape(picture)}</pre>")
+        return "".join(out) + "</div>"
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        return {"text/plain": f"{type(self).__name__}: {self}", "text/html": self._repr_html_()}
 
 
 class ParseError(MatcalcError):

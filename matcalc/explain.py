@@ -44,6 +44,21 @@ def _printer(style):
     return {"unicode": to_unicode, "text": to_text, "latex": to_latex}[style]
 
 
+STEP_NODES = 400    # a step's expression printed larger than this names its repeated parts
+
+
+def _show_bounded(node, style, show):
+    """node printed in full, or — when its printed tree is over STEP_NODES — with every
+    repeated subexpression named once (`… where s1 = softmax(x), s2 = …`), so that a step
+    grows with the shared form of its expression rather than with the printed tree (nested
+    softmax doubles the printed tree at each level)."""
+    from .cse import tree_size
+    from .printing.named import named_form
+    if tree_size(node, STEP_NODES) > STEP_NODES:
+        return named_form(node, style, show)
+    return show(node)
+
+
 def _shape(shape, style, lang):
     if is_scalar(shape):
         return {"en": "scalar", "zh": "标量"}[lang]
@@ -71,14 +86,15 @@ class Step:
     kind: str
     parts: dict = field(default_factory=dict)
 
-    def render(self, lang: str = "en", style: str = "unicode") -> str:
+    def values(self, lang: str = "en", style: str = "unicode") -> dict:
+        """The template's fields, each printed in `style`."""
         if lang not in LANGS:
             raise ValueError(f"lang must be one of {LANGS}")
         show = _printer(style)
         values = {}
         for k, v in self.parts.items():
             if isinstance(v, E.Node):
-                values[k] = show(v)
+                values[k] = _show_bounded(v, style, show)
             elif isinstance(v, tuple) and v and v[0] == "shape":
                 values[k] = _shape(v[1], style, lang)
             elif isinstance(v, tuple) and v and v[0] == "d":
@@ -91,18 +107,61 @@ class Step:
                 values[k] = _formula(v[1], style) if isinstance(v[1], list) else show(v[1])
             else:
                 values[k] = v
-        return TEMPLATES[self.kind][lang].format(**values)
+        return values
+
+    def render(self, lang: str = "en", style: str = "unicode") -> str:
+        return TEMPLATES[self.kind][lang].format(**self.values(lang, style))
+
+    def typeset(self, lang: str = "en", target: str = "latex") -> str:
+        """The step with its mathematics typeset: `target="latex"` gives one LaTeX line (words
+        in \\text{}), `target="html"` gives HTML with the mathematics between \\( \\) for
+        MathJax (JupyterLab and the classic Notebook both typeset it, offline)."""
+        import html
+        import string
+        values = self.values(lang, "latex")
+        out = []
+        for literal, name, _, _ in string.Formatter().parse(TEMPLATES[self.kind][lang]):
+            words = [literal] if literal else []
+            if name in ("rule", "names") or (name and values[name] in ("scalar", "标量")):
+                words.append(values[name])
+                name = None
+            for w in words:
+                if target == "html":
+                    out.append(html.escape(w).replace("  ", "&nbsp; "))
+                elif w.strip():
+                    out.append(f"\\text{{{_tex_text(w)}}}")
+                else:
+                    out.append("\\quad ")
+            if name is not None:
+                math = values[name]
+                out.append(f"\\({html.escape(math)}\\)" if target == "html" else math)
+        return "".join(out)
 
     def __str__(self):
         return self.render()
 
+    def __repr__(self):
+        return f"<step: {self.render()}>"
+
     def _repr_latex_(self):
-        return f"$\\text{{{self.kind}}}\\quad {self.render(style='latex')}$"
+        return f"${self.typeset(target='latex')}$"
+
+    def _repr_html_(self):
+        return f"<div>{self.typeset(target='html')}</div>"
+
+
+def _tex_text(words: str) -> str:
+    """Words for \\text{}: LaTeX's special characters escaped."""
+    for a, b in (("\\", "\\textbackslash "), ("{", "\\{"), ("}", "\\}"), ("_", "\\_"),
+                 ("%", "\\%"), ("&", "\\&"), ("#", "\\#"), ("$", "\\$")):
+        words = words.replace(a, b)
+    return words
 
 
 class Derivation(list):
-    """The steps of a derivation; str() renders them one a line in the language and style
-    chosen when it was made (English Unicode by default)."""
+    """The steps of a derivation; str() and repr() render them as a numbered list, one a line,
+    in the language and style chosen when it was made (English Unicode by default). In Jupyter
+    they display as a numbered list with the mathematics typeset."""
 
     lang = "en"
     style = "unicode"
@@ -114,14 +173,21 @@ class Derivation(list):
     def __str__(self):
         return self.render()
 
+    def __repr__(self):
+        return self.render()
+
     def _repr_html_(self):
-        import html
-        return "<ol>" + "".join(f"<li>{html.escape(s.render(self.lang))}</li>"
-                                for s in self) + "</ol>"
+        items = "".join(f"<li>{s.typeset(self.lang, 'html')}</li>" for s in self)
+        return f"<ol>{items}</ol>"
 
     def _repr_latex_(self):
-        body = " \\\\ ".join(s.render(self.lang, "latex").replace("  ", " ") for s in self)
+        body = " \\\\ ".join(f"\\text{{{i}.}}\\; {s.typeset(self.lang, 'latex')}"
+                                for i, s in enumerate(self, 1))
         return f"$\\begin{{array}}{{l}} {body} \\end{{array}}$"
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/plain": self.render(), "text/html": self._repr_html_(),
+                "text/latex": self._repr_latex_()}
 
 
 def _check(factors, result, style):
@@ -276,7 +342,9 @@ def _vector_chain(steps, f, x, syms, defs, top, fname, ctx):
     factors, formula, shapes = [], [], []
     if scalar_f:        # ∂f/∂x = (∂z₁/∂x)ᵀ ⋯ ∂f/∂z_k, each factor a Jacobian transposed
         for name, var, d, kind in reversed(locals_[1:]):
-            t = kind == "jacobian"
+            # a Jacobian enters transposed; so does the derivative of a vector with respect to
+            # a scalar (a broadcast bias b in Xw + b): a column that is the Jacobian's only column
+            t = kind == "jacobian" or (is_scalar(var.shape) and not is_scalar(d.shape))
             factors.append(B.transpose(d) if t else d)
             formula.append((name, var.name, t))
             shapes.append(tuple(reversed(d.shape)) if t else d.shape)
@@ -300,7 +368,7 @@ def _vector_chain(steps, f, x, syms, defs, top, fname, ctx):
 
 def _backward_chain(steps, x, syms, defs, top, fname, ctx):
     """A scalar loss through matrix intermediates: pass ∂f/∂z back one definition at a time
-    (seed 000: ∂z/∂X = Aᵀ ∂z/∂Y for Y = AX + B)."""
+    (∂z/∂X = Aᵀ ∂z/∂Y for Y = AX + B)."""
     from .derive import reverse
     from .simplify import simplify
     G, _ = _local(top, syms[-1], ctx)

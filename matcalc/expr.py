@@ -79,6 +79,10 @@ class Node:
 
     __slots__ = ("_h",)
 
+    def __str__(self) -> str:      # print(tree) shows the formula; repr() keeps the tree
+        from .errors import show
+        return show(self)
+
     @property
     def children(self) -> tuple["Node", ...]:
         return ()

@@ -78,6 +78,23 @@ class StepView:
         return (f"[{self.rule}] at {self.expression} ({self.shape}): "
                 f"∂f/∂({self.child}) ({self.child_shape}) += {self.outgoing}")
 
+    def __repr__(self):
+        return f"<rule step {self}>"
+
+
+class StepList(list):
+    """Rule applications, printed as a numbered list (in Jupyter, an HTML ordered list)."""
+
+    def __str__(self):
+        return "\n".join(f"{i}. {s}" for i, s in enumerate(self, 1))
+
+    __repr__ = __str__
+
+    def _repr_html_(self):
+        import html
+        items = "".join(f"<li><code>{html.escape(str(s))}</code></li>" for s in self)
+        return f"<ol>{items}</ol>"
+
 
 @dataclass(frozen=True)
 class Result(Derivation):
@@ -105,7 +122,13 @@ class Result(Derivation):
         return printed(self.node, "unicode")
 
     def __repr__(self) -> str:
-        return f"<matcalc.Result {self.kind} {self}  ({fmt_shape(self.node.shape)})>"
+        """`<gradient n×1: 2Xᵀ(Xθ − y)>`: the kind, the shape and the Unicode form."""
+        return f"<{self.kind} {self._shape_text()}: {self}>"
+
+    def _shape_text(self) -> str:
+        if self.kind == "tensor":
+            return "×".join(str(d) for d in self.shape)
+        return fmt_shape(self.node.shape)
 
     def code(self, backend: str = "numpy", sizes: dict | None = None,
              name: str | None = None, value: bool = True) -> str:
@@ -151,12 +174,20 @@ class Result(Derivation):
         return cost(self, {str(k): int(v) for k, v in sizes.items()})
 
     def _repr_html_(self) -> str:
+        """The kind and shape, the result typeset by MathJax (JupyterLab and the classic
+        Notebook ship it), and the plain-text form to copy."""
         import html
-        return (f"<div><b>{html.escape(self.kind)}</b> ({html.escape(fmt_shape(self.node.shape))})"
-                f": <code>{html.escape(str(self))}</code></div>")
+        return (f"<div class='matcalc-result'>$$ {html.escape(self.latex)} $$"
+                f"<div style='color:#666;font-size:90%'>{html.escape(self.kind)}, "
+                f"{html.escape(self._shape_text())} &middot; "
+                f"<code>{html.escape(self.text)}</code></div></div>")
 
     def _repr_latex_(self) -> str:
         return f"$\\displaystyle {self.latex}$"
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        return {"text/plain": repr(self), "text/latex": self._repr_latex_(),
+                "text/html": self._repr_html_()}
 
     @property
     def source(self) -> E.Node:
@@ -214,10 +245,10 @@ class Result(Derivation):
     @property
     @deep
     def rule_steps(self) -> list[StepView]:
-        return [StepView(s.rule, to_unicode(s.node), fmt_shape(s.node.shape),
+        return StepList(StepView(s.rule, to_unicode(s.node), fmt_shape(s.node.shape),
                          to_unicode(s.incoming), to_unicode(s.child),
                          fmt_shape(s.child.shape), to_unicode(s.outgoing))
-                for s in self.raw_steps]
+                for s in self.raw_steps)
 
     # numbers ------------------------------------------------------------------------------
     @deep

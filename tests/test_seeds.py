@@ -1,4 +1,4 @@
-"""Every worked example of ../shared/SEEDS.md in the closed form the tutorials print, and
+"""Every worked example of the tutorials the notebooks retell, in the closed form they print, and
 checked numerically (the identity table checks the same formulas against hand-written forms)."""
 from __future__ import annotations
 
