@@ -114,7 +114,7 @@ NEW = settings(deadline=None, suppress_health_check=list(HealthCheck),
                max_examples=5000 if SLOW else 30)
 SH = oracle.SHAPES
 
-# Wrong answers already reported in /work/wt/FINDINGS.md (titles below), waiting for their
+# Wrong answers already reported but not yet fixed (titles below).
 # owners' fixes. In the default run an example that fails AND matches one of these is counted
 # as "known: <title>" and rejected (printed in the summary, never a pass); with --slow it
 # fails like any other (MATCALC_KNOWN=tally or =strict chooses explicitly). Delete an entry

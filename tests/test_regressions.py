@@ -142,9 +142,10 @@ def test_a_number_is_not_equivalent_to_a_matrix_of_that_number():
     assert matcalc.equivalent("0", "A - A", "A: n×n")
 
 
-# Wrong answers the oracle properties found (FINDINGS.md titles in the reasons). Each compares
+# Wrong answers the oracle properties found (second derivatives through inverses, wrt a scalar,
+# wrt declared structures; postfix after a run of letters). Each compares
 # matcalc with central differences of the test's own NumPy function (tests/oracle.py); they
-# were xfail(strict=False) until the owners' fixes landed; they pass now.
+# were expected failures until the fixes landed.
 
 def matches_differences(text, wrt, fn, order=1, seed=1, hvp_of=None):
     import oracle
@@ -166,13 +167,6 @@ def matches_differences(text, wrt, fn, order=1, seed=1, hvp_of=None):
                           float(np.max(np.abs(fn(env)))), f"{text} d/d{wrts}: {r}", slack)
 
 
-INVERSE_BUG = ("calculus — second derivatives through inverses and negative powers are 0 or "
-               "miss terms (FINDINGS.md)")
-STRUCTURE_BUG = ("calculus — second derivatives wrt declared symmetric / spd / diagonal "
-                 "variables use the declaration (FINDINGS.md)")
-SCALAR_BUG = ("calculus — second derivative wrt a scalar through an inverse raises "
-              "AssertionError (FINDINGS.md)")
-POSTFIX_BUG = "parser — a postfix operator binds to a run of letters (FINDINGS.md)"
 
 
 def _o():
