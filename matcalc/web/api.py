@@ -10,7 +10,8 @@ import threading
 from dataclasses import replace
 from functools import lru_cache
 
-from matcalc import MatcalcError, derive, hvp, jvp, vjp
+from ..api import derive, hvp, jvp, vjp          # the public entry points, not the package root
+from ..errors import MatcalcError
 
 MAX_FIELD = {"formula": 2000, "shapes": 2000, "wrt": 100, "symbol": 20}
 MODES = ("derivative", "hessian", "vjp", "jvp", "hvp")
