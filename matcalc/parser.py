@@ -148,6 +148,7 @@ class ToExpr(Transformer):
     def __init__(self, shapes: Shapes):
         super().__init__()
         self.declared = set(shapes.decls) | shapes.dim_names
+        self.notes = shapes.notes
         # Products the parser made itself (a run of letters split into names, X(θ)): a postfix
         # operator after one applies to its last factor only, AAᵀ = A·Aᵀ, X(θ)ᵀ = X·θᵀ.
         self.call_products: dict[int, E.Node] = {}   # id → node, kept alive so ids stay unique
@@ -276,7 +277,12 @@ class ToExpr(Transformer):
 
     def name(self, meta, c):
         tok = c[0]
-        parts = [self._leaf(n, s) for n, s in split_name(str(tok), tok.start_pos, self.declared)]
+        units = split_name(str(tok), tok.start_pos, self.declared)
+        parts = [self._leaf(n, s) for n, s in units]
+        if len(units) >= 3:
+            word = str(tok)
+            self.notes.append(f"`{word}` is read as the product {'·'.join(n for n, _ in units)}; "
+                              f"to use it as one name, declare it (e.g. \"{word}: m×n\")")
         node = parts[0]
         for p in parts[1:]:
             node = E.MatMul((node, p), span=Span(node.span.start, p.span.end))
@@ -616,9 +622,10 @@ def parse_raw(text: str, shapes: Shapes) -> E.Node:
         raise
 
 
-def _infer(raw, decls: Shapes):
+def _infer(raw, decls: Shapes, full: bool = False):
     inference = Inference(decls)
-    return inference.finish(inference.infer(raw))
+    node = inference.finish(inference.infer(raw))
+    return (node, inference) if full else node
 
 
 def _undeclared_small(raw, decls: Shapes) -> list[str]:
@@ -634,6 +641,10 @@ def _undeclared_small(raw, decls: Shapes) -> list[str]:
     return out
 
 
+def _with_scalars(decls: Shapes, names) -> Shapes:
+    return Shapes({**decls.decls, **{n: Decl(SCALAR) for n in names}}, list(decls.notes))
+
+
 def _as_scalars(raw, decls: Shapes, err: ShapeError):
     """CONTRACT §2: an undeclared name whose only well-shaped reading is a scalar is a scalar
     (`tr((I + c A)^-1)`). Tries one name, then two, then all; more than one reading → the error."""
@@ -645,13 +656,15 @@ def _as_scalars(raw, decls: Shapes, err: ShapeError):
             continue
         found = []
         for group in combinations(names, k):
-            trial = Shapes({**decls.decls, **{n: Decl(SCALAR) for n in group}})
+            trial = _with_scalars(decls, group)
             try:
                 found.append((_infer(raw, trial), trial, group))
             except MatcalcError:
                 continue
         if len(found) == 1:
-            return found[0][:2]
+            node, trial, group = found[0]
+            trial.notes.extend(_scalar_note(n) for n in group)
+            return node, trial
         if found:
             options = " or ".join(", ".join(g) for _, _, g in found)
             err.hint = f"declare which names are scalars ({options}: scalar)"
@@ -659,20 +672,165 @@ def _as_scalars(raw, decls: Shapes, err: ShapeError):
     raise err
 
 
+def _scalar_note(name: str) -> str:
+    example = "m×n" if name[0].isupper() else "n"
+    return (f"{name} is taken as a scalar (the only well-shaped reading that does not scale or "
+            f"broadcast an undeclared vector {name}); declare \"{name}: {example}\" to read it "
+            "otherwise")
+
+
+def _factors(node) -> list:
+    if type(node) is E.MatMul:
+        return [f for a in node.args for f in _factors(a)]
+    return [node]
+
+
+def _simple_scalar(node, decls: Shapes) -> bool:
+    """A number, a size or a declared name: a scalar the user wrote as one."""
+    if type(node) is E.MatMul and len(node.args) == 2 and type(node.args[0]) is E.Num:
+        node = node.args[1]
+    return type(node) in (E.Num, E.Size) or (type(node) is E.Sym and node.name in decls.decls)
+
+
+def _bare_name(node):
+    if type(node) is E.MatMul and len(node.args) == 2 and type(node.args[0]) is E.Num:
+        node = node.args[1]
+    return node if type(node) is E.Sym else None
+
+
+def _free_names(node, decls: Shapes, inference) -> set[str]:
+    """Undeclared names whose sizes occur nowhere else in the formula: nothing but the
+    default reading makes them vectors or matrices."""
+    owners: dict = {}
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if type(n) in (E.Sym, E.Identity, E.Ones, E.Zero):
+            key = n.name if type(n) is E.Sym else id(n)
+            for s in set().union(*(d.free_symbols for d in n.shape)):
+                owners.setdefault(s, set()).add(key)
+        stack.extend(n.children)
+    out = set()
+    for n in _syms(node):
+        if n.name in decls.decls or n.name in decls.dim_names:
+            continue
+        syms = set().union(*(d.free_symbols for d in n.shape))
+        if syms and all(s in inference.u.generated and owners.get(s) == {n.name} for s in syms):
+            out.add(n.name)
+    return out
+
+
+def _syms(node):
+    stack, out, seen = [node], [], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if type(n) is E.Sym:
+            out.append(n)
+        stack.extend(n.children)
+    return out
+
+
+_ELEMENTWISE = (E.Add, E.Hadamard, E.HadamardDiv)
+
+
+def _scalar_suspects(node, decls: Shapes, inference) -> list[str]:
+    """Undeclared names that the default reading makes vectors only for them to be scaled by a
+    scalar (λθᵀθ, a·xᵀx, α‖w‖²) or to have a computed scalar broadcast to them (wᵀx + b):
+    CONTRACT §2 reads those as scalars."""
+    free = _free_names(node, decls, inference)
+    if not free:
+        return []
+    out: list[str] = []
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if type(n) is E.MatMul:
+            fs = _factors(n)
+            for i, f in enumerate(fs[:-1]):
+                if type(f) is E.Sym and f.name in free and not f.name[0].isupper():
+                    rest = [g for g in fs[i + 1:] if not is_scalar(g.shape)]
+                    if any(type(g) is not E.Num for g in fs[i + 1:]) and (
+                            not rest or (rest[0].shape[0] == 1 and rest[-1].shape[1] == 1)):
+                        out.append(f.name)
+                if type(f) is not E.Num:
+                    break               # only a leading factor (after numbers) scales the rest
+        elif type(n) in _ELEMENTWISE:
+            scal = [a for a in n.children if is_scalar(a.shape)]
+            if scal and not all(_simple_scalar(a, decls) for a in scal):
+                for a in n.children:
+                    b = _bare_name(a)
+                    if b is not None and not is_scalar(a.shape) and b.name in free:
+                        out.append(b.name)
+        stack.extend(n.children)
+    return list(dict.fromkeys(out))
+
+
+def _prefer_scalars(raw, node, inference, decls: Shapes):
+    """Take as scalars the undeclared names CONTRACT §2 says are scalars, while the formula
+    stays well-shaped."""
+    for _ in range(4):
+        suspects = _scalar_suspects(node, decls, inference)
+        if not suspects:
+            break
+        trial = _with_scalars(decls, suspects)
+        try:
+            node, inference = _infer(raw, trial, full=True)
+        except MatcalcError:
+            break
+        trial.notes.extend(_scalar_note(n) for n in suspects)
+        decls = trial
+    return node, decls
+
+
+def _broadcast_notes(node, decls: Shapes) -> None:
+    verbs = {E.Add: "is added to", E.Hadamard: "multiplies", E.HadamardDiv: "divides"}
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if type(n) in _ELEMENTWISE and not is_scalar(n.shape):
+            for a in n.children:
+                if is_scalar(a.shape) and type(a) is not E.Num and not (
+                        type(a) is E.MatMul and all(type(g) is E.Num for g in a.args)):
+                    other = next(b for b in n.children if not is_scalar(b.shape))
+                    decls.notes.append(f"the scalar {show(a)} {verbs[type(n)]} every entry "
+                                       f"of {show(other)} (broadcast)")
+        stack.extend(n.children)
+
+
 def parse_with_shapes(text: str, shapes=None) -> tuple[E.Node, Shapes]:
     """Parse text and infer every shape; returns the tree and the declarations used (with the
-    names found to be scalars)."""
-    decls = parse_shapes(shapes)
+    names found to be scalars, and notes on what was assumed)."""
+    given = parse_shapes(shapes)
+    decls = Shapes(dict(given.decls), [])
     raw = parse_raw(text, decls)
     try:
         try:
-            node = _infer(raw, decls)
+            node, inference = _infer(raw, decls, full=True)
         except ShapeError as err:
-            if err.op not in ("multiply", "power", "divide", "the inverse"):   # det(x): see the error
-                raise
+            if err.op not in ("multiply", "power", "divide", "the inverse", "add",
+                              "multiply element-wise", "divide element-wise"):
+                raise                                                # det(x): see the error
             node, decls = _as_scalars(raw, decls, err)
+            inference = None
+        if inference is None:
+            node, inference = _infer(raw, decls, full=True)
+        node, decls = _prefer_scalars(raw, node, inference, decls)
     except MatcalcError as err:
         raise err.with_text(text) from None
+    _broadcast_notes(node, decls)
+    decls.notes[:] = list(dict.fromkeys(decls.notes))
     return node, decls
 
 

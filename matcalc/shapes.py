@@ -87,8 +87,11 @@ class Decl:
 
 @dataclass
 class Shapes:
-    """Declared names, their shapes and modifiers, and the dimension names in use."""
+    """Declared names, their shapes and modifiers, and the dimension names in use; `notes`
+    says what the parser assumed while reading a formula (names taken as scalars, names split
+    into letters, broadcasts)."""
     decls: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
 
     @property
     def dim_names(self) -> set[str]:
