@@ -834,6 +834,30 @@ def parse_with_shapes(text: str, shapes=None) -> tuple[E.Node, Shapes]:
     return node, decls
 
 
+def result_notes(r) -> list[str]:
+    """Result.notes: the parser's notes, and a word when f is not a scalar, so the answer is a
+    Jacobian or a tensor rather than a gradient."""
+    from .shapes import fmt_shape
+    notes = list(getattr(r.decls, "notes", []))
+    f = r.function
+    if r.kind in ("jacobian", "tensor") and r.direction is None and not is_scalar(f.shape):
+        what = "its Jacobian" if r.kind == "jacobian" else "a tensor (the Jacobian of vec f)"
+        note = f"f is {fmt_shape(f.shape)}, so this is {what}"
+        vectors = [n.name for n in _syms(f) if n.name not in r.decls.decls
+                   and n.name != r.variable.name and not is_scalar(n.shape)
+                   and not n.name[0].isupper()]
+        for name in list(dict.fromkeys(vectors))[:8]:
+            try:
+                g, _ = parse_with_shapes(r.input, _with_scalars(r.decls, [name]))
+            except MatcalcError:
+                continue
+            if is_scalar(g.shape):
+                note += f"; declare {name}: scalar if you meant a gradient"
+                break
+        notes.append(note)
+    return notes
+
+
 @deep
 def parse(text: str, shapes=None) -> E.Node:
     """The expression tree of `text`, with a shape on every node (CONTRACT §1–2)."""
