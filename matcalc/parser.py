@@ -29,8 +29,8 @@ from .shapes import (GREEK, ONE, SCALAR, Decl, Shapes, Unifier, canonical_name, 
 REDUCTIONS = {"sum": E.Sum, "mean": E.Mean, "tr": E.Trace, "det": E.Det, "logdet": E.LogDet,
               "norm2": E.Norm, "logsumexp": E.LogSumExp, "softmax": E.Softmax, "diag": E.Diag,
               "inv": E.Inverse, "vec": E.Vec}
-OTHER_CALLS = {"dot": 2, "kron": 2, "max": 2, "ones": (1, 2), "eye": 1, "zeros": (1, 2),
-               "commutation": 2}
+OTHER_CALLS = {"dot": 2, "kron": 2, "max": 2, "min": 2, "ones": (1, 2), "eye": 1,
+               "zeros": (1, 2), "commutation": 2, "norm1": 1}
 CALL_NAMES = set(ALIASES) | set(REDUCTIONS) | set(OTHER_CALLS)
 SUGGEST = {"trace": "tr", "inverse": "inv", "transpose": "^T", "logistic": "sigmoid",
            "norm": "norm2", "determinant": "det", "identity": "eye", "ln": "log",
@@ -149,6 +149,7 @@ class ToExpr(Transformer):
         super().__init__()
         self.declared = set(shapes.decls) | shapes.dim_names
         self.notes = shapes.notes
+        self.grouped: set[int] = set()
         # Products the parser made itself (a run of letters split into names, X(θ)): a postfix
         # operator after one applies to its last factor only, AAᵀ = A·Aᵀ, X(θ)ᵀ = X·θᵀ.
         self.call_products: dict[int, E.Node] = {}   # id → node, kept alive so ids stay unique
@@ -164,6 +165,24 @@ class ToExpr(Transformer):
 
     def mat_mul(self, meta, c):
         return self._product(c[0], c[1], _span(meta))
+
+    def juxt(self, meta, c):
+        """A product without `*`. After an unbracketed division it is refused: `xᵀAx / xᵀx`
+        means (xᵀAx)/(xᵀx) to a reader and ((xᵀAx)/xᵀ)·x left to right."""
+        left = c[0]
+        if type(left) is E.Div and id(left) not in self.grouped:
+            span = _span(meta)
+            raise ParseError("a product written without `*` after `/` is ambiguous: is the "
+                             "whole product the denominator?", span=span,
+                             hint="write (a)/(b c) for a ratio, or (a/b) c; `*` also works: "
+                                  "a/b*c is (a/b)·c")
+        return self._product(left, c[1], _span(meta))
+
+    def abs_bars(self, meta, c):
+        return E.Apply("abs", c[1], span=_span(meta))
+
+    def sqrt_sign(self, meta, c):
+        return E.Apply("sqrt", c[1], span=_span(meta))
 
     def _product(self, left, right, span):
         """left·right, left to right: 2·(AAᵀ) from the juxtaposition `2AAᵀ` is (2·A)·Aᵀ, the
@@ -194,6 +213,7 @@ class ToExpr(Transformer):
     def group(self, meta, c):
         """(AB)ᵀ: brackets make a product one factor again, so a postfix takes all of it."""
         self.call_products.pop(id(c[0]), None)
+        self.grouped.add(id(c[0]))
         return c[0]
 
     def number(self, meta, c):
@@ -205,7 +225,9 @@ class ToExpr(Transformer):
     def norm(self, meta, c):
         sub = c[3] if len(c) > 3 and c[3] is not None else None
         node = E.Norm(c[1], span=_span(meta))
-        if sub is not None and "2" in str(sub):
+        if sub is not None and ("1" in str(sub) or "₁" in str(sub)):
+            return E.Sum(E.Apply("abs", c[1], span=_span(meta)), span=_span(meta))
+        if sub is not None and ("2" in str(sub) or "₂" in str(sub)):
             return E.Norm(c[1], shape="2", span=_span(meta))  # checked for matrices later
         return node
 
@@ -300,12 +322,25 @@ class ToExpr(Transformer):
         raw = str(tok)
         name = canonical_name(raw)
         if name not in CALL_NAMES:
+            for a in args:                         # the parentheses make each one factor
+                self.call_products.pop(id(a), None)
+                self.grouped.add(id(a))
             units = split_name(raw, tok.start_pos, self.declared)
             if len(units) == 1 and (units[0][0] in self.declared or len(_UNIT.findall(raw)) == 1):
                 if len(args) != 1:
                     raise ParseError(f"`{raw}(…)` multiplies {raw} by a parenthesised "
                                      "expression, which cannot have commas", span=span)
                 node = E.MatMul((self._leaf(units[0][0], units[0][1]), args[0]), span=span)
+                self.call_products[id(node)] = node
+                return node
+            if len(units) > 1 and len(args) == 1 and all(
+                    n in self.declared or not ("a" <= n[0] <= "z") for n, _ in units):
+                node = None                       # AI(x), Xθ(x): a run of names times (x)
+                for n, sp in units:
+                    leaf = self._leaf(n, sp)
+                    node = leaf if node is None else E.MatMul(
+                        (node, leaf), span=Span(node.span.start, sp.end))
+                node = E.MatMul((node, args[0]), span=span)
                 self.call_products[id(node)] = node
                 return node
             raise self._unknown(raw, tok)
@@ -349,12 +384,10 @@ class ToExpr(Transformer):
             return E.Dot(args[0], args[1], span=span)
         if name == "kron":
             return E.Kron(args[0], args[1], span=span)
-        if name == "max":
-            zero = [i for i, a in enumerate(args) if isinstance(a, E.Num) and a.value == 0]
-            if not zero:
-                raise UnsupportedError("max(a, b) is supported only as max(0, x), which is relu(x)",
-                                       span=span)
-            return E.Apply("relu", args[1 - zero[0]], span=span)
+        if name in ("max", "min"):
+            return _max_min(name, args, span)
+        if name == "norm1":
+            return E.Sum(E.Apply("abs", args[0], span=span), span=span)
         dims = [self._dim_arg(a, raw) for a in args]
         if name == "eye":
             return E.Identity((dims[0], dims[0]), span=span)
@@ -376,6 +409,21 @@ class ToExpr(Transformer):
             return out
         raise ParseError(f"the arguments of `{fn}` are sizes: a name like n or a positive integer",
                          span=node.span)
+
+
+def _max_min(name, args, span):
+    """Element-wise max and min: max(x, 0) = relu(x), max(a, b) = b + relu(a − b),
+    min(a, b) = a − relu(a − b) (a scalar argument is compared with every entry)."""
+    a, b = args
+    zero = [i for i, v in enumerate(args) if isinstance(v, E.Num) and v.value == 0]
+    if name == "max" and zero:
+        return E.Apply("relu", args[1 - zero[0]], span=span)
+    if name == "min" and zero:                         # min(x, 0) = −relu(−x)
+        return _neg(E.Apply("relu", _neg(args[1 - zero[0]], span), span=span), span)
+    diff = E.Add((a, _neg(b, b.span)), span=span)
+    if name == "max":
+        return E.Add((b, E.Apply("relu", diff, span=span)), span=span)
+    return E.Add((a, _neg(E.Apply("relu", diff, span=span), span)), span=span)
 
 
 # Shape inference ------------------------------------------------------------------------------
@@ -466,7 +514,54 @@ class Inference:
 # Norm bars ----------------------------------------------------------------------------------
 
 CLOSE_BAR = "\uE000"
-_OPERAND_END = re.compile(rf"[{_LETTER}0-9)}}\]'ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹𝟙_{CLOSE_BAR}]")
+_OPERAND_END = re.compile(rf"[{_LETTER}0-9)}}\]'ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹𝟙_{CLOSE_BAR}\uE002]")
+
+
+ABS_OPEN, ABS_CLOSE = "\uE001", "\uE002"
+_SUBSCRIPT_DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+
+
+def mark_abs_bars(text: str) -> str:
+    """Single bars |x| (not ||) as absolute values: a bar right after an operand closes the
+    innermost open one, any other bar opens one; the same length, so carets stay in place."""
+    if "|" not in text.replace("||", ""):
+        return text
+    out, depth, i, prev = [], 0, 0, ""
+    while i < len(text):
+        if text.startswith("||", i):
+            out.append("||")
+            prev = "|"
+            i += 2
+            continue
+        if text[i] == "|":
+            if depth and _OPERAND_END.match(prev or " "):
+                out.append(ABS_CLOSE)
+                depth -= 1
+                prev = ")"
+            else:
+                out.append(ABS_OPEN)
+                depth += 1
+                prev = "("
+            i += 1
+            continue
+        if not text[i].isspace():
+            prev = text[i]
+        out.append(text[i])
+        i += 1
+    return "".join(out)
+
+
+def subscript_digits(text: str) -> str:
+    """W₁ is W1 (a name with digits); ‖x‖₁ and ‖x‖₂ keep their subscripts."""
+    if not any("₀" <= ch <= "₉" for ch in text):
+        return text
+    out = []
+    for i, ch in enumerate(text):
+        if "₀" <= ch <= "₉" and i and (out[-1].isalnum() and out[-1] not in "‖|"):
+            out.append(ch.translate(_SUBSCRIPT_DIGITS))
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def mark_closing_bars(text: str) -> str:
@@ -537,6 +632,11 @@ def _bare_function(text: str, pos: int) -> ParseError | None:
                            f"{word}(det(X))")
 
 
+class SymbolicExponentError(UnsupportedError, ParseError):
+    """x^a with a name for the exponent: the language has numeric exponents only (both
+    something not supported and a spelling the grammar refuses)."""
+
+
 def translate(err: UnexpectedInput, text: str) -> ParseError:
     """Turn Lark's exception into a ParseError a user can act on."""
     if isinstance(err, UnexpectedCharacters):
@@ -553,13 +653,30 @@ def translate(err: UnexpectedInput, text: str) -> ParseError:
         return ParseError(f"unexpected character `{ch}`", span=Span(pos, pos + 1))
     assert isinstance(err, UnexpectedToken)
     tok = err.token
+    if tok.type in ("NAME", "CALLNAME", "ONE_VEC") and re.search(
+            r"\^\s*[({]?\s*[-−]?\s*$", text[:tok.start_pos]):
+        return SymbolicExponentError("a power with a symbolic exponent (x^a, x .^ p) is not supported: "
+                                "exponents are numbers, like x^2, x^(1/2) or x .^ -1",
+                                span=Span(tok.start_pos, tok.end_pos),
+                                hint="for positive x write exp(a log(x)) for a scalar x, or "
+                                     "exp(p .* log(x)) element-wise")
     at_end = tok.type == "$END"
     pos = len(text.rstrip()) if at_end else tok.start_pos
     bare = _bare_function(text, pos)
     if bare is not None:
         return bare
     prev, ppos = _prev_token(text, pos)
-    value = "" if at_end else str(tok).replace(CLOSE_BAR, "‖")
+    value = "" if at_end else str(tok).replace(CLOSE_BAR, "‖").replace(
+        ABS_OPEN, "|").replace(ABS_CLOSE, "|")
+    singles = [m.start() for m in re.finditer(r"(?<!\|)\|(?!\|)", text)]
+    if at_end and len(singles) % 2:
+        return ParseError("missing closing `|` of an absolute value |x|",
+                          span=Span(singles[-1], singles[-1] + 1),
+                          hint="abs(x) also works")
+    if value == "|" or (value == "||" and singles):
+        return ParseError("cannot tell absolute-value bars from a norm here",
+                          span=Span(pos, pos + len(value)),
+                          hint="write abs(x) for absolute values and ‖x‖ for norms")
     pspan = Span(ppos, ppos + len(prev))
     if prev in ("^", ".^"):
         want = "T, -1, -T or a number" if prev == "^" else "a number"
@@ -612,7 +729,7 @@ def parse_raw(text: str, shapes: Shapes) -> E.Node:
         except MatcalcError as err:
             raise remap(err, positions, text) from None
     try:
-        tree = lark_parser().parse(mark_closing_bars(text))
+        tree = lark_parser().parse(mark_abs_bars(mark_closing_bars(subscript_digits(text))))
         return ToExpr(shapes).transform(tree)
     except UnexpectedInput as err:
         raise translate(err, text).with_text(text) from None
