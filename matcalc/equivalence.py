@@ -27,10 +27,15 @@ def equivalent(a: str, b: str, shapes=None, points: int = 3, seed: int = 0) -> E
     """Are the expressions a and b equal for all values of their variables?"""
     import numpy as np
     from .numeric import draw_sizes, draw_value, evaluate_tree, names_in
-    from .parser import parse_with_shapes
+    from .errors import ShapeError
+    from .parser import parse_together
     from .simplify import Context, canonical, simplify
-    na, decls = parse_with_shapes(a, shapes)
-    nb, _ = parse_with_shapes(b, decls)
+    try:
+        (na, nb), decls = parse_together([a, b], shapes)
+    except ShapeError as err:
+        # each is well-shaped alone (parse_together read them one by one first), but no
+        # shapes of the names fit both
+        return Equivalence(False, "shapes differ", str(err).splitlines()[0])
     if tuple(na.shape) != tuple(nb.shape) and not (na.is_scalar or nb.is_scalar):
         return Equivalence(False, "shapes differ", f"{na.shape} vs {nb.shape}")
     ctx = Context(symmetric=frozenset(n for n, d in decls.decls.items() if d.modifiers))

@@ -951,6 +951,25 @@ def parse_with_shapes(text: str, shapes=None) -> tuple[E.Node, Shapes]:
     return node, decls
 
 
+def parse_together(texts, shapes=None) -> tuple[list, Shapes]:
+    """Several expressions over the same names, with one shape per name: sizes are unified
+    across all of them (as derive infers them within one). Names each formula reads as
+    scalars are scalars in all of them."""
+    decls = Shapes(dict(parse_shapes(shapes).decls), [])
+    for t in texts:
+        _, found = parse_with_shapes(t, decls)
+        decls = Shapes({**decls.decls, **found.decls}, decls.notes + found.notes)
+    raws = [parse_raw(t, decls) for t in texts]
+    inference = Inference(decls)
+    done = []
+    for t, raw in zip(texts, raws):
+        try:
+            done.append(inference.infer(raw))
+        except MatcalcError as err:
+            raise err.with_text(t) from None
+    return [inference.finish(n) for n in done], decls
+
+
 def result_notes(r) -> list[str]:
     """Result.notes: the parser's notes, and a word when f is not a scalar, so the answer is a
     Jacobian or a tensor rather than a gradient."""
