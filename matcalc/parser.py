@@ -176,7 +176,15 @@ class ToExpr(Transformer):
                              "whole product the denominator?", span=span,
                              hint="write (a)/(b c) for a ratio, or (a/b) c; `*` also works: "
                                   "a/b*c is (a/b)·c")
-        return self._product(left, c[1], _span(meta))
+        right = c[1]
+        if id(right) in self.grouped and self.call_products.get(id(left)) is left \
+                and type(left.args[1]) is E.Sym and left.args[1].name == "σ" \
+                and "σ" not in self.declared:           # W₂σ(W₁x): σ before ( is the sigmoid
+            sig = left.args[1]
+            call = E.Apply("sigmoid", right, span=Span(sig.span.start, _span(meta).end)
+                           if sig.span and _span(meta) else None)
+            return self._product(left.args[0], call, _span(meta))
+        return self._product(left, right, _span(meta))
 
     def abs_bars(self, meta, c):
         return E.Apply("abs", c[1], span=_span(meta))
@@ -265,6 +273,9 @@ class ToExpr(Transformer):
 
     def power(self, meta, c):
         tok = c[0]
+        if isinstance(tok, Token) and tok.type == "VULGAR":
+            import unicodedata
+            return ("power", Fraction(unicodedata.numeric(str(tok))).limit_denominator(10))
         if isinstance(tok, Token) and tok.type == "SUP_NUM":
             return ("power", Fraction(int(str(tok).translate(_FROM_SUPERSCRIPT))))
         return ("power", tok)
@@ -482,7 +493,8 @@ class Inference:
             if s[1] != 1 and s[0] != 1:
                 raise UnsupportedError("‖X‖₂ of a matrix is the spectral norm, which matcalc does "
                                        "not support; write ‖X‖_F for the Frobenius norm",
-                                       span=node.span)
+                                       span=node.span, hint="‖X‖_F, ‖X‖ and norm2(X) are the "
+                                                            "Frobenius norm")
         shape = SHAPE_RULES[type(node)](node, [k.shape for k in kids], self.u)
         if t is E.Dot:
             a, b = kids
@@ -831,8 +843,11 @@ def _free_names(node, decls: Shapes, inference) -> set[str]:
                 owners.setdefault(s, set()).add(key)
         stack.extend(n.children)
     out = set()
+    occurrences: dict = {}
     for n in _syms(node):
-        if n.name in decls.decls or n.name in decls.dim_names:
+        occurrences[n.name] = occurrences.get(n.name, 0) + 1
+    for n in _syms(node):
+        if n.name in decls.decls or n.name in decls.dim_names or occurrences[n.name] > 1:
             continue
         syms = set().union(*(d.free_symbols for d in n.shape))
         if syms and all(s in inference.u.generated and owners.get(s) == {n.name} for s in syms):
