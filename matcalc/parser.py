@@ -148,6 +148,7 @@ class ToExpr(Transformer):
     def __init__(self, shapes: Shapes):
         super().__init__()
         self.declared = set(shapes.decls) | shapes.dim_names
+        self.decls = shapes.decls
         self.notes = shapes.notes
         self.grouped: set[int] = set()
         # Products the parser made itself (a run of letters split into names, X(θ)): a postfix
@@ -323,8 +324,14 @@ class ToExpr(Transformer):
         return node
 
     def _leaf(self, name, span):
-        if name == "I" and "I" not in self.declared:
-            return E.Identity(None, span=span)
+        if name == "I":                 # always the identity; a declaration gives its size
+            decl = self.decls.get("I")
+            if decl is None:
+                return E.Identity(None, span=span)
+            if decl.shape[0] != decl.shape[1]:
+                raise ParseError("I is the identity matrix, so its declared shape must be "
+                                 "square", span=span, hint="name the matrix something else")
+            return E.Identity(decl.shape, span=span)
         return E.Sym(name, span=span)
 
     def call(self, meta, c):

@@ -159,6 +159,9 @@ def _parse_shape_text(body: str, spec: str, part: str) -> Decl:
         shape = SCALAR
     else:
         core = core.strip("()[] ")
+        glued = core.split("x")
+        if len(glued) > 1 and all(re.fullmatch(r"[A-Za-wyzΑ-Ωα-ω]|[0-9]+", g) for g in glued):
+            core = "×".join(glued)          # mxn, nx3: single-letter sizes glued by x
         items = re.split(r"\s*(?:×|\*|,|\bx\b|(?<=[0-9])x(?=[0-9A-Za-z]))\s*", core)
         shape = _sizes([i for i in items], spec, part)
     return _check_mods(Decl(shape, frozenset(mods)), spec, part)
