@@ -151,6 +151,7 @@ class ToExpr(Transformer):
         self.decls = shapes.decls
         self.notes = shapes.notes
         self.grouped: set[int] = set()
+        self.text = ""                  # the marked text, to see the space in `AB (x)`
         # Products the parser made itself (a run of letters split into names, X(θ)): a postfix
         # operator after one applies to its last factor only, AAᵀ = A·Aᵀ, X(θ)ᵀ = X·θᵀ.
         self.call_products: dict[int, E.Node] = {}   # id → node, kept alive so ids stay unique
@@ -351,13 +352,17 @@ class ToExpr(Transformer):
                 node = E.MatMul((self._leaf(units[0][0], units[0][1]), args[0]), span=span)
                 self.call_products[id(node)] = node
                 return node
-            if len(units) > 1 and len(args) == 1 and all(
-                    n in self.declared or not ("a" <= n[0] <= "z") for n, _ in units):
+            spaced = self.text[tok.end_pos:tok.end_pos + 1].isspace()
+            if len(units) > 1 and len(args) == 1 and (spaced or all(
+                    n in self.declared or not ("a" <= n[0] <= "z") for n, _ in units)):
                 node = None                       # AI(x), Xθ(x): a run of names times (x)
                 for n, sp in units:
                     leaf = self._leaf(n, sp)
-                    node = leaf if node is None else E.MatMul(
-                        (node, leaf), span=Span(node.span.start, sp.end))
+                    if node is None:
+                        node = leaf
+                        continue
+                    node = E.MatMul((node, leaf), span=Span(node.span.start, sp.end))
+                    self.call_products[id(node)] = node
                 node = E.MatMul((node, args[0]), span=span)
                 self.call_products[id(node)] = node
                 return node
@@ -748,8 +753,11 @@ def parse_raw(text: str, shapes: Shapes) -> E.Node:
         except MatcalcError as err:
             raise remap(err, positions, text) from None
     try:
-        tree = lark_parser().parse(mark_abs_bars(mark_closing_bars(subscript_digits(text))))
-        return ToExpr(shapes).transform(tree)
+        marked = mark_abs_bars(mark_closing_bars(subscript_digits(text)))
+        tree = lark_parser().parse(marked)
+        builder = ToExpr(shapes)
+        builder.text = marked
+        return builder.transform(tree)
     except UnexpectedInput as err:
         raise translate(err, text).with_text(text) from None
     except VisitError as err:

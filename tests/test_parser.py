@@ -287,3 +287,16 @@ def test_capitals_before_a_bracket_multiply_instead_of_being_an_unknown_function
     """`AI(AAᵀ)⁻¹`, printed by matcalc, once failed to read back: unknown function `AI`."""
     assert parse("AI(AAᵀ)⁻¹") == parse("A*I*inv(A*A^T)")
     assert parse("AB(x)ᵀ") == parse("A*B*x^T")
+
+
+@pytest.mark.parametrize("spelling, explicit, shapes", [
+    ("AB (x - y)", "A*B*(x - y)", "A: n×n, B: n×n, x: n, y: n"),
+    ("sum(cB (A + B)^Ty)", "sum(c*B*(A + B)^T*y)", "c: scalar, A: n×n, B: n×n, y: n"),
+    ("z^TXB (A + B)²", "z^T*X*B*(A + B)^2", "z: n, X: n×n, A: n×n, B: n×n"),
+    ("tr(cy (x − y)ᵀ(A + B)')", "tr(c*y*(x − y)^T*(A + B)^T)",
+     "c: scalar, A: n×n, B: n×n, x: n, y: n"),
+])
+def test_run_of_letters_then_a_space_then_a_bracket_is_a_product(spelling, explicit, shapes):
+    """`AB (x − y)` was refused as an unknown function `AB`: only a run directly before `(`
+    must be a function name."""
+    assert parse(spelling, shapes) == parse(explicit, shapes)
