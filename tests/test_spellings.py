@@ -130,6 +130,17 @@ SAME = [
     ("AAᵀ", "A*A^T", None, MC),
     ("XXᵀ", "X*X^T", None, MC),
     ("cS⁻¹(μ − x)", "c*inv(S)*(μ - x)", "c: scalar", PRML),
+    # LaTeX as typed in papers
+    (r"\arcsin(x) + \sinh(x)", "arcsin(x) + sinh(x)", None, ML),
+    (r"\lvert x \rvert", "abs(x)", None, BV),
+    (r"\left| \det(X) \right|", "abs(det(X))", None, MC),
+    (r"\sqrt{x^\top x}", "sqrt(x^T*x)", None, ML),
+    (r"\|x\|_1", "sum(abs(x))", None, BV),
+    (r"\frac{1}{2}\|X\theta - y\|^2 + \frac{\lambda}{2}\|\theta\|^2",
+     "(1/2)*norm2(X*θ - y)^2 + (λ/2)*norm2(θ)^2", "λ: scalar", ESL),
+    # names
+    ("Sigma_inv x", "Σ_inv*x", None, PRML),
+    ("mxn", "m*x*n", "m: scalar, n: scalar", ML),
 ]
 
 # (spelling, shapes, what the message says, source): refused on purpose
