@@ -317,7 +317,8 @@ class ToExpr(Transformer):
         if len(units) >= 3:
             word = str(tok)
             self.notes.append(f"`{word}` is read as the product {'·'.join(n for n, _ in units)}; "
-                              f"to use it as one name, declare it (e.g. \"{word}: m×n\")")
+                              f"to use it as one name, declare it (e.g. \"{word}: "
+                              f"{'m×n' if word[0].isupper() else 'n'}\")")
         node = parts[0]
         for p in parts[1:]:
             node = E.MatMul((node, p), span=Span(node.span.start, p.span.end))
@@ -802,12 +803,14 @@ def _as_scalars(raw, decls: Shapes, err: ShapeError):
         for group in combinations(names, k):
             trial = _with_scalars(decls, group)
             try:
-                found.append((_infer(raw, trial), trial, group))
+                node = _infer(raw, trial)
             except MatcalcError:
                 continue
+            if not _broadcasts_name(node, set(group)):
+                found.append((node, trial, group))
         if len(found) == 1:
             node, trial, group = found[0]
-            trial.notes.extend(_scalar_note(n) for n in group)
+            trial.notes.append(_scalar_note(*group))
             return node, trial
         if found:
             options = " or ".join(", ".join(g) for _, _, g in found)
@@ -816,8 +819,31 @@ def _as_scalars(raw, decls: Shapes, err: ShapeError):
     raise err
 
 
-def _scalar_note(name: str) -> str:
+def _broadcasts_name(node, names: set) -> bool:
+    """Whether one of `names`, as a scalar, would be broadcast to a vector or matrix: a reading
+    in which an undeclared name is a scalar only to be broadcast is not one CONTRACT §2 takes."""
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if type(n) in _ELEMENTWISE and not is_scalar(n.shape):
+            for a in n.children:
+                b = _bare_name(a)
+                if b is not None and b.name in names:
+                    return True
+        stack.extend(n.children)
+    return False
+
+
+def _scalar_note(*names: str) -> str:
+    name = names[0]
     example = "m×n" if name[0].isupper() else "n"
+    if len(names) > 1:
+        listed = ", ".join(names)
+        return (f"{listed} are taken as scalars (the only well-shaped reading); declare their "
+                f"shapes to read them otherwise (e.g. \"{name}: {example}\")")
     return (f"{name} is taken as a scalar (the only well-shaped reading that does not scale or "
             f"broadcast an undeclared vector {name}); declare \"{name}: {example}\" to read it "
             "otherwise")
@@ -930,10 +956,13 @@ def _prefer_scalars(raw, node, inference, decls: Shapes):
             break
         trial = _with_scalars(decls, suspects)
         try:
-            node, inference = _infer(raw, trial, full=True)
+            new_node, new_inference = _infer(raw, trial, full=True)
         except MatcalcError:
             break
-        trial.notes.extend(_scalar_note(n) for n in suspects)
+        if _broadcasts_name(new_node, set(suspects)):
+            break
+        node, inference = new_node, new_inference
+        trial.notes.append(_scalar_note(*suspects))
         decls = trial
     return node, decls
 
@@ -975,6 +1004,10 @@ def parse_with_shapes(text: str, shapes=None) -> tuple[E.Node, Shapes]:
             node, inference = _infer(raw, decls, full=True)
         node, decls = _prefer_scalars(raw, node, inference, decls)
     except MatcalcError as err:
+        splits = [n for n in decls.notes if n.startswith("`")]
+        if splits and isinstance(err, ShapeError):
+            err.hint = "; ".join([*(s_.replace("; to use", " — to use") for s_ in splits),
+                                  *([err.hint] if err.hint else [])])
         raise err.with_text(text) from None
     _broadcast_notes(node, decls)
     decls.notes[:] = list(dict.fromkeys(decls.notes))

@@ -306,3 +306,23 @@ def test_equivalent_without_shapes_infers_one_shape_per_name():
     assert matcalc.equivalent("(Xθ − y)ᵀ(Xθ − y)", "θᵀXᵀXθ − 2yᵀXθ + yᵀy")
     assert matcalc.equivalent("x + y", "y + x")
     assert matcalc.equivalent("λθᵀθ", "λ*sum(θ.^2)")
+
+
+def test_word_split_into_letters_that_does_not_fit_says_how_to_declare_it():
+    """`Xtrain w − y` once read every letter but X as a scalar, y broadcast to a matrix."""
+    with pytest.raises(MatcalcError) as info:
+        parse("sum((Xtrain w - y).^2)")
+    assert "Xtrain: m×n" in str(info.value)
+    r = derive("sum((Xtrain w - y).^2)", wrt="w", shapes="Xtrain: m×n")
+    rng = np.random.default_rng(5)
+    X, y, w = rng.normal(size=(5, 3)), rng.normal(size=(5, 1)), rng.normal(size=(3, 1))
+    got = r.evaluate({"Xtrain": X, "y": y, "w": w})
+    np.testing.assert_allclose(got, _grad(lambda v: np.sum((X @ v - y) ** 2), w),
+                               rtol=1e-6, atol=1e-7)
+
+
+def test_a_name_made_scalar_is_never_only_broadcast():
+    # `x + c`: both vectors of one size; neither is taken as a scalar to be broadcast
+    node = parse("x + c")
+    assert node.shape[1] == 1 and node.shape[0] != 1
+    assert not any("scalar" in n for n in matcalc.parser.parse_with_shapes("x + c")[1].notes)
