@@ -844,8 +844,9 @@ def _scalar_note(*names: str) -> str:
         listed = ", ".join(names)
         return (f"{listed} are taken as scalars (the only well-shaped reading); declare their "
                 f"shapes to read them otherwise (e.g. \"{name}: {example}\")")
+    kind = "matrix" if name[0].isupper() else "vector"
     return (f"{name} is taken as a scalar (the only well-shaped reading that does not scale or "
-            f"broadcast an undeclared vector {name}); declare \"{name}: {example}\" to read it "
+            f"broadcast an undeclared {kind} {name}); declare \"{name}: {example}\" to read it "
             "otherwise")
 
 
