@@ -219,6 +219,11 @@ def _read_lines() -> list[str]:
     return data.splitlines()
 
 
+def _utf8(stream) -> bool:
+    encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("-", "")
+    return encoding.startswith("utf")
+
+
 def _prepare_streams() -> None:
     """A stdout or stderr that cannot encode every character shows the rest escaped (and says
     so once) instead of failing."""
@@ -288,7 +293,8 @@ def _run(args) -> int:
             message = clean(str(err))
             if batch and args.format is Format.JSON:
                 print(json.dumps({"line": number, "input": clean(text), "kind": "error",
-                                  "error": message}, ensure_ascii=False), flush=True)
+                                  "error": message}, ensure_ascii=not _utf8(sys.stdout)),
+                      flush=True)
                 print(f"{where}error: {message}", file=sys.stderr)
             elif batch:
                 print(f"{where}error: {message.splitlines()[0]}", flush=True)
@@ -301,7 +307,7 @@ def _run(args) -> int:
         if isinstance(out, dict):
             if batch:
                 out = {"line": number, **out}
-            print(json.dumps(_clean_json(out), ensure_ascii=False), flush=True)
+            print(json.dumps(_clean_json(out), ensure_ascii=not _utf8(sys.stdout)), flush=True)
         else:
             print(clean(out), flush=True)
     return status

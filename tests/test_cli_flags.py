@@ -169,3 +169,10 @@ def test_invalid_utf8_on_stdin_in_batch_mode_is_a_numbered_error():
     assert p.returncode == 1 and "Traceback" not in p.stderr.decode()
     assert out.splitlines()[0] == "2x" and out.splitlines()[1].startswith("line 2: error:")
     assert "\\xff" in out
+
+
+def test_json_on_an_ascii_stdout_is_still_valid_json_with_every_character():
+    p = cli("𝟙ᵀθ", "--wrt", "θ", "--format", "json", env={"PYTHONIOENCODING": "ascii"})
+    assert p.returncode == 0, p.stderr.decode()
+    obj = json.loads(p.stdout.decode("ascii"))
+    assert obj["input"] == "𝟙ᵀθ" and obj["wrt"] == "θ"
