@@ -384,7 +384,8 @@ def power(node, shapes, u):
         return SCALAR
     e = node.exponent
     if e != int(e):
-        raise _err(node, f"a matrix power needs an integer exponent, not {e}", s, None, "power")
+        raise _err(node, f"a matrix power needs an integer exponent, not {e}", s, None, "power",
+                   f"for an element-wise power write .^({e})")
     if abs(e) > MAX_MATRIX_POWER:
         raise _err(node, f"matrix powers are supported up to {MAX_MATRIX_POWER}, not {e}", s,
                    None, "power")

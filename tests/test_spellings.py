@@ -156,6 +156,7 @@ REFUSED = [
     ("log x", None, "is a function", DL),
     ("‖X‖₂", "X: m×n", "spectral norm", BV),
     ("x y", "x: n, y: n", "inner product", MC),
+    ("A^0.5", "A: n×n", "integer exponent", ML),
 ]
 
 
