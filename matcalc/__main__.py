@@ -1,4 +1,7 @@
 """`python -m matcalc` is the `matcalc` command."""
-from .cli import main
+try:
+    from .cli import main
+except KeyboardInterrupt:           # Ctrl-C while starting: exit as interrupted, no traceback
+    raise SystemExit(130)
 
 raise SystemExit(main())

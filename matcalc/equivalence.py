@@ -27,10 +27,15 @@ def equivalent(a: str, b: str, shapes=None, points: int = 3, seed: int = 0) -> E
     """Are the expressions a and b equal for all values of their variables?"""
     import numpy as np
     from .numeric import draw_sizes, draw_value, evaluate_tree, names_in
-    from .parser import parse_with_shapes
+    from .errors import ShapeError
+    from .parser import parse_together
     from .simplify import Context, canonical, simplify
-    na, decls = parse_with_shapes(a, shapes)
-    nb, _ = parse_with_shapes(b, decls)
+    try:
+        (na, nb), decls = parse_together([a, b], shapes)
+    except ShapeError as err:
+        # each is well-shaped alone (parse_together read them one by one first), but no
+        # shapes of the names fit both
+        return Equivalence(False, "shapes differ", str(err).splitlines()[0])
     # a scalar equals a matrix only as the number 0 against a zero matrix (`0` is how a zero
     # matrix is written); anything else of another shape is a different function
     broadcast_zero = tuple(na.shape) != tuple(nb.shape) and (na.is_scalar or nb.is_scalar)

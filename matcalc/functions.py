@@ -99,6 +99,32 @@ def _d_sigmoid(x):
 def _d_sqrt(x):
     return B.hdiv(B.num(Fraction(1, 2)), B.apply("sqrt", x))
 
+def _d_arcsin(x):
+    return B.hdiv(B.num(1), B.apply("sqrt", B.sub(B.num(1), B.hpow(x, 2))))
+
+
+def _d_arccos(x):
+    return B.neg(_d_arcsin(x))
+
+
+def _d_arctan(x):
+    return B.hdiv(B.num(1), B.add(B.num(1), B.hpow(x, 2)))
+
+
+def _d_log1p(x):
+    return B.hdiv(B.num(1), B.add(B.num(1), x))
+
+
+def _sympy_log1p(x):
+    import sympy
+    return sympy.log(1 + x)
+
+
+def _sympy_expm1(x):
+    import sympy
+    return sympy.exp(x) - 1
+
+
 FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("exp", (), lambda x: B.apply("exp", x), _np("exp"), r"\exp", _sympy_fn("exp")),
     Function("log", ("ln",), lambda x: B.hdiv(B.num(1), x), _np("log"), r"\log", _sympy_fn("log")),
@@ -118,6 +144,14 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
              _sympy_fn("sign")),
     Function("step", ("heaviside",), lambda x: B.zero(x.shape),
              lambda x: (x > 0).astype(float), r"\operatorname{step}", _heaviside),
+    Function("arcsin", ("asin",), _d_arcsin, _np("arcsin"), r"\arcsin", _sympy_fn("asin")),
+    Function("arccos", ("acos",), _d_arccos, _np("arccos"), r"\arccos", _sympy_fn("acos")),
+    Function("arctan", ("atan",), _d_arctan, _np("arctan"), r"\arctan", _sympy_fn("atan")),
+    Function("sinh", (), lambda x: B.apply("cosh", x), _np("sinh"), r"\sinh", _sympy_fn("sinh")),
+    Function("cosh", (), lambda x: B.apply("sinh", x), _np("cosh"), r"\cosh", _sympy_fn("cosh")),
+    Function("log1p", (), _d_log1p, _np("log1p"), r"\operatorname{log1p}", _sympy_log1p),
+    Function("expm1", (), lambda x: B.apply("exp", x), _np("expm1"), r"\operatorname{expm1}",
+             _sympy_expm1),
 )}
 
 ALIASES = {alias: f.name for f in FUNCTIONS.values() for alias in (f.name, *f.aliases)}

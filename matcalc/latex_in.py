@@ -18,7 +18,8 @@ SYMBOLS = {"cdot": "·", "times": "*", "odot": "⊙", "circ": "∘", "oslash": "
            "lvert": "|", "rvert": "|", "ast": "*", "mathbb": "", "infty": "∞"}
 FUNCTIONS = {"log": "log", "ln": "log", "exp": "exp", "sin": "sin", "cos": "cos", "tan": "tan",
              "tanh": "tanh", "det": "det", "tr": "tr", "Tr": "tr", "max": "max", "min": "min",
-             "trace": "tr", "diag": "diag"}
+             "trace": "tr", "diag": "diag", "arcsin": "arcsin", "arccos": "arccos",
+             "arctan": "arctan", "sinh": "sinh", "cosh": "cosh"}
 SPACES = {",", ";", ":", "!", " ", "quad", "qquad", "displaystyle", "textstyle", "big", "Big",
           "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "left", "right"}
 WRAPPERS = {"mathbf", "boldsymbol", "bm", "mathrm", "mathit", "mathsf", "operatorname",

@@ -29,8 +29,8 @@ from .shapes import (GREEK, ONE, SCALAR, Decl, Shapes, Unifier, canonical_name, 
 REDUCTIONS = {"sum": E.Sum, "mean": E.Mean, "tr": E.Trace, "det": E.Det, "logdet": E.LogDet,
               "norm2": E.Norm, "logsumexp": E.LogSumExp, "softmax": E.Softmax, "diag": E.Diag,
               "inv": E.Inverse, "vec": E.Vec}
-OTHER_CALLS = {"dot": 2, "kron": 2, "max": 2, "ones": (1, 2), "eye": 1, "zeros": (1, 2),
-               "commutation": 2}
+OTHER_CALLS = {"dot": 2, "kron": 2, "max": 2, "min": 2, "ones": (1, 2), "eye": 1,
+               "zeros": (1, 2), "commutation": 2, "norm1": 1}
 CALL_NAMES = set(ALIASES) | set(REDUCTIONS) | set(OTHER_CALLS)
 SUGGEST = {"trace": "tr", "inverse": "inv", "transpose": "^T", "logistic": "sigmoid",
            "norm": "norm2", "determinant": "det", "identity": "eye", "ln": "log",
@@ -148,6 +148,10 @@ class ToExpr(Transformer):
     def __init__(self, shapes: Shapes):
         super().__init__()
         self.declared = set(shapes.decls) | shapes.dim_names
+        self.decls = shapes.decls
+        self.notes = shapes.notes
+        self.grouped: set[int] = set()
+        self.text = ""                  # the marked text, to see the space in `AB (x)`
         # Products the parser made itself (a run of letters split into names, X(θ)): a postfix
         # operator after one applies to its last factor only, AAᵀ = A·Aᵀ, X(θ)ᵀ = X·θᵀ.
         self.call_products: dict[int, E.Node] = {}   # id → node, kept alive so ids stay unique
@@ -163,6 +167,32 @@ class ToExpr(Transformer):
 
     def mat_mul(self, meta, c):
         return self._product(c[0], c[1], _span(meta))
+
+    def juxt(self, meta, c):
+        """A product without `*`. After an unbracketed division it is refused: `xᵀAx / xᵀx`
+        means (xᵀAx)/(xᵀx) to a reader and ((xᵀAx)/xᵀ)·x left to right."""
+        left = c[0]
+        if type(left) is E.Div and id(left) not in self.grouped:
+            span = _span(meta)
+            raise ParseError("a product written without `*` after `/` is ambiguous: is the "
+                             "whole product the denominator?", span=span,
+                             hint="write (a)/(b c) for a ratio, or (a/b) c; `*` also works: "
+                                  "a/b*c is (a/b)·c")
+        right = c[1]
+        if id(right) in self.grouped and self.call_products.get(id(left)) is left \
+                and type(left.args[1]) is E.Sym and left.args[1].name == "σ" \
+                and "σ" not in self.declared:           # W₂σ(W₁x): σ before ( is the sigmoid
+            sig = left.args[1]
+            call = E.Apply("sigmoid", right, span=Span(sig.span.start, _span(meta).end)
+                           if sig.span and _span(meta) else None)
+            return self._product(left.args[0], call, _span(meta))
+        return self._product(left, right, _span(meta))
+
+    def abs_bars(self, meta, c):
+        return E.Apply("abs", c[1], span=_span(meta))
+
+    def sqrt_sign(self, meta, c):
+        return E.Apply("sqrt", c[1], span=_span(meta))
 
     def _product(self, left, right, span):
         """left·right, left to right: 2·(AAᵀ) from the juxtaposition `2AAᵀ` is (2·A)·Aᵀ, the
@@ -193,6 +223,7 @@ class ToExpr(Transformer):
     def group(self, meta, c):
         """(AB)ᵀ: brackets make a product one factor again, so a postfix takes all of it."""
         self.call_products.pop(id(c[0]), None)
+        self.grouped.add(id(c[0]))
         return c[0]
 
     def number(self, meta, c):
@@ -204,7 +235,9 @@ class ToExpr(Transformer):
     def norm(self, meta, c):
         sub = c[3] if len(c) > 3 and c[3] is not None else None
         node = E.Norm(c[1], span=_span(meta))
-        if sub is not None and "2" in str(sub):
+        if sub is not None and ("1" in str(sub) or "₁" in str(sub)):
+            return E.Sum(E.Apply("abs", c[1], span=_span(meta)), span=_span(meta))
+        if sub is not None and ("2" in str(sub) or "₂" in str(sub)):
             return E.Norm(c[1], shape="2", span=_span(meta))  # checked for matrices later
         return node
 
@@ -242,6 +275,9 @@ class ToExpr(Transformer):
 
     def power(self, meta, c):
         tok = c[0]
+        if isinstance(tok, Token) and tok.type == "VULGAR":
+            import unicodedata
+            return ("power", Fraction(unicodedata.numeric(str(tok))).limit_denominator(10))
         if isinstance(tok, Token) and tok.type == "SUP_NUM":
             return ("power", Fraction(int(str(tok).translate(_FROM_SUPERSCRIPT))))
         return ("power", tok)
@@ -276,7 +312,13 @@ class ToExpr(Transformer):
 
     def name(self, meta, c):
         tok = c[0]
-        parts = [self._leaf(n, s) for n, s in split_name(str(tok), tok.start_pos, self.declared)]
+        units = split_name(str(tok), tok.start_pos, self.declared)
+        parts = [self._leaf(n, s) for n, s in units]
+        if len(units) >= 3:
+            word = str(tok)
+            self.notes.append(f"`{word}` is read as the product {'·'.join(n for n, _ in units)}; "
+                              f"to use it as one name, declare it (e.g. \"{word}: "
+                              f"{'m×n' if word[0].isupper() else 'n'}\")")
         node = parts[0]
         for p in parts[1:]:
             node = E.MatMul((node, p), span=Span(node.span.start, p.span.end))
@@ -284,8 +326,14 @@ class ToExpr(Transformer):
         return node
 
     def _leaf(self, name, span):
-        if name == "I" and "I" not in self.declared:
-            return E.Identity(None, span=span)
+        if name == "I":                 # always the identity; a declaration gives its size
+            decl = self.decls.get("I")
+            if decl is None:
+                return E.Identity(None, span=span)
+            if decl.shape[0] != decl.shape[1]:
+                raise ParseError("I is the identity matrix, so its declared shape must be "
+                                 "square", span=span, hint="name the matrix something else")
+            return E.Identity(decl.shape, span=span)
         return E.Sym(name, span=span)
 
     def call(self, meta, c):
@@ -294,12 +342,29 @@ class ToExpr(Transformer):
         raw = str(tok)
         name = canonical_name(raw)
         if name not in CALL_NAMES:
+            for a in args:                         # the parentheses make each one factor
+                self.call_products.pop(id(a), None)
+                self.grouped.add(id(a))
             units = split_name(raw, tok.start_pos, self.declared)
             if len(units) == 1 and (units[0][0] in self.declared or len(_UNIT.findall(raw)) == 1):
                 if len(args) != 1:
                     raise ParseError(f"`{raw}(…)` multiplies {raw} by a parenthesised "
                                      "expression, which cannot have commas", span=span)
                 node = E.MatMul((self._leaf(units[0][0], units[0][1]), args[0]), span=span)
+                self.call_products[id(node)] = node
+                return node
+            spaced = self.text[tok.end_pos:tok.end_pos + 1].isspace()
+            if len(units) > 1 and len(args) == 1 and (spaced or all(
+                    n in self.declared or not ("a" <= n[0] <= "z") for n, _ in units)):
+                node = None                       # AI(x), Xθ(x): a run of names times (x)
+                for n, sp in units:
+                    leaf = self._leaf(n, sp)
+                    if node is None:
+                        node = leaf
+                        continue
+                    node = E.MatMul((node, leaf), span=Span(node.span.start, sp.end))
+                    self.call_products[id(node)] = node
+                node = E.MatMul((node, args[0]), span=span)
                 self.call_products[id(node)] = node
                 return node
             raise self._unknown(raw, tok)
@@ -343,12 +408,10 @@ class ToExpr(Transformer):
             return E.Dot(args[0], args[1], span=span)
         if name == "kron":
             return E.Kron(args[0], args[1], span=span)
-        if name == "max":
-            zero = [i for i, a in enumerate(args) if isinstance(a, E.Num) and a.value == 0]
-            if not zero:
-                raise UnsupportedError("max(a, b) is supported only as max(0, x), which is relu(x)",
-                                       span=span)
-            return E.Apply("relu", args[1 - zero[0]], span=span)
+        if name in ("max", "min"):
+            return _max_min(name, args, span)
+        if name == "norm1":
+            return E.Sum(E.Apply("abs", args[0], span=span), span=span)
         dims = [self._dim_arg(a, raw) for a in args]
         if name == "eye":
             return E.Identity((dims[0], dims[0]), span=span)
@@ -370,6 +433,21 @@ class ToExpr(Transformer):
             return out
         raise ParseError(f"the arguments of `{fn}` are sizes: a name like n or a positive integer",
                          span=node.span)
+
+
+def _max_min(name, args, span):
+    """Element-wise max and min: max(x, 0) = relu(x), max(a, b) = b + relu(a − b),
+    min(a, b) = a − relu(a − b) (a scalar argument is compared with every entry)."""
+    a, b = args
+    zero = [i for i, v in enumerate(args) if isinstance(v, E.Num) and v.value == 0]
+    if name == "max" and zero:
+        return E.Apply("relu", args[1 - zero[0]], span=span)
+    if name == "min" and zero:                         # min(x, 0) = −relu(−x)
+        return _neg(E.Apply("relu", _neg(args[1 - zero[0]], span), span=span), span)
+    diff = E.Add((a, _neg(b, b.span)), span=span)
+    if name == "max":
+        return E.Add((b, E.Apply("relu", diff, span=span)), span=span)
+    return E.Add((a, _neg(E.Apply("relu", diff, span=span), span)), span=span)
 
 
 # Shape inference ------------------------------------------------------------------------------
@@ -428,7 +506,8 @@ class Inference:
             if s[1] != 1 and s[0] != 1:
                 raise UnsupportedError("‖X‖₂ of a matrix is the spectral norm, which matcalc does "
                                        "not support; write ‖X‖_F for the Frobenius norm",
-                                       span=node.span)
+                                       span=node.span, hint="‖X‖_F, ‖X‖ and norm2(X) are the "
+                                                            "Frobenius norm")
         shape = SHAPE_RULES[type(node)](node, [k.shape for k in kids], self.u)
         if t is E.Dot:
             a, b = kids
@@ -460,7 +539,54 @@ class Inference:
 # Norm bars ----------------------------------------------------------------------------------
 
 CLOSE_BAR = "\uE000"
-_OPERAND_END = re.compile(rf"[{_LETTER}0-9)}}\]'ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹𝟙_{CLOSE_BAR}]")
+_OPERAND_END = re.compile(rf"[{_LETTER}0-9)}}\]'ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹𝟙_{CLOSE_BAR}\uE002]")
+
+
+ABS_OPEN, ABS_CLOSE = "\uE001", "\uE002"
+_SUBSCRIPT_DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+
+
+def mark_abs_bars(text: str) -> str:
+    """Single bars |x| (not ||) as absolute values: a bar right after an operand closes the
+    innermost open one, any other bar opens one; the same length, so carets stay in place."""
+    if "|" not in text.replace("||", ""):
+        return text
+    out, depth, i, prev = [], 0, 0, ""
+    while i < len(text):
+        if text.startswith("||", i):
+            out.append("||")
+            prev = "|"
+            i += 2
+            continue
+        if text[i] == "|":
+            if depth and _OPERAND_END.match(prev or " "):
+                out.append(ABS_CLOSE)
+                depth -= 1
+                prev = ")"
+            else:
+                out.append(ABS_OPEN)
+                depth += 1
+                prev = "("
+            i += 1
+            continue
+        if not text[i].isspace():
+            prev = text[i]
+        out.append(text[i])
+        i += 1
+    return "".join(out)
+
+
+def subscript_digits(text: str) -> str:
+    """W₁ is W1 (a name with digits); ‖x‖₁ and ‖x‖₂ keep their subscripts."""
+    if not any("₀" <= ch <= "₉" for ch in text):
+        return text
+    out = []
+    for i, ch in enumerate(text):
+        if "₀" <= ch <= "₉" and i and (out[-1].isalnum() and out[-1] not in "‖|"):
+            out.append(ch.translate(_SUBSCRIPT_DIGITS))
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def mark_closing_bars(text: str) -> str:
@@ -531,6 +657,11 @@ def _bare_function(text: str, pos: int) -> ParseError | None:
                            f"{word}(det(X))")
 
 
+class SymbolicExponentError(UnsupportedError, ParseError):
+    """x^a with a name for the exponent: the language has numeric exponents only (both
+    something not supported and a spelling the grammar refuses)."""
+
+
 def translate(err: UnexpectedInput, text: str) -> ParseError:
     """Turn Lark's exception into a ParseError a user can act on."""
     if isinstance(err, UnexpectedCharacters):
@@ -547,13 +678,30 @@ def translate(err: UnexpectedInput, text: str) -> ParseError:
         return ParseError(f"unexpected character `{ch}`", span=Span(pos, pos + 1))
     assert isinstance(err, UnexpectedToken)
     tok = err.token
+    if tok.type in ("NAME", "CALLNAME", "ONE_VEC") and re.search(
+            r"\^\s*[({]?\s*[-−]?\s*$", text[:tok.start_pos]):
+        return SymbolicExponentError("a power with a symbolic exponent (x^a, x .^ p) is not supported: "
+                                "exponents are numbers, like x^2, x^(1/2) or x .^ -1",
+                                span=Span(tok.start_pos, tok.end_pos),
+                                hint="for positive x write exp(a log(x)) for a scalar x, or "
+                                     "exp(p .* log(x)) element-wise")
     at_end = tok.type == "$END"
     pos = len(text.rstrip()) if at_end else tok.start_pos
     bare = _bare_function(text, pos)
     if bare is not None:
         return bare
     prev, ppos = _prev_token(text, pos)
-    value = "" if at_end else str(tok).replace(CLOSE_BAR, "‖")
+    value = "" if at_end else str(tok).replace(CLOSE_BAR, "‖").replace(
+        ABS_OPEN, "|").replace(ABS_CLOSE, "|")
+    singles = [m.start() for m in re.finditer(r"(?<!\|)\|(?!\|)", text)]
+    if at_end and len(singles) % 2:
+        return ParseError("missing closing `|` of an absolute value |x|",
+                          span=Span(singles[-1], singles[-1] + 1),
+                          hint="abs(x) also works")
+    if value == "|" or (value == "||" and singles):
+        return ParseError("cannot tell absolute-value bars from a norm here",
+                          span=Span(pos, pos + len(value)),
+                          hint="write abs(x) for absolute values and ‖x‖ for norms")
     pspan = Span(ppos, ppos + len(prev))
     if prev in ("^", ".^"):
         want = "T, -1, -T or a number" if prev == "^" else "a number"
@@ -606,8 +754,11 @@ def parse_raw(text: str, shapes: Shapes) -> E.Node:
         except MatcalcError as err:
             raise remap(err, positions, text) from None
     try:
-        tree = lark_parser().parse(mark_closing_bars(text))
-        return ToExpr(shapes).transform(tree)
+        marked = mark_abs_bars(mark_closing_bars(subscript_digits(text)))
+        tree = lark_parser().parse(marked)
+        builder = ToExpr(shapes)
+        builder.text = marked
+        return builder.transform(tree)
     except UnexpectedInput as err:
         raise translate(err, text).with_text(text) from None
     except VisitError as err:
@@ -616,9 +767,10 @@ def parse_raw(text: str, shapes: Shapes) -> E.Node:
         raise
 
 
-def _infer(raw, decls: Shapes):
+def _infer(raw, decls: Shapes, full: bool = False):
     inference = Inference(decls)
-    return inference.finish(inference.infer(raw))
+    node = inference.finish(inference.infer(raw))
+    return (node, inference) if full else node
 
 
 def _undeclared_small(raw, decls: Shapes) -> list[str]:
@@ -634,6 +786,10 @@ def _undeclared_small(raw, decls: Shapes) -> list[str]:
     return out
 
 
+def _with_scalars(decls: Shapes, names) -> Shapes:
+    return Shapes({**decls.decls, **{n: Decl(SCALAR) for n in names}}, list(decls.notes))
+
+
 def _as_scalars(raw, decls: Shapes, err: ShapeError):
     """CONTRACT §2: an undeclared name whose only well-shaped reading is a scalar is a scalar
     (`tr((I + c A)^-1)`). Tries one name, then two, then all; more than one reading → the error."""
@@ -645,13 +801,17 @@ def _as_scalars(raw, decls: Shapes, err: ShapeError):
             continue
         found = []
         for group in combinations(names, k):
-            trial = Shapes({**decls.decls, **{n: Decl(SCALAR) for n in group}})
+            trial = _with_scalars(decls, group)
             try:
-                found.append((_infer(raw, trial), trial, group))
+                node = _infer(raw, trial)
             except MatcalcError:
                 continue
+            if not _broadcasts_name(node, set(group)):
+                found.append((node, trial, group))
         if len(found) == 1:
-            return found[0][:2]
+            node, trial, group = found[0]
+            trial.notes.append(_scalar_note(*group))
+            return node, trial
         if found:
             options = " or ".join(", ".join(g) for _, _, g in found)
             err.hint = f"declare which names are scalars ({options}: scalar)"
@@ -659,21 +819,243 @@ def _as_scalars(raw, decls: Shapes, err: ShapeError):
     raise err
 
 
+def _broadcasts_name(node, names: set) -> bool:
+    """Whether one of `names`, as a scalar, would be broadcast to a vector or matrix: a reading
+    in which an undeclared name is a scalar only to be broadcast is not one CONTRACT §2 takes."""
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if type(n) in _ELEMENTWISE and not is_scalar(n.shape):
+            for a in n.children:
+                b = _bare_name(a)
+                if b is not None and b.name in names:
+                    return True
+        stack.extend(n.children)
+    return False
+
+
+def _scalar_note(*names: str) -> str:
+    name = names[0]
+    example = "m×n" if name[0].isupper() else "n"
+    if len(names) > 1:
+        listed = ", ".join(names)
+        return (f"{listed} are taken as scalars (the only well-shaped reading); declare their "
+                f"shapes to read them otherwise (e.g. \"{name}: {example}\")")
+    kind = "matrix" if name[0].isupper() else "vector"
+    return (f"{name} is taken as a scalar (the only well-shaped reading that does not scale or "
+            f"broadcast an undeclared {kind} {name}); declare \"{name}: {example}\" to read it "
+            "otherwise")
+
+
+def _factors(node) -> list:
+    if type(node) is E.MatMul:
+        return [f for a in node.args for f in _factors(a)]
+    return [node]
+
+
+def _simple_scalar(node, decls: Shapes) -> bool:
+    """A number, a size or a declared name: a scalar the user wrote as one."""
+    if type(node) is E.MatMul and len(node.args) == 2 and type(node.args[0]) is E.Num:
+        node = node.args[1]
+    return type(node) in (E.Num, E.Size) or (type(node) is E.Sym and node.name in decls.decls)
+
+
+def _bare_name(node):
+    if type(node) is E.MatMul and len(node.args) == 2 and type(node.args[0]) is E.Num:
+        node = node.args[1]
+    return node if type(node) is E.Sym else None
+
+
+def _free_names(node, decls: Shapes, inference) -> set[str]:
+    """Undeclared names whose sizes occur nowhere else in the formula: nothing but the
+    default reading makes them vectors or matrices."""
+    owners: dict = {}
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if type(n) in (E.Sym, E.Identity, E.Ones, E.Zero):
+            key = n.name if type(n) is E.Sym else id(n)
+            for s in set().union(*(d.free_symbols for d in n.shape)):
+                owners.setdefault(s, set()).add(key)
+        stack.extend(n.children)
+    out = set()
+    occurrences: dict = {}
+    for n in _syms(node):
+        occurrences[n.name] = occurrences.get(n.name, 0) + 1
+    for n in _syms(node):
+        if n.name in decls.decls or n.name in decls.dim_names or occurrences[n.name] > 1:
+            continue
+        syms = set().union(*(d.free_symbols for d in n.shape))
+        if syms and all(s in inference.u.generated and owners.get(s) == {n.name} for s in syms):
+            out.add(n.name)
+    return out
+
+
+def _syms(node):
+    stack, out, seen = [node], [], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if type(n) is E.Sym:
+            out.append(n)
+        stack.extend(n.children)
+    return out
+
+
+_ELEMENTWISE = (E.Add, E.Hadamard, E.HadamardDiv)
+
+
+def _scalar_suspects(node, decls: Shapes, inference) -> list[str]:
+    """Undeclared names that the default reading makes vectors only for them to be scaled by a
+    scalar (λθᵀθ, a·xᵀx, α‖w‖²) or to have a computed scalar broadcast to them (wᵀx + b):
+    CONTRACT §2 reads those as scalars."""
+    free = _free_names(node, decls, inference)
+    if not free:
+        return []
+    out: list[str] = []
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if type(n) is E.MatMul:
+            fs = _factors(n)
+            for i, f in enumerate(fs[:-1]):
+                if type(f) is E.Sym and f.name in free and not f.name[0].isupper():
+                    rest = [g for g in fs[i + 1:] if not is_scalar(g.shape)]
+                    if any(type(g) is not E.Num for g in fs[i + 1:]) and (
+                            not rest or (rest[0].shape[0] == 1 and rest[-1].shape[1] == 1)):
+                        out.append(f.name)
+                if type(f) is not E.Num:
+                    break               # only a leading factor (after numbers) scales the rest
+        elif type(n) in _ELEMENTWISE:
+            scal = [a for a in n.children if is_scalar(a.shape)]
+            if scal and not all(_simple_scalar(a, decls) for a in scal):
+                for a in n.children:
+                    b = _bare_name(a)
+                    if b is not None and not is_scalar(a.shape) and b.name in free:
+                        out.append(b.name)
+        stack.extend(n.children)
+    return list(dict.fromkeys(out))
+
+
+def _prefer_scalars(raw, node, inference, decls: Shapes):
+    """Take as scalars the undeclared names CONTRACT §2 says are scalars, while the formula
+    stays well-shaped."""
+    for _ in range(4):
+        suspects = _scalar_suspects(node, decls, inference)
+        if not suspects:
+            break
+        trial = _with_scalars(decls, suspects)
+        try:
+            new_node, new_inference = _infer(raw, trial, full=True)
+        except MatcalcError:
+            break
+        if _broadcasts_name(new_node, set(suspects)):
+            break
+        node, inference = new_node, new_inference
+        trial.notes.append(_scalar_note(*suspects))
+        decls = trial
+    return node, decls
+
+
+def _broadcast_notes(node, decls: Shapes) -> None:
+    verbs = {E.Add: "is added to", E.Hadamard: "multiplies", E.HadamardDiv: "divides"}
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if type(n) in _ELEMENTWISE and not is_scalar(n.shape):
+            for a in n.children:
+                if is_scalar(a.shape) and type(a) is not E.Num and not (
+                        type(a) is E.MatMul and all(type(g) is E.Num for g in a.args)):
+                    other = next(b for b in n.children if not is_scalar(b.shape))
+                    decls.notes.append(f"the scalar {show(a)} {verbs[type(n)]} every entry "
+                                       f"of {show(other)} (broadcast)")
+        stack.extend(n.children)
+
+
 def parse_with_shapes(text: str, shapes=None) -> tuple[E.Node, Shapes]:
     """Parse text and infer every shape; returns the tree and the declarations used (with the
-    names found to be scalars)."""
-    decls = parse_shapes(shapes)
+    names found to be scalars, and notes on what was assumed)."""
+    given = parse_shapes(shapes)
+    decls = Shapes(dict(given.decls), [])
     raw = parse_raw(text, decls)
     try:
         try:
-            node = _infer(raw, decls)
+            node, inference = _infer(raw, decls, full=True)
         except ShapeError as err:
-            if err.op not in ("multiply", "power", "divide", "the inverse"):   # det(x): see the error
-                raise
+            if err.op not in ("multiply", "power", "divide", "the inverse", "add",
+                              "multiply element-wise", "divide element-wise"):
+                raise                                                # det(x): see the error
             node, decls = _as_scalars(raw, decls, err)
+            inference = None
+        if inference is None:
+            node, inference = _infer(raw, decls, full=True)
+        node, decls = _prefer_scalars(raw, node, inference, decls)
     except MatcalcError as err:
+        splits = [n for n in decls.notes if n.startswith("`")]
+        if splits and isinstance(err, ShapeError):
+            err.hint = "; ".join([*(s_.replace("; to use", " — to use") for s_ in splits),
+                                  *([err.hint] if err.hint else [])])
         raise err.with_text(text) from None
+    _broadcast_notes(node, decls)
+    decls.notes[:] = list(dict.fromkeys(decls.notes))
     return node, decls
+
+
+def parse_together(texts, shapes=None) -> tuple[list, Shapes]:
+    """Several expressions over the same names, with one shape per name: sizes are unified
+    across all of them (as derive infers them within one). Names each formula reads as
+    scalars are scalars in all of them."""
+    decls = Shapes(dict(parse_shapes(shapes).decls), [])
+    for t in texts:
+        _, found = parse_with_shapes(t, decls)
+        decls = Shapes({**decls.decls, **found.decls}, decls.notes + found.notes)
+    raws = [parse_raw(t, decls) for t in texts]
+    inference = Inference(decls)
+    done = []
+    for t, raw in zip(texts, raws):
+        try:
+            done.append(inference.infer(raw))
+        except MatcalcError as err:
+            raise err.with_text(t) from None
+    return [inference.finish(n) for n in done], decls
+
+
+def result_notes(r) -> list[str]:
+    """Result.notes: the parser's notes, and a word when f is not a scalar, so the answer is a
+    Jacobian or a tensor rather than a gradient."""
+    from .shapes import fmt_shape
+    notes = list(getattr(r.decls, "notes", []))
+    f = r.function
+    if r.kind in ("jacobian", "tensor") and r.direction is None and not is_scalar(f.shape):
+        what = "its Jacobian" if r.kind == "jacobian" else "a tensor (the Jacobian of vec f)"
+        note = f"f is {fmt_shape(f.shape)}, so this is {what}"
+        vectors = [n.name for n in _syms(f) if n.name not in r.decls.decls
+                   and n.name != r.variable.name and not is_scalar(n.shape)
+                   and not n.name[0].isupper()]
+        for name in list(dict.fromkeys(vectors))[:8]:
+            try:
+                g, _ = parse_with_shapes(r.input, _with_scalars(r.decls, [name]))
+            except MatcalcError:
+                continue
+            if is_scalar(g.shape):
+                note += f"; declare {name}: scalar if you meant a gradient"
+                break
+        notes.append(note)
+    return notes
 
 
 @deep

@@ -106,6 +106,13 @@ class Result(Derivation):
         """The Result of what the calculus found."""
         return cls(**{f.name: getattr(found, f.name) for f in fields(found)})
 
+    @property
+    def notes(self) -> list:
+        """What was assumed in reading the formula (names taken as scalars or split into
+        letters, broadcasts) and why the result is not a gradient, if it is not."""
+        from .parser import result_notes
+        return result_notes(self)
+
     # notations ----------------------------------------------------------------------------
     @property
     @deep

@@ -87,8 +87,11 @@ class Decl:
 
 @dataclass
 class Shapes:
-    """Declared names, their shapes and modifiers, and the dimension names in use."""
+    """Declared names, their shapes and modifiers, and the dimension names in use; `notes`
+    says what the parser assumed while reading a formula (names taken as scalars, names split
+    into letters, broadcasts)."""
     decls: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
 
     @property
     def dim_names(self) -> set[str]:
@@ -156,6 +159,9 @@ def _parse_shape_text(body: str, spec: str, part: str) -> Decl:
         shape = SCALAR
     else:
         core = core.strip("()[] ")
+        glued = core.split("x")
+        if len(glued) > 1 and all(re.fullmatch(r"[A-Za-wyzΑ-Ωα-ω]|[0-9]+", g) for g in glued):
+            core = "×".join(glued)          # mxn, nx3: single-letter sizes glued by x
         items = re.split(r"\s*(?:×|\*|,|\bx\b|(?<=[0-9])x(?=[0-9A-Za-z]))\s*", core)
         shape = _sizes([i for i in items], spec, part)
     return _check_mods(Decl(shape, frozenset(mods)), spec, part)
@@ -378,7 +384,8 @@ def power(node, shapes, u):
         return SCALAR
     e = node.exponent
     if e != int(e):
-        raise _err(node, f"a matrix power needs an integer exponent, not {e}", s, None, "power")
+        raise _err(node, f"a matrix power needs an integer exponent, not {e}", s, None, "power",
+                   f"for an element-wise power write .^({e})")
     if abs(e) > MAX_MATRIX_POWER:
         raise _err(node, f"matrix powers are supported up to {MAX_MATRIX_POWER}, not {e}", s,
                    None, "power")

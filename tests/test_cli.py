@@ -56,8 +56,10 @@ def test_stdin_one_expression_per_line(capsys, monkeypatch):
     code, out, err = run(["-", "--wrt", "x", "--format", "json"], capsys,
                          stdin="x^T A x\n\nsum(exp(W x))\ntrace(x)\n", monkeypatch=monkeypatch)
     lines = [json.loads(line) for line in out.splitlines()]
-    assert [o["result"] for o in lines] == ["(A + A^T)*x", "W^T*exp(W*x)"]
-    assert code == 1 and "did you mean `tr`" in err
+    assert [o.get("result") for o in lines] == ["(A + A^T)*x", "W^T*exp(W*x)", None]
+    assert [o["line"] for o in lines] == [1, 3, 4]        # numbered as in the input
+    assert lines[2]["kind"] == "error" and "did you mean `tr`" in lines[2]["error"]
+    assert code == 1 and "line 4: error:" in err and "did you mean `tr`" in err
 
 
 def test_check_steps_order_layout(capsys):

@@ -29,7 +29,7 @@ MALFORMED = [
     ("A + * B", None, ParseError, "operator `*` needs a left operand", 5),
     ("A ++ B", None, ParseError, "operator `+` needs a left operand", 4),
     ("A^", None, ParseError, "`^` needs an exponent", 2),
-    ("A^x", None, ParseError, "`^` needs an exponent: T, -1, -T or a number, not `x`", 2),
+    ("A^x", None, ParseError, "a power with a symbolic exponent", 3),
     ("A ^ ^ T", None, ParseError, "`^` needs an exponent", 3),
     ("A .^", None, ParseError, "`.^` needs an exponent: a number", 3),
     ("trace(X)", None, ParseError, "unknown function `trace` — did you mean `tr`?", 1),
@@ -45,7 +45,7 @@ MALFORMED = [
     ("   ", None, ParseError, "empty expression", 1),
     ("A $ B", None, ParseError, "unexpected character `$`", 3),
     ("A $ B", None, ParseError, "unexpected character `$`", 3),
-    ("|x|", None, ParseError, "a single `|` is not an operator", 1),
+    ("|x", None, ParseError, "missing closing `|` of an absolute value", 1),
     ("A,B", None, ParseError, "unexpected `,`", 2),
     ("‖x", None, ParseError, "missing closing ‖", 1),
     ("2 3", None, ParseError, "a number cannot follow an operand directly", 3),
@@ -70,7 +70,7 @@ MALFORMED = [
     ("dot(x, z)", MN, ShapeError, "cannot take the inner product of x (n×1) and z (p×1)", 1),
     ("x·A", MN, ShapeError, "the inner product · needs two vectors", 1),
     ("1 + det(x)", None, ShapeError, "det needs a square matrix", 5),
-    ("max(1, x)", None, UnsupportedError, "supported only as max(0, x)", 1),
+    ("max(x)", None, ParseError, "`max` takes 2 arguments, got 1", 1),
     ("‖X‖_2", MN, UnsupportedError, "spectral norm", 1),
 ]
 

@@ -8,6 +8,7 @@ from lark import Token, Tree
 import matcalc
 from matcalc import expr as E
 from matcalc import parse
+from matcalc.errors import MatcalcError
 
 SHAPES = "A: n×n, B: n×n, C: n×n, X: m×n, a: n, b: n, x: n, y: n, c: scalar, θ: n, λ: scalar"
 
@@ -259,3 +260,43 @@ def test_a_factor_before_a_norm_multiplies_it(spelling, plain):
     """`λ‖x‖²` and `‖a‖‖b‖` (CONTRACT §1) asked for a `*` before the norm."""
     shapes = "λ: scalar, a: n, b: n, x: n, A: m×n, B: m×n"
     assert parse(spelling, shapes) == parse(plain, shapes)
+
+
+def test_declared_I_is_still_the_identity_with_the_declared_size():
+    from matcalc import expr as E
+    node = parse("I + A", "I: n×n")
+    assert type(node.args[0]) is E.Identity and node.shape == parse("A", "A: n×n").shape
+    with pytest.raises(MatcalcError) as err:
+        parse("I x", "I: m×n")
+    assert "identity" in str(err.value) and err.value.span is not None
+
+
+@pytest.mark.parametrize("spec, rows, cols", [("X: mxn", "m", "n"), ("X: nxm", "n", "m"),
+                                              ("X: 3x4", "3", "4"), ("X: m x n", "m", "n")])
+def test_shape_string_glued_with_x_means_rows_by_cols(spec, rows, cols):
+    assert tuple(str(d) for d in parse("X", spec).shape) == (rows, cols)
+
+
+def test_shape_string_with_three_glued_sizes_is_an_error():
+    with pytest.raises(MatcalcError) as err:
+        parse("X", "X: mxnxp")
+    assert "at most two sizes" in str(err.value)
+
+
+def test_capitals_before_a_bracket_multiply_instead_of_being_an_unknown_function():
+    """`AI(AAᵀ)⁻¹`, printed by matcalc, once failed to read back: unknown function `AI`."""
+    assert parse("AI(AAᵀ)⁻¹") == parse("A*I*inv(A*A^T)")
+    assert parse("AB(x)ᵀ") == parse("A*B*x^T")
+
+
+@pytest.mark.parametrize("spelling, explicit, shapes", [
+    ("AB (x - y)", "A*B*(x - y)", "A: n×n, B: n×n, x: n, y: n"),
+    ("sum(cB (A + B)^Ty)", "sum(c*B*(A + B)^T*y)", "c: scalar, A: n×n, B: n×n, y: n"),
+    ("z^TXB (A + B)²", "z^T*X*B*(A + B)^2", "z: n, X: n×n, A: n×n, B: n×n"),
+    ("tr(cy (x − y)ᵀ(A + B)')", "tr(c*y*(x − y)^T*(A + B)^T)",
+     "c: scalar, A: n×n, B: n×n, x: n, y: n"),
+])
+def test_run_of_letters_then_a_space_then_a_bracket_is_a_product(spelling, explicit, shapes):
+    """`AB (x − y)` was refused as an unknown function `AB`: only a run directly before `(`
+    must be a function name."""
+    assert parse(spelling, shapes) == parse(explicit, shapes)
