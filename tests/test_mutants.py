@@ -13,6 +13,7 @@ import re
 import numpy as np
 import pytest
 
+import matcalc
 from matcalc import derive, parse
 from matcalc.printing.code import identifier
 
@@ -560,8 +561,19 @@ def test_transpose_after_a_bracket_applies_to_the_bracket():
     check("ab(x)^T", "x", {"ab": ("m",), "x": ("n",)}, lambda ab, x: ab @ x.T)
 
 
-def test_a_declared_matrix_named_I_is_not_the_identity():
-    check("I*x", "x", {"I": ("m", "n"), "x": ("n",)}, lambda I, x: I @ x)   # noqa: E741
+def test_I_is_always_the_identity_and_a_declaration_only_gives_its_size():
+    # `I` never becomes a variable (a user writing xᵀIx means xᵀx): declared square, it is the
+    # identity of that size; declared rectangular, it is refused with a caret
+    r = derive("x^T I x", wrt="x", shapes="I: n×n, x: n")
+    x = np.random.default_rng(3).normal(size=(4, 1))
+    h, fd = 1e-6, np.zeros((4, 1))
+    for i in range(4):
+        e = np.zeros((4, 1))
+        e[i] = h
+        fd[i] = ((x + e).T @ (x + e) - (x - e).T @ (x - e)).item() / (2 * h)
+    np.testing.assert_allclose(r.evaluate({"x": x}), fd, rtol=1e-6, atol=1e-8)
+    with pytest.raises(matcalc.ParseError, match="identity"):
+        derive("I*x", wrt="x", shapes="I: m×n, x: n")
 
 
 # ------------------------------------------------------------------------------------------------
