@@ -67,10 +67,24 @@ def to_sympy(node):
                     prod = prod * v
                 out = scalarize(prod, n) * scal if is_scalar(n.shape) else scal * prod
         elif t is E.Hadamard:
-            out = HadamardProduct(*kids) if not is_scalar(n.shape) else sympy.Mul(*kids)
+            # a scalar operand broadcasts: it scales the element-wise product of the others
+            scal = [k for k, c in zip(kids, n.children) if is_scalar(c.shape)]
+            mats = [k for k, c in zip(kids, n.children) if not is_scalar(c.shape)]
+            if is_scalar(n.shape) or not mats:
+                out = sympy.Mul(*kids)
+            else:
+                prod = HadamardProduct(*mats) if len(mats) > 1 else mats[0]
+                out = sympy.Mul(*scal) * prod if scal else prod
         elif t is E.HadamardDiv:
-            out = HadamardProduct(kids[0], HadamardPower(kids[1], -1)) \
-                if not is_scalar(n.shape) else kids[0] / kids[1]
+            left_scalar, right_scalar = (is_scalar(c.shape) for c in n.children)
+            if is_scalar(n.shape):
+                out = kids[0] / kids[1]
+            elif right_scalar:                 # X ⊘ c = X/c
+                out = kids[0] * (1 / kids[1])
+            elif left_scalar:                  # c ⊘ X = c·(X with every entry inverted)
+                out = kids[0] * HadamardPower(kids[1], -1)
+            else:
+                out = HadamardProduct(kids[0], HadamardPower(kids[1], -1))
         elif t is E.HadamardPower:
             out = HadamardPower(kids[0], n.exponent)
         elif t is E.Kron:

@@ -218,3 +218,17 @@ def test_evaluate_at_a_regular_point_is_unchanged():
     x = np.array([1.0, -2.0])
     Ai = np.linalg.inv(A)
     np.testing.assert_allclose(r.evaluate({"A": A, "x": x}), ((Ai + Ai.T) @ x).reshape(2, 1))
+
+
+def test_check_of_a_relu_loss_looks_past_points_where_every_unit_is_inactive():
+    """With every unit of a relu layer inactive, the derivative and the differences are both
+    exactly 0: agreeing zeros proved nothing, yet were reported as a pass. The check now looks
+    for a point where something is compared, and says so when there is none."""
+    from matcalc import derive
+    g = derive("(1/N)*sum((y - max(0, X w + b)) .^ 2)", wrt="w",
+               shapes="X: N×n, w: n, y: N, b: scalar")
+    for seed in range(6):
+        report = g.check(seed=seed)
+        assert not report.only_zeros and report.max_abs_error > 0, str(report)
+    flat = derive("sum(step(x))", wrt="x").check(seed=0)        # 0 wherever it is defined
+    assert flat.only_zeros and "only zeros were compared" in str(flat)

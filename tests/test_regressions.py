@@ -242,3 +242,23 @@ def test_juxtaposed_c_S_inverse_x_is_c_times_S_inverse_x():
     o = _o()
     matches_differences("sum(cS⁻¹x)", "S",
                         lambda e: np.array([[np.sum(e["c"][0, 0] * o.inv(e["S"]) @ e["x"])]]))
+
+
+@pytest.mark.parametrize("text, numpy_gradient", [
+    ("sum(log(x))", lambda x: 1 / x),                 # prints 1 ⊘ x: a scalar numerator
+    ("sum(2*log(x))", lambda x: 2 / x),
+    ("sum(x ./ 2)", lambda x: np.full_like(x, 0.5)),
+    ("sum(exp(x) .* 3)", lambda x: 3 * np.exp(x)),
+])
+def test_sympy_form_of_a_result_with_a_scalar_operand_in_an_elementwise_operation(
+        text, numpy_gradient):
+    """r.sympy raised SymPy's TypeError "Mix of Matrix and Scalar symbols" for 1 ⊘ x; the
+    SymPy form, made explicit at a point, equals the gradient written in NumPy."""
+    import sympy
+    r = derive(text, wrt="x", shapes="x: 3")
+    expr = r.sympy
+    point = np.array([[2.0], [4.0], [5.0]])
+    for x in expr.free_symbols:                     # (none when the gradient is constant)
+        expr = expr.subs(x, sympy.Matrix(point))
+    got = np.array(expr.as_explicit(), dtype=float)
+    np.testing.assert_allclose(got, numpy_gradient(point), rtol=1e-12)
