@@ -237,3 +237,33 @@ def test_ones_inside_a_kronecker_factor_print_with_their_sizes():
     r = derive("mean(inv(x a^T))", wrt="x", shapes=SH, order=2)
     assert "ones(n, n)" in str(r)
     assert_result_reads_back(r, SH)
+
+
+def doubled_parentheses(text: str) -> str | None:
+    """The first place where a pair of brackets directly encloses another pair around the same
+    text, `((xᵀx))`, or None."""
+    match, stack = {}, []
+    for i, ch in enumerate(text):
+        if ch == "(":
+            stack.append(i)
+        elif ch == ")" and stack:
+            match[stack.pop()] = i
+    for i, j in match.items():
+        if text[i + 1:i + 2] == "(" and match.get(i + 1) == j - 1:
+            return text[max(0, i - 10):j + 10]
+    return None
+
+
+@pytest.mark.parametrize("expr, wrt, shapes, order", TABLE_CASES)
+def test_no_printed_result_has_doubled_parentheses(expr, wrt, shapes, order):
+    try:
+        r = derive(expr, wrt=wrt, shapes=shapes, order=order)
+    except matcalc.UnsupportedError:
+        pytest.skip("no rule (an expected failure of its own table)")
+    for printed in (str(r), r.text):
+        assert doubled_parentheses(printed) is None, printed
+
+
+def test_a_scalar_divisor_that_is_a_product_is_bracketed_once():
+    assert str(parse("(xᵀAx)/(xᵀx)")) == "xᵀAx/(xᵀx)"
+    assert doubled_parentheses("a/((bᵀx))") and not doubled_parentheses("((a + b)c)ᵀ")

@@ -206,8 +206,8 @@ class Printer:
             dd = self.paren(self.join_factors(d, den))
         else:
             dd = d[0]
-            if isinstance(den[0], PRODUCT_LEVEL):
-                dd = self.paren(dd)
+            if isinstance(den[0], PRODUCT_LEVEL) and dd != self.paren(self(den[0])):
+                dd = self.paren(dd)                    # not twice: a/((bᵀx)) read badly
         return f"{body}/{dd}"
 
     def hadamard(self, node):
