@@ -300,3 +300,12 @@ def test_run_of_letters_then_a_space_then_a_bracket_is_a_product(spelling, expli
     """`AB (x − y)` was refused as an unknown function `AB`: only a run directly before `(`
     must be a function name."""
     assert parse(spelling, shapes) == parse(explicit, shapes)
+
+
+def test_norm_closes_after_a_transpose_written_with_the_top_symbol():
+    """`‖X^⊤‖_F` was a ParseError ("unexpected _F"): the bar after ⊤ was taken as opening a
+    new norm; found by the slow second-derivative property."""
+    shapes = "X: m×n"
+    assert parse("‖X^⊤‖_F", shapes) == parse("‖X^T‖_F", shapes)
+    assert parse("‖((X)^T)^⊤‖_F^2", shapes) == parse("‖X‖_F^2", shapes) or \
+        str(parse("‖((X)^T)^⊤‖_F^2", shapes)) == "‖(Xᵀ)ᵀ‖_F²"
