@@ -573,9 +573,9 @@ def _arguments(result, roots):
             found.setdefault(name, node)
     found.setdefault(result.variable.name, result.variable)   # a parameter even when unused
     text = result.input
-    def first(name):
-        i = text.find(name)
-        return i if i >= 0 else len(text)
+    def first(name):        # as a whole word: the x of logsumexp(W x) is not the one in its name
+        hit = re.search(r"(?<!\w)" + re.escape(name) + r"(?!\w)", text)
+        return hit.start() if hit else len(text)
     return [found[n] for n in sorted(found, key=first)]
 
 
