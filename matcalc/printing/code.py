@@ -566,17 +566,18 @@ def _kind_word(kind):
 
 
 def _arguments(result, roots):
-    from ..numeric import names_in
-    found = {}
+    """The variables in order of first appearance, left to right through the function (then
+    the derivative), the variable differentiated by last when neither uses it."""
+    found: dict = {}
     for r in roots:
-        for name, node in names_in(r).items():
-            found.setdefault(name, node)
+        stack = [r]
+        while stack:
+            n = stack.pop()
+            if type(n) is E.Sym:
+                found.setdefault(n.name, n)
+            stack.extend(reversed(n.children))
     found.setdefault(result.variable.name, result.variable)   # a parameter even when unused
-    text = result.input
-    def first(name):        # as a whole word: the x of logsumexp(W x) is not the one in its name
-        hit = re.search(r"(?<!\w)" + re.escape(name) + r"(?!\w)", text)
-        return hit.start() if hit else len(text)
-    return [found[n] for n in sorted(found, key=first)]
+    return list(found.values())
 
 
 def autograd_function(expr: str, shapes=None, backend: str = "torch", name: str = "Op") -> str:
