@@ -568,6 +568,12 @@ def _kind_word(kind):
 def _arguments(result, roots):
     """The variables in order of first appearance, left to right through the function (then
     the derivative), the variable differentiated by last when neither uses it."""
+    found = {n.name: n for n in _in_order(*roots)}
+    found.setdefault(result.variable.name, result.variable)   # a parameter even when unused
+    return list(found.values())
+
+
+def _in_order(*roots):
     found: dict = {}
     for r in roots:
         stack = [r]
@@ -576,15 +582,26 @@ def _arguments(result, roots):
             if type(n) is E.Sym:
                 found.setdefault(n.name, n)
             stack.extend(reversed(n.children))
-    found.setdefault(result.variable.name, result.variable)   # a parameter even when unused
     return list(found.values())
 
 
-def autograd_function(expr: str, shapes=None, backend: str = "torch", name: str = "Op") -> str:
+def autograd_function(expr: str, shapes=None, backend: str = "torch", name: str = "Op",
+                      compiled: bool = False):
     """Source of a torch.autograd.Function (or a jax.custom_vjp function) whose backward pass is
-    matcalc's symbolic vector–Jacobian product with respect to every input. Vectors may come
-    1-D or as columns, matrices as matrices; each gradient has its input's shape and a vector
-    value is 1-D when the first vector input is."""
+    matcalc's symbolic vector–Jacobian product with respect to every input; with compiled=True
+    the class (or function) itself, ready for Op.apply(...) or jax.grad. Its inputs come in the
+    order the variables appear in `expr`. Vectors may come 1-D or as columns, matrices as
+    matrices; each gradient has its input's shape and a vector value is 1-D when the first
+    vector input is."""
+    source = _autograd_source(expr, shapes, backend, name)
+    if not compiled:
+        return source
+    from ..callables import compile_generated
+    return compile_generated(source, identifier(name) if backend == "torch"
+                             else identifier(name.lower()))
+
+
+def _autograd_source(expr, shapes, backend, name):
     from ..parser import parse_with_shapes
     from ..products import vjp
     from ..numeric import names_in
@@ -593,7 +610,7 @@ def autograd_function(expr: str, shapes=None, backend: str = "torch", name: str 
     f, decls = parse_with_shapes(expr, shapes)
     taken = set(names_in(f))
     g = next(c for c in ("g", "g_out", "cotangent", "g0") if c not in taken)
-    inputs = sorted(names_in(f), key=lambda n: (expr.find(n) if n in expr else len(expr)))
+    inputs = [n.name for n in _in_order(f)]
     products = {}
     for n in inputs:
         try:
