@@ -106,8 +106,16 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
     vector_inputs = [p for p, (n, _) in public.items() if _kind(n.shape) in (_Kind.COLUMN,
                                                                               _Kind.ROW)]
 
+    # per parameter, worked out once: its kind, and each size as an int or a size name
+    static = {}
+    for pub, (node, _) in public.items():
+        k = _kind(node.shape)
+        dims_of = [] if k == _Kind.SCALAR else [
+            int(d) if d.is_Integer else str(d) for d in node.shape]
+        static[pub] = (node, k, dims_of)
+
     def prepare(name, v, dims):
-        node, _ = public[name]
+        node, k, dims_of = static[name]
         if backend == "torch":
             if not xp.is_tensor(v):
                 v = xp.as_tensor(v)
@@ -115,39 +123,40 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
                 v = v.to(xp.get_default_dtype())
         else:
             v = xp.asarray(v)
-            if not xp.issubdtype(v.dtype, xp.floating):
+            if v.dtype.kind != "f":
                 v = v.astype(float)
         shape = tuple(v.shape)
-        k = _kind(node.shape)
-        want = fmt_shape(node.shape)
+        nd = len(shape)
         if k == _Kind.SCALAR:
-            ok = len(shape) <= 2 and all(s == 1 for s in shape)
+            ok = nd <= 2 and all(s == 1 for s in shape)
             fixed = v
-        elif k in (_Kind.COLUMN, _Kind.ROW):
-            ok = len(shape) == 1 or (len(shape) == 2 and shape[1 if k == _Kind.COLUMN else 0] == 1)
-            n = shape[0] if len(shape) == 1 else (shape[0] if k == _Kind.COLUMN else shape[1])
-            fixed = v.reshape(-1, 1) if k == _Kind.COLUMN else v.reshape(1, -1)
-            got = [n, 1] if k == _Kind.COLUMN else [1, n]
+        elif k == _Kind.COLUMN:
+            ok = nd == 1 or (nd == 2 and shape[1] == 1)
+            fixed, got = (v.reshape(-1, 1) if nd == 1 else v), (shape[0], 1)
+        elif k == _Kind.ROW:
+            ok = nd == 1 or (nd == 2 and shape[0] == 1)
+            fixed, got = (v.reshape(1, -1) if nd == 1 else v), (1, shape[-1])
         else:
-            ok = len(shape) == 2
-            fixed, got = v, list(shape)
+            ok = nd == 2
+            fixed, got = v, shape
         if not ok:
             extra = " (batch dimensions are not supported: call it once per item, or wrap it "\
-                    "in jax.vmap / torch.func.vmap)" if len(shape) > 2 or (
-                        k != _Kind.MATRIX and len(shape) == 2) else ""
-            raise ShapeError(f"{node.name} should be {want}, got an array of shape "
-                             f"{shape}{extra}")
-        if k != _Kind.SCALAR:
-            for dim, size in zip(node.shape, got):
-                if dim.is_Integer:
-                    if int(dim) != size:
-                        raise ShapeError(f"{node.name} should be {want}, got shape {shape}")
-                    continue
-                key = str(dim)
-                if key in dims and dims[key][0] != size:
-                    raise ShapeError(f"{node.name} should be {want}: {key} is {dims[key][0]} "
-                                     f"from {dims[key][1]}, but {size} here")
-                dims.setdefault(key, (size, node.name))
+                    "in jax.vmap / torch.func.vmap)" if nd > 2 or (
+                        k != _Kind.MATRIX and nd == 2) else ""
+            raise ShapeError(f"{node.name} should be {fmt_shape(node.shape)}, got an array "
+                             f"of shape {shape}{extra}")
+        for dim, size in zip(dims_of, got):
+            if dim.__class__ is int:
+                if dim != size:
+                    raise ShapeError(f"{node.name} should be {fmt_shape(node.shape)}, got "
+                                     f"shape {shape}")
+                continue
+            seen = dims.get(dim)
+            if seen is None:
+                dims[dim] = (size, node.name)
+            elif seen[0] != size:
+                raise ShapeError(f"{node.name} should be {fmt_shape(node.shape)}: {dim} is "
+                                 f"{seen[0]} from {seen[1]}, but {size} here")
         return fixed, shape, v.dtype
 
     def function(*a, **kw):
@@ -156,16 +165,19 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
                 if alias[k] in kw:
                     raise TypeError(f"{k} and {alias[k]} name the same variable")
                 kw[alias[k]] = kw.pop(k)
-        bound = sig.bind(*a, **kw)
+        if len(a) == len(order) and not kw:
+            given = dict(zip(order, a))
+        else:
+            given = sig.bind(*a, **kw).arguments
         dims, call, shapes, dtypes = {}, {}, {}, []
         for name in order:
-            fixed, shape, dtype = prepare(name, bound.arguments[name], dims)
+            fixed, shape, dtype = prepare(name, given[name], dims)
             call[public[name][1]] = fixed
             shapes[name] = shape
             dtypes.append(dtype)
         for k in keyword_only:
-            call[k] = bound.arguments[k]
-            dims.setdefault(k, (int(bound.arguments[k]), k))
+            call[k] = given[k]
+            dims.setdefault(k, (int(given[k]), k))
         dtype = _result_dtype(backend, xp, dtypes)
         out = inner(**call)
         flat = _flat(shapes, wrt_pub, vector_inputs)
