@@ -40,6 +40,13 @@ FUNCS = {   # element-wise functions: (numpy, jax, torch), {} is the argument
     "sqrt": ("np.sqrt({})", "jnp.sqrt({})", "torch.sqrt({})"),
     "sign": ("np.sign({})", "jnp.sign({})", "torch.sign({})"),
     "step": ("np.heaviside({}, 0.0)", "jnp.heaviside({}, 0.0)", "(({}) > 0).to(dtype)"),
+    "arcsin": ("np.arcsin({})", "jnp.arcsin({})", "torch.asin({})"),
+    "arccos": ("np.arccos({})", "jnp.arccos({})", "torch.acos({})"),
+    "arctan": ("np.arctan({})", "jnp.arctan({})", "torch.atan({})"),
+    "sinh": ("np.sinh({})", "jnp.sinh({})", "torch.sinh({})"),
+    "cosh": ("np.cosh({})", "jnp.cosh({})", "torch.cosh({})"),
+    "log1p": ("np.log1p({})", "jnp.log1p({})", "torch.log1p({})"),
+    "expm1": ("np.expm1({})", "jnp.expm1({})", "torch.expm1({})"),
 }
 HEADER = {
     "numpy": "import numpy as np\n",
@@ -339,6 +346,8 @@ class CodePrinter:
             stable = self._stable_log(n.arg)
             if stable is not None:
                 return stable
+        if n.fn not in FUNCS:
+            raise UnsupportedError(f"{n.fn} has no generated-code form yet")
         template = FUNCS[n.fn][self.k]
         plain = re.fullmatch(r"[\w.]+\(\{\}\)", template) is not None
         arg = self.arr(n.arg, matrix=False) if plain else self.arr(n.arg, _POW, matrix=False)
