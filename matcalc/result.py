@@ -144,7 +144,7 @@ class Result(Derivation):
         (θ, or theta), in the order `args` gives ("X, y, θ" or a list; the order of
         appearance otherwise). Outputs are shaped like the inputs (a 1-D θ gives a 1-D
         gradient, a column a column; a scalar value is 0-d) and have the inputs' dtype."""
-        from .callables import make_function
+        from .printing.function import make_function
         return make_function(self, backend, value, args, sizes)
 
     @deep

@@ -15,7 +15,7 @@ import pytest
 
 import matcalc
 from matcalc import ShapeError, derive, gradient_function
-from matcalc.callables import compile_generated
+from matcalc.printing.function import compile_generated
 
 from test_codegen import point
 from test_identities import TABLE
@@ -333,3 +333,18 @@ def test_new_elementwise_functions_give_callables_matching_numpy(fn, numpy_fn, l
     np.testing.assert_allclose(value, np.sum(numpy_fn(x)), rtol=1e-12)
     h = 1e-6
     np.testing.assert_allclose(g, (numpy_fn(x + h) - numpy_fn(x - h)) / (2 * h), rtol=1e-6)
+
+
+def test_a_python_number_does_not_turn_float32_arrays_into_float64():
+    f = gradient_function("λ * x^T x", "x", "λ: scalar, x: n", value=False)
+    g = f(0.5, np.arange(3, dtype=np.float32))
+    assert g.dtype == np.float32 and g.shape == (3,)
+    np.testing.assert_allclose(g, [0.0, 1.0, 2.0])
+    assert f(λ=2, x=[1, 2]).dtype == np.float64        # only numbers: float64
+
+
+def test_a_scalar_variable_passed_as_a_number_gives_a_0d_derivative():
+    f = gradient_function("sum(exp(t * a))", "t", "t: scalar, a: n")
+    value, g = f(0.0, np.array([1.0, 2.0, 3.0]))
+    assert np.ndim(value) == 0 and np.ndim(g) == 0
+    np.testing.assert_allclose([value, g], [3.0, 6.0])

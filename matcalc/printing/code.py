@@ -605,7 +605,7 @@ def autograd_function(expr: str, shapes=None, backend: str = "torch", name: str 
     source = _autograd_source(expr, shapes, backend, name)
     if not compiled:
         return source
-    from ..callables import compile_generated
+    from .function import compile_generated
     return compile_generated(source, identifier(name) if backend == "torch"
                              else identifier(name.lower()))
 

@@ -19,11 +19,11 @@ import inspect
 import keyword
 import unicodedata
 
-from .errors import ShapeError, UnsupportedError
-from .numeric import tensor_axes
-from .printing.code import BACKENDS, generated
-from .printing.unicode import to_unicode
-from .shapes import fmt_shape, is_scalar
+from ..errors import ShapeError, UnsupportedError
+from ..numeric import tensor_axes
+from .code import BACKENDS, generated
+from .unicode import to_unicode
+from ..shapes import fmt_shape, is_scalar
 
 
 def _param_name(name: str, ident: str) -> str:
@@ -116,6 +116,7 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
 
     def prepare(name, v, dims):
         node, k, dims_of = static[name]
+        raw = v
         if backend == "torch":
             if not xp.is_tensor(v):
                 v = xp.as_tensor(v)
@@ -129,7 +130,7 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
         nd = len(shape)
         if k == _Kind.SCALAR:
             ok = nd <= 2 and all(s == 1 for s in shape)
-            fixed = v
+            fixed, got = v, ()
         elif k == _Kind.COLUMN:
             ok = nd == 1 or (nd == 2 and shape[1] == 1)
             fixed, got = (v.reshape(-1, 1) if nd == 1 else v), (shape[0], 1)
@@ -157,7 +158,7 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
             elif seen[0] != size:
                 raise ShapeError(f"{node.name} should be {fmt_shape(node.shape)}: {dim} is "
                                  f"{seen[0]} from {seen[1]}, but {size} here")
-        return fixed, shape, v.dtype
+        return fixed, shape, (v.dtype if hasattr(raw, "dtype") else None)
 
     def function(*a, **kw):
         for k in list(kw):
@@ -178,7 +179,8 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
         for k in keyword_only:
             call[k] = given[k]
             dims.setdefault(k, (int(given[k]), k))
-        dtype = _result_dtype(backend, xp, dtypes)
+        dtype = _result_dtype(backend, xp, [d for d in dtypes if d is not None] or
+                              [_default_dtype(backend, xp)])
         out = inner(**call)
         flat = _flat(shapes, wrt_pub, vector_inputs)
         if value:
@@ -207,6 +209,14 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
     function.__doc__ = "\n".join(lines)
     function.source = source
     return function
+
+
+def _default_dtype(backend, xp):
+    """The dtype when every input is a Python number: float64, or torch's default dtype, or
+    JAX's (float32 unless jax_enable_x64 is on)."""
+    if backend == "torch":
+        return xp.get_default_dtype()
+    return xp.asarray(0.0).dtype
 
 
 def _result_dtype(backend, xp, dtypes):
@@ -246,7 +256,7 @@ def _shaped(x, node, flat, dtype, backend):
 
 
 def _concrete(shape, dims):
-    from .dims import symbol
+    from ..dims import symbol
     out = []
     for d in shape:
         v = d if d.is_Integer else d.subs({symbol(k): n for k, (n, _) in dims.items()})
