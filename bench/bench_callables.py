@@ -193,7 +193,8 @@ def main():
              f"`python bench/bench_callables.py`; one run. X is n×n, vectors are 1-D. Steady "
              "state: best of 5 rounds of the mean per call (ms). First call: build + compile + "
              "one call (ms); for matcalc that includes derive(). \"vs hand\" = matcalc NumPy / "
-             "hand-written NumPy (cheap order: Xᵀ(Xθ − y) as X.T @ (X @ θ − y), times 2 last).",
+             "hand-written NumPy (cheap order: Xᵀ(Xθ − y) as X.T @ (X @ θ − y), times 2 "
+             "last).",
              "", "## Value and gradient", "",
              "| problem | n | matcalc NumPy | matcalc JAX (jit) | matcalc torch | hand NumPy | "
              "jax.jit(value_and_grad) | torch.func.grad_and_value | vs hand | first call: "

@@ -196,7 +196,8 @@ STABLE = [
 def test_logistic_losses_at_plus_minus_1000_are_finite_and_match_the_limit(expr, label,
                                                                            backend):
     """z = Xw = (1000, −1000), y = (0, 1): each sample is wrong by 1000, so the loss is
-    log(1 + e¹⁰⁰⁰) + log(1 + e¹⁰⁰⁰) → 2000, and the gradient Xᵀ(σ(z) − y) → 1·1 + (−1)(−1) = 2.
+    log(1 + e¹⁰⁰⁰) + log(1 + e¹⁰⁰⁰) → 2000, and the gradient Xᵀ(σ(z) − y) → 1·1 + (−1)(−1)
+    = 2.
     Printed as written, log(1 + exp(1000)) is inf."""
     if backend != "numpy":
         pytest.importorskip(backend)

@@ -71,7 +71,7 @@ def identifier(name: str) -> str:
     out = out.replace("∂", "d_")
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", out):
         raise UnsupportedError(f"`{name}` cannot be used as a name in generated code")
-    if keyword.iskeyword(out) or out in ("np", "jnp", "jax", "torch", "value", "derivative", "dtype"):
+    if keyword.iskeyword(out) or out in _RESERVED - {"_"}:
         out += "_"
     return out
 
@@ -605,9 +605,15 @@ def autograd_function(expr: str, shapes=None, backend: str = "torch", name: str 
     source = _autograd_source(expr, shapes, backend, name)
     if not compiled:
         return source
-    from .function import compile_generated
     return compile_generated(source, identifier(name) if backend == "torch"
                              else identifier(name.lower()))
+
+
+def compile_generated(source: str, name: str):
+    """Run matcalc's generated source in a fresh namespace and return the function `name`."""
+    namespace: dict = {"__name__": "matcalc_generated"}
+    exec(compile(source, "<matcalc generated>", "exec"), namespace)  # noqa: S102 - our own code
+    return namespace[name]
 
 
 def _autograd_source(expr, shapes, backend, name):

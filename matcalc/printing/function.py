@@ -21,7 +21,7 @@ import unicodedata
 
 from ..errors import ShapeError, UnsupportedError
 from ..numeric import tensor_axes
-from .code import BACKENDS, generated
+from .code import BACKENDS, compile_generated, generated  # noqa: F401 (compile_generated: re-exported)
 from .unicode import to_unicode
 from ..shapes import fmt_shape, is_scalar
 
@@ -43,13 +43,6 @@ def _backend_module(backend):
         return jax.numpy
     import torch
     return torch
-
-
-def compile_generated(source: str, name: str):
-    """Run matcalc's generated source in a fresh namespace and return the function `name`."""
-    namespace: dict = {"__name__": "matcalc_generated"}
-    exec(compile(source, "<matcalc generated>", "exec"), namespace)  # noqa: S102 - our own code
-    return namespace[name]
 
 
 class _Kind:
