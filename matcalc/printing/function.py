@@ -21,7 +21,7 @@ import unicodedata
 
 from ..errors import ShapeError, UnsupportedError
 from ..numeric import tensor_axes
-from .code import BACKENDS, compile_generated, generated  # noqa: F401 (compile_generated: re-exported)
+from .code import BACKENDS, compile_generated, generated  # noqa: F401 (re-exported)
 from .unicode import to_unicode
 from ..shapes import fmt_shape, is_scalar
 
