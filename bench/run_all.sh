@@ -17,7 +17,8 @@ fi
 python bench/bench_derive.py --repeat 7 --out /tmp/matcalc_bench_derive.md
 python bench/bench_eval.py --out /tmp/matcalc_bench_eval.md
 python bench/resources.py --out /tmp/matcalc_bench_resources.md
+python bench/bench_callables.py --out /tmp/matcalc_bench_callables.md
 { echo "<!-- produced by: bash bench/run_all.sh ($(date -u +%Y-%m-%d)) -->"; echo;
   cat /tmp/matcalc_bench_eval.md; echo; cat /tmp/matcalc_bench_derive.md; echo;
-  cat /tmp/matcalc_bench_resources.md; } > bench/RESULTS.md
+  cat /tmp/matcalc_bench_resources.md; echo; cat /tmp/matcalc_bench_callables.md; } > bench/RESULTS.md
 echo "wrote bench/RESULTS.md"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .api import derive, hvp, jvp, vjp
+from .api import derive, gradient_function, hvp, jvp, vjp
 from .errors import CheckError, DomainError, MatcalcError, ParseError, ShapeError, UnsupportedError
 from .parser import parse
 from .printing.code import autograd_function
@@ -16,5 +16,5 @@ from .jupyter import register as _register_jupyter
 
 _register_jupyter()
 
-__all__ = ["chain_cost", "equivalent", "autograd_function", "derive", "parse", "vjp", "jvp", "hvp", "Result", "MatcalcError", "ParseError", "ShapeError",
+__all__ = ["chain_cost", "equivalent", "autograd_function", "derive", "gradient_function", "parse", "vjp", "jvp", "hvp", "Result", "MatcalcError", "ParseError", "ShapeError",
            "UnsupportedError", "CheckError", "DomainError"]

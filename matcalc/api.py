@@ -36,3 +36,10 @@ def jvp(expr: str, wrt: str, tangent: str = "u", shapes: ShapesSpec = None) -> R
 def hvp(expr: str, wrt: str, vector: str = "u", shapes: ShapesSpec = None) -> Result:
     """(∇²f)u for a scalar f: the Hessian applied to u (shaped like x) without forming it."""
     return Result.of(products.hvp(expr, wrt, vector, shapes))
+
+
+def gradient_function(expr: str, wrt: str, shapes: ShapesSpec = None, backend: str = "numpy",
+                      value: bool = True, args=None):
+    """derive(expr, wrt, shapes).to_function(backend, value, args): a Python function returning
+    (value, gradient) — shapes in = shapes out, the inputs' dtype (docs/api.md)."""
+    return derive(expr, wrt, shapes).to_function(backend, value, args)

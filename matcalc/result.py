@@ -144,6 +144,16 @@ class Result(Derivation):
         from .printing.code import generate
         return generate(self, backend, sizes, name, value)
 
+    def to_function(self, backend: str = "numpy", value: bool = True, args=None,
+                    sizes: dict | None = None):
+        """A Python function computing (value, derivative) — only the derivative with
+        value=False — in NumPy, JAX or PyTorch. Its parameters are named like the variables
+        (θ, or theta), in the order `args` gives ("X, y, θ" or a list; the order of
+        appearance otherwise). Outputs are shaped like the inputs (a 1-D θ gives a 1-D
+        gradient, a column a column; a scalar value is 0-d) and have the inputs' dtype."""
+        from .printing.function import make_function
+        return make_function(self, backend, value, args, sizes)
+
     @deep
     def cse(self) -> str:
         """The result with repeated or costly subexpressions named once:

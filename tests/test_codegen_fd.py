@@ -18,6 +18,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Callable
 
+from conftest_x64 import jax_float64  # noqa: F401  (autouse: float64 JAX, restored after)
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings

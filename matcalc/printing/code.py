@@ -39,11 +39,18 @@ FUNCS = {   # element-wise functions: (numpy, jax, torch), {} is the argument
     "abs": ("np.abs({})", "jnp.abs({})", "torch.abs({})"),
     "sqrt": ("np.sqrt({})", "jnp.sqrt({})", "torch.sqrt({})"),
     "sign": ("np.sign({})", "jnp.sign({})", "torch.sign({})"),
-    "step": ("np.heaviside({}, 0.0)", "jnp.heaviside({}, 0.0)", "(({}) > 0).to(torch.float64)"),
+    "step": ("np.heaviside({}, 0.0)", "jnp.heaviside({}, 0.0)", "(({}) > 0).to(dtype)"),
+    "arcsin": ("np.arcsin({})", "jnp.arcsin({})", "torch.asin({})"),
+    "arccos": ("np.arccos({})", "jnp.arccos({})", "torch.acos({})"),
+    "arctan": ("np.arctan({})", "jnp.arctan({})", "torch.atan({})"),
+    "sinh": ("np.sinh({})", "jnp.sinh({})", "torch.sinh({})"),
+    "cosh": ("np.cosh({})", "jnp.cosh({})", "torch.cosh({})"),
+    "log1p": ("np.log1p({})", "jnp.log1p({})", "torch.log1p({})"),
+    "expm1": ("np.expm1({})", "jnp.expm1({})", "torch.expm1({})"),
 }
 HEADER = {
     "numpy": "import numpy as np\n",
-    "jax": "import jax\nimport jax.numpy as jnp\njax.config.update(\"jax_enable_x64\", True)\n",
+    "jax": "import jax\nimport jax.numpy as jnp\n",
     "torch": "import torch\n",
 }
 # K(m,n) is the permutation with K(m,n)·vec(A) = vec(Aᵀ) for A m×n (column-major vec): row
@@ -52,10 +59,10 @@ HEADER = {
 _COMMUTATION = {
     "numpy": "np.eye({m} * {n})[np.arange({m} * {n}).reshape({n}, {m}).T.reshape(-1)]",
     "jax": "jnp.eye({m} * {n})[jnp.arange({m} * {n}).reshape({n}, {m}).T.reshape(-1)]",
-    "torch": "torch.eye({m} * {n}, dtype=torch.float64)[torch.arange({m} * {n})"
+    "torch": "torch.eye({m} * {n}, dtype=dtype)[torch.arange({m} * {n})"
              ".reshape({n}, {m}).T.reshape(-1)]",
 }
-_RESERVED = frozenset({"np", "jnp", "jax", "torch", "value", "derivative", "_"})
+_RESERVED = frozenset({"np", "jnp", "jax", "torch", "value", "derivative", "dtype", "_"})
 
 
 def identifier(name: str) -> str:
@@ -64,7 +71,7 @@ def identifier(name: str) -> str:
     out = out.replace("∂", "d_")
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", out):
         raise UnsupportedError(f"`{name}` cannot be used as a name in generated code")
-    if keyword.iskeyword(out) or out in ("np", "jnp", "jax", "torch", "value", "derivative"):
+    if keyword.iskeyword(out) or out in _RESERVED - {"_"}:
         out += "_"
     return out
 
@@ -155,7 +162,7 @@ class CodePrinter:
         reduction gives a 0-d one and numbers and sizes alone give a Python number."""
         if is_scalar(node.shape) and (_constant(node) or matrix and not _two_d(node)):
             if _constant(node):
-                extra = ", dtype=torch.float64" if self.backend == "torch" else ""
+                extra = ", dtype=dtype" if self.backend == "torch" else ""
                 return f"{self.mod}.full((1, 1), {self.code(node)}{extra})"
             return f"{self.mod}.reshape({self.code(node)}, (1, 1))"
         return self.code(node) if level is None else self.wrap(node, level)
@@ -181,15 +188,15 @@ class CodePrinter:
         return ", ".join(self.dim(d) for d in shape)
 
     def _identity(self, n):
-        f = "torch.eye({}, dtype=torch.float64)" if self.backend == "torch" else self.mod + ".eye({})"
+        f = "torch.eye({}, dtype=dtype)" if self.backend == "torch" else self.mod + ".eye({})"
         return f.format(self.dim(n.shape[0])), _ATOM
 
     def _zero(self, n):
-        extra = ", dtype=torch.float64" if self.backend == "torch" else ""
+        extra = ", dtype=dtype" if self.backend == "torch" else ""
         return f"{self.mod}.zeros(({self._shape_args(n.shape)}){extra})", _ATOM
 
     def _ones(self, n):
-        extra = ", dtype=torch.float64" if self.backend == "torch" else ""
+        extra = ", dtype=dtype" if self.backend == "torch" else ""
         return f"{self.mod}.ones(({self._shape_args(n.shape)}){extra})", _ATOM
 
     def _commutation(self, n):
@@ -335,10 +342,49 @@ class CodePrinter:
         return f"{self.mod}.linalg.matrix_power({self.arr(n.arg)}, {int(n.exponent)})", _ATOM
 
     def _apply(self, n):
+        if n.fn == "log":
+            stable = self._stable_log(n.arg)
+            if stable is not None:
+                return stable
+        if n.fn not in FUNCS:
+            raise UnsupportedError(f"{n.fn} has no generated-code form yet")
         template = FUNCS[n.fn][self.k]
         plain = re.fullmatch(r"[\w.]+\(\{\}\)", template) is not None
         arg = self.arr(n.arg, matrix=False) if plain else self.arr(n.arg, _POW, matrix=False)
         return template.format(arg), _ATOM
+
+    def _softplus(self, z, minus=False) -> str:
+        """softplus(z) as code (softplus(−z) with minus=True)."""
+        if minus and negative_coefficient(z):
+            z, minus = negate(z), False
+        code = self.arr(z, matrix=False) if not minus else \
+            "-" + self.arr(z, _UNARY, matrix=False)
+        return FUNCS["softplus"][self.k].format(code)
+
+    def _stable_log(self, arg):
+        """log of a form that overflows or loses digits when printed as written: log(1 + eᶻ)
+        is softplus(z), log σ(z) = −softplus(−z), log(1 − σ(z)) = −softplus(z),
+        log softmax(a) = a − logsumexp(a), log(1 + u) is log1p(u). None for any other."""
+        if isinstance(arg, E.Apply) and arg.fn == "sigmoid":
+            return f"-{self._softplus(arg.arg, minus=True)}", _UNARY
+        if isinstance(arg, E.Softmax):
+            a = self.arr(arg.arg)
+            return {"numpy": f"({a} - np.logaddexp.reduce({a}, axis=None))",
+                    "jax": f"jax.nn.log_softmax({a}, axis=0)",
+                    "torch": f"torch.log_softmax({a}, dim=0)"}[self.backend], _ATOM
+        if isinstance(arg, E.Add) and len(arg.args) == 2 and arg not in self.names:
+            one = [t for t in arg.args if isinstance(t, E.Num) and t.value == 1]
+            if one:
+                u = arg.args[1] if arg.args[0] is one[0] else arg.args[0]
+                if isinstance(u, E.Apply) and u.fn == "exp":
+                    return self._softplus(u.arg), _ATOM
+                if negative_coefficient(u):
+                    v = negate(u)
+                    if isinstance(v, E.Apply) and v.fn == "sigmoid":
+                        return f"-{self._softplus(v.arg)}", _UNARY
+                fn = {"numpy": "np.log1p", "jax": "jnp.log1p", "torch": "torch.log1p"}
+                return f"{fn[self.backend]}({self.arr(u, matrix=False)})", _ATOM
+        return None
 
     def _sum(self, n):
         return f"{self.mod}.sum({self.arr(n.arg, matrix=False)})", _ATOM
@@ -389,6 +435,11 @@ def generate(result, backend: str = "numpy", sizes: dict | None = None,
     """Source of a function computing (value, derivative) of a Result (only the derivative
     with value=False). Outputs have the shapes r.evaluate gives: a scalar is 0-d, a vector a
     column (or a row), a tensor result is returned as its vec-form matrix d vec(F)/d vec(X)ᵀ."""
+    return generated(result, backend, sizes, name, value)[0]
+
+
+def generated(result, backend="numpy", sizes=None, name=None, value=True):
+    """(source, function name, parameters, the variables as nodes with their identifiers)."""
     f, d = result.function, result.node
     fname = identifier(name or (f"value_and_{_kind_word(result.kind)}" if value else
                                 _kind_word(result.kind)))
@@ -412,7 +463,7 @@ def generate(result, backend: str = "numpy", sizes: dict | None = None,
         lines.append(f"    value = {_output(p, f)}")
     lines.append(f"    derivative = {_output(p, d)}")
     lines.append("    return value, derivative" if value else "    return derivative")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n", fname, params, [(a, p.variables[a.name]) for a in args]
 
 
 def _output(p, node) -> str:
@@ -421,7 +472,7 @@ def _output(p, node) -> str:
     if not is_scalar(node.shape):
         return code
     if p.backend == "torch":
-        return f"torch.as_tensor({code}, dtype=torch.float64).reshape(())"
+        return f"torch.as_tensor({code}, dtype=dtype).reshape(())"
     return f"{p.mod}.reshape({code}, ())"
 
 
@@ -459,13 +510,19 @@ def bind(p, names, args, roots, sizes=None, check=True, reshape=True):
         base = identifier(s)
         p.dims[s] = names.fresh(base, base + "_size")
     out, known = [], set()
+    if p.backend == "torch":
+        # computed in the inputs' floating dtype (float32 in, float32 out), the default dtype
+        # when every input is a Python number
+        tensors = ", ".join(p.variables[a.name] for a in args) + ("," if len(args) == 1 else "")
+        out.append(f"dtype = next((a.dtype for a in ({tensors}) if torch.is_tensor(a) and "
+                   "a.is_floating_point()), torch.get_default_dtype())")
     for a in args:
         ident = p.variables[a.name]
         if is_scalar(a.shape):
             # a float, a 0-d or a 1×1 array: 1×1, as every scalar is in the printed code
             if reshape and p.backend == "torch":
                 out.append(f"{ident} = ({ident} if torch.is_tensor({ident}) else "
-                           f"torch.tensor({ident}, dtype=torch.float64)).reshape(1, 1)")
+                           f"torch.tensor({ident}, dtype=dtype)).reshape(1, 1)")
             elif reshape:
                 out.append(f"{ident} = {p.mod}.reshape({ident}, (1, 1))")
             continue
@@ -518,22 +575,48 @@ def _kind_word(kind):
 
 
 def _arguments(result, roots):
-    from ..numeric import names_in
-    found = {}
-    for r in roots:
-        for name, node in names_in(r).items():
-            found.setdefault(name, node)
+    """The variables in order of first appearance, left to right through the function (then
+    the derivative), the variable differentiated by last when neither uses it."""
+    found = {n.name: n for n in _in_order(*roots)}
     found.setdefault(result.variable.name, result.variable)   # a parameter even when unused
-    text = result.input
-    def first(name):
-        i = text.find(name)
-        return i if i >= 0 else len(text)
-    return [found[n] for n in sorted(found, key=first)]
+    return list(found.values())
 
 
-def autograd_function(expr: str, shapes=None, backend: str = "torch", name: str = "Op") -> str:
-    """A torch.autograd.Function (or a jax.custom_vjp function) whose backward pass is
-    matcalc's symbolic vector–Jacobian product with respect to every input."""
+def _in_order(*roots):
+    found: dict = {}
+    for r in roots:
+        stack = [r]
+        while stack:
+            n = stack.pop()
+            if type(n) is E.Sym:
+                found.setdefault(n.name, n)
+            stack.extend(reversed(n.children))
+    return list(found.values())
+
+
+def autograd_function(expr: str, shapes=None, backend: str = "torch", name: str = "Op",
+                      compiled: bool = False):
+    """Source of a torch.autograd.Function (or a jax.custom_vjp function) whose backward pass is
+    matcalc's symbolic vector–Jacobian product with respect to every input; with compiled=True
+    the class (or function) itself, ready for Op.apply(...) or jax.grad. Its inputs come in the
+    order the variables appear in `expr`. Vectors may come 1-D or as columns, matrices as
+    matrices; each gradient has its input's shape and a vector value is 1-D when the first
+    vector input is."""
+    source = _autograd_source(expr, shapes, backend, name)
+    if not compiled:
+        return source
+    return compile_generated(source, identifier(name) if backend == "torch"
+                             else identifier(name.lower()))
+
+
+def compile_generated(source: str, name: str):
+    """Run matcalc's generated source in a fresh namespace and return the function `name`."""
+    namespace: dict = {"__name__": "matcalc_generated"}
+    exec(compile(source, "<matcalc generated>", "exec"), namespace)  # noqa: S102 - our own code
+    return namespace[name]
+
+
+def _autograd_source(expr, shapes, backend, name):
     from ..parser import parse_with_shapes
     from ..products import vjp
     from ..numeric import names_in
@@ -542,7 +625,7 @@ def autograd_function(expr: str, shapes=None, backend: str = "torch", name: str 
     f, decls = parse_with_shapes(expr, shapes)
     taken = set(names_in(f))
     g = next(c for c in ("g", "g_out", "cotangent", "g0") if c not in taken)
-    inputs = sorted(names_in(f), key=lambda n: (expr.find(n) if n in expr else len(expr)))
+    inputs = [n.name for n in _in_order(f)]
     products = {}
     for n in inputs:
         try:
@@ -551,17 +634,37 @@ def autograd_function(expr: str, shapes=None, backend: str = "torch", name: str 
             products[n] = None
     cls = identifier(name)
     fn = identifier(name.lower())
+    reserved = {cls, fn, fn + "_fwd", fn + "_bwd", "ctx", "residuals", "shapes", "out", "flat"}
+    nodes = [names_in(f)[n] for n in inputs]
+    forward = CodePrinter(backend)         # the forward pass: no cotangent yet
+    _, start = bind(forward, Names(reserved), nodes, [f], check=False)
+    value = forward.code(f)
     p = CodePrinter(backend)
-    names = Names({cls, fn, fn + "_fwd", fn + "_bwd", "ctx", "residuals"})
-    args = [names_in(f)[n] for n in inputs] + [E.Sym(g, f.shape)]
-    _, sizes_lines = bind(p, names, args, [f] + [d for d in products.values() if d is not None],
-                          check=False, reshape=False)
-    value = p.code(f)
-    grads = [p.code(d) if d is not None else "None" for d in products.values()]
+    args = nodes + [E.Sym(g, f.shape)]
+    _, prologue = bind(p, Names(reserved), args,
+                       [f] + [d for d in products.values() if d is not None], check=False)
     idents = [p.variables[n] for n in inputs]
     gname = p.variables[g]
     params = ", ".join(idents)
     packed = ", ".join(idents) + ("," if len(idents) == 1 else "")
+    # the value's shape: 0-d for a scalar, 1-D for a vector when the first vector input is
+    vectors = [p.variables[a.name] for a in nodes if not is_scalar(a.shape) and 1 in a.shape]
+    if is_scalar(f.shape):
+        shaped = "out.reshape(())"
+    elif 1 in f.shape and vectors:
+        dim = "dim()" if backend == "torch" else "ndim"
+        start.insert(0, f"flat = {vectors[0]}.{dim} == 1")
+        shaped = "out.reshape(-1) if flat else out"
+    else:
+        shaped = "out"
+    grads = []
+    for i, d in enumerate(products.values()):
+        if d is None:
+            grads.append("None")
+        elif backend == "torch":
+            grads.append(f"({p.code(d)}).reshape(shapes[{i}])")
+        else:
+            grads.append(f"jnp.reshape({p.code(d)}, shapes[{i}][0]).astype(shapes[{i}][1])")
     returned = ", ".join(grads) + ("," if len(grads) == 1 else "")
     if backend == "torch":
         body = [HEADER["torch"], "",
@@ -570,23 +673,26 @@ def autograd_function(expr: str, shapes=None, backend: str = "torch", name: str 
                 "", "    @staticmethod",
                 f"    def forward(ctx, {params}):",
                 f"        ctx.save_for_backward({packed})",
-                *("        " + line for line in sizes_lines),
-                f"        return {value}", "", "    @staticmethod",
+                *("        " + line for line in start),
+                f"        out = {value}",
+                f"        return {shaped}", "", "    @staticmethod",
                 f"    def backward(ctx, {gname}):",
                 f"        {packed} = ctx.saved_tensors",
-                *("        " + line for line in sizes_lines),
+                f"        shapes = tuple(a.shape for a in ({packed}))",
+                *("        " + line for line in prologue),
                 f"        return {returned}"]
         return "\n".join(body) + "\n"
     body = [HEADER["jax"], "",
             "@jax.custom_vjp", f"def {fn}({params}):",
-            *("    " + line for line in sizes_lines),
-            f"    return {value}", "",
+            *("    " + line for line in start),
+            f"    out = {value}",
+            f"    return {shaped}", "",
             f"def {fn}_fwd({params}):",
-            *("    " + line for line in sizes_lines),
-            f"    return {value}, ({packed})", "",
+            f"    return {fn}({params}), ({packed})", "",
             f"def {fn}_bwd(residuals, {gname}):",
             f"    {packed} = residuals",
-            *("    " + line for line in sizes_lines),
+            "    shapes = tuple((jnp.shape(a), jnp.result_type(a)) for a in residuals)",
+            *("    " + line for line in prologue),
             f"    return ({returned})", "",
             f"{fn}.defvjp({fn}_fwd, {fn}_bwd)"]
     return "\n".join(body) + "\n"

@@ -1,0 +1,224 @@
+"""matcalc's callables (r.to_function) against autodiff and hand-written NumPy, in one run.
+
+    python bench/bench_callables.py [--sizes 100 1000 3000] [--out FILE]
+
+Gradients (value and gradient together) of least squares, logistic regression and xᵀAx, and
+their Hessians, with X n×n, θ, w, x, y of length n (1-D arrays). Steady state: the best of 5
+rounds of the mean time per call over ~0.2 s blocks. First call: for matcalc, derive + build the
+function + its first call; for jax.jit, building the jitted function + its first call (trace
+and XLA compile); for torch.func, the first call. JAX runs in float64 (the benchmark switches
+jax_enable_x64 on for itself; matcalc's code does not touch it). Threads are left at each
+library's default; the table says how many.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+import matcalc  # noqa: E402
+
+PROBLEMS = {
+    "least squares": ("(X θ - y)^T (X θ - y)", "θ", "X: n×n, θ: n, y: n"),
+    "logistic regression": ("sum(softplus(X θ)) - y^T X θ", "θ", "X: n×n, θ: n, y: n"),
+    "xᵀAx": ("θ^T X θ", "θ", "X: n×n, θ: n"),
+}
+
+
+def hand_gradient(name):
+    if name == "least squares":
+        def f(X, t, y):
+            r = X @ t - y
+            return r @ r, (X.T @ r) * 2.0
+    elif name == "logistic regression":
+        def f(X, t, y):
+            z = X @ t
+            return (np.sum(np.logaddexp(0.0, z)) - y @ z,
+                    X.T @ (0.5 * (1.0 + np.tanh(0.5 * z)) - y))
+    else:
+        def f(X, t):
+            Xt = X @ t
+            return t @ Xt, Xt + X.T @ t
+    return f
+
+
+def hand_hessian(name):
+    if name == "least squares":
+        return lambda X, t, y: (X.T @ X) * 2.0
+    if name == "logistic regression":
+        def f(X, t, y):
+            s = 0.5 * (1.0 + np.tanh(0.5 * (X @ t)))
+            return (X.T * (s * (1.0 - s))) @ X
+        return f
+    return lambda X, t: X + X.T
+
+
+def loss(name, lib):
+    """The function for autodiff, written in `lib` (jax.numpy or torch)."""
+    if name == "least squares":
+        def f(t, X, y):
+            r = X @ t - y
+            return r @ r
+    elif name == "logistic regression":
+        if lib.__name__ == "torch":
+            def f(t, X, y):
+                z = X @ t
+                return lib.nn.functional.softplus(z).sum() - y @ z
+        else:
+            import jax
+            def f(t, X, y):
+                z = X @ t
+                return jax.nn.softplus(z).sum() - y @ z
+    else:
+        def f(t, X):
+            return t @ (X @ t)
+    return f
+
+
+def steady(fn, *args, block=0.2, rounds=5, sync=None):
+    fn(*args)
+    best = float("inf")
+    for _ in range(rounds):
+        k, t0 = 0, time.perf_counter()
+        while True:
+            out = fn(*args)
+            if sync:
+                sync(out)
+            k += 1
+            t = time.perf_counter() - t0
+            if t > block:
+                break
+        best = min(best, t / k)
+    return best * 1e3
+
+
+def first(build):
+    t0 = time.perf_counter()
+    build()
+    return (time.perf_counter() - t0) * 1e3
+
+
+def block_jax(out):
+    import jax
+    jax.block_until_ready(out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 3000])
+    ap.add_argument("--hessian-sizes", type=int, nargs="+", default=[100, 1000])
+    ap.add_argument("--out")
+    a = ap.parse_args()
+    import jax
+    import jax.numpy as jnp
+    import torch
+    import torch.func
+    jax.config.update("jax_enable_x64", True)
+    rng = np.random.default_rng(0)
+    rows, hrows = [], []
+    for n in a.sizes:
+        X = rng.normal(size=(n, n)) / np.sqrt(n)
+        t = rng.normal(size=n)
+        y = (rng.random(n) < 0.5).astype(float)
+        for name, (expr, wrt, shapes) in PROBLEMS.items():
+            args = (X, t, y) if name != "xᵀAx" else (X, t)
+            order = ["X", "θ", "y"][:len(args)]
+            jargs = tuple(jnp.asarray(v) for v in args)
+            targs = tuple(torch.from_numpy(v) for v in args)
+            fn = {}
+
+            def build_np():
+                fn["np"] = matcalc.derive(expr, wrt, shapes).to_function("numpy", args=order)
+                fn["np"](*args)
+            t_np_first = first(build_np)
+
+            def build_mj():
+                made = matcalc.derive(expr, wrt, shapes).to_function("jax", args=order)
+                fn["mj"] = jax.jit(made)
+                block_jax(fn["mj"](*jargs))
+            t_mj_first = first(build_mj)
+            fn["mt"] = matcalc.derive(expr, wrt, shapes).to_function("torch", args=order)
+            fj = loss(name, jnp)
+
+            def build_jj():
+                fn["jj"] = jax.jit(jax.value_and_grad(fj))
+                block_jax(fn["jj"](jargs[1], jargs[0], *jargs[2:]))
+            t_jj_first = first(build_jj)
+            ft = torch.func.grad_and_value(loss(name, torch))
+            t_tf_first = first(lambda: ft(targs[1], targs[0], *targs[2:]))
+            hand = hand_gradient(name)
+            r = dict(problem=name, n=n,
+                     np=steady(fn["np"], *args), hand=steady(hand, *args),
+                     mj=steady(fn["mj"], *jargs, sync=block_jax),
+                     mt=steady(fn["mt"], *targs),
+                     jj=steady(fn["jj"], jargs[1], jargs[0], *jargs[2:], sync=block_jax),
+                     tf=steady(ft, targs[1], targs[0], *targs[2:]),
+                     np_first=t_np_first, mj_first=t_mj_first, jj_first=t_jj_first,
+                     tf_first=t_tf_first)
+            rows.append(r)
+            print(r, flush=True)
+            if n not in a.hessian_sizes:
+                continue
+
+            def build_hnp():
+                fn["h"] = matcalc.derive(expr, wrt, shapes, order=2).to_function(
+                    "numpy", value=False, args=order)
+                fn["h"](*args)
+            h_first = first(build_hnp)
+
+            def build_hj():
+                fn["hj"] = jax.jit(jax.hessian(fj))
+                block_jax(fn["hj"](jargs[1], jargs[0], *jargs[2:]))
+            hj_first = first(build_hj)
+            fth = torch.func.hessian(loss(name, torch))
+            th_first = first(lambda: fth(targs[1], targs[0], *targs[2:]))
+            hr = dict(problem=name, n=n, np=steady(fn["h"], *args),
+                      hand=steady(hand_hessian(name), *args),
+                      jj=steady(fn["hj"], jargs[1], jargs[0], *jargs[2:], sync=block_jax),
+                      tf=steady(fth, targs[1], targs[0], *targs[2:], rounds=2, block=0.05),
+                      np_first=h_first, jj_first=hj_first, tf_first=th_first)
+            hrows.append(hr)
+            print(hr, flush=True)
+    lines = ["# Callables: r.to_function() against autodiff and hand-written NumPy", "",
+             f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared with other work "
+             f"while measured: figures are noisy), Python {platform.python_version()}, NumPy "
+             f"{np.__version__}, JAX {jax.__version__} (float64, CPU, XLA's default threads), "
+             f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads); command: "
+             f"`python bench/bench_callables.py`; one run. X is n×n, vectors are 1-D. Steady "
+             "state: best of 5 rounds of the mean per call (ms). First call: build + compile + "
+             "one call (ms); for matcalc that includes derive(). \"vs hand\" = matcalc NumPy / "
+             "hand-written NumPy (cheap order: Xᵀ(Xθ − y) as X.T @ (X @ θ − y), times 2 "
+             "last).",
+             "", "## Value and gradient", "",
+             "| problem | n | matcalc NumPy | matcalc JAX (jit) | matcalc torch | hand NumPy | "
+             "jax.jit(value_and_grad) | torch.func.grad_and_value | vs hand | first call: "
+             "matcalc NumPy | matcalc JAX (jit) | jax.jit(value_and_grad) | torch.func |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['problem']} | {r['n']} | {r['np']:.3f} | {r['mj']:.3f} | "
+                     f"{r['mt']:.3f} | {r['hand']:.3f} | {r['jj']:.3f} | {r['tf']:.3f} | "
+                     f"{r['np'] / r['hand']:.2f} | {r['np_first']:.1f} | {r['mj_first']:.1f} | "
+                     f"{r['jj_first']:.1f} | {r['tf_first']:.1f} |")
+    lines += ["", "## Hessian", "",
+              "| problem | n | matcalc NumPy | hand NumPy | jax.jit(hessian) | "
+              "torch.func.hessian | vs hand | first call: matcalc NumPy | jax.jit(hessian) | "
+              "torch.func |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in hrows:
+        lines.append(f"| {r['problem']} | {r['n']} | {r['np']:.3f} | {r['hand']:.3f} | "
+                     f"{r['jj']:.3f} | {r['tf']:.3f} | {r['np'] / r['hand']:.2f} | "
+                     f"{r['np_first']:.1f} | {r['jj_first']:.1f} | {r['tf_first']:.1f} |")
+    text = "\n".join(lines) + "\n"
+    if a.out:
+        with open(a.out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
