@@ -124,10 +124,18 @@ def test_closed_pipe_ends_without_a_traceback():
     assert code in (0, 141)
 
 
+def _interruptible():
+    # a job started in the background by a non-interactive shell (as CI may be) inherits
+    # SIGINT ignored, and Python then never raises KeyboardInterrupt: give the child the
+    # default disposition a terminal user's process has
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_exits_130_without_a_traceback():
     proc = subprocess.Popen([sys.executable, "-m", "matcalc", "-", "--wrt", "x"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            preexec_fn=_interruptible)
     time.sleep(3.0)                                      # it is waiting for stdin
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
