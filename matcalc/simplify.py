@@ -1037,6 +1037,17 @@ def record(ctx, name, before, after):
     ctx.log.append((name, before, after))
 
 
+def clear_caches() -> None:
+    """Empty every process-wide memo of the simplifier (the canonical keys, transpose counts and
+    the element-wise algebra's answers), so that a benchmark measures a cold call."""
+    for fn in (_sort_key, canonical, transposes):
+        fn.cache_clear()
+    for compact in COMPACTIONS:
+        memo = getattr(__import__(compact.__module__, fromlist=["_MEMO"]), "_MEMO", None)
+        if isinstance(memo, dict):
+            memo.clear()
+
+
 # Whole-tree passes run after the rules, each node -> node: the element-wise algebra (algebra.py,
 # which builds on this module's helpers, so it registers itself rather than being imported here;
 # the package imports it).
