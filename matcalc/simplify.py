@@ -519,10 +519,12 @@ def absorb_sign(node, ctx):
             and node.args[0].value < 0):
         return node
     for i, f in enumerate(node.args):
+        if not (isinstance(f, E.Add) and len(f.args) == 2 and
+                sum(split_term(t)[0] < 0 for t in f.args) == 1):
+            continue
         again = any(g == f or (type(g) is E.Transpose and g.arg == f)
                     for k, g in enumerate(node.args) if k != i)
-        if isinstance(f, E.Add) and len(f.args) == 2 and not again and \
-                sum(split_term(t)[0] < 0 for t in f.args) == 1:
+        if not again:
             flipped = B.add(*(B.neg(t) for t in reversed(f.args)), shape=f.shape)
             args = list(node.args)
             args[0] = B.num(-args[0].value)
@@ -1025,6 +1027,8 @@ def normalise(node, ctx: Context | None = None):
                     changed = True
                     break
         memo[n] = m
+        if m is not n:          # a normal form is its own: a rewrite's unchanged parts are
+            memo[m] = m         # not normalised again (that made deep results quadratic)
         return m
 
     return go(node)
@@ -1042,6 +1046,7 @@ def clear_caches() -> None:
     the element-wise algebra's answers), so that a benchmark measures a cold call."""
     for fn in (_sort_key, canonical, transposes):
         fn.cache_clear()
+    B.clear_intern()
     for compact in COMPACTIONS:
         memo = getattr(__import__(compact.__module__, fromlist=["_MEMO"]), "_MEMO", None)
         if isinstance(memo, dict):
