@@ -156,3 +156,11 @@ def test_equal_nodes_from_the_constructors_are_one_object():
     x, A = parse_with_shapes("x + A x", "x: n, A: n×n")[0].args[0], None
     A = B.sym("A", (x.shape[0], x.shape[0]))
     assert B.mul(B.transpose(A), x) is B.mul(B.transpose(A), x)
+
+
+def test_thousand_least_squares_terms_are_within_the_operand_limit():
+    """1,000 terms (Aᵢx − bᵢ)ᵀ(Aᵢx − bᵢ) were refused: the T of each ^T counted as an operand."""
+    from matcalc.limits import check_input
+    check_input(" + ".join(f"(A{i} x - b{i})^T (A{i} x - b{i})" for i in range(1000)))
+    with pytest.raises(ParseError, match="limit on operands"):
+        check_input(" + ".join(["x"] * 7000))
