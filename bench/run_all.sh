@@ -15,10 +15,12 @@ if [ ! -x bench/.tgenv/bin/python ]; then
   bench/.tgenv/bin/python -m pip install -q tensorgrad==0.3.0
 fi
 python bench/bench_derive.py --repeat 7 --out /tmp/matcalc_bench_derive.md
+python bench/bench_scaling.py --repeat 3 --cli 0 --out /tmp/matcalc_bench_scaling.md
 python bench/bench_eval.py --out /tmp/matcalc_bench_eval.md
 python bench/resources.py --out /tmp/matcalc_bench_resources.md
 python bench/bench_callables.py --out /tmp/matcalc_bench_callables.md
 { echo "<!-- produced by: bash bench/run_all.sh ($(date -u +%Y-%m-%d)) -->"; echo;
   cat /tmp/matcalc_bench_eval.md; echo; cat /tmp/matcalc_bench_derive.md; echo;
+  cat /tmp/matcalc_bench_scaling.md; echo;
   cat /tmp/matcalc_bench_resources.md; echo; cat /tmp/matcalc_bench_callables.md; } > bench/RESULTS.md
 echo "wrote bench/RESULTS.md"

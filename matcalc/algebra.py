@@ -16,6 +16,16 @@ from .simplify import COMPACTIONS, rebuild, rebuilt, record, size
 
 MAX_ALGEBRA_SIZE = 60
 MAX_ALGEBRA_ATOMS = 10
+#: SymPy is asked only below this bound on the degree of what it would expand (see _degree):
+#: the forms it puts in lowest terms in the identity table and the tests reach 9; a product of
+#: five quotients' gradient reaches 56 and took SymPy 0.3 s to find nothing smaller.
+MAX_ALGEBRA_DEGREE = 24
+
+# Answers of _algebra across calls (the same element-wise parts recur in every derivation of a
+# model); cleared when full. matcalc.simplify.clear_caches empties it.
+_MEMO: dict = {}
+_MEMO_SIZE = 4096
+_MISSING = object()
 
 
 def _elementwise(node) -> bool:
@@ -92,10 +102,101 @@ def _from_sympy(e, back, sympy):
     return None
 
 
+def _degree(node) -> int:
+    """A bound on the degree of the polynomials SymPy works with when it puts node over one
+    denominator: atoms count 1, a product adds its factors' degrees, a quotient adds both sides',
+    a sum adds its terms' (the common denominator of the terms holds all their denominators)."""
+    t = type(node)
+    if t is E.Num or t is E.Ones:
+        return 0
+    if not _elementwise(node):
+        return 1
+    if t is E.HadamardPower or t is E.Power:
+        e = node.exponent
+        return _degree(node.arg) * (abs(int(e)) if Fraction(e).denominator == 1 else 99)
+    return sum(_degree(c) for c in node.children)
+
+
+def _atoms(node, out: set) -> set:
+    """The atoms of an element-wise expression (what _to_sympy makes symbols of)."""
+    if type(node) in (E.Num, E.Ones):
+        return out
+    if _elementwise(node):
+        for c in node.children:
+            _atoms(c, out)
+    else:
+        out.add(node)
+    return out
+
+
+def _monomial(node, sign: int, powers: dict) -> bool:
+    """Collect node as a product of powers of bases (atoms and sums) into powers[base] → set of
+    signs of its exponents; False when node is not such a product."""
+    t = type(node)
+    if t is E.Num or t is E.Ones:
+        return True
+    if t in (E.Hadamard, E.MatMul) and _elementwise(node):
+        return all(_monomial(c, sign, powers) for c in node.args)
+    if t is E.HadamardDiv:
+        return _monomial(node.left, sign, powers) and _monomial(node.right, -sign, powers)
+    if t in (E.HadamardPower, E.Power):
+        e = node.exponent
+        return e != 0 and _monomial(node.arg, sign if e > 0 else -sign, powers)
+    if t is E.Inverse and is_scalar(node.shape):
+        return _monomial(node.arg, -sign, powers)
+    if t is E.Add and _divides(node):
+        return False
+    powers.setdefault(node, set()).add(sign)
+    return True
+
+
+def _in_lowest_terms(node) -> bool:
+    """Whether node is visibly in lowest terms already: a product of powers of atoms and of
+    sums without division, no base both above and below the line, and no sum on one side that
+    an atom on the other could divide (some term of the sum lacks that atom): x/‖x‖,
+    2t/(1 + t²), x⊙² ⊘ (1 + x⊙²). A sum of such quotients goes to SymPy."""
+    powers: dict = {}
+    if not _monomial(node, 1, powers):
+        return False
+    up = [b for b, signs in powers.items() if signs == {1}]
+    down = [b for b, signs in powers.items() if signs == {-1}]
+    if len(up) + len(down) != len(powers):
+        return False                         # a base on both sides cancels
+    for side, other in ((up, down), (down, up)):
+        sums = [b for b in side if type(b) is E.Add]
+        if not sums:
+            continue
+        if any(type(b) is E.Add for b in other):
+            return False                     # two polynomials may share a factor
+        for atom in other:
+            for total in sums:
+                if all(atom in _atoms(term, set()) for term in total.args):
+                    return False
+    return True
+
+
 def _algebra(node):
     """node in lowest terms as a rational function of its atoms, or None when not smaller."""
     if size(node) > MAX_ALGEBRA_SIZE:
         return None
+    if type(node) is E.HadamardDiv and node.left != node.right and \
+            not _elementwise(node.left) and not _elementwise(node.right):
+        return None                          # a ⊘ b of two atoms has nothing to cancel
+    if _degree(node) > MAX_ALGEBRA_DEGREE:
+        return None                          # SymPy's cost grows fast with it; gains do not
+    if _in_lowest_terms(node):
+        return None                          # nothing to cancel: SymPy is not even imported
+    hit = _MEMO.get(node, _MISSING)
+    if hit is not _MISSING:
+        return hit
+    best = _lowest_terms(node)
+    if len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.clear()
+    _MEMO[node] = best
+    return best
+
+
+def _lowest_terms(node):
     if type(node) is E.HadamardDiv and node.left != node.right and \
             not _elementwise(node.left) and not _elementwise(node.right):
         return None                          # a ⊘ b of two atoms has nothing to cancel

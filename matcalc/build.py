@@ -12,11 +12,31 @@ from . import expr as E
 from .shapes import SCALAR, ONE, shape_of, is_scalar
 
 
+# Hash-consing: an operator node equal to one built before is that node, so equal subtrees are
+# one object and comparing them (dictionary keys in every memo table) stops at `is`. Nodes with
+# a source span (the parser's) are left alone, so error carets keep pointing at their text.
+# The table is emptied when full; that costs speed, never correctness.
+_INTERN: dict = {}
+_INTERN_SIZE = 200_000
+
+
 def _make(cls, *args, **kw):
     node = cls(*args, **kw)
     if node.shape is None:
         object.__setattr__(node, "shape", shape_of(node, [c.shape for c in node.children]))
+    if node.children and node.span is None:
+        hit = _INTERN.get(node)
+        if hit is not None:
+            return hit
+        if len(_INTERN) >= _INTERN_SIZE:
+            _INTERN.clear()
+        _INTERN[node] = node
     return node
+
+
+def clear_intern() -> None:
+    """Forget the hash-consing table (for cold benchmarks)."""
+    _INTERN.clear()
 
 
 def make(cls, *args, **kw) -> E.Node:

@@ -37,6 +37,11 @@ def _shared_eq(self, other):
         return True
     if type(other) is not type(self):
         return NotImplemented
+    for k in self._keys:          # fast path: hash-consed children are the same objects
+        if getattr(self, k) is not getattr(other, k):
+            break
+    else:
+        return True
     stack, done = [(self, other)], set()
     while stack:
         a, b = stack.pop()

@@ -8,8 +8,8 @@ limit and points at where the input goes over it (never a RecursionError or a lo
 | --- | ---: | --- |
 | MAX_INPUT_CHARS | 100,000 | characters of one expression |
 | MAX_NESTING | 500 | brackets open at any point, plus a run of prefix minus signs or of postfix operators (ᵀ, ', ⁻¹, ², ^2, .^2) in a row (each nests the tree one level) |
-| MAX_OPERANDS | 5,000 | names, numbers and calls in one expression (terms of a sum, factors of a product) |
-| MAX_NAMES | 250 | distinct variable names in one expression |
+| MAX_OPERANDS | 6,500 | names, numbers and calls in one expression (terms of a sum, factors of a product; the T of ^T is not one) |
+| MAX_NAMES | 2,500 | distinct variable names in one expression (a chain of 1,024 matrices, a sum of 1,000 least-squares terms; the simplifier is linear in the number of terms) |
 | MAX_DIGITS | 400 | digits in one number (values are limited to about ±1e308 anyway) |
 | (matrix powers) | 64 | A^k of a matrix for k up to 64 (a ShapeError beyond: its derivative has a term per factor); scalar powers take any exponent |
 | MAX_PRINTED_NODES | 20,000 | a result whose printed tree would be larger (a derivative of deep compositions shares subexpressions) prints with the shared parts named once: `… where s1 = …` |
@@ -32,8 +32,8 @@ import threading
 
 MAX_INPUT_CHARS = 100_000
 MAX_NESTING = 500
-MAX_OPERANDS = 5_000
-MAX_NAMES = 250
+MAX_OPERANDS = 6_500
+MAX_NAMES = 2_500
 MAX_DIGITS = 400
 MAX_PRINTED_NODES = 20_000
 
@@ -164,6 +164,8 @@ def check_input(text: str) -> None:
     operands = 0
     names: set = set()
     for m in _OPERAND.finditer(text):
+        if m.group(0) in ("T", "⊤") and _not_a_name(text, m):
+            continue                    # the T of ^T is an operator, not an operand
         operands += 1
         if operands > MAX_OPERANDS:
             raise ParseError(f"the expression has more than {MAX_OPERANDS:,} operands (names, "

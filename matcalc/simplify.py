@@ -248,8 +248,31 @@ def collect_like_terms(node, ctx):
             order.append(key)
         groups[key][0] += coef
     if len(order) == len(node.args):
-        return node
+        return _collect_scalar_coefficients(node)
     terms = [B.mul(B.num(groups[k][0]), groups[k][1]) for k in order if groups[k][0] != 0]
+    return B.add(*terms, shape=node.shape)
+
+
+def _collect_scalar_coefficients(node):
+    """a·T + b·T → (a + b)·T for scalar expressions a, b and one matrix chain T (the terms
+    differ only in their scalar factors): Σ cᵢAx → (c₀ + … + cₙ)Ax in one pass."""
+    groups: dict = {}
+    order = []
+    for t in node.args:
+        coef, scalars, chain = split_term(t)
+        if not chain:
+            return node
+        key = canonical(B.mul(*chain))
+        if key not in groups:
+            groups[key] = (chain, [])
+            order.append(key)
+        groups[key][1].append(B.mul(B.num(coef), *scalars) if scalars else B.num(coef))
+    if len(order) == len(node.args):
+        return node
+    terms = []
+    for k in order:
+        chain, coefs = groups[k]
+        terms.append(B.mul(B.add(*coefs), *chain) if len(coefs) > 1 else B.mul(coefs[0], *chain))
     return B.add(*terms, shape=node.shape)
 
 
@@ -257,7 +280,11 @@ def common_coefficient(node, ctx):
     """a·g·X + b·g·Y → g·(a·X + b·Y) for the greatest common numeric factor g ≠ 1"""
     if not isinstance(node, E.Add) or len(node.args) < 2:
         return node
-    coefs = [split_term(t)[0] for t in node.args]
+    split = [split_term(t) for t in node.args]
+    shared = _common_scalar(split, node)
+    if shared is not None:
+        return shared
+    coefs = [c for c, _, _ in split]
     if any(c.denominator != 1 for c in coefs):
         return node
     g = 0
@@ -269,6 +296,22 @@ def common_coefficient(node, ctx):
         return node
     return B.mul(B.num(g), B.add(*(B.mul(B.num(Fraction(1, g)), t) for t in node.args),
                                  shape=node.shape))
+
+
+def _common_scalar(split, node):
+    """s·X + s·Y → s·(X + Y) for a scalar factor s (not a number) of every term of a matrix
+    sum: (c₀ + c₁)A + (c₀ + c₁)Aᵀ → (c₀ + c₁)(A + Aᵀ)."""
+    if is_scalar(node.shape) or any(not chain for _, _, chain in split):
+        return None
+    for f in split[0][1]:
+        if all(f in s for _, s, _ in split[1:]):
+            rest = []
+            for c, s, chain in split:
+                s = list(s)
+                s.remove(f)
+                rest.append(B.mul(B.num(c), *s, *chain))
+            return B.mul(f, B.add(*rest, shape=node.shape))
+    return None
 
 
 def factor_common(node, ctx):
@@ -285,7 +328,8 @@ def factor_common(node, ctx):
         factor, members = best
         if len(members) < 2 or all(len(split_term(t)[2]) == 1 for t in members):
             continue
-        rest, inner = [t for t in node.args if t not in members], []
+        chosen = {id(t) for t in members}
+        rest, inner = [t for t in node.args if id(t) not in chosen], []
         for t in members:
             c, s, chain = split_term(t)
             others = chain[:-1] if side == -1 else chain[1:]
@@ -384,7 +428,9 @@ def order_terms(node, ctx):
     if not isinstance(node, E.Add):
         return node
     args = list(node.args)
-    for i in range(len(args)):
+    present = set(args)                 # the pairwise pass only when some Aᵀ meets its A
+    pairs = any(type(a) is E.Transpose and a.arg in present for a in args)
+    for i in range(len(args) if pairs else 0):
         for j in range(i + 1, len(args)):
             if isinstance(args[i], E.Transpose) and args[i].arg == args[j]:
                 args[i], args[j] = args[j], args[i]
@@ -473,10 +519,12 @@ def absorb_sign(node, ctx):
             and node.args[0].value < 0):
         return node
     for i, f in enumerate(node.args):
+        if not (isinstance(f, E.Add) and len(f.args) == 2 and
+                sum(split_term(t)[0] < 0 for t in f.args) == 1):
+            continue
         again = any(g == f or (type(g) is E.Transpose and g.arg == f)
                     for k, g in enumerate(node.args) if k != i)
-        if isinstance(f, E.Add) and len(f.args) == 2 and not again and \
-                sum(split_term(t)[0] < 0 for t in f.args) == 1:
+        if not again:
             flipped = B.add(*(B.neg(t) for t in reversed(f.args)), shape=f.shape)
             args = list(node.args)
             args[0] = B.num(-args[0].value)
@@ -979,6 +1027,8 @@ def normalise(node, ctx: Context | None = None):
                     changed = True
                     break
         memo[n] = m
+        if m is not n:          # a normal form is its own: a rewrite's unchanged parts are
+            memo[m] = m         # not normalised again (that made deep results quadratic)
         return m
 
     return go(node)
@@ -989,6 +1039,18 @@ def record(ctx, name, before, after):
         raise AssertionError(f"{name} changed shape {before.shape} → {after.shape}")
     ctx.budget -= 1
     ctx.log.append((name, before, after))
+
+
+def clear_caches() -> None:
+    """Empty every process-wide memo of the simplifier (the canonical keys, transpose counts and
+    the element-wise algebra's answers), so that a benchmark measures a cold call."""
+    for fn in (_sort_key, canonical, transposes):
+        fn.cache_clear()
+    B.clear_intern()
+    for compact in COMPACTIONS:
+        memo = getattr(__import__(compact.__module__, fromlist=["_MEMO"]), "_MEMO", None)
+        if isinstance(memo, dict):
+            memo.clear()
 
 
 # Whole-tree passes run after the rules, each node -> node: the element-wise algebra (algebra.py,

@@ -1,0 +1,166 @@
+"""What the fast paths of the simplifier must still get right, and the structure they promise
+(long sums collected into one term, long chains within the limits, SymPy skipped where there is
+nothing to cancel). No timed assertions: the speed figures live in bench/bench_scaling.py.
+Derivatives are compared with central differences of the original function written in NumPy."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matcalc import derive
+from matcalc import build as B
+from matcalc import expr as E
+from matcalc.errors import ParseError
+
+
+def fd_grad(f, x, h=1e-6):
+    g = np.zeros_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e.flat[i] = h
+        g.flat[i] = (f(x + e) - f(x - e)) / (2 * h)
+    return g
+
+
+def test_scaled_quadratic_forms_collect_into_one_term_and_stay_correct():
+    """Σ cᵢxᵀAx printed (c0A + c1A + …)ᵀx + A(c0x + …) (uncollected); now one term."""
+    rng = np.random.default_rng(230)
+    k, n = 4, 5
+    r = derive(" + ".join(f"c{i} x^T A x" for i in range(k)), wrt="x",
+               shapes="x: n, A: n×n, " + ", ".join(f"c{i}: scalar" for i in range(k)))
+    assert str(r) == "(c0 + c1 + c2 + c3)(A + Aᵀ)x"
+    A, x = rng.normal(size=(n, n)), rng.normal(size=(n, 1))
+    c = rng.normal(size=k)
+    vals = {"A": A, "x": x, **{f"c{i}": c[i] for i in range(k)}}
+    expected = fd_grad(lambda x: float(sum(c) * (x.T @ A @ x)[0, 0]), x)
+    np.testing.assert_allclose(r.evaluate(vals), expected, rtol=1e-6, atol=1e-8)
+
+
+def test_thousand_scaled_quadratic_forms_collect_into_one_term():
+    r = derive(" + ".join(f"c{i} x^T A x" for i in range(1000)), wrt="x",
+               shapes="x: n, A: n×n, " + ", ".join(f"c{i}: scalar" for i in range(1000)))
+    node = r.node
+    assert type(node) is E.MatMul
+    coef = [f for f in node.args if type(f) is E.Add and f.shape == (1, 1)]
+    assert len(coef) == 1 and len(coef[0].args) == 1000
+    assert str(r).endswith("(A + Aᵀ)x")
+
+
+def test_terms_with_different_scalar_factors_collect_only_when_the_matrix_parts_agree():
+    rng = np.random.default_rng(231)
+    m, n = 3, 4
+    r = derive("a b^T x + c b^T x + d e^T x", wrt="x", shapes="a: scalar, c: scalar, d: scalar, b: n, e: n, x: n")
+    b, e, x = (rng.normal(size=(n, 1)) for _ in range(3))
+    a, c, d = rng.normal(size=3)
+    expected = fd_grad(lambda x: float((a * b.T @ x + c * b.T @ x + d * e.T @ x)[0, 0]), x)
+    np.testing.assert_allclose(r.evaluate({"a": a, "b": b, "c": c, "d": d, "e": e, "x": x}),
+                               expected, rtol=1e-6, atol=1e-8)
+    r = derive("a M x + c M x", wrt="x", shapes="a: scalar, c: scalar, M: m×n, x: n")
+    M = rng.normal(size=(m, n))
+    assert str(r) == "(a + c)M"
+    np.testing.assert_allclose(r.evaluate({"a": a, "c": c, "M": M, "x": x}), (a + c) * M)
+
+
+def test_least_squares_sum_of_many_terms_is_one_term_per_block():
+    rng = np.random.default_rng(232)
+    k, m, n = 6, 3, 4
+    r = derive(" + ".join(f"(A{i} x - b{i})^T (A{i} x - b{i})" for i in range(k)), wrt="x",
+               shapes="x: n, " + ", ".join(f"A{i}: m×n, b{i}: m" for i in range(k)))
+    vals = {"x": rng.normal(size=(n, 1))}
+    for i in range(k):
+        vals[f"A{i}"], vals[f"b{i}"] = rng.normal(size=(m, n)), rng.normal(size=(m, 1))
+
+    def f(x):
+        return float(sum(np.sum((vals[f"A{i}"] @ x - vals[f"b{i}"]) ** 2) for i in range(k)))
+    np.testing.assert_allclose(r.evaluate(vals), fd_grad(f, vals["x"]), rtol=1e-6, atol=1e-7)
+    assert str(r).count("+") == k - 1
+
+
+def test_chain_of_1024_distinct_matrices_is_within_the_name_limit():
+    """The name limit was 250 (sums of distinct terms simplified in quadratic time); a chain of
+    1,024 matrices was refused."""
+    L = 1024
+    r = derive("a^T " + " ".join(f"A{i}" for i in range(1, L + 1)) + " x", wrt="x",
+               shapes="a: n, x: n, " + ", ".join(f"A{i}: n×n" for i in range(1, L + 1)))
+    text = str(r)
+    assert text.startswith("(aᵀA1A2") and "A1024" in text
+
+
+def test_a_chain_checked_numerically_at_a_moderate_length():
+    rng = np.random.default_rng(233)
+    L, n = 30, 3
+    mats = [np.eye(n) + 0.2 * rng.normal(size=(n, n)) for _ in range(L)]
+    a, x = rng.normal(size=(n, 1)), rng.normal(size=(n, 1))
+    r = derive("a^T " + " ".join(f"A{i}" for i in range(L)) + " x", wrt="x",
+               shapes="a: n, x: n, " + ", ".join(f"A{i}: n×n" for i in range(L)))
+
+    def f(x):
+        out = x
+        for M in reversed(mats):
+            out = M @ out
+        return float((a.T @ out)[0, 0])
+    vals = {"a": a, "x": x, **{f"A{i}": mats[i] for i in range(L)}}
+    np.testing.assert_allclose(r.evaluate(vals), fd_grad(f, x), rtol=1e-5, atol=1e-7)
+
+
+def test_more_distinct_names_than_the_limit_are_refused_with_the_limit_named():
+    from matcalc.limits import MAX_NAMES
+    assert MAX_NAMES >= 2048
+    with pytest.raises(ParseError, match="limit on names"):
+        derive(" + ".join(f"x_{i}" for i in range(MAX_NAMES + 1)), wrt="x_1")
+
+
+def test_product_of_quotients_skips_sympy_and_is_correct(monkeypatch):
+    """sum((x+a0) ./ … ./ (x+a4)) spent 0.3 s in SymPy to find nothing smaller."""
+    import matcalc.algebra as A
+
+    def refuse(node):
+        raise AssertionError("SymPy was consulted")
+    monkeypatch.setattr(A, "_lowest_terms", refuse)
+    r = derive("sum((x+a0) ./ (x+a1) ./ (x+a2) ./ (x+a3) ./ (x+a4))", wrt="x")
+    rng = np.random.default_rng(234)
+    n = 4
+    vals = {"x": rng.uniform(1, 2, size=(n, 1))}
+    vals.update({f"a{i}": rng.uniform(1, 2, size=(n, 1)) for i in range(5)})
+
+    def f(x):
+        q = x + vals["a0"]
+        for i in range(1, 5):
+            q = q / (x + vals[f"a{i}"])
+        return float(np.sum(q))
+    np.testing.assert_allclose(r.evaluate(vals), fd_grad(f, vals["x"]), rtol=1e-6, atol=1e-8)
+
+
+def test_lowest_terms_check_leaves_cancellable_forms_to_sympy():
+    from matcalc.algebra import _in_lowest_terms
+    from matcalc.parser import parse_with_shapes
+
+    def node(text, shapes="x: n, y: n, a: n, b: n, t: scalar"):
+        return parse_with_shapes(text, shapes)[0]
+    assert _in_lowest_terms(node("x ./ (a + b)"))
+    assert _in_lowest_terms(node("(2 t) / (1 + t^2)"))
+    assert not _in_lowest_terms(node("x .* (y ./ x)"))                 # x cancels
+    assert not _in_lowest_terms(node("(x .* x + x .* y) ./ x"))        # x divides the sum
+    assert not _in_lowest_terms(node("(x + y) ./ (x - y)"))            # two sums: ask SymPy
+    assert not _in_lowest_terms(node("x ./ y - y ./ x"))               # a sum of quotients
+
+
+def test_logistic_gradient_still_reaches_lowest_terms():
+    r = derive("-sum(y .* log(sigmoid(X w)) + (1 - y) .* log(1 - sigmoid(X w)))", wrt="w",
+               shapes="X: N×n, w: n, y: N")
+    assert str(r) == "Xᵀ(σ(Xw) − y)"
+
+
+def test_equal_nodes_from_the_constructors_are_one_object():
+    from matcalc.parser import parse_with_shapes
+    x, A = parse_with_shapes("x + A x", "x: n, A: n×n")[0].args[0], None
+    A = B.sym("A", (x.shape[0], x.shape[0]))
+    assert B.mul(B.transpose(A), x) is B.mul(B.transpose(A), x)
+
+
+def test_thousand_least_squares_terms_are_within_the_operand_limit():
+    """1,000 terms (Aᵢx − bᵢ)ᵀ(Aᵢx − bᵢ) were refused: the T of each ^T counted as an operand."""
+    from matcalc.limits import check_input
+    check_input(" + ".join(f"(A{i} x - b{i})^T (A{i} x - b{i})" for i in range(1000)))
+    with pytest.raises(ParseError, match="limit on operands"):
+        check_input(" + ".join(["x"] * 7000))
