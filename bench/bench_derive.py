@@ -8,7 +8,7 @@ simplification. The headline figure is cold: before every timed call every memo 
 is emptied (each functools cache found in the loaded matcalc modules, the simplifier's tables,
 the element-wise algebra's answers and the hash-consing table: `clear_matcalc_caches`); the
 warm figure (caches kept between repeats) is listed beside it and labelled as such. SymPy's time is only `f.diff(X)` on an already-built SymPy expression (the
-same function, translated by matcalc.to_sympy), so the comparison favours SymPy. SymPy caches
+same function, translated by matcalc.printing.sympy), so the comparison favours SymPy. SymPy caches
 results, so its cache is cleared before every timed call (outside the timing). A case counts as
 one SymPy "can do" when diff returns within 5 s without raising, without an unevaluated
 Derivative in its answer, and not 0 where the true derivative is not zero (SymPy 1.14 answers
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 from matcalc import derive  # noqa: E402
-from matcalc.to_sympy import to_sympy  # noqa: E402
+from matcalc.printing.sympy import to_sympy  # noqa: E402
 from test_identities import TABLE  # noqa: E402
 
 
@@ -58,7 +58,7 @@ def clear_matcalc_caches():
     """Every memo matcalc keeps between calls, emptied: each lru_cache in the loaded matcalc
     modules (found by looking, so a new one is not missed) and simplify.clear_caches (the
     algebra memo and the hash-consing table)."""
-    import matcalc.simplify as S
+    import matcalc.simplify.rewrite as S
     for name, module in list(sys.modules.items()):
         if name == "matcalc" or name.startswith("matcalc."):
             for obj in list(vars(module).values()):
@@ -78,7 +78,7 @@ def _sympy_zero(answer):
 
 
 def _is_zero(r):
-    from matcalc import build
+    from matcalc.core import build
     return build.is_zero(r.node)
 
 
@@ -93,7 +93,7 @@ def sympy_case(r):
 def size_report():
     """Issue 4: result size against the textbook form of every identity-table row."""
     from matcalc import parse
-    from matcalc.simplify import size
+    from matcalc.simplify.rewrite import size
     larger = []
     rows = 0
     for p in TABLE:

@@ -247,7 +247,7 @@ def depth_section(lines, out_png):
     if not tg:
         lines += ["", "tensorgrad was not run: its environment bench/.tgenv is missing "
                   "(bench/run_all.sh creates it)."]
-    lines += ["", "SymPy 1.14 on the same losses (matcalc.to_sympy translation, then "
+    lines += ["", "SymPy 1.14 on the same losses (matcalc.printing.sympy translation, then "
               "`diff` wrt W_1, 60 s limit):", ""]
     lines += sympy_depth()
     lines.append("")
@@ -296,7 +296,7 @@ def tensorgrad_depth() -> dict:
 def sympy_depth():
     import signal
     import sympy
-    from matcalc.to_sympy import to_sympy
+    from matcalc.printing.sympy import to_sympy
 
     class Timeout(Exception):
         pass

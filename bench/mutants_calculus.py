@@ -14,7 +14,7 @@ position that diag(vec I) keeps.
 """
 import subprocess
 import sys
-R, V, S, Bd, D = "matcalc/rules.py", "matcalc/vecrules.py", "matcalc/simplify.py", "matcalc/build.py", "matcalc/derive.py"
+R, V, S, Bd, D = "matcalc/calculus/rules.py", "matcalc/calculus/vecrules.py", "matcalc/simplify/rewrite.py", "matcalc/core/build.py", "matcalc/calculus/derive.py"
 MUT = [
  (R, "        return reduce_broadcast(G, node)\n    return G", "        return G\n    return G"),
  (R, "        return G\n    return B.transpose(G)", "        return G\n    return G if G.shape[0] == G.shape[1] else B.transpose(G)"),

@@ -126,7 +126,7 @@ def run_case(name: str, trace: bool = False) -> dict:
 
 def _print(node):
     from matcalc.printing.unicode import to_unicode
-    from matcalc.limits import run_deep
+    from matcalc.core.limits import run_deep
     return run_deep(to_unicode, node)
 
 

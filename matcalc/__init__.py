@@ -4,14 +4,15 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .api import derive, gradient_function, hvp, jvp, vjp
-from .errors import CheckError, DomainError, MatcalcError, ParseError, ShapeError, UnsupportedError
-from .parser import parse
+from .core.errors import (CheckError, DomainError, MatcalcError, ParseError, ShapeError,
+                          UnsupportedError)
+from .language.parser import parse
 from .printing.code import autograd_function
 from .result import Result
 
-from .cost import chain_cost
-from .equivalence import equivalent
-from . import algebra  # noqa: F401  (registers its pass with the simplifier)
+from .explain.cost import chain_cost
+from .simplify.equivalence import equivalent
+from .simplify import algebra  # noqa: F401  (registers its pass with the simplifier)
 from .jupyter import register as _register_jupyter
 
 _register_jupyter()

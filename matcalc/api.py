@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Union
 
-from . import products
-from .derive import derivation
+from .calculus import products
+from .calculus.derive import derivation
 from .result import Result
 
 #: Shape declarations: "X: m×n, θ: n, λ: scalar, A: n×n spd" or {"X": "m×n", "θ": "n", "A": ("n", "n", "spd")}.

@@ -13,14 +13,14 @@ from enum import Enum
 
 from . import __version__  # noqa: F401  (read by --version)
 from .api import derive, hvp, jvp, vjp
-from .errors import MatcalcError
-from .limits import deep
-from .parser import parse_with_shapes
+from .core.errors import MatcalcError
+from .core.limits import deep
+from .language.parser import parse_with_shapes
 from .printing.latex import to_latex
 from .printing.named import printed
 from .printing.text import to_text
 from .printing.unicode import to_unicode
-from .shapes import fmt_shape
+from .core.shapes import fmt_shape
 
 
 class Format(str, Enum):

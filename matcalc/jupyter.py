@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import MatcalcError
+from .core.errors import MatcalcError
 
 
 def show_error(shell, etype, value, tb, tb_offset=None):
@@ -34,7 +34,7 @@ def show_error(shell, etype, value, tb, tb_offset=None):
 
 def _node_plain(node, printer, cycle):
     from .printing.named import printed
-    from .shapes import fmt_shape
+    from .core.shapes import fmt_shape
     printer.text(f"<expression {fmt_shape(node.shape)}: {printed(node, 'unicode')}>")
 
 
@@ -47,7 +47,7 @@ def load_ipython_extension(ipython) -> None:
     """Install matcalc's display of parse trees and its handler for MatcalcError."""
     formatters = getattr(getattr(ipython, "display_formatter", None), "formatters", None)
     if formatters:
-        from .expr import Node
+        from .core.expr import Node
         classes, stack = [], [Node]
         while stack:                        # every node class: each has its own __repr__,
             cls = stack.pop()               # which IPython would find before Node's entry

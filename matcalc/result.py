@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from . import expr as E
-from .derive import Derivation, Step
-from .errors import MatcalcError
-from .limits import deep
+from .core import expr as E
+from .calculus.derive import Derivation, Step
+from .core.errors import MatcalcError
+from .core.limits import deep
 from .printing.named import printed
 from .printing.latex import to_latex
 from .printing.text import to_text
 from .printing.unicode import to_unicode
-from .shapes import LATIN_OF_GREEK, fmt_shape, is_scalar
+from .core.shapes import LATIN_OF_GREEK, fmt_shape, is_scalar
 
 
 def _value_key(name: str, values: dict):
@@ -110,7 +110,7 @@ class Result(Derivation):
     def notes(self) -> list:
         """What was assumed in reading the formula (names taken as scalars or split into
         letters, broadcasts) and why the result is not a gradient, if it is not."""
-        from .parser import result_notes
+        from .language.parser import result_notes
         return result_notes(self)
 
     # notations ----------------------------------------------------------------------------
@@ -158,7 +158,7 @@ class Result(Derivation):
     def cse(self) -> str:
         """The result with repeated or costly subexpressions named once:
         `2Xᵀr where r = Xθ − y`-style (names are letters not used in the expression)."""
-        from .cse import counts, shared, TRIVIAL, too_big
+        from .simplify.cse import counts, shared, TRIVIAL, too_big
         node = self.node
         if too_big(node):
             return printed(node, "unicode")
@@ -170,7 +170,7 @@ class Result(Derivation):
         named = repeated + [n for n in dict.fromkeys(costly) if n not in repeated]
         if not named:
             return str(self)
-        from .expr import names_in
+        from .core.expr import names_in
         taken = set(names_in(self.function)) | set(names_in(node))
         letters = [c for c in "rstuvpqkgh" if c not in taken]
         mapping, lines = {}, []
@@ -187,7 +187,7 @@ class Result(Derivation):
     def cost(self, sizes: dict) -> dict:
         """Multiplications to evaluate the result as printed and in the best chain order, and
         forward vs reverse accumulation for a chain of Jacobians (sizes: {"m": 1000, …})."""
-        from .cost import cost
+        from .explain.cost import cost
         return cost(self, {str(k): int(v) for k, v in sizes.items()})
 
     def _repr_html_(self) -> str:
@@ -218,7 +218,7 @@ class Result(Derivation):
         if self.kind != "tensor":
             return public_shape(self.node.shape)
         f, x = self.source.shape, self.variable.shape
-        from .numeric import tensor_axes
+        from .numeric.evaluate import tensor_axes
         dims = [f[i] for i in tensor_axes(f)] + [x[i] for i in tensor_axes(x)]
         return tuple(int(d) if d.is_Integer else str(d) for d in dims)
 
@@ -227,7 +227,7 @@ class Result(Derivation):
         """The equivalent vec-form matrix d vec(F)/d vec(X)ᵀ (for a tensor this is how the
         result is printed; for a gradient G it is vec(G)ᵀ)."""
         from dataclasses import replace
-        from . import build as B
+        from .core import build as B
         if self.kind == "tensor":
             return replace(self, kind="vec")
         if self.kind == "gradient":
@@ -237,14 +237,14 @@ class Result(Derivation):
     @property
     @deep
     def sympy(self):
-        from .to_sympy import to_sympy
+        from .printing.sympy import to_sympy
         return to_sympy(self.node)
 
     @deep
     def explain(self, lang: str = "en", style: str = "unicode", function: str = "f"):
         """The derivation as a list of steps; .render(lang, style) gives it as text."""
-        from .explain import explain
-        from .simplify import Context
+        from .explain.steps import explain
+        from .simplify.rewrite import Context
         ctx = Context(symmetric=frozenset(n for n, d in self.decls.decls.items()
                                           if d.modifiers))
         f = self.checked_function if self.checked_function is not None else self.function
@@ -273,11 +273,11 @@ class Result(Derivation):
         """The derivative at `values` (name → number or array; θ or theta), as a NumPy array
         of r.shape (a float for a scalar). Raises DomainError where the formula needs the
         inverse of a singular matrix, and a MatcalcError for arrays over the size limit."""
-        from .numeric import (bind_values, evaluate_tree, limit_entries, names_in,
-                              vec_to_tensor)
+        from .numeric.evaluate import (bind_values, evaluate_tree, limit_entries, names_in,
+                                       vec_to_tensor)
         syms = names_in(self.node)
         env, found = bind_values({**names_in(self.function), **syms}, values, _value_key)
-        from .dims import symbol
+        from .core.dims import symbol
         for k, v in (sizes or {}).items():
             found[symbol(k)] = int(v)
         limit_entries([self.node], found, "evaluating the result")
@@ -297,7 +297,7 @@ class Result(Derivation):
         names = self.wrt.split(",")
         if len(names) == 1:
             return [self.variable] * max(1, self.order)
-        from .expr import names_in
+        from .core.expr import names_in
         known = names_in(self.function)
         out = []
         for name in names:
@@ -315,7 +315,7 @@ class Result(Derivation):
         matcalc.CheckError on a mismatch or when no point where it can be checked is found."""
         kind = {"hessian": "jacobian", "mixed": "jacobian", "vjp": "gradient",
                 "vec": "tensor"}.get(self.kind, self.kind)
-        from .numeric import finite_difference_check
+        from .numeric.evaluate import finite_difference_check
         return finite_difference_check(self.function, self.node, self._variables(), kind,
                                        self.layout, self.decls.modifiers, seed=seed,
                                        direction=self.direction,

@@ -7,8 +7,8 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from matcalc.numeric import draw_sizes, draw_value, evaluate_tree, names_in
-from matcalc.parser import parse_with_shapes
+from matcalc.numeric.evaluate import draw_sizes, draw_value, evaluate_tree, names_in
+from matcalc.language.parser import parse_with_shapes
 
 
 def random_point(nodes, decls, rng, positive=False):

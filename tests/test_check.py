@@ -18,9 +18,9 @@ import pytest
 
 import matcalc
 from matcalc import derive, hvp
-from matcalc.numeric import (MAX_CHECK_EVALUATIONS, MAX_NUMERIC_ENTRIES, CheckError,
-                             finite_difference_check)
-from matcalc.parser import parse_with_shapes
+from matcalc.numeric.evaluate import (MAX_CHECK_EVALUATIONS, MAX_NUMERIC_ENTRIES, CheckError,
+                                      finite_difference_check)
+from matcalc.language.parser import parse_with_shapes
 
 
 def node(text, decls):

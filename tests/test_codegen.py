@@ -32,7 +32,7 @@ def load(source: str, name: str):
 def point(r, seed=0):
     """A random point (distinct sizes) where the function and the result are finite; a row
     without one fails, it never passes unseen."""
-    from matcalc.numeric import evaluate_tree
+    from matcalc.numeric.evaluate import evaluate_tree
     rng = np.random.default_rng(seed)
     for attempt in range(6):
         env, sizes = random_point([r.function, r.node], r.decls, rng, positive=attempt % 2 == 1)
@@ -50,8 +50,8 @@ def point(r, seed=0):
 def well_conditioned(r, env, sizes, limit=1e8):
     """Every matrix that is inverted or whose determinant is taken has condition < limit
     (near a singular matrix two correct codes may differ in every digit)."""
-    from matcalc import expr as E
-    from matcalc.numeric import evaluate_tree
+    from matcalc.core import expr as E
+    from matcalc.numeric.evaluate import evaluate_tree
     stack = [r.function, r.node]
     while stack:
         n = stack.pop()
@@ -75,15 +75,15 @@ def _as_evaluated(r, env, sizes, got):
     got = np.asarray(got.detach().numpy() if hasattr(got, "detach") else got, dtype=float)
     if r.kind != "tensor":
         return got
-    from matcalc.numeric import evaluate_tree
+    from matcalc.numeric.evaluate import evaluate_tree
     F = evaluate_tree(r.source, env, sizes).shape
     return tensor_of(got, F, np.shape(env[r.variable.name]))
 
 
 def _original(r, sizes):
     """The ORIGINAL function through matcalc's evaluator (a scalar as a float)."""
-    from matcalc.numeric import evaluate_tree
-    from matcalc.shapes import is_scalar
+    from matcalc.numeric.evaluate import evaluate_tree
+    from matcalc.core.shapes import is_scalar
 
     def f(env):
         out = evaluate_tree(r.function, env, sizes)
@@ -470,3 +470,17 @@ def test_step_at_zero_is_zero_in_every_backend(backend):
     got = _np(load(r.code(backend, value=False), "grad")(_to(backend)(x)))
     np.testing.assert_array_equal(got, r.evaluate({"x": x}))
     np.testing.assert_array_equal(got, [[0.0], [1.0], [0.0]])
+
+
+def test_broadcast_scalar_in_a_sum_times_a_vector_is_not_distributed():
+    """(A + c)x with c a scalar is (A + c𝟙𝟙ᵀ)x: the code that writes (A + Aᵀ)x as Ax + Aᵀx
+    wrote it as A @ x + c @ x (a shape error, and the wrong function had it run)."""
+    import numpy as np
+    import matcalc
+    r = matcalc.vjp("(A + c) * x", "A", "u", shapes="A: n×n, x: n, c: scalar")
+    fn = r.to_function("numpy", value=True)
+    rng = np.random.default_rng(5)
+    A, x, u, c = rng.normal(size=(4, 4)), rng.normal(size=4), rng.normal(size=4), 0.7
+    value, grad = fn(u=u, A=A, c=c, x=x)
+    np.testing.assert_allclose(value, u @ ((A + c) @ x), rtol=1e-12)
+    np.testing.assert_allclose(grad, np.outer(u, x), rtol=1e-12)

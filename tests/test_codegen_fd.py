@@ -476,7 +476,7 @@ PROP_SIZES = {"m": 3, "n": 4}
 def _prop_env(r, rng, sizes):
     """Values for every variable; a size the shapes do not name (the new vector of a vjp of
     I) gets a size of its own, added to `sizes`."""
-    from matcalc.expr import names_in
+    from matcalc.core.expr import names_in
     env = {}
     variables = {**names_in(r.function), **names_in(r.node), r.variable.name: r.variable}
     for name, node in variables.items():
@@ -500,7 +500,7 @@ def _prop_env(r, rng, sizes):
 def test_generated_code_equals_evaluate_on_random_expressions(text, wrt, order, backend, value,
                                                               how):
     import matcalc
-    from matcalc.numeric import evaluate_tree
+    from matcalc.numeric.evaluate import evaluate_tree
     try:
         if how == "derive":
             r = derive(text, wrt=wrt, shapes=PROP_SHAPES, order=order)

@@ -7,7 +7,7 @@ import sympy
 
 import matcalc
 from matcalc import CheckError, derive, parse
-from matcalc.numeric import evaluate_tree
+from matcalc.numeric.evaluate import evaluate_tree
 from matcalc.result import Result
 
 LS = dict(shapes="X: m×n, θ: n, y: m")
@@ -173,9 +173,9 @@ def _walk(node):
 def test_results_are_readable(expr, wrt, shapes, order):
     """No 0·, 1·, I·, + 0, double transposes, or uncollected like terms in any result; (AB)ᵀ
     only where it saves at least two transposes over BᵀAᵀ (CᵀBᵀAᵀ is printed (ABC)ᵀ)."""
-    from matcalc import expr as E
-    from matcalc.build import is_zero, is_one
-    from matcalc.simplify import split_term
+    from matcalc.core import expr as E
+    from matcalc.core.build import is_zero, is_one
+    from matcalc.simplify.rewrite import split_term
     r = derive(expr, wrt=wrt, shapes=shapes, order=order)
     if is_zero(r.node):
         return

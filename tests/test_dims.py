@@ -1,10 +1,10 @@
-"""Sizes (matcalc/dims.py): monomials that behave like the SymPy sizes they replaced."""
+"""Sizes (matcalc/core/dims.py): monomials that behave like the SymPy sizes they replaced."""
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from matcalc.dims import ONE, as_dim, integer, symbol
+from matcalc.core.dims import ONE, as_dim, integer, symbol
 
 
 def test_products_are_monomials_in_name_order():

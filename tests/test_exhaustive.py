@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from matcalc import expr as E
-from matcalc.numeric import NUMPY_RULES
+from matcalc.core import expr as E
+from matcalc.numeric.evaluate import NUMPY_RULES
 from matcalc.printing.latex import LatexPrinter
 from matcalc.printing.text import TextPrinter
 from matcalc.printing.unicode import UnicodePrinter
-from matcalc.rules import DERIVATIVE_RULES, NO_RULE
-from matcalc.shapes import SHAPE_RULES
+from matcalc.calculus.rules import DERIVATIVE_RULES, NO_RULE
+from matcalc.core.shapes import SHAPE_RULES
 
 OPERATORS = [t for t in E.NODE_TYPES if t not in E.LEAVES]
 
@@ -44,6 +44,6 @@ def test_printers(printer):
 
 
 def test_simplifier_rules_state_their_identity():
-    from matcalc.simplify import RULES
+    from matcalc.simplify.rewrite import RULES
     for rule in RULES:
         assert rule.__doc__ and ("→" in rule.__doc__), rule.__name__

@@ -6,7 +6,7 @@ import pytest
 
 import matcalc
 from matcalc import chain_cost, derive
-from matcalc.explain import TEMPLATES, Step
+from matcalc.explain.steps import TEMPLATES, Step
 from matcalc.cli import main
 
 

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import sympy
 
-from matcalc import expr as E
-from matcalc.functions import FUNCTIONS
-from matcalc.numeric import evaluate_tree
-from matcalc.shapes import dim
+from matcalc.core import expr as E
+from matcalc.core.functions import FUNCTIONS
+from matcalc.numeric.evaluate import evaluate_tree
+from matcalc.core.shapes import dim
 
 POINTS = np.array([[-1.7], [-0.4], [0.3], [0.9], [2.2]])
 

@@ -9,8 +9,8 @@ import pytest
 
 import matcalc
 from matcalc import derive, hvp, jvp, vjp
-from matcalc.numeric import evaluate_tree
-from matcalc.parser import parse_with_shapes
+from matcalc.numeric.evaluate import evaluate_tree
+from matcalc.language.parser import parse_with_shapes
 
 from conftest import compare_with_closed_form, random_point
 
@@ -238,7 +238,7 @@ def test_product_names_must_be_new():
 
 def test_no_placeholders():
     """Every result is a closed form: no node outside the language's own."""
-    from matcalc import expr as E
+    from matcalc.core import expr as E
     for expr, wrt, shapes, *_ in TENSORS:
         r = derive(expr, wrt=wrt, shapes=shapes)
         stack = [r.node]

@@ -136,11 +136,11 @@ def read_back(r, shapes_text, shapes, env, sizes, want, expr):
     """The plain-text and LaTeX forms (the two that promise to read back; Unicode prints I and 𝟙
     without sizes), read back by the parser and evaluated, against the same finite differences:
     a printer that loses a bracket, a sign or a transpose gives a different number here."""
-    from matcalc.dims import symbol
-    from matcalc.numeric import evaluate_tree
+    from matcalc.core.dims import symbol
+    from matcalc.numeric.evaluate import evaluate_tree
     named = {d for ds in shapes.values() for d in ds if isinstance(d, str)} if shapes_text else set()
     dims = {symbol(k): v for k, v in sizes.items() if k in named}
-    from matcalc.shapes import canonical_name
+    from matcalc.core.shapes import canonical_name
     values = {canonical_name(k): np.asarray(v, dtype=float).reshape(np.shape(v) or (1, 1))
               for k, v in env.items()}
     for label, printed in (("text", r.text), ("LaTeX", r.latex)):
@@ -519,8 +519,8 @@ def test_unicode_elementwise_square_of_a_matrix_is_not_the_matrix_power():
     r = check("sum(X .^ 3)", "X", {"X": ("n", "n")}, lambda X: np.sum(X ** 3))
     assert str(r) == "3X⊙²"
     env = draw({"X": ("n", "n")}, SIZES)
-    from matcalc.dims import symbol
-    from matcalc.numeric import evaluate_tree
+    from matcalc.core.dims import symbol
+    from matcalc.numeric.evaluate import evaluate_tree
     back = evaluate_tree(parse(str(r), "X: n×n"), env, {symbol("n"): SIZES["n"]})
     assert_same(back, 3 * env["X"] ** 2, "Unicode form read back")
 

@@ -6,9 +6,9 @@ import pytest
 from lark import Token, Tree
 
 import matcalc
-from matcalc import expr as E
+from matcalc.core import expr as E
 from matcalc import parse
-from matcalc.errors import MatcalcError
+from matcalc.core.errors import MatcalcError
 
 SHAPES = "A: n×n, B: n×n, C: n×n, X: m×n, a: n, b: n, x: n, y: n, c: scalar, θ: n, λ: scalar"
 
@@ -207,7 +207,7 @@ def test_scalar_broadcasting():
 
 
 def test_modifiers_are_kept():
-    from matcalc.shapes import parse_shapes
+    from matcalc.core.shapes import parse_shapes
     decls = parse_shapes("A: n×n symmetric, S: n×n spd, D: n×n diagonal")
     assert decls.modifiers("A") == {"symmetric"}
     assert decls.modifiers("S") == {"spd"}
@@ -263,7 +263,7 @@ def test_a_factor_before_a_norm_multiplies_it(spelling, plain):
 
 
 def test_declared_I_is_still_the_identity_with_the_declared_size():
-    from matcalc import expr as E
+    from matcalc.core import expr as E
     node = parse("I + A", "I: n×n")
     assert type(node.args[0]) is E.Identity and node.shape == parse("A", "A: n×n").shape
     with pytest.raises(MatcalcError) as err:

@@ -118,7 +118,7 @@ def test_log_det_spelled_with_a_space_has_the_gradient_of_log_det():
 
 
 def _function_names():
-    from matcalc.parser import CALL_NAMES
+    from matcalc.language.parser import CALL_NAMES
     return sorted(n for n in CALL_NAMES if len(n) > 1)
 
 

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 import matcalc
 from matcalc import MatcalcError, derive, parse, vjp
 from matcalc.cli import main
-from matcalc.numeric import CheckError, evaluate_tree
+from matcalc.numeric.evaluate import CheckError, evaluate_tree
 
 import oracle
 from conftest import random_point, tally
@@ -508,5 +508,5 @@ def test_text_and_latex_read_back(text, wrt):
 
 
 def _is_zero(node):
-    from matcalc import expr as E
+    from matcalc.core import expr as E
     return type(node) is E.Zero

@@ -8,7 +8,7 @@ import pytest
 
 import matcalc
 from matcalc import derive, parse
-from matcalc.numeric import evaluate_tree
+from matcalc.numeric.evaluate import evaluate_tree
 
 from conftest import random_point
 

@@ -15,13 +15,13 @@ from hypothesis import strategies as st
 
 import matcalc
 from matcalc import derive, parse
-from matcalc import expr as E
-from matcalc.numeric import evaluate_tree
-from matcalc.parser import parse_with_shapes
+from matcalc.core import expr as E
+from matcalc.numeric.evaluate import evaluate_tree
+from matcalc.language.parser import parse_with_shapes
 from matcalc.printing.latex import to_latex
 from matcalc.printing.text import to_text
 from matcalc.printing.unicode import to_unicode
-from matcalc.shapes import parse_shapes
+from matcalc.core.shapes import parse_shapes
 
 import test_golden
 import test_higher

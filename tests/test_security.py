@@ -23,8 +23,8 @@ import lark
 from lark.load_grammar import sha256_digest
 
 import matcalc
-from matcalc import parser_tables
-from matcalc.parser import grammar_text, lark_parser, mark_closing_bars
+from matcalc.language import parser_tables
+from matcalc.language.parser import grammar_text, lark_parser, mark_closing_bars
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,7 +121,7 @@ def test_the_planted_pickle_would_have_run_under_the_old_cache(tmp_path):
     path = tmp_path / "tmp" / name
     # the header Lark checks is the SHA-256 in the file name; then it unpickles the rest
     _plant(path, "malicious", marker, name.split("_")[-3].encode() + b"\n")
-    code = ("import sys; from lark import Lark; from matcalc.parser import grammar_text; "
+    code = ("import sys; from lark import Lark; from matcalc.language.parser import grammar_text; "
             "Lark(grammar_text(), parser='lalr', strict=True, propagate_positions=True, "
             "cache=True)")
     subprocess.run([sys.executable, "-c", code], env=_env(tmp_path), cwd=tmp_path,
@@ -137,7 +137,7 @@ def test_damaged_shipped_tables_fall_back_to_the_grammar(tmp_path, damage):
     shutil.copytree(ROOT / "matcalc", pkg, ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "src" / "grammar").mkdir()
     shutil.copy(ROOT / "grammar" / "matcalc.lark", tmp_path / "src" / "grammar")
-    data = pkg / "parser_tables.json"
+    data = pkg / "language" / "parser_tables.json"
     text = data.read_text("utf-8")
     if damage == "corrupt":
         data.write_text(text.replace('"data": {', '"data": {{{', 1), "utf-8")
@@ -164,10 +164,10 @@ def test_damaged_shipped_tables_fall_back_to_the_grammar(tmp_path, damage):
 
 def test_shipped_tables_match_the_grammar():
     """The tables in the package were made from grammar/matcalc.lark with this Lark version.
-    If this fails after a grammar change, run `python -m matcalc.parser_tables`."""
+    If this fails after a grammar change, run `python -m matcalc.language.parser_tables`."""
     grammar = grammar_text()
     assert parser_tables.is_current(grammar), \
-        "matcalc/parser_tables.json is stale: run `python -m matcalc.parser_tables`"
+        "matcalc/language/parser_tables.json is stale: run `python -m matcalc.language.parser_tables`"
     shipped = parser_tables.load(grammar)
     assert shipped is not None
     built = parser_tables.build(grammar)
@@ -185,7 +185,7 @@ def test_stale_or_damaged_tables_are_not_used():
     another grammar, and for tables damaged in any way."""
     import json
     grammar = grammar_text()
-    good = (ROOT / "matcalc" / "parser_tables.json").read_text("utf-8")
+    good = (ROOT / "matcalc" / "language" / "parser_tables.json").read_text("utf-8")
     assert parser_tables.load(grammar, good) is not None
     assert parser_tables.load(grammar + "\n// edited") is None
     tables = json.loads(good)
@@ -288,8 +288,8 @@ def test_named_form_means_the_same_as_the_full_form():
     import numpy as np
 
     from matcalc.printing.named import named_form
-    from matcalc.dims import symbol
-    from matcalc.numeric import evaluate_tree
+    from matcalc.core.dims import symbol
+    from matcalc.numeric.evaluate import evaluate_tree
     r = matcalc.derive("c^T softmax(softmax(softmax(x)))", wrt="x", shapes="x: n, c: n")
     body, _, defs = named_form(r.node, "text").partition("   where ")
     assert defs
@@ -316,21 +316,21 @@ def test_repr_of_a_huge_shared_tree_is_a_summary():
 
 
 def test_parser_tables_stand_alone_and_say_what_they_are():
-    """parser_tables.py imports nothing from the rest of matcalc (the parser imports it, not
+    """language/parser_tables.py imports nothing from the rest of matcalc (the parser imports it, not
     the other way round), and the generated tables say what they are."""
     import ast
-    source = (ROOT / "matcalc" / "parser_tables.py").read_text("utf-8")
+    source = (ROOT / "matcalc" / "language/parser_tables.py").read_text("utf-8")
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom):
             assert node.level == 0, ast.dump(node)
     import json
-    about = json.loads((ROOT / "matcalc" / "parser_tables.json").read_text("utf-8"))["about"]
+    about = json.loads((ROOT / "matcalc" / "language" / "parser_tables.json").read_text("utf-8"))["about"]
     assert "do not edit" in about
-    from matcalc import cse
+    from matcalc.simplify import cse
     imports = [n for n in ast.walk(ast.parse(Path(cse.__file__).read_text("utf-8")))
                if isinstance(n, ast.ImportFrom)]
     assert {n.module for n in imports if n.level == 1} <= {None, "limits"}, \
-        "cse.py imports only expr (and the limits)"
+        "simplify/cse.py imports only expr (and the limits)"
 
 
 def test_a_second_derive_of_a_deep_shared_result_is_not_exponential():
@@ -340,7 +340,7 @@ def test_a_second_derive_of_a_deep_shared_result_is_not_exponential():
     15 s where the first took 0.4 s."""
     import threading
 
-    from matcalc import expr as E
+    from matcalc.core import expr as E
 
     def build(leaf):
         t = E.Sym("x", (1, 1))

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from matcalc import derive
-from matcalc import build as B
-from matcalc import expr as E
-from matcalc.errors import ParseError
+from matcalc.core import build as B
+from matcalc.core import expr as E
+from matcalc.core.errors import ParseError
 
 
 def fd_grad(f, x, h=1e-6):
@@ -104,7 +104,7 @@ def test_a_chain_checked_numerically_at_a_moderate_length():
 
 
 def test_more_distinct_names_than_the_limit_are_refused_with_the_limit_named():
-    from matcalc.limits import MAX_NAMES
+    from matcalc.core.limits import MAX_NAMES
     assert MAX_NAMES >= 2048
     with pytest.raises(ParseError, match="limit on names"):
         derive(" + ".join(f"x_{i}" for i in range(MAX_NAMES + 1)), wrt="x_1")
@@ -112,7 +112,7 @@ def test_more_distinct_names_than_the_limit_are_refused_with_the_limit_named():
 
 def test_product_of_quotients_skips_sympy_and_is_correct(monkeypatch):
     """sum((x+a0) ./ … ./ (x+a4)) spent 0.3 s in SymPy to find nothing smaller."""
-    import matcalc.algebra as A
+    import matcalc.simplify.algebra as A
 
     def refuse(node):
         raise AssertionError("SymPy was consulted")
@@ -132,8 +132,8 @@ def test_product_of_quotients_skips_sympy_and_is_correct(monkeypatch):
 
 
 def test_lowest_terms_check_leaves_cancellable_forms_to_sympy():
-    from matcalc.algebra import _in_lowest_terms
-    from matcalc.parser import parse_with_shapes
+    from matcalc.simplify.algebra import _in_lowest_terms
+    from matcalc.language.parser import parse_with_shapes
 
     def node(text, shapes="x: n, y: n, a: n, b: n, t: scalar"):
         return parse_with_shapes(text, shapes)[0]
@@ -152,7 +152,7 @@ def test_logistic_gradient_still_reaches_lowest_terms():
 
 
 def test_equal_nodes_from_the_constructors_are_one_object():
-    from matcalc.parser import parse_with_shapes
+    from matcalc.language.parser import parse_with_shapes
     x, A = parse_with_shapes("x + A x", "x: n, A: n×n")[0].args[0], None
     A = B.sym("A", (x.shape[0], x.shape[0]))
     assert B.mul(B.transpose(A), x) is B.mul(B.transpose(A), x)
@@ -160,7 +160,7 @@ def test_equal_nodes_from_the_constructors_are_one_object():
 
 def test_thousand_least_squares_terms_are_within_the_operand_limit():
     """1,000 terms (Aᵢx − bᵢ)ᵀ(Aᵢx − bᵢ) were refused: the T of each ^T counted as an operand."""
-    from matcalc.limits import check_input
+    from matcalc.core.limits import check_input
     check_input(" + ".join(f"(A{i} x - b{i})^T (A{i} x - b{i})" for i in range(1000)))
     with pytest.raises(ParseError, match="limit on operands"):
         check_input(" + ".join(["x"] * 7000))

@@ -9,7 +9,7 @@ import pytest
 
 import matcalc
 from matcalc import derive, parse
-from matcalc.errors import MatcalcError
+from matcalc.core.errors import MatcalcError
 
 MC = "Matrix Cookbook"
 DL = "Goodfellow et al., Deep Learning"
@@ -326,4 +326,4 @@ def test_a_name_made_scalar_is_never_only_broadcast():
     # `x + c`: both vectors of one size; neither is taken as a scalar to be broadcast
     node = parse("x + c")
     assert node.shape[1] == 1 and node.shape[0] != 1
-    assert not any("scalar" in n for n in matcalc.parser.parse_with_shapes("x + c")[1].notes)
+    assert not any("scalar" in n for n in matcalc.language.parser.parse_with_shapes("x + c")[1].notes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from matcalc import derive
-from matcalc.numeric import evaluate_tree
+from matcalc.numeric.evaluate import evaluate_tree
 
 
 def test_steps_of_a_derivative_wrt_a_broadcast_scalar_do_not_raise_shape_error():

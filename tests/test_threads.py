@@ -111,7 +111,7 @@ def test_many_threads_give_the_sequential_results():
 def test_recursion_limit_is_never_lowered_under_a_running_call():
     """While one thread is inside matcalc, another thread's call finishing must not lower the
     recursion limit (it used to restore its own saved value)."""
-    from matcalc import limits
+    from matcalc.core import limits
     inside = threading.Event()
     release = threading.Event()
     seen = []
@@ -138,7 +138,7 @@ def test_errors_and_context_cross_the_worker_thread():
 
     import pytest
 
-    from matcalc import limits
+    from matcalc.core import limits
     with pytest.raises(matcalc.ParseError, match="needs a right operand"):
         parse("x +")
     var = contextvars.ContextVar("var", default="unset")

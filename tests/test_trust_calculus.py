@@ -555,7 +555,7 @@ def test_hessian_of_hadamard_expression_wrt_rectangular_matrix():
 
 from hypothesis import given, strategies as st                       # noqa: E402
 
-from matcalc.numeric import evaluate_tree                           # noqa: E402
+from matcalc.numeric.evaluate import evaluate_tree                           # noqa: E402
 
 PROP_SHAPES = {"X": "n×n", "A": "n×n", "Y": "m×n", "C": "m×n", "x": "n", "a": "n", "b": "n",
                "c": "m", "t": "scalar"}
@@ -615,11 +615,11 @@ def draw_case(rnd, second: bool):
         kind = "s" if second and var != "t" else rnd.choice(["s", "s", "v", "M", "R", "row"])
         text = formula(rnd, "v" if kind == "row" else kind, 3, var)
         text = f"({text})^T" if kind == "row" else text
-        from matcalc.parser import parse_with_shapes
+        from matcalc.language.parser import parse_with_shapes
         mod = rnd.choice(MODIFIERS) if var == "X" else ""
         shapes = ", ".join(f"{k}: {v}{mod if k == var else ''}" for k, v in PROP_SHAPES.items())
         f, _ = parse_with_shapes(text, shapes)
-        from matcalc.expr import names_in
+        from matcalc.core.expr import names_in
         if var in names_in(f):
             return text, var, shapes, (2 if second else 1)
 
@@ -674,7 +674,7 @@ def check_against_differences(text, var, shapes, order, rnd):
     unusable = []
     for _ in range(6):
         vals, sizes = draw_point(rnd, shapes)
-        from matcalc.dims import symbol
+        from matcalc.core.dims import symbol
         dims = {symbol(k): v for k, v in sizes.items()}
 
         def f_of(v):
@@ -749,10 +749,10 @@ def test_trace_of_kronecker_of_rectangular_factors_is_not_split():
 
 def test_commutation_rewrite_checks_the_sizes():
     """K(m,n)vec(A) = vec(Aᵀ) for A of m×n; K(n,m)vec(A) is another vector when m ≠ n."""
-    from matcalc import build as B, expr as E
-    from matcalc.dims import symbol
-    from matcalc.numeric import evaluate_tree
-    from matcalc.simplify import simplify
+    from matcalc.core import build as B, expr as E
+    from matcalc.core.dims import symbol
+    from matcalc.numeric.evaluate import evaluate_tree
+    from matcalc.simplify.rewrite import simplify
     m, n = symbol("m"), symbol("n")
     A = E.Sym("A", (m, n))
     Av = np.random.default_rng(21).normal(size=(5, 3))
@@ -870,9 +870,9 @@ def test_long_product_chain_is_differentiated_as_one_product():
 def test_long_nested_sum_built_by_hand_simplifies_quickly():
     """A sum of 400 terms nested pairwise (as code might build it) made the simplifier cubic."""
     import time
-    from matcalc import build as B, expr as E
-    from matcalc.parser import parse_with_shapes
-    from matcalc.simplify import simplify
+    from matcalc.core import build as B, expr as E
+    from matcalc.language.parser import parse_with_shapes
+    from matcalc.simplify.rewrite import simplify
     x, _ = parse_with_shapes("x", "x: n")
     node = None
     for i in range(400):
@@ -910,7 +910,7 @@ def test_logdet_on_the_tensor_path_uses_the_inverse_transpose():
 def test_long_chain_is_differentiated_flat_not_per_nesting_level():
     """The raw derivative of a 300-factor product holds one Kronecker product, not one per
     level of the parser's pairwise nesting (which made simplifying it quadratic)."""
-    from matcalc import expr as E
+    from matcalc.core import expr as E
     r = derive(" ".join(f"A_{i}" for i in range(240)), wrt="A_1", simplify=False)  # ≤ 250 names
     krons, stack = 0, [r.node]
     while stack:

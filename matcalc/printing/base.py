@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .. import expr as E
-from ..shapes import is_scalar
+from ..core import expr as E
+from ..core.shapes import is_scalar
 
 PRODUCT_LEVEL = (E.MatMul, E.Hadamard, E.HadamardDiv, E.Kron, E.Dot, E.Div)
 POSTFIX_LEVEL = (E.Transpose, E.Inverse, E.Power, E.HadamardPower)

@@ -14,11 +14,11 @@ from __future__ import annotations
 import keyword
 import re
 
-from .. import expr as E
-from ..cse import shared
-from ..errors import UnsupportedError
-from ..dims import symbol
-from ..shapes import LATIN_OF_GREEK, is_scalar
+from ..core import expr as E
+from ..simplify.cse import shared
+from ..core.errors import UnsupportedError
+from ..core.dims import symbol
+from ..core.shapes import LATIN_OF_GREEK, is_scalar
 from .base import negate, negative_coefficient
 from .unicode import to_unicode
 
@@ -261,8 +261,10 @@ class CodePrinter:
     def pair(self, left, right):
         if len(left) == 1 and isinstance(left[0], E.Add) and len(right) == 1 and \
                 isinstance(right[0], E.Sym) and right[0].shape[1] == 1 and \
-                all(isinstance(t, E.Sym) or isinstance(t, E.Transpose) and
-                    isinstance(t.arg, E.Sym) for t in left[0].args):
+                all((isinstance(t, E.Sym) or isinstance(t, E.Transpose) and
+                     isinstance(t.arg, E.Sym)) and not is_scalar(t.shape)
+                    for t in left[0].args):
+            # (a broadcast scalar term is c·𝟙𝟙ᵀ, not c: (A + c)x is not Ax + cx)
             # (A + Aᵀ)x as Ax + Aᵀx: two matrix–vector products stream through A, where forming
             # A + Aᵀ first reads A transposed (cache-hostile) and writes an n×n temporary.
             return " + ".join(self.pair([t], right)[0] for t in left[0].args), _ADD
@@ -617,9 +619,9 @@ def compile_generated(source: str, name: str):
 
 
 def _autograd_source(expr, shapes, backend, name):
-    from ..parser import parse_with_shapes
-    from ..products import vjp
-    from ..numeric import names_in
+    from ..language.parser import parse_with_shapes
+    from ..calculus.products import vjp
+    from ..numeric.evaluate import names_in
     if backend not in ("torch", "jax"):
         raise UnsupportedError("autograd functions are generated for torch and jax")
     f, decls = parse_with_shapes(expr, shapes)

@@ -19,11 +19,11 @@ import inspect
 import keyword
 import unicodedata
 
-from ..errors import ShapeError, UnsupportedError
-from ..numeric import tensor_axes
+from ..core.errors import ShapeError, UnsupportedError
+from ..numeric.evaluate import tensor_axes
 from .code import BACKENDS, compile_generated, generated  # noqa: F401 (re-exported)
 from .unicode import to_unicode
-from ..shapes import fmt_shape, is_scalar
+from ..core.shapes import fmt_shape, is_scalar
 
 
 def _param_name(name: str, ident: str) -> str:
@@ -249,7 +249,7 @@ def _shaped(x, node, flat, dtype, backend):
 
 
 def _concrete(shape, dims):
-    from ..dims import symbol
+    from ..core.dims import symbol
     out = []
     for d in shape:
         v = d if d.is_Integer else d.subs({symbol(k): n for k, (n, _) in dims.items()})

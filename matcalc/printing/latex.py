@@ -1,9 +1,9 @@
 """LaTeX: \\top, \\odot, \\otimes, \\operatorname{tr}; Greek names as commands."""
 from __future__ import annotations
 
-from .. import expr as E
-from ..functions import FUNCTIONS
-from ..shapes import LATIN_OF_GREEK, is_scalar
+from ..core import expr as E
+from ..core.functions import FUNCTIONS
+from ..core.shapes import LATIN_OF_GREEK, is_scalar
 from .base import Printer
 
 

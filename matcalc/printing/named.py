@@ -4,8 +4,8 @@ grows with the shared form (the derivative of softmax nested 18 deep would other
 million characters). Used by Result's printing, r.cse() and the command line."""
 from __future__ import annotations
 
-from .. import expr as E
-from ..cse import counts, shared, substitute, too_big, tree_sizes
+from ..core import expr as E
+from ..simplify.cse import counts, shared, substitute, too_big, tree_sizes
 
 SMALL = 8       # repeated subtrees up to this size are printed at each use rather than named
 

@@ -1,7 +1,7 @@
 """Plain syntax: ASCII operators, explicit `*`, so that parse(to_text(e)) gives e back."""
 from __future__ import annotations
 
-from .. import expr as E
+from ..core import expr as E
 from .base import Printer, size_text
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import re
 
-from .. import expr as E
-from ..errors import register_node_printer
-from ..functions import FUNCTIONS
-from ..shapes import is_scalar
+from ..core import expr as E
+from ..core.errors import register_node_printer
+from ..core.functions import FUNCTIONS
+from ..core.shapes import is_scalar
 from .base import Printer
 
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")

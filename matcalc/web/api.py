@@ -11,7 +11,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from ..api import derive, hvp, jvp, vjp          # the public entry points, not the package root
-from ..errors import MatcalcError
+from ..core.errors import MatcalcError
 
 MAX_FIELD = {"formula": 2000, "shapes": 2000, "wrt": 100, "symbol": 20}
 MODES = ("derivative", "hessian", "vjp", "jvp", "hvp")

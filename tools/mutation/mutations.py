@@ -8,13 +8,13 @@ so keep snippets short but distinctive. Areas are derived from the file (see ARE
 from __future__ import annotations
 
 AREAS = {
-    "engine": ("matcalc/rules.py", "matcalc/vecrules.py", "matcalc/derive.py"),
-    "simplifier": ("matcalc/simplify.py", "matcalc/algebra.py"),
+    "engine": ("matcalc/calculus/rules.py", "matcalc/calculus/vecrules.py", "matcalc/calculus/derive.py"),
+    "simplifier": ("matcalc/simplify/rewrite.py", "matcalc/simplify/algebra.py"),
     "printers": ("matcalc/printing/base.py", "matcalc/printing/unicode.py",
                  "matcalc/printing/text.py", "matcalc/printing/latex.py"),
     "codegen": ("matcalc/printing/code.py",),
-    "parser": ("matcalc/parser.py", "grammar/matcalc.lark"),
-    "shapes": ("matcalc/shapes.py", "matcalc/dims.py"),
+    "parser": ("matcalc/language/parser.py", "grammar/matcalc.lark"),
+    "shapes": ("matcalc/core/shapes.py", "matcalc/core/dims.py"),
 }
 
 
@@ -25,16 +25,16 @@ def area_of(path: str) -> str:
     raise KeyError(path)
 
 
-R, V, D = "matcalc/rules.py", "matcalc/vecrules.py", "matcalc/derive.py"
-S, AL = "matcalc/simplify.py", "matcalc/algebra.py"
+R, V, D = "matcalc/calculus/rules.py", "matcalc/calculus/vecrules.py", "matcalc/calculus/derive.py"
+S, AL = "matcalc/simplify/rewrite.py", "matcalc/simplify/algebra.py"
 PB, PU, PT, PL = ("matcalc/printing/base.py", "matcalc/printing/unicode.py",
                   "matcalc/printing/text.py", "matcalc/printing/latex.py")
 C = "matcalc/printing/code.py"
-P, G = "matcalc/parser.py", "grammar/matcalc.lark"
-SH, DM = "matcalc/shapes.py", "matcalc/dims.py"
+P, G = "matcalc/language/parser.py", "grammar/matcalc.lark"
+SH, DM = "matcalc/core/shapes.py", "matcalc/core/dims.py"
 
 MUTATIONS = [
-    # --- engine: reverse-mode rules (rules.py) ------------------------------------------------
+    # --- engine: reverse-mode rules (calculus/rules.py) ------------------------------------------------
     ("rules-transpose-passes-G", R,
      "    return B.transpose(G)\n\n\n@derivative(E.Sum)",
      "    return G\n\n\n@derivative(E.Sum)",
@@ -155,7 +155,7 @@ MUTATIONS = [
      "    return B.summ(G)\n",
      "    return B.trace(G)\n",
      "a scalar broadcast over a matrix collects tr(G) instead of sum(G)"),
-    # --- engine: forward vec rules (vecrules.py) -----------------------------------------------
+    # --- engine: forward vec rules (calculus/vecrules.py) -----------------------------------------------
     ("vec-kron-commutation-swapped", V,
      "B.commutation(q, m)",
      "B.commutation(m, q)",
@@ -256,7 +256,7 @@ MUTATIONS = [
      "        return B.mul(B.ones((_size(node), ONE)), J)\n    return J",
      "        return B.mul(B.ones((_size(node), ONE)), B.num(2), J)\n    return J",
      "a broadcast scalar counts twice in vec rules"),
-    # --- engine: driver (derive.py) ------------------------------------------------------------
+    # --- engine: driver (calculus/derive.py) ------------------------------------------------------------
     ("derive-vec-row-not-transposed", D,
      "    if g.shape[0] == 1:\n        return B.transpose(g)",
      "    if g.shape[0] == 1:\n        return g",
@@ -289,7 +289,7 @@ MUTATIONS = [
      "sym_names = frozenset(n for n, d in decls.decls.items() if d.modifiers)",
      "sym_names = frozenset()",
      "declared symmetric matrices are not used to simplify (prints A + Aᵀ for symmetric A)"),
-    # --- simplifier (simplify.py) --------------------------------------------------------------
+    # --- simplifier (simplify/rewrite.py) --------------------------------------------------------------
     ("simp-transpose-product-order", S,
      "return B.mul(*scal, *(B.transpose(f) for f in reversed(chain)))",
      "return B.mul(*scal, *(B.transpose(f) for f in chain))",
@@ -478,7 +478,7 @@ MUTATIONS = [
      "if type(f) is E.Sym and f.name in ctx.symmetric:\n        return f\n    return B.transpose(f)",
      "if type(f) is E.Sym:\n        return f\n    return B.transpose(f)",
      "taking transposes out treats every name as symmetric"),
-    # --- simplifier (algebra.py) ---------------------------------------------------------------
+    # --- simplifier (simplify/algebra.py) ---------------------------------------------------------------
     ("alg-division-inverted", AL,
      "return kids[0] / kids[1]",
      "return kids[1] / kids[0]",
@@ -777,7 +777,7 @@ MUTATIONS = [
      r're:\.linalg\.det\((\{self\.\w+\(n\.arg\)\})\)',
      r'.trace(\1)',
      "det(X) emitted as tr(X)"),
-    # --- parser (parser.py, grammar) -------------------------------------------------------------
+    # --- parser (language/parser.py, grammar) -------------------------------------------------------------
     ("parse-name-rule-shortest-first", P,
      "if len(d) > 1), key=len, reverse=True)",
      "if len(d) > 1), key=len)",
@@ -890,7 +890,7 @@ MUTATIONS = [
      "    | MINUS unary                   -> neg",
      "    | MINUS product                 -> neg",
      "−a*b parsed with different precedence (or the grammar no longer builds)"),
-    # --- shapes (shapes.py, dims.py) -------------------------------------------------------------
+    # --- shapes (core/shapes.py, core/dims.py) -------------------------------------------------------------
     ("shapes-greek-suffix-lost", SH,
      "return GREEK[m.group(1)] + m.group(2)",
      "return GREEK[m.group(1)]",

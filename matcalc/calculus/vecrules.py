@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import build as B
-from . import expr as E
-from .errors import UnsupportedError
-from .functions import FUNCTIONS
+from ..core import build as B
+from ..core import expr as E
+from ..core.errors import UnsupportedError
+from ..core.functions import FUNCTIONS
 from .rules import refuse_large_result
-from .shapes import ONE, SCALAR, is_scalar
+from ..core.shapes import ONE, SCALAR, is_scalar
 
 VEC_RULES: dict[type, Callable] = {}
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import build as B
-from . import expr as E
-from .errors import UnsupportedError
-from .limits import deep
+from ..core import build as B
+from ..core import expr as E
+from ..core.errors import UnsupportedError
+from ..core.limits import deep
 from .rules import DERIVATIVE_RULES, refuse_large_result
-from .shapes import Shapes, is_scalar
+from ..core.shapes import Shapes, is_scalar
 
 SUPPORTED_KINDS = ("supported: first derivatives of anything with respect to a scalar, vector "
                    "or matrix (results with more than two indices come in vec form), and second "
@@ -247,7 +247,7 @@ def _vec_jacobian(f, x):
 
 
 def _simplified(f):
-    from .simplify import simplify
+    from ..simplify.rewrite import simplify
     return simplify(f)
 
 
@@ -257,9 +257,9 @@ def derivation(expr: str, wrt, shapes=None, order: int = 1, layout: str = "numer
     """The closed-form derivative of `expr` with respect to the variable `wrt` (CONTRACT §3),
     as the Derivation that matcalc.derive() returns as a Result.
     wrt=("x", "y") gives the mixed second derivative ∂/∂y (∂f/∂x)."""
-    from .errors import MatcalcError
-    from .parser import parse_with_shapes
-    from .shapes import canonical_name
+    from ..core.errors import MatcalcError
+    from ..language.parser import parse_with_shapes
+    from ..core.shapes import canonical_name
 
     if layout not in LAYOUTS:
         raise MatcalcError(f"layout must be 'numerator' or 'denominator', not {layout!r}")
@@ -292,12 +292,12 @@ def derivation(expr: str, wrt, shapes=None, order: int = 1, layout: str = "numer
 
 
 def _derive(expr, f, decls, variables, layout, simplify):
-    from .simplify import Context, simplify as run_simplify
+    from ..simplify.rewrite import Context, simplify as run_simplify
 
     sym_names = frozenset(n for n, d in decls.decls.items() if d.modifiers)
     ctx = Context(symmetric=sym_names)
     steps: list = []
-    from .simplify import rebuild_all
+    from ..simplify.rewrite import rebuild_all
     # a long product or sum (the parser nests them pairwise) is differentiated as one n-ary
     # node: one term per factor instead of one Kronecker product per level of nesting
     current, kind, previous = rebuild_all(f, long=LONG_CHAIN), None, f

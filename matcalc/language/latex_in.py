@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from .errors import ParseError, Span
-from .shapes import GREEK
+from ..core.errors import ParseError, Span
+from ..core.shapes import GREEK
 
 GREEK_COMMANDS = {**GREEK, "varepsilon": "ε", "vartheta": "ϑ", "varphi": "φ", "ell": "ℓ"}
 SYMBOLS = {"cdot": "·", "times": "*", "odot": "⊙", "circ": "∘", "oslash": "⊘", "otimes": "⊗",

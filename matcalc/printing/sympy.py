@@ -11,9 +11,9 @@ from sympy import (Determinant, HadamardPower, HadamardProduct, Identity, Invers
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
-from . import expr as E
-from .functions import FUNCTIONS
-from .shapes import is_scalar
+from ..core import expr as E
+from ..core.functions import FUNCTIONS
+from ..core.shapes import is_scalar
 
 
 def _dim(d):

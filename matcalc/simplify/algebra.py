@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from . import build as B
-from . import expr as E
-from .shapes import is_scalar
-from .simplify import COMPACTIONS, rebuild, rebuilt, record, size
+from ..core import build as B
+from ..core import expr as E
+from ..core.shapes import is_scalar
+from .rewrite import COMPACTIONS, rebuild, rebuilt, record, size
 
 MAX_ALGEBRA_SIZE = 60
 MAX_ALGEBRA_ATOMS = 10
@@ -22,7 +22,7 @@ MAX_ALGEBRA_ATOMS = 10
 MAX_ALGEBRA_DEGREE = 24
 
 # Answers of _algebra across calls (the same element-wise parts recur in every derivation of a
-# model); cleared when full. matcalc.simplify.clear_caches empties it.
+# model); cleared when full. matcalc.simplify.rewrite.clear_caches empties it.
 _MEMO: dict = {}
 _MEMO_SIZE = 4096
 _MISSING = object()

@@ -7,8 +7,8 @@ result; element-wise functions, sums and traces cost nothing.
 """
 from __future__ import annotations
 
-from . import expr as E
-from .shapes import is_scalar
+from ..core import expr as E
+from ..core.shapes import is_scalar
 
 
 def chain_cost(sizes: list[int]) -> dict:
@@ -27,7 +27,7 @@ def _concrete(d, sizes):
         return int(d)
     v = d.subs({s: sizes[str(s)] for s in d.free_symbols if str(s) in sizes})
     if not v.is_Integer:
-        from .errors import MatcalcError
+        from ..core.errors import MatcalcError
         raise MatcalcError(f"give a size for {', '.join(sorted(str(s) for s in v.free_symbols))}"
                            " to count multiplications")
     return int(v)
@@ -96,8 +96,8 @@ def cost(result, sizes: dict) -> dict:
 
 
 def _chain_sizes(result, sizes):
-    from .explain import intermediates
-    from .simplify import rebuild_all
+    from .steps import intermediates
+    from ..simplify.rewrite import rebuild_all
     f = rebuild_all(result.source)
     x = result.variable
     if x.shape[1] != 1:

@@ -3,16 +3,16 @@
 Name the intermediates (z = Xθ − y, m×1), give each local derivative with its shape
 (∂f/∂z = 2z, ∂z/∂θ = X), assemble by the chain rule with the shapes checked
 ((n×m)(m×1) = n×1 ✓), substitute, then list the simplifications. Every step renders as plain
-text, Unicode or LaTeX, in English or Chinese. The calculus itself is derive.py's and rules.py's:
+text, Unicode or LaTeX, in English or Chinese. The calculus itself is calculus/derive.py's and calculus/rules.py's:
 this module only chooses intermediates and narrates.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from . import build as B
-from . import expr as E
-from .shapes import fmt_shape, is_scalar
+from ..core import build as B
+from ..core import expr as E
+from ..core.shapes import fmt_shape, is_scalar
 
 LANGS = ("en", "zh")
 STYLES = ("unicode", "text", "latex")
@@ -38,9 +38,9 @@ TEMPLATES = {
 
 
 def _printer(style):
-    from .printing.latex import to_latex
-    from .printing.text import to_text
-    from .printing.unicode import to_unicode
+    from ..printing.latex import to_latex
+    from ..printing.text import to_text
+    from ..printing.unicode import to_unicode
     return {"unicode": to_unicode, "text": to_text, "latex": to_latex}[style]
 
 
@@ -52,8 +52,8 @@ def _show_bounded(node, style, show):
     repeated subexpression named once (`… where s1 = softmax(x), s2 = …`), so that a step
     grows with the shared form of its expression rather than with the printed tree (nested
     softmax doubles the printed tree at each level)."""
-    from .cse import tree_size
-    from .printing.named import named_form
+    from ..simplify.cse import tree_size
+    from ..printing.named import named_form
     if tree_size(node, STEP_NODES) > STEP_NODES:
         return named_form(node, style, show)
     return show(node)
@@ -68,8 +68,8 @@ def _shape(shape, style, lang):
 
 
 def _latex_name(name):
-    from .printing.latex import LatexPrinter
-    from .shapes import SCALAR
+    from ..printing.latex import LatexPrinter
+    from ..core.shapes import SCALAR
     return LatexPrinter().sym(E.Sym(name, SCALAR))
 
 
@@ -264,11 +264,11 @@ _substitute = E.substitute
 
 def explain(f, x, result, ctx, fname: str = "f") -> Derivation:
     """The steps from f to result = ∂f/∂x."""
-    from .derive import first_derivative
-    from .expr import names_in
-    from .simplify import simplify
+    from ..calculus.derive import first_derivative
+    from ..core.expr import names_in
+    from ..simplify.rewrite import simplify
 
-    from .simplify import rebuild_all
+    from ..simplify.rewrite import rebuild_all
     f = rebuild_all(f)                       # flattened products: xᵀAx is one product
     used = set(names_in(f)) | {fname}
     names = [n for n in NAMES if n not in used]
@@ -308,7 +308,7 @@ def explain(f, x, result, ctx, fname: str = "f") -> Derivation:
 
 
 def _is_chain(defs, top, syms, x):
-    from .expr import names_in
+    from ..core.expr import names_in
     levels = [x] + syms
     for i, d in enumerate(defs + [top]):
         present = set(names_in(d))
@@ -320,14 +320,14 @@ def _is_chain(defs, top, syms, x):
 
 
 def _local(expr, var, ctx):
-    from .derive import first_derivative
-    from .simplify import simplify
+    from ..calculus.derive import first_derivative
+    from ..simplify.rewrite import simplify
     d, kind = first_derivative(expr, var, None)
     return simplify(d, ctx), kind
 
 
 def _vector_chain(steps, f, x, syms, defs, top, fname, ctx):
-    from .simplify import simplify
+    from ..simplify.rewrite import simplify
     levels = [x] + syms
     # local derivatives, outermost first: ∂f/∂z_k, then ∂z_k/∂z_{k−1}, …, ∂z_1/∂x
     locals_ = []
@@ -369,8 +369,8 @@ def _vector_chain(steps, f, x, syms, defs, top, fname, ctx):
 def _backward_chain(steps, x, syms, defs, top, fname, ctx):
     """A scalar loss through matrix intermediates: pass ∂f/∂z back one definition at a time
     (∂z/∂X = Aᵀ ∂z/∂Y for Y = AX + B)."""
-    from .derive import reverse
-    from .simplify import simplify
+    from ..calculus.derive import reverse
+    from ..simplify.rewrite import simplify
     G, _ = _local(top, syms[-1], ctx)
     steps.append(Step("local", {"d": ("d", fname, syms[-1].name), "expr": G,
                                 "shape": ("shape", G.shape)}))
@@ -392,7 +392,7 @@ def _backward_chain(steps, x, syms, defs, top, fname, ctx):
 
 
 def _substitute_back(steps, expr, syms, defs, fname, x, ctx):
-    from .simplify import Context, simplify
+    from ..simplify.rewrite import Context, simplify
     mapping = {}
     for s, d in zip(syms, defs):
         mapping[s] = _substitute(d, mapping)
@@ -428,7 +428,7 @@ RULE_NAMES_ZH = {
 
 
 def _simplifications(steps, node, ctx):
-    from .simplify import Context, simplify
+    from ..simplify.rewrite import Context, simplify
     local = Context(symmetric=ctx.symmetric)
     simplify(node, local)
     for rule, before, after in local.log:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .limits import deep
+from ..core.limits import deep
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,10 @@ class Equivalence:
 def equivalent(a: str, b: str, shapes=None, points: int = 3, seed: int = 0) -> Equivalence:
     """Are the expressions a and b equal for all values of their variables?"""
     import numpy as np
-    from .numeric import draw_sizes, draw_value, evaluate_tree, names_in
-    from .errors import ShapeError
-    from .parser import parse_together
-    from .simplify import Context, canonical, simplify
+    from ..numeric.evaluate import draw_sizes, draw_value, evaluate_tree, names_in
+    from ..core.errors import ShapeError
+    from ..language.parser import parse_together
+    from .rewrite import Context, canonical, simplify
     try:
         (na, nb), decls = parse_together([a, b], shapes)
     except ShapeError as err:

@@ -3,7 +3,7 @@
 Each rule is a pure function (node, ctx) → node, returning the same node when it does not
 apply; its docstring is its identity. The strategy (`simplify`) has three stages:
 
-1. `normalise`: every node is rebuilt bottom-up through the constructors in build.py
+1. `normalise`: every node is rebuilt bottom-up through the constructors in core/build.py
    (flattening, folding numbers, dropping 0, 1 and I), then RULES are applied until none fires,
    under a global bound on rewrites so that it always terminates. Transposes sit at the leaves.
 2. `algebra.compact_algebra`: each maximal element-wise subexpression that divides is put in lowest
@@ -22,9 +22,9 @@ from fractions import Fraction
 from functools import lru_cache
 from math import gcd
 
-from . import build as B
-from . import expr as E
-from .shapes import ONE, is_scalar
+from ..core import build as B
+from ..core import expr as E
+from ..core.shapes import ONE, is_scalar
 
 MAX_REWRITES = 2000
 

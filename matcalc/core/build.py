@@ -2,7 +2,7 @@
 
 The derivative rules build their results only through these functions: products and sums are
 flattened, numeric factors folded to the front, zeros, ones and identities dropped. Anything
-that needs a named identity (transposes of products, collecting like terms) is simplify.py's.
+that needs a named identity (transposes of products, collecting like terms) is simplify/rewrite.py's.
 """
 from __future__ import annotations
 

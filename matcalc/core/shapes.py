@@ -2,7 +2,7 @@
 
 Owns SHAPE_RULES (one small function per node type) and the Unifier, the only place where
 symbolic sizes are matched. A shape is a pair (rows, cols) of SymPy integers or positive integer
-symbols; (1, 1) is a scalar. It does not build trees (parser.py) or differentiate (rules.py).
+symbols; (1, 1) is a scalar. It does not build trees (language/parser.py) or differentiate (calculus/rules.py).
 """
 from __future__ import annotations
 

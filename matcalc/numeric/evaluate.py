@@ -21,10 +21,10 @@ from typing import Callable
 
 import numpy as np
 
-from . import expr as E
-from .expr import names_in  # noqa: F401  (part of this module's interface)
-from .errors import CheckError, MatcalcError, show  # noqa: F401  (CheckError is public here too)
-from .functions import FUNCTIONS
+from ..core import expr as E
+from ..core.expr import names_in  # noqa: F401  (part of this module's interface)
+from ..core.errors import CheckError, MatcalcError, show  # noqa: F401  (CheckError is public here too)
+from ..core.functions import FUNCTIONS
 
 
 
@@ -188,7 +188,7 @@ def _require_regular(n, a) -> None:
 
 
 def _singular(n, why: str):
-    from .errors import DomainError
+    from ..core.errors import DomainError
     arg = show(n.children[0])
     what = {E.Inverse: f"{_short(show(n))} needs the inverse of {_short(arg)}",
             E.Power: f"{_short(show(n))} (a negative power) needs the inverse of "

@@ -17,13 +17,13 @@ from importlib import resources  # noqa: F401  (tests read the grammar through i
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
-from . import expr as E
-from .errors import MatcalcError, ParseError, ShapeError, Span, UnsupportedError, show
-from .functions import ALIASES
+from ..core import expr as E
+from ..core.errors import MatcalcError, ParseError, ShapeError, Span, UnsupportedError, show
+from ..core.functions import ALIASES
 from .latex_in import looks_like_latex
-from .limits import check_input, deep
-from .shapes import (GREEK, ONE, SCALAR, Decl, Shapes, Unifier, canonical_name, dim, fmt_shape_plain,
-                     is_scalar, parse_shapes, SHAPE_RULES)
+from ..core.limits import check_input, deep
+from ..core.shapes import (GREEK, ONE, SCALAR, Decl, Shapes, Unifier, canonical_name, dim,
+                           fmt_shape_plain, is_scalar, parse_shapes, SHAPE_RULES)
 
 # Calls that are not element-wise functions: name → (node builder, accepted argument counts).
 REDUCTIONS = {"sum": E.Sum, "mean": E.Mean, "tr": E.Trace, "det": E.Det, "logdet": E.LogDet,
@@ -52,7 +52,7 @@ def grammar_text() -> str:
 
 def lark_parser() -> Lark:
     """The parser, made once per process: from the tables shipped in the package when they
-    were made from this grammar (matcalc/parser_tables.py), else built in memory. Nothing is
+    were made from this grammar (matcalc/language/parser_tables.py), else built in memory. Nothing is
     read from or written to a cache directory another user could write to."""
     global _PARSER
     if _PARSER is None:
@@ -1037,7 +1037,7 @@ def parse_together(texts, shapes=None) -> tuple[list, Shapes]:
 def result_notes(r) -> list[str]:
     """Result.notes: the parser's notes, and a word when f is not a scalar, so the answer is a
     Jacobian or a tensor rather than a gradient."""
-    from .shapes import fmt_shape
+    from ..core.shapes import fmt_shape
     notes = list(getattr(r.decls, "notes", []))
     f = r.function
     if r.kind in ("jacobian", "tensor") and r.direction is None and not is_scalar(f.shape):

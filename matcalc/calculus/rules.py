@@ -3,7 +3,7 @@
 A rule receives the node, the cotangent G flowing into it (∂f/∂node for a scalar f, with the
 node's shape) and the index of a child, and returns that child's cotangent. Families share
 helpers: linear maps pass G through, bilinear products contract it with the other operand,
-element-wise functions scale it by f′ (functions.py). For Jacobians the driver also passes a
+element-wise functions scale it by f′ (core/functions.py). For Jacobians the driver also passes a
 batched G — one column per output — into column-vector nodes; the rules marked so accept it.
 The driver (derive.py) walks the tree and accumulates; it never does calculus itself.
 """
@@ -12,11 +12,11 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Callable
 
-from . import build as B
-from . import expr as E
-from .errors import UnsupportedError
-from .functions import FUNCTIONS
-from .shapes import ONE, SCALAR, is_scalar
+from ..core import build as B
+from ..core import expr as E
+from ..core.errors import UnsupportedError
+from ..core.functions import FUNCTIONS
+from ..core.shapes import ONE, SCALAR, is_scalar
 
 DERIVATIVE_RULES: dict[type, Callable] = {}
 MAX_RESULT_NODES = 100_000   # a derivative larger than this, written out, is refused

@@ -5,7 +5,7 @@ the subtrees worth naming (repeated, and more than a name or a number) children 
 """
 from __future__ import annotations
 
-from . import expr as E
+from ..core import expr as E
 
 TRIVIAL = (E.Sym, E.Num, E.Size, E.Identity, E.Zero, E.Ones, E.Commutation)
 
@@ -71,7 +71,7 @@ def tree_sizes(node, cap: int | None = None) -> dict:
 
 def too_big(node) -> bool:
     """Whether the printed tree of node is over the limit on printed size."""
-    from .limits import MAX_PRINTED_NODES
+    from ..core.limits import MAX_PRINTED_NODES
     return tree_size(node, MAX_PRINTED_NODES) > MAX_PRINTED_NODES
 
 

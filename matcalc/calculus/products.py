@@ -7,15 +7,15 @@ The new symbol's shape is inferred from f or x; its name must be new to the expr
 """
 from __future__ import annotations
 
-from . import build as B
-from . import expr as E
+from ..core import build as B
+from ..core import expr as E
 from .derive import Derivation, find_variable, first_derivative, reverse
-from .errors import MatcalcError, UnsupportedError
-from .limits import deep
-from .expr import names_in
-from .parser import parse_with_shapes
-from .shapes import canonical_name, is_scalar
-from .simplify import Context, simplify
+from ..core.errors import MatcalcError, UnsupportedError
+from ..core.limits import deep
+from ..core.expr import names_in
+from ..language.parser import parse_with_shapes
+from ..core.shapes import canonical_name, is_scalar
+from ..simplify.rewrite import Context, simplify
 
 
 def _setup(expr, wrt, shapes, extra):
