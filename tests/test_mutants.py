@@ -368,6 +368,13 @@ def test_gradient_wrt_a_row_vector_variable_is_a_row():
           lambda a, r: np.sum(np.kron(a, r)))
 
 
+def test_gradient_wrt_a_row_vector_through_vec_is_a_row():
+    # vec(·) has no reverse rule, so this gradient takes the forward (vec-Jacobian) path:
+    # f = Σᵢⱼ exp(aᵢrⱼ), ∂f/∂rⱼ = Σᵢ aᵢ exp(aᵢrⱼ): a 1×n row like r, not an n×1 column
+    check("sum(exp(vec(a*r)))", "r", {"a": ("m",), "r": (1, "n")},
+          lambda a, r: np.sum(np.exp(a @ r)))
+
+
 def test_derivative_of_a_linear_row_vector_function_wrt_a_scalar_is_a_row():
     # d(t xᵀA)/dt = xᵀA, a 1×p row like the function
     check("t*x^T*A", "t", {"t": (), "x": ("n",), "A": ("n", "p")}, lambda t, x, A: t * x.T @ A)
