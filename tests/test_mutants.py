@@ -544,6 +544,46 @@ def test_frobenius_norm_of_a_matrix_prints_its_subscript():
     assert "‖X‖_F" in str(r) and r"\right\|_F" in r.latex
 
 
+def read_back_unicode(r, shapes_text, env, sizes, want, expr):
+    """The Unicode form (str(r)) read back and evaluated, for results without a bare I or 𝟙."""
+    from matcalc.dims import symbol
+    from matcalc.numeric import evaluate_tree
+    from matcalc.shapes import canonical_name
+    values = {canonical_name(k): np.asarray(v, dtype=float).reshape(np.shape(v) or (1, 1))
+              for k, v in env.items()}
+    node = parse(str(r), shapes_text)
+    assert_same(evaluate_tree(node, values, {symbol(k): v for k, v in sizes.items()}), want,
+                f"Unicode form {str(r)!r} of the derivative of {expr}, read back")
+
+
+def test_a_number_before_a_norm_inside_a_norm_keeps_its_dot():
+    # ∇ₓ‖x + 2‖y‖z‖ = (x + 2‖y‖z)/‖x + 2‖y‖z‖. Inside a norm, a bar right after an operand
+    # closes it: printed `‖x + 2‖y‖z‖` would read back as ‖x + 2‖·y·‖z‖, another function
+    shapes = {"x": ("n",), "y": ("p",), "z": ("n",)}
+    f = lambda x, y, z: np.linalg.norm(x + 2 * np.linalg.norm(y) * z)   # noqa: E731
+    r = check("norm2(x + 2*norm2(y)*z)", "x", shapes, f)
+    env = draw(shapes, SIZES)
+    read_back_unicode(r, "x: n, y: p, z: n", env, SIZES, expected_derivative(f, env, "x"),
+                      "‖x + 2‖y‖z‖")
+    assert "2·‖y‖" in str(r)
+
+
+def test_a_negated_left_operand_of_element_wise_division_keeps_its_brackets():
+    # −x ⊘ y and (−x) ⊘ y are the same number, but the printed form is (−x) ⊘ y, as for (−2x) ⊘ y
+    # and (−x) ⊙ y (a minus in front of an operator reads as applying to the whole term); the
+    # form read back is −x/y elementwise
+    from matcalc.dims import symbol
+    from matcalc.numeric import evaluate_tree
+    env = draw({"x": ("n",), "y": ("n",)}, SIZES, {"y": "pos"})
+    for text, want, form in (("(-x) ./ y", -env["x"] / env["y"], "(−x) ⊘ y"),
+                             ("(-x) .* y", -env["x"] * env["y"], "(−x) ⊙ y"),
+                             ("(-2*x) ./ y", -2 * env["x"] / env["y"], "(−2x) ⊘ y")):
+        printed = str(parse(text, "x: n, y: n"))
+        assert printed == form
+        back = evaluate_tree(parse(printed, "x: n, y: n"), env, {symbol("n"): SIZES["n"]})
+        assert_same(back, want, f"{printed!r} read back")
+
+
 def test_unicode_commutation_matrix_names_the_shape_of_the_variable():
     # vec(Xᵀ) = K(m,n) vec(X) for X m×n (Magnus & Neudecker), so d vec(AXᵀ) = (I ⊗ A)K(m,n)
     r = check("A*X^T", "X", {"A": ("p", "n"), "X": ("m", "n")}, lambda A, X: A @ X.T,
