@@ -369,6 +369,13 @@ def test_gradient_wrt_a_row_vector_variable_is_a_row():
           lambda a, r: np.sum(np.kron(a, r)))
 
 
+def test_gradient_wrt_a_row_vector_through_vec_is_a_row():
+    # vec(·) has no reverse rule, so this gradient takes the forward (vec-Jacobian) path:
+    # f = Σᵢⱼ exp(aᵢrⱼ), ∂f/∂rⱼ = Σᵢ aᵢ exp(aᵢrⱼ): a 1×n row like r, not an n×1 column
+    check("sum(exp(vec(a*r)))", "r", {"a": ("m",), "r": (1, "n")},
+          lambda a, r: np.sum(np.exp(a @ r)))
+
+
 def test_derivative_of_a_linear_row_vector_function_wrt_a_scalar_is_a_row():
     # d(t xᵀA)/dt = xᵀA, a 1×p row like the function
     check("t*x^T*A", "t", {"t": (), "x": ("n",), "A": ("n", "p")}, lambda t, x, A: t * x.T @ A)
@@ -536,6 +543,46 @@ def test_frobenius_norm_of_a_matrix_prints_its_subscript():
     r = check("norm2(X) * a^T x", "x", {"X": ("m", "n"), "a": ("p",), "x": ("p",)},
               lambda X, a, x: np.linalg.norm(X) * a.T @ x)
     assert "‖X‖_F" in str(r) and r"\right\|_F" in r.latex
+
+
+def read_back_unicode(r, shapes_text, env, sizes, want, expr):
+    """The Unicode form (str(r)) read back and evaluated, for results without a bare I or 𝟙."""
+    from matcalc.dims import symbol
+    from matcalc.numeric import evaluate_tree
+    from matcalc.shapes import canonical_name
+    values = {canonical_name(k): np.asarray(v, dtype=float).reshape(np.shape(v) or (1, 1))
+              for k, v in env.items()}
+    node = parse(str(r), shapes_text)
+    assert_same(evaluate_tree(node, values, {symbol(k): v for k, v in sizes.items()}), want,
+                f"Unicode form {str(r)!r} of the derivative of {expr}, read back")
+
+
+def test_a_number_before_a_norm_inside_a_norm_keeps_its_dot():
+    # ∇ₓ‖x + 2‖y‖z‖ = (x + 2‖y‖z)/‖x + 2‖y‖z‖. Inside a norm, a bar right after an operand
+    # closes it: printed `‖x + 2‖y‖z‖` would read back as ‖x + 2‖·y·‖z‖, another function
+    shapes = {"x": ("n",), "y": ("p",), "z": ("n",)}
+    f = lambda x, y, z: np.linalg.norm(x + 2 * np.linalg.norm(y) * z)   # noqa: E731
+    r = check("norm2(x + 2*norm2(y)*z)", "x", shapes, f)
+    env = draw(shapes, SIZES)
+    read_back_unicode(r, "x: n, y: p, z: n", env, SIZES, expected_derivative(f, env, "x"),
+                      "‖x + 2‖y‖z‖")
+    assert "2·‖y‖" in str(r)
+
+
+def test_a_negated_left_operand_of_element_wise_division_keeps_its_brackets():
+    # −x ⊘ y and (−x) ⊘ y are the same number, but the printed form is (−x) ⊘ y, as for (−2x) ⊘ y
+    # and (−x) ⊙ y (a minus in front of an operator reads as applying to the whole term); the
+    # form read back is −x/y elementwise
+    from matcalc.dims import symbol
+    from matcalc.numeric import evaluate_tree
+    env = draw({"x": ("n",), "y": ("n",)}, SIZES, {"y": "pos"})
+    for text, want, form in (("(-x) ./ y", -env["x"] / env["y"], "(−x) ⊘ y"),
+                             ("(-x) .* y", -env["x"] * env["y"], "(−x) ⊙ y"),
+                             ("(-2*x) ./ y", -2 * env["x"] / env["y"], "(−2x) ⊘ y")):
+        printed = str(parse(text, "x: n, y: n"))
+        assert printed == form
+        back = evaluate_tree(parse(printed, "x: n, y: n"), env, {symbol("n"): SIZES["n"]})
+        assert_same(back, want, f"{printed!r} read back")
 
 
 def test_unicode_commutation_matrix_names_the_shape_of_the_variable():
