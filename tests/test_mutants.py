@@ -547,9 +547,9 @@ def test_frobenius_norm_of_a_matrix_prints_its_subscript():
 
 def read_back_unicode(r, shapes_text, env, sizes, want, expr):
     """The Unicode form (str(r)) read back and evaluated, for results without a bare I or 𝟙."""
-    from matcalc.dims import symbol
-    from matcalc.numeric import evaluate_tree
-    from matcalc.shapes import canonical_name
+    from matcalc.core.dims import symbol
+    from matcalc.numeric.evaluate import evaluate_tree
+    from matcalc.core.shapes import canonical_name
     values = {canonical_name(k): np.asarray(v, dtype=float).reshape(np.shape(v) or (1, 1))
               for k, v in env.items()}
     node = parse(str(r), shapes_text)
@@ -573,8 +573,8 @@ def test_a_negated_left_operand_of_element_wise_division_keeps_its_brackets():
     # −x ⊘ y and (−x) ⊘ y are the same number, but the printed form is (−x) ⊘ y, as for (−2x) ⊘ y
     # and (−x) ⊙ y (a minus in front of an operator reads as applying to the whole term); the
     # form read back is −x/y elementwise
-    from matcalc.dims import symbol
-    from matcalc.numeric import evaluate_tree
+    from matcalc.core.dims import symbol
+    from matcalc.numeric.evaluate import evaluate_tree
     env = draw({"x": ("n",), "y": ("n",)}, SIZES, {"y": "pos"})
     for text, want, form in (("(-x) ./ y", -env["x"] / env["y"], "(−x) ⊘ y"),
                              ("(-x) .* y", -env["x"] * env["y"], "(−x) ⊙ y"),
@@ -673,3 +673,10 @@ def test_rational_exponents_print_with_their_brackets():
           special={"x": "pos"})
     check("s^(1/3) * a^T x", "x", {"s": (), "a": ("n",), "x": ("n",)},
           lambda s, a, x: s ** (1 / 3) * a.T @ x, special={"s": "pos"})
+
+
+def test_a_scalar_divisor_that_is_a_product_prints_with_one_pair_of_brackets():
+    # the Rayleigh quotient printed xᵀAx/((xᵀx)); the divisor still needs its brackets
+    assert str(parse("(x^T A x)/(x^T x)")) == "xᵀAx/(xᵀx)"
+    assert parse("(x^T A x)/(x^T x)").__class__ is parse(str(parse("(x^T A x)/(x^T x)"))).__class__
+    assert str(parse("x/(a^T b)")) == "x/(aᵀb)"

@@ -255,7 +255,7 @@ def main(argv=None) -> int:
     print()
     print(report(rows, areas, elapsed, args.jobs, out))
     if out is not None:
-        print(f"\nwritten to {out.relative_to(ROOT)}")
+        print(f"\nwritten to {out}")
     return 0 if all(r["outcome"].startswith("killed") for r in rows) else 1
 
 
