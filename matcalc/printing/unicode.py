@@ -58,8 +58,9 @@ class UnicodePrinter(Printer):
                 out += " "
             elif out and p and (p[0] == "‖" or p[0] in "0123456789"):
                 out += "·"                       # A·‖A‖_F, A·2⁻ᵀ: not a closing bar, not A2
-            elif out and _word(out[-1]) and isinstance(n, E.Commutation):
-                out += " "                       # x K(m,n), not a name xK
+            elif out and _word(out[-1]) and (isinstance(n, E.Commutation) or
+                                             re.match(r"[^\W\d_]\(", p)):
+                out += " "                       # x K(m,n), c K(n,n)², not a call of xK
             elif p[:1] == "(" and isinstance(prev, E.Sym) and prev_at and \
                     _word(out[prev_at - 1]) and _word(out[-1]):
                 # AX(XᵀAX)⁻¹ would read as a call of a function AX: write A X(XᵀAX)⁻¹
