@@ -6,6 +6,8 @@ Conventions (also stated in docs/api.md):
 - ```console blocks: each `$ matcalc …` line runs through the shell (with this checkout's
   matcalc), and the lines after it, up to the next `$`, are its expected output (stdout and
   stderr together); text after two spaces and `#` on the command line is a comment;
+- a python block importing torch or jax is skipped where that backend is not installed
+  (the README's install does not bring them; CI runs them after installing PyTorch);
 - a block right after a line `<!-- not run: reason -->` is skipped; the skipped blocks and their
   reasons are listed by test_skipped_blocks_say_why.
 Other blocks (no language: shell set-up commands) are shown, not run: they install things.
@@ -13,6 +15,7 @@ Other blocks (no language: shell set-up commands) are shown, not run: they insta
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import re
 import shlex
@@ -63,6 +66,11 @@ def test_python_blocks_run(path, monkeypatch, tmp_path):
     namespace = {"__expect": _expect, "__name__": "__docs__"}
     for lang, body, why, line in blocks(path):
         if lang != "python" or why:
+            continue
+        missing = [m for m in re.findall(r"^\s*(?:import|from)\s+(torch|jax)\b", body, re.M)
+                   if importlib.util.find_spec(m) is None]
+        if missing:          # an optional backend the README's install does not bring
+            print(f"not run here: {path.name}:{line} needs {', '.join(sorted(set(missing)))}")
             continue
         code = compile(_with_checks(body), f"{path.name}:{line}", "exec")
         exec(code, namespace)     # the documentation's own examples, not user input
