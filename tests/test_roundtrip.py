@@ -238,6 +238,10 @@ def test_generated_results_read_back(text, wrt, order):
     except matcalc.MatcalcError as err:        # wrt absent from the expression
         assume("does not occur" not in str(err))
         raise
+    # a size that only inference knows (the identity of `I + sum(A)`, whose size nothing in the
+    # formula fixes) has no name the shapes declare, so the printed result cannot carry it: the
+    # documented limit of reading back (docs/language.md); counted as rejected, not passed
+    assume({str(d) for d in _free(r.node)} <= {"m", "n"})
     assert_result_reads_back(r, SH)
 
 
