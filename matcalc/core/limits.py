@@ -240,10 +240,11 @@ def node_repr(node, base) -> str:
     return run_deep(base, node)
 
 
-def _tree_size(root, cap: int) -> tuple[int, int]:
-    """(nodes in the tree, capped at cap + 1; distinct nodes), without recursion."""
+def tree_sizes(node, cap: int | None = None) -> dict:
+    """The written-out size of node and of every subtree in it (each capped at cap + 1), in one
+    linear pass over the shared form, without recursion."""
     sizes: dict = {}
-    stack = [root]
+    stack = [node]
     while stack:
         n = stack[-1]
         if n in sizes:
@@ -254,5 +255,12 @@ def _tree_size(root, cap: int) -> tuple[int, int]:
             stack.extend(todo)
             continue
         stack.pop()
-        sizes[n] = min(cap + 1, 1 + sum(sizes[c] for c in n.children))
+        s = 1 + sum(sizes[c] for c in n.children)
+        sizes[n] = s if cap is None else min(s, cap + 1)
+    return sizes
+
+
+def _tree_size(root, cap: int) -> tuple[int, int]:
+    """(nodes in the tree, capped at cap + 1; distinct nodes), without recursion."""
+    sizes = tree_sizes(root, cap)
     return sizes[root], len(sizes)

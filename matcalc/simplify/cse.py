@@ -6,6 +6,7 @@ the subtrees worth naming (repeated, and more than a name or a number) children 
 from __future__ import annotations
 
 from ..core import expr as E
+from ..core.limits import tree_sizes      # (named.py takes it from here too)
 
 TRIVIAL = (E.Sym, E.Num, E.Size, E.Identity, E.Zero, E.Ones, E.Commutation)
 
@@ -48,25 +49,6 @@ def tree_size(node, cap: int | None = None) -> int:
     """Nodes in the tree as printed (a shared subtree counted at every use), computed on the
     shared form in linear time; with `cap`, any size over cap is reported as cap + 1."""
     return tree_sizes(node, cap)[node]
-
-
-def tree_sizes(node, cap: int | None = None) -> dict:
-    """tree_size of node and of every subtree in it, in one linear pass."""
-    sizes: dict = {}
-    stack = [node]
-    while stack:
-        n = stack[-1]
-        if n in sizes:
-            stack.pop()
-            continue
-        todo = [c for c in n.children if c not in sizes]
-        if todo:
-            stack.extend(todo)
-            continue
-        stack.pop()
-        s = 1 + sum(sizes[c] for c in n.children)
-        sizes[n] = s if cap is None else min(s, cap + 1)
-    return sizes
 
 
 def too_big(node) -> bool:
