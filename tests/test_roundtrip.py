@@ -294,3 +294,11 @@ def test_a_letter_before_a_power_of_the_commutation_matrix_is_spaced():
 def test_a_point_where_the_function_divides_by_zero_is_not_compared():
     node = parse("((c - c) .^ -1) .^ -1", "c: scalar")
     assert assert_reads_back(node, str(node), "c: scalar", parse_shapes("c: scalar")) is False
+
+
+def test_a_fractional_coefficient_with_a_divisor_joins_the_divisor():
+    """‖A.^(1/3)‖ wrt A printed `1/3A.^(-1/3)/‖…‖`, which reads back as an ambiguous product
+    after `/` (found by the read-back property): the 3 joins the divisor."""
+    r = derive("‖(A) .^ (1/3)‖", wrt="A", shapes="A: m×n")
+    assert str(r) == "A.^(-1/3)/(3·‖A.^(1/3)‖_F)"
+    assert assert_result_reads_back(r, "A: m×n")

@@ -176,7 +176,7 @@ class Printer:
 
     def mat_mul(self, node):
         coef, num, den = self.factors(node)
-        if coef is not None and coef.denominator != 1 and not den and num:
+        if coef is not None and coef.denominator != 1 and num:    # 1/3·A/c is A/(3c)
             den_num = Fraction(coef.denominator)
             coef = Fraction(coef.numerator)
             den = [E.Num(den_num)] + den
