@@ -1,4 +1,4 @@
-"""The `matcalc` command: a thin shell over parse() and derive() (CONTRACT §4).
+"""The `matcalc` command: a thin shell over parse() and derive() (docs/cli.md).
 
 Results go to stdout, messages to stderr. A MatcalcError (the user's mistake) prints its
 message and caret and exits 1; argparse's usage errors exit 2; anything else is our bug and

@@ -254,7 +254,7 @@ def _simplified(f):
 @deep
 def derivation(expr: str, wrt, shapes=None, order: int = 1, layout: str = "numerator",
                simplify: bool = True) -> Derivation:
-    """The closed-form derivative of `expr` with respect to the variable `wrt` (CONTRACT §3),
+    """The closed-form derivative of `expr` with respect to the variable `wrt` (docs/api.md),
     as the Derivation that matcalc.derive() returns as a Result.
     wrt=("x", "y") gives the mixed second derivative ∂/∂y (∂f/∂x)."""
     from ..core.errors import MatcalcError
@@ -310,7 +310,7 @@ def _derive(expr, f, decls, variables, layout, simplify):
         d, kind = first_derivative(current, x, steps if k == order - 1 else None)
         _refuse_if_huge(d)
         # A declaration (Aᵀ = A for a symmetric A) may shorten what is printed, never what is
-        # differentiated next: every entry stays independent (CONTRACT §3), so the derivative
+        # differentiated next: every entry stays independent (docs/api.md), so the derivative
         # of P⁻ᵀ is not the derivative of P⁻¹. Intermediate derivatives are simplified
         # without the declarations; only the final one uses them.
         last = k == order - 1

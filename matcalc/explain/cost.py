@@ -1,5 +1,5 @@
 """How many scalar multiplications a formula costs, as printed and with its best chain order,
-and forward versus reverse accumulation for a chain of Jacobians (seed 003).
+and forward versus reverse accumulation for a chain of Jacobians (the backprop-order tutorial).
 
 The count is the textbook one: (a×b)(b×c) costs a·b·c, scaling or a Hadamard product of an
 r×c matrix costs r·c, an n×n inverse or determinant n³, a Kronecker product the size of its

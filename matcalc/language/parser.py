@@ -791,7 +791,7 @@ def _with_scalars(decls: Shapes, names) -> Shapes:
 
 
 def _as_scalars(raw, decls: Shapes, err: ShapeError):
-    """CONTRACT §2: an undeclared name whose only well-shaped reading is a scalar is a scalar
+    """docs/language.md: an undeclared name whose only well-shaped reading is a scalar is a scalar
     (`tr((I + c A)^-1)`). Tries one name, then two, then all; more than one reading → the error."""
     from itertools import combinations
     names = _undeclared_small(raw, decls)
@@ -819,21 +819,27 @@ def _as_scalars(raw, decls: Shapes, err: ShapeError):
     raise err
 
 
-def _broadcasts_name(node, names: set) -> bool:
-    """Whether one of `names`, as a scalar, would be broadcast to a vector or matrix: a reading
-    in which an undeclared name is a scalar only to be broadcast is not one CONTRACT §2 takes."""
+def _distinct_nodes(node):
+    """Every node of the tree once (a shared subtree is visited once), without recursion."""
     stack, seen = [node], set()
     while stack:
         n = stack.pop()
         if id(n) in seen:
             continue
         seen.add(id(n))
+        yield n
+        stack.extend(n.children)
+
+
+def _broadcasts_name(node, names: set) -> bool:
+    """Whether one of `names`, as a scalar, would be broadcast to a vector or matrix: a reading
+    in which an undeclared name is a scalar only to be broadcast is never taken (docs/language.md)."""
+    for n in _distinct_nodes(node):
         if type(n) in _ELEMENTWISE and not is_scalar(n.shape):
             for a in n.children:
                 b = _bare_name(a)
                 if b is not None and b.name in names:
                     return True
-        stack.extend(n.children)
     return False
 
 
@@ -916,7 +922,7 @@ _ELEMENTWISE = (E.Add, E.Hadamard, E.HadamardDiv)
 def _scalar_suspects(node, decls: Shapes, inference) -> list[str]:
     """Undeclared names that the default reading makes vectors only for them to be scaled by a
     scalar (λθᵀθ, a·xᵀx, α‖w‖²) or to have a computed scalar broadcast to them (wᵀx + b):
-    CONTRACT §2 reads those as scalars."""
+    docs/language.md reads those as scalars."""
     free = _free_names(node, decls, inference)
     if not free:
         return []
@@ -949,7 +955,7 @@ def _scalar_suspects(node, decls: Shapes, inference) -> list[str]:
 
 
 def _prefer_scalars(raw, node, inference, decls: Shapes):
-    """Take as scalars the undeclared names CONTRACT §2 says are scalars, while the formula
+    """Take as scalars the undeclared names docs/language.md says are scalars, while the formula
     stays well-shaped."""
     for _ in range(4):
         suspects = _scalar_suspects(node, decls, inference)
@@ -970,12 +976,7 @@ def _prefer_scalars(raw, node, inference, decls: Shapes):
 
 def _broadcast_notes(node, decls: Shapes) -> None:
     verbs = {E.Add: "is added to", E.Hadamard: "multiplies", E.HadamardDiv: "divides"}
-    stack, seen = [node], set()
-    while stack:
-        n = stack.pop()
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
+    for n in _distinct_nodes(node):
         if type(n) in _ELEMENTWISE and not is_scalar(n.shape):
             for a in n.children:
                 if is_scalar(a.shape) and type(a) is not E.Num and not (
@@ -983,7 +984,6 @@ def _broadcast_notes(node, decls: Shapes) -> None:
                     other = next(b for b in n.children if not is_scalar(b.shape))
                     decls.notes.append(f"the scalar {show(a)} {verbs[type(n)]} every entry "
                                        f"of {show(other)} (broadcast)")
-        stack.extend(n.children)
 
 
 def parse_with_shapes(text: str, shapes=None) -> tuple[E.Node, Shapes]:
@@ -1060,5 +1060,5 @@ def result_notes(r) -> list[str]:
 
 @deep
 def parse(text: str, shapes=None) -> E.Node:
-    """The expression tree of `text`, with a shape on every node (CONTRACT §1–2)."""
+    """The expression tree of `text`, with a shape on every node (docs/language.md–2)."""
     return parse_with_shapes(text, shapes)[0]

@@ -335,7 +335,7 @@ def draw_value(node, sizes, modifiers, rng, positive: bool):
 
 def first_kind(f_shape, x_shape) -> str:
     """The kind of the first derivative of a function of shape f_shape with respect to a
-    variable of shape x_shape (CONTRACT §3, numerator layout): gradient, derivative (wrt a
+    variable of shape x_shape (docs/api.md, numerator layout): gradient, derivative (wrt a
     scalar), jacobian (vector wrt vector) or tensor (given in vec form)."""
     if is_scalar_shape(f_shape):
         return "derivative" if is_scalar_shape(x_shape) else "gradient"
@@ -423,7 +423,7 @@ def _lay_out(table, f_value_shape, x_value_shape, kind):
 
 def numeric_derivative(fn, f_shape, x, order: int, scale: float = 1.0):
     """(g, shape of g): g(env) is the first derivative of fn wrt the Sym x by central
-    differences, laid out as CONTRACT §3 lays out the symbolic one."""
+    differences, laid out as docs/api.md lays out the symbolic one."""
     kind = first_kind(f_shape, x.shape)
     if kind == "tensor":
         raise MatcalcError("a derivative with more than four indices cannot be checked")
@@ -444,7 +444,7 @@ def finite_difference_check(f, d, wrt, kind, layout, modifiers, seed=None, rtol=
     … ∂/∂wrt[0] f). Lower-order derivatives are taken numerically, never from matcalc's own
     symbolic ones. With `direction` (the name of a variable shaped like wrt[-1]) d is the
     directional derivative; with `hessian_product` too, d is the Hessian applied to it.
-    Every entry of every variable is perturbed on its own (CONTRACT §3: entries independent),
+    Every entry of every variable is perturbed on its own (docs/api.md: entries independent),
     at a point drawn inside any declared structure."""
     variables = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
     order = len(variables) + (1 if hessian_product else 0)
