@@ -10,6 +10,7 @@ from typing import Union
 
 from .calculus import products
 from .calculus.derive import derivation
+from .calculus.structured import apply_convention
 from .result import Result
 
 #: Shape declarations: "X: m×n, θ: n, λ: scalar, A: n×n spd" or {"X": "m×n", "θ": "n", "A": ("n", "n", "spd")}.
@@ -17,10 +18,18 @@ ShapesSpec = Union[str, dict, None]
 
 
 def derive(expr: str, wrt: str | tuple[str, str], shapes: ShapesSpec = None, order: int = 1,
-           layout: str = "numerator", simplify: bool = True) -> Result:
+           layout: str = "numerator", simplify: bool = True,
+           structure: str | None = None) -> Result:
     """The closed-form derivative of `expr` with respect to the variable `wrt` (docs/api.md).
-    wrt=("x", "y") gives the mixed second derivative ∂/∂y (∂f/∂x)."""
-    return Result.of(derivation(expr, wrt, shapes, order, layout, simplify))
+    wrt=("x", "y") gives the mixed second derivative ∂/∂y (∂f/∂x). For a variable declared
+    symmetric, spd, diagonal, skew or orthogonal, structure="structured" gives the gradient on
+    the structured space and "entries" the derivative with respect to the independent entries
+    (docs/structured.md); the default, "unconstrained", counts every entry as independent."""
+    found = derivation(expr, wrt, shapes, order, layout, simplify)
+    if structure is None:
+        return Result.of(found)
+    found, convention = apply_convention(found, structure, simplify)
+    return Result.of(found, convention_info=convention)
 
 
 def vjp(expr: str, wrt: str, cotangent: str = "v", shapes: ShapesSpec = None) -> Result:

@@ -5,10 +5,11 @@ model and the numeric checks, and nothing below imports it (the calculus returns
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from .core import expr as E
 from .calculus.derive import Derivation, Step
+from .calculus.structured import Convention
 from .core.errors import MatcalcError
 from .core.limits import deep
 from .printing.named import printed
@@ -101,17 +102,35 @@ class Result(Derivation):
     """A derivative: .text, .latex, str(), .shape, .kind, .evaluate(), .check(), .steps, .sympy
     (the fields are the Derivation's: input, wrt, node, function, variable, kind, layout, …)."""
 
+    # which answer for a structured variable (docs/structured.md): the default counts every
+    # entry as independent; derive(..., structure=...) sets it
+    convention_info: Convention = field(default=Convention(), repr=False)
+
     @classmethod
-    def of(cls, found: Derivation) -> "Result":
-        """The Result of what the calculus found."""
-        return cls(**{f.name: getattr(found, f.name) for f in fields(found)})
+    def of(cls, found: Derivation, **extra) -> "Result":
+        """The Result of what the calculus found (extra: fields only a Result has)."""
+        return cls(**{f.name: getattr(found, f.name) for f in fields(found)}, **extra)
+
+    @property
+    def convention(self) -> str:
+        """"unconstrained" (every entry independent, the default), "structured" (the gradient
+        on the structured space) or "entries" (with respect to the independent entries)."""
+        return self.convention_info.name
+
+    @property
+    def convention_note(self) -> str:
+        """The sentence saying which convention the result follows and what it means."""
+        from .calculus.structured import sentence
+        info = self.convention_info
+        return info.sentence or sentence(info.name, info.structure, self.variable.name)
 
     @property
     def notes(self) -> list:
         """What was assumed in reading the formula (names taken as scalars or split into
         letters, broadcasts) and why the result is not a gradient, if it is not."""
         from .language.parser import result_notes
-        return result_notes(self)
+        notes = result_notes(self)
+        return notes + [self.convention_info.sentence] if self.convention_info.sentence else notes
 
     # notations ----------------------------------------------------------------------------
     @property
@@ -245,8 +264,7 @@ class Result(Derivation):
         """The derivation as a list of steps; .render(lang, style) gives it as text."""
         from .explain.steps import explain
         from .simplify.rewrite import Context
-        ctx = Context(symmetric=frozenset(n for n, d in self.decls.decls.items()
-                                          if d.modifiers))
+        ctx = Context(symmetric=self.decls.symmetric_names)
         f = self.checked_function if self.checked_function is not None else self.function
         steps = explain(f, self.variable, self, ctx, function)
         steps.lang, steps.style = lang, style
@@ -312,7 +330,14 @@ class Result(Derivation):
         """Compare with central finite differences of the ORIGINAL function at random values,
         with a different size for every dimension name (a second derivative against nested
         differences of the function, never of matcalc's own first derivative); raises
-        matcalc.CheckError on a mismatch or when no point where it can be checked is found."""
+        matcalc.CheckError on a mismatch or when no point where it can be checked is found.
+        A structured result (derive(..., structure=...)) is compared along directions inside
+        the structure instead (symmetric perturbations, tangent directions), and must lie in it."""
+        if self.convention_info.name != "unconstrained":   # along structured directions
+            from .numeric.structured import check_structured
+            return check_structured(self.function, self.node, self.variable,
+                                    self.convention_info.structure, self.convention, self.order,
+                                    self.decls.modifiers, seed=seed)
         kind = {"hessian": "jacobian", "mixed": "jacobian", "vjp": "gradient",
                 "vec": "tensor"}.get(self.kind, self.kind)
         from .numeric.evaluate import finite_difference_check

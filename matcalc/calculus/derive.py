@@ -294,7 +294,7 @@ def derivation(expr: str, wrt, shapes=None, order: int = 1, layout: str = "numer
 def _derive(expr, f, decls, variables, layout, simplify):
     from ..simplify.rewrite import Context, simplify as run_simplify
 
-    sym_names = frozenset(n for n, d in decls.decls.items() if d.modifiers)
+    sym_names = decls.symmetric_names
     ctx = Context(symmetric=sym_names)
     steps: list = []
     from ..simplify.rewrite import rebuild_all

@@ -33,7 +33,7 @@ def _setup(expr, wrt, shapes, extra):
     if extra in names_in(f) or extra == name:
         raise MatcalcError(f"the name `{extra}` is already used in the expression; choose "
                            "another for the new vector", span=f.span, text=expr)
-    ctx = Context(symmetric=frozenset(n for n, d in decls.decls.items() if d.modifiers))
+    ctx = Context(symmetric=decls.symmetric_names)
     return f, decls, x, extra, ctx
 
 

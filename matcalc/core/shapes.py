@@ -15,7 +15,9 @@ from .dims import ONE, Dim, integer, symbol
 from .errors import ShapeError, ParseError, show
 
 SCALAR = (ONE, ONE)
-MODIFIERS = ("symmetric", "spd", "diagonal")
+MODIFIERS = ("symmetric", "spd", "diagonal", "lower", "upper", "skew", "orthogonal")
+#: the modifiers under which Aᵀ = A (what the simplifier may use)
+SYMMETRIC_MODIFIERS = frozenset({"symmetric", "spd", "diagonal"})
 MAX_MATRIX_POWER = 64
 
 GREEK = {
@@ -101,6 +103,11 @@ class Shapes:
         d = self.decls.get(name)
         return d.modifiers if d else frozenset()
 
+    @property
+    def symmetric_names(self) -> frozenset:
+        """The names declared symmetric, spd or diagonal (Aᵀ = A for them)."""
+        return frozenset(n for n, d in self.decls.items() if d.modifiers & SYMMETRIC_MODIFIERS)
+
 
 _NAME_RE = re.compile(r"^[A-Za-zΑ-Ωα-ωϑϕϵℓ]+[0-9]*(_[A-Za-z0-9]+)?$")
 _SIZE_RE = re.compile(r"^([A-Za-zΑ-Ωα-ω][A-Za-z0-9_]*|[0-9]+)$")
@@ -168,6 +175,12 @@ def _parse_shape_text(body: str, spec: str, part: str) -> Decl:
 
 
 def _check_mods(decl: Decl, spec, part) -> Decl:
+    mods = decl.modifiers
+    clash = [m for m in ("skew", "orthogonal") if m in mods and len(mods) > 1]
+    if clash or {"lower", "upper"} <= mods:
+        raise _shape_error(f"`{' '.join(sorted(mods))}` do not go together", spec, part)
+    if mods == {"orthogonal"}:          # n×p with orthonormal columns (the Stiefel manifold)
+        return decl
     if decl.modifiers and decl.shape[0] != decl.shape[1]:
         raise _shape_error(f"`{' '.join(sorted(decl.modifiers))}` needs a square shape, not "
                            f"{fmt_shape_plain(decl.shape)}", spec, part)

@@ -312,7 +312,8 @@ def draw_sizes(dims, rng) -> dict:
 
 
 def draw_value(node, sizes, modifiers, rng, positive: bool):
-    """A random value for a variable, inside its declared structure (symmetric, spd, diagonal);
+    """A random value for a variable, inside its declared structure (symmetric, spd, diagonal,
+    lower, upper, skew, orthogonal);
     square matrices near the identity so that inverses and log-determinants exist."""
     r, c = _shape(node, sizes)
     if "spd" in modifiers:
@@ -320,6 +321,10 @@ def draw_value(node, sizes, modifiers, rng, positive: bool):
         return a @ a.T / r + np.eye(r)
     if "diagonal" in modifiers:
         return np.diag(rng.uniform(0.5, 1.5, size=r))
+    if "orthogonal" in modifiers:       # orthonormal columns (Stiefel), signs fixed by R
+        q, rr = np.linalg.qr(rng.normal(size=(max(r, c), min(r, c))))
+        q = q * np.sign(np.diag(rr))
+        return q if r >= c else q.T
     if positive:
         v = rng.uniform(0.5, 1.5, size=(r, c))
     else:
@@ -330,6 +335,10 @@ def draw_value(node, sizes, modifiers, rng, positive: bool):
         v = 0.3 * v / r + np.eye(r)
     if "symmetric" in modifiers:
         v = (v + v.T) / 2
+    if "skew" in modifiers:
+        v = (v - v.T) / 2
+    if "lower" in modifiers or "upper" in modifiers:
+        v = np.tril(v) if "lower" in modifiers else np.triu(v)
     return v
 
 

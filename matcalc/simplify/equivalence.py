@@ -41,7 +41,7 @@ def equivalent(a: str, b: str, shapes=None, points: int = 3, seed: int = 0) -> E
     broadcast_zero = tuple(na.shape) != tuple(nb.shape) and (na.is_scalar or nb.is_scalar)
     if tuple(na.shape) != tuple(nb.shape) and not broadcast_zero:
         return Equivalence(False, "shapes differ", f"{na.shape} vs {nb.shape}")
-    ctx = Context(symmetric=frozenset(n for n, d in decls.decls.items() if d.modifiers))
+    ctx = Context(symmetric=decls.symmetric_names)
     if canonical(simplify(na, ctx)) == canonical(simplify(nb, ctx)):
         return Equivalence(True, "canonical form")
     rng = np.random.default_rng(seed)

@@ -1,0 +1,184 @@
+"""Gradients with respect to structured matrices: which convention, in closed form, and why.
+
+By default every entry of a matrix variable is independent (docs/api.md), also when it is
+declared symmetric: the result is the unconstrained gradient G. This module turns G, or the
+vec-form Hessian H = d vec(G)/d vec(X)ᵀ, into one of the structured answers (docs/structured.md):
+
+- "structured": the gradient on the space of structured matrices under the Frobenius inner
+  product — the orthogonal projection of G onto it (sym(G), G ∘ I, skew(G)), or on the
+  orthogonal group / Stiefel manifold the Riemannian gradient G − X sym(XᵀG);
+- "entries": the derivative with respect to the independent entries (the lower triangle of a
+  symmetric X: G + Gᵀ − G ∘ I, whose lower triangle is vech = D_nᵀ vec G).
+
+Everything is written with operators the language already has ((G + Gᵀ)/2, G ⊙ I, K(n,n),
+diag(vec(I))), so what is printed reads back. The numeric checks along structured directions
+live in numeric/structured.py; the Result states the convention (result.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from fractions import Fraction
+
+from ..core import build as B
+from ..core.errors import MatcalcError, UnsupportedError
+
+#: the conventions derive(..., structure=...) accepts; the first is the default
+CONVENTIONS = ("unconstrained", "structured", "entries")
+
+#: declaration → the structure it imposes (diagonal first: a diagonal matrix is also symmetric)
+_STRUCTURE_OF = (("diagonal", "diagonal"), ("spd", "symmetric"), ("symmetric", "symmetric"),
+                 ("skew", "skew"), ("orthogonal", "orthogonal"), ("lower", "lower"),
+                 ("upper", "upper"))
+_ONE_HALF = Fraction(1, 2)
+
+
+@dataclass(frozen=True)
+class Convention:
+    """Which answer a Result gives: `name` (one of CONVENTIONS), the variable's `structure`
+    (symmetric, diagonal, skew, orthogonal, or None) and the sentence that explains it."""
+    name: str = "unconstrained"
+    structure: str | None = None
+    sentence: str = ""
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def structure_of(modifiers) -> str | None:
+    """The structure a set of declared modifiers imposes on a variable (None: a general matrix)."""
+    for word, structure in _STRUCTURE_OF:
+        if word in modifiers:
+            return structure
+    return None
+
+
+# The sentences a Result carries --------------------------------------------------------------
+
+_SENTENCES = {
+    ("unconstrained", None): "unconstrained gradient G: every entry of {x} counts as "
+    "independent (the Matrix Cookbook and autodiff convention), so ⟨G, E⟩ is the directional "
+    "derivative along every direction E, structured or not",
+    ("structured", "symmetric"): "structured gradient sym(G) = (G + Gᵀ)/2: the gradient on the "
+    "space of symmetric matrices under the Frobenius inner product; it is symmetric and ⟨sym(G), "
+    "E⟩ is the directional derivative along every symmetric E",
+    ("entries", "symmetric"): "derivative with respect to the independent entries of {x} (its "
+    "lower triangle): G + Gᵀ − G ∘ I, whose entry (i, j) with i ≥ j is ∂f/∂x_ij when x_ij = x_ji "
+    "move together; off the diagonal it is twice the structured gradient, and its lower "
+    "triangle read column by column is vech form D_nᵀ vec(G)",
+    ("structured", "diagonal"): "structured gradient G ∘ I: the gradient on the space of "
+    "diagonal matrices (the derivative with respect to the diagonal entries, so the entries "
+    "convention gives the same)",
+    ("entries", "diagonal"): "derivative with respect to the diagonal entries of {x}: G ∘ I "
+    "(the same as the structured gradient)",
+    ("structured", "skew"): "structured gradient skew(G) = (G − Gᵀ)/2: the gradient on the "
+    "space of skew-symmetric matrices under the Frobenius inner product; ⟨skew(G), E⟩ is the "
+    "directional derivative along every skew-symmetric E",
+    ("entries", "skew"): "derivative with respect to the independent entries of {x} (its "
+    "strictly lower triangle, x_ji = −x_ij): G − Gᵀ, whose entry (i, j) with i > j is ∂f/∂x_ij; "
+    "it is twice the structured gradient",
+    ("structured", "orthogonal"): "Riemannian gradient G − {x} sym({x}ᵀG) on the orthogonal group / "
+    "Stiefel manifold ({x}ᵀ{x} = I) with the Euclidean metric: it is tangent at {x} and ⟨result, "
+    "ξ⟩ is the directional derivative along every tangent direction ξ = {x}Ω + {x}⊥B (Ω skew)",
+}
+
+
+def sentence(name: str, structure: str | None, x: str) -> str:
+    """The sentence a Result carries for this convention."""
+    key = (name, structure) if name != "unconstrained" else ("unconstrained", None)
+    text = _SENTENCES[key].format(x=x)
+    if name == "unconstrained" and structure is not None:
+        text += (f"; {x} is declared {structure}: structure='structured' or 'entries' give the "
+                 "answers that use it")
+    return text
+
+
+# Projections in closed form ------------------------------------------------------------------
+
+def gradient_form(G, X, structure: str, name: str):
+    """The structured gradient or the entries derivative built from the unconstrained G (X the
+    variable, n×n, or n×p on the Stiefel manifold)."""
+    n = X.shape[0]
+    I = B.identity(n)
+    if structure == "symmetric":
+        if name == "structured":
+            return B.mul(B.num(_ONE_HALF), B.add(G, B.transpose(G)))
+        return B.add(G, B.transpose(G), B.neg(B.hadamard(G, I)))
+    if structure == "diagonal":
+        return B.hadamard(G, I)
+    if structure == "skew":
+        diff = B.sub(G, B.transpose(G))
+        return B.mul(B.num(_ONE_HALF), diff) if name == "structured" else diff
+    if structure == "orthogonal":
+        if name == "entries":
+            raise UnsupportedError(
+                f"the entries of an orthogonal {X.name} are not independent coordinates "
+                "(XᵀX = I ties them together), so there is no derivative with respect to them",
+                hint="structure='structured' gives the Riemannian gradient G − X sym(XᵀG)")
+        XtG = B.mul(B.transpose(X), G)
+        sym = B.mul(B.num(_ONE_HALF), B.add(XtG, B.transpose(XtG)))
+        return B.sub(G, B.mul(X, sym))
+    raise UnsupportedError(
+        f"the {name} gradient of a {structure}-triangular {X.name} is its {structure} "
+        "triangle, tril(G) or triu(G), which matcalc's language cannot write yet",
+        hint="the unconstrained gradient (the default) restricted to the triangle is the answer")
+
+
+def hessian_form(H, X, structure: str, name: str):
+    """P H P for the vec-form Hessian H (n²×n²), P the projection of the convention written
+    with the commutation matrix: ½(I + K) (symmetric), diag(vec I) (diagonal), ½(I − K)
+    (skew); for the entries convention I + K − diag(vec I) and I − K, whose rows and columns
+    at the independent entries give ∂²f/∂x_ij∂x_kl (D_nᵀ H D_n for a symmetric X)."""
+    n = X.shape[0]
+    I, K = B.identity(n * n), B.commutation(n, n)
+    mask = B.diag_mat(B.vec(B.identity(n)))
+    if structure == "symmetric":
+        P = (B.mul(B.num(_ONE_HALF), B.add(I, K)) if name == "structured"
+             else B.add(I, K, B.neg(mask)))
+    elif structure == "diagonal":
+        P = mask
+    elif structure == "skew":
+        P = B.mul(B.num(_ONE_HALF), B.sub(I, K)) if name == "structured" else B.sub(I, K)
+    elif structure == "orthogonal":
+        raise UnsupportedError("the Riemannian Hessian on the orthogonal group / Stiefel "
+                               "manifold is not available yet",
+                               hint="structure='structured' with order=1 gives the "
+                               "Riemannian gradient")
+    else:
+        gradient_form(H, X, structure, name)    # raises: triangles cannot be written yet
+        raise AssertionError("unreachable")
+    return B.mul(P, H, P)
+
+
+def apply_convention(found, structure: str | None, simplify: bool = True):
+    """(the Derivation, its Convention) for derive(..., structure=...): the unconstrained result
+    unchanged, or its structured / entries form in closed form, simplified with the
+    declarations (Aᵀ = A holds at every point where the structured answer means anything)."""
+    x = found.variable
+    declared = structure_of(found.decls.modifiers(x.name))
+    name = CONVENTIONS[0] if structure is None else str(structure).strip().lower()
+    if name not in CONVENTIONS:
+        raise MatcalcError(f"structure must be one of {', '.join(map(repr, CONVENTIONS))}, "
+                           f"not {structure!r}")
+    if name == "unconstrained":
+        text = sentence(name, declared, x.name) if structure is not None else ""
+        return found, Convention(name, declared, text)
+    if declared is None:
+        raise MatcalcError(f"structure={name!r} needs {x.name} declared with its structure in "
+                           "the shapes (symmetric, spd, diagonal, skew, orthogonal, lower or "
+                           f"upper), e.g. shapes=\"{x.name}: n×n symmetric\"")
+    if "," in found.wrt:
+        raise UnsupportedError("structured conventions apply to first and second derivatives "
+                               "with respect to one variable, not to mixed derivatives")
+    if x.shape[1] == 1 or not all(d == 1 for d in found.function.shape):
+        raise UnsupportedError(f"structured conventions apply to scalar functions of the "
+                               f"matrix {x.name}; this derivative is a {found.kind}")
+    if found.order == 1:
+        node = gradient_form(found.node, x, declared, name)
+    elif found.order == 2 and found.kind == "tensor":
+        node = hessian_form(found.node, x, declared, name)
+    else:
+        raise UnsupportedError("structured conventions give first and second derivatives")
+    if simplify:
+        from ..simplify.rewrite import Context, simplify as run_simplify
+        node = run_simplify(node, Context(symmetric=found.decls.symmetric_names))
+    return replace(found, node=node), Convention(name, declared, sentence(name, declared, x.name))
