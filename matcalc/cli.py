@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=list(Format), metavar="{" + ",".join(f.value for f in Format) + "}")
     p.add_argument("--layout", choices=["numerator", "denominator"], default=None,
                    help="numerator (default) or denominator layout (needs --wrt)")
+    p.add_argument("--structure", choices=["unconstrained", "structured", "entries"],
+                   default=None, help="for a variable declared symmetric, spd, diagonal, skew or "
+                   "orthogonal: every entry independent (default), the gradient on the "
+                   "structured space, or the derivative wrt the independent entries")
     products = p.add_mutually_exclusive_group()
     products.add_argument("--vjp", metavar="V", help="print vᵀ(∂f/∂x) with a new symbol V "
                                                       "shaped like f (a vector–Jacobian product)")
@@ -96,7 +100,7 @@ def run_one(text: str, args, notes: list | None = None) -> dict | str:
         r = fn(text, args.wrt, name, shapes=args.shapes)
     else:
         r = derive(text, wrt=wrt, shapes=args.shapes, order=args.order or 1,
-                   layout=args.layout or "numerator")
+                   layout=args.layout or "numerator", structure=args.structure)
     notes.extend(r.notes)
     report = r.check() if args.check else None
     sizes = _sizes(args.cost) if args.cost else None
@@ -107,6 +111,8 @@ def run_one(text: str, args, notes: list | None = None) -> dict | str:
         out = {"input": text, "wrt": r.wrt, "result": r.text, "unicode": str(r),
                "latex": r.latex, "shape": list(r.shape), "kind": r.kind, "layout": r.layout,
                "order": r.order, "notes": r.notes}
+        if args.structure is not None:
+            out["convention"] = r.convention
         if args.steps:
             out["steps"] = [s.render(args.lang or "en") if hasattr(s, "render") else str(s)
                             for s in r.steps]
@@ -159,6 +165,7 @@ def conflicts(args) -> str | None:
         for flag, given in (("--vjp", args.vjp), ("--jvp", args.jvp), ("--hvp", args.hvp),
                             ("--order", args.order is not None),
                             ("--layout", args.layout is not None), ("--steps", args.steps),
+                            ("--structure", args.structure is not None),
                             ("--check", args.check), ("--cse", args.cse),
                             ("--cost", args.cost), ("--code", args.code)):
             if given:
@@ -176,6 +183,9 @@ def conflicts(args) -> str | None:
     if product and args.order not in (None, 1):
         return f"--order {args.order} cannot be combined with {product}, which is a first-order " \
                "product (--hvp gives Hessian–vector products)"
+    if product and args.structure is not None:
+        return f"--structure does not apply to {product}; it chooses the convention of a " \
+               "gradient or Hessian"
     if product and args.layout is not None:
         return f"--layout does not apply to {product}: a product is shaped like the variable or " \
                "the function"

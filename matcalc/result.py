@@ -266,7 +266,18 @@ class Result(Derivation):
         from .simplify.rewrite import Context
         ctx = Context(symmetric=self.decls.symmetric_names)
         f = self.checked_function if self.checked_function is not None else self.function
-        steps = explain(f, self.variable, self, ctx, function)
+        info = self.convention_info
+        if info.unconstrained is not None:      # G first, then the convention applied to it
+            from dataclasses import replace
+            from .explain.steps import Step
+            steps = explain(f, self.variable, replace(self, node=info.unconstrained), ctx,
+                            function)
+            steps.insert(len(steps) - 1, Step("convention", {
+                "name": info.label, "expr": info.unconstrained, "result": self.node,
+                "shape": ("shape", self.node.shape)}))
+            steps[-1] = Step("result", {**steps[-1].parts, "expr": self.node})
+        else:
+            steps = explain(f, self.variable, self, ctx, function)
         steps.lang, steps.style = lang, style
         return steps
 

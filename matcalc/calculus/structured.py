@@ -16,7 +16,7 @@ live in numeric/structured.py; the Result states the convention (result.py).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from ..core import build as B
@@ -39,6 +39,12 @@ class Convention:
     name: str = "unconstrained"
     structure: str | None = None
     sentence: str = ""
+    unconstrained: object = field(default=None, compare=False, repr=False)  # G (or H) itself
+
+    @property
+    def label(self) -> str:
+        """A short name of the operation, for the steps: `structured gradient sym(G)`."""
+        return LABELS.get((self.name, self.structure), self.name)
 
     def __str__(self) -> str:
         return self.name
@@ -79,6 +85,17 @@ _SENTENCES = {
     ("structured", "orthogonal"): "Riemannian gradient G − {x} sym({x}ᵀG) on the orthogonal group / "
     "Stiefel manifold ({x}ᵀ{x} = I) with the Euclidean metric: it is tangent at {x} and ⟨result, "
     "ξ⟩ is the directional derivative along every tangent direction ξ = {x}Ω + {x}⊥B (Ω skew)",
+}
+
+
+LABELS = {
+    ("structured", "symmetric"): "structured gradient sym(G) = (G + Gᵀ)/2",
+    ("entries", "symmetric"): "independent entries G + Gᵀ − G ∘ I",
+    ("structured", "diagonal"): "structured gradient G ∘ I",
+    ("entries", "diagonal"): "independent entries G ∘ I",
+    ("structured", "skew"): "structured gradient skew(G) = (G − Gᵀ)/2",
+    ("entries", "skew"): "independent entries G − Gᵀ",
+    ("structured", "orthogonal"): "Riemannian gradient G − X sym(XᵀG)",
 }
 
 
@@ -163,7 +180,7 @@ def apply_convention(found, structure: str | None, simplify: bool = True):
         text = sentence(name, declared, x.name) if structure is not None else ""
         return found, Convention(name, declared, text)
     if declared is None:
-        raise MatcalcError(f"structure={name!r} needs {x.name} declared with its structure in "
+        raise MatcalcError(f"the {name} convention needs {x.name} declared with its structure in "
                            "the shapes (symmetric, spd, diagonal, skew, orthogonal, lower or "
                            f"upper), e.g. shapes=\"{x.name}: n×n symmetric\"")
     if "," in found.wrt:
@@ -181,4 +198,5 @@ def apply_convention(found, structure: str | None, simplify: bool = True):
     if simplify:
         from ..simplify.rewrite import Context, simplify as run_simplify
         node = run_simplify(node, Context(symmetric=found.decls.symmetric_names))
-    return replace(found, node=node), Convention(name, declared, sentence(name, declared, x.name))
+    return replace(found, node=node), Convention(name, declared, sentence(name, declared, x.name),
+                                                 found.node)

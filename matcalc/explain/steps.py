@@ -33,6 +33,8 @@ TEMPLATES = {
                "zh": "直接对 {f} = {expr} 求导：{d} = {result}（{shape}）"},
     "simplify": {"en": "simplify ({rule}): {before}  →  {after}",
                  "zh": "化简（{rule}）：{before}  →  {after}"},
+    "convention": {"en": "{name}: G = {expr}  →  {result}  ({shape})",
+                   "zh": "约定（{name}）：G = {expr}  →  {result}（{shape}）"},
     "result": {"en": "result: {d} = {expr}  ({shape})", "zh": "结果：{d} = {expr}（{shape}）"},
 }
 
