@@ -117,6 +117,20 @@ class Result(Derivation):
         on the structured space) or "entries" (with respect to the independent entries)."""
         return self.convention_info.name
 
+    def vech(self, values: dict) -> "np.ndarray":
+        """An entries result of a symmetric variable at `values`, in vech form: the vector
+        D_nᵀ vec(G) of length n(n+1)/2 (the lower triangle, column by column), or the matrix
+        D_nᵀ H D_n for a Hessian (D_n: the duplication matrix, vec(S) = D_n vech(S))."""
+        if (self.convention, self.convention_info.structure) != ("entries", "symmetric"):
+            raise MatcalcError("vech applies to derive(..., structure='entries') with respect "
+                               "to a symmetric variable")
+        from .numeric.structured import vech_form
+        value = self.evaluate(values)
+        if self.order == 2:
+            n = value.shape[0]
+            value = value.reshape((n * n, n * n), order="F")
+        return vech_form(value, self.order)
+
     @property
     def convention_note(self) -> str:
         """The sentence saying which convention the result follows and what it means."""

@@ -188,3 +188,15 @@ def _compare(fn, env, name, d0, structure, convention, order, sizes, rng, rtol, 
                          f"structure where it was checked (off by {off:.3g}, sizes {sz})")
     return StructuredCheckReport(sz, structure, convention, len(dirs),
                                  float(err.max(initial=0)), float(err.max(initial=0)) / scale)
+
+
+def vech_form(value: np.ndarray, order: int) -> np.ndarray:
+    """The entries result of a symmetric variable in vech form: D_nᵀ vec(G) (the lower triangle
+    of G + Gᵀ − G ∘ I, column by column) for a gradient, D_nᵀ H D_n for a vec-form Hessian."""
+    if order == 1:
+        n = value.shape[0]
+        return value.T[np.triu_indices(n)]          # column by column, diagonal down
+    n = int(round(np.sqrt(value.shape[0])))
+    rows, cols = np.triu_indices(n)                  # (row, col) of Xᵀ = (col, row) of X
+    keep = rows * n + cols                           # column-major index of X[cols, rows]
+    return value[np.ix_(keep, keep)]
