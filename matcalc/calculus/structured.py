@@ -111,18 +111,54 @@ def sentence(name: str, structure: str | None, x: str) -> str:
 
 # Projections in closed form ------------------------------------------------------------------
 
-def gradient_form(G, X, structure: str, name: str):
+def same_as_transpose(G, decls, sign: int, points: int = 3) -> bool:
+    """Whether Gᵀ = sign·G wherever the declarations hold: already so after simplification,
+    or at `points` random points with a different size for every dimension name (G is a
+    rational function of the entries: equal at random points means equal, and the result's
+    check compares with finite differences anyway)."""
+    import numpy as np
+    from ..simplify.rewrite import Context, simplify as run_simplify
+    from ..numeric.evaluate import draw_sizes, draw_value, evaluate_tree, names_in
+    ctx = Context(symmetric=decls.symmetric_names)
+    if run_simplify(B.transpose(G), ctx) == run_simplify(B.mul(B.num(sign), G), ctx):
+        return True
+    syms, dims = names_in(G), set()
+    for n in list(syms.values()) + [G]:
+        for d in n.shape:
+            dims |= d.free_symbols
+    rng, agreed = np.random.default_rng(0), 0
+    for attempt in range(4 * points):
+        sizes = {k: v + 1 for k, v in draw_sizes(dims, rng).items()}
+        env = {k: draw_value(n, sizes, decls.modifiers(k), rng, attempt % 2 == 1)
+               for k, n in syms.items()}
+        with np.errstate(all="ignore"):
+            g = evaluate_tree(G, env, sizes)
+        if not np.all(np.isfinite(g)):
+            continue
+        if not np.allclose(g.T, sign * g, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(g).max())):
+            return False
+        agreed += 1
+        if agreed == points:
+            return True
+    return False
+
+
+def gradient_form(G, X, structure: str, name: str, decls=None):
     """The structured gradient or the entries derivative built from the unconstrained G (X the
     variable, n×n, or n×p on the Stiefel manifold)."""
     n = X.shape[0]
     I = B.identity(n)
     if structure == "symmetric":
+        if same_as_transpose(G, decls, 1):        # sym(G) = G: print G, not (G + Gᵀ)/2
+            return G if name == "structured" else B.sub(B.mul(B.num(2), G), B.hadamard(G, I))
         if name == "structured":
             return B.mul(B.num(_ONE_HALF), B.add(G, B.transpose(G)))
         return B.add(G, B.transpose(G), B.neg(B.hadamard(G, I)))
     if structure == "diagonal":
         return B.hadamard(G, I)
     if structure == "skew":
+        if same_as_transpose(G, decls, -1):       # skew(G) = G
+            return G if name == "structured" else B.mul(B.num(2), G)
         diff = B.sub(G, B.transpose(G))
         return B.mul(B.num(_ONE_HALF), diff) if name == "structured" else diff
     if structure == "orthogonal":
@@ -190,7 +226,7 @@ def apply_convention(found, structure: str | None, simplify: bool = True):
         raise UnsupportedError(f"structured conventions apply to scalar functions of the "
                                f"matrix {x.name}; this derivative is a {found.kind}")
     if found.order == 1:
-        node = gradient_form(found.node, x, declared, name)
+        node = gradient_form(found.node, x, declared, name, found.decls)
     elif found.order == 2 and found.kind == "tensor":
         node = hessian_form(found.node, x, declared, name)
     else:
