@@ -20,7 +20,8 @@ TOPICS = {"tour": "A tour of matcalc",
           "a_neuron_and_its_loss": "A neuron and its loss",
           "backprop_order_and_cost": "Backprop order and cost",
           "vjps_and_pytorch": "VJPs and PyTorch",
-          "identity_cookbook": "Identity cookbook"}
+          "identity_cookbook": "Identity cookbook",
+          "structured_gradients": "Structured gradients"}
 
 
 def _source(path):

@@ -33,8 +33,9 @@ class StructuredCheckReport:
 
     def __str__(self):
         sz = ", ".join(f"{k}={v}" for k, v in sorted(self.sizes.items(), key=str))
+        kind = "tangent" if self.structure == "orthogonal" else self.structure
         return (f"ok: the {self.convention} result matches central differences of the original "
-                f"function along {self.directions} {self.structure} directions (max abs error "
+                f"function along {self.directions} {kind} directions (max abs error "
                 f"{self.max_abs_error:.2e}, rel {self.max_rel_error:.2e}) at sizes {sz}")
 
 
