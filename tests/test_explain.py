@@ -72,10 +72,12 @@ def test_every_step_kind_has_english_and_chinese(kind):
 
 def test_every_step_kind_renders_in_every_style():
     seen = set()
-    for expr, wrt, shapes in [("(Xθ − y)^T (Xθ − y)", "θ", "X: m×n, θ: n, y: m"),
-                              ("sum(exp(A X + B))", "X", "A: m×k, X: k×n, B: m×n"),
-                              ("x^T A x", "x", "A: n×n, x: n")]:
-        for step in derive(expr, wrt=wrt, shapes=shapes).explain():
+    for expr, wrt, shapes, structure in [
+            ("(Xθ − y)^T (Xθ − y)", "θ", "X: m×n, θ: n, y: m", None),
+            ("sum(exp(A X + B))", "X", "A: m×k, X: k×n, B: m×n", None),
+            ("x^T A x", "x", "A: n×n, x: n", None),
+            ("tr(A X)", "X", "X: n×n symmetric", "structured")]:
+        for step in derive(expr, wrt=wrt, shapes=shapes, structure=structure).explain():
             seen.add(step.kind)
             for lang in ("en", "zh"):
                 for style in ("unicode", "text", "latex"):
