@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from ..core import build as B
+from ..core import expr as E
 from ..core.errors import MatcalcError, UnsupportedError
 
 #: the conventions derive(..., structure=...) accepts; the first is the default
@@ -199,7 +200,29 @@ def hessian_form(H, X, structure: str, name: str):
     else:
         gradient_form(H, X, structure, name)    # raises: triangles cannot be written yet
         raise AssertionError("unreachable")
-    return B.mul(P, H, P)
+    H, sign = _absorb_commutations(H, K, -1 if structure == "skew" else 1)
+    if name == "structured" or structure == "diagonal":       # P² = P: P(cI)P = cP
+        if type(H) is E.Identity:
+            return B.mul(B.num(sign), P)
+        if type(H) is E.MatMul and [type(a) for a in H.args] == [E.Num, E.Identity]:
+            return B.mul(B.num(sign), H.args[0], P)
+    return B.mul(B.num(sign), P, H, P)
+
+
+def _absorb_commutations(H, K, sign: int):
+    """(H′, s) with P H P = s·P H′ P: a leading or trailing K(n,n) factor of H is absorbed by
+    the projection, PK = P (symmetric, diagonal, their entries forms) or PK = −P (skew)."""
+    if type(H) is not E.MatMul:
+        return H, 1
+    args, s = list(H.args), 1
+    coef = [args.pop(0)] if type(args[0]) is E.Num else []
+    while args and args[0] == K:
+        args.pop(0)
+        s *= sign
+    while args and args[-1] == K:
+        args.pop()
+        s *= sign
+    return B.mul(*coef, *(args or [B.identity(K.shape[0])])), s
 
 
 def apply_convention(found, structure: str | None, simplify: bool = True):
