@@ -389,6 +389,48 @@ def test_hessians_in_every_convention(hid, hess):
             np.testing.assert_allclose(r.vech(v), D.T @ H @ D, rtol=1e-8, atol=1e-9)
 
 
+STIEFEL_HESSIANS = [
+    # (id, Euclidean D²f[E, F] written by hand)
+    ("procrustes", lambda v, E, F: 2 * np.sum((E @ v["A"]) * (F @ v["A"]))),
+    ("procrustes-trace", lambda v, E, F: 0.0),
+    ("rayleigh-stiefel", lambda v, E, F: np.trace(E.T @ (v["A"] + v["A"].T) @ F)),
+    ("orthogonal-group-trAX", lambda v, E, F: 0.0),
+]
+
+
+def polar(Z):
+    u, _, vt = np.linalg.svd(Z, full_matrices=False)
+    return u @ vt
+
+
+@pytest.mark.parametrize("hid, hess", STIEFEL_HESSIANS, ids=[h[0] for h in STIEFEL_HESSIANS])
+def test_riemannian_hessian_on_the_stiefel_manifold(hid, hess):
+    """⟨η, Hess f(X)[ξ]⟩ = ⟨η, ∇²f(X)[ξ] − ξ sym(XᵀG)⟩ for tangent η, ξ (Absil, Mahony and
+    Sepulchre §5.5, the embedded metric), against the hand-written Euclidean Hessian and
+    against mixed differences of f along the polar retraction, a second-order retraction."""
+    case = CASES[IDS.index(hid)]
+    v = values(case, seed=11)
+    x, f, X = variable(case), case[5], values(case, seed=11)[variable(case)]
+    G = case[6](v)
+    S = sym(X.T @ G)
+    r = derive(case[1], x, shapes=case[2], order=2, structure="structured")
+    n, p = X.shape
+    Hm = r.evaluate(v).reshape((n * p, n * p), order="F")
+    tangent = directions("orthogonal", X)
+    for _, eta in tangent:
+        for _, xi in tangent:
+            want = hess(v, eta, xi) - np.sum(eta * (xi @ S))
+            got = eta.ravel(order="F") @ Hm @ xi.ravel(order="F")
+            assert got == pytest.approx(want, rel=1e-8, abs=1e-9)
+            h = 1e-4
+            g = lambda a, b: f({**v, x: polar(X + a * eta + b * xi)})     # noqa: E731
+            fd_ = (g(h, h) - g(h, -h) - g(-h, h) + g(-h, -h)) / (4 * h * h)
+            assert got == pytest.approx(fd_, rel=1e-4, abs=1e-5)
+    assert "tangent directions" in str(r.check(seed=12))
+    with pytest.raises(matcalc.UnsupportedError, match="not independent"):
+        derive(case[1], x, shapes=case[2], order=2, structure="entries")
+
+
 def test_vech_gradient_is_the_duplication_matrix_transposed_times_vec_g():
     case = CASES[IDS.index("trAXB")]
     v = values(case)
@@ -504,6 +546,16 @@ def test_unknown_structure_name_is_refused():
 def test_entries_of_an_orthogonal_variable_are_unsupported():
     with pytest.raises(matcalc.UnsupportedError, match="not independent"):
         derive("tr(A X)", "X", shapes="X: n×n orthogonal", structure="entries")
+
+
+def test_vector_variable_with_a_structure_says_conventions_are_for_matrices():
+    with pytest.raises(matcalc.MatcalcError, match="apply to matrix variables"):
+        derive("x^T X x", "x", shapes="X: n×n symmetric, x: n", structure="entries")
+
+
+def test_mixed_derivative_with_a_structure_is_refused_as_mixed():
+    with pytest.raises(matcalc.UnsupportedError, match="mixed derivatives"):
+        derive("x^T X y", ("x", "y"), shapes="X: n×n symmetric", structure="structured")
 
 
 def test_triangular_variable_structured_gradient_is_refused_clearly():

@@ -89,6 +89,17 @@ _SENTENCES = {
 }
 
 
+#: what a second derivative in each convention means (added to the sentence for order=2)
+HESSIAN_SENTENCES = {
+    "structured": "; as a second derivative: the Hessian in vec form projected onto the "
+    "structure, P H P, so vec(E)ᵀ(result)vec(F) = D²f(X)[E, F] for E, F in the structure",
+    "entries": "; as a second derivative: P H P in vec form, whose rows and columns at the "
+    "independent entries are ∂²f/∂x_ij∂x_kl (D_nᵀ H D_n for a symmetric variable)",
+    "orthogonal": "; as a second derivative: the Riemannian Hessian P_X(∇²f[ξ] − ξ sym(XᵀG)) "
+    "in vec form, P_X the projection onto the tangent space",
+}
+
+
 LABELS = {
     ("structured", "symmetric"): "structured gradient sym(G) = (G + Gᵀ)/2",
     ("entries", "symmetric"): "independent entries G + Gᵀ − G ∘ I",
@@ -177,7 +188,21 @@ def gradient_form(G, X, structure: str, name: str, decls=None):
         hint="the unconstrained gradient (the default) restricted to the triangle is the answer")
 
 
-def hessian_form(H, X, structure: str, name: str):
+def riemannian_hessian(H, G, X):
+    """The Riemannian Hessian on the Stiefel manifold (Euclidean metric) in vec form:
+    Hess f(X)[ξ] = P_X(∇²f(X)[ξ] − ξ sym(XᵀG)) (Absil, Mahony & Sepulchre §5.5), with the
+    tangent projection P_X(Z) = Z − X sym(XᵀZ), whose vec form is
+    I − ((I ⊗ XXᵀ) + (Xᵀ ⊗ X)K(n,p))/2; the result is P(H − S ⊗ I)P, S = sym(XᵀG)."""
+    n, p = X.shape
+    XXt = B.mul(X, B.transpose(X))
+    P = B.sub(B.identity(n * p), B.mul(B.num(_ONE_HALF), B.add(
+        B.kron(B.identity(p), XXt), B.mul(B.kron(B.transpose(X), X), B.commutation(n, p)))))
+    XtG = B.mul(B.transpose(X), G)
+    S = B.mul(B.num(_ONE_HALF), B.add(XtG, B.transpose(XtG)))
+    return B.mul(P, B.sub(H, B.kron(S, B.identity(n))), P)
+
+
+def hessian_form(H, X, structure: str, name: str, G=None):
     """P H P for the vec-form Hessian H (n²×n²), P the projection of the convention written
     with the commutation matrix: ½(I + K) (symmetric), diag(vec I) (diagonal), ½(I − K)
     (skew); for the entries convention I + K − diag(vec I) and I − K, whose rows and columns
@@ -193,10 +218,9 @@ def hessian_form(H, X, structure: str, name: str):
     elif structure == "skew":
         P = B.mul(B.num(_ONE_HALF), B.sub(I, K)) if name == "structured" else B.sub(I, K)
     elif structure == "orthogonal":
-        raise UnsupportedError("the Riemannian Hessian on the orthogonal group / Stiefel "
-                               "manifold is not available yet",
-                               hint="structure='structured' with order=1 gives the "
-                               "Riemannian gradient")
+        if name == "entries":
+            gradient_form(H, X, structure, name)    # raises: no independent entries
+        return riemannian_hessian(H, G, X)
     else:
         gradient_form(H, X, structure, name)    # raises: triangles cannot be written yet
         raise AssertionError("unreachable")
@@ -238,24 +262,29 @@ def apply_convention(found, structure: str | None, simplify: bool = True):
     if name == "unconstrained":
         text = sentence(name, declared, x.name) if structure is not None else ""
         return found, Convention(name, declared, text)
+    if "," in found.wrt:
+        raise UnsupportedError("structured conventions apply to first and second derivatives "
+                               "with respect to one variable, not to mixed derivatives")
+    if 1 in (x.shape[0], x.shape[1]):
+        raise MatcalcError(f"structured conventions apply to matrix variables; {x.name} is a "
+                           "vector or a scalar, whose entries are all independent")
     if declared is None:
         raise MatcalcError(f"the {name} convention needs {x.name} declared with its structure in "
                            "the shapes (symmetric, spd, diagonal, skew, orthogonal, lower or "
                            f"upper), e.g. shapes=\"{x.name}: n×n symmetric\"")
-    if "," in found.wrt:
-        raise UnsupportedError("structured conventions apply to first and second derivatives "
-                               "with respect to one variable, not to mixed derivatives")
-    if x.shape[1] == 1 or not all(d == 1 for d in found.function.shape):
+    if not all(d == 1 for d in found.function.shape):
         raise UnsupportedError(f"structured conventions apply to scalar functions of the "
                                f"matrix {x.name}; this derivative is a {found.kind}")
     if found.order == 1:
         node = gradient_form(found.node, x, declared, name, found.decls)
     elif found.order == 2 and found.kind == "tensor":
-        node = hessian_form(found.node, x, declared, name)
+        node = hessian_form(found.node, x, declared, name, found.checked_function)
     else:
         raise UnsupportedError("structured conventions give first and second derivatives")
     if simplify:
         from ..simplify.rewrite import Context, simplify as run_simplify
         node = run_simplify(node, Context(symmetric=found.decls.symmetric_names))
-    return replace(found, node=node), Convention(name, declared, sentence(name, declared, x.name),
-                                                 found.node)
+    text = sentence(name, declared, x.name)
+    if found.order == 2:
+        text += HESSIAN_SENTENCES["orthogonal" if declared == "orthogonal" else name]
+    return replace(found, node=node), Convention(name, declared, text, found.node)
