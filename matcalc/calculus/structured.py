@@ -71,7 +71,7 @@ _SENTENCES = {
     ("entries", "symmetric"): "derivative with respect to the independent entries of {x} (its "
     "lower triangle): G + Gᵀ − G ∘ I, whose entry (i, j) with i ≥ j is ∂f/∂x_ij when x_ij = x_ji "
     "move together; off the diagonal it is twice the structured gradient, and its lower "
-    "triangle read column by column is vech form D_nᵀ vec(G)",
+    "triangle read column by column is the vech form D_nᵀ vec(G)",
     ("structured", "diagonal"): "structured gradient G ∘ I: the gradient on the space of "
     "diagonal matrices (the derivative with respect to the diagonal entries, so the entries "
     "convention gives the same)",
