@@ -46,6 +46,9 @@ def draw(structure, shape, rng):
     if structure == "orthogonal":
         q, r = np.linalg.qr(rng.normal(size=shape))
         return q * np.sign(np.diag(r))
+    if structure in ("lower", "upper"):
+        a = np.eye(n) + 0.3 * rng.normal(size=(n, n))
+        return np.tril(a) if structure == "lower" else np.triu(a)
     return rng.normal(size=shape)
 
 
@@ -65,6 +68,9 @@ def by_hand(structure, G, X):
         return {"unconstrained": G, "structured": G * I, "entries": G * I}
     if structure == "skew":
         return {"unconstrained": G, "structured": (G - G.T) / 2, "entries": G - G.T}
+    if structure in ("lower", "upper"):
+        T = np.tril(G) if structure == "lower" else np.triu(G)
+        return {"unconstrained": G, "structured": T, "entries": T}
     return {"unconstrained": G, "structured": G - X @ sym(X.T @ G), "entries": None}
 
 
@@ -145,6 +151,16 @@ CASES = [
      lambda v: (v["a"].T @ v["X"] @ v["b"]).item(), lambda v: v["a"] @ v["b"].T),
     ("skew-frobenius", "‖X − A‖_F^2", "X: n×n skew, A: n×n", "skew", {"A": "nn"},
      lambda v: np.sum((v["X"] - v["A"]) ** 2), lambda v: 2 * (v["X"] - v["A"])),
+    # lower and upper triangular: the entries of the triangle are the coordinates
+    ("lower-logdet", "logdet(X)", "X: n×n lower", "lower", {},
+     lambda v: np.linalg.slogdet(v["X"])[1], lambda v: inv(v["X"]).T),
+    ("lower-cholesky-fit", "‖X X^T − S‖_F^2", "X: n×n lower, S: n×n symmetric", "lower",
+     {"S": "symmetric"}, lambda v: np.sum((v["X"] @ v["X"].T - v["S"]) ** 2),
+     lambda v: 4 * (v["X"] @ v["X"].T - v["S"]) @ v["X"]),
+    ("upper-trAX", "tr(A X)", "X: n×n upper, A: n×n", "upper", {"A": "nn"},
+     lambda v: np.trace(v["A"] @ v["X"]), lambda v: v["A"].T),
+    ("upper-bilinear", "a^T X b", "X: n×n upper, a: n, b: n", "upper", {"a": "n1", "b": "n1"},
+     lambda v: (v["a"].T @ v["X"] @ v["b"]).item(), lambda v: v["a"] @ v["b"].T),
     # orthogonal group and Stiefel manifold (n×p, orthonormal columns)
     ("procrustes", "‖X A − B‖_F^2", "X: n×p orthogonal, A: p×k, B: n×k", "orthogonal",
      {"A": "pk", "B": "nk"}, lambda v: np.sum((v["X"] @ v["A"] - v["B"]) ** 2),
@@ -216,6 +232,12 @@ def directions(structure, X):
             for i in range(j + 1, n):
                 E = np.zeros((n, n))
                 E[i, j], E[j, i] = 1, -1
+                out.append(((i, j), E))
+    elif structure in ("lower", "upper"):
+        for j in range(n):
+            for i in (range(j, n) if structure == "lower" else range(j + 1)):
+                E = np.zeros((n, n))
+                E[i, j] = 1
                 out.append(((i, j), E))
     else:                                    # tangent space of the Stiefel manifold at X
         Q = np.linalg.qr(X, mode="complete")[0][:, p:]
@@ -313,7 +335,8 @@ def test_structured_results_read_back(case):
 
 def test_the_table_is_large_enough():
     assert len(CASES) >= 25
-    assert {c[3] for c in CASES} == {"spd", "symmetric", "diagonal", "skew", "orthogonal"}
+    assert {c[3] for c in CASES} == {"spd", "symmetric", "diagonal", "skew", "orthogonal",
+                                     "lower", "upper"}
 
 
 # Second derivatives -----------------------------------------------------------------------
@@ -351,6 +374,10 @@ HESSIANS = [
     ("diagonal-logdet", lambda v, E, F: -np.trace(inv(v["X"]) @ E @ inv(v["X"]) @ F)),
     ("skew-trAXX", lambda v, E, F: np.trace(v["A"] @ (E @ F + F @ E))),
     ("skew-frobenius", lambda v, E, F: 2 * np.sum(E * F)),
+    ("lower-logdet", lambda v, E, F: -np.trace(inv(v["X"]) @ E @ inv(v["X"]) @ F)),
+    ("lower-cholesky-fit", lambda v, E, F: 2 * np.sum((E @ v["X"].T + v["X"] @ E.T)
+                                                      * (F @ v["X"].T + v["X"] @ F.T))
+     + 2 * np.sum((v["X"] @ v["X"].T - v["S"]) * (E @ F.T + F @ E.T))),
 ]
 
 
@@ -368,8 +395,10 @@ def test_hessians_in_every_convention(hid, hess):
     units = [np.eye(n * n)[a].reshape((n, n), order="F") for a in range(n * n)]
     H = np.array([[hess(v, E, F) for F in units] for E in units])
     K, eye, mask = commutation(n), np.eye(n * n), np.diag(np.eye(n).ravel(order="F"))
+    tri = np.diag((np.tril if st == "lower" else np.triu)(np.ones((n, n))).ravel(order="F"))
     P = {"symmetric": ((eye + K) / 2, eye + K - mask), "spd": ((eye + K) / 2, eye + K - mask),
-         "diagonal": (mask, mask), "skew": ((eye - K) / 2, eye - K)}[st]
+         "diagonal": (mask, mask), "skew": ((eye - K) / 2, eye - K), "lower": (tri, tri),
+         "upper": (tri, tri)}[st]
     want = {"unconstrained": H, "structured": P[0] @ H @ P[0], "entries": P[1] @ H @ P[1]}
     for name in CONVENTIONS:
         r = derive(case[1], x, shapes=case[2], order=2, structure=name)
@@ -558,9 +587,63 @@ def test_mixed_derivative_with_a_structure_is_refused_as_mixed():
         derive("x^T X y", ("x", "y"), shapes="X: n×n symmetric", structure="structured")
 
 
-def test_triangular_variable_structured_gradient_is_refused_clearly():
-    with pytest.raises(matcalc.UnsupportedError, match="tril"):
-        derive("tr(A X)", "X", shapes="X: n×n lower", structure="structured")
+def test_triangular_conventions_coincide_and_print_tril():
+    r = derive("tr(A X)", "X", shapes="X: n×n lower", structure="structured")
+    assert str(r) == "tril(Aᵀ)" and r.text == "tril(A^T)"
+    assert str(derive("tr(A X)", "X", shapes="X: n×n lower", structure="entries")) == "tril(Aᵀ)"
+    assert str(derive("tr(A X)", "X", shapes="X: n×n upper", structure="entries")) == "triu(Aᵀ)"
+
+
+# tril(·) and triu(·) in the language (the printed form of a triangular gradient) ---------------
+
+TRIANGLES = [
+    # (expr, wrt, shapes, f(v), gradient(v) by hand)
+    ("tr(A tril(X))", "X", "X: m×n, A: n×m", lambda v: np.trace(v["A"] @ np.tril(v["X"])),
+     lambda v: np.tril(v["A"].T)),
+    ("sum(triu(X) .* B)", "X", "X: m×n, B: m×n", lambda v: np.sum(np.triu(v["X"]) * v["B"]),
+     lambda v: np.triu(v["B"])),
+    ("‖tril(X) − A‖_F^2", "X", "X: n×n, A: n×n",
+     lambda v: np.sum((np.tril(v["X"]) - v["A"]) ** 2),
+     lambda v: 2 * np.tril(np.tril(v["X"]) - v["A"])),
+    ("sum(exp(triu(X)))", "X", "X: m×n", lambda v: np.sum(np.exp(np.triu(v["X"]))),
+     lambda v: np.triu(np.exp(np.triu(v["X"])))),
+]
+
+
+@pytest.mark.parametrize("expr, wrt, shapes, f, grad", TRIANGLES, ids=[t[0] for t in TRIANGLES])
+def test_tril_triu_gradients(expr, wrt, shapes, f, grad):
+    rng = np.random.default_rng(13)
+    v = {"X": rng.normal(size=(3, 5) if "m×n" in shapes.split(",")[0] else (4, 4))}
+    for name in ("A", "B"):
+        if name in expr:
+            v[name] = rng.normal(size=v["X"].T.shape if "n×m" in shapes else v["X"].shape)
+    r = derive(expr, wrt, shapes=shapes)
+    np.testing.assert_allclose(r.evaluate(v), grad(v), rtol=1e-10, atol=1e-12)
+    E = rng.normal(size=v["X"].shape)
+    assert np.sum(r.evaluate(v) * E) == pytest.approx(fd(f, v, "X", E), rel=1e-6, abs=1e-8)
+    r.check(seed=0)
+    assert_result_reads_back(r, shapes)
+
+
+def test_tril_of_a_matrix_has_a_mask_jacobian():
+    r = derive("tril(X)", "X", shapes="X: m×n")
+    assert r.text == "diag(vec(tril(ones(m, n))))" and r.kind == "tensor"
+    r.check(seed=0)
+
+
+def test_tril_translates_to_sympy():
+    r = derive("tr(A tril(X))", "X", shapes="X: 3×3, A: 3×3")
+    import sympy
+    A = np.arange(9.0).reshape(3, 3)
+    explicit = r.sympy.as_explicit().subs(sympy.MatrixSymbol("A", 3, 3), sympy.Matrix(A))
+    np.testing.assert_array_equal(np.array(explicit.doit(), dtype=float), np.tril(A.T))
+
+
+def test_tril_triu_parse_print_and_generate_code():
+    node = matcalc.parse("tril(X) + triu(Y)", shapes="X: n×n, Y: n×n")
+    assert "tril(X)" in str(node) and "triu(Y)" in str(node)
+    code = derive("tr(A tril(X))", "X", shapes="X: m×n, A: n×m").code("numpy")
+    assert "np.tril(A.T)" in code
 
 
 def test_triangular_and_skew_declarations_are_not_taken_as_symmetric():

@@ -287,4 +287,11 @@ def vec(node, G, i):
     raise UnsupportedError("differentiating through vec(·) in reverse mode is not supported")
 
 
+@derivative(E.Tril)
+@derivative(E.Triu)
+def triangle(node, G, i):
+    """⟨G, tril(dA)⟩ = ⟨tril(G), dA⟩: the cotangent of A is the same triangle of G"""
+    return B.triangle(type(node), G)
+
+
 NO_RULE = (E.Dot, E.Diag, E.Div)   # parse-only nodes: resolved before differentiation

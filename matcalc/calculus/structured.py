@@ -83,6 +83,16 @@ _SENTENCES = {
     ("entries", "skew"): "derivative with respect to the independent entries of {x} (its "
     "strictly lower triangle, x_ji = −x_ij): G − Gᵀ, whose entry (i, j) with i > j is ∂f/∂x_ij; "
     "it is twice the structured gradient",
+    ("structured", "lower"): "structured gradient tril(G): the gradient on the space of "
+    "lower-triangular matrices, which is also the derivative with respect to their entries "
+    "(the entries convention gives the same)",
+    ("entries", "lower"): "derivative with respect to the entries of the lower triangle of {x}: "
+    "tril(G) (the same as the structured gradient)",
+    ("structured", "upper"): "structured gradient triu(G): the gradient on the space of "
+    "upper-triangular matrices, which is also the derivative with respect to their entries "
+    "(the entries convention gives the same)",
+    ("entries", "upper"): "derivative with respect to the entries of the upper triangle of {x}: "
+    "triu(G) (the same as the structured gradient)",
     ("structured", "orthogonal"): "Riemannian gradient G − {x} sym({x}ᵀG) on the orthogonal group / "
     "Stiefel manifold ({x}ᵀ{x} = I) with the Euclidean metric: it is tangent at {x} and ⟨result, "
     "ξ⟩ is the directional derivative along every tangent direction ξ = {x}Ω + {x}⊥B (Ω skew)",
@@ -108,6 +118,10 @@ LABELS = {
     ("structured", "skew"): "structured gradient skew(G) = (G − Gᵀ)/2",
     ("entries", "skew"): "independent entries G − Gᵀ",
     ("structured", "orthogonal"): "Riemannian gradient G − X sym(XᵀG)",
+    ("structured", "lower"): "structured gradient tril(G)",
+    ("entries", "lower"): "independent entries tril(G)",
+    ("structured", "upper"): "structured gradient triu(G)",
+    ("entries", "upper"): "independent entries triu(G)",
 }
 
 
@@ -182,10 +196,9 @@ def gradient_form(G, X, structure: str, name: str, decls=None):
         XtG = B.mul(B.transpose(X), G)
         sym = B.mul(B.num(_ONE_HALF), B.add(XtG, B.transpose(XtG)))
         return B.sub(G, B.mul(X, sym))
-    raise UnsupportedError(
-        f"the {name} gradient of a {structure}-triangular {X.name} is its {structure} "
-        "triangle, tril(G) or triu(G), which matcalc's language cannot write yet",
-        hint="the unconstrained gradient (the default) restricted to the triangle is the answer")
+    if structure in ("lower", "upper"):     # the triangle's entries are the coordinates
+        return B.triangle(E.Tril if structure == "lower" else E.Triu, G)
+    raise AssertionError(f"unknown structure {structure}")
 
 
 def riemannian_hessian(H, G, X):
@@ -215,6 +228,9 @@ def hessian_form(H, X, structure: str, name: str, G=None):
              else B.add(I, K, B.neg(mask)))
     elif structure == "diagonal":
         P = mask
+    elif structure in ("lower", "upper"):
+        tri = E.Tril if structure == "lower" else E.Triu
+        P = B.diag_mat(B.vec(B.triangle(tri, B.ones((n, n)))))
     elif structure == "skew":
         P = B.mul(B.num(_ONE_HALF), B.sub(I, K)) if name == "structured" else B.sub(I, K)
     elif structure == "orthogonal":
@@ -222,10 +238,11 @@ def hessian_form(H, X, structure: str, name: str, G=None):
             gradient_form(H, X, structure, name)    # raises: no independent entries
         return riemannian_hessian(H, G, X)
     else:
-        gradient_form(H, X, structure, name)    # raises: triangles cannot be written yet
-        raise AssertionError("unreachable")
-    H, sign = _absorb_commutations(H, K, -1 if structure == "skew" else 1)
-    if name == "structured" or structure == "diagonal":       # P² = P: P(cI)P = cP
+        raise AssertionError(f"unknown structure {structure}")
+    sign = 1
+    if structure in ("symmetric", "diagonal", "skew"):      # not a triangle: ΔK ≠ Δ there
+        H, sign = _absorb_commutations(H, K, -1 if structure == "skew" else 1)
+    if name == "structured" or structure in ("diagonal", "lower", "upper"):   # P² = P
         if type(H) is E.Identity:
             return B.mul(B.num(sign), P)
         if type(H) is E.MatMul and [type(a) for a in H.args] == [E.Num, E.Identity]:

@@ -258,6 +258,14 @@ def vec(node, Js):
     return Js[0]
 
 
+@vec_rule(E.Tril)
+@vec_rule(E.Triu)
+def triangle(node, Js):
+    """d vec(tril A) = diag(vec(tril 𝟙𝟙ᵀ)) d vec(A) (triu alike): a 0/1 mask on the entries"""
+    mask = B.diag_mat(B.vec(B.triangle(type(node), B.ones(node.shape))))
+    return B.mul(mask, Js[0])
+
+
 def forward(f, x):
     """d vec(f)/d vec(x)ᵀ, or None when f does not depend on x."""
     memo: dict = {}

@@ -323,6 +323,16 @@ def vec(a) -> E.Node:
     return _make(E.Vec, a)
 
 
+def triangle(cls, a) -> E.Node:
+    """tril(a) or triu(a) (cls E.Tril / E.Triu); a scalar, a diagonal matrix, I and 0 are
+    their own triangles."""
+    if is_scalar(a.shape) or isinstance(a, (E.Zero, E.Identity, E.DiagMat, cls)):
+        return a
+    if isinstance(a, E.MatMul) and isinstance(a.args[0], E.Num):     # tril(cA) = c tril(A)
+        return mul(a.args[0], triangle(cls, mul(*a.args[1:])))
+    return _make(cls, a)
+
+
 def commutation(m, n) -> E.Node:
     """K(m,n); with a unit size it is the identity."""
     if m == 1 or n == 1:

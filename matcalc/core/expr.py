@@ -341,6 +341,22 @@ class Vec(_Unary):
 
 
 @_node
+class Tril(_Unary):
+    """tril(A): the lower triangle of A, diagonal included (zeros above), same shape."""
+    arg: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
+class Triu(_Unary):
+    """triu(A): the upper triangle of A, diagonal included (zeros below), same shape."""
+    arg: Node
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@_node
 class Commutation(Node):
     """K(m,n): the mn×mn permutation with K·vec(A) = vec(Aᵀ) for every m×n matrix A."""
     rows: Any
@@ -380,7 +396,7 @@ class Diag(_Unary):
 LEAVES = (Sym, Num, Size, Identity, Zero, Ones, Commutation)
 NODE_TYPES = (Sym, Num, Size, Identity, Zero, Ones, Add, MatMul, Hadamard, HadamardDiv,
               HadamardPower, Kron, Transpose, Inverse, Power, Apply, Sum, Mean, Trace, Det,
-              LogDet, Norm, LogSumExp, Softmax, DiagMat, DiagVec, Vec, Commutation)
+              LogDet, Norm, LogSumExp, Softmax, DiagMat, DiagVec, Vec, Commutation, Tril, Triu)
 
 # Binding strength for printers: larger binds tighter.
 PRECEDENCE = {Add: 10, MatMul: 20, Hadamard: 20, HadamardDiv: 20, Kron: 20, Dot: 20,

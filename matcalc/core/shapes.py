@@ -474,6 +474,13 @@ def vec(node, shapes, u):
     return (r * c, ONE)
 
 
+@shape_rule(E.Tril)
+@shape_rule(E.Triu)
+def triangle(node, shapes, u):
+    (r, c), = shapes
+    return (r, c)
+
+
 @shape_rule(E.Commutation)
 def commutation(node, shapes, u):
     n = node.rows * node.cols

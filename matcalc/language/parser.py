@@ -28,7 +28,7 @@ from ..core.shapes import (GREEK, ONE, SCALAR, Decl, Shapes, Unifier, canonical_
 # Calls that are not element-wise functions: name → (node builder, accepted argument counts).
 REDUCTIONS = {"sum": E.Sum, "mean": E.Mean, "tr": E.Trace, "det": E.Det, "logdet": E.LogDet,
               "norm2": E.Norm, "logsumexp": E.LogSumExp, "softmax": E.Softmax, "diag": E.Diag,
-              "inv": E.Inverse, "vec": E.Vec}
+              "inv": E.Inverse, "vec": E.Vec, "tril": E.Tril, "triu": E.Triu}
 OTHER_CALLS = {"dot": 2, "kron": 2, "max": 2, "min": 2, "ones": (1, 2), "eye": 1,
                "zeros": (1, 2), "commutation": 2, "norm1": 1}
 CALL_NAMES = set(ALIASES) | set(REDUCTIONS) | set(OTHER_CALLS)

@@ -126,6 +126,8 @@ NUMPY_RULES: dict[type, Callable] = {
     E.DiagMat: lambda n, v, s: np.diag(v[0][:, 0]),
     E.DiagVec: lambda n, v, s: np.diag(v[0]).reshape(-1, 1).copy(),
     E.Vec: lambda n, v, s: v[0].reshape(-1, 1, order="F"),
+    E.Tril: lambda n, v, s: np.tril(v[0]),
+    E.Triu: lambda n, v, s: np.triu(v[0]),
     E.Commutation: lambda n, v, s: _commutation(_concrete(n.rows, s), _concrete(n.cols, s)),
     E.Num: lambda n, v, s: np.array([[_float(n.value)]]),
     E.Size: lambda n, v, s: np.array([[float(_concrete(n.dim, s))]]),

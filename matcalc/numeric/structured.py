@@ -58,6 +58,12 @@ def basis(structure: str, X: np.ndarray) -> list:
                 E = np.zeros((n, n))
                 E[i, j], E[j, i] = 1.0, -1.0
                 out.append(((i, j), E))
+    elif structure in ("lower", "upper"):
+        for j in range(n):
+            for i in (range(j, n) if structure == "lower" else range(j + 1)):
+                E = np.zeros((n, n))
+                E[i, j] = 1.0
+                out.append(((i, j), E))
     elif structure == "orthogonal":
         q, _ = np.linalg.qr(X, mode="complete")
         perp = q[:, p:]                        # X⊥: orthonormal complement of the columns
@@ -82,6 +88,9 @@ def projection(structure: str, n: int) -> np.ndarray:
         return (eye + K) / 2
     if structure == "skew":
         return (eye - K) / 2
+    if structure in ("lower", "upper"):
+        tri = np.tril if structure == "lower" else np.triu
+        return np.diag(tri(np.ones((n, n))).ravel(order="F"))
     return np.diag(np.eye(n).ravel(order="F"))
 
 

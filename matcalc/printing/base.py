@@ -77,6 +77,7 @@ class Printer:
             E.Softmax: self.call("softmax"), E.DiagMat: self.call("diag"),
             E.DiagVec: self.call("diag"), E.Dot: self.dot, E.Diag: self.call("diag"),
             E.Div: self.div, E.Vec: self.call("vec"), E.Commutation: self.commutation,
+            E.Tril: self.call("tril"), E.Triu: self.call("triu"),
         }
 
     def __call__(self, node) -> str:

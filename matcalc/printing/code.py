@@ -428,6 +428,12 @@ class CodePrinter:
     def _diagvec(self, n):
         return f"{self.mod}.diag({self.arr(n.arg)}).reshape(-1, 1)", _ATOM
 
+    def _tril(self, n):
+        return f"{self.mod}.tril({self.arr(n.arg)})", _ATOM
+
+    def _triu(self, n):
+        return f"{self.mod}.triu({self.arr(n.arg)})", _ATOM
+
     def _vec(self, n):
         return f"{self.arr(n.arg, _POW)}.T.reshape(-1, 1)", _ATOM
 

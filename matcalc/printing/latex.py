@@ -79,7 +79,8 @@ class LatexPrinter(Printer):
         op = {"sum": "\\operatorname{sum}", "mean": "\\operatorname{mean}",
               "tr": "\\operatorname{tr}", "det": "\\det", "logdet": "\\log\\det",
               "logsumexp": "\\operatorname{logsumexp}", "softmax": "\\operatorname{softmax}",
-              "diag": "\\operatorname{diag}", "vec": "\\operatorname{vec}"}[name]
+              "diag": "\\operatorname{diag}", "vec": "\\operatorname{vec}",
+              "tril": "\\operatorname{tril}", "triu": "\\operatorname{triu}"}[name]
         return lambda node: f"{op}\\left({self(node.arg)}\\right)"
 
     def norm(self, node):

@@ -131,6 +131,12 @@ def to_sympy(node):
             out = sympy.Function("vec")(kids[0]) if not (a.shape[0].is_Integer and
                                                          a.shape[1].is_Integer) \
                 else Matrix(kids[0].as_explicit().T.reshape(int(a.shape[0]) * int(a.shape[1]), 1))
+        elif t in (E.Tril, E.Triu):
+            # entry (i, j) of the argument inside the triangle, 0 outside
+            i, j = sympy.symbols("i j", integer=True, nonnegative=True)
+            inside = i >= j if t is E.Tril else i <= j
+            out = sympy.FunctionMatrix(_dim(n.shape[0]), _dim(n.shape[1]), sympy.Lambda(
+                (i, j), sympy.Piecewise((kids[0][i, j], inside), (0, True))))
         elif t is E.Commutation:
             out = sympy.Function("K")(_dim(n.rows), _dim(n.cols))
         else:

@@ -204,7 +204,7 @@ def _long_sym(n) -> bool:
 
 
 _CALLS = (E.Apply, E.Sum, E.Trace, E.Det, E.LogDet, E.Mean, E.LogSumExp, E.Softmax, E.DiagMat,
-          E.DiagVec)
+          E.DiagVec, E.Tril, E.Triu)
 
 
 def to_unicode(node: E.Node) -> str:

@@ -69,6 +69,8 @@ def rebuild(node, kids):
         return B.diag_mat(kids[0])
     if t is E.DiagVec:
         return B.diag_vec(kids[0])
+    if t in (E.Tril, E.Triu):
+        return B.triangle(t, kids[0])
     if not kids:
         return node
     return B.unary(t, kids[0])
