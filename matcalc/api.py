@@ -22,9 +22,10 @@ def derive(expr: str, wrt: str | tuple[str, str], shapes: ShapesSpec = None, ord
            structure: str | None = None) -> Result:
     """The closed-form derivative of `expr` with respect to the variable `wrt` (docs/api.md).
     wrt=("x", "y") gives the mixed second derivative ∂/∂y (∂f/∂x). For a variable declared
-    symmetric, spd, diagonal, skew or orthogonal, structure="structured" gives the gradient on
-    the structured space and "entries" the derivative with respect to the independent entries
-    (docs/structured.md); the default, "unconstrained", counts every entry as independent."""
+    symmetric, spd, diagonal, skew, lower, upper or orthogonal, structure="structured" gives
+    the gradient on the structured space and "entries" the derivative with respect to the
+    independent entries (docs/structured.md); the default, "unconstrained", counts every
+    entry as independent."""
     found = derivation(expr, wrt, shapes, order, layout, simplify)
     if structure is None:
         return Result.of(found)

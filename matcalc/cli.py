@@ -53,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layout", choices=["numerator", "denominator"], default=None,
                    help="numerator (default) or denominator layout (needs --wrt)")
     p.add_argument("--structure", choices=["unconstrained", "structured", "entries"],
-                   default=None, help="for a variable declared symmetric, spd, diagonal, skew or "
-                   "orthogonal: every entry independent (default), the gradient on the "
+                   default=None, help="for a variable declared symmetric, spd, diagonal, "
+                   "skew, lower, upper or orthogonal: every entry independent (default), the "
+                   "gradient on the "
                    "structured space, or the derivative wrt the independent entries")
     products = p.add_mutually_exclusive_group()
     products.add_argument("--vjp", metavar="V", help="print vᵀ(∂f/∂x) with a new symbol V "
