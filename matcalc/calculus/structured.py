@@ -169,6 +169,16 @@ def same_as_transpose(G, decls, sign: int, points: int = 3) -> bool:
     return False
 
 
+def _transpose_terms(G):
+    """Gᵀ with the transpose taken into sums, (cA + B)ᵀ = cAᵀ + Bᵀ, so that the simplifier can
+    collect like terms of G + Gᵀ (2(X − A) gives 2X − A − Aᵀ, not X + (X − A)ᵀ − A)."""
+    if type(G) is E.Add:
+        return B.add(*[_transpose_terms(t) for t in G.args])
+    if type(G) is E.MatMul and len(G.args) == 2 and type(G.args[0]) is E.Num:
+        return B.mul(G.args[0], _transpose_terms(G.args[1]))
+    return B.transpose(G)
+
+
 def gradient_form(G, X, structure: str, name: str, decls=None):
     """The structured gradient or the entries derivative built from the unconstrained G (X the
     variable, n×n, or n×p on the Stiefel manifold)."""
@@ -177,15 +187,16 @@ def gradient_form(G, X, structure: str, name: str, decls=None):
     if structure == "symmetric":
         if same_as_transpose(G, decls, 1):        # sym(G) = G: print G, not (G + Gᵀ)/2
             return G if name == "structured" else B.sub(B.mul(B.num(2), G), B.hadamard(G, I))
+        GT = _transpose_terms(G)
         if name == "structured":
-            return B.mul(B.num(_ONE_HALF), B.add(G, B.transpose(G)))
-        return B.add(G, B.transpose(G), B.neg(B.hadamard(G, I)))
+            return B.mul(B.num(_ONE_HALF), B.add(G, GT))
+        return B.add(G, GT, B.neg(B.hadamard(G, I)))
     if structure == "diagonal":
         return B.hadamard(G, I)
     if structure == "skew":
         if same_as_transpose(G, decls, -1):       # skew(G) = G
             return G if name == "structured" else B.mul(B.num(2), G)
-        diff = B.sub(G, B.transpose(G))
+        diff = B.sub(G, _transpose_terms(G))
         return B.mul(B.num(_ONE_HALF), diff) if name == "structured" else diff
     if structure == "orthogonal":
         if name == "entries":
