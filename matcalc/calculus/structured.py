@@ -31,6 +31,7 @@ _STRUCTURE_OF = (("diagonal", "diagonal"), ("spd", "symmetric"), ("symmetric", "
                  ("skew", "skew"), ("orthogonal", "orthogonal"), ("lower", "lower"),
                  ("upper", "upper"))
 _ONE_HALF = Fraction(1, 2)
+_PROBE_ENTRIES = 250_000       # the largest array the symmetry test of G evaluates
 
 
 @dataclass(frozen=True)
@@ -155,10 +156,15 @@ def same_as_transpose(G, decls, sign: int, points: int = 3) -> bool:
     rng, agreed = np.random.default_rng(0), 0
     for attempt in range(4 * points):
         sizes = {k: v + 1 for k, v in draw_sizes(dims, rng).items()}
-        env = {k: draw_value(n, sizes, decls.modifiers(k), rng, attempt % 2 == 1)
-               for k, n in syms.items()}
-        with np.errstate(all="ignore"):
-            g = evaluate_tree(G, env, sizes)
+        try:              # declared sizes may be large: this test is only worth small arrays
+            if _largest(G, sizes) > _PROBE_ENTRIES:
+                return False
+            env = {k: draw_value(n, sizes, decls.modifiers(k), rng, attempt % 2 == 1)
+                   for k, n in syms.items()}
+            with np.errstate(all="ignore"):
+                g = evaluate_tree(G, env, sizes)
+        except MatcalcError:
+            return False
         if not np.all(np.isfinite(g)):
             continue
         if not np.allclose(g.T, sign * g, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(g).max())):
@@ -177,6 +183,20 @@ def _transpose_terms(G):
     if type(G) is E.MatMul and len(G.args) == 2 and type(G.args[0]) is E.Num:
         return B.mul(G.args[0], _transpose_terms(G.args[1]))
     return B.transpose(G)
+
+
+def _largest(node, sizes) -> int:
+    """The most entries any subexpression of node has at these sizes."""
+    out, stack, seen = 0, [node], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        r, c = (d.subs(sizes) if d.free_symbols else d for d in n.shape)
+        out = max(out, int(r * c) if (r * c).is_Integer else 0)
+        stack.extend(n.children)
+    return out
 
 
 def gradient_form(G, X, structure: str, name: str, decls=None):
