@@ -56,11 +56,11 @@ ROWS = [
     ("sum(g .* (x - mean(x)))", "g", "g: n, x: n", "x - mean(x)", "LN eq. 4",
      "layernorm-gain"),
     ("x / sqrt(x^T x / n + ε)", "x", "x: n, ε: scalar",
-     "(eye(n) - x x^T/(x^T x + n ε))/sqrt(x^T x/n + ε)", "RMS eq. 4", "rmsnorm-jacobian"),
+     "(eye(n) - x x^T/(n (x^T x/n + ε)))/sqrt(x^T x/n + ε)", "RMS §4 (R)", "rmsnorm-jacobian"),
     ("g^T x / sqrt(x^T x / n + ε)", "g", "g: n, x: n, ε: scalar",
      "x/sqrt(x^T x/n + ε)", "RMS eq. 4", "rmsnorm-gain"),
     ("g^T x / sqrt(x^T x / n + ε)", "x", "g: n, x: n, ε: scalar",
-     "(g - (g^T x) x/(x^T x + n ε))/sqrt(x^T x/n + ε)", "RMS eq. 4", "rmsnorm-input"),
+     "(g - (g^T x) x/(n (x^T x/n + ε)))/sqrt(x^T x/n + ε)", "RMS §4 (R)", "rmsnorm-input"),
     ("x / ‖x‖", "x", "x: n", "(eye(n) - x x^T/(x^T x))/‖x‖", "MCB 2.6", "normalise-jacobian"),
     # Attention pieces (ATT eq. 1): scalar losses of softmax(Kq/√d).
     ("logsumexp(K q / sqrt(d))", "q", "K: m×n, q: n, d: scalar",

@@ -239,6 +239,22 @@ def _inner_product(node):
     return cand if size(cand) < size(node) else None
 
 
+def _scalar_part(node):
+    """The scalar factors of a matrix product in lowest terms together (σ(1 − σ)((1 − t)/(1 − σ)
+    − t/σ)·M → (σ − t)·M), or None when that is not smaller."""
+    scal = [f for f in node.args if is_scalar(f.shape) and type(f) is not E.Num]
+    if len(scal) < 2:
+        return None
+    part = B.mul(*scal)
+    if not (_elementwise(part) and _divides(part)):
+        return None
+    reduced = _algebra(part)
+    if reduced is None:
+        return None
+    rest = [f for f in node.args if not is_scalar(f.shape) or type(f) is E.Num]
+    return B.mul(reduced, *rest)
+
+
 def compact_algebra(node, ctx):
     """Element-wise subexpressions in lowest terms; inner products through ⊙ (bottom-up)."""
     memo: dict = {}
@@ -253,6 +269,8 @@ def compact_algebra(node, ctx):
         reduced = None
         if type(m) is E.MatMul and len(m.args) == 2 and is_scalar(m.shape):
             reduced = _inner_product(m)
+        elif type(m) is E.MatMul and not ew:
+            reduced = _scalar_part(m)
         elif ew and not inside and _elementwise(m) and _divides(m):
             reduced = _algebra(m)
         if reduced is not None:

@@ -1,0 +1,347 @@
+"""Scalar factors in one normal form, and identities of det, abs, sign and the element-wise
+functions.
+
+A product's scalar factors are read as coef · Π baseᵉ: a rational function, with real
+powers, of scalar atoms (xᵀx, ‖a‖, det X, tr A, σ(z), 1 + xᵀx, …). Nested scalar products,
+powers of powers, reciprocals and square roots are opened on the way, so (xᵀx)⁻²·(xᵀx) is
+(xᵀx)⁻¹ and (1 + xᵀx)⁻²((1 + xᵀx)⁻¹)^-0.5 is (1 + xᵀx)^-1.5; equal atoms (by the canonical
+key: aᵀb = bᵀa) are collected, sign(u)·u is |u|, |u|·|u|⁻¹ cancels, exp(a)·exp(b) is
+exp(a + b), sinh(a)/cosh(a) is tanh(a). A power is opened only where that is an identity on
+the function's domain: (u²)^½ is |u| unless u ≥ 0 is known, √u² = u because √u exists only
+for u ≥ 0. The rules here are registered in rewrite.RULES (named, logged, bounded).
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+from ..core import build as B
+from ..core import expr as E
+from ..core.shapes import is_scalar
+from . import rewrite as _rewrite
+from .rewrite import canonical, split_term
+
+HALF = Fraction(1, 2)
+_NONNEG_FNS = frozenset({"sqrt", "exp", "abs", "softplus", "sigmoid", "relu", "step", "cosh"})
+
+
+def nonnegative(node) -> bool:
+    """Whether a scalar is ≥ 0 wherever it is defined, by structure: norms, √, exp, |·|, even
+    powers, xᵀx, and products, sums and reciprocals of those."""
+    t = type(node)
+    if t is E.Num:
+        return node.value >= 0
+    if t is E.Norm:
+        return True
+    if t is E.Apply:
+        return node.fn in _NONNEG_FNS
+    if t is E.Power:
+        e = Fraction(node.exponent)
+        return (e.denominator == 1 and e.numerator % 2 == 0) or nonnegative(node.arg) or \
+            e.denominator != 1                  # a fractional power is real only for u ≥ 0
+    if t is E.Inverse:
+        return nonnegative(node.arg)
+    if t is E.Add:
+        return all(nonnegative(a) for a in node.args)
+    if t is E.MatMul:
+        chain = [f for f in node.args if not is_scalar(f.shape)]
+        scal = [f for f in node.args if is_scalar(f.shape)]
+        gram = not chain or (len(chain) == 2 and type(chain[0]) is E.Transpose and
+                             chain[0].arg == chain[1])
+        return gram and all(nonnegative(f) for f in scal)
+    return False
+
+
+def _may_open(inner, outer, base) -> bool:
+    """(baseⁱⁿⁿᵉʳ)ᵒᵘᵗᵉʳ = base^(inner·outer) on the domain: the outer power is an integer, or
+    the inner one is not an even integer, or base ≥ 0."""
+    inner, outer = Fraction(inner), Fraction(outer)
+    return outer.denominator == 1 or not (inner.denominator == 1 and inner.numerator % 2 == 0) \
+        or nonnegative(base)
+
+
+class Factors:
+    """coef · Π baseᵉ, bases kept in the order first met, keyed by their canonical form."""
+    __slots__ = ("coef", "powers", "seen")
+
+    def __init__(self):
+        self.coef = Fraction(1)
+        self.powers: dict = {}       # key → [base, exponent]
+        self.seen = 0                # base occurrences (more than len(powers): a merge)
+
+    def add(self, base, e):
+        key = canonical(base)
+        self.seen += 1
+        hit = self.powers.get(key)
+        if hit is None:
+            self.powers[key] = [base, Fraction(e)]
+        else:
+            hit[1] += e
+
+    def take(self, node, e=Fraction(1)):
+        """node^e multiplied in, opened as far as it is an identity to open it."""
+        t = type(node)
+        if t is E.Num:
+            if Fraction(e).denominator == 1 and (node.value != 0 or e > 0):
+                self.coef *= node.value ** int(e)
+                return
+        elif t is E.Power and is_scalar(node.shape):
+            if _may_open(node.exponent, e, node.arg):
+                return self.take(node.arg, e * Fraction(node.exponent))
+        elif t is E.Inverse and is_scalar(node.shape):
+            return self.take(node.arg, -e)
+        elif t is E.Apply and node.fn == "sqrt" and is_scalar(node.shape):
+            return self.take(node.arg, e * HALF)
+        elif t is E.MatMul and is_scalar(node.shape):
+            scal = [f for f in node.args if is_scalar(f.shape)]
+            chain = [f for f in node.args if not is_scalar(f.shape)]
+            whole = B.mul(*chain) if chain else None
+            if Fraction(e).denominator == 1 or (all(nonnegative(f) for f in scal) and
+                                                (whole is None or nonnegative(whole))):
+                if whole is not None:
+                    self.add(whole, e)
+                for f in scal:
+                    self.take(f, e)
+                return
+        self.add(node, e)
+
+    def combine(self) -> bool:
+        """sign(u)·u → |u|, |u|²ᵏ → u²ᵏ, exp(a)ᵖexp(b)^q → exp(pa + qb), sinh(a)/cosh(a) →
+        tanh(a), sin(a)/cos(a) → tan(a); whether any fired."""
+        fired = False
+        items = list(self.powers.values())
+        fns = {}
+        for entry in items:
+            base = entry[0]
+            if type(base) is E.Apply and entry[1] != 0:
+                fns.setdefault((base.fn, canonical(base.arg)), entry)
+        for (fn, key), entry in list(fns.items()):
+            if fn == "sign" and entry[1] == 1:
+                arg = entry[0].arg
+                plain = self.powers.get(canonical(arg))
+                if plain is not None and plain[1] >= 1:
+                    plain[1] -= 1
+                    entry[1] = Fraction(0)
+                    self.add(B.apply("abs", arg), 1)
+                    fired = True
+            elif fn == "abs" and entry[1].denominator == 1 and entry[1].numerator % 2 == 0:
+                self.add(entry[0].arg, entry[1])
+                entry[1] = Fraction(0)
+                fired = True
+            elif fn in ("sinh", "sin"):
+                other = fns.get(("cosh" if fn == "sinh" else "cos", key))
+                if other is not None and other[1] == -entry[1]:
+                    self.add(B.apply("tanh" if fn == "sinh" else "tan", entry[0].arg), entry[1])
+                    entry[1] = other[1] = Fraction(0)
+                    fired = True
+        exps = [e for e in self.powers.values() if type(e[0]) is E.Apply and e[0].fn == "exp"
+                and e[1] != 0]
+        if len(exps) > 1:
+            total = B.add(*(B.mul(B.num(p), b.arg) for b, p in exps))
+            for entry in exps:
+                entry[1] = Fraction(0)
+            self.add(B.apply("exp", total), 1)
+            fired = True
+        return fired
+
+    def merged(self) -> bool:
+        return self.seen > len(self.powers)
+
+    def build(self, chain=()):
+        """The product back: coef, the bases above the line, then those below it (one
+        denominator when that is smaller), then the matrix chain."""
+        up, down = [], []
+        for base, e in self.powers.values():
+            if e > 0:
+                up.append(_pow(base, e))
+            elif e < 0:
+                down.append((base, -e))
+        head = [B.num(self.coef)] + up
+        if not down:
+            return B.mul(*head, *chain)
+        apart = B.mul(*head, *(_pow(b, -e) for b, e in down), *chain)
+        if len(down) == 1:
+            return apart
+        together = B.mul(*head, B.inverse(B.mul(*(_pow(b, e) for b, e in down))), *chain)
+        exps = {e for _, e in down}
+        options = [apart, together]
+        if len(exps) == 1:
+            options.append(B.mul(*head, _pow(B.mul(*(b for b, _ in down)), -exps.pop()), *chain))
+        return min(options, key=size)
+
+
+def size(node) -> int:
+    return _rewrite.size(node)      # defined after the rule table that imports this module
+
+
+def _pow(base, e):
+    if e == HALF:
+        return B.apply("sqrt", base)
+    if e == -HALF:
+        return B.inverse(B.apply("sqrt", base))
+    return B.power(base, e)
+
+
+def _scalar_parts(node):
+    """(scalar factors other than numbers, everything else) of a product."""
+    scal, rest = [], []
+    for f in node.args:
+        (scal if is_scalar(f.shape) and type(f) is not E.Num else rest).append(f)
+    return scal, rest
+
+
+def _trivial(f) -> bool:
+    """A scalar factor the normal form leaves as it is: an atom, not a power, product,
+    reciprocal, root or a function that combines."""
+    t = type(f)
+    if t in (E.Power, E.Inverse, E.MatMul):
+        return False
+    return not (t is E.Apply and f.fn in ("sqrt", "sign", "abs", "exp", "sinh", "cosh",
+                                          "sin", "cos"))
+
+
+def scalar_factors(node, ctx):
+    """c·(xᵀx)⁻²·(xᵀx) → c·(xᵀx)⁻¹, sign(u)·u/|u| → 1, √u·√u → u, exp(a)exp(b) → exp(a + b):
+    the scalar factors of a product as one rational function of its atoms, collected"""
+    if type(node) is not E.MatMul:
+        return node
+    scal, _ = _scalar_parts(node)
+    if not scal or (len(scal) == 1 and _trivial(scal[0])):
+        return node
+    fs = Factors()
+    chain = []
+    for f in node.args:
+        if type(f) is E.Num:
+            fs.coef *= f.value
+        elif is_scalar(f.shape):
+            fs.take(f)
+        else:
+            chain.append(f)
+    fired = fs.combine()
+    out = fs.build(chain)
+    if out == node or tuple(out.shape) != tuple(node.shape):
+        return node
+    new, old = size(out), size(node)
+    if new < old or (new == old and (fired or fs.merged())):
+        return out
+    return node
+
+
+def _factors_of(term):
+    c, scal, chain = split_term(term)
+    fs = Factors()
+    fs.coef = c
+    for f in scal:
+        fs.take(f)
+    fs.combine()
+    return fs, chain
+
+
+def common_scalar_power(node, ctx):
+    """a⁻¹X + a⁻³Y → a⁻¹(X + a⁻²Y): the lowest power of a scalar atom that every term of a
+    sum holds (with one sign) stands outside"""
+    if type(node) is not E.Add or len(node.args) < 2:
+        return node
+    parts = [_factors_of(t) for t in node.args]
+    first = parts[0][0].powers
+    common = {}
+    for key, (base, e) in first.items():
+        if e == 0:
+            continue
+        exps = [e]
+        for fs, _ in parts[1:]:
+            hit = fs.powers.get(key)
+            if hit is None or hit[1] == 0 or (hit[1] > 0) != (e > 0):
+                break
+            exps.append(hit[1])
+        else:
+            common[key] = (base, min(exps) if e > 0 else max(exps))
+    if not common:
+        return node
+    outside = Factors()
+    for key, (base, e) in common.items():
+        outside.powers[key] = [base, e]
+    terms = []
+    for fs, chain in parts:
+        for key, (_, e) in common.items():
+            fs.powers[key][1] -= e
+        terms.append(fs.build(chain))
+    if any(tuple(t.shape) != tuple(node.shape) and not is_scalar(t.shape) for t in terms):
+        return node
+    out = outside.build([B.add(*terms, shape=node.shape)])
+    return out if size(out) < size(node) else node
+
+
+def det_of_inverse(node, ctx):
+    """det(X⁻¹) → 1/det(X), det(Xᵀ) → det(X)"""
+    if type(node) is E.Det:
+        if type(node.arg) is E.Inverse:
+            return B.inverse(B.unary(E.Det, node.arg.arg))
+        if type(node.arg) is E.Transpose:
+            return B.unary(E.Det, node.arg.arg)
+    return node
+
+
+def trace_scalars_out(node, ctx):
+    """tr(c·A) → c·tr(A) for scalar factors c"""
+    if type(node) is E.Trace and type(node.arg) is E.MatMul:
+        scal = [f for f in node.arg.args if is_scalar(f.shape)]
+        if scal:
+            rest = [f for f in node.arg.args if not is_scalar(f.shape)]
+            return B.mul(*scal, B.trace(B.mul(*rest)))
+    return node
+
+
+_QUOTIENTS = {("sinh", "cosh"): "tanh", ("sin", "cos"): "tan"}
+
+
+def function_quotients(node, ctx):
+    """sinh(a) ⊘ cosh(a) → tanh(a), sin(a) ⊘ cos(a) → tan(a) (also with other factors above
+    the line); A ⊙ (c ⊘ B) → c·(A ⊘ B) for a number c"""
+    if type(node) is E.HadamardDiv and type(node.right) is E.Apply:
+        den = node.right
+        top = node.left.args if type(node.left) is E.Hadamard else (node.left,)
+        for i, f in enumerate(top):
+            if type(f) is E.Apply and f.arg == den.arg and \
+                    _QUOTIENTS.get((f.fn, den.fn)) is not None:
+                rest = top[:i] + top[i + 1:]
+                return B.hadamard(*rest, B.apply(_QUOTIENTS[(f.fn, den.fn)], f.arg))
+    if type(node) is E.Hadamard:
+        for i, a in enumerate(node.args):
+            if type(a) is E.HadamardDiv and type(a.left) is E.Num and a.left.value != 1:
+                rest = node.args[:i] + node.args[i + 1:]
+                num = B.hadamard(*rest)
+                if tuple(num.shape) == tuple(node.shape):
+                    return B.mul(a.left, B.hdiv(num, a.right))
+    return node
+
+
+def pythagorean(node, ctx):
+    """c·cos(a)² + c·sin(a)² → c, also element-wise (cos(a)⊙² + sin(a)⊙² → 𝟙)"""
+    if type(node) is not E.Add:
+        return node
+    found = {}
+    for i, t in enumerate(node.args):
+        c, scal, chain = split_term(t)
+        f = (chain or scal)
+        if len(f) != 1 or (chain and scal):
+            continue
+        f = f[0]
+        if type(f) in (E.Power, E.HadamardPower) and f.exponent == 2 and \
+                type(f.arg) is E.Apply and f.arg.fn in ("sin", "cos"):
+            key = (c, canonical(f.arg.arg))
+            other = found.get((key, "cos" if f.arg.fn == "sin" else "sin"))
+            if other is not None:
+                rest = [a for k, a in enumerate(node.args) if k not in (i, other)]
+                one = B.num(c) if is_scalar(f.shape) else B.mul(B.num(c), B.ones(f.shape))
+                return B.add(one, *rest, shape=node.shape)
+            found[(key, f.arg.fn)] = i
+    return node
+
+
+RULES = (scalar_factors, common_scalar_power, det_of_inverse, trace_scalars_out,
+         function_quotients, pythagorean)
+RULE_TYPES = {
+    scalar_factors: (E.MatMul,), common_scalar_power: (E.Add,), det_of_inverse: (E.Det,),
+    trace_scalars_out: (E.Trace,), function_quotients: (E.HadamardDiv, E.Hadamard),
+    pythagorean: (E.Add,),
+}
