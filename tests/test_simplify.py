@@ -13,7 +13,7 @@ from matcalc.language.parser import parse
 @pytest.mark.parametrize("expr, wrt, shapes, printed", [
     ("det(A X B)", "X", "A: n×n, X: n×n, B: n×n", "det(AXB)X⁻ᵀ"),
     ("logdet(A X B)", "X", "A: n×n, X: n×n, B: n×n", "X⁻ᵀ"),
-    ("det(X^-1)", "X", "X: n×n", "−det(X⁻¹)X⁻ᵀ"),
+    ("det(X^-1)", "X", "X: n×n", "−X⁻ᵀ/det(X)"),     # was −det(X⁻¹)X⁻ᵀ (same size)
     ("a^T diag(x) b", "x", "a: n, b: n, x: n", "a ⊙ b"),
     ("log(1 + exp(x))", "x", "x: n", "diag(σ(x))"),
     ("x^T A x", "x", "A: n×n symmetric, x: n", "2Ax"),

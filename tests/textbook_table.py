@@ -102,8 +102,9 @@ ROWS = [
     ("(w^T d)^2 / (w^T S w)", "w", "w: n, d: n, S: n×n spd",
      "2 (w^T d) (d - (w^T d/(w^T S w)) S w)/(w^T S w)", "PRML 4.26", "fisher-lda"),
     ("x^T A x / (x^T x)", "x", "A: n×n symmetric, x: n",
-     "(2 (A - (x^T A x/(x^T x)) eye(n)) - 4 (A x x^T + x x^T A)/(x^T x)"
-     " + 8 (x^T A x) x x^T/(x^T x)^2)/(x^T x)", "RAYLEIGH 1.5", "rayleigh-hessian", 2),
+     "2 (A - (x^T A x/(x^T x)) eye(n) - 2 ((A - (x^T A x/(x^T x)) eye(n)) x x^T"
+     " + x x^T (A - (x^T A x/(x^T x)) eye(n)))/(x^T x))/(x^T x)",
+     "RAYLEIGH 1.5: H = 2(A − ρI − x∇ρᵀ − ∇ρxᵀ)/xᵀx", "rayleigh-hessian", 2),
     # Metric learning (METRIC).
     ("(x - y)^T M (x - y)", "M", "x: n, y: n, M: n×n", "(x - y)(x - y)^T", "METRIC Xing",
      "mahalanobis-metric"),

@@ -50,14 +50,18 @@ def _divides(node) -> bool:
     return False
 
 
-def _to_sympy(node, atoms, sympy):
+def _to_sympy(node, atoms, sympy, keep_sums=False):
+    """node as a SymPy expression in symbols for its atoms; with keep_sums, a sum that does
+    not divide is one atom too (so c + (Xw − y)⊙² is not expanded)."""
     t = type(node)
+    if keep_sums and t is E.Add and not _divides(node) and not _plain_sums(node, inner=True):
+        t = None
     if t is E.Num:
         return sympy.Rational(node.value.numerator, node.value.denominator)
     if t is E.Ones:
         return sympy.Integer(1)
-    if _elementwise(node):
-        kids = [_to_sympy(c, atoms, sympy) for c in node.children]
+    if t is not None and _elementwise(node):
+        kids = [_to_sympy(c, atoms, sympy, keep_sums) for c in node.children]
         if t is E.Add:
             return sympy.Add(*kids)
         if t in (E.Hadamard, E.MatMul):
@@ -96,8 +100,10 @@ def _from_sympy(e, back, sympy):
                 return None
             ex = Fraction(int(ex.p), int(ex.q))
             (num if ex > 0 else den).append(B.hpow(b, abs(ex)))
+        outside = [f for f in num if is_scalar(f.shape)] if den else []
+        num = [f for f in num if not is_scalar(f.shape)] if den else num
         top = B.mul(B.num(abs(coef)), B.hadamard(*num) if num else B.num(1))
-        out = B.hdiv(top, B.hadamard(*den)) if den else top
+        out = B.mul(*outside, B.hdiv(top, B.hadamard(*den))) if den else top
         return B.neg(out) if coef < 0 else out          # −(1 ⊘ x²), not (−1) ⊘ x²
     return None
 
@@ -196,22 +202,39 @@ def _algebra(node):
     return best
 
 
+def _plain_sums(node, inner: bool = False) -> bool:
+    """Whether an element-wise expression holds a sum that does not divide (one that the
+    second pass of _lowest_terms keeps whole); with inner, one below node itself."""
+    stack = list(node.children) if inner else [node]
+    while stack:
+        n = stack.pop()
+        if type(n) is E.Add and (inner or not _divides(n)):
+            return True
+        if _elementwise(n):
+            stack.extend(n.children)
+    return False
+
+
 def _lowest_terms(node):
     if type(node) is E.HadamardDiv and node.left != node.right and \
             not _elementwise(node.left) and not _elementwise(node.right):
         return None                          # a ⊘ b of two atoms has nothing to cancel
     import sympy
-    atoms: dict = {}
-    expr = _to_sympy(node, atoms, sympy)
-    if len(atoms) > MAX_ALGEBRA_ATOMS:
-        return None
-    back = {v: k for k, v in atoms.items()}
     best, best_size = None, size(node)
-    cancelled = sympy.cancel(expr)
-    forms = [cancelled]
-    if not cancelled.is_polynomial():        # a polynomial is already in lowest terms
-        forms.append(sympy.factor(cancelled))
-    for form in forms:
+    forms = []
+    for keep_sums in (False, True):
+        if keep_sums and not _plain_sums(node):
+            break
+        atoms: dict = {}
+        expr = _to_sympy(node, atoms, sympy, keep_sums)
+        if len(atoms) > MAX_ALGEBRA_ATOMS:
+            return None
+        back = {v: k for k, v in atoms.items()}
+        cancelled = sympy.cancel(expr)
+        forms.append((cancelled, back))
+        if not cancelled.is_polynomial():    # a polynomial is already in lowest terms
+            forms.append((sympy.factor(cancelled), back))
+    for form, back in forms:
         cand = _from_sympy(form, back, sympy)
         if cand is None:
             continue

@@ -13,6 +13,7 @@ for u ≥ 0. The rules here are registered in rewrite.RULES (named, logged, boun
 from __future__ import annotations
 
 from fractions import Fraction
+from math import gcd
 
 from ..core import build as B
 from ..core import expr as E
@@ -236,38 +237,66 @@ def _factors_of(term):
     return fs, chain
 
 
+def _pull(parts, shape, keys):
+    """Σ terms (their Factors and chains) with the lowest power of each base in keys, and
+    the greatest common whole coefficient, taken outside; None when a term would not fit."""
+    outside = Factors()
+    for key in keys:
+        exps = [fs.powers[key][1] for fs, _ in parts]
+        e = min(exps) if exps[0] > 0 else max(exps)
+        outside.powers[key] = [parts[0][0].powers[key][0], e]
+    coefs = [fs.coef for fs, _ in parts]
+    if all(c.denominator == 1 for c in coefs):
+        g = 0
+        for c in coefs:
+            g = gcd(g, int(c))
+        outside.coef = Fraction(-g if all(c < 0 for c in coefs) else g)
+    terms = []
+    for fs, chain in parts:
+        fs.coef /= outside.coef
+        for key in keys:
+            fs.powers[key][1] -= outside.powers[key][1]
+        terms.append(fs.build(chain))
+        fs.coef *= outside.coef
+        for key in keys:
+            fs.powers[key][1] += outside.powers[key][1]
+    if any(tuple(t.shape) != tuple(shape) and not is_scalar(t.shape) for t in terms):
+        return None
+    return outside.build([B.add(*terms, shape=shape)])
+
+
+def _shared(parts):
+    """base key → indices of the terms that hold it, all with exponents of one sign."""
+    where: dict = {}
+    for i, (fs, _) in enumerate(parts):
+        for key, (_, e) in fs.powers.items():
+            if e != 0:
+                where.setdefault(key, []).append((i, e > 0))
+    return {k: [i for i, _ in v] for k, v in where.items()
+            if len(v) >= 2 and len({s for _, s in v}) == 1}
+
+
 def common_scalar_power(node, ctx):
     """a⁻¹X + a⁻³Y → a⁻¹(X + a⁻²Y): the lowest power of a scalar atom that every term of a
-    sum holds (with one sign) stands outside"""
+    sum holds (with one sign) stands outside; 2a⁻¹X + 2a⁻¹Y + Z → 2a⁻¹(X + Y) + Z when that
+    is smaller"""
     if type(node) is not E.Add or len(node.args) < 2:
         return node
     parts = [_factors_of(t) for t in node.args]
-    first = parts[0][0].powers
-    common = {}
-    for key, (base, e) in first.items():
-        if e == 0:
-            continue
-        exps = [e]
-        for fs, _ in parts[1:]:
-            hit = fs.powers.get(key)
-            if hit is None or hit[1] == 0 or (hit[1] > 0) != (e > 0):
-                break
-            exps.append(hit[1])
-        else:
-            common[key] = (base, min(exps) if e > 0 else max(exps))
-    if not common:
+    shared = _shared(parts)
+    if not shared:
         return node
-    outside = Factors()
-    for key, (base, e) in common.items():
-        outside.powers[key] = [base, e]
-    terms = []
-    for fs, chain in parts:
-        for key, (_, e) in common.items():
-            fs.powers[key][1] -= e
-        terms.append(fs.build(chain))
-    if any(tuple(t.shape) != tuple(node.shape) and not is_scalar(t.shape) for t in terms):
+    everywhere = [k for k, idx in shared.items() if len(idx) == len(parts)]
+    if everywhere:
+        out = _pull(parts, node.shape, everywhere)
+        return out if out is not None and size(out) <= size(node) else node
+    key = max(shared, key=lambda k: len(shared[k]))
+    idx = shared[key]
+    keys = [k for k, v in shared.items() if set(idx) <= set(v)]
+    group = _pull([parts[i] for i in idx], node.shape, keys)
+    if group is None:
         return node
-    out = outside.build([B.add(*terms, shape=node.shape)])
+    out = B.add(group, *(t for i, t in enumerate(node.args) if i not in idx), shape=node.shape)
     return out if size(out) < size(node) else node
 
 
@@ -338,10 +367,50 @@ def pythagorean(node, ctx):
     return node
 
 
+def sum_of_row_transposes(node, ctx):
+    """aᵀ + bᵀ → (a + b)ᵀ for column vectors a, b: one transpose for the sum of rows (so
+    aᵀx + bᵀx, collected, is (a + b)ᵀx)"""
+    if type(node) is E.Add and node.shape[0] == 1 and not is_scalar(node.shape) and \
+            all(type(t) is E.Transpose and t.arg.shape[1] == 1 for t in node.args):
+        return B.transpose(B.add(*(t.arg for t in node.args)))
+    return node
+
+
+def _starts_with_vec(term) -> bool:
+    _, _, chain = split_term(term)
+    return bool(chain) and type(chain[0]) is E.Vec
+
+
+def kron_over_vec_sum(node, ctx):
+    """(P ⊗ Q)(vec(M)u + vec(N)v) → (P ⊗ Q)vec(M)u + (P ⊗ Q)vec(N)v, so that each
+    (Bᵀ ⊗ A)vec(X) becomes vec(AXB): a plain matrix is not left in vec/⊗ form"""
+    if type(node) is not E.MatMul:
+        return node
+    fs = node.args
+    for i in range(len(fs) - 1):
+        k, s = fs[i], fs[i + 1]
+        if type(k) is E.Kron and type(s) is E.Add and all(_starts_with_vec(t) for t in s.args):
+            spread = B.add(*(B.mul(k, t) for t in s.args))
+            return B.mul(*fs[:i], spread, *fs[i + 2:])
+    return node
+
+
+def vec_scalars_out(node, ctx):
+    """vec(c·A) → c·vec(A) for scalar factors c"""
+    if type(node) is E.Vec and type(node.arg) is E.MatMul:
+        scal = [f for f in node.arg.args if is_scalar(f.shape)]
+        if scal:
+            return B.mul(*scal, B.vec(B.mul(*(f for f in node.arg.args
+                                               if not is_scalar(f.shape)))))
+    return node
+
+
 RULES = (scalar_factors, common_scalar_power, det_of_inverse, trace_scalars_out,
-         function_quotients, pythagorean)
+         function_quotients, pythagorean, sum_of_row_transposes, kron_over_vec_sum,
+         vec_scalars_out)
 RULE_TYPES = {
     scalar_factors: (E.MatMul,), common_scalar_power: (E.Add,), det_of_inverse: (E.Det,),
     trace_scalars_out: (E.Trace,), function_quotients: (E.HadamardDiv, E.Hadamard),
-    pythagorean: (E.Add,),
+    pythagorean: (E.Add,), sum_of_row_transposes: (E.Add,), kron_over_vec_sum: (E.MatMul,),
+    vec_scalars_out: (E.Vec,),
 }
