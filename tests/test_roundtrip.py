@@ -27,6 +27,7 @@ import test_golden
 import test_higher
 import test_identities
 import test_seeds
+import textbook_table
 from conftest import random_point
 
 
@@ -120,6 +121,10 @@ def _table_cases():
         out.append(pytest.param(expr, wrt, shapes, 2, id=f"hessian:{expr} d/d{wrt}"))
     for expr, wrt, shapes, *_ in test_higher.TENSORS:
         out.append(pytest.param(expr, wrt, shapes, 1, id=f"tensor:{expr} d/d{wrt}"))
+    for row in textbook_table.ROWS:
+        expr, wrt, shapes = row[:3]
+        out.append(pytest.param(expr, wrt, shapes, row[6] if len(row) > 6 else 1,
+                                id=f"textbook:{row[5]}"))
     return out
 
 

@@ -325,7 +325,10 @@ _QUOTIENTS = {("sinh", "cosh"): "tanh", ("sin", "cos"): "tan"}
 
 def function_quotients(node, ctx):
     """sinh(a) ⊘ cosh(a) → tanh(a), sin(a) ⊘ cos(a) → tan(a) (also with other factors above
-    the line); A ⊙ (c ⊘ B) → c·(A ⊘ B) for a number c"""
+    the line); A ⊙ (c ⊘ B) → c·(A ⊘ B) for a number c; (A ⊘ B) ⊘ C → A ⊘ (B ⊙ C)"""
+    if type(node) is E.HadamardDiv and type(node.left) is E.HadamardDiv and \
+            tuple(node.left.right.shape) == tuple(node.right.shape):
+        return B.hdiv(node.left.left, B.hadamard(node.left.right, node.right))
     if type(node) is E.HadamardDiv and type(node.right) is E.Apply:
         den = node.right
         top = node.left.args if type(node.left) is E.Hadamard else (node.left,)
