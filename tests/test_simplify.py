@@ -106,3 +106,61 @@ def test_elementwise_algebra_needs_no_numbers_and_keeps_shapes():
 def test_every_rule_declares_the_node_types_it_rewrites():
     from matcalc.simplify.rewrite import RULE_TYPES
     assert set(RULE_TYPES) == set(RULES)
+
+
+# Scalar factors in one normal form (textbook forms beyond the identity table) ------------------
+
+@pytest.mark.parametrize("expr, wrt, shapes, printed", [
+    # was 2(A/((xᵀx)) − ((xᵀx)⁻²xᵀAx)I)x, with a doubled parenthesis
+    ("x^T A x / (x^T x)", "x", "A: n×n symmetric, x: n", "2(A − (xᵀAx)I/(xᵀx))x/(xᵀx)"),
+    # was (b − ‖b‖((‖a‖‖b‖)⁻²‖b‖aᵀb)a)/((‖a‖‖b‖))
+    ("a^T b / (‖a‖ ‖b‖)", "a", "a: n, b: n", "(b − (aᵀb)·‖a‖⁻²a)/(‖a‖·‖b‖)"),
+    # was −det(X⁻¹)X⁻ᵀ
+    ("det(X^-1)", "X", "X: n×n", "−X⁻ᵀ/det(X)"),
+    # was sign(det(X))det(X)X⁻ᵀ/abs(det(X))
+    ("log(abs(det(X)))", "X", "X: n×n", "X⁻ᵀ"),
+    ("abs(det(X))", "X", "X: n×n", "abs(det(X))X⁻ᵀ"),
+    # was σ(1 − σ)((1 − t)/(1 − σ) − t/σ)(…)xᵀ
+    ("-(t*log(σ(v^T tanh(W x))) + (1 - t)*log(1 - σ(v^T tanh(W x))))", "W",
+     "v: h, W: h×n, x: n, t: scalar", "(σ(vᵀtanh(Wx)) − t)((1 − tanh(Wx)⊙²) ⊙ v)xᵀ"),
+    # was −(1 + xᵀx)⁻²x/sqrt((1 + xᵀx)⁻¹) and −(xᵀx)⁻²((xᵀx)⁻¹)^(-0.5)x
+    ("sqrt(1/(1 + x^T x))", "x", "x: n", "−(1 + xᵀx)^(-1.5)x"),
+    ("(x^T x)^(-0.5)", "x", "x: n", "−(xᵀx)^(-1.5)x"),
+    ("sum(log(cosh(X w - y)))", "w", "X: N×n, w: n, y: N", "Xᵀtanh(Xw − y)"),
+    # √(u²) = |u| (u may be negative), then u/|u| = sign(u); sign(u)|u| = u
+    ("sqrt((a^T x)^2)", "x", "a: n, x: n", "sign(aᵀx)a"),
+    ("(a^T x)^2 / abs(a^T x)", "x", "a: n, x: n", "sign(aᵀx)a"),
+    ("abs(t)^2", "t", "t: scalar", "2t"),
+    ("exp(a^T x) * exp(b^T x)", "x", "a: n, b: n, x: n", "exp((a + b)ᵀx)(a + b)"),
+    ("sum(sqrt(1 + (X w - y) .^ 2) - 1)", "w", "X: N×n, w: n, y: N",
+     "Xᵀ((Xw − y) ⊘ sqrt(1 + (Xw − y)⊙²))"),
+    ("sum((X w - y) .^ 2 ./ (c + (X w - y) .^ 2))", "w", "X: N×n, w: n, y: N, c: scalar",
+     "2cXᵀ((Xw − y) ⊘ (c + (Xw − y)⊙²)⊙²)"),
+])
+def test_scalar_factors_collect_and_cancel(expr, wrt, shapes, printed):
+    r = derive(expr, wrt=wrt, shapes=shapes)
+    assert str(r) == printed
+    r.check()
+
+
+def test_hessian_of_the_rayleigh_quotient_prints_as_a_matrix():
+    """It printed with (xᵀ ⊗ I)(vec(…)xᵀ + …) although it is an n×n matrix."""
+    from matcalc.core import expr as E
+    r = derive("x^T A x / (x^T x)", wrt="x", shapes="A: n×n symmetric, x: n", order=2)
+    stack = [r.node]
+    while stack:
+        n = stack.pop()
+        assert type(n) not in (E.Kron, E.Vec, E.Commutation), str(r)
+        stack.extend(n.children)
+    r.check()
+
+
+@pytest.mark.parametrize("expr, wrt, shapes", [
+    ("sqrt((a^T x)^2)", "x", "a: n, x: n"),          # (u²)^½ = |u|, not u
+    ("((a^T x)^2)^(1.5)", "x", "a: n, x: n"),
+    ("sign(a^T x) * (a^T x)^3", "x", "a: n, x: n"),  # sign(u)u³ = |u|u², not u³
+    ("(a^T x)^2 / abs(a^T x)", "x", "a: n, x: n"),
+    ("sqrt(t)^2 * sqrt(t)", "t", "t: scalar"),
+])
+def test_powers_are_opened_only_where_that_is_an_identity(expr, wrt, shapes):
+    derive(expr, wrt=wrt, shapes=shapes).check()

@@ -88,6 +88,7 @@ class Factors:
         elif t is E.Power and is_scalar(node.shape):
             if _may_open(node.exponent, e, node.arg):
                 return self.take(node.arg, e * Fraction(node.exponent))
+            return self.take(B.apply("abs", node.arg), e * Fraction(node.exponent))  # (u²)^½
         elif t is E.Inverse and is_scalar(node.shape):
             return self.take(node.arg, -e)
         elif t is E.Apply and node.fn == "sqrt" and is_scalar(node.shape):
@@ -106,7 +107,7 @@ class Factors:
         self.add(node, e)
 
     def combine(self) -> bool:
-        """sign(u)·u → |u|, |u|²ᵏ → u²ᵏ, exp(a)ᵖexp(b)^q → exp(pa + qb), sinh(a)/cosh(a) →
+        """sign(u)·u → |u|, sign(u)·|u| → u, u/|u| → sign(u), |u|²ᵏ → u²ᵏ, exp(a)ᵖexp(b)^q → exp(pa + qb), sinh(a)/cosh(a) →
         tanh(a), sin(a)/cos(a) → tan(a); whether any fired."""
         fired = False
         items = list(self.powers.values())
@@ -118,16 +119,29 @@ class Factors:
         for (fn, key), entry in list(fns.items()):
             if fn == "sign" and entry[1] == 1:
                 arg = entry[0].arg
+                size_ = self.powers.get(canonical(B.apply("abs", arg)))
                 plain = self.powers.get(canonical(arg))
-                if plain is not None and plain[1] >= 1:
+                if size_ is not None and size_[1] >= 1:          # sign(u)·|u| = u
+                    size_[1] -= 1
+                    entry[1] = Fraction(0)
+                    self.add(arg, 1)
+                    fired = True
+                elif plain is not None and plain[1] >= 1:        # sign(u)·u = |u|
                     plain[1] -= 1
                     entry[1] = Fraction(0)
                     self.add(B.apply("abs", arg), 1)
                     fired = True
             elif fn == "abs" and entry[1].denominator == 1 and entry[1].numerator % 2 == 0:
-                self.add(entry[0].arg, entry[1])
+                self.add(entry[0].arg, entry[1])                 # |u|²ᵏ = u²ᵏ
                 entry[1] = Fraction(0)
                 fired = True
+            elif fn == "abs" and entry[1] <= -1:
+                plain = self.powers.get(key)
+                if plain is not None and plain[1] >= 1 and plain[1].denominator == 1:
+                    plain[1] -= 1                                # u/|u| = sign(u)
+                    entry[1] += 1
+                    self.add(B.apply("sign", entry[0].arg), 1)
+                    fired = True
             elif fn in ("sinh", "sin"):
                 other = fns.get(("cosh" if fn == "sinh" else "cos", key))
                 if other is not None and other[1] == -entry[1]:
@@ -217,6 +231,9 @@ def scalar_factors(node, ctx):
             fs.take(f)
         else:
             chain.append(f)
+    if chain and is_scalar(node.shape):          # 2·aᵀx·|aᵀx|⁻¹: the chain aᵀx is an atom too
+        fs.add(B.mul(*chain), 1)
+        chain = []
     fired = fs.combine()
     out = fs.build(chain)
     if out == node or tuple(out.shape) != tuple(node.shape):
