@@ -2,7 +2,8 @@
 tables do not use, each with the form its source prints. Three checks per row:
 
 (a) matcalc's result is no larger than the textbook form (matcalc.simplify.size: operators and
-    function applications, the measure of the identity table's size test);
+    function applications, the measure of the identity table's size test), and prints exactly
+    as pinned in PRINTED;
 (b) what matcalc prints (plain text, and Unicode where the print carries every size) parses back and agrees with central finite
     differences of the ORIGINAL function, at random values with a different size for every
     dimension name;
@@ -20,7 +21,7 @@ from matcalc.language.parser import parse_with_shapes
 from matcalc.numeric.evaluate import finite_difference_check
 from matcalc.simplify.rewrite import size
 
-from textbook_table import ROWS
+from textbook_table import PRINTED, ROWS
 
 
 def _params():
@@ -28,7 +29,7 @@ def _params():
     for row in ROWS:
         expr, wrt, shapes, book, source, id_ = row[:6]
         order = row[6] if len(row) > 6 else 1
-        out.append(pytest.param(expr, wrt, shapes, book, order, id=id_))
+        out.append(pytest.param(expr, wrt, shapes, book, order, id_, id=id_))
     return out
 
 
@@ -42,16 +43,17 @@ def _against_differences(r, node):
                                    r.decls.modifiers, seed=7)
 
 
-@pytest.mark.parametrize("expr, wrt, shapes, book, order", TABLE)
-def test_no_larger_than_the_textbook_form(expr, wrt, shapes, book, order):
+@pytest.mark.parametrize("expr, wrt, shapes, book, order, key", TABLE)
+def test_no_larger_than_the_textbook_form(expr, wrt, shapes, book, order, key):
     r = derive(expr, wrt=wrt, shapes=shapes, order=order)
     form, _ = parse_with_shapes(book, shapes)
     assert size(r.node) <= size(form), (
         f"{r} (size {size(r.node)}) is larger than the textbook {book} (size {size(form)})")
+    assert str(r) == PRINTED[key]
 
 
-@pytest.mark.parametrize("expr, wrt, shapes, book, order", TABLE)
-def test_printed_result_agrees_with_finite_differences(expr, wrt, shapes, book, order):
+@pytest.mark.parametrize("expr, wrt, shapes, book, order, key", TABLE)
+def test_printed_result_agrees_with_finite_differences(expr, wrt, shapes, book, order, key):
     r = derive(expr, wrt=wrt, shapes=shapes, order=order)
     back, _ = parse_with_shapes(r.text, shapes)
     _against_differences(r, back)
@@ -60,8 +62,8 @@ def test_printed_result_agrees_with_finite_differences(expr, wrt, shapes, book, 
         _against_differences(r, pretty)
 
 
-@pytest.mark.parametrize("expr, wrt, shapes, book, order", TABLE)
-def test_textbook_form_agrees_with_finite_differences(expr, wrt, shapes, book, order):
+@pytest.mark.parametrize("expr, wrt, shapes, book, order, key", TABLE)
+def test_textbook_form_agrees_with_finite_differences(expr, wrt, shapes, book, order, key):
     r = derive(expr, wrt=wrt, shapes=shapes, order=order)
     form, _ = parse_with_shapes(book, shapes)
     _against_differences(r, form)
@@ -71,3 +73,4 @@ def test_the_table_is_large_and_cited():
     assert len(ROWS) >= 40
     assert len({row[5] for row in ROWS}) == len(ROWS)
     assert all(row[4] for row in ROWS)
+    assert set(PRINTED) == {row[5] for row in ROWS}
