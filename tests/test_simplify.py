@@ -164,3 +164,43 @@ def test_hessian_of_the_rayleigh_quotient_prints_as_a_matrix():
 ])
 def test_powers_are_opened_only_where_that_is_an_identity(expr, wrt, shapes):
     derive(expr, wrt=wrt, shapes=shapes).check()
+
+
+def test_cse_names_a_repeated_piece_only_when_that_shortens_the_print():
+    """A layer-norm gradient repeated the variance under its square root; the Rayleigh quotient's
+    xᵀx twice is shorter left as it is (it was named r = (xᵀx)⁻¹, longer than without)."""
+    r = derive("sum(g .* (x - mean(x)) / sqrt(mean((x - mean(x)) .^ 2) + ε))", wrt="x",
+               shapes="g: n, x: n, ε: scalar")
+    text = r.cse()
+    assert "where r = x − mean(x), s = mean(r⊙²) + ε" in text
+    assert len(text) < 0.8 * len(str(r)) and text.count("sqrt") == 1
+    assert r.cse("text").endswith("where r = x - mean(x), s = mean(r.^2) + ε")
+    assert r.cse("latex").endswith(
+        r"\quad\text{where } r = x - \operatorname{mean}\left(x\right),\; "
+        r"s = \operatorname{mean}\left(r^{\circ 2}\right) + \epsilon")
+    q = derive("x^T A x / (x^T x)", wrt="x", shapes="A: n×n symmetric, x: n")
+    assert q.cse() == str(q)
+    with pytest.raises(ValueError, match="unknown style"):
+        q.cse("html")
+
+
+def test_cse_definitions_read_back():
+    """The body with every name's definition substituted has the result's values."""
+    import numpy as np
+    from matcalc.language.parser import parse_with_shapes
+    from matcalc.numeric.evaluate import evaluate_tree
+    shapes = "g: n, x: n, ε: scalar"
+    r = derive("sum(g .* (x - mean(x)) / sqrt(mean((x - mean(x)) .^ 2) + ε))", wrt="x",
+               shapes=shapes)
+    body, defs = r.cse("text").split("   where ")
+    env = {"g": np.arange(1.0, 5.0).reshape(4, 1), "x": np.array([[0.3], [-1.0], [2.0], [0.5]]),
+           "ε": np.array([[0.1]])}
+    sizes = {d: 4 for d in r.node.shape[0].free_symbols}
+    for d in defs.split(", "):
+        name, rhs = d.split(" = ")
+        node, _ = parse_with_shapes(rhs, shapes)
+        env[name] = evaluate_tree(node, env, sizes)
+        shapes += f", {name}: {'n' if node.shape[0] != 1 else 'scalar'}"
+    node, _ = parse_with_shapes(body, shapes)
+    np.testing.assert_allclose(evaluate_tree(node, env, sizes), evaluate_tree(r.node, env, sizes),
+                               rtol=1e-10)
