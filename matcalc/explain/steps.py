@@ -428,7 +428,7 @@ RULE_NAMES_ZH = {
     "det_of_inverse": "逆矩阵的行列式", "trace_scalars_out": "标量提出迹",
     "function_quotients": "函数之商", "pythagorean": "平方和恒等式",
     "sum_of_row_transposes": "转置之和", "kron_over_vec_sum": "Kronecker 积分配到 vec 之和",
-    "vec_scalars_out": "标量提出 vec",
+    "vec_scalars_out": "标量提出 vec", "exp_of_zero": "exp(0) = 1",
 }
 
 

@@ -842,7 +842,8 @@ def trace_of_kron(node, ctx):
     return node
 
 
-from . import scalars as _scalars  # noqa: E402  (its rules use the helpers above)
+from . import identities as _identities  # noqa: E402  (their rules use the helpers above)
+from . import scalars as _scalars  # noqa: E402
 
 RULES = (transpose_of_product, transpose_of_sum, transpose_of_symmetric, transpose_of_elementwise,
          collect_like_terms, common_coefficient, factor_common, inverse_cancel,
@@ -852,7 +853,8 @@ RULES = (transpose_of_product, transpose_of_sum, transpose_of_symmetric, transpo
          inverse_of_product, diag_of_outer, diag_product, inverse_of_transpose, inverse_of_power,
          transpose_of_power, product_powers, sum_of_diags, kron_times_ones, row_times_ones,
          commutation_of_vec, kron_of_vec, trace_of_kron, softmax_of_exp, diag_sign_out,
-         hadamard_of_krons, kron_absorbs_factor, ones_outer, softmax_sums_to_one) + _scalars.RULES
+         hadamard_of_krons, kron_absorbs_factor, ones_outer, softmax_sums_to_one) + _scalars.RULES + \
+    _identities.RULES
 
 # The node types each rule looks at (a rule returns every other node unchanged): the strategy
 # tries only these, which keeps the fixed-point loop cheap.
@@ -872,6 +874,7 @@ RULE_TYPES = {
     trace_of_kron: (E.Trace,), softmax_of_exp: (_M,), diag_sign_out: (E.DiagMat,),
     hadamard_of_krons: (E.Hadamard,), kron_absorbs_factor: (_M,),
     ones_outer: (_M,), softmax_sums_to_one: (E.Sum,), **_scalars.RULE_TYPES,
+    **_identities.RULE_TYPES,
 }
 RULES_FOR = {t: tuple(r for r in RULES if t in RULE_TYPES[r]) for t in E.NODE_TYPES}
 

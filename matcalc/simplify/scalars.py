@@ -1,14 +1,8 @@
-"""Scalar factors in one normal form, and identities of det, abs, sign and the element-wise
-functions.
-
-A product's scalar factors are read as coef · Π baseᵉ: a rational function, with real
-powers, of scalar atoms (xᵀx, ‖a‖, det X, tr A, σ(z), 1 + xᵀx, …). Nested scalar products,
-powers of powers, reciprocals and square roots are opened on the way, so (xᵀx)⁻²·(xᵀx) is
-(xᵀx)⁻¹ and (1 + xᵀx)⁻²((1 + xᵀx)⁻¹)^-0.5 is (1 + xᵀx)^-1.5; equal atoms (by the canonical
-key: aᵀb = bᵀa) are collected, sign(u)·u is |u|, |u|·|u|⁻¹ cancels, exp(a)·exp(b) is
-exp(a + b), sinh(a)/cosh(a) is tanh(a). A power is opened only where that is an identity on
-the function's domain: (u²)^½ is |u| unless u ≥ 0 is known, √u² = u because √u exists only
-for u ≥ 0. The rules here are registered in rewrite.RULES (named, logged, bounded).
+"""One normal form for the scalar factors of a product: coef · Π baseᵉ over scalar atoms
+(xᵀx, ‖a‖, det X, tr A, σ(z), 1 + xᵀx), nested products, powers, reciprocals and roots
+opened where that is an identity on the domain ((u²)^½ = |u|, √u² = u), equal atoms
+collected by canonical key, sign(u)·u = |u|, exp(a)exp(b) = exp(a + b). Not here: the
+element-wise rational algebra (algebra.py) and other identities (identities.py).
 """
 from __future__ import annotations
 
@@ -154,7 +148,8 @@ class Factors:
             total = B.add(*(B.mul(B.num(p), b.arg) for b, p in exps))
             for entry in exps:
                 entry[1] = Fraction(0)
-            self.add(B.apply("exp", total), 1)
+            if not B.is_zero(total) and total != B.num(0):
+                self.add(B.apply("exp", total), 1)           # exp(a)exp(−a) = 1
             fired = True
         return fired
 
@@ -196,14 +191,6 @@ def _pow(base, e):
     return B.power(base, e)
 
 
-def _scalar_parts(node):
-    """(scalar factors other than numbers, everything else) of a product."""
-    scal, rest = [], []
-    for f in node.args:
-        (scal if is_scalar(f.shape) and type(f) is not E.Num else rest).append(f)
-    return scal, rest
-
-
 def _trivial(f) -> bool:
     """A scalar factor the normal form leaves as it is: an atom, not a power, product,
     reciprocal, root or a function that combines."""
@@ -214,42 +201,40 @@ def _trivial(f) -> bool:
                                           "sin", "cos"))
 
 
-def scalar_factors(node, ctx):
-    """c·(xᵀx)⁻²·(xᵀx) → c·(xᵀx)⁻¹, sign(u)·u/|u| → 1, √u·√u → u, exp(a)exp(b) → exp(a + b):
-    the scalar factors of a product as one rational function of its atoms, collected"""
-    if type(node) is not E.MatMul:
-        return node
-    scal, _ = _scalar_parts(node)
-    if not scal or (len(scal) == 1 and _trivial(scal[0])):
-        return node
-    fs = Factors()
-    chain = []
-    for f in node.args:
-        if type(f) is E.Num:
-            fs.coef *= f.value
-        elif is_scalar(f.shape):
-            fs.take(f)
-        else:
-            chain.append(f)
-    if chain and is_scalar(node.shape):          # 2·aᵀx·|aᵀx|⁻¹: the chain aᵀx is an atom too
-        fs.add(B.mul(*chain), 1)
-        chain = []
-    fired = fs.combine()
-    out = fs.build(chain)
-    if out == node or tuple(out.shape) != tuple(node.shape):
-        return node
-    new, old = size(out), size(node)
-    if new < old or (new == old and (fired or fs.merged())):
-        return out
-    return node
-
-
-def _factors_of(term):
+def read_term(term, whole: bool = False):
+    """(Factors of the scalar part of term, its matrix chain); with whole, a 1×1 chain (the
+    aᵀx of 2·aᵀx·|aᵀx|⁻¹) is one more atom and the chain is empty."""
     c, scal, chain = split_term(term)
     fs = Factors()
     fs.coef = c
     for f in scal:
         fs.take(f)
+    if whole and chain and is_scalar(term.shape):
+        fs.add(B.mul(*chain), 1)
+        chain = []
+    return fs, chain
+
+
+def scalar_factors(node, ctx):
+    """c·(xᵀx)⁻²·(xᵀx) → c·(xᵀx)⁻¹, sign(u)·u/|u| → 1, √u·√u → u, exp(a)exp(b) → exp(a + b):
+    the scalar factors of a product as one rational function of its atoms, collected"""
+    if type(node) is not E.MatMul:
+        return node
+    scal = [f for f in node.args if is_scalar(f.shape) and type(f) is not E.Num]
+    if not scal or (len(scal) == 1 and _trivial(scal[0])):
+        return node
+    fs, chain = read_term(node, whole=True)
+    fired = fs.combine()
+    out = fs.build(chain)
+    if out == node or tuple(out.shape) != tuple(node.shape):
+        return node
+    new, old = size(out), size(node)
+    keep = new < old or (new == old and (fired or fs.merged()))
+    return out if keep else node
+
+
+def _factors_of(term):
+    fs, chain = read_term(term)
     fs.combine()
     return fs, chain
 
@@ -317,120 +302,5 @@ def common_scalar_power(node, ctx):
     return out if size(out) < size(node) else node
 
 
-def det_of_inverse(node, ctx):
-    """det(X⁻¹) → 1/det(X), det(Xᵀ) → det(X)"""
-    if type(node) is E.Det:
-        if type(node.arg) is E.Inverse:
-            return B.inverse(B.unary(E.Det, node.arg.arg))
-        if type(node.arg) is E.Transpose:
-            return B.unary(E.Det, node.arg.arg)
-    return node
-
-
-def trace_scalars_out(node, ctx):
-    """tr(c·A) → c·tr(A) for scalar factors c"""
-    if type(node) is E.Trace and type(node.arg) is E.MatMul:
-        scal = [f for f in node.arg.args if is_scalar(f.shape)]
-        if scal:
-            rest = [f for f in node.arg.args if not is_scalar(f.shape)]
-            return B.mul(*scal, B.trace(B.mul(*rest)))
-    return node
-
-
-_QUOTIENTS = {("sinh", "cosh"): "tanh", ("sin", "cos"): "tan"}
-
-
-def function_quotients(node, ctx):
-    """sinh(a) ⊘ cosh(a) → tanh(a), sin(a) ⊘ cos(a) → tan(a) (also with other factors above
-    the line); A ⊙ (c ⊘ B) → c·(A ⊘ B) for a number c; (A ⊘ B) ⊘ C → A ⊘ (B ⊙ C)"""
-    if type(node) is E.HadamardDiv and type(node.left) is E.HadamardDiv and \
-            tuple(node.left.right.shape) == tuple(node.right.shape):
-        return B.hdiv(node.left.left, B.hadamard(node.left.right, node.right))
-    if type(node) is E.HadamardDiv and type(node.right) is E.Apply:
-        den = node.right
-        top = node.left.args if type(node.left) is E.Hadamard else (node.left,)
-        for i, f in enumerate(top):
-            if type(f) is E.Apply and f.arg == den.arg and \
-                    _QUOTIENTS.get((f.fn, den.fn)) is not None:
-                rest = top[:i] + top[i + 1:]
-                return B.hadamard(*rest, B.apply(_QUOTIENTS[(f.fn, den.fn)], f.arg))
-    if type(node) is E.Hadamard:
-        for i, a in enumerate(node.args):
-            if type(a) is E.HadamardDiv and type(a.left) is E.Num and a.left.value != 1:
-                rest = node.args[:i] + node.args[i + 1:]
-                num = B.hadamard(*rest)
-                if tuple(num.shape) == tuple(node.shape):
-                    return B.mul(a.left, B.hdiv(num, a.right))
-    return node
-
-
-def pythagorean(node, ctx):
-    """c·cos(a)² + c·sin(a)² → c, also element-wise (cos(a)⊙² + sin(a)⊙² → 𝟙)"""
-    if type(node) is not E.Add:
-        return node
-    found = {}
-    for i, t in enumerate(node.args):
-        c, scal, chain = split_term(t)
-        f = (chain or scal)
-        if len(f) != 1 or (chain and scal):
-            continue
-        f = f[0]
-        if type(f) in (E.Power, E.HadamardPower) and f.exponent == 2 and \
-                type(f.arg) is E.Apply and f.arg.fn in ("sin", "cos"):
-            key = (c, canonical(f.arg.arg))
-            other = found.get((key, "cos" if f.arg.fn == "sin" else "sin"))
-            if other is not None:
-                rest = [a for k, a in enumerate(node.args) if k not in (i, other)]
-                one = B.num(c) if is_scalar(f.shape) else B.mul(B.num(c), B.ones(f.shape))
-                return B.add(one, *rest, shape=node.shape)
-            found[(key, f.arg.fn)] = i
-    return node
-
-
-def sum_of_row_transposes(node, ctx):
-    """aᵀ + bᵀ → (a + b)ᵀ for column vectors a, b: one transpose for the sum of rows (so
-    aᵀx + bᵀx, collected, is (a + b)ᵀx)"""
-    if type(node) is E.Add and node.shape[0] == 1 and not is_scalar(node.shape) and \
-            all(type(t) is E.Transpose and t.arg.shape[1] == 1 for t in node.args):
-        return B.transpose(B.add(*(t.arg for t in node.args)))
-    return node
-
-
-def _starts_with_vec(term) -> bool:
-    _, _, chain = split_term(term)
-    return bool(chain) and type(chain[0]) is E.Vec
-
-
-def kron_over_vec_sum(node, ctx):
-    """(P ⊗ Q)(vec(M)u + vec(N)v) → (P ⊗ Q)vec(M)u + (P ⊗ Q)vec(N)v, so that each
-    (Bᵀ ⊗ A)vec(X) becomes vec(AXB): a plain matrix is not left in vec/⊗ form"""
-    if type(node) is not E.MatMul:
-        return node
-    fs = node.args
-    for i in range(len(fs) - 1):
-        k, s = fs[i], fs[i + 1]
-        if type(k) is E.Kron and type(s) is E.Add and all(_starts_with_vec(t) for t in s.args):
-            spread = B.add(*(B.mul(k, t) for t in s.args))
-            return B.mul(*fs[:i], spread, *fs[i + 2:])
-    return node
-
-
-def vec_scalars_out(node, ctx):
-    """vec(c·A) → c·vec(A) for scalar factors c"""
-    if type(node) is E.Vec and type(node.arg) is E.MatMul:
-        scal = [f for f in node.arg.args if is_scalar(f.shape)]
-        if scal:
-            return B.mul(*scal, B.vec(B.mul(*(f for f in node.arg.args
-                                               if not is_scalar(f.shape)))))
-    return node
-
-
-RULES = (scalar_factors, common_scalar_power, det_of_inverse, trace_scalars_out,
-         function_quotients, pythagorean, sum_of_row_transposes, kron_over_vec_sum,
-         vec_scalars_out)
-RULE_TYPES = {
-    scalar_factors: (E.MatMul,), common_scalar_power: (E.Add,), det_of_inverse: (E.Det,),
-    trace_scalars_out: (E.Trace,), function_quotients: (E.HadamardDiv, E.Hadamard),
-    pythagorean: (E.Add,), sum_of_row_transposes: (E.Add,), kron_over_vec_sum: (E.MatMul,),
-    vec_scalars_out: (E.Vec,),
-}
+RULES = (scalar_factors, common_scalar_power)
+RULE_TYPES = {scalar_factors: (E.MatMul,), common_scalar_power: (E.Add,)}
