@@ -1,14 +1,14 @@
 """Identities the scalar normal form does not cover: det(X⁻¹) = 1/det X, tr(cA) = c·tr A,
 sinh/cosh = tanh and sin/cos = tan element-wise, cos² + sin² = 1, exp(0) = 1, and matrices
-taken out of vec/⊗ form ((Bᵀ ⊗ A)vec(X) = vec(AXB) across a sum). Registered in
-rewrite.RULES next to the scalar normal form (scalars.py).
+taken out of vec/⊗ form ((Bᵀ ⊗ A)vec(X) = vec(AXB) across a sum). They register
+themselves in rewrite.RULES, after the scalar normal form (scalars.py).
 """
 from __future__ import annotations
 
 from ..core import build as B
 from ..core import expr as E
 from ..core.shapes import is_scalar
-from .rewrite import canonical, split_term
+from .rewrite import canonical, register, split_term
 
 
 def det_of_inverse(node, ctx):
@@ -142,3 +142,4 @@ RULE_TYPES = {
     exp_of_zero: (E.Apply,), sum_of_row_transposes: (E.Add,), kron_over_vec_sum: (E.MatMul,),
     vec_scalars_out: (E.Vec,),
 }
+register(RULES, RULE_TYPES)

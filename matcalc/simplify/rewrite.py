@@ -842,8 +842,6 @@ def trace_of_kron(node, ctx):
     return node
 
 
-from . import identities as _identities  # noqa: E402  (their rules use the helpers above)
-from . import scalars as _scalars  # noqa: E402
 
 RULES = (transpose_of_product, transpose_of_sum, transpose_of_symmetric, transpose_of_elementwise,
          collect_like_terms, common_coefficient, factor_common, inverse_cancel,
@@ -853,8 +851,7 @@ RULES = (transpose_of_product, transpose_of_sum, transpose_of_symmetric, transpo
          inverse_of_product, diag_of_outer, diag_product, inverse_of_transpose, inverse_of_power,
          transpose_of_power, product_powers, sum_of_diags, kron_times_ones, row_times_ones,
          commutation_of_vec, kron_of_vec, trace_of_kron, softmax_of_exp, diag_sign_out,
-         hadamard_of_krons, kron_absorbs_factor, ones_outer, softmax_sums_to_one) + _scalars.RULES + \
-    _identities.RULES
+         hadamard_of_krons, kron_absorbs_factor, ones_outer, softmax_sums_to_one)
 
 # The node types each rule looks at (a rule returns every other node unchanged): the strategy
 # tries only these, which keeps the fixed-point loop cheap.
@@ -873,10 +870,18 @@ RULE_TYPES = {
     kron_times_ones: (_M,), row_times_ones: (_M,), commutation_of_vec: (_M,), kron_of_vec: (_M,),
     trace_of_kron: (E.Trace,), softmax_of_exp: (_M,), diag_sign_out: (E.DiagMat,),
     hadamard_of_krons: (E.Hadamard,), kron_absorbs_factor: (_M,),
-    ones_outer: (_M,), softmax_sums_to_one: (E.Sum,), **_scalars.RULE_TYPES,
-    **_identities.RULE_TYPES,
+    ones_outer: (_M,), softmax_sums_to_one: (E.Sum,),
 }
 RULES_FOR = {t: tuple(r for r in RULES if t in RULE_TYPES[r]) for t in E.NODE_TYPES}
+
+
+def register(rules, types: dict) -> None:
+    """Rules of other modules of this package (scalars.py, identities.py), appended to RULES:
+    they build on the helpers here, so they register themselves rather than being imported."""
+    global RULES, RULES_FOR
+    RULES = RULES + tuple(r for r in rules if r not in RULES)
+    RULE_TYPES.update(types)
+    RULES_FOR = {t: tuple(r for r in RULES if t in RULE_TYPES[r]) for t in E.NODE_TYPES}
 
 
 # Size ------------------------------------------------------------------------------------------

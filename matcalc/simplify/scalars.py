@@ -12,8 +12,7 @@ from math import gcd
 from ..core import build as B
 from ..core import expr as E
 from ..core.shapes import is_scalar
-from . import rewrite as _rewrite
-from .rewrite import canonical, split_term
+from .rewrite import canonical, register, size, split_term
 
 HALF = Fraction(1, 2)
 _NONNEG_FNS = frozenset({"sqrt", "exp", "abs", "softplus", "sigmoid", "relu", "step", "cosh"})
@@ -179,10 +178,6 @@ class Factors:
         return min(options, key=size)
 
 
-def size(node) -> int:
-    return _rewrite.size(node)      # defined after the rule table that imports this module
-
-
 def _pow(base, e):
     if e == HALF:
         return B.apply("sqrt", base)
@@ -304,3 +299,4 @@ def common_scalar_power(node, ctx):
 
 RULES = (scalar_factors, common_scalar_power)
 RULE_TYPES = {scalar_factors: (E.MatMul,), common_scalar_power: (E.Add,)}
+register(RULES, RULE_TYPES)
