@@ -216,8 +216,8 @@ def scalar_factors(node, ctx):
     if type(node) is not E.MatMul:
         return node
     scal = [f for f in node.args if is_scalar(f.shape) and type(f) is not E.Num]
-    if not scal or (len(scal) == 1 and _trivial(scal[0])):
-        return node
+    if all(_trivial(f) for f in scal) and len(set(scal)) == len(scal):
+        return node                           # plain distinct atoms: nothing to collect
     fs, chain = read_term(node, whole=True)
     fired = fs.combine()
     out = fs.build(chain)
@@ -279,6 +279,10 @@ def common_scalar_power(node, ctx):
     is smaller"""
     if type(node) is not E.Add or len(node.args) < 2:
         return node
+    if sum(type(t) in (E.Power, E.Inverse) or type(t) is E.MatMul and
+           any(is_scalar(f.shape) and type(f) is not E.Num for f in t.args)
+           for t in node.args) < 2:
+        return node                           # fewer than two terms with a scalar factor
     parts = [_factors_of(t) for t in node.args]
     shared = _shared(parts)
     if not shared:
