@@ -194,10 +194,10 @@ class Result(Derivation):
         from .core.expr import names_in
         taken = set(names_in(self.function)) | set(names_in(node))
         letters = [c for c in "rstuvpqkgh" if c not in taken]
-        where, sep, eq = STYLES[style]
         rank = {n: i for i, n in enumerate(_post_order(node))}
 
-        def render(chosen, pr):
+        def render(chosen, pr, style="unicode"):      # chosen by the Unicode length
+            where, sep, eq = STYLES[style]
             mapping, lines = {}, []
             for sub, name in zip(sorted(chosen, key=rank.get), letters):
                 lines.append(f"{pr(E.Sym(name, sub.shape))}{eq}"
@@ -216,7 +216,7 @@ class Result(Derivation):
             if length - trial >= max(6, length / 10):
                 chosen.append(sub)
                 length = trial
-        return render(chosen, printer)
+        return render(chosen, printer, style)
 
     @deep
     def to_latex(self, bold: bool = False) -> str:

@@ -55,6 +55,13 @@ ROWS = [
     ("x - mean(x)", "x", "x: n", "eye(n) - ones(n, n)/n", "LN eq. 3", "layernorm-centre"),
     ("sum(g .* (x - mean(x)))", "g", "g: n, x: n", "x - mean(x)", "LN eq. 4",
      "layernorm-gain"),
+    ("sum(g .* (x - mean(x)) / sqrt(mean((x - mean(x)) .^ 2) + ε))", "x",
+     "g: n, x: n, ε: scalar",
+     "(g - mean(g) - (x - mean(x)) sum(g .* (x - mean(x)))/(n (mean((x - mean(x)) .^ 2) + ε)))"
+     "/sqrt(mean((x - mean(x)) .^ 2) + ε)", "LN eq. 4 (backward)", "layernorm-backward"),
+    ("sum(g .* (x - mean(x)) / sqrt(mean((x - mean(x)) .^ 2) + ε))", "g",
+     "g: n, x: n, ε: scalar", "(x - mean(x))/sqrt(mean((x - mean(x)) .^ 2) + ε)", "LN eq. 4",
+     "layernorm-gain-normalised"),
     ("x / sqrt(x^T x / n + ε)", "x", "x: n, ε: scalar",
      "(eye(n) - x x^T/(n (x^T x/n + ε)))/sqrt(x^T x/n + ε)", "RMS §4 (R)", "rmsnorm-jacobian"),
     ("g^T x / sqrt(x^T x / n + ε)", "g", "g: n, x: n, ε: scalar",
@@ -172,6 +179,10 @@ PRINTED = {
     'gaussian-kl-mean': 'S⁻¹(m − μ)',
     'layernorm-centre': 'I − 𝟙𝟙ᵀ/n',
     'layernorm-gain': 'x − mean(x)',
+    'layernorm-backward':
+        '((sum(g ⊙ (x − mean(x)))(mean(x) − x)/(mean((x − mean(x))⊙²) + ε) − sum(g))/n + g)'
+        '/sqrt(mean((x − mean(x))⊙²) + ε)',
+    'layernorm-gain-normalised': '(x − mean(x))/sqrt(mean((x − mean(x))⊙²) + ε)',
     'rmsnorm-jacobian': '(I − xxᵀ/(n(xᵀx/n + ε)))/sqrt(xᵀx/n + ε)',
     'rmsnorm-gain': 'x/sqrt(xᵀx/n + ε)',
     'rmsnorm-input': '(g − (gᵀx)x/((xᵀx/n + ε)n))/sqrt(xᵀx/n + ε)',

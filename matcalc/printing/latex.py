@@ -54,7 +54,7 @@ class LatexPrinter(Printer):
     def divide(self, body, den, node, num):
         if len(num) == 1 and body == self.paren(self(num[0])):
             body = self(num[0])              # \frac{b - c}{…}, not \frac{\left(b - c\right)}{…}
-        if len(den) == 1 and type(den[0]) is E.MatMul:
+        if len(den) == 1:
             d = self(den[0])                 # \frac{…}{x^{\top} x}: the bar is the bracket
         else:
             d = self.join_factors([self.operand(x, node) for x in den], den)

@@ -92,6 +92,49 @@ def exp_of_zero(node, ctx):
     return node
 
 
+def _centred(node) -> bool:
+    """node = s·(v − mean(v)) or s·(mean(v) − v) for scalars s: its entries sum to 0."""
+    _, _, chain = split_term(node)
+    if len(chain) != 1 or type(chain[0]) is not E.Add or len(chain[0].args) != 2:
+        return False
+    parts = []
+    for t in chain[0].args:
+        c, scal, rest = split_term(t)
+        parts.append((c, B.mul(*scal, *rest)))
+    (ca, a), (cb, b) = parts
+    return ca == -cb and abs(ca) == 1 and \
+        ((type(a) is E.Mean and a.arg == b) or (type(b) is E.Mean and b.arg == a))
+
+
+def centred_sums_vanish(node, ctx):
+    """sum(u + s·(v − mean(v))) → sum(u): the entries of a centred vector sum to 0"""
+    if type(node) not in (E.Sum, E.Mean):
+        return node
+    terms = node.arg.args if type(node.arg) is E.Add else (node.arg,)
+    kept = [t for t in terms if not _centred(t)]
+    if len(kept) == len(terms):
+        return node
+    if not kept:
+        return B.num(0)
+    return B.unary(type(node), B.add(*kept, shape=node.arg.shape)) if type(node) is E.Mean \
+        else B.summ(B.add(*kept, shape=node.arg.shape))
+
+
+def ones_in_a_sum(node, ctx):
+    """s·𝟙 + v → s + v for a column v: a scalar added to a vector is broadcast, as written
+    (x − mean(x)), so the ones it is multiplied by are not needed"""
+    if type(node) is not E.Add or is_scalar(node.shape) or node.shape[1] != 1:
+        return node                     # vectors only: I − 1/n would not read as I − 𝟙𝟙ᵀ/n
+    terms, changed = [], False
+    for t in node.args:
+        c, scal, chain = split_term(t)
+        if len(chain) == 1 and type(chain[0]) is E.Ones and \
+                tuple(chain[0].shape) == tuple(node.shape) and len(node.args) > 1:
+            t, changed = B.mul(B.num(c), *scal), True
+        terms.append(t)
+    return B.add(*terms, shape=node.shape) if changed else node
+
+
 def sum_of_row_transposes(node, ctx):
     """aᵀ + bᵀ → (a + b)ᵀ for column vectors a, b: one transpose for the sum of rows (so
     aᵀx + bᵀx, collected, is (a + b)ᵀx)"""
@@ -135,11 +178,13 @@ def vec_scalars_out(node, ctx):
 
 
 RULES = (det_of_inverse, trace_scalars_out, function_quotients, pythagorean, exp_of_zero,
-         sum_of_row_transposes, kron_over_vec_sum, vec_scalars_out)
+         sum_of_row_transposes, kron_over_vec_sum, vec_scalars_out, centred_sums_vanish,
+         ones_in_a_sum)
 RULE_TYPES = {
     det_of_inverse: (E.Det,), trace_scalars_out: (E.Trace,),
     function_quotients: (E.HadamardDiv, E.Hadamard), pythagorean: (E.Add,),
     exp_of_zero: (E.Apply,), sum_of_row_transposes: (E.Add,), kron_over_vec_sum: (E.MatMul,),
-    vec_scalars_out: (E.Vec,),
+    vec_scalars_out: (E.Vec,), centred_sums_vanish: (E.Sum, E.Mean),
+    ones_in_a_sum: (E.Add,),
 }
 register(RULES, RULE_TYPES)
