@@ -86,6 +86,8 @@ class Factors:
             return self.take(node.arg, -e)
         elif t is E.Apply and node.fn == "sqrt" and is_scalar(node.shape):
             return self.take(node.arg, e * HALF)
+        elif t is E.Apply and node.fn == "abs" and nonnegative(node.arg):
+            return self.take(node.arg, e)                       # |‖x‖| = ‖x‖
         elif t is E.MatMul and is_scalar(node.shape):
             scal = [f for f in node.args if is_scalar(f.shape)]
             chain = [f for f in node.args if not is_scalar(f.shape)]
