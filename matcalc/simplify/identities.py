@@ -58,6 +58,26 @@ def function_quotients(node, ctx):
     return node
 
 
+def _exp_arg(f, sign):
+    return (f.arg, sign) if type(f) is E.Apply and f.fn == "exp" else None
+
+
+def hadamard_exps(node, ctx):
+    """exp(a) ⊙ exp(b) → exp(a + b) and exp(a) ⊘ exp(b) → exp(a − b), entry by entry"""
+    if type(node) is E.HadamardDiv:
+        top, bottom = _exp_arg(node.left, 1), _exp_arg(node.right, -1)
+        if top and bottom and tuple(node.left.shape) == tuple(node.right.shape):
+            return B.apply("exp", B.sub(top[0], bottom[0]))
+        return node
+    if type(node) is not E.Hadamard:
+        return node
+    exps = sorted((f for f in node.args if _exp_arg(f, 1)), key=lambda f: repr(canonical(f)))
+    if len(exps) < 2 or len({tuple(f.shape) for f in exps}) != 1:
+        return node
+    rest = [f for f in node.args if not _exp_arg(f, 1)]
+    return B.hadamard(B.apply("exp", B.add(*(f.arg for f in exps))), *rest)
+
+
 def pythagorean(node, ctx):
     """c·cos(a)² + c·sin(a)² → c, also element-wise (cos(a)⊙² + sin(a)⊙² → 𝟙)"""
     if type(node) is not E.Add:
@@ -179,12 +199,12 @@ def vec_scalars_out(node, ctx):
 
 RULES = (det_of_inverse, trace_scalars_out, function_quotients, pythagorean, exp_of_zero,
          sum_of_row_transposes, kron_over_vec_sum, vec_scalars_out, centred_sums_vanish,
-         ones_in_a_sum)
+         ones_in_a_sum, hadamard_exps)
 RULE_TYPES = {
     det_of_inverse: (E.Det,), trace_scalars_out: (E.Trace,),
     function_quotients: (E.HadamardDiv, E.Hadamard), pythagorean: (E.Add,),
     exp_of_zero: (E.Apply,), sum_of_row_transposes: (E.Add,), kron_over_vec_sum: (E.MatMul,),
     vec_scalars_out: (E.Vec,), centred_sums_vanish: (E.Sum, E.Mean),
-    ones_in_a_sum: (E.Add,),
+    ones_in_a_sum: (E.Add,), hadamard_exps: (E.Hadamard, E.HadamardDiv),
 }
 register(RULES, RULE_TYPES)
