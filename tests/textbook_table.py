@@ -180,12 +180,12 @@ PRINTED = {
     'layernorm-centre': 'I − 𝟙𝟙ᵀ/n',
     'layernorm-gain': 'x − mean(x)',
     'layernorm-backward':
-        '((sum(g ⊙ (x − mean(x)))(mean(x) − x)/(mean((x − mean(x))⊙²) + ε) − sum(g))/n + g)'
-        '/sqrt(mean((x − mean(x))⊙²) + ε)',
+        '((sum(g ⊙ (x − mean(x)))(mean(x) − x)/(mean((x − mean(x))⊙²) + ε) − sum(g))/n +'
+        ' g)/sqrt(mean((x − mean(x))⊙²) + ε)',
     'layernorm-gain-normalised': '(x − mean(x))/sqrt(mean((x − mean(x))⊙²) + ε)',
-    'rmsnorm-jacobian': '(I − xxᵀ/(n(xᵀx/n + ε)))/sqrt(xᵀx/n + ε)',
+    'rmsnorm-jacobian': '(I − xxᵀ/(xᵀx + nε))/sqrt(xᵀx/n + ε)',
     'rmsnorm-gain': 'x/sqrt(xᵀx/n + ε)',
-    'rmsnorm-input': '(g − (gᵀx)x/((xᵀx/n + ε)n))/sqrt(xᵀx/n + ε)',
+    'rmsnorm-input': '(g − (gᵀx/(xᵀx + nε))x)/sqrt(xᵀx/n + ε)',
     'normalise-jacobian': '(I − ‖x‖⁻²xxᵀ)/‖x‖',
     'attention-logsumexp': 'Kᵀsoftmax(Kq/sqrt(d))/sqrt(d)',
     'attention-value-readout': 'Kᵀ(softmax(Kq) ⊙ v − (softmax(Kq)ᵀv)softmax(Kq))',
@@ -205,13 +205,11 @@ PRINTED = {
     'generalized-rayleigh': '2(A − (xᵀAx)B/(xᵀBx))x/(xᵀBx)',
     'fisher-lda': '2(wᵀd)(d − (wᵀd)Sw/(wᵀSw))/(wᵀSw)',
     'rayleigh-hessian':
-        '2((2((xᵀAx)I/(xᵀx) − A)xxᵀ + 2xxᵀ((xᵀAx)I/(xᵀx) − A) − (xᵀAx)I)/(xᵀx)'
-        ' + A)/(xᵀx)',
+        '2((2((xᵀAx)I/(xᵀx) − A)xxᵀ + 2xxᵀ((xᵀAx)I/(xᵀx) − A) − (xᵀAx)I)/(xᵀx) + A)/(xᵀx)',
     'mahalanobis-metric': '(x − y)(x − y)ᵀ',
     'mahalanobis-metric-point': '2M(x − y)',
     'lmnn-hinge':
-        'step(1 + (x − y)ᵀM(x − y) − (x − z)ᵀM(x − z))'
-        '((x − y)(x − y)ᵀ − (x − z)(x − z)ᵀ)',
+        'step(1 + (x − y)ᵀM(x − y) − (x − z)ᵀM(x − z))((x − y)(x − y)ᵀ − (x − z)(x − z)ᵀ)',
     'projected-distance': '2L(x − y)(x − y)ᵀ',
     'contrastive-hinge': 'step(m − ‖x − y‖)(y − x)/‖x − y‖',
     'cosine-wrt-a': '(b − (aᵀb)·‖a‖⁻²a)/(‖a‖·‖b‖)',

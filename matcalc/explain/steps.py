@@ -430,7 +430,7 @@ RULE_NAMES_ZH = {
     "sum_of_row_transposes": "转置之和", "kron_over_vec_sum": "Kronecker 积分配到 vec 之和",
     "vec_scalars_out": "标量提出 vec", "exp_of_zero": "exp(0) = 1",
     "centred_sums_vanish": "中心化向量之和为零", "ones_in_a_sum": "标量广播",
-    "hadamard_exps": "指数之积",
+    "hadamard_exps": "指数之积", "inverse_of_chain_cancel": "乘积的逆相消",
 }
 
 

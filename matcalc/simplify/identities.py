@@ -155,6 +155,21 @@ def ones_in_a_sum(node, ctx):
     return B.add(*terms, shape=node.shape) if changed else node
 
 
+def inverse_of_chain_cancel(node, ctx):
+    """(ABC)⁻¹ABC → I and ABC(ABC)⁻¹ → I inside a longer product: (WᵀSW)⁻¹WᵀSW → I"""
+    if type(node) is not E.MatMul:
+        return node
+    fs = node.args
+    for i, f in enumerate(fs):
+        if type(f) is E.Inverse and type(f.arg) is E.MatMul and not is_scalar(f.shape):
+            chain, k = f.arg.args, len(f.arg.args)
+            if fs[i + 1:i + 1 + k] == chain:
+                return B.mul(*fs[:i], B.identity(f.shape[0]), *fs[i + 1 + k:])
+            if i >= k and fs[i - k:i] == chain:
+                return B.mul(*fs[:i - k], B.identity(f.shape[0]), *fs[i + 1:])
+    return node
+
+
 def sum_of_row_transposes(node, ctx):
     """aᵀ + bᵀ → (a + b)ᵀ for column vectors a, b: one transpose for the sum of rows (so
     aᵀx + bᵀx, collected, is (a + b)ᵀx)"""
@@ -199,12 +214,13 @@ def vec_scalars_out(node, ctx):
 
 RULES = (det_of_inverse, trace_scalars_out, function_quotients, pythagorean, exp_of_zero,
          sum_of_row_transposes, kron_over_vec_sum, vec_scalars_out, centred_sums_vanish,
-         ones_in_a_sum, hadamard_exps)
+         ones_in_a_sum, hadamard_exps, inverse_of_chain_cancel)
 RULE_TYPES = {
     det_of_inverse: (E.Det,), trace_scalars_out: (E.Trace,),
     function_quotients: (E.HadamardDiv, E.Hadamard), pythagorean: (E.Add,),
     exp_of_zero: (E.Apply,), sum_of_row_transposes: (E.Add,), kron_over_vec_sum: (E.MatMul,),
     vec_scalars_out: (E.Vec,), centred_sums_vanish: (E.Sum, E.Mean),
     ones_in_a_sum: (E.Add,), hadamard_exps: (E.Hadamard, E.HadamardDiv),
+    inverse_of_chain_cancel: (E.MatMul,),
 }
 register(RULES, RULE_TYPES)
