@@ -17,6 +17,8 @@ Sources, cited by short name in the rows:
   METRIC   Xing et al. (2002); Weinberger & Saul, LMNN (2009); Hadsell et al. (2006)
   COS      Manning, Raghavan & Schütze, Introduction to Information Retrieval (2008), §6.3
   DL       Goodfellow, Bengio & Courville, Deep Learning (2016), §6.2.2
+  GLM      McCullagh & Nelder, Generalized Linear Models (1989), §2.5 (score equations)
+  FACENET  Schroff, Kalenichenko & Philbin, FaceNet (2015), eq. 1 (triplet loss)
 """
 from __future__ import annotations
 
@@ -82,6 +84,11 @@ ROWS = [
      "K^T (y - sum(y) softmax(K q/c))/c", "ATT eq. 1", "attention-log-likelihood"),
     ("‖V^T softmax(K q) - t‖^2", "V", "K: m×n, q: n, V: m×p, t: p",
      "2 softmax(K q) (V^T softmax(K q) - t)^T", "ATT eq. 1", "attention-output-loss"),
+    ("logsumexp(K q / sqrt(d))", "K", "K: m×n, q: n, d: scalar",
+     "softmax(K q/sqrt(d)) q^T/sqrt(d)", "ATT eq. 1", "attention-logsumexp-keys"),
+    ("v^T softmax(K q)", "K", "K: m×n, q: n, v: m",
+     "(softmax(K q) .* v - (softmax(K q)^T v) softmax(K q)) q^T", "ATT eq. 1",
+     "attention-readout-keys"),
     # Robust regression (ROBUST).
     ("sum(log(cosh(X w - y)))", "w", "X: N×n, w: n, y: N", "X^T tanh(X w - y)",
      "ROBUST log-cosh", "log-cosh"),
@@ -98,6 +105,10 @@ ROWS = [
      "X^T ((X w - y) ./ sqrt((X w - y) .^ 2 + ε))", "ROBUST Charbonnier", "charbonnier"),
     ("sum(1 - exp(-0.5*(X w - y) .^ 2))", "w", "X: N×n, w: n, y: N",
      "X^T ((X w - y) .* exp(-0.5 (X w - y) .^ 2))", "ROBUST Welsch", "welsch"),
+    ("0.5*log(1 + (x - μ)^T Σ^-1 (x - μ)/ν)", "μ", "x: n, μ: n, Σ: n×n spd, ν: scalar",
+     "Σ^-1 (μ - x)/(ν + (x - μ)^T Σ^-1 (x - μ))", "PRML 2.162 (Student t)", "student-t-location"),
+    ("sum(exp(X w) - y .* (X w))", "w", "X: N×n, w: n, y: N", "X^T (exp(X w) - y)",
+     "GLM Poisson", "poisson-regression"),
     # Rayleigh quotients, PCA and LDA (RAYLEIGH, PRML §4.1.4).
     ("x^T A x / (x^T x)", "x", "A: n×n symmetric, x: n",
      "2 (A x - (x^T A x/(x^T x)) x)/(x^T x)", "RAYLEIGH 1.5", "rayleigh"),
@@ -113,6 +124,10 @@ ROWS = [
      "2 (A - (x^T A x/(x^T x)) eye(n) - 2 ((A - (x^T A x/(x^T x)) eye(n)) x x^T"
      " + x x^T (A - (x^T A x/(x^T x)) eye(n)))/(x^T x))/(x^T x)",
      "RAYLEIGH 1.5: H = 2(A − ρI − x∇ρᵀ − ∇ρxᵀ)/xᵀx", "rayleigh-hessian", 2),
+    ("x^T A x / (x^T B x)", "B", "A: n×n, B: n×n, x: n", "-(x^T A x) x x^T/(x^T B x)^2",
+     "PRML 4.1.4", "generalized-rayleigh-wrt-B"),
+    ("tr(S W (W^T S W)^-1 W^T)", "W", "S: n×n spd, W: n×k", "zeros(n, k)",
+     "MCB 2.2 (the trace of a projection is its rank)", "projection-trace"),
     # Metric learning (METRIC).
     ("(x - y)^T M (x - y)", "M", "x: n, y: n, M: n×n", "(x - y)(x - y)^T", "METRIC Xing",
      "mahalanobis-metric"),
@@ -125,6 +140,8 @@ ROWS = [
      "projected-distance"),
     ("relu(m - ‖x - y‖)", "x", "x: n, y: n, m: scalar",
      "-step(m - ‖x - y‖) (x - y)/‖x - y‖", "METRIC Hadsell", "contrastive-hinge"),
+    ("relu(1 + ‖x - y‖^2 - ‖x - z‖^2)", "x", "x: n, y: n, z: n",
+     "2 step(1 + ‖x - y‖^2 - ‖x - z‖^2) (z - y)", "FACENET eq. 1", "triplet-hinge"),
     # Cosine similarity (COS).
     ("a^T b / (‖a‖ ‖b‖)", "a", "a: n, b: n",
      "(b - (a^T b/(a^T a)) a)/(‖a‖ ‖b‖)", "COS 6.10", "cosine-wrt-a"),
@@ -156,6 +173,11 @@ ROWS = [
     ("-(t*log(σ(v^T tanh(W x))) + (1 - t)*log(1 - σ(v^T tanh(W x))))", "W",
      "v: h, W: h×n, x: n, t: scalar",
      "(σ(v^T tanh(W x)) - t) (v .* (1 - tanh(W x) .^ 2)) x^T", "DL 6.2.2", "bce-mlp-hidden"),
+    ("-(t*log(σ(w^T x + b)) + (1 - t)*log(1 - σ(w^T x + b)))", "b",
+     "w: n, x: n, b: scalar, t: scalar", "σ(w^T x + b) - t", "DL 6.2.2", "bce-bias"),
+    ("-sum(t .* log(σ(X w)) + (1 - t) .* log(1 - σ(X w))) + 0.5*λ*w^T w", "w",
+     "X: N×n, w: n, t: N, λ: scalar", "X^T (σ(X w) - t) + λ w", "PRML 4.91 + weight decay",
+     "bce-l2"),
     ("log(σ(z))", "z", "z: scalar", "1 - σ(z)", "DL 6.2.2", "log-sigmoid"),
     ("log(1 - σ(z))", "z", "z: scalar", "-σ(z)", "DL 6.2.2", "log-one-minus-sigmoid"),
     ("exp(a^T x) * exp(b^T x)", "x", "a: n, b: n, x: n", "exp((a + b)^T x) (a + b)",
@@ -192,6 +214,8 @@ PRINTED = {
     'attention-value-weights': 'softmax(Kq)',
     'attention-log-likelihood': 'Kᵀ(y − sum(y)softmax(Kq/c))/c',
     'attention-output-loss': '2softmax(Kq)(Vᵀsoftmax(Kq) − t)ᵀ',
+    'attention-logsumexp-keys': 'softmax(Kq/sqrt(d))qᵀ/sqrt(d)',
+    'attention-readout-keys': '(softmax(Kq) ⊙ v − (softmax(Kq)ᵀv)softmax(Kq))qᵀ',
     'log-cosh': 'Xᵀtanh(Xw − y)',
     'cauchy': '2Xᵀ((Xw − y) ⊘ (1 + (Xw − y)⊙²))',
     'pseudo-huber': 'Xᵀ((Xw − y) ⊘ sqrt(1 + (Xw − y)⊙²))',
@@ -199,6 +223,8 @@ PRINTED = {
     'geman-mcclure': '2cXᵀ((Xw − y) ⊘ (c + (Xw − y)⊙²)⊙²)',
     'charbonnier': 'Xᵀ((Xw − y) ⊘ sqrt((Xw − y)⊙² + ε))',
     'welsch': 'Xᵀ((Xw − y) ⊙ exp(−(Xw − y)⊙²/2))',
+    'student-t-location': 'Σ⁻¹(μ − x)/(ν + (x − μ)ᵀΣ⁻¹(x − μ))',
+    'poisson-regression': 'Xᵀ(exp(Xw) − y)',
     'rayleigh': '2(A − (xᵀAx)I/(xᵀx))x/(xᵀx)',
     'rayleigh-general': '(A + Aᵀ − 2(xᵀAx)I/(xᵀx))x/(xᵀx)',
     'rayleigh-wrt-matrix': 'xxᵀ/(xᵀx)',
@@ -206,12 +232,15 @@ PRINTED = {
     'fisher-lda': '2(wᵀd)(d − (wᵀd)Sw/(wᵀSw))/(wᵀSw)',
     'rayleigh-hessian':
         '2((2((xᵀAx)I/(xᵀx) − A)xxᵀ + 2xxᵀ((xᵀAx)I/(xᵀx) − A) − (xᵀAx)I)/(xᵀx) + A)/(xᵀx)',
+    'generalized-rayleigh-wrt-B': '−((xᵀBx)⁻²xᵀAx)xxᵀ',
+    'projection-trace': '0',
     'mahalanobis-metric': '(x − y)(x − y)ᵀ',
     'mahalanobis-metric-point': '2M(x − y)',
     'lmnn-hinge':
         'step(1 + (x − y)ᵀM(x − y) − (x − z)ᵀM(x − z))((x − y)(x − y)ᵀ − (x − z)(x − z)ᵀ)',
     'projected-distance': '2L(x − y)(x − y)ᵀ',
     'contrastive-hinge': 'step(m − ‖x − y‖)(y − x)/‖x − y‖',
+    'triplet-hinge': '2step(1 + ‖x − y‖² − ‖x − z‖²)(z − y)',
     'cosine-wrt-a': '(b − (aᵀb)·‖a‖⁻²a)/(‖a‖·‖b‖)',
     'cosine-wrt-b': '(a − (aᵀb)·‖b‖⁻²b)/(‖a‖·‖b‖)',
     'projection-length': '(y − (xᵀy)·‖x‖⁻²x)/‖x‖',
@@ -231,6 +260,8 @@ PRINTED = {
     'bce-neuron': '(σ(wᵀx) − t)x',
     'bce-mlp-output': '(σ(vᵀtanh(Wx)) − t)tanh(Wx)',
     'bce-mlp-hidden': '(σ(vᵀtanh(Wx)) − t)((1 − tanh(Wx)⊙²) ⊙ v)xᵀ',
+    'bce-bias': 'σ(wᵀx + b) − t',
+    'bce-l2': 'Xᵀ(σ(Xw) − t) + λw',
     'log-sigmoid': '1 − σ(z)',
     'log-one-minus-sigmoid': '−σ(z)',
     'exp-product': 'exp((a + b)ᵀx)(a + b)',
