@@ -431,6 +431,7 @@ RULE_NAMES_ZH = {
     "vec_scalars_out": "标量提出 vec", "exp_of_zero": "exp(0) = 1",
     "centred_sums_vanish": "中心化向量之和为零", "ones_in_a_sum": "标量广播",
     "hadamard_exps": "指数之积", "inverse_of_chain_cancel": "乘积的逆相消",
+    "quotient_of_quotient": "商的商", "number_over_out": "数值提出逐元素除法",
 }
 
 

@@ -1,7 +1,7 @@
-"""Identities the scalar normal form does not cover: det(X⁻¹) = 1/det X, tr(cA) = c·tr A,
-sinh/cosh = tanh and sin/cos = tan element-wise, cos² + sin² = 1, exp(0) = 1, and matrices
-taken out of vec/⊗ form ((Bᵀ ⊗ A)vec(X) = vec(AXB) across a sum). They register
-themselves in rewrite.RULES, after the scalar normal form (scalars.py).
+"""Identities the scalar normal form (scalars.py) does not cover: det(X⁻¹) = 1/det X,
+tr(cA) = c·tr A, (ABC)⁻¹ABC = I; element-wise sinh/cosh = tanh, exp(a) ⊙ exp(b) = exp(a + b),
+cos² + sin² = 1; a centred vector sums to 0; matrices out of vec/⊗ form ((Bᵀ ⊗ A)vec(X) =
+vec(AXB) across a sum). They register themselves in rewrite.RULES after the scalar rules.
 """
 from __future__ import annotations
 
@@ -35,24 +35,32 @@ _QUOTIENTS = {("sinh", "cosh"): "tanh", ("sin", "cos"): "tan"}
 
 
 def function_quotients(node, ctx):
-    """sinh(a) ⊘ cosh(a) → tanh(a), sin(a) ⊘ cos(a) → tan(a) (also with other factors above
-    the line); A ⊙ (c ⊘ B) → c·(A ⊘ B) for a number c; (A ⊘ B) ⊘ C → A ⊘ (B ⊙ C)"""
-    if type(node) is E.HadamardDiv and type(node.left) is E.HadamardDiv and \
-            tuple(node.left.right.shape) == tuple(node.right.shape):
-        return B.hdiv(node.left.left, B.hadamard(node.left.right, node.right))
+    """sinh(a) ⊘ cosh(a) → tanh(a), sin(a) ⊘ cos(a) → tan(a), also with other factors above
+    the line"""
     if type(node) is E.HadamardDiv and type(node.right) is E.Apply:
         den = node.right
         top = node.left.args if type(node.left) is E.Hadamard else (node.left,)
         for i, f in enumerate(top):
-            if type(f) is E.Apply and f.arg == den.arg and \
-                    _QUOTIENTS.get((f.fn, den.fn)) is not None:
+            if type(f) is E.Apply and f.arg == den.arg and (f.fn, den.fn) in _QUOTIENTS:
                 rest = top[:i] + top[i + 1:]
                 return B.hadamard(*rest, B.apply(_QUOTIENTS[(f.fn, den.fn)], f.arg))
+    return node
+
+
+def quotient_of_quotient(node, ctx):
+    """(A ⊘ B) ⊘ C → A ⊘ (B ⊙ C)"""
+    if type(node) is E.HadamardDiv and type(node.left) is E.HadamardDiv and \
+            tuple(node.left.right.shape) == tuple(node.right.shape):
+        return B.hdiv(node.left.left, B.hadamard(node.left.right, node.right))
+    return node
+
+
+def number_over_out(node, ctx):
+    """A ⊙ (c ⊘ B) → c·(A ⊘ B) for a number c"""
     if type(node) is E.Hadamard:
         for i, a in enumerate(node.args):
             if type(a) is E.HadamardDiv and type(a.left) is E.Num and a.left.value != 1:
-                rest = node.args[:i] + node.args[i + 1:]
-                num = B.hadamard(*rest)
+                num = B.hadamard(*node.args[:i], *node.args[i + 1:])
                 if tuple(num.shape) == tuple(node.shape):
                     return B.mul(a.left, B.hdiv(num, a.right))
     return node
@@ -212,12 +220,14 @@ def vec_scalars_out(node, ctx):
     return node
 
 
-RULES = (det_of_inverse, trace_scalars_out, function_quotients, pythagorean, exp_of_zero,
+RULES = (det_of_inverse, trace_scalars_out, function_quotients, quotient_of_quotient,
+         number_over_out, pythagorean, exp_of_zero,
          sum_of_row_transposes, kron_over_vec_sum, vec_scalars_out, centred_sums_vanish,
          ones_in_a_sum, hadamard_exps, inverse_of_chain_cancel)
 RULE_TYPES = {
     det_of_inverse: (E.Det,), trace_scalars_out: (E.Trace,),
-    function_quotients: (E.HadamardDiv, E.Hadamard), pythagorean: (E.Add,),
+    function_quotients: (E.HadamardDiv,), quotient_of_quotient: (E.HadamardDiv,),
+    number_over_out: (E.Hadamard,), pythagorean: (E.Add,),
     exp_of_zero: (E.Apply,), sum_of_row_transposes: (E.Add,), kron_over_vec_sum: (E.MatMul,),
     vec_scalars_out: (E.Vec,), centred_sums_vanish: (E.Sum, E.Mean),
     ones_in_a_sum: (E.Add,), hadamard_exps: (E.Hadamard, E.HadamardDiv),

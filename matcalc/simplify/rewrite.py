@@ -842,7 +842,6 @@ def trace_of_kron(node, ctx):
     return node
 
 
-
 RULES = (transpose_of_product, transpose_of_sum, transpose_of_symmetric, transpose_of_elementwise,
          collect_like_terms, common_coefficient, factor_common, inverse_cancel,
          diag_times_vector, hadamard_repeat, scalar_power_repeat, scalars_first, order_terms,
