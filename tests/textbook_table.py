@@ -207,7 +207,7 @@ PRINTED = {
     'layernorm-gain-normalised': '(x − mean(x))/sqrt(mean((x − mean(x))⊙²) + ε)',
     'rmsnorm-jacobian': '(I − xxᵀ/(xᵀx + nε))/sqrt(xᵀx/n + ε)',
     'rmsnorm-gain': 'x/sqrt(xᵀx/n + ε)',
-    'rmsnorm-input': '(g − (gᵀx/(xᵀx + nε))x)/sqrt(xᵀx/n + ε)',
+    'rmsnorm-input': '(g − (gᵀx)x/(xᵀx + nε))/sqrt(xᵀx/n + ε)',
     'normalise-jacobian': '(I − ‖x‖⁻²xxᵀ)/‖x‖',
     'attention-logsumexp': 'Kᵀsoftmax(Kq/sqrt(d))/sqrt(d)',
     'attention-value-readout': 'Kᵀ(softmax(Kq) ⊙ v − (softmax(Kq)ᵀv)softmax(Kq))',
@@ -232,7 +232,7 @@ PRINTED = {
     'fisher-lda': '2(wᵀd)(d − (wᵀd)Sw/(wᵀSw))/(wᵀSw)',
     'rayleigh-hessian':
         '2((2((xᵀAx)I/(xᵀx) − A)xxᵀ + 2xxᵀ((xᵀAx)I/(xᵀx) − A) − (xᵀAx)I)/(xᵀx) + A)/(xᵀx)',
-    'generalized-rayleigh-wrt-B': '−((xᵀBx)⁻²xᵀAx)xxᵀ',
+    'generalized-rayleigh-wrt-B': '−(xᵀAx)(xᵀBx)⁻²xxᵀ',
     'projection-trace': '0',
     'mahalanobis-metric': '(x − y)(x − y)ᵀ',
     'mahalanobis-metric-point': '2M(x − y)',

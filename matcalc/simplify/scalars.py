@@ -55,12 +55,13 @@ def _may_open(inner, outer, base) -> bool:
 
 class Factors:
     """coef · Π baseᵉ, bases kept in the order first met, keyed by their canonical form."""
-    __slots__ = ("coef", "powers", "seen")
+    __slots__ = ("coef", "powers", "seen", "opened")
 
     def __init__(self):
         self.coef = Fraction(1)
         self.powers: dict = {}       # key → [base, exponent]
         self.seen = 0                # base occurrences (more than len(powers): a merge)
+        self.opened = False          # a scalar product holding a chain was opened: ((c)⁻²aᵀb)
 
     def add(self, base, e):
         key = canonical(base)
@@ -96,6 +97,7 @@ class Factors:
                                                 (whole is None or nonnegative(whole))):
                 if whole is not None:
                     self.add(whole, e)
+                    self.opened = self.opened or bool(scal)
                 for f in scal:
                     self.take(f, e)
                 return
@@ -226,7 +228,7 @@ def scalar_factors(node, ctx):
     if out == node or tuple(out.shape) != tuple(node.shape):
         return node
     new, old = size(out), size(node)
-    keep = new < old or (new == old and (fired or fs.merged()))
+    keep = new < old or (new == old and (fired or fs.merged() or fs.opened))
     return out if keep else node
 
 
