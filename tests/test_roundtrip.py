@@ -307,3 +307,15 @@ def test_a_fractional_coefficient_with_a_divisor_joins_the_divisor():
     r = derive("‖(A) .^ (1/3)‖", wrt="A", shapes="A: m×n")
     assert str(r) == "A.^(-1/3)/(3·‖A.^(1/3)‖_F)"
     assert assert_result_reads_back(r, "A: m×n")
+
+
+def test_a_negative_scalar_power_prints_below_the_line():
+    """‖x‖⁻³xxᵀ and −c⁻²x printed the power in front; textbooks write xxᵀ/‖x‖³ and −x/c²."""
+    shapes = "x: n, c: scalar"
+    r = derive("x/c", wrt="c", shapes=shapes)
+    assert str(r) == "−x/c²" and r.text == "-x/c^2"
+    assert r.latex == "-\\frac{x}{c^{2}}"
+    assert assert_result_reads_back(r, shapes)
+    q = derive("(x^T x)^(-0.5)", wrt="x", shapes="x: n")
+    assert str(q) == "−x/(xᵀx)^1.5"
+    assert assert_result_reads_back(q, "x: n")

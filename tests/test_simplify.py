@@ -114,7 +114,7 @@ def test_every_rule_declares_the_node_types_it_rewrites():
     # was 2(A/((xᵀx)) − ((xᵀx)⁻²xᵀAx)I)x, with a doubled parenthesis
     ("x^T A x / (x^T x)", "x", "A: n×n symmetric, x: n", "2(A − (xᵀAx)I/(xᵀx))x/(xᵀx)"),
     # was (b − ‖b‖((‖a‖‖b‖)⁻²‖b‖aᵀb)a)/((‖a‖‖b‖))
-    ("a^T b / (‖a‖ ‖b‖)", "a", "a: n, b: n", "(b − (aᵀb)·‖a‖⁻²a)/(‖a‖·‖b‖)"),
+    ("a^T b / (‖a‖ ‖b‖)", "a", "a: n, b: n", "(b − (aᵀb)a/‖a‖²)/(‖a‖·‖b‖)"),
     # was −det(X⁻¹)X⁻ᵀ
     ("det(X^-1)", "X", "X: n×n", "−X⁻ᵀ/det(X)"),
     # was sign(det(X))det(X)X⁻ᵀ/abs(det(X))
@@ -124,8 +124,8 @@ def test_every_rule_declares_the_node_types_it_rewrites():
     ("-(t*log(σ(v^T tanh(W x))) + (1 - t)*log(1 - σ(v^T tanh(W x))))", "W",
      "v: h, W: h×n, x: n, t: scalar", "(σ(vᵀtanh(Wx)) − t)((1 − tanh(Wx)⊙²) ⊙ v)xᵀ"),
     # was −(1 + xᵀx)⁻²x/sqrt((1 + xᵀx)⁻¹) and −(xᵀx)⁻²((xᵀx)⁻¹)^(-0.5)x
-    ("sqrt(1/(1 + x^T x))", "x", "x: n", "−(1 + xᵀx)^(-1.5)x"),
-    ("(x^T x)^(-0.5)", "x", "x: n", "−(xᵀx)^(-1.5)x"),
+    ("sqrt(1/(1 + x^T x))", "x", "x: n", "−x/(1 + xᵀx)^1.5"),
+    ("(x^T x)^(-0.5)", "x", "x: n", "−x/(xᵀx)^1.5"),
     ("sum(log(cosh(X w - y)))", "w", "X: N×n, w: n, y: N", "Xᵀtanh(Xw − y)"),
     # √(u²) = |u| (u may be negative), then u/|u| = sign(u); sign(u)|u| = u
     ("sqrt((a^T x)^2)", "x", "a: n, x: n", "sign(aᵀx)a"),
