@@ -4,9 +4,9 @@ tables do not use, each with the form its source prints. Three checks per row:
 (a) matcalc's result is no larger than the textbook form (matcalc.simplify.size: operators and
     function applications, the measure of the identity table's size test), and prints exactly
     as pinned in PRINTED;
-(b) what matcalc prints (plain text, and Unicode where the print carries every size) parses back and agrees with central finite
-    differences of the ORIGINAL function, at random values with a different size for every
-    dimension name;
+(b) what matcalc prints (plain text, and Unicode where the print carries every size) parses
+    back and agrees with central finite differences of the ORIGINAL function, at random values
+    with a different size for every dimension name;
 (c) the textbook form itself, parsed, agrees with the same finite differences, so the column
     that (a) compares with is verified rather than trusted.
 
