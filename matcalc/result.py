@@ -44,6 +44,22 @@ def _residuals(node, repeated: set) -> list:
     return out
 
 
+def _post_order(node) -> list:
+    """Every distinct subtree of node, children before parents (the order names are defined)."""
+    out, done, stack = [], set(), [(node, False)]
+    while stack:
+        n, ready = stack.pop()
+        if ready:
+            out.append(n)
+            continue
+        if n in done:
+            continue
+        done.add(n)
+        stack.append((n, True))
+        stack.extend((c, False) for c in reversed(n.children))
+    return out
+
+
 def _holds_matrix_product(node) -> bool:
     if type(node) is E.MatMul:
         chain = [f for f in node.args if not f.is_scalar]
@@ -188,29 +204,52 @@ class Result(Derivation):
         return make_function(self, backend, value, args, sizes)
 
     @deep
-    def cse(self) -> str:
-        """The result with repeated or costly subexpressions named once:
-        `2Xᵀr where r = Xθ − y`-style (names are letters not used in the expression)."""
+    def cse(self, style: str = "unicode") -> str:
+        """The result with subexpressions named once: `2Xᵀr   where r = Xθ − y`. What is
+        costly (inverses, determinants, softmax) and a residual are always named; a piece that
+        repeats is named when that shortens the print by a clear margin (at least 6 characters
+        and a tenth), so xᵀx twice stays as it is and a square root six times gets a name.
+        style: "unicode" (default), "latex" or "text"; names are letters not used in the
+        expression, the same in every style."""
         from .simplify.cse import counts, shared, TRIVIAL, too_big
+        from .printing.named import STYLES
+        printer = {"unicode": to_unicode, "latex": to_latex, "text": to_text}.get(style)
+        if printer is None:
+            raise ValueError(f"unknown style {style!r}: use 'unicode', 'latex' or 'text'")
         node = self.node
         if too_big(node):
-            return printed(node, "unicode")
+            return printed(node, style, printer)
         uses = counts([node])
         costly = [n for n in uses if isinstance(n, (E.Inverse, E.Det, E.LogDet, E.Softmax))
-                  and not isinstance(n.arg, TRIVIAL)]
+                  and not isinstance(n.arg, TRIVIAL) and not n.arg.is_scalar]
         repeated = shared([node])
         costly += _residuals(node, set(repeated) | set(costly))
-        named = repeated + [n for n in dict.fromkeys(costly) if n not in repeated]
-        if not named:
-            return str(self)
         from .core.expr import names_in
         taken = set(names_in(self.function)) | set(names_in(node))
         letters = [c for c in "rstuvpqkgh" if c not in taken]
-        mapping, lines = {}, []
-        for sub, name in zip(named, letters):
-            lines.append(f"{name} = {to_unicode(E.substitute(sub, mapping))}")
-            mapping[sub] = E.Sym(name, sub.shape)
-        return f"{to_unicode(E.substitute(node, mapping))}   where " + ", ".join(lines)
+        rank = {n: i for i, n in enumerate(_post_order(node))}
+
+        def render(chosen, pr, style="unicode"):      # chosen by the Unicode length
+            where, sep, eq = STYLES[style]
+            mapping, lines = {}, []
+            for sub, name in zip(sorted(chosen, key=rank.get), letters):
+                lines.append(f"{pr(E.Sym(name, sub.shape))}{eq}"
+                             f"{pr(E.substitute(sub, mapping))}")
+                mapping[sub] = E.Sym(name, sub.shape)
+            body = pr(E.substitute(node, mapping))
+            return body + where + sep.join(lines) if lines else body
+
+        chosen = list(dict.fromkeys(costly))
+        length = len(render(chosen, to_unicode))
+        gain = {n: (uses[n] - 1) * len(to_unicode(n)) for n in repeated if n not in chosen}
+        for sub in sorted(gain, key=lambda n: (-gain[n], rank[n])):
+            if len(chosen) >= len(letters):
+                break
+            trial = len(render(chosen + [sub], to_unicode))
+            if length - trial >= max(6, length / 10):
+                chosen.append(sub)
+                length = trial
+        return render(chosen, printer, style)
 
     @deep
     def to_latex(self, bold: bool = False) -> str:

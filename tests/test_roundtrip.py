@@ -27,6 +27,7 @@ import test_golden
 import test_higher
 import test_identities
 import test_seeds
+import textbook_table
 from conftest import random_point
 
 
@@ -120,6 +121,10 @@ def _table_cases():
         out.append(pytest.param(expr, wrt, shapes, 2, id=f"hessian:{expr} d/d{wrt}"))
     for expr, wrt, shapes, *_ in test_higher.TENSORS:
         out.append(pytest.param(expr, wrt, shapes, 1, id=f"tensor:{expr} d/d{wrt}"))
+    for row in textbook_table.ROWS:
+        expr, wrt, shapes = row[:3]
+        out.append(pytest.param(expr, wrt, shapes, row[6] if len(row) > 6 else 1,
+                                id=f"textbook:{row[5]}"))
     return out
 
 
@@ -302,3 +307,15 @@ def test_a_fractional_coefficient_with_a_divisor_joins_the_divisor():
     r = derive("‖(A) .^ (1/3)‖", wrt="A", shapes="A: m×n")
     assert str(r) == "A.^(-1/3)/(3·‖A.^(1/3)‖_F)"
     assert assert_result_reads_back(r, "A: m×n")
+
+
+def test_a_negative_scalar_power_prints_below_the_line():
+    """‖x‖⁻³xxᵀ and −c⁻²x printed the power in front; textbooks write xxᵀ/‖x‖³ and −x/c²."""
+    shapes = "x: n, c: scalar"
+    r = derive("x/c", wrt="c", shapes=shapes)
+    assert str(r) == "−x/c²" and r.text == "-x/c^2"
+    assert r.latex == "-\\frac{x}{c^{2}}"
+    assert assert_result_reads_back(r, shapes)
+    q = derive("(x^T x)^(-0.5)", wrt="x", shapes="x: n")
+    assert str(q) == "−x/(xᵀx)^1.5"
+    assert assert_result_reads_back(q, "x: n")

@@ -13,7 +13,7 @@ from matcalc.language.parser import parse
 @pytest.mark.parametrize("expr, wrt, shapes, printed", [
     ("det(A X B)", "X", "A: n×n, X: n×n, B: n×n", "det(AXB)X⁻ᵀ"),
     ("logdet(A X B)", "X", "A: n×n, X: n×n, B: n×n", "X⁻ᵀ"),
-    ("det(X^-1)", "X", "X: n×n", "−det(X⁻¹)X⁻ᵀ"),
+    ("det(X^-1)", "X", "X: n×n", "−X⁻ᵀ/det(X)"),     # was −det(X⁻¹)X⁻ᵀ (same size)
     ("a^T diag(x) b", "x", "a: n, b: n, x: n", "a ⊙ b"),
     ("log(1 + exp(x))", "x", "x: n", "diag(σ(x))"),
     ("x^T A x", "x", "A: n×n symmetric, x: n", "2Ax"),
@@ -106,3 +106,101 @@ def test_elementwise_algebra_needs_no_numbers_and_keeps_shapes():
 def test_every_rule_declares_the_node_types_it_rewrites():
     from matcalc.simplify.rewrite import RULE_TYPES
     assert set(RULE_TYPES) == set(RULES)
+
+
+# Scalar factors in one normal form (textbook forms beyond the identity table) ------------------
+
+@pytest.mark.parametrize("expr, wrt, shapes, printed", [
+    # was 2(A/((xᵀx)) − ((xᵀx)⁻²xᵀAx)I)x, with a doubled parenthesis
+    ("x^T A x / (x^T x)", "x", "A: n×n symmetric, x: n", "2(A − (xᵀAx)I/(xᵀx))x/(xᵀx)"),
+    # was (b − ‖b‖((‖a‖‖b‖)⁻²‖b‖aᵀb)a)/((‖a‖‖b‖))
+    ("a^T b / (‖a‖ ‖b‖)", "a", "a: n, b: n", "(b − (aᵀb)a/‖a‖²)/(‖a‖·‖b‖)"),
+    # was −det(X⁻¹)X⁻ᵀ
+    ("det(X^-1)", "X", "X: n×n", "−X⁻ᵀ/det(X)"),
+    # was sign(det(X))det(X)X⁻ᵀ/abs(det(X))
+    ("log(abs(det(X)))", "X", "X: n×n", "X⁻ᵀ"),
+    ("abs(det(X))", "X", "X: n×n", "abs(det(X))X⁻ᵀ"),
+    # was σ(1 − σ)((1 − t)/(1 − σ) − t/σ)(…)xᵀ
+    ("-(t*log(σ(v^T tanh(W x))) + (1 - t)*log(1 - σ(v^T tanh(W x))))", "W",
+     "v: h, W: h×n, x: n, t: scalar", "(σ(vᵀtanh(Wx)) − t)((1 − tanh(Wx)⊙²) ⊙ v)xᵀ"),
+    # was −(1 + xᵀx)⁻²x/sqrt((1 + xᵀx)⁻¹) and −(xᵀx)⁻²((xᵀx)⁻¹)^(-0.5)x
+    ("sqrt(1/(1 + x^T x))", "x", "x: n", "−x/(1 + xᵀx)^1.5"),
+    ("(x^T x)^(-0.5)", "x", "x: n", "−x/(xᵀx)^1.5"),
+    ("sum(log(cosh(X w - y)))", "w", "X: N×n, w: n, y: N", "Xᵀtanh(Xw − y)"),
+    # √(u²) = |u| (u may be negative), then u/|u| = sign(u); sign(u)|u| = u
+    ("sqrt((a^T x)^2)", "x", "a: n, x: n", "sign(aᵀx)a"),
+    ("(a^T x)^2 / abs(a^T x)", "x", "a: n, x: n", "sign(aᵀx)a"),
+    ("abs(t)^2", "t", "t: scalar", "2t"),
+    ("exp(a^T x) * exp(b^T x)", "x", "a: n, b: n, x: n", "exp((a + b)ᵀx)(a + b)"),
+    ("sum(sqrt(1 + (X w - y) .^ 2) - 1)", "w", "X: N×n, w: n, y: N",
+     "Xᵀ((Xw − y) ⊘ sqrt(1 + (Xw − y)⊙²))"),
+    ("sum((X w - y) .^ 2 ./ (c + (X w - y) .^ 2))", "w", "X: N×n, w: n, y: N, c: scalar",
+     "2cXᵀ((Xw − y) ⊘ (c + (Xw − y)⊙²)⊙²)"),
+])
+def test_scalar_factors_collect_and_cancel(expr, wrt, shapes, printed):
+    r = derive(expr, wrt=wrt, shapes=shapes)
+    assert str(r) == printed
+    r.check()
+
+
+def test_hessian_of_the_rayleigh_quotient_prints_as_a_matrix():
+    """It printed with (xᵀ ⊗ I)(vec(…)xᵀ + …) although it is an n×n matrix."""
+    from matcalc.core import expr as E
+    r = derive("x^T A x / (x^T x)", wrt="x", shapes="A: n×n symmetric, x: n", order=2)
+    stack = [r.node]
+    while stack:
+        n = stack.pop()
+        assert type(n) not in (E.Kron, E.Vec, E.Commutation), str(r)
+        stack.extend(n.children)
+    r.check()
+
+
+@pytest.mark.parametrize("expr, wrt, shapes", [
+    ("sqrt((a^T x)^2)", "x", "a: n, x: n"),          # (u²)^½ = |u|, not u
+    ("((a^T x)^2)^(1.5)", "x", "a: n, x: n"),
+    ("sign(a^T x) * (a^T x)^3", "x", "a: n, x: n"),  # sign(u)u³ = |u|u², not u³
+    ("(a^T x)^2 / abs(a^T x)", "x", "a: n, x: n"),
+    ("sqrt(t)^2 * sqrt(t)", "t", "t: scalar"),
+])
+def test_powers_are_opened_only_where_that_is_an_identity(expr, wrt, shapes):
+    derive(expr, wrt=wrt, shapes=shapes).check()
+
+
+def test_cse_names_a_repeated_piece_only_when_that_shortens_the_print():
+    """A layer-norm gradient repeated the variance under its square root; the Rayleigh quotient's
+    xᵀx twice is shorter left as it is (it was named r = (xᵀx)⁻¹, longer than without)."""
+    r = derive("sum(g .* (x - mean(x)) / sqrt(mean((x - mean(x)) .^ 2) + ε))", wrt="x",
+               shapes="g: n, x: n, ε: scalar")
+    text = r.cse()
+    assert text.endswith("where r = mean((x − mean(x))⊙²) + ε")
+    assert len(text) < len(str(r)) and text.count("mean((") == 1
+    assert r.cse("text").endswith("where r = mean((x - mean(x)).^2) + ε")
+    assert r.cse("latex").endswith(
+        r"\quad\text{where } r = \operatorname{mean}\left(\left(x - \operatorname{mean}"
+        r"\left(x\right)\right)^{\circ 2}\right) + \epsilon")
+    q = derive("x^T A x / (x^T x)", wrt="x", shapes="A: n×n symmetric, x: n")
+    assert q.cse() == str(q)
+    with pytest.raises(ValueError, match="unknown style"):
+        q.cse("html")
+
+
+def test_cse_definitions_read_back():
+    """The body with every name's definition substituted has the result's values."""
+    import numpy as np
+    from matcalc.language.parser import parse_with_shapes
+    from matcalc.numeric.evaluate import evaluate_tree
+    shapes = "g: n, x: n, ε: scalar"
+    r = derive("sum(g .* (x - mean(x)) / sqrt(mean((x - mean(x)) .^ 2) + ε))", wrt="x",
+               shapes=shapes)
+    body, defs = r.cse("text").split("   where ")
+    env = {"g": np.arange(1.0, 5.0).reshape(4, 1), "x": np.array([[0.3], [-1.0], [2.0], [0.5]]),
+           "ε": np.array([[0.1]])}
+    sizes = {d: 4 for d in r.node.shape[0].free_symbols}
+    for d in defs.split(", "):
+        name, rhs = d.split(" = ")
+        node, _ = parse_with_shapes(rhs, shapes)
+        env[name] = evaluate_tree(node, env, sizes)
+        shapes += f", {name}: {'n' if node.shape[0] != 1 else 'scalar'}"
+    node, _ = parse_with_shapes(body, shapes)
+    np.testing.assert_allclose(evaluate_tree(node, env, sizes), evaluate_tree(r.node, env, sizes),
+                               rtol=1e-10)

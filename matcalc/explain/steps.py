@@ -426,6 +426,14 @@ RULE_NAMES_ZH = {
     "ones_outer": "全一向量的外积", "softmax_sums_to_one": "softmax 之和为 1",
     "softmax_of_exp": "识别 softmax", "elementwise_algebra": "逐元素约分",
     "transposes_out": "提出转置", "diag_sign_out": "负号提到 diag 之外",
+    "scalar_factors": "合并标量因子", "common_scalar_power": "提取标量公因子",
+    "det_of_inverse": "逆矩阵的行列式", "trace_scalars_out": "标量提出迹",
+    "function_quotients": "函数之商", "pythagorean": "平方和恒等式",
+    "sum_of_row_transposes": "转置之和", "kron_over_vec_sum": "Kronecker 积分配到 vec 之和",
+    "vec_scalars_out": "标量提出 vec", "exp_of_zero": "exp(0) = 1",
+    "centred_sums_vanish": "中心化向量之和为零", "ones_in_a_sum": "标量广播",
+    "hadamard_exps": "指数之积", "inverse_of_chain_cancel": "乘积的逆相消",
+    "quotient_of_quotient": "商的商", "number_over_out": "数值提出逐元素除法",
 }
 
 

@@ -171,6 +171,8 @@ class Printer:
                 coef = f.value if coef is None else coef * f.value
             elif isinstance(f, E.Inverse) and is_scalar(f.shape or (2, 2)) and f.shape:
                 den.append(f.arg)
+            elif isinstance(f, E.Power) and f.shape and is_scalar(f.shape) and f.exponent < 0:
+                den.append(E.Power(f.arg, -f.exponent, f.shape))    # x/‖x‖³, not ‖x‖⁻³x
             else:
                 num.append(f)
         return coef, num, den

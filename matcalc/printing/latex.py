@@ -52,7 +52,12 @@ class LatexPrinter(Printer):
         return Printer.number(self, v)
 
     def divide(self, body, den, node, num):
-        d = self.join_factors([self.operand(x, node) for x in den], den)
+        if len(num) == 1 and body == self.paren(self(num[0])):
+            body = self(num[0])              # \frac{b - c}{…}, not \frac{\left(b - c\right)}{…}
+        if len(den) == 1:
+            d = self(den[0])                 # \frac{…}{x^{\top} x}: the bar is the bracket
+        else:
+            d = self.join_factors([self.operand(x, node) for x in den], den)
         return f"\\frac{{{body}}}{{{d}}}"
 
     def join_factors(self, parts, nodes):

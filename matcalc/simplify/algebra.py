@@ -33,8 +33,19 @@ def _elementwise(node) -> bool:
     if t in (E.Add, E.Hadamard, E.HadamardDiv, E.HadamardPower):
         return True
     if t is E.MatMul:
-        return sum(not is_scalar(f.shape) for f in node.args) <= 1
+        return sum(not is_scalar(f.shape) for f in node.args) <= 1 or \
+            (is_scalar(node.shape) and any(is_scalar(f.shape) for f in node.args))
     return is_scalar(node.shape) and t in (E.Power, E.Inverse)
+
+
+def _parts(node):
+    """The operands of an element-wise node; the matrix chain of a 1×1 product is one
+    operand (ν⁻¹·xᵀΣ⁻¹x: ν⁻¹ and xᵀΣ⁻¹x), never a commuting factor of its own."""
+    if type(node) is E.MatMul and is_scalar(node.shape):
+        chain = [f for f in node.args if not is_scalar(f.shape)]
+        if len(chain) > 1:
+            return tuple(f for f in node.args if is_scalar(f.shape)) + (B.mul(*chain),)
+    return node.children
 
 
 def _divides(node) -> bool:
@@ -46,18 +57,22 @@ def _divides(node) -> bool:
                 (is_scalar(n.shape) and (t is E.Inverse or t is E.Power and n.exponent < 0)):
             return True
         if _elementwise(n):
-            stack.extend(n.children)
+            stack.extend(_parts(n))
     return False
 
 
-def _to_sympy(node, atoms, sympy):
+def _to_sympy(node, atoms, sympy, keep_sums=False):
+    """node as a SymPy expression in symbols for its atoms; with keep_sums, a sum that does
+    not divide is one atom too (so c + (Xw − y)⊙² is not expanded)."""
     t = type(node)
+    if keep_sums and t is E.Add and not _divides(node) and not _plain_sums(node, inner=True):
+        t = None
     if t is E.Num:
         return sympy.Rational(node.value.numerator, node.value.denominator)
     if t is E.Ones:
         return sympy.Integer(1)
-    if _elementwise(node):
-        kids = [_to_sympy(c, atoms, sympy) for c in node.children]
+    if t is not None and _elementwise(node):
+        kids = [_to_sympy(c, atoms, sympy, keep_sums) for c in _parts(node)]
         if t is E.Add:
             return sympy.Add(*kids)
         if t in (E.Hadamard, E.MatMul):
@@ -96,8 +111,10 @@ def _from_sympy(e, back, sympy):
                 return None
             ex = Fraction(int(ex.p), int(ex.q))
             (num if ex > 0 else den).append(B.hpow(b, abs(ex)))
+        outside = [f for f in num if is_scalar(f.shape)] if den else []
+        num = [f for f in num if not is_scalar(f.shape)] if den else num
         top = B.mul(B.num(abs(coef)), B.hadamard(*num) if num else B.num(1))
-        out = B.hdiv(top, B.hadamard(*den)) if den else top
+        out = B.mul(*outside, B.hdiv(top, B.hadamard(*den))) if den else top
         return B.neg(out) if coef < 0 else out          # −(1 ⊘ x²), not (−1) ⊘ x²
     return None
 
@@ -114,7 +131,7 @@ def _degree(node) -> int:
     if t is E.HadamardPower or t is E.Power:
         e = node.exponent
         return _degree(node.arg) * (abs(int(e)) if Fraction(e).denominator == 1 else 99)
-    return sum(_degree(c) for c in node.children)
+    return sum(_degree(c) for c in _parts(node))
 
 
 def _atoms(node, out: set) -> set:
@@ -122,7 +139,7 @@ def _atoms(node, out: set) -> set:
     if type(node) in (E.Num, E.Ones):
         return out
     if _elementwise(node):
-        for c in node.children:
+        for c in _parts(node):
             _atoms(c, out)
     else:
         out.add(node)
@@ -136,7 +153,7 @@ def _monomial(node, sign: int, powers: dict) -> bool:
     if t is E.Num or t is E.Ones:
         return True
     if t in (E.Hadamard, E.MatMul) and _elementwise(node):
-        return all(_monomial(c, sign, powers) for c in node.args)
+        return all(_monomial(c, sign, powers) for c in _parts(node))
     if t is E.HadamardDiv:
         return _monomial(node.left, sign, powers) and _monomial(node.right, -sign, powers)
     if t in (E.HadamardPower, E.Power):
@@ -196,22 +213,39 @@ def _algebra(node):
     return best
 
 
+def _plain_sums(node, inner: bool = False) -> bool:
+    """Whether an element-wise expression holds a sum that does not divide (one that the
+    second pass of _lowest_terms keeps whole); with inner, one below node itself."""
+    stack = list(_parts(node)) if inner else [node]
+    while stack:
+        n = stack.pop()
+        if type(n) is E.Add and (inner or not _divides(n)):
+            return True
+        if _elementwise(n):
+            stack.extend(_parts(n))
+    return False
+
+
 def _lowest_terms(node):
     if type(node) is E.HadamardDiv and node.left != node.right and \
             not _elementwise(node.left) and not _elementwise(node.right):
         return None                          # a ⊘ b of two atoms has nothing to cancel
     import sympy
-    atoms: dict = {}
-    expr = _to_sympy(node, atoms, sympy)
-    if len(atoms) > MAX_ALGEBRA_ATOMS:
-        return None
-    back = {v: k for k, v in atoms.items()}
     best, best_size = None, size(node)
-    cancelled = sympy.cancel(expr)
-    forms = [cancelled]
-    if not cancelled.is_polynomial():        # a polynomial is already in lowest terms
-        forms.append(sympy.factor(cancelled))
-    for form in forms:
+    forms = []
+    for keep_sums in (False, True):
+        if keep_sums and not _plain_sums(node):
+            break
+        atoms: dict = {}
+        expr = _to_sympy(node, atoms, sympy, keep_sums)
+        if len(atoms) > MAX_ALGEBRA_ATOMS:
+            return None
+        back = {v: k for k, v in atoms.items()}
+        cancelled = sympy.cancel(expr)
+        forms.append((cancelled, back))
+        if not cancelled.is_polynomial():    # a polynomial is already in lowest terms
+            forms.append((sympy.factor(cancelled), back))
+    for form, back in forms:
         cand = _from_sympy(form, back, sympy)
         if cand is None:
             continue
@@ -239,6 +273,37 @@ def _inner_product(node):
     return cand if size(cand) < size(node) else None
 
 
+def _scalar_part(node):
+    """The scalar factors of a matrix product in lowest terms together (σ(1 − σ)((1 − t)/(1 − σ)
+    − t/σ)·M → (σ − t)·M, M/((1 + q/ν)ν) → M/(ν + q)), or None when that is not smaller."""
+    scal = [f for f in node.args if is_scalar(f.shape) and type(f) is not E.Num]
+    if not scal:
+        return None
+    part = B.mul(*scal)
+    if not (_elementwise(part) and _divides(part)):
+        return None
+    reduced = _algebra(part)
+    if reduced is None:
+        return None
+    rest = [f for f in node.args if not is_scalar(f.shape) or type(f) is E.Num]
+    return B.mul(reduced, *rest)
+
+
+def _termwise(node):
+    """node with the scalar factors of each product inside it in lowest terms, when node as a
+    whole has no smaller form: (g − (gᵀx)x/((xᵀx/n + ε)n))/√u → (g − (gᵀx)x/(xᵀx + nε))/√u."""
+    def go(n):
+        if type(n) is E.MatMul:
+            r = _scalar_part(n)
+            if r is not None:
+                return r
+        if type(n) in (E.Add, E.MatMul, E.Hadamard) and _elementwise(n):
+            return rebuilt(n, [go(c) for c in n.children])
+        return n
+    out = go(node)
+    return None if out == node else out
+
+
 def compact_algebra(node, ctx):
     """Element-wise subexpressions in lowest terms; inner products through ⊙ (bottom-up)."""
     memo: dict = {}
@@ -249,12 +314,17 @@ def compact_algebra(node, ctx):
         if hit is not None:
             return hit
         ew = _elementwise(n)
-        m = rebuilt(n, [go(c, ew) for c in n.children])
+        direct = set(_parts(n)) if ew else ()      # a 1×1 product's chain factors stand alone
+        m = rebuilt(n, [go(c, c in direct) for c in n.children])
         reduced = None
         if type(m) is E.MatMul and len(m.args) == 2 and is_scalar(m.shape):
             reduced = _inner_product(m)
+        elif type(m) is E.MatMul and not ew:
+            reduced = _scalar_part(m)
         elif ew and not inside and _elementwise(m) and _divides(m):
             reduced = _algebra(m)
+            if reduced is None:
+                reduced = _termwise(m)
         if reduced is not None:
             record(ctx, "elementwise_algebra", m, reduced)
             m = reduced

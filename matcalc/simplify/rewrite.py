@@ -876,6 +876,15 @@ RULE_TYPES = {
 RULES_FOR = {t: tuple(r for r in RULES if t in RULE_TYPES[r]) for t in E.NODE_TYPES}
 
 
+def register(rules, types: dict) -> None:
+    """Rules of other modules of this package (scalars.py, identities.py), appended to RULES:
+    they build on the helpers here, so they register themselves rather than being imported."""
+    global RULES, RULES_FOR
+    RULES = RULES + tuple(r for r in rules if r not in RULES)
+    RULE_TYPES.update(types)
+    RULES_FOR = {t: tuple(r for r in RULES if t in RULE_TYPES[r]) for t in E.NODE_TYPES}
+
+
 # Size ------------------------------------------------------------------------------------------
 
 def size(node) -> int:
