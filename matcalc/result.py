@@ -358,7 +358,9 @@ class Result(Derivation):
         from .numeric.evaluate import (bind_values, evaluate_tree, limit_entries, names_in,
                                        vec_to_tensor)
         syms = names_in(self.node)
-        env, found = bind_values({**names_in(self.function), **syms}, values, _value_key)
+        # the variable too: tr(eye(n)) wrt X has no other name that carries the size n
+        env, found = bind_values({**names_in(self.function), **syms,
+                                  self.variable.name: self.variable}, values, _value_key)
         from .core.dims import symbol
         for k, v in (sizes or {}).items():
             found[symbol(k)] = int(v)

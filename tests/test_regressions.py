@@ -262,3 +262,17 @@ def test_sympy_form_of_a_result_with_a_scalar_operand_in_an_elementwise_operatio
         expr = expr.subs(x, sympy.Matrix(point))
     got = np.array(expr.as_explicit(), dtype=float)
     np.testing.assert_allclose(got, numpy_gradient(point), rtol=1e-12)
+
+
+def test_evaluate_takes_a_size_from_the_variable_when_nothing_else_carries_it():
+    """tr(eye(n)) wrt X raised "the size n is not known" although X's value has that shape."""
+    got = derive("tr(eye(n))", wrt="X", shapes="X: n×n").evaluate({"X": np.eye(4)})
+    assert got.shape == (4, 4) and not np.any(got)
+
+
+def test_check_of_logdet_of_a_gram_matrix_finds_a_point_at_every_seed():
+    """About one check in 256 of logdet(XᵀX) raised "could not find a point": half of all size
+    draws have m < n, where XᵀX is singular; the check now tries more draws."""
+    r = derive("logdet(X^T X)", "X", "X: m×n")
+    for seed in range(300):
+        r.check(seed=seed)

@@ -446,6 +446,12 @@ def numeric_derivative(fn, f_shape, x, order: int, scale: float = 1.0):
     return g, first_shape(f_shape, x.shape)
 
 
+# Points (and sizes) tried before a check gives up. About half of all size draws make XᵀX
+# singular for X: m×n (m < n), so 8 tries failed about once in 256 checks of logdet(XᵀX);
+# failing tries cost two evaluations each.
+_ATTEMPTS = 24
+
+
 def finite_difference_check(f, d, wrt, kind, layout, modifiers, seed=None, rtol=None,
                             atol=1e-7, direction: str | None = None,
                             hessian_product: bool = False) -> CheckReport:
@@ -479,7 +485,7 @@ def finite_difference_check(f, d, wrt, kind, layout, modifiers, seed=None, rtol=
     rtol = _tolerance(order) if rtol is None else rtol
     kink_seen, inaccurate, zeros = None, None, None
     limited = False
-    for attempt in range(8):
+    for attempt in range(_ATTEMPTS):
         sizes = draw_sizes(dims, rng)        # redrawn: m < n can make XᵀX singular
         if not limited:
             limit_entries([f, d] + list(syms.values()), sizes, "the check")
