@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core import expr as E
 from ..core.errors import CheckError
 from ..core.expr import names_in
 from .evaluate import draw_sizes, draw_value, evaluate_tree, limit_entries
@@ -152,6 +153,33 @@ def _membership(structure, X, d0, order):
     return float(np.max(np.abs(P @ d0 @ P - d0)))
 
 
+def _inverted(nodes) -> list:
+    """The matrices the trees invert or take a determinant of (their condition decides whether
+    differences at a point mean anything: a skew-symmetric matrix of odd size is singular)."""
+    out, stack, seen = [], list(nodes), set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        inverts = type(n) in (E.Inverse, E.LogDet, E.Det) or (type(n) is E.Power
+                                                              and n.exponent < 0)
+        if inverts and not n.arg.is_scalar:
+            out.append(n.arg)
+        stack.extend(n.children)
+    return out
+
+
+def _condition(matrices, env, sizes) -> float:
+    worst = 1.0
+    for node in matrices:
+        a = evaluate_tree(node, env, sizes)
+        if not np.all(np.isfinite(a)):
+            return float("inf")
+        worst = max(worst, float(np.linalg.cond(a)))
+    return worst
+
+
 def check_structured(f, d, x, structure: str, convention: str, order: int, modifiers,
                      seed=None, rtol: float = 1e-5, atol: float = 1e-7):
     """Compare d, the structured (or entries) gradient or vec-form Hessian of the scalar f with
@@ -164,10 +192,12 @@ def check_structured(f, d, x, structure: str, convention: str, order: int, modif
     for n in syms.values():
         for s in n.shape:
             dims |= s.free_symbols
-    fn = None
+    fn, inverted, singular = None, _inverted([f, d]), False
     for _attempt in range(8):
-        # one size larger than the default check: n = 2 has a single off-diagonal entry
-        sizes = {k: v + 1 for k, v in draw_sizes(dims, rng).items()}
+        # one size larger than the default check (n = 2 has a single off-diagonal entry), and
+        # two on every other pair of attempts: a skew-symmetric matrix of odd size is singular
+        shift = 1 + (_attempt // 2) % 2
+        sizes = {k: v + shift for k, v in draw_sizes(dims, rng).items()}
         r, c = (int(s.subs(sizes)) if s.free_symbols else int(s) for s in x.shape)
         if r < c:                            # Stiefel: more rows than columns
             continue
@@ -180,8 +210,15 @@ def check_structured(f, d, x, structure: str, convention: str, order: int, modif
         d0 = np.asarray(evaluate_tree(d, env, sizes), dtype=float)
         if not np.isfinite(d0).all():
             continue
+        if _condition(inverted, env, sizes) > (1e8 if order == 1 else 1e6):
+            singular = True                  # differences next to a singular matrix: redrawn
+            continue
         return _compare(fn, env, x.name, d0, structure, convention, order, sizes, rng,
                         rtol, atol)
+    if singular:
+        raise CheckError("every point drawn makes a matrix the function inverts singular (a "
+                         "skew-symmetric matrix of odd size always is), so the structured "
+                         "derivative was not checked")
     raise CheckError("could not find a point where the function and its derivative are finite, "
                      "so the structured derivative was not checked")
 
