@@ -247,8 +247,11 @@ def riemannian_hessian(H, G, X):
     I − ((I ⊗ XXᵀ) + (Xᵀ ⊗ X)K(n,p))/2; the result is P(H − S ⊗ I)P, S = sym(XᵀG)."""
     n, p = X.shape
     XXt = B.mul(X, B.transpose(X))
-    P = B.sub(B.identity(n * p), B.mul(B.num(_ONE_HALF), B.add(
-        B.kron(B.identity(p), XXt), B.mul(B.kron(B.transpose(X), X), B.commutation(n, p)))))
+    if p == 1:                   # the unit sphere: xᵀ ⊗ x = xxᵀ, so P = I − xxᵀ
+        P = B.sub(B.identity(n), XXt)
+    else:
+        P = B.sub(B.identity(n * p), B.mul(B.num(_ONE_HALF), B.add(
+            B.kron(B.identity(p), XXt), B.mul(B.kron(B.transpose(X), X), B.commutation(n, p)))))
     XtG = B.mul(B.transpose(X), G)
     S = B.mul(B.num(_ONE_HALF), B.add(XtG, B.transpose(XtG)))
     return B.mul(P, B.sub(H, B.kron(S, B.identity(n))), P)
@@ -359,6 +362,33 @@ def skew_transposes(node, x):
     return walk(node)
 
 
+def orthogonal_products(node, x):
+    """node with XᵀX = I used for the variable x with orthonormal columns (and XXᵀ = I when x
+    is square): adjacent factors Xᵀ, X of a product cancel. Valid on the manifold, where a
+    Riemannian gradient or Hessian is evaluated."""
+    from ..simplify.rewrite import rebuild
+    xt = B.transpose(x)
+    pairs = [(xt, x)] + ([(x, xt)] if x.shape[0] == x.shape[1] else [])
+
+    def walk(n):
+        if not n.children or not _contains(n, x):
+            return n
+        kids = [walk(c) for c in n.children]
+        if type(n) is not E.MatMul:
+            return rebuild(n, kids)
+        out = []
+        for k in kids:
+            if out and (out[-1], k) in pairs:
+                out.pop()
+                continue
+            out.append(k)
+        if not any(not (f.shape == (1, 1)) for f in out):
+            out.append(B.identity(n.shape[0]))
+        return B.mul(*out)
+
+    return walk(node)
+
+
 def _coefficient(node):
     """(c, A) with node = cA for a leading number c (1 when there is none)."""
     if type(node) is E.MatMul and type(node.args[0]) is E.Num:
@@ -411,7 +441,8 @@ def _apply(found, structure: str | None, simplify: bool = True):
     if "," in found.wrt:
         raise UnsupportedError("structured conventions apply to first and second derivatives "
                                "with respect to one variable, not to mixed derivatives")
-    if 1 in (x.shape[0], x.shape[1]):
+    unit_vector = declared == "orthogonal" and x.shape[1] == 1 and x.shape[0] != 1
+    if 1 in (x.shape[0], x.shape[1]) and not unit_vector:     # a unit vector: the sphere
         raise _refusal(MatcalcError, f"structured conventions apply to matrix variables; "
                        f"{x.name} is a vector or a scalar, whose entries are all independent",
                        x.name)
@@ -431,7 +462,7 @@ def _apply(found, structure: str | None, simplify: bool = True):
                                f"matrix {x.name}; this derivative is a {found.kind}")
     if found.order == 1:
         node = gradient_form(found.node, x, declared, name, found.decls)
-    elif found.order == 2 and found.kind == "tensor":
+    elif found.order == 2 and (found.kind == "tensor" or unit_vector):
         node = hessian_form(found.node, x, declared, name, found.checked_function)
     else:
         raise UnsupportedError("structured conventions give first and second derivatives")
@@ -441,6 +472,8 @@ def _apply(found, structure: str | None, simplify: bool = True):
         node = run_simplify(node, ctx)
         if declared == "skew":          # Xᵀ = −X: X + Aᵀ − A − Xᵀ is 2X + Aᵀ − A
             node = run_simplify(skew_transposes(node, x), ctx)
+        if declared == "orthogonal":    # XᵀX = I on the manifold, where the answer lives
+            node = run_simplify(orthogonal_products(node, x), ctx)
     text = sentence(name, declared, x.name)
     if found.order == 2:
         text += HESSIAN_SENTENCES["orthogonal" if declared == "orthogonal" else name]
