@@ -373,3 +373,44 @@ def test_tril_triu_latex_input_and_generated_code_agree_with_differences():
         _, g = r.to_function(framework)(**v)
         np.testing.assert_allclose(np.asarray(g, dtype=float), want, rtol=1e-7, atol=1e-8)
     assert_result_reads_back(r, shapes)
+
+
+# The unit sphere (a unit vector declared orthogonal: the Stiefel manifold St(n, 1)) ------------
+
+def test_unit_vector_gets_the_riemannian_gradient_and_hessian_on_the_sphere():
+    """x: n orthogonal was refused ('x is a vector … whose entries are all independent'). On
+    the sphere the Rayleigh quotient xᵀAx has grad f = 2(I − xxᵀ)Ax and Hess f(x) =
+    P(2A − 2(xᵀAx)I)P, P = I − xxᵀ (Absil, Mahony & Sepulchre, §4.6 and §5.5)."""
+    shapes = "x: n orthogonal, A: n×n symmetric"
+    rng = np.random.default_rng(21)
+    n = SIZES["n"]
+    a = rng.normal(size=(n, n))
+    A = (a + a.T) / 2
+    x = rng.normal(size=(n, 1))
+    x /= np.linalg.norm(x)
+    P = np.eye(n) - x @ x.T
+    g = derive("x^T A x", "x", shapes=shapes, structure="structured")
+    np.testing.assert_allclose(g.evaluate({"x": x, "A": A}), 2 * P @ A @ x, atol=1e-12)
+    H = derive("x^T A x", "x", shapes=shapes, structure="structured", order=2)
+    want = P @ (2 * A - 2 * (x.T @ A @ x).item() * np.eye(n)) @ P
+    np.testing.assert_allclose(H.evaluate({"x": x, "A": A}), want, atol=1e-12)
+    f = lambda z: (z.T @ A @ z).item()                        # noqa: E731
+    tangent = [P @ e for e in np.eye(n)[:, :, None]]
+    for u in tangent:
+        assert (u.T @ H.evaluate({"x": x, "A": A}) @ tangent[1]).item() == pytest.approx(
+            d2(f, x, u, tangent[1], retract=True), rel=1e-4, abs=1e-6)
+    for r in (g, H):
+        assert "tangent directions" in str(r.check(seed=0))
+        assert_result_reads_back(r, shapes)
+    assert "⊗" not in str(H)                                  # P printed as I − xxᵀ
+
+
+def test_stiefel_results_use_orthonormal_columns():
+    """tr(XᵀXA) is constant on the Stiefel manifold; its Riemannian gradient printed
+    X(A + Aᵀ − (XᵀX(A + Aᵀ) + (A + Aᵀ)XᵀX)/2) without using XᵀX = I."""
+    r = derive("tr(X^T X A)", "X", shapes="X: n×p orthogonal, A: p×p", structure="structured")
+    assert "XᵀX" not in str(r)
+    v = {"X": draw("orthogonal", (4, 3), np.random.default_rng(0)),
+         "A": np.random.default_rng(1).normal(size=(3, 3))}
+    np.testing.assert_allclose(r.evaluate(v), 0, atol=1e-12)
+    r.check(seed=0)
