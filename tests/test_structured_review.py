@@ -23,7 +23,7 @@ import pytest
 import matcalc
 from matcalc import derive
 
-from test_roundtrip import assert_result_reads_back
+from test_roundtrip import assert_reads_back, assert_result_reads_back
 
 SIZES = {"n": 4, "p": 3, "k": 5}
 inv = np.linalg.inv
@@ -190,7 +190,24 @@ REVIEW = [
     ("stiefel-sum", "sum(X)", "X: n×p orthogonal", "orthogonal", {}, lambda v: np.sum(v["X"])),
     ("orthogonal-group-trAX", "tr(A X)", "X: n×n orthogonal, A: n×n", "orthogonal",
      {"A": "nn"}, lambda v: tr(v["A"] @ v["X"])),
+    ("orthogonal-group-procrustes", "‖X A − B‖_F^2 + tr(C X X)", "X: n×n orthogonal, A: n×k, "
+     "B: n×k, C: n×n", "orthogonal", {"A": "nk", "B": "nk", "C": "nn"},
+     lambda v: np.sum((v["X"] @ v["A"] - v["B"]) ** 2) + tr(v["C"] @ v["X"] @ v["X"])),
 ]
+
+
+# A bare I before a Kronecker product with a declared k rebinds k when read back (a shape-
+# inference problem outside the structured code); the text and LaTeX forms read back.
+UNICODE_READBACK_FAILS = {"orthogonal-group-procrustes"}
+
+
+@pytest.mark.xfail(strict=True, reason="shape inference: `I (eye(n) ⊗ A)` with A: n×k binds "
+                   "k = n²")
+def test_unicode_hessian_with_a_bare_identity_before_a_kronecker_reads_back():
+    shapes = "X: n×n orthogonal, A: n×k, B: n×k, C: n×n"
+    r = derive("‖X A − B‖_F^2 + tr(C X X)", "X", shapes=shapes, structure="structured",
+               order=2)
+    assert_reads_back(r.node, str(r), shapes, r.decls)
 
 
 def point(case, seed=0):
@@ -232,6 +249,10 @@ def test_every_convention_against_differences_of_the_original_function(case, ord
         np.testing.assert_allclose(got, want, rtol=0, atol=(1e-6 if order == 1 else 1e-4) * scale,
                                    err_msg=f"{convention}: {r}")
         assert "directions" in str(r.check(seed=order))
+        if case[0] in UNICODE_READBACK_FAILS and order == 2:     # see the xfail test below
+            for printed in (r.text, r.latex):
+                assert_reads_back(r.node, printed, shapes, r.decls)
+            continue
         assert_result_reads_back(r, shapes)
 
 
