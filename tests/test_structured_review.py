@@ -435,3 +435,19 @@ def test_stiefel_results_use_orthonormal_columns():
          "A": np.random.default_rng(1).normal(size=(3, 3))}
     np.testing.assert_allclose(r.evaluate(v), 0, atol=1e-12)
     r.check(seed=0)
+
+
+def test_check_of_a_steep_skew_hessian_allows_for_the_error_of_its_differences():
+    """The check compared the Hessian of ‖X⁻¹Aᵀ − X² ⊙ X ⊙ A‖² (X skew, entries near 10⁷)
+    with one mixed difference and reported 'disagrees' (9120281.5 vs 9121867.1) for a right
+    answer; the gap to differences at twice the step now bounds their own error."""
+    expr = "‖X^-1 A^T − (X^2) .* (X .* A)‖_F^2"
+    shapes = "X: n×n skew, A: n×n"
+    for convention in ("structured", "entries"):
+        derive(expr, "X", shapes=shapes, structure=convention, order=2).check(seed=0)
+    # a wrong Hessian is still caught: the structured one checked as if it were the entries one
+    r = derive(expr, "X", shapes=shapes, structure="structured", order=2)
+    from dataclasses import replace
+    wrong = replace(r, convention_info=replace(r.convention_info, name="entries"))
+    with pytest.raises(matcalc.CheckError, match="disagrees"):
+        wrong.check(seed=0)
