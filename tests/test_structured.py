@@ -151,6 +151,10 @@ CASES = [
      lambda v: (v["a"].T @ v["X"] @ v["b"]).item(), lambda v: v["a"] @ v["b"].T),
     ("skew-frobenius", "‖X − A‖_F^2", "X: n×n skew, A: n×n", "skew", {"A": "nn"},
      lambda v: np.sum((v["X"] - v["A"]) ** 2), lambda v: 2 * (v["X"] - v["A"])),
+    # an inverse of a skew X: singular at every odd size, where r.check() must not look
+    ("skew-trace-inverse", "tr(X^-1 A)", "X: n×n skew, A: n×n", "skew", {"A": "nn"},
+     lambda v: np.trace(inv(v["X"]) @ v["A"]),
+     lambda v: -(inv(v["X"]) @ v["A"] @ inv(v["X"])).T),
     # lower and upper triangular: the entries of the triangle are the coordinates
     ("lower-logdet", "logdet(X)", "X: n×n lower", "lower", {},
      lambda v: np.linalg.slogdet(v["X"])[1], lambda v: inv(v["X"]).T),
@@ -374,6 +378,9 @@ HESSIANS = [
     ("diagonal-logdet", lambda v, E, F: -np.trace(inv(v["X"]) @ E @ inv(v["X"]) @ F)),
     ("skew-trAXX", lambda v, E, F: np.trace(v["A"] @ (E @ F + F @ E))),
     ("skew-frobenius", lambda v, E, F: 2 * np.sum(E * F)),
+    ("skew-trace-inverse", lambda v, E, F: np.trace(inv(v["X"]) @ E @ inv(v["X"]) @ F
+                                                    @ inv(v["X"]) @ v["A"])
+     + np.trace(inv(v["X"]) @ F @ inv(v["X"]) @ E @ inv(v["X"]) @ v["A"])),
     ("lower-logdet", lambda v, E, F: -np.trace(inv(v["X"]) @ E @ inv(v["X"]) @ F)),
     ("lower-cholesky-fit", lambda v, E, F: 2 * np.sum((E @ v["X"].T + v["X"] @ E.T)
                                                       * (F @ v["X"].T + v["X"] @ F.T))

@@ -199,6 +199,14 @@ def _largest(node, sizes) -> int:
     return out
 
 
+def _diagonal_part(G, I):
+    """G ∘ I, or G itself when G is a scalar multiple of I (2I − I ∘ I is I)."""
+    factors = G.args if type(G) is E.MatMul else (G,)
+    if type(factors[-1]) is E.Identity and all(f.shape == (1, 1) for f in factors[:-1]):
+        return G
+    return B.hadamard(G, I)
+
+
 def gradient_form(G, X, structure: str, name: str, decls=None):
     """The structured gradient or the entries derivative built from the unconstrained G (X the
     variable, n×n, or n×p on the Stiefel manifold)."""
@@ -206,13 +214,13 @@ def gradient_form(G, X, structure: str, name: str, decls=None):
     I = B.identity(n)
     if structure == "symmetric":
         if same_as_transpose(G, decls, 1):        # sym(G) = G: print G, not (G + Gᵀ)/2
-            return G if name == "structured" else B.sub(B.mul(B.num(2), G), B.hadamard(G, I))
+            return G if name == "structured" else B.sub(B.mul(B.num(2), G), _diagonal_part(G, I))
         GT = _transpose_terms(G)
         if name == "structured":
             return B.mul(B.num(_ONE_HALF), B.add(G, GT))
-        return B.add(G, GT, B.neg(B.hadamard(G, I)))
+        return B.add(G, GT, B.neg(_diagonal_part(G, I)))
     if structure == "diagonal":
-        return B.hadamard(G, I)
+        return _diagonal_part(G, I)
     if structure == "skew":
         if same_as_transpose(G, decls, -1):       # skew(G) = G
             return G if name == "structured" else B.mul(B.num(2), G)
@@ -239,8 +247,11 @@ def riemannian_hessian(H, G, X):
     I − ((I ⊗ XXᵀ) + (Xᵀ ⊗ X)K(n,p))/2; the result is P(H − S ⊗ I)P, S = sym(XᵀG)."""
     n, p = X.shape
     XXt = B.mul(X, B.transpose(X))
-    P = B.sub(B.identity(n * p), B.mul(B.num(_ONE_HALF), B.add(
-        B.kron(B.identity(p), XXt), B.mul(B.kron(B.transpose(X), X), B.commutation(n, p)))))
+    if p == 1:                   # the unit sphere: xᵀ ⊗ x = xxᵀ, so P = I − xxᵀ
+        P = B.sub(B.identity(n), XXt)
+    else:
+        P = B.sub(B.identity(n * p), B.mul(B.num(_ONE_HALF), B.add(
+            B.kron(B.identity(p), XXt), B.mul(B.kron(B.transpose(X), X), B.commutation(n, p)))))
     XtG = B.mul(B.transpose(X), G)
     S = B.mul(B.num(_ONE_HALF), B.add(XtG, B.transpose(XtG)))
     return B.mul(P, B.sub(H, B.kron(S, B.identity(n))), P)
@@ -274,10 +285,15 @@ def hessian_form(H, X, structure: str, name: str, G=None):
     if structure in ("symmetric", "diagonal", "skew"):      # not a triangle: ΔK ≠ Δ there
         H, sign = _absorb_commutations(H, K, -1 if structure == "skew" else 1)
     if name == "structured" or structure in ("diagonal", "lower", "upper"):   # P² = P
-        if type(H) is E.Identity:
-            return B.mul(B.num(sign), P)
-        if type(H) is E.MatMul and [type(a) for a in H.args] == [E.Num, E.Identity]:
-            return B.mul(B.num(sign), H.args[0], P)
+        P2 = P
+    elif structure == "symmetric":      # (I + K − Δ)² = 2I + 2K − 3Δ (K² = I, KΔ = ΔK = Δ)
+        P2 = B.add(B.mul(B.num(2), I), B.mul(B.num(2), K), B.mul(B.num(-3), mask))
+    else:                               # (I − K)² = 2(I − K)
+        P2 = B.mul(B.num(2), P)
+    if type(H) is E.Identity:
+        return B.mul(B.num(sign), P2)
+    if type(H) is E.MatMul and [type(a) for a in H.args] == [E.Num, E.Identity]:
+        return B.mul(B.num(sign), H.args[0], P2)
     return B.mul(B.num(sign), P, H, P)
 
 
@@ -297,7 +313,119 @@ def _absorb_commutations(H, K, sign: int):
     return B.mul(*coef, *(args or [B.identity(K.shape[0])])), s
 
 
+def _contains(node, x) -> bool:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n == x:
+            return True
+        stack.extend(n.children)
+    return False
+
+
+def skew_transposes(node, x):
+    """node with Xᵀ = −X used for the skew-symmetric variable x: every transpose of a
+    subexpression that contains x is taken into its factors ((AB)ᵀ = BᵀAᵀ, (A⁻¹)ᵀ = (Aᵀ)⁻¹,
+    (Aᵏ)ᵀ = (Aᵀ)ᵏ) until it reaches x, where it becomes −x. Valid wherever x is skew, which is
+    everywhere a structured answer for it means anything."""
+    from ..simplify.rewrite import rebuild
+
+    def transposed(n):                       # nᵀ, with the transpose taken inside
+        if n == x:
+            return B.neg(x)
+        if not _contains(n, x):
+            return B.transpose(n)
+        t = type(n)
+        if t is E.Transpose:
+            return walk(n.arg)
+        if t is E.Add:
+            return B.add(*[transposed(a) for a in n.args])
+        if t is E.MatMul:
+            return B.mul(*[transposed(a) for a in reversed(n.args)])
+        if t is E.Hadamard:
+            return B.hadamard(*[transposed(a) for a in n.args])
+        if t is E.Inverse:                   # ((cA)ᵀ)⁻¹ = c⁻¹(Aᵀ)⁻¹
+            c, a = _coefficient(transposed(n.arg))
+            return B.mul(B.num(1 / c), B.inverse(a))
+        if t is E.Power and n.exponent.denominator == 1:
+            c, a = _coefficient(transposed(n.arg))
+            return B.mul(B.num(c ** n.exponent), B.power(a, n.exponent))
+        return B.transpose(walk(n))
+
+    def walk(n):
+        if type(n) is E.Transpose:
+            return transposed(n.arg)
+        if not n.children or not _contains(n, x):
+            return n
+        return rebuild(n, [walk(c) for c in n.children])
+
+    return walk(node)
+
+
+def orthogonal_products(node, x):
+    """node with XᵀX = I used for the variable x with orthonormal columns (and XXᵀ = I when x
+    is square): adjacent factors Xᵀ, X of a product cancel. Valid on the manifold, where a
+    Riemannian gradient or Hessian is evaluated."""
+    from ..simplify.rewrite import rebuild
+    xt = B.transpose(x)
+    pairs = [(xt, x)] + ([(x, xt)] if x.shape[0] == x.shape[1] else [])
+
+    def walk(n):
+        if not n.children or not _contains(n, x):
+            return n
+        kids = [walk(c) for c in n.children]
+        if type(n) is not E.MatMul:
+            return rebuild(n, kids)
+        out = []
+        for k in kids:
+            if out and (out[-1], k) in pairs:
+                out.pop()
+                continue
+            out.append(k)
+        if not any(not (f.shape == (1, 1)) for f in out):
+            out.append(B.identity(n.shape[0]))
+        return B.mul(*out)
+
+    return walk(node)
+
+
+def _coefficient(node):
+    """(c, A) with node = cA for a leading number c (1 when there is none)."""
+    if type(node) is E.MatMul and type(node.args[0]) is E.Num:
+        return node.args[0].value, B.mul(*node.args[1:])
+    return Fraction(1), node
+
+
+def _where(found, name: str | None = None):
+    """The span of `name` in the expression (its first occurrence), else of the whole text."""
+    from ..core.errors import Span
+    stack, spans = [found.function], []
+    while name is not None and stack:
+        n = stack.pop()
+        if type(n) is E.Sym and n.name == name and getattr(n, "span", None) is not None:
+            spans.append(n.span)
+        stack.extend(n.children)
+    return min(spans, key=lambda s: s.start) if spans else Span(0, len(found.input))
+
+
 def apply_convention(found, structure: str | None, simplify: bool = True):
+    """(the Derivation, its Convention) for derive(..., structure=...): see _apply; a refusal
+    carries a caret under the expression (or under the variable it is about)."""
+    try:
+        return _apply(found, structure, simplify)
+    except MatcalcError as err:
+        if err.span is None:
+            err.span = _where(found, getattr(err, "about", None))
+        raise err.with_text(found.input) from None
+
+
+def _refusal(cls, message, about=None, **kw):
+    err = cls(message, **kw)
+    err.about = about
+    return err
+
+
+def _apply(found, structure: str | None, simplify: bool = True):
     """(the Derivation, its Convention) for derive(..., structure=...): the unconstrained result
     unchanged, or its structured / entries form in closed form, simplified with the
     declarations (Aᵀ = A holds at every point where the structured answer means anything)."""
@@ -313,25 +441,39 @@ def apply_convention(found, structure: str | None, simplify: bool = True):
     if "," in found.wrt:
         raise UnsupportedError("structured conventions apply to first and second derivatives "
                                "with respect to one variable, not to mixed derivatives")
-    if 1 in (x.shape[0], x.shape[1]):
-        raise MatcalcError(f"structured conventions apply to matrix variables; {x.name} is a "
-                           "vector or a scalar, whose entries are all independent")
+    unit_vector = declared == "orthogonal" and x.shape[1] == 1 and x.shape[0] != 1
+    if 1 in (x.shape[0], x.shape[1]) and not unit_vector:     # a unit vector: the sphere
+        raise _refusal(MatcalcError, f"structured conventions apply to matrix variables; "
+                       f"{x.name} is a vector or a scalar, whose entries are all independent",
+                       x.name)
     if declared is None:
-        raise MatcalcError(f"the {name} convention needs {x.name} declared with its structure in "
-                           "the shapes (symmetric, spd, diagonal, skew, orthogonal, lower or "
-                           f"upper), e.g. shapes=\"{x.name}: n×n symmetric\"")
+        raise _refusal(MatcalcError, f"the {name} convention needs {x.name} declared with its "
+                       "structure in the shapes (symmetric, spd, diagonal, skew, orthogonal, "
+                       f"lower or upper), e.g. shapes=\"{x.name}: n×n symmetric\"", x.name)
+    rows, cols = x.shape
+    if declared == "orthogonal" and rows.is_Integer and cols.is_Integer and int(rows) < int(cols):
+        raise _refusal(UnsupportedError, f"{x.name} is {rows}×{cols}: an orthogonal matrix "
+                       "with more columns than rows has orthonormal rows, and structured "
+                       "conventions are given for orthonormal columns (n×p with n ≥ p, "
+                       "XᵀX = I)", x.name,
+                       hint=f"write the function of the {cols}×{rows} transpose instead")
     if not all(d == 1 for d in found.function.shape):
         raise UnsupportedError(f"structured conventions apply to scalar functions of the "
                                f"matrix {x.name}; this derivative is a {found.kind}")
     if found.order == 1:
         node = gradient_form(found.node, x, declared, name, found.decls)
-    elif found.order == 2 and found.kind == "tensor":
+    elif found.order == 2 and (found.kind == "tensor" or unit_vector):
         node = hessian_form(found.node, x, declared, name, found.checked_function)
     else:
         raise UnsupportedError("structured conventions give first and second derivatives")
     if simplify:
         from ..simplify.rewrite import Context, simplify as run_simplify
-        node = run_simplify(node, Context(symmetric=found.decls.symmetric_names))
+        ctx = Context(symmetric=found.decls.symmetric_names)
+        node = run_simplify(node, ctx)
+        if declared == "skew":          # Xᵀ = −X: X + Aᵀ − A − Xᵀ is 2X + Aᵀ − A
+            node = run_simplify(skew_transposes(node, x), ctx)
+        if declared == "orthogonal":    # XᵀX = I on the manifold, where the answer lives
+            node = run_simplify(orthogonal_products(node, x), ctx)
     text = sentence(name, declared, x.name)
     if found.order == 2:
         text += HESSIAN_SENTENCES["orthogonal" if declared == "orthogonal" else name]

@@ -179,6 +179,9 @@ def _check_mods(decl: Decl, spec, part) -> Decl:
     clash = [m for m in ("skew", "orthogonal") if m in mods and len(mods) > 1]
     if clash or {"lower", "upper"} <= mods:
         raise _shape_error(f"`{' '.join(sorted(mods))}` do not go together", spec, part)
+    if mods & {"lower", "upper"} and mods & {"symmetric", "spd"}:
+        raise _shape_error(f"`{' '.join(sorted(mods))}` do not go together: a symmetric "
+                           "triangular matrix is diagonal (declare it `diagonal`)", spec, part)
     if mods == {"orthogonal"}:          # n×p with orthonormal columns (the Stiefel manifold)
         return decl
     if decl.modifiers and decl.shape[0] != decl.shape[1]:

@@ -318,11 +318,11 @@ def draw_value(node, sizes, modifiers, rng, positive: bool):
     lower, upper, skew, orthogonal);
     square matrices near the identity so that inverses and log-determinants exist."""
     r, c = _shape(node, sizes)
+    if "diagonal" in modifiers:         # first: `spd diagonal` is diagonal (and positive)
+        return np.diag(rng.uniform(0.5, 1.5, size=r))
     if "spd" in modifiers:
         a = rng.normal(size=(r, r))
         return a @ a.T / r + np.eye(r)
-    if "diagonal" in modifiers:
-        return np.diag(rng.uniform(0.5, 1.5, size=r))
     if "orthogonal" in modifiers:       # orthonormal columns (Stiefel), signs fixed by R
         q, rr = np.linalg.qr(rng.normal(size=(max(r, c), min(r, c))))
         q = q * np.sign(np.diag(rr))
