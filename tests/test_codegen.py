@@ -185,11 +185,18 @@ def test_shared_subexpressions_are_computed_once():
     assert src.count("X @ theta") == 1
 
 
-def test_shape_assertions_name_sizes():
+def test_shape_checks_name_sizes_and_are_not_asserts():
+    """The checks raise ValueError (an assert would vanish under python -O): one comparison per
+    input, the message formatted only when it fails."""
     src = derive("(Xθ − y)^T (Xθ − y)", wrt="θ", shapes="X: m×n, θ: n, y: m").code("numpy")
+    assert "assert" not in src
     fn = load(src, "value_and_grad")
-    with pytest.raises(AssertionError, match="y should be m×1"):
+    with pytest.raises(ValueError, match="y should be m×1"):
         fn(np.ones((3, 2)), np.ones(2), np.ones(4))
+    with pytest.raises(ValueError, match=r"θ should be n×1 or 1-D, got shape \(2, 1, 1\)"):
+        fn(np.ones((3, 2)), np.ones((2, 1, 1)), np.ones(3))
+    with pytest.raises(ValueError, match="X should be m×n"):
+        fn(np.ones((3, 2, 1)), np.ones(2), np.ones(3))
 
 
 @pytest.mark.parametrize("name, safe", [("θ", "theta"), ("lambda", "lambda_"), ("x_1", "x_1"),
