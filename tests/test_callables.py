@@ -83,11 +83,19 @@ def expected(r, env, style):
     return want
 
 
-def run_row(expr, wrt, shapes, order, backend, style, dtype=np.float64):
+def run_row(expr, wrt, shapes, order, backend, style, dtype=np.float64, positional=False):
+    """Called with keyword arguments, or (positional=True) with the arrays in the signature's
+    order, the call the hot path takes."""
     r = derive(expr, wrt=wrt, shapes=shapes, order=order)
     env, sizes = point(r)
     fn = r.to_function(backend)
-    value, got = fn(**inputs(fn, env, sizes, style, backend, dtype))
+    kwargs = inputs(fn, env, sizes, style, backend, dtype)
+    if positional:
+        params = inspect.signature(fn).parameters
+        first = [kwargs.pop(k) for k, p in params.items() if p.kind is not p.KEYWORD_ONLY]
+        value, got = fn(*first, **kwargs)
+    else:
+        value, got = fn(**kwargs)
     return r, env, value, got
 
 
@@ -98,13 +106,17 @@ def test_callable_equals_evaluate_with_1d_and_column_inputs(expr, wrt, shapes, e
     if backend != "numpy":
         pytest.importorskip(backend)
     for style in ("1d", "column"):
-        r, env, value, got = run_row(expr, wrt, shapes, order, backend, style)
-        want = expected(r, env, style)
-        got = as_numpy(got)
-        assert got.shape == want.shape, (style, got.shape, want.shape)
-        np.testing.assert_allclose(got, want, **tolerance(backend))
-        if r.function.shape == (1, 1) or all(d == 1 for d in r.function.shape):
-            assert as_numpy(value).shape == ()
+        for positional in (False, True):
+            r, env, value, got = run_row(expr, wrt, shapes, order, backend, style,
+                                         positional=positional)
+            want = expected(r, env, style)
+            got = as_numpy(got)
+            assert got.shape == want.shape, (style, positional, got.shape, want.shape)
+            np.testing.assert_allclose(got, want, **tolerance(backend))
+            if r.function.shape == (1, 1) or all(d == 1 for d in r.function.shape):
+                assert as_numpy(value).shape == ()
+                if backend == "numpy":
+                    assert isinstance(value, np.floating), type(value)
 
 
 @pytest.mark.parametrize("expr, wrt, shapes, expected_text, order", ROWS)
@@ -112,12 +124,14 @@ def test_float32_in_float32_out(expr, wrt, shapes, expected_text, order):
     for backend in BACKENDS:
         if backend != "numpy":
             pytest.importorskip(backend)
-        r, env, value, got = run_row(expr, wrt, shapes, order, backend, "1d", np.float32)
-        assert str(as_numpy(got).dtype) == "float32", backend
-        assert str(as_numpy(value).dtype) == "float32", backend
-        want = expected(r, env, "1d")
-        scale = max(1.0, float(np.max(np.abs(want))))
-        np.testing.assert_allclose(as_numpy(got), want, rtol=2e-3, atol=2e-3 * scale)
+        for positional in (False, True):
+            r, env, value, got = run_row(expr, wrt, shapes, order, backend, "1d", np.float32,
+                                         positional)
+            assert str(as_numpy(got).dtype) == "float32", backend
+            assert str(as_numpy(value).dtype) == "float32", backend
+            want = expected(r, env, "1d")
+            scale = max(1.0, float(np.max(np.abs(want))))
+            np.testing.assert_allclose(as_numpy(got), want, rtol=2e-3, atol=2e-3 * scale)
 
 
 # least squares against the closed form, sizes m=5, n=3 ----------------------------------------

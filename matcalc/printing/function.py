@@ -66,20 +66,8 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
         raise UnsupportedError(f"unknown backend {backend!r}; choose one of "
                                + ", ".join(BACKENDS))
     source, fname, params, variables = generated(result, backend, sizes, None, value)
-    inner = compile_generated(source, fname)
-    xp = _backend_module(backend)
-    keyword_only = params[params.index("*") + 1:] if "*" in params else []
-
-    # parameters: the variables' names, in the order asked for
-    public = {}            # public name → (node, identifier in the generated code)
-    alias = {}             # accepted other spelling → public name
-    for node, ident in variables:
-        pub = _param_name(node.name, ident)
-        public[pub] = (node, ident)
-        for other in {ident, node.name}:
-            if other != pub:
-                alias[other] = pub
-    order = list(public)
+    public, alias = _public_names(variables)
+    order = appearance = list(public)
     if args is not None:
         wanted = [a.strip() for a in (args.split(",") if isinstance(args, str) else args)]
         wanted = [alias.get(a, a) for a in wanted]
@@ -89,6 +77,15 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
                 f"args must name the variables once each; the variables are {', '.join(order)}"
                 + (f" (not {', '.join(unknown)})" if unknown else ""))
         order = wanted + [a for a in order if a not in wanted]
+        if order != list(public):     # the generated function takes them in this order too
+            names = [public[a][0].name for a in order]
+            source, fname, params, variables = generated(result, backend, sizes, None, value,
+                                                         order=names)
+            public, alias = _public_names(variables)
+            order = list(public)
+    inner = compile_generated(source, fname)
+    xp = _backend_module(backend)
+    keyword_only = params[params.index("*") + 1:] if "*" in params else []
     sig = inspect.Signature(
         [inspect.Parameter(a, inspect.Parameter.POSITIONAL_OR_KEYWORD) for a in order] +
         [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY) for k in keyword_only])
@@ -96,8 +93,8 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
     f_node, d_node = result.function, result.node
     wrt = result.variable.name
     wrt_pub = next((p for p, (n, _) in public.items() if n.name == wrt), None)
-    vector_inputs = [p for p, (n, _) in public.items() if _kind(n.shape) in (_Kind.COLUMN,
-                                                                              _Kind.ROW)]
+    vector_inputs = [p for p in appearance if p in public and
+                     _kind(public[p][0].shape) in (_Kind.COLUMN, _Kind.ROW)]
 
     # per parameter, worked out once: its kind, and each size as an int or a size name
     static = {}
@@ -153,7 +150,14 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
                                  f"{seen[0]} from {seen[1]}, but {size} here")
         return fixed, shape, (v.dtype if hasattr(raw, "dtype") else None)
 
+    fast = None if keyword_only else _fast_path(result, backend, value, order, wrt_pub,
+                                                 vector_inputs, inner)
+
     def function(*a, **kw):
+        if fast is not None and not kw and len(a) == len(order):
+            out = fast(a)
+            if out is not None:
+                return out
         for k in list(kw):
             if k in alias:
                 if alias[k] in kw:
@@ -202,6 +206,84 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
     function.__doc__ = "\n".join(lines)
     function.source = source
     return function
+
+
+def _public_names(variables):
+    """public name → (node, identifier in the generated code), and accepted other spelling →
+    public name."""
+    public, alias = {}, {}
+    for node, ident in variables:
+        pub = _param_name(node.name, ident)
+        public[pub] = (node, ident)
+        for other in {ident, node.name}:
+            if other != pub:
+                alias[other] = pub
+    return public, alias
+
+
+def _fast_path(result, backend, value, order, wrt_pub, vector_inputs, inner):
+    """The call for the common case, or None: every input an array of the backend (not a
+    subclass, not a list or a number) of one floating dtype, passed positionally. The generated
+    function checks the shapes itself (one comparison per input); whatever it refuses, and every
+    other call, goes the careful way, which converts, says what is wrong, and shapes the same.
+    Returns a function of the argument tuple giving the outputs, or None to go the careful
+    way."""
+    if backend == "numpy":
+        import numpy
+        kind, floats = numpy.ndarray, {numpy.dtype(t) for t in ("float16", "float32",
+                                                                "float64", "longdouble")}
+    elif backend == "torch":
+        import torch
+        kind, floats = torch.Tensor, {torch.float16, torch.bfloat16, torch.float32,
+                                      torch.float64}
+    else:
+        return None          # under jax.jit the wrapper runs once per trace: no hot path
+    if result.kind == "tensor":
+        return None
+    f_node, d_node = result.function, result.node
+    wrt_i = order.index(wrt_pub) if wrt_pub in order else None
+    flat_i = order.index(wrt_pub) if wrt_pub in vector_inputs else (
+        order.index(vector_inputs[0]) if vector_inputs else None)
+    like_input = result.kind == "gradient" and wrt_i is not None and \
+        tuple(d_node.shape) == tuple(result.variable.shape)
+    numpy_out = backend == "numpy"
+
+    def finish(x, node_kind, flat, dtype):
+        if x.dtype is not dtype and x.dtype != dtype:
+            x = _cast(x, dtype, backend)
+        if node_kind == _Kind.SCALAR:
+            x = x.reshape(())
+            return x[()] if numpy_out else x
+        if flat and node_kind != _Kind.MATRIX:
+            return x.reshape(-1)
+        return x
+
+    f_kind, d_kind = _kind(f_node.shape), _kind(d_node.shape)
+
+    def call(a):
+        dtype = a[0].dtype if a[0].__class__ is kind else None
+        if dtype not in floats:
+            return None
+        for x in a:
+            if x.__class__ is not kind or (x.dtype is not dtype and x.dtype != dtype):
+                return None
+        try:
+            out = inner(*a)
+        except (ValueError, IndexError):   # a shape it refuses: the careful way says why
+            return None
+        flat = flat_i is not None and a[flat_i].ndim == 1
+        d = out[1] if value else out
+        if like_input:
+            if d.dtype is not dtype and d.dtype != dtype:
+                d = _cast(d, dtype, backend)
+            d = d.reshape(a[wrt_i].shape)
+            if numpy_out and d.ndim == 0:
+                d = d[()]
+        else:
+            d = finish(d, d_kind, flat, dtype)
+        return (finish(out[0], f_kind, flat, dtype), d) if value else d
+
+    return call
 
 
 def _default_dtype(backend, xp):
