@@ -8,6 +8,7 @@ by hand; the autograd tests with central differences of the function written her
 """
 from __future__ import annotations
 
+import importlib.util
 import inspect
 
 import numpy as np
@@ -363,3 +364,104 @@ def test_a_scalar_variable_passed_as_a_number_gives_a_0d_derivative():
     value, g = f(0.0, np.array([1.0, 2.0, 3.0]))
     assert np.ndim(value) == 0 and np.ndim(g) == 0
     np.testing.assert_allclose([value, g], [3.0, 6.0])
+
+
+# how many n×n products the generated code does (structure, not timing) -----------------------
+# value and gradient as an expert writes them: Xθ once, reused by the value (θᵀ(Xθ), yᵀ(Xθ)) and
+# the gradient; Hessians: XᵀX once, Xθ and Xᵀ(s ⊙ X) once each, X + Xᵀ with no product.
+PRODUCTS = [
+    # problem, expression, shapes, hand-written value, gradient and Hessian, n×n products for
+    # value + gradient, gradient alone, Hessian
+    ("least squares", "(X θ - y)^T (X θ - y)", "X: n×n, θ: n, y: n",
+     lambda X, t, y: (X @ t - y) @ (X @ t - y), lambda X, t, y: 2 * X.T @ (X @ t - y),
+     lambda X, t, y: 2 * X.T @ X, 2, 2, 1),
+    ("logistic regression", "sum(softplus(X θ)) - y^T X θ", "X: n×n, θ: n, y: n",
+     lambda X, t, y: np.sum(np.log1p(np.exp(X @ t))) - y @ X @ t,
+     lambda X, t, y: X.T @ (1 / (1 + np.exp(-X @ t)) - y),
+     lambda X, t, y: X.T @ np.diag(np.exp(-X @ t) / (1 + np.exp(-X @ t)) ** 2) @ X, 2, 2, 2),
+    ("xᵀAx", "θ^T X θ", "X: n×n, θ: n",
+     lambda X, t: t @ X @ t, lambda X, t: X @ t + X.T @ t, lambda X, t: X + X.T, 2, 2, 0),
+]
+
+
+class _CountedMatrix(np.ndarray):
+    """An n×n array that counts the matrix products it takes part in (its views, X.T, too)."""
+    products = 0
+
+    def __array_ufunc__(self, ufunc, method, *args, **kwargs):
+        if ufunc is np.matmul:
+            _CountedMatrix.products += 1
+        plain = [a.view(np.ndarray) if isinstance(a, _CountedMatrix) else a for a in args]
+        return getattr(ufunc, method)(*plain, **kwargs)
+
+
+def _problem_point(shapes, n=6):
+    rng = np.random.default_rng(11)
+    X, t, y = rng.normal(size=(n, n)), rng.normal(size=n), rng.normal(size=n)
+    return (X, t, y) if "y" in shapes else (X, t)
+
+
+@pytest.mark.parametrize("problem, expr, shapes, f, grad, hess, both, alone, hessian", PRODUCTS,
+                         ids=[p[0] for p in PRODUCTS])
+def test_generated_numpy_code_does_as_few_matrix_products_as_hand_written(
+        problem, expr, shapes, f, grad, hess, both, alone, hessian):
+    """The value θᵀXθ and the gradient Xθ + Xᵀθ share Xθ (was three n×n products for two);
+    yᵀXθ reuses Xθ from σ(Xθ) (was a third). Counted by calling the generated source with an
+    X that counts the products it enters, and checked against the hand-written formulas."""
+    args = _problem_point(shapes)
+    names = ["X", "θ", "y"][:len(args)]
+    for order, value, want in ((1, True, both), (1, False, alone), (2, False, hessian)):
+        fn = derive(expr, "θ", shapes, order=order).to_function("numpy", value=value, args=names)
+        inner = compile_generated(fn.source, fn.__name__)
+        counted = (args[0].view(_CountedMatrix),) + args[1:]
+        _CountedMatrix.products = 0
+        out = inner(*counted)
+        assert _CountedMatrix.products == want, (problem, order, value, fn.source)
+        got = fn(*args)
+        if order == 2:
+            np.testing.assert_allclose(got, hess(*args), rtol=1e-10, atol=1e-12)
+        elif value:
+            np.testing.assert_allclose(got[0], f(*args), rtol=1e-10)
+            np.testing.assert_allclose(got[1], grad(*args), rtol=1e-10, atol=1e-12)
+            assert got[1].shape == args[1].shape and np.ndim(got[0]) == 0
+        else:
+            np.testing.assert_allclose(got, grad(*args), rtol=1e-10, atol=1e-12)
+        assert out is not None
+
+
+@pytest.mark.parametrize("problem, expr, shapes, f, grad, hess, both, alone, hessian", PRODUCTS,
+                         ids=[p[0] for p in PRODUCTS])
+def test_generated_jax_and_torch_code_share_the_same_products(
+        problem, expr, shapes, f, grad, hess, both, alone, hessian):
+    """The same sharing in the JAX code (counted in its jaxpr) and the PyTorch code (counted
+    with a torch function mode)."""
+    args = _problem_point(shapes)
+    names = ["X", "θ", "y"][:len(args)]
+    n = args[0].shape[0]
+    if importlib.util.find_spec("jax"):
+        import jax
+        fn = derive(expr, "θ", shapes).to_function("jax", args=names)
+        jaxpr = jax.make_jaxpr(fn)(*args)
+        dots = [e for e in jaxpr.jaxpr.eqns if e.primitive.name == "dot_general" and
+                any(tuple(v.aval.shape) == (n, n) for v in e.invars)]
+        assert len(dots) == both, jaxpr
+    if importlib.util.find_spec("torch"):
+        import torch
+        from torch.overrides import TorchFunctionMode
+
+        class Count(TorchFunctionMode):
+            products = 0
+
+            def __torch_function__(self, func, types, a=(), kwargs=None):
+                if getattr(func, "__name__", "") in ("matmul", "__matmul__", "__rmatmul__",
+                                                     "mm", "mv") and \
+                        any(torch.is_tensor(x) and tuple(x.shape) == (n, n) for x in a):
+                    Count.products += 1
+                return func(*a, **(kwargs or {}))
+
+        fn = derive(expr, "θ", shapes).to_function("torch", args=names)
+        targs = [torch.from_numpy(a) for a in args]
+        with Count():
+            v, g = fn(*targs)
+        assert Count.products == both, fn.source
+        np.testing.assert_allclose(g.numpy(), grad(*args), rtol=1e-10, atol=1e-12)
