@@ -491,3 +491,21 @@ def test_broadcast_scalar_in_a_sum_times_a_vector_is_not_distributed():
     value, grad = fn(u=u, A=A, c=c, x=x)
     np.testing.assert_allclose(value, u @ ((A + c) @ x), rtol=1e-12)
     np.testing.assert_allclose(grad, np.outer(u, x), rtol=1e-12)
+
+
+def test_a_chain_of_300_matrices_gives_code_not_a_recursion_error():
+    """aᵀA0⋯A299x: printing the nested products recursed once per factor (RecursionError at
+    about 200); every 64th level is now a temporary. Checked against the product taken here."""
+    L, n = 300, 3
+    expr = "a^T " + " ".join(f"A{i}" for i in range(L)) + " x"
+    shapes = "a: n, x: n, " + ", ".join(f"A{i}: n×n" for i in range(L))
+    fn = derive(expr, wrt="x", shapes=shapes).to_function("numpy")
+    rng = np.random.default_rng(4)
+    env = {f"A{i}": np.eye(n) + 0.1 * rng.normal(size=(n, n)) for i in range(L)}
+    env["a"], env["x"] = rng.normal(size=n), rng.normal(size=n)
+    M = np.eye(n)
+    for i in range(L):
+        M = M @ env[f"A{i}"]
+    value, g = fn(**env)
+    np.testing.assert_allclose(value, env["a"] @ M @ env["x"], rtol=1e-10)
+    np.testing.assert_allclose(g, M.T @ env["a"], rtol=1e-10)

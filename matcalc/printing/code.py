@@ -15,7 +15,7 @@ import keyword
 import re
 
 from ..core import expr as E
-from ..simplify.cse import shared
+from ..simplify.cse import TRIVIAL, shared
 from ..core.errors import UnsupportedError
 from ..core.dims import symbol
 from ..core.shapes import LATIN_OF_GREEK, is_scalar
@@ -651,7 +651,7 @@ def generated(result, backend="numpy", sizes=None, name=None, value=True, order=
     lines.append(f'    """{_safe(to_unicode(result.function))} and its {what} wrt '
                  f'{_safe(result.wrt)}: {_safe(str(result))}."""')
     body = []
-    for node in shared(roots):
+    for node in _temporaries(roots):
         t = names.fresh(f"t{len(p.names) + 1}")
         body.append(f"    {t} = {p.code(node)}")
         p.names[node] = t
@@ -661,6 +661,33 @@ def generated(result, backend="numpy", sizes=None, name=None, value=True, order=
     body.append("    return value, derivative" if value else "    return derivative")
     lines += ["    " + s for s in _needed(prologue, body)] + body
     return "\n".join(lines) + "\n", fname, params, [(a, p.variables[a.name]) for a in args]
+
+
+_DEEP = 64      # a node this many levels above the leaves gets a temporary: printing recurses
+
+
+def _temporaries(roots) -> list:
+    """The nodes to compute into temporaries, children first: repeated subtrees, and every
+    _DEEP-th level of a deep tree (a chain of 1,000 factors prints without running out of
+    recursion)."""
+    named = set(shared(roots))
+    height: dict = {}
+    order: list = []
+    stack = [(r, False) for r in reversed(roots)]
+    while stack:
+        n, ready = stack.pop()
+        if n in height:
+            continue
+        if not ready:
+            stack.append((n, True))
+            stack.extend((c, False) for c in reversed(n.children) if c not in height)
+            continue
+        h = 1 + max((height[c] for c in n.children), default=-1)
+        height[n] = h
+        if n in named or h and h % _DEEP == 0 and not isinstance(n, TRIVIAL):
+            order.append(n)
+            height[n] = 0          # a name is a leaf to what uses it
+    return order
 
 
 def _needed(prologue, body):
