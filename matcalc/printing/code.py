@@ -870,12 +870,27 @@ def _autograd_source(expr, shapes, backend, name):
     reserved = {cls, fn, fn + "_fwd", fn + "_bwd", "ctx", "residuals", "shapes", "out", "flat"}
     nodes = [names_in(f)[n] for n in inputs]
     forward = CodePrinter(backend)         # the forward pass: no cotangent yet
-    _, start = bind(forward, Names(reserved), nodes, [f], check=False)
-    value = forward.code(f)
+    forward_names = Names(reserved)
+    _, start = bind(forward, forward_names, nodes, [f], check=False)
+    planned = plan_products([f])
+    for node in _temporaries(planned):
+        t = forward_names.fresh(f"t{len(forward.names) + 1}")
+        start.append(f"{t} = {forward.code(node)}")
+        forward.names[node] = t
+    value = forward.code(planned[0])
+    start = _needed(start, [value])
     p = CodePrinter(backend)
     args = nodes + [E.Sym(g, f.shape)]
-    _, prologue = bind(p, Names(reserved), args,
+    taken = Names(reserved)
+    _, prologue = bind(p, taken, args,
                        [f] + [d for d in products.values() if d is not None], check=False)
+    # the products in their cheapest order, what the gradients share computed once
+    live = [k for k, d in products.items() if d is not None]
+    products.update(zip(live, plan_products([products[k] for k in live])))
+    for node in _temporaries([products[k] for k in live]):
+        t = taken.fresh(f"t{len(p.names) + 1}")
+        prologue.append(f"{t} = {p.code(node)}")
+        p.names[node] = t
     idents = [p.variables[n] for n in inputs]
     gname = p.variables[g]
     params = ", ".join(idents)
@@ -899,6 +914,7 @@ def _autograd_source(expr, shapes, backend, name):
         else:
             grads.append(f"jnp.reshape({p.code(d)}, shapes[{i}][0]).astype(shapes[{i}][1])")
     returned = ", ".join(grads) + ("," if len(grads) == 1 else "")
+    prologue = _needed(prologue, [returned])
     if backend == "torch":
         body = [HEADER["torch"], "",
                 f"class {cls}(torch.autograd.Function):",
