@@ -83,15 +83,18 @@ def loss(name, lib):
     return f
 
 
+CLOCK = time.perf_counter
+
+
 def block_time(fn, args, sync=None, block=0.2):
     """Mean seconds per call over one block of about `block` seconds."""
-    k, t0 = 0, time.perf_counter()
+    k, t0 = 0, CLOCK()
     while True:
         out = fn(*args)
         if sync:
             sync(out)
         k += 1
-        t = time.perf_counter() - t0
+        t = CLOCK() - t0
         if t > block:
             return t / k
 
@@ -129,8 +132,13 @@ def main():
     ap.add_argument("--block", type=float, default=0.2)
     ap.add_argument("--numpy-only", action="store_true",
                     help="matcalc's NumPy callable and hand-written NumPy only")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="cpu: this process's CPU time, which a busy machine does not inflate "
+                         "(meaningful with one BLAS thread: OPENBLAS_NUM_THREADS=1)")
     ap.add_argument("--out")
     a = ap.parse_args()
+    global CLOCK
+    CLOCK = time.process_time if a.clock == "cpu" else time.perf_counter
     full = not a.numpy_only
     if full:
         import jax
@@ -214,8 +222,10 @@ def numpy_table(rows, hrows, a):
     lines = ["# Callables: matcalc's NumPy callable against hand-written NumPy", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
              f"{platform.python_version()}, NumPy {np.__version__}; command: `python "
-             f"bench/bench_callables.py --numpy-only --rounds {a.rounds}`; steady state (ms): "
-             "best of the interleaved rounds.", "",
+             f"bench/bench_callables.py --numpy-only --rounds {a.rounds} --block {a.block} "
+             f"--clock {a.clock}` (BLAS threads: "
+             f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')}); steady state (ms): best of "
+             "the interleaved rounds.", "",
              "| problem | n | matcalc NumPy | hand NumPy | vs hand |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {r['problem']} | {r['n']} | {r['np']:.4f} | {r['hand']:.4f} | "
               f"{r['np'] / r['hand']:.2f} |" for r in rows]
