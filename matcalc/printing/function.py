@@ -252,16 +252,20 @@ def _fast_path(result, backend, value, order, wrt_pub, vector_inputs, inner):
         if x.dtype is not dtype and x.dtype != dtype:
             x = _cast(x, dtype, backend)
         if node_kind == _Kind.SCALAR:
-            x = x.reshape(())
+            x = x.reshape(())           # (the generated code gives it 0-d already)
             return x[()] if numpy_out else x
         if flat and node_kind != _Kind.MATRIX:
             return x.reshape(-1)
         return x
 
     f_kind, d_kind = _kind(f_node.shape), _kind(d_node.shape)
+    scalar_value = value and f_kind == _Kind.SCALAR
 
     def call(a):
-        dtype = a[0].dtype if a[0].__class__ is kind else None
+        x = a[0]
+        if x.__class__ is not kind:
+            return None
+        dtype = x.dtype
         if dtype not in floats:
             return None
         for x in a:
@@ -271,17 +275,25 @@ def _fast_path(result, backend, value, order, wrt_pub, vector_inputs, inner):
             out = inner(*a)
         except (ValueError, IndexError):   # a shape it refuses: the careful way says why
             return None
-        flat = flat_i is not None and a[flat_i].ndim == 1
-        d = out[1] if value else out
-        if like_input:
-            if d.dtype is not dtype and d.dtype != dtype:
-                d = _cast(d, dtype, backend)
+        if value:
+            v, d = out
+            if scalar_value and v.dtype is dtype:
+                v = v[()] if numpy_out else v
+            else:
+                v = finish(v, f_kind, flat_i is not None and a[flat_i].ndim == 1, dtype)
+        else:
+            d = out
+        if like_input and d.dtype is dtype:
             d = d.reshape(a[wrt_i].shape)
             if numpy_out and d.ndim == 0:
                 d = d[()]
+        elif like_input:
+            d = _cast(d, dtype, backend).reshape(a[wrt_i].shape)
+            if numpy_out and d.ndim == 0:
+                d = d[()]
         else:
-            d = finish(d, d_kind, flat, dtype)
-        return (finish(out[0], f_kind, flat, dtype), d) if value else d
+            d = finish(d, d_kind, flat_i is not None and a[flat_i].ndim == 1, dtype)
+        return (v, d) if value else d
 
     return call
 
