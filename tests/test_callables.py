@@ -465,3 +465,29 @@ def test_generated_jax_and_torch_code_share_the_same_products(
             v, g = fn(*targs)
         assert Count.products == both, fn.source
         np.testing.assert_allclose(g.numpy(), grad(*args), rtol=1e-10, atol=1e-12)
+
+
+def test_positional_calls_of_mixed_dtypes_lists_and_bad_shapes_go_the_careful_way():
+    """The hot path takes only arrays of one floating dtype; anything else is converted (or
+    refused with a ShapeError), as with keywords. Checked against 2Xᵀ(Xθ − y) written here."""
+    f = gradient_function("(X θ - y)^T (X θ - y)", "θ", "X: m×n, θ: n, y: m")
+    rng = np.random.default_rng(8)
+    X, θ, y = rng.normal(size=(5, 3)), rng.normal(size=3), rng.normal(size=5)
+    want = 2 * X.T @ (X @ θ - y)
+    value, g = f(X.astype(np.float32), θ, y)                 # float32 with float64: float64
+    assert g.dtype == np.float64 and value.dtype == np.float64 and g.shape == (3,)
+    np.testing.assert_allclose(g, 2 * X.astype(np.float32).T @ (X.astype(np.float32) @ θ - y),
+                               rtol=1e-6)
+    value, g = f(X.tolist(), list(θ), y)                      # lists
+    np.testing.assert_allclose(g, want, rtol=1e-12)
+    value, g = f(np.arange(15).reshape(5, 3), np.ones(3, dtype=int), np.zeros(5))   # integers
+    assert g.dtype == np.float64
+    np.testing.assert_allclose(g, 2 * np.arange(15).reshape(5, 3).T @ np.arange(15).reshape(
+        5, 3).sum(axis=1), rtol=1e-12)
+    with pytest.raises(ShapeError, match="θ should be n×1"):
+        f(X, np.ones((3, 2)), y)
+    with pytest.raises(ShapeError, match="n is 3 from X, but 4 here"):
+        f(X, np.ones(4), y)
+    _, g = f(X, θ.reshape(-1, 1), y)                          # a column stays a column
+    assert g.shape == (3, 1)
+    np.testing.assert_allclose(g[:, 0], want, rtol=1e-12)
