@@ -4,9 +4,11 @@ Only validated identifiers from the expression reach the code (names are checked
 Python's identifier rules and keywords, Greek letters are spelled out); numbers are printed
 from their values. Every name in the code is used once: the parameters are named like the
 variables, and a size or temporary that would clash with one gets another name (a variable
-called m keeps its value next to the size m). Repeated subexpressions become temporaries,
-diag(v)·M becomes broadcasting, matrix chains are ordered by cost when sizes are known, and
-inputs are checked for shape. Outputs have r.evaluate's shapes: a scalar is 0-d, a vector a
+called m keeps its value next to the size m). Every matrix product is associated by cost (for
+the sizes given; a size not given counts as large), a sub-product that the value and the
+derivative share (Xθ in θᵀXθ and in its gradient) is written once, repeated subexpressions
+become temporaries, diag(v)·M becomes broadcasting, and each input's shape is checked once (a
+vector may come 1-D or as a column). Outputs have r.evaluate's shapes: a scalar is 0-d, a vector a
 column (or a row); a tensor result is returned as its vec-form matrix d vec(F)/d vec(X)ᵀ.
 """
 from __future__ import annotations
