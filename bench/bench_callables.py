@@ -1,15 +1,19 @@
 """matcalc's callables (r.to_function) against autodiff and hand-written NumPy, in one run.
 
-    python bench/bench_callables.py [--sizes 100 1000 3000] [--rounds 5] [--numpy-only] [--out FILE]
+    python bench/bench_callables.py [--sizes 100 1000 3000] [--rounds 10] [--block 0.02]
+                                    [--clock cpu|wall] [--numpy-only] [--out FILE]
 
 Gradients (value and gradient together) of least squares, logistic regression and xᵀAx, and
 their Hessians, with X n×n, θ, w, x, y of length n (1-D arrays). Steady state: every contender
-of a row is timed in turn, one ~0.2 s block each, and the round is repeated (interleaved, so a
+of a row is timed in turn, one short block each, and the round is repeated (interleaved, so a
 busy spell on a shared machine hits all of them alike); the figure is the best block's mean time
-per call. First call: for matcalc, derive + build the function + its first call; for jax.jit,
+per call. Every library runs on one thread (BLAS, XLA, PyTorch: set before they load; a setting
+already in the environment wins), and the clock is this process's CPU time, which other work
+on a shared machine does not inflate (--clock wall for wall-clock time). First call (wall
+clock): for matcalc, derive + build the function + its first call; for jax.jit,
 building the jitted function + its first call (trace and XLA compile); for torch.func, the first
 call. JAX runs in float64 (the benchmark switches jax_enable_x64 on for itself; matcalc's code
-does not touch it). Threads are left at each library's default; the table says how many.
+does not touch it).
 Hand-written NumPy is written as an expert would: Xθ once, Xᵀ(…) as a matrix–vector product.
 """
 from __future__ import annotations
@@ -20,7 +24,13 @@ import platform
 import sys
 import time
 
-import numpy as np
+# one thread each, so that CPU time is the time the work takes (before the libraries load)
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                                   "intra_op_parallelism_threads=1")
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -128,13 +138,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 3000])
     ap.add_argument("--hessian-sizes", type=int, nargs="+", default=[100, 1000])
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--block", type=float, default=0.2)
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--block", type=float, default=0.02)
     ap.add_argument("--numpy-only", action="store_true",
                     help="matcalc's NumPy callable and hand-written NumPy only")
-    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="cpu",
                     help="cpu: this process's CPU time, which a busy machine does not inflate "
-                         "(meaningful with one BLAS thread: OPENBLAS_NUM_THREADS=1)")
+                         "(the time the work takes when every library runs on one thread)")
     ap.add_argument("--out")
     a = ap.parse_args()
     global CLOCK
@@ -241,13 +251,17 @@ def full_table(rows, hrows, a):
     import torch
     lines = ["# Callables: r.to_function() against autodiff and hand-written NumPy", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared with other work "
-             f"while measured: figures are noisy), Python {platform.python_version()}, NumPy "
-             f"{np.__version__}, JAX {jax.__version__} (float64, CPU, XLA's default threads), "
-             f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads); command: "
-             f"`python bench/bench_callables.py`; one run. X is n×n, vectors are 1-D. Steady "
-             f"state: the contenders of a row timed in turn, {a.rounds} interleaved rounds, "
-             "best round's mean per call (ms). First call: build + compile + one call (ms); "
-             "for matcalc that includes derive(). \"vs hand\" = matcalc NumPy / hand-written "
+             f"while measured), Python {platform.python_version()}, NumPy {np.__version__} "
+             f"(BLAS threads: {os.environ.get('OPENBLAS_NUM_THREADS')}), JAX {jax.__version__} "
+             f"(float64, CPU, XLA_FLAGS={os.environ.get('XLA_FLAGS')}), PyTorch "
+             f"{torch.__version__} ({torch.get_num_threads()} threads); command: `python "
+             f"bench/bench_callables.py --rounds {a.rounds} --block {a.block} --clock "
+             f"{a.clock}`; one run. X is n×n, vectors are 1-D. Steady state: the contenders of "
+             f"a row timed in turn, {a.rounds} interleaved rounds of ~{a.block * 1e3:.0f} ms "
+             f"blocks, the best block's mean per call (ms, "
+             f"{'process CPU time' if a.clock == 'cpu' else 'wall clock'}). First call: "
+             "build + compile + one call (ms, wall clock); for matcalc that includes derive(). "
+             "\"vs hand\" = matcalc NumPy / hand-written "
              "NumPy (cheap order: Xᵀ(Xθ − y) as X.T @ (X @ θ − y), Xθ computed once).",
              "", "## Value and gradient", "",
              "| problem | n | matcalc NumPy | matcalc JAX (jit) | matcalc torch | hand NumPy | "
