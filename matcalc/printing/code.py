@@ -259,8 +259,8 @@ def _distributed(n, kids):
     """Products inside products flattened into one chain, and (A + Aᵀ)·R for a product R that
     gives a vector as A·R + Aᵀ·R: two matrix–vector products that stream through A, where
     forming A + Aᵀ reads A transposed (cache-hostile) and writes an n×n temporary; R is then one
-    shared sub-product, and A·R may be shared with the value (xᵀAx and its gradient). Only sums of plain matrices: a broadcast scalar term is
-    c·𝟙𝟙ᵀ, not c, so (A + c)x is not Ax + cx."""
+    shared sub-product, and A·R may be shared with the value (xᵀAx and its gradient). Only sums
+    of plain matrices: a broadcast scalar term is c·𝟙𝟙ᵀ, not c, so (A + c)x is not Ax + cx."""
     n = _same_or_new(n, kids)
     if not isinstance(n, E.MatMul):
         return n
