@@ -412,11 +412,13 @@ def test_generated_numpy_code_does_as_few_matrix_products_as_hand_written(
     names = ["X", "θ", "y"][:len(args)]
     for order, value, want in ((1, True, both), (1, False, alone), (2, False, hessian)):
         fn = derive(expr, "θ", shapes, order=order).to_function("numpy", value=value, args=names)
-        inner = compile_generated(fn.source, fn.__name__)
-        counted = (args[0].view(_CountedMatrix),) + args[1:]
-        _CountedMatrix.products = 0
-        out = inner(*counted)
-        assert _CountedMatrix.products == want, (problem, order, value, fn.source)
+        assert fn.source_1d is not None
+        for source in (fn.source, fn.source_1d):       # the column code and the 1-D code
+            inner = compile_generated(source, fn.__name__)
+            counted = (args[0].view(_CountedMatrix),) + args[1:]
+            _CountedMatrix.products = 0
+            out = inner(*counted)
+            assert _CountedMatrix.products == want, (problem, order, value, source)
         got = fn(*args)
         if order == 2:
             np.testing.assert_allclose(got, hess(*args), rtol=1e-10, atol=1e-12)
@@ -491,3 +493,39 @@ def test_positional_calls_of_mixed_dtypes_lists_and_bad_shapes_go_the_careful_wa
     _, g = f(X, θ.reshape(-1, 1), y)                          # a column stays a column
     assert g.shape == (3, 1)
     np.testing.assert_allclose(g[:, 0], want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("expr, wrt, shapes, expected_text, order", ROWS)
+def test_the_1d_code_itself_equals_evaluate_with_1d_shapes(expr, wrt, shapes, expected_text,
+                                                           order, backend):
+    """The code that runs when vectors come 1-D (no reshapes to columns), called directly: a
+    vector output is 1-D, a scalar 0-d, and the numbers are r.evaluate's. Rows whose 1-D reading
+    would differ (outer products, diag, vec, scalar variables) have no 1-D code."""
+    if backend != "numpy":
+        pytest.importorskip(backend)
+    r = derive(expr, wrt=wrt, shapes=shapes, order=order)
+    fn = r.to_function(backend)
+    if fn.source_1d is None:
+        return
+    assert ".reshape(-1, 1)" not in fn.source_1d
+    env, sizes = point(r)
+    kwargs = inputs(fn, env, sizes, "1d", backend)
+    params = [k for k, p in inspect.signature(fn).parameters.items()
+              if p.kind is not p.KEYWORD_ONLY]
+    flat = compile_generated(fn.source_1d, fn.__name__)
+    value, got = flat(*[kwargs[k] for k in params])
+    want = expected(r, env, "1d")
+    got = as_numpy(got)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    np.testing.assert_allclose(got, want, **tolerance(backend))
+    if r.function.shape == (1, 1):
+        assert as_numpy(value).shape == ()
+
+
+def test_least_squares_and_xtax_have_1d_code_an_outer_product_and_diag_have_none():
+    assert gradient_function("(X θ - y)^T (X θ - y)", "θ", "X: m×n, θ: n, y: m").source_1d
+    assert gradient_function("θ^T X θ", "θ", "X: n×n, θ: n").source_1d
+    assert derive("x y^T", "x", "x: n, y: m").to_function().source_1d is None
+    assert derive("tanh(W x)", "x", "W: m×n, x: n").to_function().source_1d is None
+    assert gradient_function("θ^T X θ", "θ", "X: n×n, θ: n", backend="jax").source_1d is None

@@ -321,8 +321,18 @@ def plan_products(roots, sizes=None) -> list:
     return _rebuild(roots, nest)
 
 
+class NotFlat(Exception):
+    """The expression needs vectors as columns (an outer product, diag, vec, a scalar variable):
+    no 1-D form of its code."""
+
+
 class CodePrinter:
-    def __init__(self, backend: str, sizes: dict | None = None):
+    """Code for nodes. With flat=True (NumPy and PyTorch) vectors are 1-D arrays and scalars
+    0-d, which is what a caller passing 1-D vectors has, and NotFlat is raised for anything
+    whose 1-D reading differs from the column reading (an outer product, diag(v), vec, Kronecker
+    products, vectors of zeros or ones, a scalar used as a matrix)."""
+
+    def __init__(self, backend: str, sizes: dict | None = None, flat: bool = False):
         if backend not in BACKENDS:
             raise UnsupportedError(f"unknown code backend {backend!r}; choose one of "
                                    + ", ".join(BACKENDS))
@@ -333,6 +343,9 @@ class CodePrinter:
         self.names: dict = {}          # node → temporary holding it
         self.variables: dict = {}      # matcalc name → identifier in the code
         self.dims: dict = {}           # size name → identifier in the code
+        self.flat = flat
+        if flat and backend == "jax":
+            raise NotFlat("the JAX code keeps columns")
 
     def dim(self, d) -> str:
         """A size as code: an integer, a size's identifier, or a product of them."""
@@ -360,6 +373,8 @@ class CodePrinter:
         """The code of an operand that must be an array (matrix=True: a 2-D one, for a
         transpose, trace, det, kron, diag, vec…). Scalars are 1×1 arrays in this code, but a
         reduction gives a 0-d one and numbers and sizes alone give a Python number."""
+        if self.flat and is_scalar(node.shape) and (matrix or _constant(node)):
+            raise NotFlat("a scalar where an array is needed")
         if is_scalar(node.shape) and (_constant(node) or matrix and not _two_d(node)):
             if _constant(node):
                 extra = ", dtype=dtype" if self.backend == "torch" else ""
@@ -387,15 +402,22 @@ class CodePrinter:
     def _shape_args(self, shape):
         return ", ".join(self.dim(d) for d in shape)
 
+    def _not_flat_vector(self, n):
+        if self.flat and (n.shape[0] == 1 or n.shape[1] == 1):
+            raise NotFlat("a vector or scalar constant")
+
     def _identity(self, n):
+        self._not_flat_vector(n)
         f = "torch.eye({}, dtype=dtype)" if self.backend == "torch" else self.mod + ".eye({})"
         return f.format(self.dim(n.shape[0])), _ATOM
 
     def _zero(self, n):
+        self._not_flat_vector(n)
         extra = ", dtype=dtype" if self.backend == "torch" else ""
         return f"{self.mod}.zeros(({self._shape_args(n.shape)}){extra})", _ATOM
 
     def _ones(self, n):
+        self._not_flat_vector(n)
         extra = ", dtype=dtype" if self.backend == "torch" else ""
         return f"{self.mod}.ones(({self._shape_args(n.shape)}){extra})", _ATOM
 
@@ -459,6 +481,10 @@ class CodePrinter:
         return self.pair(left, right)
 
     def pair(self, left, right):
+        if self.flat and (left[0].shape[0] != 1 and left[-1].shape[1] == 1 and
+                          right[-1].shape[1] != 1 or
+                          any(isinstance(f, E.DiagMat) for f in (left[0], right[-1]))):
+            raise NotFlat("an outer product or diag(v)")
         ls = self.chain(left)
         rs = self.chain(right)
         if len(left) == 1 and isinstance(left[0], E.DiagMat):
@@ -514,6 +540,8 @@ class CodePrinter:
         return f"{self.wrap(n.arg, _POW)} ** {self._num(E.Num(n.exponent))[0]}", _POW
 
     def _kron(self, n):
+        if self.flat:
+            raise NotFlat("a Kronecker product")
         if self.backend == "torch":
             # torch.kron fails on a transposed (non-contiguous) operand ("view size is not
             # compatible with input tensor's size and stride"): hand it contiguous copies
@@ -522,6 +550,8 @@ class CodePrinter:
         return f"{self.mod}.kron({self.arr(n.left)}, {self.arr(n.right)})", _ATOM
 
     def _transpose(self, n):
+        if self.flat and (n.shape[0] == 1) != (n.shape[1] == 1):
+            return self.emit(n.arg)         # a 1-D vector is its own transpose
         return f"{self.arr(n.arg, _POW)}.T", _ATOM
 
     def _inverse(self, n):
@@ -612,14 +642,20 @@ class CodePrinter:
                 "torch": f"torch.softmax({a}, dim=0)"}[self.backend], _ATOM
 
     def _diagmat(self, n):
+        if self.flat:
+            raise NotFlat("diag or vec")
         a = self.arr(n.arg, _POW)
         return (f"torch.diag({a}.reshape(-1))" if self.backend == "torch" else
                 f"{self.mod}.diag({a}.ravel())"), _ATOM
 
     def _diagvec(self, n):
+        if self.flat:
+            raise NotFlat("diag or vec")
         return f"{self.mod}.diag({self.arr(n.arg)}).reshape(-1, 1)", _ATOM
 
     def _vec(self, n):
+        if self.flat:
+            raise NotFlat("diag or vec")
         return f"{self.arr(n.arg, _POW)}.T.reshape(-1, 1)", _ATOM
 
 
@@ -631,14 +667,18 @@ def generate(result, backend: str = "numpy", sizes: dict | None = None,
     return generated(result, backend, sizes, name, value)[0]
 
 
-def generated(result, backend="numpy", sizes=None, name=None, value=True, order=None):
+def generated(result, backend="numpy", sizes=None, name=None, value=True, order=None,
+              flat=False):
     """(source, function name, parameters, the variables as nodes with their identifiers);
-    `order` lists variable names to come first among the parameters, in that order."""
+    `order` lists variable names to come first among the parameters, in that order. With
+    flat=True, the code for 1-D vectors (raises NotFlat when the expression has none)."""
     f, d = result.function, result.node
     fname = identifier(name or (f"value_and_{_kind_word(result.kind)}" if value else
                                 _kind_word(result.kind)))
-    p = CodePrinter(backend, sizes)
+    p = CodePrinter(backend, sizes, flat)
     args = _arguments(result, [f, d])     # all of f's variables: they carry the sizes
+    if flat and not any(not is_scalar(a.shape) and 1 in a.shape for a in args):
+        raise NotFlat("no vector variable")
     if order is not None:                 # the parameters in this order (variable names)
         by_name = {a.name: a for a in args}
         args = [by_name[k] for k in order] + [a for a in args if a.name not in order]
@@ -755,6 +795,8 @@ def bind(p, names, args, roots, sizes=None, check=True, reshape=True):
     reads, checks, reshapes = [], [], []
     for a in args:
         ident = p.variables[a.name]
+        if is_scalar(a.shape) and p.flat:
+            raise NotFlat("a scalar variable")
         if is_scalar(a.shape):
             # a float, a 0-d or a 1×1 array: 1×1, as every scalar is in the printed code
             if reshape and p.backend == "torch":
@@ -772,17 +814,21 @@ def bind(p, names, args, roots, sizes=None, check=True, reshape=True):
         if not reshape:
             continue
         column, row = a.shape[1] == 1, a.shape[0] == 1
-        if column or row:
+        if (column or row) and not p.flat:
             reshapes.append(f"{ident} = {ident}.reshape({'-1, 1' if column else '1, -1'})")
         if check:
             want = ", ".join(p.dim(dim) for dim in a.shape)
             label = _safe("×".join(str(dim) for dim in a.shape)).replace("{", "").replace("}", "")
             alone = p.dim(a.shape[0] if column else a.shape[1])
-            test = f"{ident}.shape != ({want})" + (
-                f" and {ident}.shape != ({alone},)" if column or row else "")
+            if p.flat and (column or row):      # 1-D code: 1-D vectors only
+                length = _safe(str(a.shape[0] if column else a.shape[1]))
+                test, label = f"{ident}.shape != ({alone},)", f"1-D of length {length}"
+            else:
+                test = f"{ident}.shape != ({want})" + (
+                    f" and {ident}.shape != ({alone},)" if column or row else "")
             checks += [f"if {test}:",
                        f'    raise ValueError(f"{_safe(a.name)} should be {label}'
-                       f'{" or 1-D" if column or row else ""}, got shape '
+                       f'{" or 1-D" if (column or row) and not p.flat else ""}, got shape '
                        f'{{tuple({ident}.shape)}}")']
     params = [p.variables[a.name] for a in args]
     missing = [s for s in wanted if symbol(s) not in known]

@@ -21,7 +21,7 @@ import unicodedata
 
 from ..core.errors import ShapeError, UnsupportedError
 from ..numeric.evaluate import tensor_axes
-from .code import BACKENDS, compile_generated, generated  # noqa: F401 (re-exported)
+from .code import BACKENDS, NotFlat, compile_generated, generated  # noqa: F401 (re-exported)
 from .unicode import to_unicode
 from ..core.shapes import fmt_shape, is_scalar
 
@@ -84,6 +84,15 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
             public, alias = _public_names(variables)
             order = list(public)
     inner = compile_generated(source, fname)
+    # the same code for 1-D vectors (no reshapes to columns and back), where it reads the same
+    flat_source = None
+    if backend != "jax" and not any(k == "*" for k in params):
+        try:
+            flat_source = generated(result, backend, sizes, None, value,
+                                    order=[public[a][0].name for a in order], flat=True)[0]
+        except NotFlat:
+            pass
+    flat_inner = compile_generated(flat_source, fname) if flat_source else None
     xp = _backend_module(backend)
     keyword_only = params[params.index("*") + 1:] if "*" in params else []
     sig = inspect.Signature(
@@ -151,7 +160,7 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
         return fixed, shape, (v.dtype if hasattr(raw, "dtype") else None)
 
     fast = None if keyword_only else _fast_path(result, backend, value, order, wrt_pub,
-                                                 vector_inputs, inner)
+                                                 vector_inputs, inner, flat_inner)
 
     def function(*a, **kw):
         if fast is not None and not kw and len(a) == len(order):
@@ -205,6 +214,7 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
               f"backend: {backend}. The source is r.code({backend!r})."]
     function.__doc__ = "\n".join(lines)
     function.source = source
+    function.source_1d = flat_source     # what runs when the vectors come 1-D (None: source)
     return function
 
 
@@ -221,13 +231,15 @@ def _public_names(variables):
     return public, alias
 
 
-def _fast_path(result, backend, value, order, wrt_pub, vector_inputs, inner):
+def _fast_path(result, backend, value, order, wrt_pub, vector_inputs, inner,
+               flat_inner=None):
     """The call for the common case, or None: every input an array of the backend (not a
     subclass, not a list or a number) of one floating dtype, passed positionally. The generated
-    function checks the shapes itself (one comparison per input); whatever it refuses, and every
-    other call, goes the careful way, which converts, says what is wrong, and shapes the same.
-    Returns a function of the argument tuple giving the outputs, or None to go the careful
-    way."""
+    function checks the shapes itself (one comparison per input); when the vectors come 1-D and
+    the expression has a 1-D form (flat_inner), that code runs, without reshapes to columns and
+    back. Whatever both refuse, and every other call, goes the careful way, which converts, says
+    what is wrong, and shapes the same. Returns a function of the argument tuple giving the
+    outputs, or None to go the careful way."""
     if backend == "numpy":
         import numpy
         kind, floats = numpy.ndarray, {numpy.dtype(t) for t in ("float16", "float32",
@@ -271,10 +283,17 @@ def _fast_path(result, backend, value, order, wrt_pub, vector_inputs, inner):
         for x in a:
             if x.__class__ is not kind or (x.dtype is not dtype and x.dtype != dtype):
                 return None
-        try:
-            out = inner(*a)
-        except (ValueError, IndexError):   # a shape it refuses: the careful way says why
-            return None
+        out = None
+        if flat_inner is not None and flat_i is not None and a[flat_i].ndim == 1:
+            try:
+                out = flat_inner(*a)
+            except (ValueError, IndexError):   # not every vector 1-D: the column code
+                out = None
+        if out is None:
+            try:
+                out = inner(*a)
+            except (ValueError, IndexError):   # a shape it refuses: the careful way says why
+                return None
         if value:
             v, d = out
             if scalar_value and v.dtype is dtype:
