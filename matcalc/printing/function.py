@@ -272,6 +272,7 @@ def _fast_path(result, backend, value, order, wrt_pub, vector_inputs, inner,
 
     f_kind, d_kind = _kind(f_node.shape), _kind(d_node.shape)
     scalar_value = value and f_kind == _Kind.SCALAR
+    try_flat = flat_inner is not None and flat_i is not None
 
     def call(a):
         x = a[0]
@@ -283,10 +284,11 @@ def _fast_path(result, backend, value, order, wrt_pub, vector_inputs, inner,
         for x in a:
             if x.__class__ is not kind or (x.dtype is not dtype and x.dtype != dtype):
                 return None
-        out = None
-        if flat_inner is not None and flat_i is not None and a[flat_i].ndim == 1:
+        out, ran_flat = None, False
+        if try_flat and a[flat_i].ndim == 1:
             try:
                 out = flat_inner(*a)
+                ran_flat = True                # 1-D in, 1-D out: shaped already
             except (ValueError, IndexError):   # not every vector 1-D: the column code
                 out = None
         if out is None:
@@ -303,9 +305,10 @@ def _fast_path(result, backend, value, order, wrt_pub, vector_inputs, inner,
         else:
             d = out
         if like_input and d.dtype is dtype:
-            d = d.reshape(a[wrt_i].shape)
-            if numpy_out and d.ndim == 0:
-                d = d[()]
+            if not ran_flat:
+                d = d.reshape(a[wrt_i].shape)
+                if numpy_out and d.ndim == 0:
+                    d = d[()]
         elif like_input:
             d = _cast(d, dtype, backend).reshape(a[wrt_i].shape)
             if numpy_out and d.ndim == 0:
