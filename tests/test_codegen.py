@@ -509,3 +509,24 @@ def test_a_chain_of_300_matrices_gives_code_not_a_recursion_error():
     value, g = fn(**env)
     np.testing.assert_allclose(value, env["a"] @ M @ env["x"], rtol=1e-10)
     np.testing.assert_allclose(g, M.T @ env["a"], rtol=1e-10)
+
+
+def test_autograd_forward_and_backward_compute_xw_once_each():
+    """The forward pass of sum(softplus(Xw)) − yᵀXw computed Xw twice (softplus(Xw) and
+    yᵀ(Xw)); the backward pass shares Xw between σ(Xw) − y and the gradient wrt y."""
+    src = autograd_function("sum(softplus(X w)) - y^T X w", "X: N×n, w: n, y: N")
+    forward, backward = src.split("def backward")
+    assert forward.count("X @ w") == 1 and backward.count("X @ w") == 1, src
+    torch = pytest.importorskip("torch")
+    Op = load(src, "Op")
+    rng = np.random.default_rng(6)
+    X = torch.tensor(rng.normal(size=(5, 3)))
+    w = torch.tensor(rng.normal(size=3), requires_grad=True)
+    y = torch.tensor((rng.random(5) < 0.5).astype(float))
+    value = Op.apply(X, w, y)
+    value.backward()
+    z = X.numpy() @ w.detach().numpy()
+    np.testing.assert_allclose(value.item(), np.sum(np.logaddexp(0, z)) - y.numpy() @ z,
+                               rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), X.numpy().T @ (1 / (1 + np.exp(-z)) - y.numpy()),
+                               rtol=1e-12)
