@@ -1,14 +1,20 @@
 """matcalc's callables (r.to_function) against autodiff and hand-written NumPy, in one run.
 
-    python bench/bench_callables.py [--sizes 100 1000 3000] [--out FILE]
+    python bench/bench_callables.py [--sizes 100 1000 3000] [--rounds 10] [--block 0.02]
+                                    [--clock cpu|wall] [--numpy-only] [--out FILE]
 
 Gradients (value and gradient together) of least squares, logistic regression and xᵀAx, and
-their Hessians, with X n×n, θ, w, x, y of length n (1-D arrays). Steady state: the best of 5
-rounds of the mean time per call over ~0.2 s blocks. First call: for matcalc, derive + build the
-function + its first call; for jax.jit, building the jitted function + its first call (trace
-and XLA compile); for torch.func, the first call. JAX runs in float64 (the benchmark switches
-jax_enable_x64 on for itself; matcalc's code does not touch it). Threads are left at each
-library's default; the table says how many.
+their Hessians, with X n×n, θ, w, x, y of length n (1-D arrays). Steady state: every contender
+of a row is timed in turn, one short block each, and the round is repeated (interleaved, so a
+busy spell on a shared machine hits all of them alike); the figure is the best block's mean time
+per call. Every library runs on one thread (BLAS, XLA, PyTorch: set before they load; a setting
+already in the environment wins), and the clock is this process's CPU time, which other work
+on a shared machine does not inflate (--clock wall for wall-clock time). First call (wall
+clock): for matcalc, derive + build the function + its first call; for jax.jit,
+building the jitted function + its first call (trace and XLA compile); for torch.func, the first
+call. JAX runs in float64 (the benchmark switches jax_enable_x64 on for itself; matcalc's code
+does not touch it).
+Hand-written NumPy is written as an expert would: Xθ once, Xᵀ(…) as a matrix–vector product.
 """
 from __future__ import annotations
 
@@ -18,7 +24,13 @@ import platform
 import sys
 import time
 
-import numpy as np
+# one thread each, so that CPU time is the time the work takes (before the libraries load)
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                                   "intra_op_parallelism_threads=1")
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -81,21 +93,34 @@ def loss(name, lib):
     return f
 
 
-def steady(fn, *args, block=0.2, rounds=5, sync=None):
-    fn(*args)
-    best = float("inf")
+CLOCK = time.perf_counter
+
+
+def block_time(fn, args, sync=None, block=0.2):
+    """Mean seconds per call over one block of about `block` seconds."""
+    k, t0 = 0, CLOCK()
+    while True:
+        out = fn(*args)
+        if sync:
+            sync(out)
+        k += 1
+        t = CLOCK() - t0
+        if t > block:
+            return t / k
+
+
+def interleaved(contenders, rounds=5, block=0.2):
+    """{name: (fn, args, sync)} → {name: ms per call}: each round times every contender once,
+    in turn; the best of the rounds."""
+    for fn, args, sync in contenders.values():
+        out = fn(*args)
+        if sync:
+            sync(out)
+    best = dict.fromkeys(contenders, float("inf"))
     for _ in range(rounds):
-        k, t0 = 0, time.perf_counter()
-        while True:
-            out = fn(*args)
-            if sync:
-                sync(out)
-            k += 1
-            t = time.perf_counter() - t0
-            if t > block:
-                break
-        best = min(best, t / k)
-    return best * 1e3
+        for name, (fn, args, sync) in contenders.items():
+            best[name] = min(best[name], block_time(fn, args, sync, block))
+    return {k: v * 1e3 for k, v in best.items()}
 
 
 def first(build):
@@ -113,13 +138,24 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 3000])
     ap.add_argument("--hessian-sizes", type=int, nargs="+", default=[100, 1000])
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--block", type=float, default=0.02)
+    ap.add_argument("--numpy-only", action="store_true",
+                    help="matcalc's NumPy callable and hand-written NumPy only")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="cpu",
+                    help="cpu: this process's CPU time, which a busy machine does not inflate "
+                         "(the time the work takes when every library runs on one thread)")
     ap.add_argument("--out")
     a = ap.parse_args()
-    import jax
-    import jax.numpy as jnp
-    import torch
-    import torch.func
-    jax.config.update("jax_enable_x64", True)
+    global CLOCK
+    CLOCK = time.process_time if a.clock == "cpu" else time.perf_counter
+    full = not a.numpy_only
+    if full:
+        import jax
+        import jax.numpy as jnp
+        import torch
+        import torch.func
+        jax.config.update("jax_enable_x64", True)
     rng = np.random.default_rng(0)
     rows, hrows = [], []
     for n in a.sizes:
@@ -129,38 +165,37 @@ def main():
         for name, (expr, wrt, shapes) in PROBLEMS.items():
             args = (X, t, y) if name != "xᵀAx" else (X, t)
             order = ["X", "θ", "y"][:len(args)]
-            jargs = tuple(jnp.asarray(v) for v in args)
-            targs = tuple(torch.from_numpy(v) for v in args)
             fn = {}
 
             def build_np():
                 fn["np"] = matcalc.derive(expr, wrt, shapes).to_function("numpy", args=order)
                 fn["np"](*args)
-            t_np_first = first(build_np)
-
-            def build_mj():
-                made = matcalc.derive(expr, wrt, shapes).to_function("jax", args=order)
-                fn["mj"] = jax.jit(made)
-                block_jax(fn["mj"](*jargs))
-            t_mj_first = first(build_mj)
-            fn["mt"] = matcalc.derive(expr, wrt, shapes).to_function("torch", args=order)
-            fj = loss(name, jnp)
-
-            def build_jj():
-                fn["jj"] = jax.jit(jax.value_and_grad(fj))
-                block_jax(fn["jj"](jargs[1], jargs[0], *jargs[2:]))
-            t_jj_first = first(build_jj)
-            ft = torch.func.grad_and_value(loss(name, torch))
-            t_tf_first = first(lambda: ft(targs[1], targs[0], *targs[2:]))
+            r = dict(problem=name, n=n, np_first=first(build_np))
             hand = hand_gradient(name)
-            r = dict(problem=name, n=n,
-                     np=steady(fn["np"], *args), hand=steady(hand, *args),
-                     mj=steady(fn["mj"], *jargs, sync=block_jax),
-                     mt=steady(fn["mt"], *targs),
-                     jj=steady(fn["jj"], jargs[1], jargs[0], *jargs[2:], sync=block_jax),
-                     tf=steady(ft, targs[1], targs[0], *targs[2:]),
-                     np_first=t_np_first, mj_first=t_mj_first, jj_first=t_jj_first,
-                     tf_first=t_tf_first)
+            contenders = {"np": (fn["np"], args, None), "hand": (hand, args, None)}
+            if full:
+                jargs = tuple(jnp.asarray(v) for v in args)
+                targs = tuple(torch.from_numpy(v) for v in args)
+
+                def build_mj():
+                    made = matcalc.derive(expr, wrt, shapes).to_function("jax", args=order)
+                    fn["mj"] = jax.jit(made)
+                    block_jax(fn["mj"](*jargs))
+                r["mj_first"] = first(build_mj)
+                fn["mt"] = matcalc.derive(expr, wrt, shapes).to_function("torch", args=order)
+                fj = loss(name, jnp)
+
+                def build_jj():
+                    fn["jj"] = jax.jit(jax.value_and_grad(fj))
+                    block_jax(fn["jj"](jargs[1], jargs[0], *jargs[2:]))
+                r["jj_first"] = first(build_jj)
+                ft = torch.func.grad_and_value(loss(name, torch))
+                r["tf_first"] = first(lambda: ft(targs[1], targs[0], *targs[2:]))
+                contenders.update(
+                    mj=(fn["mj"], jargs, block_jax), mt=(fn["mt"], targs, None),
+                    jj=(fn["jj"], (jargs[1], jargs[0]) + jargs[2:], block_jax),
+                    tf=(ft, (targs[1], targs[0]) + targs[2:], None))
+            r.update(interleaved(contenders, a.rounds, a.block))
             rows.append(r)
             print(r, flush=True)
             if n not in a.hessian_sizes:
@@ -170,31 +205,64 @@ def main():
                 fn["h"] = matcalc.derive(expr, wrt, shapes, order=2).to_function(
                     "numpy", value=False, args=order)
                 fn["h"](*args)
-            h_first = first(build_hnp)
-
-            def build_hj():
-                fn["hj"] = jax.jit(jax.hessian(fj))
-                block_jax(fn["hj"](jargs[1], jargs[0], *jargs[2:]))
-            hj_first = first(build_hj)
-            fth = torch.func.hessian(loss(name, torch))
-            th_first = first(lambda: fth(targs[1], targs[0], *targs[2:]))
-            hr = dict(problem=name, n=n, np=steady(fn["h"], *args),
-                      hand=steady(hand_hessian(name), *args),
-                      jj=steady(fn["hj"], jargs[1], jargs[0], *jargs[2:], sync=block_jax),
-                      tf=steady(fth, targs[1], targs[0], *targs[2:], rounds=2, block=0.05),
-                      np_first=h_first, jj_first=hj_first, tf_first=th_first)
+            hr = dict(problem=name, n=n, np_first=first(build_hnp))
+            contenders = {"np": (fn["h"], args, None), "hand": (hand_hessian(name), args, None)}
+            if full:
+                def build_hj():
+                    fn["hj"] = jax.jit(jax.hessian(fj))
+                    block_jax(fn["hj"](jargs[1], jargs[0], *jargs[2:]))
+                hr["jj_first"] = first(build_hj)
+                fth = torch.func.hessian(loss(name, torch))
+                hr["tf_first"] = first(lambda: fth(targs[1], targs[0], *targs[2:]))
+                contenders["jj"] = (fn["hj"], (jargs[1], jargs[0]) + jargs[2:], block_jax)
+            hr.update(interleaved(contenders, a.rounds, a.block))
+            if full:       # torch.func.hessian is slow: fewer, shorter blocks
+                hr.update(interleaved({"tf": (fth, (targs[1], targs[0]) + targs[2:], None)},
+                                      2, 0.05))
             hrows.append(hr)
             print(hr, flush=True)
+    text = numpy_table(rows, hrows, a) if not full else full_table(rows, hrows, a)
+    if a.out:
+        with open(a.out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    print(text)
+
+
+def numpy_table(rows, hrows, a):
+    lines = ["# Callables: matcalc's NumPy callable against hand-written NumPy", "",
+             f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+             f"{platform.python_version()}, NumPy {np.__version__}; command: `python "
+             f"bench/bench_callables.py --numpy-only --rounds {a.rounds} --block {a.block} "
+             f"--clock {a.clock}` (BLAS threads: "
+             f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')}); steady state (ms): best of "
+             "the interleaved rounds.", "",
+             "| problem | n | matcalc NumPy | hand NumPy | vs hand |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['problem']} | {r['n']} | {r['np']:.4f} | {r['hand']:.4f} | "
+              f"{r['np'] / r['hand']:.2f} |" for r in rows]
+    lines += ["", "| Hessian of | n | matcalc NumPy | hand NumPy | vs hand |",
+              "|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['problem']} | {r['n']} | {r['np']:.4f} | {r['hand']:.4f} | "
+              f"{r['np'] / r['hand']:.2f} |" for r in hrows]
+    return "\n".join(lines) + "\n"
+
+
+def full_table(rows, hrows, a):
+    import jax
+    import torch
     lines = ["# Callables: r.to_function() against autodiff and hand-written NumPy", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared with other work "
-             f"while measured: figures are noisy), Python {platform.python_version()}, NumPy "
-             f"{np.__version__}, JAX {jax.__version__} (float64, CPU, XLA's default threads), "
-             f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads); command: "
-             f"`python bench/bench_callables.py`; one run. X is n×n, vectors are 1-D. Steady "
-             "state: best of 5 rounds of the mean per call (ms). First call: build + compile + "
-             "one call (ms); for matcalc that includes derive(). \"vs hand\" = matcalc NumPy / "
-             "hand-written NumPy (cheap order: Xᵀ(Xθ − y) as X.T @ (X @ θ − y), times 2 "
-             "last).",
+             f"while measured), Python {platform.python_version()}, NumPy {np.__version__} "
+             f"(BLAS threads: {os.environ.get('OPENBLAS_NUM_THREADS')}), JAX {jax.__version__} "
+             f"(float64, CPU, XLA_FLAGS={os.environ.get('XLA_FLAGS')}), PyTorch "
+             f"{torch.__version__} ({torch.get_num_threads()} threads); command: `python "
+             f"bench/bench_callables.py --rounds {a.rounds} --block {a.block} --clock "
+             f"{a.clock}`; one run. X is n×n, vectors are 1-D. Steady state: the contenders of "
+             f"a row timed in turn, {a.rounds} interleaved rounds of ~{a.block * 1e3:.0f} ms "
+             f"blocks, the best block's mean per call (ms, "
+             f"{'process CPU time' if a.clock == 'cpu' else 'wall clock'}). First call: "
+             "build + compile + one call (ms, wall clock); for matcalc that includes derive(). "
+             "\"vs hand\" = matcalc NumPy / hand-written "
+             "NumPy (cheap order: Xᵀ(Xθ − y) as X.T @ (X @ θ − y), Xθ computed once).",
              "", "## Value and gradient", "",
              "| problem | n | matcalc NumPy | matcalc JAX (jit) | matcalc torch | hand NumPy | "
              "jax.jit(value_and_grad) | torch.func.grad_and_value | vs hand | first call: "
@@ -213,11 +281,7 @@ def main():
         lines.append(f"| {r['problem']} | {r['n']} | {r['np']:.3f} | {r['hand']:.3f} | "
                      f"{r['jj']:.3f} | {r['tf']:.3f} | {r['np'] / r['hand']:.2f} | "
                      f"{r['np_first']:.1f} | {r['jj_first']:.1f} | {r['tf_first']:.1f} |")
-    text = "\n".join(lines) + "\n"
-    if a.out:
-        with open(a.out, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    print(text)
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

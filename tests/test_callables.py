@@ -8,6 +8,7 @@ by hand; the autograd tests with central differences of the function written her
 """
 from __future__ import annotations
 
+import importlib.util
 import inspect
 
 import numpy as np
@@ -83,11 +84,19 @@ def expected(r, env, style):
     return want
 
 
-def run_row(expr, wrt, shapes, order, backend, style, dtype=np.float64):
+def run_row(expr, wrt, shapes, order, backend, style, dtype=np.float64, positional=False):
+    """Called with keyword arguments, or (positional=True) with the arrays in the signature's
+    order, the call the hot path takes."""
     r = derive(expr, wrt=wrt, shapes=shapes, order=order)
     env, sizes = point(r)
     fn = r.to_function(backend)
-    value, got = fn(**inputs(fn, env, sizes, style, backend, dtype))
+    kwargs = inputs(fn, env, sizes, style, backend, dtype)
+    if positional:
+        params = inspect.signature(fn).parameters
+        first = [kwargs.pop(k) for k, p in params.items() if p.kind is not p.KEYWORD_ONLY]
+        value, got = fn(*first, **kwargs)
+    else:
+        value, got = fn(**kwargs)
     return r, env, value, got
 
 
@@ -98,13 +107,17 @@ def test_callable_equals_evaluate_with_1d_and_column_inputs(expr, wrt, shapes, e
     if backend != "numpy":
         pytest.importorskip(backend)
     for style in ("1d", "column"):
-        r, env, value, got = run_row(expr, wrt, shapes, order, backend, style)
-        want = expected(r, env, style)
-        got = as_numpy(got)
-        assert got.shape == want.shape, (style, got.shape, want.shape)
-        np.testing.assert_allclose(got, want, **tolerance(backend))
-        if r.function.shape == (1, 1) or all(d == 1 for d in r.function.shape):
-            assert as_numpy(value).shape == ()
+        for positional in (False, True):
+            r, env, value, got = run_row(expr, wrt, shapes, order, backend, style,
+                                         positional=positional)
+            want = expected(r, env, style)
+            got = as_numpy(got)
+            assert got.shape == want.shape, (style, positional, got.shape, want.shape)
+            np.testing.assert_allclose(got, want, **tolerance(backend))
+            if r.function.shape == (1, 1) or all(d == 1 for d in r.function.shape):
+                assert as_numpy(value).shape == ()
+                if backend == "numpy":
+                    assert isinstance(value, np.floating), type(value)
 
 
 @pytest.mark.parametrize("expr, wrt, shapes, expected_text, order", ROWS)
@@ -112,12 +125,14 @@ def test_float32_in_float32_out(expr, wrt, shapes, expected_text, order):
     for backend in BACKENDS:
         if backend != "numpy":
             pytest.importorskip(backend)
-        r, env, value, got = run_row(expr, wrt, shapes, order, backend, "1d", np.float32)
-        assert str(as_numpy(got).dtype) == "float32", backend
-        assert str(as_numpy(value).dtype) == "float32", backend
-        want = expected(r, env, "1d")
-        scale = max(1.0, float(np.max(np.abs(want))))
-        np.testing.assert_allclose(as_numpy(got), want, rtol=2e-3, atol=2e-3 * scale)
+        for positional in (False, True):
+            r, env, value, got = run_row(expr, wrt, shapes, order, backend, "1d", np.float32,
+                                         positional)
+            assert str(as_numpy(got).dtype) == "float32", backend
+            assert str(as_numpy(value).dtype) == "float32", backend
+            want = expected(r, env, "1d")
+            scale = max(1.0, float(np.max(np.abs(want))))
+            np.testing.assert_allclose(as_numpy(got), want, rtol=2e-3, atol=2e-3 * scale)
 
 
 # least squares against the closed form, sizes m=5, n=3 ----------------------------------------
@@ -349,3 +364,168 @@ def test_a_scalar_variable_passed_as_a_number_gives_a_0d_derivative():
     value, g = f(0.0, np.array([1.0, 2.0, 3.0]))
     assert np.ndim(value) == 0 and np.ndim(g) == 0
     np.testing.assert_allclose([value, g], [3.0, 6.0])
+
+
+# how many n×n products the generated code does (structure, not timing) -----------------------
+# value and gradient as an expert writes them: Xθ once, reused by the value (θᵀ(Xθ), yᵀ(Xθ)) and
+# the gradient; Hessians: XᵀX once, Xθ and Xᵀ(s ⊙ X) once each, X + Xᵀ with no product.
+PRODUCTS = [
+    # problem, expression, shapes, hand-written value, gradient and Hessian, n×n products for
+    # value + gradient, gradient alone, Hessian
+    ("least squares", "(X θ - y)^T (X θ - y)", "X: n×n, θ: n, y: n",
+     lambda X, t, y: (X @ t - y) @ (X @ t - y), lambda X, t, y: 2 * X.T @ (X @ t - y),
+     lambda X, t, y: 2 * X.T @ X, 2, 2, 1),
+    ("logistic regression", "sum(softplus(X θ)) - y^T X θ", "X: n×n, θ: n, y: n",
+     lambda X, t, y: np.sum(np.log1p(np.exp(X @ t))) - y @ X @ t,
+     lambda X, t, y: X.T @ (1 / (1 + np.exp(-X @ t)) - y),
+     lambda X, t, y: X.T @ np.diag(np.exp(-X @ t) / (1 + np.exp(-X @ t)) ** 2) @ X, 2, 2, 2),
+    ("xᵀAx", "θ^T X θ", "X: n×n, θ: n",
+     lambda X, t: t @ X @ t, lambda X, t: X @ t + X.T @ t, lambda X, t: X + X.T, 2, 2, 0),
+]
+
+
+class _CountedMatrix(np.ndarray):
+    """An n×n array that counts the matrix products it takes part in (its views, X.T, too)."""
+    products = 0
+
+    def __array_ufunc__(self, ufunc, method, *args, **kwargs):
+        if ufunc is np.matmul:
+            _CountedMatrix.products += 1
+        plain = [a.view(np.ndarray) if isinstance(a, _CountedMatrix) else a for a in args]
+        return getattr(ufunc, method)(*plain, **kwargs)
+
+
+def _problem_point(shapes, n=6):
+    rng = np.random.default_rng(11)
+    X, t, y = rng.normal(size=(n, n)), rng.normal(size=n), rng.normal(size=n)
+    return (X, t, y) if "y" in shapes else (X, t)
+
+
+@pytest.mark.parametrize("problem, expr, shapes, f, grad, hess, both, alone, hessian", PRODUCTS,
+                         ids=[p[0] for p in PRODUCTS])
+def test_generated_numpy_code_does_as_few_matrix_products_as_hand_written(
+        problem, expr, shapes, f, grad, hess, both, alone, hessian):
+    """The value θᵀXθ and the gradient Xθ + Xᵀθ share Xθ (was three n×n products for two);
+    yᵀXθ reuses Xθ from σ(Xθ) (was a third). Counted by calling the generated source with an
+    X that counts the products it enters, and checked against the hand-written formulas."""
+    args = _problem_point(shapes)
+    names = ["X", "θ", "y"][:len(args)]
+    for order, value, want in ((1, True, both), (1, False, alone), (2, False, hessian)):
+        fn = derive(expr, "θ", shapes, order=order).to_function("numpy", value=value, args=names)
+        assert fn.source_1d is not None or order == 2       # (diag(s) in a Hessian: columns)
+        for source in filter(None, (fn.source, fn.source_1d)):   # column code, 1-D code
+            inner = compile_generated(source, fn.__name__)
+            counted = (args[0].view(_CountedMatrix),) + args[1:]
+            _CountedMatrix.products = 0
+            out = inner(*counted)
+            assert _CountedMatrix.products == want, (problem, order, value, source)
+        got = fn(*args)
+        if order == 2:
+            np.testing.assert_allclose(got, hess(*args), rtol=1e-10, atol=1e-12)
+        elif value:
+            np.testing.assert_allclose(got[0], f(*args), rtol=1e-10)
+            np.testing.assert_allclose(got[1], grad(*args), rtol=1e-10, atol=1e-12)
+            assert got[1].shape == args[1].shape and np.ndim(got[0]) == 0
+        else:
+            np.testing.assert_allclose(got, grad(*args), rtol=1e-10, atol=1e-12)
+        assert out is not None
+
+
+@pytest.mark.parametrize("problem, expr, shapes, f, grad, hess, both, alone, hessian", PRODUCTS,
+                         ids=[p[0] for p in PRODUCTS])
+def test_generated_jax_and_torch_code_share_the_same_products(
+        problem, expr, shapes, f, grad, hess, both, alone, hessian):
+    """The same sharing in the JAX code (counted in its jaxpr) and the PyTorch code (counted
+    with a torch function mode)."""
+    args = _problem_point(shapes)
+    names = ["X", "θ", "y"][:len(args)]
+    n = args[0].shape[0]
+    if importlib.util.find_spec("jax"):
+        import jax
+        fn = derive(expr, "θ", shapes).to_function("jax", args=names)
+        jaxpr = jax.make_jaxpr(fn)(*args)
+        dots = [e for e in jaxpr.jaxpr.eqns if e.primitive.name == "dot_general" and
+                any(tuple(v.aval.shape) == (n, n) for v in e.invars)]
+        assert len(dots) == both, jaxpr
+    if importlib.util.find_spec("torch"):
+        import torch
+        from torch.overrides import TorchFunctionMode
+
+        class Count(TorchFunctionMode):
+            products = 0
+
+            def __torch_function__(self, func, types, a=(), kwargs=None):
+                if getattr(func, "__name__", "") in ("matmul", "__matmul__", "__rmatmul__",
+                                                     "mm", "mv") and \
+                        any(torch.is_tensor(x) and tuple(x.shape) == (n, n) for x in a):
+                    Count.products += 1
+                return func(*a, **(kwargs or {}))
+
+        fn = derive(expr, "θ", shapes).to_function("torch", args=names)
+        targs = [torch.from_numpy(a) for a in args]
+        with Count():
+            v, g = fn(*targs)
+        assert Count.products == both, fn.source
+        np.testing.assert_allclose(g.numpy(), grad(*args), rtol=1e-10, atol=1e-12)
+
+
+def test_positional_calls_of_mixed_dtypes_lists_and_bad_shapes_go_the_careful_way():
+    """The hot path takes only arrays of one floating dtype; anything else is converted (or
+    refused with a ShapeError), as with keywords. Checked against 2Xᵀ(Xθ − y) written here."""
+    f = gradient_function("(X θ - y)^T (X θ - y)", "θ", "X: m×n, θ: n, y: m")
+    rng = np.random.default_rng(8)
+    X, θ, y = rng.normal(size=(5, 3)), rng.normal(size=3), rng.normal(size=5)
+    want = 2 * X.T @ (X @ θ - y)
+    value, g = f(X.astype(np.float32), θ, y)                 # float32 with float64: float64
+    assert g.dtype == np.float64 and value.dtype == np.float64 and g.shape == (3,)
+    np.testing.assert_allclose(g, 2 * X.astype(np.float32).T @ (X.astype(np.float32) @ θ - y),
+                               rtol=1e-6)
+    value, g = f(X.tolist(), list(θ), y)                      # lists
+    np.testing.assert_allclose(g, want, rtol=1e-12)
+    value, g = f(np.arange(15).reshape(5, 3), np.ones(3, dtype=int), np.zeros(5))   # integers
+    assert g.dtype == np.float64
+    np.testing.assert_allclose(g, 2 * np.arange(15).reshape(5, 3).T @ np.arange(15).reshape(
+        5, 3).sum(axis=1), rtol=1e-12)
+    with pytest.raises(ShapeError, match="θ should be n×1"):
+        f(X, np.ones((3, 2)), y)
+    with pytest.raises(ShapeError, match="n is 3 from X, but 4 here"):
+        f(X, np.ones(4), y)
+    _, g = f(X, θ.reshape(-1, 1), y)                          # a column stays a column
+    assert g.shape == (3, 1)
+    np.testing.assert_allclose(g[:, 0], want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("expr, wrt, shapes, expected_text, order", ROWS)
+def test_the_1d_code_itself_equals_evaluate_with_1d_shapes(expr, wrt, shapes, expected_text,
+                                                           order, backend):
+    """The code that runs when vectors come 1-D (no reshapes to columns), called directly: a
+    vector output is 1-D, a scalar 0-d, and the numbers are r.evaluate's. Rows whose 1-D reading
+    would differ (outer products, diag, vec, scalar variables) have no 1-D code."""
+    if backend != "numpy":
+        pytest.importorskip(backend)
+    r = derive(expr, wrt=wrt, shapes=shapes, order=order)
+    fn = r.to_function(backend)
+    if fn.source_1d is None:
+        return
+    assert ".reshape(-1, 1)" not in fn.source_1d
+    env, sizes = point(r)
+    kwargs = inputs(fn, env, sizes, "1d", backend)
+    params = [k for k, p in inspect.signature(fn).parameters.items()
+              if p.kind is not p.KEYWORD_ONLY]
+    flat = compile_generated(fn.source_1d, fn.__name__)
+    value, got = flat(*[kwargs[k] for k in params])
+    want = expected(r, env, "1d")
+    got = as_numpy(got)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    np.testing.assert_allclose(got, want, **tolerance(backend))
+    if r.function.shape == (1, 1):
+        assert as_numpy(value).shape == ()
+
+
+def test_least_squares_and_xtax_have_1d_code_an_outer_product_and_diag_have_none():
+    assert gradient_function("(X θ - y)^T (X θ - y)", "θ", "X: m×n, θ: n, y: m").source_1d
+    assert gradient_function("θ^T X θ", "θ", "X: n×n, θ: n").source_1d
+    assert derive("x y^T", "x", "x: n, y: m").to_function().source_1d is None
+    assert derive("tanh(W x)", "x", "W: m×n, x: n").to_function().source_1d is None
+    assert gradient_function("θ^T X θ", "θ", "X: n×n, θ: n", backend="jax").source_1d is None

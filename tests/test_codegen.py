@@ -185,11 +185,18 @@ def test_shared_subexpressions_are_computed_once():
     assert src.count("X @ theta") == 1
 
 
-def test_shape_assertions_name_sizes():
+def test_shape_checks_name_sizes_and_are_not_asserts():
+    """The checks raise ValueError (an assert would vanish under python -O): one comparison per
+    input, the message formatted only when it fails."""
     src = derive("(Xθ − y)^T (Xθ − y)", wrt="θ", shapes="X: m×n, θ: n, y: m").code("numpy")
+    assert "assert" not in src
     fn = load(src, "value_and_grad")
-    with pytest.raises(AssertionError, match="y should be m×1"):
+    with pytest.raises(ValueError, match="y should be m×1"):
         fn(np.ones((3, 2)), np.ones(2), np.ones(4))
+    with pytest.raises(ValueError, match=r"θ should be n×1 or 1-D, got shape \(2, 1, 1\)"):
+        fn(np.ones((3, 2)), np.ones((2, 1, 1)), np.ones(3))
+    with pytest.raises(ValueError, match="X should be m×n"):
+        fn(np.ones((3, 2, 1)), np.ones(2), np.ones(3))
 
 
 @pytest.mark.parametrize("name, safe", [("θ", "theta"), ("lambda", "lambda_"), ("x_1", "x_1"),
@@ -484,3 +491,42 @@ def test_broadcast_scalar_in_a_sum_times_a_vector_is_not_distributed():
     value, grad = fn(u=u, A=A, c=c, x=x)
     np.testing.assert_allclose(value, u @ ((A + c) @ x), rtol=1e-12)
     np.testing.assert_allclose(grad, np.outer(u, x), rtol=1e-12)
+
+
+def test_a_chain_of_300_matrices_gives_code_not_a_recursion_error():
+    """aᵀA0⋯A299x: printing the nested products recursed once per factor (RecursionError at
+    about 200); every 64th level is now a temporary. Checked against the product taken here."""
+    L, n = 300, 3
+    expr = "a^T " + " ".join(f"A{i}" for i in range(L)) + " x"
+    shapes = "a: n, x: n, " + ", ".join(f"A{i}: n×n" for i in range(L))
+    fn = derive(expr, wrt="x", shapes=shapes).to_function("numpy")
+    rng = np.random.default_rng(4)
+    env = {f"A{i}": np.eye(n) + 0.1 * rng.normal(size=(n, n)) for i in range(L)}
+    env["a"], env["x"] = rng.normal(size=n), rng.normal(size=n)
+    M = np.eye(n)
+    for i in range(L):
+        M = M @ env[f"A{i}"]
+    value, g = fn(**env)
+    np.testing.assert_allclose(value, env["a"] @ M @ env["x"], rtol=1e-10)
+    np.testing.assert_allclose(g, M.T @ env["a"], rtol=1e-10)
+
+
+def test_autograd_forward_and_backward_compute_xw_once_each():
+    """The forward pass of sum(softplus(Xw)) − yᵀXw computed Xw twice (softplus(Xw) and
+    yᵀ(Xw)); the backward pass shares Xw between σ(Xw) − y and the gradient wrt y."""
+    src = autograd_function("sum(softplus(X w)) - y^T X w", "X: N×n, w: n, y: N")
+    forward, backward = src.split("def backward")
+    assert forward.count("X @ w") == 1 and backward.count("X @ w") == 1, src
+    torch = pytest.importorskip("torch")
+    Op = load(src, "Op")
+    rng = np.random.default_rng(6)
+    X = torch.tensor(rng.normal(size=(5, 3)))
+    w = torch.tensor(rng.normal(size=3), requires_grad=True)
+    y = torch.tensor((rng.random(5) < 0.5).astype(float))
+    value = Op.apply(X, w, y)
+    value.backward()
+    z = X.numpy() @ w.detach().numpy()
+    np.testing.assert_allclose(value.item(), np.sum(np.logaddexp(0, z)) - y.numpy() @ z,
+                               rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), X.numpy().T @ (1 / (1 + np.exp(-z)) - y.numpy()),
+                               rtol=1e-12)

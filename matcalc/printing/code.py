@@ -4,9 +4,11 @@ Only validated identifiers from the expression reach the code (names are checked
 Python's identifier rules and keywords, Greek letters are spelled out); numbers are printed
 from their values. Every name in the code is used once: the parameters are named like the
 variables, and a size or temporary that would clash with one gets another name (a variable
-called m keeps its value next to the size m). Repeated subexpressions become temporaries,
-diag(v)·M becomes broadcasting, matrix chains are ordered by cost when sizes are known, and
-inputs are checked for shape. Outputs have r.evaluate's shapes: a scalar is 0-d, a vector a
+called m keeps its value next to the size m). Every matrix product is associated by cost (for
+the sizes given; a size not given counts as large), a sub-product that the value and the
+derivative share (Xθ in θᵀXθ and in its gradient) is written once, repeated subexpressions
+become temporaries, diag(v)·M becomes broadcasting, and each input's shape is checked once (a
+vector may come 1-D or as a column). Outputs have r.evaluate's shapes: a scalar is 0-d, a vector a
 column (or a row); a tensor result is returned as its vec-form matrix d vec(F)/d vec(X)ᵀ.
 """
 from __future__ import annotations
@@ -15,7 +17,7 @@ import keyword
 import re
 
 from ..core import expr as E
-from ..simplify.cse import shared
+from ..simplify.cse import TRIVIAL, shared
 from ..core.errors import UnsupportedError
 from ..core.dims import symbol
 from ..core.shapes import LATIN_OF_GREEK, is_scalar
@@ -121,8 +123,216 @@ def _two_d(node) -> bool:
     return True
 
 
+# Matrix products for code: association by cost, shared sub-products -------------------------
+#
+# A product node holds its factors flat (X, θ for Xθ; θᵀ, X, θ for θᵀXθ). Before printing, every
+# product is rebuilt as nested two-factor products in the cheapest order, where a sub-product
+# that occurs in several places (Xθ inside θᵀXθ and alone in the gradient) costs its share only:
+# the nested nodes are then equal trees, and the shared-subexpression pass computes them once.
+
+_DP_LIMIT = 24        # longer chains are ordered from the vector end (the cost table is cubic)
+_UNKNOWN_SIZE = 1000  # a size nobody gave is taken as large: it ranks the orders, never prints
+
+
+def _is_diag(f) -> bool:
+    return isinstance(f, E.DiagMat)
+
+
+class _Products:
+    """The association plan of every matrix product of some trees (see plan_products)."""
+
+    def __init__(self, sizes):
+        self.sizes = {str(k): int(v) for k, v in (sizes or {}).items()}
+        self.values: dict = {}
+        self.count: dict = {}          # sub-chain (tuple of factors) → occurrences
+        self.best: dict = {}           # sub-chain → (cost, split)
+        self.built: dict = {}          # sub-chain → its nested node
+
+    def size(self, d) -> float:
+        v = self.values.get(d)
+        if v is None:
+            v = float(d.coef)
+            for name, e in d.factors:
+                v *= float(self.sizes.get(name, _UNKNOWN_SIZE)) ** e
+            self.values[d] = v
+        return v
+
+    def add(self, chain):
+        """Count the sub-chains of one product's factors."""
+        if len(chain) > _DP_LIMIT:
+            return
+        for i in range(len(chain) - 1):
+            for j in range(i + 2, len(chain) + 1):
+                key = chain[i:j]
+                self.count[key] = self.count.get(key, 0) + 1
+
+    def share(self, chain) -> float:
+        """What computing `chain` costs a product that uses it: its cost split among its
+        uses when it occurs in several places."""
+        if len(chain) == 1:
+            return 0.0
+        return self.plan(chain)[0] / max(1, self.count.get(chain, 1))
+
+    def product_cost(self, left, right) -> float:
+        rows, inner, cols = (self.size(left[0].shape[0]), self.size(left[-1].shape[1]),
+                             self.size(right[-1].shape[1]))
+        if len(left) == 1 and _is_diag(left[0]) or len(right) == 1 and _is_diag(right[0]):
+            return rows * cols            # diag(v)·M is broadcasting
+        return rows * inner * cols
+
+    def plan(self, chain):
+        """(cost, split) of the cheapest association of `chain` (a tuple of ≥ 2 factors)."""
+        got = self.best.get(chain)
+        if got is not None:
+            return got
+        if len(chain) == 2:
+            got = (self.product_cost(chain[:1], chain[1:]), 1)
+        else:
+            got = (float("inf"), 1)
+            for k in range(1, len(chain)):
+                c = self.share(chain[:k]) + self.share(chain[k:]) + \
+                    self.product_cost(chain[:k], chain[k:])
+                if c < got[0]:
+                    got = (c, k)
+        self.best[chain] = got
+        return got
+
+    def nested(self, chain, final):
+        """The product of `final` (the factors of `chain`, rebuilt) as nested pairs."""
+        if len(chain) == 1:
+            return final[0]
+        got = self.built.get(chain)
+        if got is not None:
+            return got
+        if len(chain) > _DP_LIMIT:
+            # from the vector end: right to left unless the chain starts with a row (or the
+            # left end is the narrower one)
+            first, last = self.size(chain[0].shape[0]), self.size(chain[-1].shape[1])
+            if last <= first:
+                node = final[-1]
+                for f in reversed(final[:-1]):
+                    node = E.MatMul((f, node), (f.shape[0], node.shape[1]))
+            else:
+                node = final[0]
+                for f in final[1:]:
+                    node = E.MatMul((node, f), (node.shape[0], f.shape[1]))
+            self.built[chain] = node
+            return node
+        k = self.plan(chain)[1]
+        left = self.nested(chain[:k], final[:k])
+        right = self.nested(chain[k:], final[k:])
+        node = E.MatMul((left, right), (left.shape[0], right.shape[1]))
+        self.built[chain] = node
+        return node
+
+
+def _rebuild(roots, fn):
+    """Every distinct node of the trees once, children first: fn(node, new children) gives its
+    new form. Returns the new roots."""
+    done: dict = {}
+    stack = list(roots)
+    while stack:
+        n = stack[-1]
+        if n in done:
+            stack.pop()
+            continue
+        todo = [c for c in n.children if c not in done]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        done[n] = fn(n, [done[c] for c in n.children])
+    return [done[r] for r in roots]
+
+
+def _same_or_new(n, kids):
+    return n if all(k is c for k, c in zip(kids, n.children)) else E.with_children(n, kids)
+
+
+def _split_factors(n):
+    scal = tuple(f for f in n.args if is_scalar(f.shape))
+    chain = tuple(f for f in n.args if not is_scalar(f.shape))
+    return scal, chain
+
+
+def _distributed(n, kids):
+    """Products inside products flattened into one chain, and (A + Aᵀ)·R for a product R that
+    gives a vector as A·R + Aᵀ·R: two matrix–vector products that stream through A, where
+    forming A + Aᵀ reads A transposed (cache-hostile) and writes an n×n temporary; R is then one
+    shared sub-product, and A·R may be shared with the value (xᵀAx and its gradient). Only sums
+    of plain matrices: a broadcast scalar term is c·𝟙𝟙ᵀ, not c, so (A + c)x is not Ax + cx."""
+    n = _same_or_new(n, kids)
+    if not isinstance(n, E.MatMul):
+        return n
+    if any(isinstance(k, E.MatMul) and not is_scalar(k.shape) for k in n.args):
+        # a product inside a product (θᵀX inside (θᵀX)θ, as parsed) is one chain: how it is
+        # associated is decided below, by cost
+        flat = []
+        for k in n.args:
+            flat.extend(k.args if isinstance(k, E.MatMul) and not is_scalar(k.shape) else (k,))
+        n = E.MatMul(tuple(flat), n.shape)
+    scal, chain = _split_factors(n)
+    if len(chain) < 2 or not isinstance(chain[0], E.Add) or chain[-1].shape[1] != 1:
+        return n
+    if not all((isinstance(t, E.Sym) or isinstance(t, E.Transpose) and isinstance(t.arg, E.Sym))
+               and not is_scalar(t.shape) for t in chain[0].args):
+        return n
+    rest = chain[1:]
+    terms = tuple(E.MatMul((t,) + rest, (t.shape[0], rest[-1].shape[1]))
+                  for t in chain[0].args)
+    total = E.Add(terms, (chain[0].shape[0], rest[-1].shape[1]))
+    return E.MatMul(scal + (total,), n.shape) if scal else total
+
+
+def plan_products(roots, sizes=None) -> list:
+    """The trees with every matrix product as nested pairs in the cheapest order for `sizes`
+    (a size not given counts as large), sub-products occurring in several places (in the value
+    and in the derivative alike) written the same way so that they are computed once, and
+    (A + Aᵀ)x as Ax + Aᵀx."""
+    roots = _rebuild(roots, _distributed)
+    plans = _Products(sizes)
+    seen, stack = set(), list(roots)
+    while stack:                         # count sub-chains once per distinct product
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        if isinstance(n, E.MatMul):
+            chain = _split_factors(n)[1]
+            if len(chain) >= 2:
+                plans.add(chain)
+        stack.extend(n.children)
+
+    def nest(n, kids):
+        new = _same_or_new(n, kids)
+        if not isinstance(n, E.MatMul):
+            return new
+        pairs = [(a, k) for a, k in zip(n.args, kids)]
+        chain = tuple(a for a, _ in pairs if not is_scalar(a.shape))
+        if len(chain) < 3 and len(chain) == len(n.args):
+            return new
+        if len(chain) < 2:
+            return new
+        final = [k for a, k in pairs if not is_scalar(a.shape)]
+        scal = tuple(k for a, k in pairs if is_scalar(a.shape))
+        tree = plans.nested(chain, final)
+        return E.MatMul(scal + (tree,), n.shape) if scal else tree
+
+    return _rebuild(roots, nest)
+
+
+class NotFlat(Exception):
+    """The expression needs vectors as columns (an outer product, diag, vec, a scalar variable):
+    no 1-D form of its code."""
+
+
 class CodePrinter:
-    def __init__(self, backend: str, sizes: dict | None = None):
+    """Code for nodes. With flat=True (NumPy and PyTorch) vectors are 1-D arrays and scalars
+    0-d, which is what a caller passing 1-D vectors has, and NotFlat is raised for anything
+    whose 1-D reading differs from the column reading (an outer product, diag(v), vec, Kronecker
+    products, vectors of zeros or ones, a scalar used as a matrix)."""
+
+    def __init__(self, backend: str, sizes: dict | None = None, flat: bool = False):
         if backend not in BACKENDS:
             raise UnsupportedError(f"unknown code backend {backend!r}; choose one of "
                                    + ", ".join(BACKENDS))
@@ -133,6 +343,9 @@ class CodePrinter:
         self.names: dict = {}          # node → temporary holding it
         self.variables: dict = {}      # matcalc name → identifier in the code
         self.dims: dict = {}           # size name → identifier in the code
+        self.flat = flat
+        if flat and backend == "jax":
+            raise NotFlat("the JAX code keeps columns")
 
     def dim(self, d) -> str:
         """A size as code: an integer, a size's identifier, or a product of them."""
@@ -160,6 +373,8 @@ class CodePrinter:
         """The code of an operand that must be an array (matrix=True: a 2-D one, for a
         transpose, trace, det, kron, diag, vec…). Scalars are 1×1 arrays in this code, but a
         reduction gives a 0-d one and numbers and sizes alone give a Python number."""
+        if self.flat and is_scalar(node.shape) and (matrix or _constant(node)):
+            raise NotFlat("a scalar where an array is needed")
         if is_scalar(node.shape) and (_constant(node) or matrix and not _two_d(node)):
             if _constant(node):
                 extra = ", dtype=dtype" if self.backend == "torch" else ""
@@ -187,15 +402,22 @@ class CodePrinter:
     def _shape_args(self, shape):
         return ", ".join(self.dim(d) for d in shape)
 
+    def _not_flat_vector(self, n):
+        if self.flat and (n.shape[0] == 1 or n.shape[1] == 1):
+            raise NotFlat("a vector or scalar constant")
+
     def _identity(self, n):
+        self._not_flat_vector(n)
         f = "torch.eye({}, dtype=dtype)" if self.backend == "torch" else self.mod + ".eye({})"
         return f.format(self.dim(n.shape[0])), _ATOM
 
     def _zero(self, n):
+        self._not_flat_vector(n)
         extra = ", dtype=dtype" if self.backend == "torch" else ""
         return f"{self.mod}.zeros(({self._shape_args(n.shape)}){extra})", _ATOM
 
     def _ones(self, n):
+        self._not_flat_vector(n)
         extra = ", dtype=dtype" if self.backend == "torch" else ""
         return f"{self.mod}.ones(({self._shape_args(n.shape)}){extra})", _ATOM
 
@@ -259,15 +481,10 @@ class CodePrinter:
         return self.pair(left, right)
 
     def pair(self, left, right):
-        if len(left) == 1 and isinstance(left[0], E.Add) and len(right) == 1 and \
-                isinstance(right[0], E.Sym) and right[0].shape[1] == 1 and \
-                all((isinstance(t, E.Sym) or isinstance(t, E.Transpose) and
-                     isinstance(t.arg, E.Sym)) and not is_scalar(t.shape)
-                    for t in left[0].args):
-            # (a broadcast scalar term is c·𝟙𝟙ᵀ, not c: (A + c)x is not Ax + cx)
-            # (A + Aᵀ)x as Ax + Aᵀx: two matrix–vector products stream through A, where forming
-            # A + Aᵀ first reads A transposed (cache-hostile) and writes an n×n temporary.
-            return " + ".join(self.pair([t], right)[0] for t in left[0].args), _ADD
+        if self.flat and (left[0].shape[0] != 1 and left[-1].shape[1] == 1 and
+                          right[-1].shape[1] != 1 or
+                          any(isinstance(f, E.DiagMat) for f in (left[0], right[-1]))):
+            raise NotFlat("an outer product or diag(v)")
         ls = self.chain(left)
         rs = self.chain(right)
         if len(left) == 1 and isinstance(left[0], E.DiagMat):
@@ -323,6 +540,8 @@ class CodePrinter:
         return f"{self.wrap(n.arg, _POW)} ** {self._num(E.Num(n.exponent))[0]}", _POW
 
     def _kron(self, n):
+        if self.flat:
+            raise NotFlat("a Kronecker product")
         if self.backend == "torch":
             # torch.kron fails on a transposed (non-contiguous) operand ("view size is not
             # compatible with input tensor's size and stride"): hand it contiguous copies
@@ -331,6 +550,8 @@ class CodePrinter:
         return f"{self.mod}.kron({self.arr(n.left)}, {self.arr(n.right)})", _ATOM
 
     def _transpose(self, n):
+        if self.flat and (n.shape[0] == 1) != (n.shape[1] == 1):
+            return self.emit(n.arg)         # a 1-D vector is its own transpose
         return f"{self.arr(n.arg, _POW)}.T", _ATOM
 
     def _inverse(self, n):
@@ -421,11 +642,15 @@ class CodePrinter:
                 "torch": f"torch.softmax({a}, dim=0)"}[self.backend], _ATOM
 
     def _diagmat(self, n):
+        if self.flat:
+            raise NotFlat("diag or vec")
         a = self.arr(n.arg, _POW)
         return (f"torch.diag({a}.reshape(-1))" if self.backend == "torch" else
                 f"{self.mod}.diag({a}.ravel())"), _ATOM
 
     def _diagvec(self, n):
+        if self.flat:
+            raise NotFlat("diag or vec")
         return f"{self.mod}.diag({self.arr(n.arg)}).reshape(-1, 1)", _ATOM
 
     def _tril(self, n):
@@ -435,6 +660,8 @@ class CodePrinter:
         return f"{self.mod}.triu({self.arr(n.arg)})", _ATOM
 
     def _vec(self, n):
+        if self.flat:
+            raise NotFlat("diag or vec")
         return f"{self.arr(n.arg, _POW)}.T.reshape(-1, 1)", _ATOM
 
 
@@ -446,15 +673,24 @@ def generate(result, backend: str = "numpy", sizes: dict | None = None,
     return generated(result, backend, sizes, name, value)[0]
 
 
-def generated(result, backend="numpy", sizes=None, name=None, value=True):
-    """(source, function name, parameters, the variables as nodes with their identifiers)."""
+def generated(result, backend="numpy", sizes=None, name=None, value=True, order=None,
+              flat=False):
+    """(source, function name, parameters, the variables as nodes with their identifiers);
+    `order` lists variable names to come first among the parameters, in that order. With
+    flat=True, the code for 1-D vectors (raises NotFlat when the expression has none)."""
     f, d = result.function, result.node
     fname = identifier(name or (f"value_and_{_kind_word(result.kind)}" if value else
                                 _kind_word(result.kind)))
-    p = CodePrinter(backend, sizes)
+    p = CodePrinter(backend, sizes, flat)
     args = _arguments(result, [f, d])     # all of f's variables: they carry the sizes
+    if flat and not any(not is_scalar(a.shape) and 1 in a.shape for a in args):
+        raise NotFlat("no vector variable")
+    if order is not None:                 # the parameters in this order (variable names)
+        by_name = {a.name: a for a in args}
+        args = [by_name[k] for k in order] + [a for a in args if a.name not in order]
     names = Names({fname})
     params, prologue = bind(p, names, args, [f, d], sizes)
+    roots = plan_products([f, d] if value else [d], sizes)
     lines = [HEADER[backend].rstrip("\n"), "", ""]
     lines.append(f"def {fname}({', '.join(params)}):")
     what = result.kind
@@ -462,26 +698,64 @@ def generated(result, backend="numpy", sizes=None, name=None, value=True):
         what = "derivative, as the matrix d vec(F)/d vec(X)ᵀ (column-major vec),"
     lines.append(f'    """{_safe(to_unicode(result.function))} and its {what} wrt '
                  f'{_safe(result.wrt)}: {_safe(str(result))}."""')
-    lines += ["    " + s for s in prologue]
-    for node in shared([f, d] if value else [d]):
+    body = []
+    for node in _temporaries(roots):
         t = names.fresh(f"t{len(p.names) + 1}")
-        lines.append(f"    {t} = {p.code(node)}")
+        body.append(f"    {t} = {p.code(node)}")
         p.names[node] = t
     if value:
-        lines.append(f"    value = {_output(p, f)}")
-    lines.append(f"    derivative = {_output(p, d)}")
-    lines.append("    return value, derivative" if value else "    return derivative")
+        body.append(f"    value = {_output(p, roots[0])}")
+    body.append(f"    derivative = {_output(p, roots[-1])}")
+    body.append("    return value, derivative" if value else "    return derivative")
+    lines += ["    " + s for s in _needed(prologue, body)] + body
     return "\n".join(lines) + "\n", fname, params, [(a, p.variables[a.name]) for a in args]
+
+
+_DEEP = 64      # a node this many levels above the leaves gets a temporary: printing recurses
+
+
+def _temporaries(roots) -> list:
+    """The nodes to compute into temporaries, children first: repeated subtrees, and every
+    _DEEP-th level of a deep tree (a chain of 1,000 factors prints without running out of
+    recursion)."""
+    named = set(shared(roots))
+    height: dict = {}
+    order: list = []
+    stack = [(r, False) for r in reversed(roots)]
+    while stack:
+        n, ready = stack.pop()
+        if n in height:
+            continue
+        if not ready:
+            stack.append((n, True))
+            stack.extend((c, False) for c in reversed(n.children) if c not in height)
+            continue
+        h = 1 + max((height[c] for c in n.children), default=-1)
+        height[n] = h
+        if n in named or h and h % _DEEP == 0 and not isinstance(n, TRIVIAL):
+            order.append(n)
+            height[n] = 0          # a name is a leaf to what uses it
+    return order
+
+
+def _needed(prologue, body):
+    """The prologue without torch's dtype line when nothing uses `dtype`."""
+    if prologue and prologue[0].startswith("dtype = ") and not any(
+            re.search(r"\bdtype\b", line) for line in prologue[1:] + body):
+        return prologue[1:]
+    return prologue
 
 
 def _output(p, node) -> str:
     """The code of a returned node: a scalar comes back 0-d (as r.evaluate gives a float)."""
-    code = p.code(node)
+    code, prec = p.emit(node)
     if not is_scalar(node.shape):
         return code
-    if p.backend == "torch":
-        return f"torch.as_tensor({code}, dtype=dtype).reshape(())"
-    return f"{p.mod}.reshape({code}, ())"
+    if _constant(node):                  # a Python number
+        if p.backend == "torch":
+            return f"torch.as_tensor({code}, dtype=dtype).reshape(())"
+        return f"{p.mod}.reshape({code}, ())"
+    return f"{code if prec >= _ATOM else '(' + code + ')'}.reshape(())"
 
 
 def _size_names(nodes, everywhere=False) -> list:
@@ -524,30 +798,44 @@ def bind(p, names, args, roots, sizes=None, check=True, reshape=True):
         tensors = ", ".join(p.variables[a.name] for a in args) + ("," if len(args) == 1 else "")
         out.append(f"dtype = next((a.dtype for a in ({tensors}) if torch.is_tensor(a) and "
                    "a.is_floating_point()), torch.get_default_dtype())")
+    reads, checks, reshapes = [], [], []
     for a in args:
         ident = p.variables[a.name]
+        if is_scalar(a.shape) and p.flat:
+            raise NotFlat("a scalar variable")
         if is_scalar(a.shape):
             # a float, a 0-d or a 1×1 array: 1×1, as every scalar is in the printed code
             if reshape and p.backend == "torch":
-                out.append(f"{ident} = ({ident} if torch.is_tensor({ident}) else "
-                           f"torch.tensor({ident}, dtype=dtype)).reshape(1, 1)")
+                reshapes.append(f"{ident} = ({ident} if torch.is_tensor({ident}) else "
+                                f"torch.tensor({ident}, dtype=dtype)).reshape(1, 1)")
             elif reshape:
-                out.append(f"{ident} = {p.mod}.reshape({ident}, (1, 1))")
+                reshapes.append(f"{ident} = {p.mod}.reshape({ident}, (1, 1))")
             continue
-        if a.shape[1] == 1 and reshape:
-            out.append(f"{ident} = {ident}.reshape(-1, 1)")
-        read = []
-        for dim in a.shape:
+        # a size is read off the first input that carries it; a vector may come 1-D, so the
+        # row size is shape[0] and the column size shape[-1]
+        for i, dim in enumerate(a.shape):
             if dim.is_Symbol and dim not in known and str(dim) in wanted:
-                read.append(p.dim(dim))
+                reads.append(f"{p.dim(dim)} = {ident}.shape[{'0' if i == 0 else '-1'}]")
                 known.add(dim)
+        if not reshape:
+            continue
+        column, row = a.shape[1] == 1, a.shape[0] == 1
+        if (column or row) and not p.flat:
+            reshapes.append(f"{ident} = {ident}.reshape({'-1, 1' if column else '1, -1'})")
+        if check:
+            want = ", ".join(p.dim(dim) for dim in a.shape)
+            label = _safe("×".join(str(dim) for dim in a.shape)).replace("{", "").replace("}", "")
+            alone = p.dim(a.shape[0] if column else a.shape[1])
+            if p.flat and (column or row):      # 1-D code: 1-D vectors only
+                length = _safe(str(a.shape[0] if column else a.shape[1]))
+                test, label = f"{ident}.shape != ({alone},)", f"1-D of length {length}"
             else:
-                read.append("_")
-        if reshape and any(r != "_" for r in read):
-            out.append(f"{', '.join(read)} = {ident}.shape")
-        elif not reshape:        # the input may come 1-D: index the shape from both ends
-            out += [f"{r} = {ident}.shape[{'0' if i == 0 else '-1'}]"
-                    for i, r in enumerate(read) if r != "_"]
+                test = f"{ident}.shape != ({want})" + (
+                    f" and {ident}.shape != ({alone},)" if column or row else "")
+            checks += [f"if {test}:",
+                       f'    raise ValueError(f"{_safe(a.name)} should be {label}'
+                       f'{" or 1-D" if (column or row) and not p.flat else ""}, got shape '
+                       f'{{tuple({ident}.shape)}}")']
     params = [p.variables[a.name] for a in args]
     missing = [s for s in wanted if symbol(s) not in known]
     given = {str(k): v for k, v in (sizes or {}).items()}
@@ -559,16 +847,7 @@ def bind(p, names, args, roots, sizes=None, check=True, reshape=True):
             keyword_only.append(p.dims[s])
     if keyword_only:
         params += ["*"] + keyword_only
-    if check:
-        for a in args:
-            if is_scalar(a.shape):
-                continue
-            ident = p.variables[a.name]
-            want = ", ".join(p.dim(dim) for dim in a.shape)
-            label = _safe("×".join(str(dim) for dim in a.shape)).replace("{", "").replace("}", "")
-            out.append(f'assert (*{ident}.shape,) == ({want}), f"{_safe(a.name)} should be '
-                       f'{label}, got {{(*{ident}.shape,)}}"')
-    return params, out
+    return params, out + reads + checks + reshapes
 
 
 def _safe(text: str) -> str:
@@ -645,12 +924,27 @@ def _autograd_source(expr, shapes, backend, name):
     reserved = {cls, fn, fn + "_fwd", fn + "_bwd", "ctx", "residuals", "shapes", "out", "flat"}
     nodes = [names_in(f)[n] for n in inputs]
     forward = CodePrinter(backend)         # the forward pass: no cotangent yet
-    _, start = bind(forward, Names(reserved), nodes, [f], check=False)
-    value = forward.code(f)
+    forward_names = Names(reserved)
+    _, start = bind(forward, forward_names, nodes, [f], check=False)
+    planned = plan_products([f])
+    for node in _temporaries(planned):
+        t = forward_names.fresh(f"t{len(forward.names) + 1}")
+        start.append(f"{t} = {forward.code(node)}")
+        forward.names[node] = t
+    value = forward.code(planned[0])
+    start = _needed(start, [value])
     p = CodePrinter(backend)
     args = nodes + [E.Sym(g, f.shape)]
-    _, prologue = bind(p, Names(reserved), args,
+    taken = Names(reserved)
+    _, prologue = bind(p, taken, args,
                        [f] + [d for d in products.values() if d is not None], check=False)
+    # the products in their cheapest order, what the gradients share computed once
+    live = [k for k, d in products.items() if d is not None]
+    products.update(zip(live, plan_products([products[k] for k in live])))
+    for node in _temporaries([products[k] for k in live]):
+        t = taken.fresh(f"t{len(p.names) + 1}")
+        prologue.append(f"{t} = {p.code(node)}")
+        p.names[node] = t
     idents = [p.variables[n] for n in inputs]
     gname = p.variables[g]
     params = ", ".join(idents)
@@ -674,6 +968,7 @@ def _autograd_source(expr, shapes, backend, name):
         else:
             grads.append(f"jnp.reshape({p.code(d)}, shapes[{i}][0]).astype(shapes[{i}][1])")
     returned = ", ".join(grads) + ("," if len(grads) == 1 else "")
+    prologue = _needed(prologue, [returned])
     if backend == "torch":
         body = [HEADER["torch"], "",
                 f"class {cls}(torch.autograd.Function):",

@@ -21,7 +21,7 @@ import unicodedata
 
 from ..core.errors import ShapeError, UnsupportedError
 from ..numeric.evaluate import tensor_axes
-from .code import BACKENDS, compile_generated, generated  # noqa: F401 (re-exported)
+from .code import BACKENDS, NotFlat, compile_generated, generated  # noqa: F401 (re-exported)
 from .unicode import to_unicode
 from ..core.shapes import fmt_shape, is_scalar
 
@@ -66,20 +66,8 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
         raise UnsupportedError(f"unknown backend {backend!r}; choose one of "
                                + ", ".join(BACKENDS))
     source, fname, params, variables = generated(result, backend, sizes, None, value)
-    inner = compile_generated(source, fname)
-    xp = _backend_module(backend)
-    keyword_only = params[params.index("*") + 1:] if "*" in params else []
-
-    # parameters: the variables' names, in the order asked for
-    public = {}            # public name → (node, identifier in the generated code)
-    alias = {}             # accepted other spelling → public name
-    for node, ident in variables:
-        pub = _param_name(node.name, ident)
-        public[pub] = (node, ident)
-        for other in {ident, node.name}:
-            if other != pub:
-                alias[other] = pub
-    order = list(public)
+    public, alias = _public_names(variables)
+    order = appearance = list(public)
     if args is not None:
         wanted = [a.strip() for a in (args.split(",") if isinstance(args, str) else args)]
         wanted = [alias.get(a, a) for a in wanted]
@@ -89,6 +77,24 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
                 f"args must name the variables once each; the variables are {', '.join(order)}"
                 + (f" (not {', '.join(unknown)})" if unknown else ""))
         order = wanted + [a for a in order if a not in wanted]
+        if order != list(public):     # the generated function takes them in this order too
+            names = [public[a][0].name for a in order]
+            source, fname, params, variables = generated(result, backend, sizes, None, value,
+                                                         order=names)
+            public, alias = _public_names(variables)
+            order = list(public)
+    inner = compile_generated(source, fname)
+    # the same code for 1-D vectors (no reshapes to columns and back), where it reads the same
+    flat_source = None
+    if backend != "jax" and not any(k == "*" for k in params):
+        try:
+            flat_source = generated(result, backend, sizes, None, value,
+                                    order=[public[a][0].name for a in order], flat=True)[0]
+        except NotFlat:
+            pass
+    flat_inner = compile_generated(flat_source, fname) if flat_source else None
+    xp = _backend_module(backend)
+    keyword_only = params[params.index("*") + 1:] if "*" in params else []
     sig = inspect.Signature(
         [inspect.Parameter(a, inspect.Parameter.POSITIONAL_OR_KEYWORD) for a in order] +
         [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY) for k in keyword_only])
@@ -96,8 +102,8 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
     f_node, d_node = result.function, result.node
     wrt = result.variable.name
     wrt_pub = next((p for p, (n, _) in public.items() if n.name == wrt), None)
-    vector_inputs = [p for p, (n, _) in public.items() if _kind(n.shape) in (_Kind.COLUMN,
-                                                                              _Kind.ROW)]
+    vector_inputs = [p for p in appearance if p in public and
+                     _kind(public[p][0].shape) in (_Kind.COLUMN, _Kind.ROW)]
 
     # per parameter, worked out once: its kind, and each size as an int or a size name
     static = {}
@@ -153,7 +159,14 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
                                  f"{seen[0]} from {seen[1]}, but {size} here")
         return fixed, shape, (v.dtype if hasattr(raw, "dtype") else None)
 
+    fast = None if keyword_only else _fast_path(result, backend, value, order, wrt_pub,
+                                                 vector_inputs, inner, flat_inner)
+
     def function(*a, **kw):
+        if fast is not None and not kw and len(a) == len(order):
+            out = fast(a)
+            if out is not None:
+                return out
         for k in list(kw):
             if k in alias:
                 if alias[k] in kw:
@@ -201,7 +214,110 @@ def make_function(result, backend: str = "numpy", value: bool = True, args=None,
               f"backend: {backend}. The source is r.code({backend!r})."]
     function.__doc__ = "\n".join(lines)
     function.source = source
+    function.source_1d = flat_source     # what runs when the vectors come 1-D (None: source)
     return function
+
+
+def _public_names(variables):
+    """public name → (node, identifier in the generated code), and accepted other spelling →
+    public name."""
+    public, alias = {}, {}
+    for node, ident in variables:
+        pub = _param_name(node.name, ident)
+        public[pub] = (node, ident)
+        for other in {ident, node.name}:
+            if other != pub:
+                alias[other] = pub
+    return public, alias
+
+
+def _fast_path(result, backend, value, order, wrt_pub, vector_inputs, inner,
+               flat_inner=None):
+    """The call for the common case, or None: every input an array of the backend (not a
+    subclass, not a list or a number) of one floating dtype, passed positionally. The generated
+    function checks the shapes itself (one comparison per input); when the vectors come 1-D and
+    the expression has a 1-D form (flat_inner), that code runs, without reshapes to columns and
+    back. Whatever both refuse, and every other call, goes the careful way, which converts, says
+    what is wrong, and shapes the same. Returns a function of the argument tuple giving the
+    outputs, or None to go the careful way."""
+    if backend == "numpy":
+        import numpy
+        kind, floats = numpy.ndarray, {numpy.dtype(t) for t in ("float16", "float32",
+                                                                "float64", "longdouble")}
+    elif backend == "torch":
+        import torch
+        kind, floats = torch.Tensor, {torch.float16, torch.bfloat16, torch.float32,
+                                      torch.float64}
+    else:
+        return None          # under jax.jit the wrapper runs once per trace: no hot path
+    if result.kind == "tensor":
+        return None
+    f_node, d_node = result.function, result.node
+    wrt_i = order.index(wrt_pub) if wrt_pub in order else None
+    flat_i = order.index(wrt_pub) if wrt_pub in vector_inputs else (
+        order.index(vector_inputs[0]) if vector_inputs else None)
+    like_input = result.kind == "gradient" and wrt_i is not None and \
+        tuple(d_node.shape) == tuple(result.variable.shape)
+    numpy_out = backend == "numpy"
+
+    def finish(x, node_kind, flat, dtype):
+        if x.dtype is not dtype and x.dtype != dtype:
+            x = _cast(x, dtype, backend)
+        if node_kind == _Kind.SCALAR:
+            x = x.reshape(())           # (the generated code gives it 0-d already)
+            return x[()] if numpy_out else x
+        if flat and node_kind != _Kind.MATRIX:
+            return x.reshape(-1)
+        return x
+
+    f_kind, d_kind = _kind(f_node.shape), _kind(d_node.shape)
+    scalar_value = value and f_kind == _Kind.SCALAR
+    try_flat = flat_inner is not None and flat_i is not None
+
+    def call(a):
+        x = a[0]
+        if x.__class__ is not kind:
+            return None
+        dtype = x.dtype
+        if dtype not in floats:
+            return None
+        for x in a:
+            if x.__class__ is not kind or (x.dtype is not dtype and x.dtype != dtype):
+                return None
+        out, ran_flat = None, False
+        if try_flat and a[flat_i].ndim == 1:
+            try:
+                out = flat_inner(*a)
+                ran_flat = True                # 1-D in, 1-D out: shaped already
+            except (ValueError, IndexError):   # not every vector 1-D: the column code
+                out = None
+        if out is None:
+            try:
+                out = inner(*a)
+            except (ValueError, IndexError):   # a shape it refuses: the careful way says why
+                return None
+        if value:
+            v, d = out
+            if scalar_value and v.dtype is dtype:
+                v = v[()] if numpy_out else v
+            else:
+                v = finish(v, f_kind, flat_i is not None and a[flat_i].ndim == 1, dtype)
+        else:
+            d = out
+        if like_input and d.dtype is dtype:
+            if not ran_flat:
+                d = d.reshape(a[wrt_i].shape)
+                if numpy_out and d.ndim == 0:
+                    d = d[()]
+        elif like_input:
+            d = _cast(d, dtype, backend).reshape(a[wrt_i].shape)
+            if numpy_out and d.ndim == 0:
+                d = d[()]
+        else:
+            d = finish(d, d_kind, flat_i is not None and a[flat_i].ndim == 1, dtype)
+        return (v, d) if value else d
+
+    return call
 
 
 def _default_dtype(backend, xp):
