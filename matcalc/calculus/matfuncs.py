@@ -18,7 +18,8 @@ from typing import Callable
 from ..core import build as B
 from ..core import expr as E
 from ..core.errors import UnsupportedError, show
-from ..core.functions import FRECHET, FRECHET2, MATRIX_FUNCTIONS, fill, matfn
+from ..core.functions import FRECHET, FRECHET2, matfn
+from ..core.matrix_functions import MATRIX_FUNCTIONS, fill
 from .rules import derivative
 from .vecrules import vec_rule
 

@@ -487,7 +487,7 @@ def _matfn_square(node, shape, u, what):
 @shape_rule(E.MatFn)
 def matfn(node, shapes, u):
     """Shapes of the matrix functions (core/functions.py MATRIX_FUNCTIONS, by kind)."""
-    from .functions import MATRIX_FUNCTIONS
+    from .matrix_functions import MATRIX_FUNCTIONS
     kind = MATRIX_FUNCTIONS[node.fn].kind
     what = "X^p" if node.fn == "powm" else node.fn
     s = shapes[0]
@@ -518,7 +518,7 @@ def matfn(node, shapes, u):
 def check_matfn(node, decls, u) -> None:
     """Preconditions a formula can show: a function of a symmetric matrix (eigenvalues,
     Cholesky) needs an argument that is symmetric by declaration or by structure."""
-    from .functions import MATRIX_FUNCTIONS, fill
+    from .matrix_functions import MATRIX_FUNCTIONS, fill
     spec = MATRIX_FUNCTIONS[node.fn]
     arg = node.args[0]
     if spec.symmetric_arg and not provably_symmetric(_resolved(arg, u), decls):

@@ -19,7 +19,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from ..core import expr as E
 from ..core.errors import MatcalcError, ParseError, ShapeError, Span, UnsupportedError, show
-from ..core.functions import ALIASES, MATRIX_ALIASES, MATRIX_FUNCTIONS
+from ..core.functions import ALIASES
+from ..core.matrix_functions import MATRIX_ALIASES, MATRIX_FUNCTIONS
 from .latex_in import looks_like_latex
 from ..core.limits import check_input, deep
 from ..core.shapes import (GREEK, ONE, SCALAR, Decl, Shapes, Unifier, canonical_name, dim,

@@ -250,7 +250,7 @@ def _domain(n, why: str):
 
 
 def _needs(n) -> str:
-    from ..core.functions import MATRIX_FUNCTIONS, fill
+    from ..core.matrix_functions import MATRIX_FUNCTIONS, fill
     arg = show(n.args[0])
     arg = arg if len(arg) <= 40 else arg[:39] + "…"
     found = MATRIX_FUNCTIONS[n.fn].assumptions
