@@ -550,8 +550,17 @@ def provably_symmetric(node, decls) -> bool:
         return True
     if t is E.Ones:
         return node.shape[0] == node.shape[1]
-    if t in (E.Add, E.Hadamard):
+    if t is E.Hadamard:
         return all(provably_symmetric(a, decls) for a in node.args)
+    if t is E.Add:                       # symmetric terms, and the others in pairs A + Aᵀ
+        rest = [a for a in node.args if not provably_symmetric(a, decls)]
+        while rest:
+            a = rest.pop()
+            partner = next((b for b in rest if _transposed(a, b)), None)
+            if partner is None:
+                return False
+            rest.remove(partner)
+        return True
     if t in (E.Inverse, E.Power, E.Transpose):
         return provably_symmetric(node.arg, decls)
     if t is E.MatFn:
