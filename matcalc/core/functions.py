@@ -183,8 +183,6 @@ def matpow(x, p):
     p = Fraction(p)
     if p.denominator == 1:
         return B.power(x, p)
-    if p < 0:
-        return matpow(B.inverse(x), -p)
     if p == Fraction(1, 2):
         return matfn("sqrtm", x)
     return matfn("powm", x, exponent=p)

@@ -535,7 +535,7 @@ class Inference:
             s = self.u.resolve(kids[0].shape)
             cls = E.DiagMat if s[1] == 1 else E.DiagVec
             node = cls(kids[0], span=node.span)
-        if t is E.Power and node.exponent < 0:
+        if t is E.Power and node.exponent < 0 and not self._real_matrix_power(node, kids[0]):
             inner = E.Inverse(kids[0], span=node.span)
             inner = replace(inner, shape=SHAPE_RULES[E.Inverse](inner, [kids[0].shape], self.u))
             node = inner if node.exponent == -1 else E.Power(inner, -node.exponent, span=node.span)
@@ -561,6 +561,11 @@ class Inference:
             at = E.Transpose(a, shape=(a.shape[1], a.shape[0]), span=a.span)
             return E.MatMul((at, b), shape=shape, span=node.span)
         return replace(node, shape=shape)
+
+    def _real_matrix_power(self, node, kid) -> bool:
+        """X^p of a square matrix with p not an integer (X^(-1/2) stays one power)."""
+        s = self.u.resolve(kid.shape)
+        return node.exponent.denominator != 1 and not (is_scalar(s) or s[0] == 1 or s[1] == 1)
 
     def _real_power(self, node, kid):
         """X^p with p not an integer, for a square matrix X: sqrtm(X) for p = ½, else the real

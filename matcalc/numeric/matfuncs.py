@@ -158,6 +158,14 @@ def _solve(a, b):
     return np.linalg.solve(a, b)
 
 
+def _pinv(a):
+    s = np.linalg.svd(a, compute_uv=False)
+    if s[-1] <= 1e-12 * _scale(a) * max(a.shape):
+        raise _Undefined("it does not have full rank (the pseudo-inverse is not differentiable, "
+                         "not even continuous, where the rank drops)")
+    return np.linalg.pinv(a)
+
+
 def _chol(a):
     try:
         return np.linalg.cholesky(_sym(a))
@@ -181,7 +189,7 @@ VALUES = {
     "logm": lambda n, v: _checked_primary("logm", None, v[0]),
     "sqrtm": lambda n, v: _checked_primary("sqrtm", None, v[0]),
     "powm": lambda n, v: _checked_primary("powm", n.exponent, v[0]),
-    "pinv": lambda n, v: np.linalg.pinv(v[0]),
+    "pinv": lambda n, v: _pinv(v[0]),
     "chol": lambda n, v: _chol(v[0]),
     "tril_half": lambda n, v: _tril_half(v[0]),
     "eigvals": lambda n, v: np.linalg.eigvalsh(_sym(v[0])).reshape(-1, 1),
