@@ -257,3 +257,30 @@ def test_generated_numpy_code_matches_scipy():
     assert abs(value - (np.trace(W @ sl.expm(X)) + np.linalg.eigvalsh(S)[-1])) < 1e-10
     want = _num_grad(lambda x: np.trace(W @ sl.expm(x)), X)
     np.testing.assert_allclose(grad, want, rtol=1e-6, atol=1e-8)
+
+
+def test_hessian_of_trace_expm_is_the_kronecker_form_of_its_frechet_derivative():
+    """∂² tr expm(X) = K(n,n)K_exp(X): compared with this file's nested differences."""
+    r = derive("tr expm(X)", wrt="X", shapes="X: n×n", order=2)
+    assert r.text.replace(" ", "") in ("commutation(n,n)*K_exp(X)",)
+    X, h = rng.normal(size=(3, 3)) * 0.5, 1e-5
+    H = r.evaluate({"X": X})
+    for (i, j, k, l) in [(0, 1, 2, 0), (1, 1, 1, 1), (2, 0, 0, 2)]:
+        e = np.zeros((3, 3))
+        e[k, l] = h
+        g = lambda x: sl.expm(x).T[i, j]
+        assert abs(H[i, j, k, l] - (g(X + e) - g(X - e)) / (2 * h)) < 1e-6
+
+
+def test_hessian_of_the_spectral_norm_squared():
+    r = derive("σ_max(A)^2", wrt="A", shapes="A: m×n", order=2)
+    assert r.check().max_rel_error < 1e-5
+
+
+def test_kronecker_forms_read_back_and_generate_code():
+    r = derive("tr(W X^(1/3))", wrt="X", shapes="X: n×n spd, W: n×n", order=2)
+    for text in (r.text, str(r), r.latex):
+        assert parse(text, "X: n×n spd, W: n×n") == parse(r.text, "X: n×n spd, W: n×n")
+    X, W = _spd(3), rng.normal(size=(3, 3))
+    got = np.asarray(r.to_function()(X=X, W=W)[1])
+    np.testing.assert_allclose(got.reshape(3, 3, 3, 3), r.evaluate({"X": X, "W": W}), atol=1e-9)

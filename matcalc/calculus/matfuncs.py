@@ -18,7 +18,7 @@ from typing import Callable
 from ..core import build as B
 from ..core import expr as E
 from ..core.errors import UnsupportedError, show
-from ..core.functions import FRECHET, FRECHET2, matfn
+from ..core.functions import FRECHET, FRECHET2, KRON, KRON2, matfn
 from ..core.matrix_functions import MATRIX_FUNCTIONS, fill
 from .rules import derivative
 from .vecrules import vec_rule
@@ -206,10 +206,20 @@ def vec_matrix_function(node, Js):
     if node.fn == "tril_half":                # Φ(M) = M ⊙ Φ(𝟙𝟙ᵀ): a diagonal scaling of vec M
         mask = matfn("tril_half", B.ones(node.shape))
         return B.mul(B.diag_mat(B.vec(mask)), Js[0])
+    if node.fn in KRON:                       # d vec f(X) = K_f(X) d vec X
+        return B.mul(matfn(KRON[node.fn], node.args[0], exponent=node.exponent), Js[0])
+    if node.fn in KRON2:                      # L_f(X, E): K_f(X) d vec E + K2_f(X, E) d vec X
+        x, e = node.args
+        base = next(k for k, v in FRECHET.items() if v == node.fn)
+        terms = []
+        if Js[1] is not None:
+            terms.append(B.mul(matfn(KRON[base], x, exponent=node.exponent), Js[1]))
+        if Js[0] is not None:
+            terms.append(B.mul(matfn(KRON2[node.fn], x, e, exponent=node.exponent), Js[0]))
+        return B.add(*terms)
     if node.fn not in _VEC_BY_ADJOINT:
-        why = ("it needs the Kronecker form of its Fréchet derivative" if node.fn in FRECHET
-               or node.fn in FRECHET2 or node.fn in FRECHET2.values() else
-               f"matcalc does not differentiate {node.fn}(·) itself")
+        why = ("third derivatives of matrix functions are not given" if node.fn in
+               FRECHET2.values() else f"matcalc does not differentiate {node.fn}(·) itself")
         raise UnsupportedError(f"a Jacobian or Hessian through {node.fn}(·) with respect to a "
                                f"vector or matrix is not supported ({why})", span=node.span,
                                hint="second derivatives with respect to a scalar are supported")

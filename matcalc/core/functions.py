@@ -164,6 +164,9 @@ ALIASES = {alias: f.name for f in FUNCTIONS.values() for alias in (f.name, *f.al
 # their Fréchet node, and f′(X) (what the Fréchet derivative gives at the direction I).
 FRECHET = {"expm": "L_exp", "logm": "L_log", "sqrtm": "L_sqrt", "powm": "L_pow"}
 FRECHET2 = {"L_exp": "L2_exp", "L_log": "L2_log", "L_sqrt": "L2_sqrt", "L_pow": "L2_pow"}
+# Kronecker forms: vec L_f(X, E) = K_f(X) vec E, vec L²_f(X, E, H) = K2_f(X, E) vec H
+KRON = {"expm": "K_exp", "logm": "K_log", "sqrtm": "K_sqrt", "powm": "K_pow"}
+KRON2 = {"L_exp": "K2_exp", "L_log": "K2_log", "L_sqrt": "K2_sqrt", "L_pow": "K2_pow"}
 PRIMARY = {"expm", "logm", "sqrtm", "powm"}    # f(Xᵀ) = f(X)ᵀ
 
 

@@ -491,7 +491,7 @@ def matfn(node, shapes, u):
     kind = MATRIX_FUNCTIONS[node.fn].kind
     what = "X^p" if node.fn == "powm" else node.fn
     s = shapes[0]
-    if kind in ("square", "eigvals", "scalar_sq", "vec_sq", "frechet"):
+    if kind in ("square", "eigvals", "scalar_sq", "vec_sq", "frechet", "kron"):
         n = _matfn_square(node, s, u, what)[0]
         for child, t in zip(node.args[1:], shapes[1:]):
             if not (u.unify(t[0], n) and u.unify(t[1], n)):
@@ -499,7 +499,8 @@ def matfn(node, shapes, u):
                            f"{_show(node.args[0])} ({fmt_shape_plain((n, n))}), but "
                            f"{_show(child)} is {fmt_shape_plain(u.resolve(t))}",
                            (n, n), u.resolve(t), what)
-        return {"eigvals": (n, ONE), "vec_sq": (n, ONE), "scalar_sq": SCALAR}.get(kind, (n, n))
+        return {"eigvals": (n, ONE), "vec_sq": (n, ONE), "scalar_sq": SCALAR,
+                "kron": (n * n, n * n)}.get(kind, (n, n))
     if kind == "solve":
         n = _matfn_square(node, s, u, "solve")[0]
         b = shapes[1]

@@ -384,7 +384,7 @@ class ToExpr(Transformer):
     def _matrix_call(self, fn, raw, args, span):
         """expm(X), solve(A, B), L_pow(X, E, p), …: a matrix function (core/functions.py)."""
         spec = MATRIX_FUNCTIONS[fn]
-        powered = fn in ("L_pow", "L2_pow")
+        powered = fn in ("L_pow", "L2_pow", "K_pow", "K2_pow")
         self._arity(raw, args, spec.arity + powered, span)
         exponent = None
         if powered:

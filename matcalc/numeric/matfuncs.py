@@ -59,6 +59,22 @@ def _primary(fn, exponent):
 
 _BASE = {"L_exp": "expm", "L_log": "logm", "L_sqrt": "sqrtm", "L_pow": "powm",
          "L2_exp": "expm", "L2_log": "logm", "L2_sqrt": "sqrtm", "L2_pow": "powm"}
+_KRON = {"K_exp": "L_exp", "K_log": "L_log", "K_sqrt": "L_sqrt", "K_pow": "L_pow",
+         "K2_exp": "L2_exp", "K2_log": "L2_log", "K2_sqrt": "L2_sqrt", "K2_pow": "L2_pow"}
+
+
+def _kron_form(fn, exponent, x, *fixed):
+    """K with vec L(X, …, H) = K vec H: one column per unit direction H (column-major vec)."""
+    n = x.shape[0]
+    name = _KRON[fn]
+    op = _frechet if name.startswith("L_") else _frechet2
+    cols = []
+    for j in range(n * n):
+        h = np.zeros(n * n)
+        h[j] = 1.0
+        cols.append(op(name, exponent, x, *fixed, h.reshape(n, n, order="F")).reshape(
+            -1, order="F"))
+    return np.column_stack(cols)
 
 
 def _frechet(fn, exponent, x, e):
@@ -208,6 +224,8 @@ VALUES = {
     "svd_v1": lambda n, v: _svd(v[0], "top")[2][:, :1],
     "nuclear": lambda n, v: np.array([[np.sum(np.linalg.svd(v[0], compute_uv=False))]]),
 }
+for _name in _KRON:
+    VALUES[_name] = (lambda name: lambda n, v: _kron_form(name, n.exponent, *v))(_name)
 for _name in _BASE:
     VALUES[_name] = (lambda name: lambda n, v: (_frechet if name.startswith("L_") else
                                                 _frechet2)(name, n.exponent, *v))(_name)
