@@ -337,3 +337,24 @@ def test_domain_error_of_a_real_power_names_the_matrix_the_user_wrote():
 def test_latex_fraction_exponent_is_the_real_power():
     assert parse(r"X^{\frac{1}{2}}", "X: n×n spd") == parse("sqrtm(X)", "X: n×n spd")
     assert parse(r"s^{\frac{1}{2}}", "s: scalar") == parse("s^(1/2)", "s: scalar")
+
+
+def test_eigenvector_matrix_gradient_against_differences_of_eigh():
+    r = derive("sum(eigvecs(S) .* W)", wrt="S", shapes="S: n×n symmetric, W: n×n")
+    S, W = _sym(N), rng.normal(size=(N, N))
+
+    def f(s):
+        _, v = np.linalg.eigh((s + s.T) / 2)
+        v = v * np.sign(v[np.argmax(np.abs(v), axis=0), np.arange(N)])    # largest entry > 0
+        return np.sum(v * W)
+    np.testing.assert_allclose(r.evaluate({"S": S, "W": W}), _num_grad(f, S), rtol=1e-5,
+                               atol=1e-7)
+
+
+def test_hessian_of_a_weighted_eigenvalue_sum_along_a_line():
+    r = derive("wᵀ eigvals(A + t B)", wrt="t", order=2,
+               shapes="A: n×n symmetric, B: n×n symmetric, t: scalar, w: n")
+    A, B, w, h = _sym(N), _sym(N), rng.normal(size=N), 1e-4
+    g = lambda t: w @ np.linalg.eigvalsh(A + t * B)
+    want = (g(0.2 + h) - 2 * g(0.2) + g(0.2 - h)) / h ** 2
+    assert abs(r.evaluate({"A": A, "B": B, "t": 0.2, "w": w}) - want) < 1e-5 * max(1, abs(want))

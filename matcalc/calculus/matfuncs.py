@@ -138,6 +138,14 @@ def eigvals(node, G, i):
     return B.mul(V, B.diag_mat(G), _t(V))
 
 
+@rule("eigvecs")
+def eigvecs(node, G, i):
+    """dV = V(F ⊙ (Vᵀ dS V)) for simple eigenvalues, F_jk = 1/(λ_k − λ_j) off the diagonal and
+    0 on it (eiggap_inv(S)), so the cotangent is sym(V(F ⊙ VᵀG)Vᵀ)"""
+    V, F = node, matfn("eiggap_inv", node.args[0])
+    return _sym(B.mul(V, B.hadamard(F, B.mul(_t(V), G)), _t(V)))
+
+
 @rule("lambda_max", "lambda_min")
 def extreme_eigenvalue(node, G, i):
     """dλ = vᵀ dS v for a simple eigenvalue with unit eigenvector v: ∂λ/∂S = vvᵀ"""
@@ -196,7 +204,8 @@ def nuclear(node, G, i):
 # Functions whose cotangent is built from nodes that have vec rules: their vec-Jacobian is the
 # transpose of the Jacobian of that cotangent with respect to G (the cotangent is linear in G).
 _VEC_BY_ADJOINT = ("solve", "pinv", "eigvals", "lambda_max", "lambda_min", "eigvec_max",
-                   "eigvec_min", "svdvals", "sigma_max", "nuclear", "svd_u1", "svd_v1", "chol")
+                   "eigvec_min", "svdvals", "sigma_max", "nuclear", "svd_u1", "svd_v1", "chol",
+                   "eigvecs")
 
 
 @vec_rule(E.MatFn)

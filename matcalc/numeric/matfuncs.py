@@ -127,6 +127,16 @@ def _signs(v):
     return v * s
 
 
+def _eiggap_inv(s):
+    """F with F_jk = 1/(λ_k − λ_j) for j ≠ k and 0 on the diagonal (simple eigenvalues)."""
+    w, _ = _eigh(s, True)
+    d = w[None, :] - w[:, None]
+    np.fill_diagonal(d, 1.0)
+    out = 1.0 / d
+    np.fill_diagonal(out, 0.0)
+    return out
+
+
 def _simple_end(s, k):
     """The eigenvalue at index k (0 or −1) must be simple."""
     w, v = np.linalg.eigh(_sym(s))
@@ -210,6 +220,7 @@ VALUES = {
     "tril_half": lambda n, v: _tril_half(v[0]),
     "eigvals": lambda n, v: np.linalg.eigvalsh(_sym(v[0])).reshape(-1, 1),
     "eigvecs": lambda n, v: _eigh(v[0], True)[1],
+    "eiggap_inv": lambda n, v: _eiggap_inv(v[0]),
     "lambda_max": lambda n, v: np.array([[np.linalg.eigvalsh(_sym(v[0]))[-1]]]),
     "lambda_min": lambda n, v: np.array([[np.linalg.eigvalsh(_sym(v[0]))[0]]]),
     "eigvec_max": lambda n, v: _simple_end(v[0], -1)[1][:, -1:],
@@ -230,7 +241,7 @@ for _name in _BASE:
     VALUES[_name] = (lambda name: lambda n, v: (_frechet if name.startswith("L_") else
                                                 _frechet2)(name, n.exponent, *v))(_name)
 
-_SYMMETRIC_READERS = ("chol", "eigvals", "eigvecs", "lambda_max", "lambda_min", "eigvec_max",
+_SYMMETRIC_READERS = ("chol", "eigvals", "eigvecs", "eiggap_inv", "lambda_max", "lambda_min", "eigvec_max",
                       "eigvec_min", "eigres_max", "eigres_min")
 
 

@@ -32,6 +32,8 @@ COMMON = {      # the same text in every backend, {m} is np, jnp or torch
     "lambda_min": "{m}.linalg.eigvalsh({0})[:1].reshape(1, 1)",
     "eigvec_max": "{m}.linalg.eigh({0})[1][:, -1:]",
     "eigvec_min": "{m}.linalg.eigh({0})[1][:, :1]",
+    "eiggap_inv": "(lambda w: (lambda d: {m}.where(d == 0, 0.0, 1.0 / {m}.where(d == 0, 1.0, d)))"
+                  "(w[None, :] - w[:, None]))({m}.linalg.eigvalsh({0}))",
     "eigres_max": _EIGRES_MAX,
     "eigres_min": _EIGRES_MIN,
     "tril_half": _TRIL_HALF,
