@@ -358,3 +358,18 @@ def test_hessian_of_a_weighted_eigenvalue_sum_along_a_line():
     g = lambda t: w @ np.linalg.eigvalsh(A + t * B)
     want = (g(0.2 + h) - 2 * g(0.2) + g(0.2 - h)) / h ** 2
     assert abs(r.evaluate({"A": A, "B": B, "t": 0.2, "w": w}) - want) < 1e-5 * max(1, abs(want))
+
+
+@pytest.mark.parametrize("shapes", ["A: 3×5", "A: 5×3"])
+def test_hessian_of_the_nuclear_norm_against_nested_differences(shapes):
+    """Through the derivative of the thin SVD's U and V (wide and tall A)."""
+    r = derive("‖A‖_*", wrt="A", shapes=shapes, order=2)
+    m, n = (3, 5) if shapes == "A: 3×5" else (5, 3)
+    A, h = rng.normal(size=(m, n)), 1e-4
+    H = r.evaluate({"A": A})                       # H[i, j, k, l] = ∂²‖A‖_*/∂A_ij ∂A_kl
+    nuc = lambda a: np.sum(np.linalg.svd(a, compute_uv=False))
+    for (i, j, k, l) in [(0, 1, 2, 0), (1, 1, 1, 1), (2, 2, 0, 1)]:
+        e1, e2 = np.zeros((m, n)), np.zeros((m, n))
+        e1[i, j], e2[k, l] = h, h
+        want = (nuc(A + e1 + e2) - nuc(A + e1 - e2) - nuc(A - e1 + e2) + nuc(A - e1 - e2)) / (4 * h * h)
+        assert abs(H[i, j, k, l] - want) < 1e-5

@@ -178,6 +178,16 @@ def _svd(a, need: str = ""):
     return u, s, v
 
 
+def _svdgap_inv(a):
+    """F with F_ij = 1/(σⱼ² − σᵢ²) for i ≠ j and 0 on the diagonal."""
+    _, s, _ = _svd(a, "all")
+    d = (s ** 2)[None, :] - (s ** 2)[:, None]
+    np.fill_diagonal(d, 1.0)
+    out = 1.0 / d
+    np.fill_diagonal(out, 0.0)
+    return out
+
+
 def _solve(a, b):
     if np.linalg.cond(a) > _SINGULAR:
         raise _Undefined("the matrix is singular")
@@ -230,6 +240,7 @@ VALUES = {
     "svdvals": lambda n, v: np.linalg.svd(v[0], compute_uv=False).reshape(-1, 1),
     "svd_U": lambda n, v: _svd(v[0], "all")[0],
     "svd_V": lambda n, v: _svd(v[0], "all")[2],
+    "svdgap_inv": lambda n, v: _svdgap_inv(v[0]),
     "sigma_max": lambda n, v: np.array([[np.linalg.norm(v[0], 2)]]),
     "svd_u1": lambda n, v: _svd(v[0], "top")[0][:, :1],
     "svd_v1": lambda n, v: _svd(v[0], "top")[2][:, :1],
@@ -275,7 +286,7 @@ def _shape_like(n, vals):
     k = min(r, c)
     return {"solve": vals[-1].shape, "pinv": (c, r), "eigvals": (r, 1), "lambda_max": (1, 1),
             "lambda_min": (1, 1), "eigvec_max": (r, 1), "eigvec_min": (r, 1),
-            "svdvals": (k, 1), "svd_U": (r, k), "svd_V": (c, k), "sigma_max": (1, 1),
+            "svdvals": (k, 1), "svdgap_inv": (k, k), "svd_U": (r, k), "svd_V": (c, k), "sigma_max": (1, 1),
             "svd_u1": (r, 1), "svd_v1": (c, 1), "nuclear": (1, 1)}.get(n.fn, a.shape)
 
 

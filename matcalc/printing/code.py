@@ -148,6 +148,8 @@ class CodePrinter:
                                 for f in d.flat_factors()) + ")"
 
     def _dim_name(self, name: str) -> str:
+        if name.startswith("min("):                      # a factor min(m,n) of a product
+            return self.dim(symbol(name))
         return self.dims[name] if name in self.dims else identifier(name)
 
     # expressions ------------------------------------------------------------------------

@@ -127,6 +127,8 @@ class UnicodePrinter(Printer):
     def commutation(self, node):
         from .base import size_text
         r, c = (size_text(d) or str(d) for d in (node.rows, node.cols))
+        if "(" in r + c:                      # min(m,n) sizes (svdvals): K(…) would not read
+            return f"commutation({r}, {c})"
         return f"K({r.replace('*', '')},{c.replace('*', '')})"
 
 
