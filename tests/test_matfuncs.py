@@ -373,3 +373,17 @@ def test_hessian_of_the_nuclear_norm_against_nested_differences(shapes):
         e1[i, j], e2[k, l] = h, h
         want = (nuc(A + e1 + e2) - nuc(A + e1 - e2) - nuc(A - e1 + e2) + nuc(A - e1 - e2)) / (4 * h * h)
         assert abs(H[i, j, k, l] - want) < 1e-5
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_logm_and_real_powers_in_torch_and_jax_code_match_scipy(backend):
+    pytest.importorskip(backend)
+    r = derive("tr(W logm(X)) + tr(W X^(1/3))", wrt="X", shapes="X: n×n, W: n×n")
+    X = rng.normal(size=(N, N)) * 0.3 + 1.5 * np.eye(N)          # not symmetric
+    W = rng.normal(size=(N, N))
+    value, grad = r.to_function(backend)(X=X, W=W)
+    want = np.trace(W @ np.real(sl.logm(X))) + np.trace(W @ np.real(
+        sl.fractional_matrix_power(X, 1 / 3)))
+    assert abs(float(value) - want) < 1e-4 * max(1, abs(want))
+    np.testing.assert_allclose(np.asarray(grad, dtype=float), r.evaluate({"X": X, "W": W}),
+                               rtol=1e-4, atol=1e-4)
