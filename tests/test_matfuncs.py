@@ -387,3 +387,16 @@ def test_logm_and_real_powers_in_torch_and_jax_code_match_scipy(backend):
     assert abs(float(value) - want) < 1e-4 * max(1, abs(want))
     np.testing.assert_allclose(np.asarray(grad, dtype=float), r.evaluate({"X": X, "W": W}),
                                rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+def test_a_sum_as_a_direction_of_a_frechet_derivative_is_bracketed_in_code(backend):
+    """`vi @ 2.0 * (a - b).to(…) @ v` once multiplied the wrong operands (TypeError)."""
+    pytest.importorskip(backend)
+    r = derive("‖logm(X) − logm(Y)‖_F^2", wrt="X", shapes="X: n×n spd, Y: n×n spd")
+    X, Y = _spd(N), _spd(N)
+    value, grad = r.to_function(backend)(X=X, Y=Y)
+    want = np.linalg.norm(np.real(sl.logm(X)) - np.real(sl.logm(Y))) ** 2
+    assert abs(float(value) - want) < 1e-4 * max(1, want)
+    np.testing.assert_allclose(np.asarray(grad, dtype=float), r.evaluate({"X": X, "Y": Y}),
+                               rtol=1e-4, atol=1e-4)

@@ -130,6 +130,9 @@ TEMPLATES = {"numpy": NUMPY, "jax": JAX, "torch": TORCH}
 IMPORTS = {"numpy": "import scipy.linalg", "jax": "import jax.scipy.linalg", "torch": ""}
 
 
+_BELOW_ATOM = 99          # code.py's atom level is 100: every operator binds below it
+
+
 def matfn_code(printer, node) -> str:
     """The code of a MatFn node for the printer's backend."""
     import re
@@ -140,7 +143,8 @@ def matfn_code(printer, node) -> str:
         raise UnsupportedError(f"{node.fn} has no {printer.backend} form in generated code; use "
                                f"the numpy backend (scipy.linalg)", hint=f"{printer.backend} "
                                f"has: {have}")
-    args = [printer.arr(a) for a in node.args]
+    # anything but an atom (a name, a call) in parentheses: templates write {1}.T, x @ {1} @ v
+    args = [printer.arr(a, _BELOW_ATOM) for a in node.args]
     p = repr(float(node.exponent)) if node.exponent is not None else ""
     mod = printer.mod
     return re.sub(r"\{(\d|p|m)\}", lambda k: mod if k.group(1) == "m" else p
