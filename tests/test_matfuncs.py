@@ -53,6 +53,10 @@ SPELLINGS = [
     ("\\|A\\|_*", "nuclear(A)", "A: m×n"),
     ("tr expm(X)", "tr(expm(X))", "X: n×n"),
     ("L_{\\exp}\\left(X, E\\right)", "L_exp(X, E)", "X: n×n, E: n×n"),
+    ("A⁺b", "pinv(A) b", "A: m×n, b: m"),
+    ("(AB)†", "pinv(A B)", "A: m×n, B: n×n"),
+    ("A^{+}", "pinv(A)", "A: m×n"),
+    ("\\mathbf{A}^\\dagger", "pinv(A)", "A: m×n"),
 ]
 
 
@@ -400,3 +404,9 @@ def test_a_sum_as_a_direction_of_a_frechet_derivative_is_bracketed_in_code(backe
     assert abs(float(value) - want) < 1e-4 * max(1, want)
     np.testing.assert_allclose(np.asarray(grad, dtype=float), r.evaluate({"X": X, "Y": Y}),
                                rtol=1e-4, atol=1e-4)
+
+
+def test_e_to_a_matrix_power_points_to_expm():
+    with pytest.raises(ParseError) as info:
+        parse("e^X", "X: n×n")
+    assert "expm(X)" in str(info.value)
