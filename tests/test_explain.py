@@ -76,7 +76,8 @@ def test_every_step_kind_renders_in_every_style():
             ("(Xθ − y)^T (Xθ − y)", "θ", "X: m×n, θ: n, y: m", None),
             ("sum(exp(A X + B))", "X", "A: m×k, X: k×n, B: m×n", None),
             ("x^T A x", "x", "A: n×n, x: n", None),
-            ("tr(A X)", "X", "X: n×n symmetric", "structured")]:
+            ("tr(A X)", "X", "X: n×n symmetric", "structured"),
+            ("cᵀ solve(A, b)", "b", "A: n×n, b: n, c: n", None)]:
         for step in derive(expr, wrt=wrt, shapes=shapes, structure=structure).explain():
             seen.add(step.kind)
             for lang in ("en", "zh"):

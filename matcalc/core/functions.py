@@ -3,7 +3,8 @@
 A row holds the name, the spellings accepted, the derivative as an expression of the argument
 (built from this package's nodes, so it prints and simplifies like any result), the NumPy
 implementation, the LaTeX name and the SymPy function. The derivative rows are cross-checked
-against SymPy's scalar diff in tests/test_functions.py.
+against SymPy's scalar diff in tests/test_functions.py. Also the constructor `matfn` of the
+matrix functions (their table is core/matrix_functions.py), which keeps them in a normal form.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fractions import Fraction
 from typing import Callable
 
 from . import build as B
+from .matrix_functions import MATRIX_FUNCTIONS, fill  # noqa: F401  (one import for both tables)
 
 
 @dataclass(frozen=True)
@@ -155,3 +157,71 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
 )}
 
 ALIASES = {alias: f.name for f in FUNCTIONS.values() for alias in (f.name, *f.aliases)}
+
+
+# Matrix functions (the table is core/matrix_functions.py) -------------------------------------
+
+# The scalar functions whose matrix versions have Fréchet derivatives here, with the name of
+# their Fréchet node, and f′(X) (what the Fréchet derivative gives at the direction I).
+FRECHET = {"expm": "L_exp", "logm": "L_log", "sqrtm": "L_sqrt", "powm": "L_pow"}
+FRECHET2 = {"L_exp": "L2_exp", "L_log": "L2_log", "L_sqrt": "L2_sqrt", "L_pow": "L2_pow"}
+# Kronecker forms: vec L_f(X, E) = K_f(X) vec E, vec L²_f(X, E, H) = K2_f(X, E) vec H
+KRON = {"expm": "K_exp", "logm": "K_log", "sqrtm": "K_sqrt", "powm": "K_pow"}
+KRON2 = {"L_exp": "K2_exp", "L_log": "K2_log", "L_sqrt": "K2_sqrt", "L_pow": "K2_pow"}
+PRIMARY = {"expm", "logm", "sqrtm", "powm"}    # f(Xᵀ) = f(X)ᵀ
+
+
+def _primary_prime(fn: str, x, exponent):
+    """f′(X) for the primary matrix functions: d tr f(X) = tr(f′(X) dX)."""
+    if fn == "expm":
+        return matfn("expm", x)
+    if fn == "logm":
+        return B.inverse(x)
+    if fn == "sqrtm":
+        return B.mul(B.num(Fraction(1, 2)), B.inverse(matfn("sqrtm", x)))
+    return B.mul(B.num(exponent), matpow(x, exponent - 1))
+
+
+def matpow(x, p):
+    """X^p for a real p: an integer power is the ordinary matrix power, ½ the square root."""
+    p = Fraction(p)
+    if p.denominator == 1:
+        return B.power(x, p)
+    if p == Fraction(1, 2):
+        return matfn("sqrtm", x)
+    return matfn("powm", x, exponent=p)
+
+
+def matfn(fn: str, *args, exponent=None):
+    """The node fn(args) in a light normal form: transposes come out of primary functions,
+    f(Xᵀ) = f(X)ᵀ and L_f(Xᵀ, E) = L_f(X, Eᵀ)ᵀ (real power series), and the Fréchet
+    derivative in the direction I is f′(X), L_f(X, c·I) = c·f′(X)."""
+    from . import expr as E
+    if fn in PRIMARY and type(args[0]) is E.Transpose:
+        return B.transpose(matfn(fn, args[0].arg, exponent=exponent))
+    if fn in FRECHET.values() or fn in FRECHET2.values():
+        x, rest = args[0], args[1:]
+        if any(B.is_zero(r) for r in rest):
+            return B.zero(x.shape)
+        if type(x) is E.Transpose:
+            flipped = [B.transpose(r) for r in rest]
+            return B.transpose(matfn(fn, x.arg, *flipped, exponent=exponent))
+        if fn in FRECHET.values():
+            c = _identity_multiple(rest[0])
+            if c is not None:
+                base = next(k for k, v in FRECHET.items() if v == fn)
+                return B.mul(c, _primary_prime(base, x, exponent))
+    return B.make(E.MatFn, fn, tuple(args), exponent)
+
+
+def _identity_multiple(node):
+    """c when node is c·I (c a scalar expression), else None."""
+    from . import expr as E
+    if type(node) is E.Identity:
+        return B.num(1)
+    if type(node) is E.MatMul:
+        mats = [a for a in node.args if not (a.shape[0] == 1 and a.shape[1] == 1)]
+        if len(mats) == 1 and type(mats[0]) is E.Identity:
+            scal = [a for a in node.args if a is not mats[0]]
+            return B.mul(*scal)
+    return None

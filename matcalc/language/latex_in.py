@@ -15,7 +15,8 @@ from ..core.shapes import GREEK
 GREEK_COMMANDS = {**GREEK, "varepsilon": "ε", "vartheta": "ϑ", "varphi": "φ", "ell": "ℓ"}
 SYMBOLS = {"cdot": "·", "times": "*", "odot": "⊙", "circ": "∘", "oslash": "⊘", "otimes": "⊗",
            "top": "T", "intercal": "T", "|": "‖", "lVert": "‖", "rVert": "‖", "Vert": "‖",
-           "lvert": "|", "rvert": "|", "ast": "*", "mathbb": "", "infty": "∞"}
+           "lvert": "|", "rvert": "|", "ast": "*", "mathbb": "", "infty": "∞",
+           "backslash": " \\ ", "_": "_"}
 FUNCTIONS = {"log": "log", "ln": "log", "exp": "exp", "sin": "sin", "cos": "cos", "tan": "tan",
              "tanh": "tanh", "det": "det", "tr": "tr", "Tr": "tr", "max": "max", "min": "min",
              "trace": "tr", "diag": "diag", "arcsin": "arcsin", "arccos": "arccos",
@@ -92,9 +93,32 @@ def _command(text, i):
     return text[i + 1:j], j
 
 
+# λ_max(S), σ_max(A) and the Fréchet derivatives L_exp(X, E), L2_exp(X, E, F) as printed
+_SUBSCRIPTED = [(rf"\{g}_{{\{m}}}", f"{g}_{m}") for g in ("lambda", "sigma") for m in ("max", "min")]
+_SUBSCRIPTED += [(rf"\{g}_\{m}", f"{g}_{m}") for g in ("lambda", "sigma") for m in ("max", "min")]
+_SUBSCRIPTED += [(rf"{k}{sup}_{{{body}}}", f"{k}{two}_{name}") for k in "LK"
+                 for sup, two in (("^{(2)}", "2"), ("", "")) for body, name in
+                 ((r"\exp", "exp"), (r"\log", "log"), (r"\sqrt", "sqrt"),
+                  (r"\mathrm{pow}", "pow"))]
+
+
+def _subscripted(text, i):
+    """The matrix-function name written with a subscript at text[i], and its length."""
+    for latex, plain in _SUBSCRIPTED:
+        if text.startswith(latex, i):
+            return plain, len(latex)
+    return None, 0
+
+
 def _run(text, i, end, out, full, base=0):
     while i < end:
         ch = text[i]
+        if ch in "\\LK":
+            plain, width = _subscripted(text, i)
+            if plain:
+                out.add(plain, base + i)
+                i += width
+                continue
         if ch == "\\":
             name, j = _command(text, i)
             i = _do_command(name, text, i, j, end, out, full, base)
@@ -132,7 +156,10 @@ def _sized_constant(out, body) -> str | None:
         return None
     dims = [re.sub(r"\s*\\cdot\s*", "*", d.strip())
             for d in body.replace("\\times", ",").replace("×", ",").split(",")]
-    if not all(re.fullmatch(r"\w+(\*\w+)*", d) for d in dims) or len(dims) > 2:
+    low = re.fullmatch(r"\s*\\?min\(\s*(\w+)\s*,\s*(\w+)\s*\)\s*", body)
+    if low:                                    # I_{\min(m,n)}: the length of svdvals(A)
+        dims = [f"min({low.group(1)}, {low.group(2)})"]
+    if not all(re.fullmatch(r"\w+(\*\w+)*|min\(\w+, \w+\)", d) for d in dims) or len(dims) > 2:
         return None
     out.chars.pop()
     out.pos.pop()
@@ -235,16 +262,25 @@ def _do_power(text, i, end, out, full, base):
     if b.startswith("\\circ"):
         out.add(" .^(" + _plain(b[5:].strip(), full, base + bs) + ")", at)   # 2 .^, not 2. ^
         return k
+    if b in ("+", "\\dagger"):                  # A^{+}, A^\dagger: the pseudo-inverse
+        out.add("⁺", at)
+        return k
     if b.replace(" ", "") in ("-\\top", "-T", "-\\intercal", "-\\mathsf{T}"):
         out.add("⁻ᵀ", at)
+        return k
+    frac = re.fullmatch(r"\s*(-?)\s*\\[dt]?frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}\s*", body)
+    if frac:                                   # X^{\frac{1}{2}}: the exponent 1/2
+        out.add("^{" + frac.group(1) + frac.group(2) + "/" + frac.group(3) + "}", at)
         return k
     out.add("^{" + _plain(body, full, base + bs) + "}", at)
     return k
 
 
 def looks_like_latex(text: str) -> bool:
-    """A backslash command, or a sized constant such as I_{n} or 0_{m \\times n}."""
-    return "\\" in text or re.search(r"(^|[^\w])(I|0|𝟙)_\{", text) is not None
+    """A backslash command, or a sized constant such as I_{n} or 0_{m \\times n}. A backslash
+    before a space or a parenthesis is the solve operator A \\ b, not LaTeX."""
+    return re.search(r"\\(?![\s(])", text) is not None or \
+        re.search(r"(^|[^\w])(I|0|𝟙)_\{", text) is not None
 
 
 def remap(err, positions: list[int], original: str):

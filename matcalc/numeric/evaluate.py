@@ -25,7 +25,7 @@ from ..core import expr as E
 from ..core.expr import names_in  # noqa: F401  (part of this module's interface)
 from ..core.errors import CheckError, MatcalcError, show  # noqa: F401  (CheckError is public here too)
 from ..core.functions import FUNCTIONS
-
+from .matfuncs import value as matfn_value
 
 
 
@@ -34,11 +34,31 @@ def _concrete(d, sizes) -> int:
         return int(d)
     if d.is_Integer:
         return int(d)
+    if any(isinstance(f, str) and f.startswith("min(") for f in d.flat_factors()):
+        out = 1                                          # svdvals(A): min(m,n) entries
+        for f in d.flat_factors():
+            if isinstance(f, str) and f.startswith("min("):
+                a, b = f[4:-1].split(",")
+                out *= min(_concrete(_size_named(a), sizes), _concrete(_size_named(b), sizes))
+            else:
+                out *= _concrete(_size_named(str(f)), sizes)
+        return out
     v = d.subs(sizes) if d.free_symbols else d
     if not v.is_Integer:
         raise MatcalcError(f"the size {d} is not known: pass it in sizes= or give a value "
                            "whose shape has it")
     return int(v)
+
+
+def concrete_size(d, sizes) -> int:
+    """The number a size stands for at these sizes (min(m,n) included); MatcalcError if
+    one of its names has no value."""
+    return _concrete(d, sizes)
+
+
+def _size_named(text):
+    from ..core.shapes import dim
+    return dim(text.strip())
 
 
 def _shape(node, sizes):
@@ -128,6 +148,7 @@ NUMPY_RULES: dict[type, Callable] = {
     E.Vec: lambda n, v, s: v[0].reshape(-1, 1, order="F"),
     E.Tril: lambda n, v, s: np.tril(v[0]),
     E.Triu: lambda n, v, s: np.triu(v[0]),
+    E.MatFn: lambda n, v, s: matfn_value(n, v),
     E.Commutation: lambda n, v, s: _commutation(_concrete(n.rows, s), _concrete(n.cols, s)),
     E.Num: lambda n, v, s: np.array([[_float(n.value)]]),
     E.Size: lambda n, v, s: np.array([[float(_concrete(n.dim, s))]]),
@@ -154,7 +175,10 @@ def evaluate_tree(node, env: dict, sizes: dict, strict: bool = False) -> np.ndar
             vals = [ev(c) for c in n.children]
             if strict and type(n) in _NEEDS_REGULAR:
                 _require_regular(n, vals[0])
-            out = NUMPY_RULES[type(n)](n, vals, sizes)
+            if strict and type(n) is E.MatFn:
+                out = matfn_value(n, vals, strict=True)
+            else:
+                out = NUMPY_RULES[type(n)](n, vals, sizes)
         memo[n] = out
         return out
 
@@ -307,7 +331,8 @@ class CheckReport:
 
 def draw_sizes(dims, rng) -> dict:
     """A different size for every dimension name (2, 3, 4, … shuffled)."""
-    free = sorted({d for d in dims if not d.is_Integer}, key=str)
+    free = sorted({d for d in dims if not d.is_Integer and not str(d).startswith("min(")},
+                  key=str)
     pool = list(range(2, 2 + len(free)))
     rng.shuffle(pool)
     return dict(zip(free, pool))

@@ -88,6 +88,10 @@ class LatexPrinter(Printer):
               "tril": "\\operatorname{tril}", "triu": "\\operatorname{triu}"}[name]
         return lambda node: f"{op}\\left({self(node.arg)}\\right)"
 
+    def matfn_template(self, node) -> str:
+        from ..core.matrix_functions import MATRIX_FUNCTIONS
+        return MATRIX_FUNCTIONS[node.fn].latex
+
     def norm(self, node):
         a = node.arg
         sub = "_F" if a.shape and a.shape[0] != 1 and a.shape[1] != 1 else ""
