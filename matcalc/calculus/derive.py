@@ -94,7 +94,7 @@ def reverse(root, x, seed, steps: list | None = None):
         if type(n) is E.MatMul:          # one term per dependent factor, each as long as n
             refuse_large_result(len(n.args) * sum(1 for c in n.args if dep.get(c)))
         parts = incoming.pop(n, [])
-        G = parts[0] if len(parts) == 1 else B.add(*parts)
+        G = parts[0] if len(parts) == 1 else _total(parts)
         if n == x:
             return G
         rule = DERIVATIVE_RULES.get(type(n))
@@ -117,6 +117,17 @@ def reverse(root, x, seed, steps: list | None = None):
                 steps.append(Step(rule.__name__, n, G, c, out))
             incoming.setdefault(c, []).append(out)
     raise AssertionError("x was not reached")  # unreachable: dep[root] implies a path to x
+
+
+def _total(parts):
+    """Σ parts with equal cotangents counted, not repeated: uᵀu sends u along both of its
+    edges, and 2u is smaller (for every later rule and for the simplifier) than u + u."""
+    counts: dict = {}
+    for p in parts:
+        counts[p] = counts.get(p, 0) + 1
+    if len(counts) == len(parts):
+        return B.add(*parts)
+    return B.add(*(p if k == 1 else B.mul(B.num(k), p) for p, k in counts.items()))
 
 
 def _apply(rule, n, G, i, is_batched):

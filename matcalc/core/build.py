@@ -99,31 +99,60 @@ def add(*terms, shape=None) -> E.Node:
     return _make(E.Add, tuple(kept), shape=tuple(shape))
 
 
+def _chain_shape(flat, scalar):
+    """The shape of the product of `flat` (scalar[i]: whether flat[i] is 1×1), or None when the
+    inner sizes do not line up (the caller then asks shapes.py, which raises the ShapeError)."""
+    rows = cols = None
+    for f, sc in zip(flat, scalar):
+        if sc:
+            continue
+        s = f.shape
+        if rows is None:
+            rows, cols = s[0], s[1]
+            continue
+        if cols is not s[0] and cols != s[0]:
+            return None
+        cols = s[1]
+    return SCALAR if rows is None else (rows, cols)
+
+
 def mul(*factors) -> E.Node:
     """Product: flattened, numbers folded into one leading coefficient, 1 and I dropped.
     A 1×1 product such as aᵀb stays one factor among matrices: it is a scalar, and splicing
     its row and column into a matrix chain would not line up."""
     flat = []
-    has_matrix = any(not is_scalar(f.shape) for f in factors)
-    for f in factors:
-        if not isinstance(f, E.MatMul):
+    scalar = []                          # is_scalar of each factor of flat, computed once
+    kinds = [is_scalar(f.shape) for f in factors]
+    has_matrix = not all(kinds)
+    for f, sc in zip(factors, kinds):
+        if type(f) is not E.MatMul:
             flat.append(f)
-        elif has_matrix and is_scalar(f.shape) and any(not is_scalar(g.shape) for g in f.args):
-            inner = [g for g in f.args if not isinstance(g, E.Num)]
-            flat.extend(g for g in f.args if isinstance(g, E.Num))
+            scalar.append(sc)
+        elif has_matrix and sc and any(not is_scalar(g.shape) for g in f.args):
+            inner = [g for g in f.args if type(g) is not E.Num]
+            nums = [g for g in f.args if type(g) is E.Num]
+            flat.extend(nums)
+            scalar.extend([True] * len(nums))
             flat.append(f if len(inner) == len(f.args) else _make(E.MatMul, tuple(inner)))
+            scalar.append(True)
         else:
             flat.extend(f.args)
-    shape = shape_of(E.MatMul(tuple(flat)), [f.shape for f in flat])
+            scalar.extend(is_scalar(g.shape) for g in f.args)
+    shape = _chain_shape(flat, scalar)
+    if shape is None:                    # sizes do not line up: the full rule says why
+        shape = shape_of(E.MatMul(tuple(flat)), [f.shape for f in flat])
     coef = Fraction(1)
     rest = []
-    matrices = sum(1 for f in flat if not is_scalar(f.shape))
+    matrices = scalar.count(False)
     for f in flat:
-        if is_zero(f):
-            return zero(shape)
-        if isinstance(f, E.Num):
+        t = type(f)
+        if t is E.Num:
+            if f.value == 0:
+                return zero(shape)
             coef *= f.value
-        elif isinstance(f, E.Identity) and matrices > 1:
+        elif t is E.Zero:
+            return zero(shape)
+        elif t is E.Identity and matrices > 1:
             matrices -= 1
             continue
         else:

@@ -933,7 +933,8 @@ def transposes_out(node, ctx):
         if hit is not None:
             return hit
         m = rebuilt(n, [go(c) for c in n.children])
-        if type(m) is E.MatMul and not is_scalar(m.shape):
+        # saving two needs at least three transposes on top now: count before building
+        if type(m) is E.MatMul and not is_scalar(m.shape) and _chain_top(m) >= 3:
             c, s, chain = split_term(m)
             flipped = [_flip(f, ctx) for f in reversed(chain)]
             if len(chain) > 1 and 1 + sum(_top(f) for f in flipped) <= _chain_top(m) - 2:
@@ -941,7 +942,8 @@ def transposes_out(node, ctx):
                 record(ctx, "transposes_out", m, cand)
                 m = cand
         elif type(m) is E.Add and not is_scalar(m.shape) and \
-                all(tuple(t.shape) == tuple(m.shape) for t in m.args):
+                all(tuple(t.shape) == tuple(m.shape) for t in m.args) and \
+                sum(_chain_top(t) for t in m.args) >= 3:
             inner = [inner_flip(t) for t in m.args]
             if 1 + sum(_chain_top(t) for t in inner) <= sum(_chain_top(t) for t in m.args) - 2:
                 cand = B.transpose(B.add(*inner))
@@ -1015,7 +1017,9 @@ def normalise(node, ctx: Context | None = None):
         hit = memo.get(n)
         if hit is not None:
             return hit
-        m = rebuild(n, [go(c) for c in n.children]) if n.children else n
+        # the tree was rebuilt through the constructors above: a node none of whose
+        # children changed is already in constructor form and is not rebuilt again
+        m = rebuilt(n, [go(c) for c in n.children]) if n.children else n
         changed = True
         while changed and ctx.budget > 0:
             changed = False
