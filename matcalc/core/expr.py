@@ -22,6 +22,7 @@ def _node(cls):
     cls = dataclass(frozen=True, slots=True)(cls)
     keys = tuple(f.name for f in fields(cls) if f.compare)
     cls._keys = keys
+    cls._fields = tuple(f.name for f in fields(cls))
     cls.__hash__ = _cached_hash
     cls.__eq__ = _shared_eq
     cls.__repr__ = _bounded_repr(cls.__repr__)
@@ -38,8 +39,18 @@ def _shared_eq(self, other):
     if type(other) is not type(self):
         return NotImplemented
     for k in self._keys:          # fast path: hash-consed children are the same objects
-        if getattr(self, k) is not getattr(other, k):
+        u, v = getattr(self, k), getattr(other, k)
+        if u is v:
+            continue
+        if type(u) is tuple:
+            if u and isinstance(u[0], Node):
+                if type(v) is tuple and len(u) == len(v) and all(a is b for a, b in zip(u, v)):
+                    continue
+                break
+        elif isinstance(u, Node):
             break
+        if u != v:                # a shape, a name, a number: compared by value
+            return False
     else:
         return True
     stack, done = [(self, other)], set()
@@ -72,7 +83,7 @@ def _bounded_repr(base):
 
 def _cached_hash(self) -> int:
     try:
-        return object.__getattribute__(self, "_h")
+        return self._h
     except AttributeError:
         h = hash((type(self).__name__,) + tuple(getattr(self, k) for k in self._keys))
         object.__setattr__(self, "_h", h)
@@ -388,15 +399,24 @@ PRECEDENCE = {Add: 10, MatMul: 20, Hadamard: 20, HadamardDiv: 20, Kron: 20, Dot:
 ATOM_PRECEDENCE = 100
 
 
+def evolve(node: Node, **changes) -> Node:
+    """A copy of node with the given fields changed: dataclasses.replace without its per-call
+    introspection (the parser copies every node of its tree twice, to write shapes in)."""
+    cls = type(node)
+    new = object.__new__(cls)
+    for k in cls._fields:
+        object.__setattr__(new, k, changes[k] if k in changes else getattr(node, k))
+    return new
+
+
 def with_children(node: Node, children) -> Node:
     """A copy of node with new children (same fields otherwise); shape must be updated by caller."""
-    from dataclasses import replace
     if isinstance(node, _Nary):
-        return replace(node, args=tuple(children))
+        return evolve(node, args=tuple(children))
     if isinstance(node, _Binary):
-        return replace(node, left=children[0], right=children[1])
+        return evolve(node, left=children[0], right=children[1])
     if isinstance(node, _Unary):
-        return replace(node, arg=children[0])
+        return evolve(node, arg=children[0])
     return node
 
 

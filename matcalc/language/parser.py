@@ -475,14 +475,14 @@ class Inference:
         if t is E.Sym:
             if node.name not in self.env and node.name in self.dim_names:
                 return E.Size(dim(node.name), SCALAR, span=node.span)
-            return replace(node, shape=self.sym_shape(node.name))
+            return E.evolve(node, shape=self.sym_shape(node.name))
         if t is E.Num:
-            return replace(node, shape=SCALAR)
+            return E.evolve(node, shape=SCALAR)
         if t is E.Identity and node.shape is None:
             k = self.u.fresh("k")
-            return replace(node, shape=(k, k))
+            return E.evolve(node, shape=(k, k))
         if t is E.Ones and node.shape is None:
-            return replace(node, shape=(self.u.fresh("k"), ONE))
+            return E.evolve(node, shape=(self.u.fresh("k"), ONE))
         if t in (E.Identity, E.Ones, E.Zero, E.Commutation):
             return node
         kids = [self.infer(c) for c in node.children]
@@ -495,7 +495,7 @@ class Inference:
             node = cls(kids[0], span=node.span)
         if t is E.Power and node.exponent < 0:
             inner = E.Inverse(kids[0], span=node.span)
-            inner = replace(inner, shape=SHAPE_RULES[E.Inverse](inner, [kids[0].shape], self.u))
+            inner = E.evolve(inner, shape=SHAPE_RULES[E.Inverse](inner, [kids[0].shape], self.u))
             node = inner if node.exponent == -1 else E.Power(inner, -node.exponent, span=node.span)
             if node is inner:
                 return node
@@ -515,7 +515,7 @@ class Inference:
                 return E.MatMul((a, b), shape=shape, span=node.span)
             at = E.Transpose(a, shape=(a.shape[1], a.shape[0]), span=a.span)
             return E.MatMul((at, b), shape=shape, span=node.span)
-        return replace(node, shape=shape)
+        return E.evolve(node, shape=shape)
 
     def _div(self, node):
         a, b = node.left, node.right
@@ -529,11 +529,17 @@ class Inference:
         return E.MatMul((a, inv), shape=a.shape, span=node.span)
 
     def finish(self, node):
-        """Write the unified shapes into every node."""
+        """Write the unified shapes into every node (a node whose children and shape are
+        already final is kept as it is)."""
         kids = [self.finish(c) for c in node.children]
+        shape = self.u.resolve(node.shape)
+        if all(a is b for a, b in zip(kids, node.children)) and shape is not None and \
+                node.shape is not None and len(shape) == len(node.shape) and \
+                all(a is b for a, b in zip(shape, node.shape)):
+            return node
         if kids:
             node = E.with_children(node, kids)
-        return replace(node, shape=self.u.resolve(node.shape))
+        return E.evolve(node, shape=shape)
 
 
 # Norm bars ----------------------------------------------------------------------------------
@@ -758,13 +764,38 @@ def parse_raw(text: str, shapes: Shapes) -> E.Node:
         tree = lark_parser().parse(marked)
         builder = ToExpr(shapes)
         builder.text = marked
-        return builder.transform(tree)
+        return build_tree(builder, tree)
     except UnexpectedInput as err:
         raise translate(err, text).with_text(text) from None
+    except MatcalcError as err:
+        raise err.with_text(text) from None
     except VisitError as err:
         if isinstance(err.orig_exc, MatcalcError):
             raise err.orig_exc.with_text(text) from None
         raise
+
+
+def build_tree(builder: ToExpr, tree):
+    """Lark's tree → raw nodes through the builder's methods, as Transformer.transform does,
+    without its per-node wrappers (on a long formula those cost more than the methods)."""
+    from lark import Tree
+    methods: dict = {}
+
+    def method(data):
+        f = getattr(type(builder), data, None)
+        base = getattr(f, "base_func", None)
+        if base is None:                              # no method: keep the tree (as Lark does)
+            return lambda t, kids: Tree(data, kids, t.meta)
+        return lambda t, kids: base(builder, t.meta, kids)
+
+    def go(t):
+        kids = [go(c) if type(c) is Tree else c for c in t.children]
+        f = methods.get(t.data)
+        if f is None:
+            f = methods[t.data] = method(t.data)
+        return f(t, kids)
+
+    return go(tree)
 
 
 def _infer(raw, decls: Shapes, full: bool = False):

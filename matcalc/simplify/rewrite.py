@@ -233,16 +233,43 @@ def transpose_of_elementwise(node, ctx):
     return node
 
 
+@_MEMO
+def _names(node) -> frozenset:
+    """The variable names in a tree. `canonical` only reorders, transposes and regroups, so
+    two trees with equal canonical forms hold the same names: a term whose names no other term
+    of a sum has is like no other, and its canonical form is not needed."""
+    if type(node) is E.Sym:
+        return frozenset((node.name,))
+    kids = node.children
+    if not kids:
+        return frozenset()
+    if len(kids) == 1:
+        return _names(kids[0])
+    return frozenset().union(*(_names(c) for c in kids))
+
+
+def _like_keys(bodies) -> list:
+    """A key per body, equal for like bodies: canonical(body), or the body's position when its
+    names are not those of any other body (collecting a long sum of unlike terms then costs no
+    canonical forms)."""
+    names = [_names(b) for b in bodies]
+    seen: dict = {}
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+    return [canonical(b) if seen[n] > 1 else ("alone", i)
+            for i, (b, n) in enumerate(zip(bodies, names))]
+
+
 def collect_like_terms(node, ctx):
     """a·T + b·T → (a + b)·T"""
     if not isinstance(node, E.Add):
         return node
     groups: dict = {}
     order = []
-    for t in node.args:
-        coef, scalars, chain = split_term(t)
-        body = B.mul(*scalars, *chain) if (scalars or chain) else B.num(1)
-        key = canonical(body)
+    split = [split_term(t) for t in node.args]
+    bodies = [B.mul(*scalars, *chain) if (scalars or chain) else B.num(1)
+              for _, scalars, chain in split]
+    for (coef, scalars, chain), body, key in zip(split, bodies, _like_keys(bodies)):
         if key not in groups:
             groups[key] = [Fraction(0), body]
             order.append(key)
@@ -258,11 +285,11 @@ def _collect_scalar_coefficients(node):
     differ only in their scalar factors): Σ cᵢAx → (c₀ + … + cₙ)Ax in one pass."""
     groups: dict = {}
     order = []
-    for t in node.args:
-        coef, scalars, chain = split_term(t)
-        if not chain:
-            return node
-        key = canonical(B.mul(*chain))
+    split = [split_term(t) for t in node.args]
+    if any(not chain for _, _, chain in split):
+        return node
+    keys = _like_keys([B.mul(*chain) for _, _, chain in split])
+    for (coef, scalars, chain), key in zip(split, keys):
         if key not in groups:
             groups[key] = (chain, [])
             order.append(key)
@@ -1048,7 +1075,7 @@ def record(ctx, name, before, after):
 def clear_caches() -> None:
     """Empty every process-wide memo of the simplifier (the canonical keys, transpose counts and
     the element-wise algebra's answers), so that a benchmark measures a cold call."""
-    for fn in (_sort_key, canonical, transposes):
+    for fn in (_sort_key, canonical, transposes, _names):
         fn.cache_clear()
     B.clear_intern()
     for compact in COMPACTIONS:
