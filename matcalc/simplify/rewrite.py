@@ -356,17 +356,45 @@ def factor_common(node, ctx):
         if len(members) < 2 or all(len(split_term(t)[2]) == 1 for t in members):
             continue
         chosen = {id(t) for t in members}
-        rest, inner = [t for t in node.args if id(t) not in chosen], []
-        for t in members:
-            c, s, chain = split_term(t)
-            others = chain[:-1] if side == -1 else chain[1:]
-            rows = factor.shape[0] if side == -1 else factor.shape[1]
-            inner.append(_product(c, s, others, rows))
-        inner.sort(key=transposes)          # (A + Aᵀ)x rather than (Aᵀ + A)x
-        total = B.add(*inner)
-        grouped = B.mul(total, factor) if side == -1 else B.mul(factor, total)
+        rest = [t for t in node.args if id(t) not in chosen]
+        parts = [split_term(t) for t in members]
+        chains = [chain if side == -1 else chain[::-1] for _, _, chain in parts]
+        # The run of outer factors every member shares is taken out at once: one factor at a
+        # time, the same sum would be rebuilt once per factor (quadratic in a long chain, as
+        # in a deep network's Hessian). Orders as if taken one at a time (see _peel_order).
+        k = 1                # (on the right only: one at a time, the right side is tried first)
+        while side == -1 and all(len(ch) > k for ch in chains) and \
+                all(ch[-1 - k] == chains[0][-1 - k] for ch in chains) and \
+                not all(len(ch) == k + 1 for ch in chains):
+            k += 1
+        shared = chains[0][-k:]
+        rows = shared[0].shape[0] if side == -1 else shared[0].shape[1]
+        inner = [_product(c, s, (ch[:-k] if side == -1 else ch[:-k][::-1]), rows)
+                 for (c, s, _), ch in zip(parts, chains)]
+        order = _peel_order(parts, chains, k)
+        total = B.add(*(inner[i] for i in order))
+        outer = shared if side == -1 else shared[::-1]
+        grouped = B.mul(total, *outer) if side == -1 else B.mul(*outer, total)
         return B.add(grouped, *rest, shape=node.shape)
     return node
+
+
+def _peel_order(parts, chains, k):
+    """The order of the inner terms when k shared outer factors are taken out: the one a
+    stable sort by transposes after each single factor would give ((A + Aᵀ)x rather than
+    (Aᵀ + A)x), from the transposes left after each one, last first."""
+    def key(i):
+        c, s, _ = parts[i]
+        ch = chains[i]
+        base = sum(transposes(f) for f in s)
+        counts = [transposes(f) for f in ch]
+        left = base + sum(counts[:len(ch) - k])
+        stages = [left]
+        for j in range(k - 1, 0, -1):            # after j factors: those of the inner part
+            left += counts[len(ch) - j - 1]
+            stages.append(left)
+        return stages
+    return sorted(range(len(parts)), key=key)
 
 
 def diag_times_vector(node, ctx):
