@@ -76,20 +76,29 @@ def rebuild(node, kids):
 
 # Helpers ---------------------------------------------------------------------------------------
 
+_ONE = Fraction(1)
+
+
 def split_term(term):
-    """term = coef · (scalar factors) · (matrix chain): returns (coef, scalars, chain)."""
-    if isinstance(term, E.Num):
-        return term.value, [], []
-    factors = term.args if isinstance(term, E.MatMul) else (term,)
-    coef, scalars, chain = Fraction(1), [], []
-    for f in factors:
-        if isinstance(f, E.Num):
+    """term = coef · (scalar factors) · (matrix chain): returns (coef, scalars, chain), the
+    last two as tuples (memoised: the rules for sums split each term several times)."""
+    if type(term) is E.Num:
+        return term.value, (), ()
+    if type(term) is not E.MatMul:
+        return (_ONE, (term,), ()) if is_scalar(term.shape) else (_ONE, (), (term,))
+    return _split_product(term)
+
+
+def _split_product(term):
+    coef, scalars, chain = _ONE, [], []
+    for f in term.args:
+        if type(f) is E.Num:
             coef *= f.value
         elif is_scalar(f.shape):
             scalars.append(f)
         else:
             chain.append(f)
-    return coef, scalars, chain
+    return coef, tuple(scalars), tuple(chain)
 
 
 def _product(coef, scalars, chain, rows):
@@ -103,6 +112,9 @@ def _product(coef, scalars, chain, rows):
 
 # Memoised: trees are shared DAGs and the rules ask about the same subtrees again and again.
 _MEMO = lru_cache(maxsize=100_000)
+
+
+_split_product = _MEMO(_split_product)
 
 
 @_MEMO
@@ -267,8 +279,9 @@ def collect_like_terms(node, ctx):
     groups: dict = {}
     order = []
     split = [split_term(t) for t in node.args]
-    bodies = [B.mul(*scalars, *chain) if (scalars or chain) else B.num(1)
-              for _, scalars, chain in split]
+    bodies = [t if coef == 1 and not scalars and chain else      # the term is its own body
+              B.mul(*scalars, *chain) if (scalars or chain) else B.num(1)
+              for t, (coef, scalars, chain) in zip(node.args, split)]
     for (coef, scalars, chain), body, key in zip(split, bodies, _like_keys(bodies)):
         if key not in groups:
             groups[key] = [Fraction(0), body]
@@ -288,7 +301,8 @@ def _collect_scalar_coefficients(node):
     split = [split_term(t) for t in node.args]
     if any(not chain for _, _, chain in split):
         return node
-    keys = _like_keys([B.mul(*chain) for _, _, chain in split])
+    keys = _like_keys([t if coef == 1 and not scalars else B.mul(*chain)
+                       for t, (coef, scalars, chain) in zip(node.args, split)])
     for (coef, scalars, chain), key in zip(split, keys):
         if key not in groups:
             groups[key] = (chain, [])
@@ -984,6 +998,8 @@ def transposes_out(node, ctx):
     memo: dict = {}
 
     def go(n):
+        if not n.children:      # a leaf is itself (the memo would hand back an equal leaf
+            return n            # from elsewhere, and every parent would look changed)
         hit = memo.get(n)
         if hit is not None:
             return hit
@@ -1025,13 +1041,16 @@ def _splices(parent_type, child) -> bool:
     return True
 
 
-def rebuild_all(node, long: int = 0):
+def rebuild_all(node, long: int = 0, share_leaves: bool = False):
     """node rebuilt through the constructors only (flattened, no rules applied). A chain of
     nested binary products (((AB)C)D… as a parser or a user builds it) is gathered into one
     n-ary node with one constructor call, so a chain of n factors costs O(n), not O(n²).
     With `long`, only chains of at least that many operands are gathered (the rest keep
-    their grouping and are not rebuilt)."""
+    their grouping and are not rebuilt). With `share_leaves`, equal leaves become one object
+    (the parser makes one per occurrence), so that every memo keyed by equality hands back the
+    very node it was given and rebuilding stops at `is`."""
     memo: dict = {}           # by identity: an unchanged subtree comes back as the same object
+    leaves: dict = {}
 
     def go(n):
         hit = memo.get(id(n))
@@ -1040,7 +1059,7 @@ def rebuild_all(node, long: int = 0):
         t = type(n)
         out = None
         if not n.children:
-            out = n
+            out = leaves.setdefault(n, n) if share_leaves else n
         elif t in _FLAT:
             operands, stack = [], list(reversed(n.children))
             while stack:
@@ -1065,10 +1084,12 @@ def normalise(node, ctx: Context | None = None):
     sums and products are flattened first, so rules see each n-ary node once, not once per
     level of nesting."""
     ctx = ctx or Context()
-    node = rebuild_all(node)
+    node = rebuild_all(node, share_leaves=True)
     memo: dict = {}
 
     def go(n):
+        if not n.children and not RULES_FOR.get(type(n)):
+            return n            # a leaf is itself, not an equal leaf from elsewhere in the tree
         hit = memo.get(n)
         if hit is not None:
             return hit
@@ -1103,7 +1124,7 @@ def record(ctx, name, before, after):
 def clear_caches() -> None:
     """Empty every process-wide memo of the simplifier (the canonical keys, transpose counts and
     the element-wise algebra's answers), so that a benchmark measures a cold call."""
-    for fn in (_sort_key, canonical, transposes, _names):
+    for fn in (_sort_key, canonical, transposes, _names, _split_product):
         fn.cache_clear()
     B.clear_intern()
     for compact in COMPACTIONS:
