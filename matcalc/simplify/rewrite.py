@@ -264,6 +264,8 @@ def _like_keys(bodies) -> list:
     """A key per body, equal for like bodies: canonical(body), or the body's position when its
     names are not those of any other body (collecting a long sum of unlike terms then costs no
     canonical forms)."""
+    if len(bodies) < 8:              # a short sum: the canonical forms are cheap enough
+        return [canonical(b) for b in bodies]
     names = [_names(b) for b in bodies]
     seen: dict = {}
     for n in names:
@@ -942,6 +944,29 @@ RULE_TYPES = {
 }
 RULES_FOR = {t: tuple(r for r in RULES if t in RULE_TYPES[r]) for t in E.NODE_TYPES}
 
+# Product rules that can only fire when a factor of one of these types is present: for a
+# product with none of them the strategy does not try them (a rule missing here is always tried).
+PRODUCT_NEEDS = {
+    inverse_cancel: (E.Inverse, E.Transpose), diag_times_vector: (E.DiagMat,),
+    kron_mixed_product: (E.Kron,), ones_row_is_sum: (E.Ones,), diag_product: (E.DiagMat,),
+    kron_times_ones: (E.Kron,), row_times_ones: (E.Ones,), commutation_of_vec: (E.Vec,),
+    kron_of_vec: (E.Vec,), softmax_of_exp: (E.Apply,), kron_absorbs_factor: (E.Kron,),
+    ones_outer: (E.Ones,), sigmoid_of_exp: (E.Inverse,), absorb_sign: (E.Add,),
+}
+_PRODUCT_RULES: dict = {}
+
+
+def _rules_for_product(node) -> tuple:
+    """RULES_FOR[MatMul] less the rules whose factor types are absent (memoised by the set of
+    factor types present)."""
+    kinds = frozenset(type(f) for f in node.args)
+    rules = _PRODUCT_RULES.get(kinds)
+    if rules is None:
+        rules = _PRODUCT_RULES[kinds] = tuple(
+            r for r in RULES_FOR[E.MatMul]
+            if r not in PRODUCT_NEEDS or any(t in kinds for t in PRODUCT_NEEDS[r]))
+    return rules
+
 
 # Size ------------------------------------------------------------------------------------------
 
@@ -1099,7 +1124,8 @@ def normalise(node, ctx: Context | None = None):
         changed = True
         while changed and ctx.budget > 0:
             changed = False
-            for rule in RULES_FOR.get(type(m), ()):
+            for rule in (_rules_for_product(m) if type(m) is E.MatMul else
+                         RULES_FOR.get(type(m), ())):
                 r = rule(m, ctx)
                 if r is not m and r != m:
                     record(ctx, rule.__name__, m, r)
