@@ -779,23 +779,30 @@ def build_tree(builder: ToExpr, tree):
     """Lark's tree → raw nodes through the builder's methods, as Transformer.transform does,
     without its per-node wrappers (on a long formula those cost more than the methods)."""
     from lark import Tree
-    methods: dict = {}
-
-    def method(data):
-        f = getattr(type(builder), data, None)
-        base = getattr(f, "base_func", None)
-        if base is None:                              # no method: keep the tree (as Lark does)
-            return lambda t, kids: Tree(data, kids, t.meta)
-        return lambda t, kids: base(builder, t.meta, kids)
+    methods = _BUILDER_METHODS
 
     def go(t):
         kids = [go(c) if type(c) is Tree else c for c in t.children]
-        f = methods.get(t.data)
-        if f is None:
-            f = methods[t.data] = method(t.data)
-        return f(t, kids)
+        data = t.data
+        f = methods.get(data, _MISSING)
+        if f is _MISSING:
+            f = methods[data] = _builder_method(data)
+        return Tree(data, kids, t.meta) if f is None else f(builder, t.meta, kids)
 
     return go(tree)
+
+
+_BUILDER_METHODS: dict = {}         # rule name → ToExpr's plain function (None: keep the tree)
+_MISSING = object()
+
+
+def _builder_method(data):
+    """ToExpr's function for a rule, looked up without binding it (binding a v_args method
+    makes a wrapper object on every call)."""
+    for klass in ToExpr.__mro__:
+        if data in vars(klass):
+            return getattr(vars(klass)[data], "base_func", None)
+    return None
 
 
 def _infer(raw, decls: Shapes, full: bool = False):
