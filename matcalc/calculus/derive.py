@@ -311,7 +311,7 @@ def _derive(expr, f, decls, variables, layout, simplify):
     from ..simplify.rewrite import rebuild_all
     # a long product or sum (the parser nests them pairwise) is differentiated as one n-ary
     # node: one term per factor instead of one Kronecker product per level of nesting
-    current, kind, previous = rebuild_all(f, long=LONG_CHAIN), None, f
+    current, kind, previous = E.share_equal(rebuild_all(f, long=LONG_CHAIN)), None, f
     order = len(variables)
     for k, x in enumerate(variables):
         if kind == "tensor":

@@ -38,16 +38,19 @@ def _shared_eq(self, other):
         return True
     if type(other) is not type(self):
         return NotImplemented
-    for k in self._keys:          # fast path: hash-consed children are the same objects
-        u, v = getattr(self, k), getattr(other, k)
+    for k in self._keys:          # fast path: hash-consed children are the same objects, and
+        u, v = getattr(self, k), getattr(other, k)       # equal leaves compare field by field
         if u is v:
             continue
         if type(u) is tuple:
             if u and isinstance(u[0], Node):
-                if type(v) is tuple and len(u) == len(v) and all(a is b for a, b in zip(u, v)):
+                if type(v) is tuple and len(u) == len(v) and \
+                        all(a is b or _leaf_eq(a, b) for a, b in zip(u, v)):
                     continue
                 break
         elif isinstance(u, Node):
+            if _leaf_eq(u, v):
+                continue
             break
         if u != v:                # a shape, a name, a number: compared by value
             return False
@@ -71,6 +74,17 @@ def _shared_eq(self, other):
                 stack.extend(zip(u, v))
             elif u != v:
                 return False
+    return True
+
+
+def _leaf_eq(a, b) -> bool:
+    """Whether a and b are equal leaves (the parser makes one Sym per occurrence of a name);
+    False for anything else, equal or not (the caller then compares the slow way)."""
+    if type(a) is not type(b) or type(a) not in _LEAF_TYPES or hash(a) != hash(b):
+        return False
+    for k in a._keys:
+        if getattr(a, k) != getattr(b, k):
+            return False
     return True
 
 
@@ -389,6 +403,7 @@ class Diag(_Unary):
 
 
 LEAVES = (Sym, Num, Size, Identity, Zero, Ones, Commutation)
+_LEAF_TYPES = frozenset(LEAVES)
 NODE_TYPES = (Sym, Num, Size, Identity, Zero, Ones, Add, MatMul, Hadamard, HadamardDiv,
               HadamardPower, Kron, Transpose, Inverse, Power, Apply, Sum, Mean, Trace, Det,
               LogDet, Norm, LogSumExp, Softmax, DiagMat, DiagVec, Vec, Commutation)
@@ -427,6 +442,28 @@ def substitute(node: Node, mapping: dict) -> Node:
     if not node.children:
         return node
     return with_children(node, [substitute(c, mapping) for c in node.children])
+
+
+def share_equal(node: Node) -> Node:
+    """The tree with equal subtrees made one object (the first met, in post-order, with its
+    source span): the parser makes one object per occurrence, and equal but distinct subtrees
+    are compared node by node in every dictionary the derivative sweep keeps."""
+    table: dict = {}
+    done: dict = {}                  # id → shared node
+    stack = [(node, False)]
+    while stack:
+        n, ready = stack.pop()
+        if id(n) in done:
+            continue
+        kids = n.children
+        if not ready and kids:
+            stack.append((n, True))
+            stack.extend((c, False) for c in kids if id(c) not in done)
+            continue
+        new = [done[id(c)] for c in kids]
+        m = n if all(a is b for a, b in zip(new, kids)) else with_children(n, new)
+        done[id(n)] = table.setdefault(m, m)
+    return done[id(node)]
 
 
 def names_in(node) -> dict:
