@@ -20,11 +20,11 @@ _INTERN: dict = {}
 _INTERN_SIZE = 200_000
 
 
-def _make(cls, *args, **kw):
+def _make(cls, *args, _intern=True, **kw):
     node = cls(*args, **kw)
     if node.shape is None:
         object.__setattr__(node, "shape", shape_of(node, [c.shape for c in node.children]))
-    if node.children and node.span is None:
+    if _intern and node.children and node.span is None:
         hit = _INTERN.get(node)
         if hit is not None:
             return hit
@@ -40,8 +40,17 @@ def clear_intern() -> None:
 
 
 def make(cls, *args, **kw) -> E.Node:
-    """The node exactly as given (nothing flattened or folded), its shape from SHAPE_RULES."""
-    return _make(cls, *args, **kw)
+    """The node exactly as given (nothing flattened or folded), its shape from SHAPE_RULES.
+    Not entered in the hash-consing table: the nodes there are the constructors' normal forms
+    (see is_normal)."""
+    return _make(cls, *args, _intern=False, **kw)
+
+
+def is_normal(node) -> bool:
+    """Whether node is a constructor's own result (found in the hash-consing table): rebuilding
+    it from the same children gives it back. False when unknown (the table may have been
+    emptied): the caller then rebuilds, which is always safe."""
+    return _INTERN.get(node) is node
 
 
 def num(value) -> E.Num:

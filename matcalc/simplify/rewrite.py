@@ -1094,10 +1094,18 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False):
                 else:
                     operands.append(c)
             if len(operands) >= long:
-                out = rebuild(n, [go(c) for c in operands])
+                kids = [go(c) for c in operands]
+                if not long and len(kids) == len(n.children) and B.is_normal(n) and \
+                        all(a is b for a, b in zip(kids, n.children)):
+                    out = n             # a constructor made it from these very children
+                else:
+                    out = rebuild(n, kids)
         if out is None:
             kids = [go(c) for c in n.children]
-            out = (rebuild(n, kids) if not long else rebuilt(n, kids))
+            if not long and all(a is b for a, b in zip(kids, n.children)) and B.is_normal(n):
+                out = n                 # a constructor made it from these very children
+            else:
+                out = (rebuild(n, kids) if not long else rebuilt(n, kids))
         memo[id(n)] = out
         return out
 
