@@ -281,7 +281,7 @@ def collect_like_terms(node, ctx):
     groups: dict = {}
     order = []
     split = [split_term(t) for t in node.args]
-    bodies = [t if coef == 1 and not scalars and chain else      # the term is its own body
+    bodies = [t if coef == 1 and _is_own_body(t, scalars, chain) else
               B.mul(*scalars, *chain) if (scalars or chain) else B.num(1)
               for t, (coef, scalars, chain) in zip(node.args, split)]
     for (coef, scalars, chain), body, key in zip(split, bodies, _like_keys(bodies)):
@@ -295,6 +295,14 @@ def collect_like_terms(node, ctx):
     return B.add(*terms, shape=node.shape)
 
 
+def _is_own_body(term, scalars, chain) -> bool:
+    """Whether term is already B.mul(*scalars, *chain) (no number, scalars in front)."""
+    if type(term) is not E.MatMul:
+        return len(scalars) + len(chain) == 1
+    k = len(scalars)
+    return len(term.args) == k + len(chain) and term.args[:k] == scalars
+
+
 def _collect_scalar_coefficients(node):
     """a·T + b·T → (a + b)·T for scalar expressions a, b and one matrix chain T (the terms
     differ only in their scalar factors): Σ cᵢAx → (c₀ + … + cₙ)Ax in one pass."""
@@ -303,8 +311,11 @@ def _collect_scalar_coefficients(node):
     split = [split_term(t) for t in node.args]
     if any(not chain for _, _, chain in split):
         return node
-    keys = _like_keys([t if coef == 1 and not scalars else B.mul(*chain)
-                       for t, (coef, scalars, chain) in zip(node.args, split)])
+    chains: dict = {}                # one product per distinct chain (Σ cᵢAx: one Ax)
+    for t, (coef, scalars, chain) in zip(node.args, split):
+        if chain not in chains:
+            chains[chain] = t if coef == 1 and not scalars else B.mul(*chain)
+    keys = _like_keys([chains[chain] for _, _, chain in split])
     for (coef, scalars, chain), key in zip(split, keys):
         if key not in groups:
             groups[key] = (chain, [])
