@@ -458,6 +458,10 @@ def scalar_power_repeat(node, ctx):
     """c·c → c², c·c⁻¹ → 1 for scalar factors of a product"""
     if not isinstance(node, E.MatMul):
         return node
+    bases = [f.arg if type(f) in (E.Power, E.Inverse) else f for f in node.args
+             if type(f) is not E.Num and is_scalar(f.shape)]
+    if len(set(bases)) == len(bases):        # no base occurs twice: nothing to merge
+        return node
     powers: dict = {}
     order, others = [], []
     for f in node.args:
