@@ -515,7 +515,10 @@ class Inference:
                 return E.MatMul((a, b), shape=shape, span=node.span)
             at = E.Transpose(a, shape=(a.shape[1], a.shape[0]), span=a.span)
             return E.MatMul((at, b), shape=shape, span=node.span)
-        return E.evolve(node, shape=shape)
+        object.__setattr__(node, "shape", shape)     # node is this pass's own fresh copy
+        if hasattr(node, "_h"):                       # (a hash taken before the shape is stale)
+            object.__delattr__(node, "_h")
+        return node
 
     def _div(self, node):
         a, b = node.left, node.right
