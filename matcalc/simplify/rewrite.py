@@ -1175,6 +1175,7 @@ def clear_caches() -> None:
     the element-wise algebra's answers), so that a benchmark measures a cold call."""
     for fn in (_sort_key, canonical, transposes, _names, _split_product):
         fn.cache_clear()
+    _PRODUCT_RULES.clear()
     B.clear_intern()
     for compact in COMPACTIONS:
         memo = getattr(__import__(compact.__module__, fromlist=["_MEMO"]), "_MEMO", None)
