@@ -264,7 +264,7 @@ def _like_keys(bodies) -> list:
     """A key per body, equal for like bodies: canonical(body), or the body's position when its
     names are not those of any other body (collecting a long sum of unlike terms then costs no
     canonical forms)."""
-    if len(bodies) < 8:              # a short sum: the canonical forms are cheap enough
+    if len(bodies) < 2:
         return [canonical(b) for b in bodies]
     names = [_names(b) for b in bodies]
     seen: dict = {}
