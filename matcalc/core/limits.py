@@ -29,7 +29,7 @@ import contextvars
 import functools
 import gc
 import os
-import queue
+from _queue import SimpleQueue      # (queue.SimpleQueue, without importing queue.py)
 import re
 import sys
 import threading
@@ -131,7 +131,7 @@ def _work(inbox) -> None:
 
 
 def _start_worker():
-    inbox = queue.SimpleQueue()
+    inbox = SimpleQueue()
     with _stack_lock:
         old = threading.stack_size()
         try:
