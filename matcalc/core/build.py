@@ -35,8 +35,9 @@ def _make(cls, *args, _intern=True, **kw):
 
 
 def clear_intern() -> None:
-    """Forget the hash-consing table (for cold benchmarks)."""
+    """Forget the hash-consing tables (for cold benchmarks)."""
     _INTERN.clear()
+    _NUMS.clear()
 
 
 def make(cls, *args, **kw) -> E.Node:
@@ -53,10 +54,20 @@ def is_normal(node) -> bool:
     return _INTERN.get(node) is node
 
 
+_NUMS: dict = {}                    # Fraction → its Num leaf (numbers recur: 1, −1, 2, ½ …)
+
+
 def num(value) -> E.Num:
-    if isinstance(value, float):
-        value = Fraction(value).limit_denominator(10**12) if value == value else value
-    return E.Num(Fraction(value), SCALAR)
+    if type(value) is not Fraction:
+        if isinstance(value, float):
+            value = Fraction(value).limit_denominator(10**12) if value == value else value
+        value = Fraction(value)
+    hit = _NUMS.get(value)
+    if hit is None:
+        if len(_NUMS) >= 4096:
+            _NUMS.clear()
+        hit = _NUMS[value] = E.Num(value, SCALAR)
+    return hit
 
 
 def size(d) -> E.Node:
