@@ -920,6 +920,17 @@ def _free_names(node, decls: Shapes, inference) -> set[str]:
     """Undeclared names whose sizes occur nowhere else in the formula: nothing but the
     default reading makes them vectors or matrices."""
     owners: dict = {}
+    free: dict = {}                                  # a size → its names, found once
+
+    def names_of(shape) -> set:
+        out = set()
+        for d in shape:
+            f = free.get(d)
+            if f is None:
+                f = free[d] = d.free_symbols
+            out |= f
+        return out
+
     stack, seen = [node], set()
     while stack:
         n = stack.pop()
@@ -928,17 +939,23 @@ def _free_names(node, decls: Shapes, inference) -> set[str]:
         seen.add(id(n))
         if type(n) in (E.Sym, E.Identity, E.Ones, E.Zero):
             key = n.name if type(n) is E.Sym else id(n)
-            for s in set().union(*(d.free_symbols for d in n.shape)):
+            for s in names_of(n.shape):
                 owners.setdefault(s, set()).add(key)
         stack.extend(n.children)
     out = set()
     occurrences: dict = {}
-    for n in _syms(node):
+    syms_found = _syms(node)
+    for n in syms_found:
         occurrences[n.name] = occurrences.get(n.name, 0) + 1
-    for n in _syms(node):
-        if n.name in decls.decls or n.name in decls.dim_names or occurrences[n.name] > 1:
+    dim_names = None
+    for n in syms_found:
+        if n.name in decls.decls or occurrences[n.name] > 1:
             continue
-        syms = set().union(*(d.free_symbols for d in n.shape))
+        if dim_names is None:
+            dim_names = decls.dim_names
+        if n.name in dim_names:
+            continue
+        syms = names_of(n.shape)
         if syms and all(s in inference.u.generated and owners.get(s) == {n.name} for s in syms):
             out.add(n.name)
     return out
