@@ -69,7 +69,7 @@ def _dependents(root, x):
     while stack:
         n, done = stack.pop()
         if done:
-            d = n == x or any(dep[c] for c in n.children)
+            d = n is x or (type(n) is type(x) and n == x) or any(dep[c] for c in n.children)
             dep[n] = d
             if d:
                 order.append(n)
@@ -95,7 +95,7 @@ def reverse(root, x, seed, steps: list | None = None):
             refuse_large_result(len(n.args) * sum(1 for c in n.args if dep.get(c)))
         parts = incoming.pop(n, [])
         G = parts[0] if len(parts) == 1 else _total(parts)
-        if n == x:
+        if n is x or (type(n) is type(x) and n == x):
             return G
         rule = DERIVATIVE_RULES.get(type(n))
         if rule is None:
