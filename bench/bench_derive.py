@@ -7,7 +7,9 @@ matcalc's time is the whole derive() call: parsing, shape inference, differentia
 simplification. The headline figure is cold: before every timed call every memo of the package
 is emptied (each functools cache found in the loaded matcalc modules, the simplifier's tables,
 the element-wise algebra's answers and the hash-consing table: `clear_matcalc_caches`); the
-warm figure (caches kept between repeats) is listed beside it and labelled as such. SymPy's time is only `f.diff(X)` on an already-built SymPy expression (the
+warm figure (caches kept between repeats) is listed beside it and labelled as such. What stays
+between calls in both: the loaded Lark parser, the per-rule dispatch of the parser's builder and
+the idle worker thread that deep calls run on (process state, not memos of answers). SymPy's time is only `f.diff(X)` on an already-built SymPy expression (the
 same function, translated by matcalc.printing.sympy), so the comparison favours SymPy. SymPy caches
 results, so its cache is cleared before every timed call (outside the timing). A case counts as
 one SymPy "can do" when diff returns within 5 s without raising, without an unevaluated

@@ -1,7 +1,7 @@
 """Benchmark: how derive() grows with the size of its input, with log-log slopes. Not a test:
 speed targets live here.
 
-    python bench/bench_scaling.py [--quick] [--cli N] [--out FILE]
+    python bench/bench_scaling.py [--quick] [--cli N] [--clock wall|cpu] [--only TEXT] [--out FILE]
 
 Every figure is cold: matcalc's memos are emptied before each call (bench_derive's
 clear_matcalc_caches), and each time is the median of --repeat calls of the whole derive()
@@ -76,16 +76,19 @@ QUICK = {"chain aᵀA1…ALx wrt x": (64, 128, 256), "‖A1…ALx‖² wrt x": (
          "tanh network gradient wrt x": (6, 12), "tanh network Hessian wrt x": (6, 12)}
 
 
+CLOCK = time.perf_counter          # --clock cpu: time.process_time (this process's CPU time)
+
+
 def timed(expr, wrt, shapes, order, repeat):
     """(median seconds of derive + str, the result printed with repeated parts named once)."""
     from matcalc.printing.named import named_form
     times, r = [], None
     for _ in range(repeat):
         clear_matcalc_caches()
-        t = time.perf_counter()
+        t = CLOCK()
         r = derive(expr, wrt=wrt, shapes=shapes, order=order)
         str(r)
-        times.append(time.perf_counter() - t)
+        times.append(CLOCK() - t)
     return statistics.median(times), named_form(r.node)
 
 
@@ -122,15 +125,23 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
     ap.add_argument("--cli", type=int, default=None, metavar="N",
                     help="also time the command line on the first N table rows (0: all)")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall-clock time (default) or this process's CPU time, steadier on a "
+                         "machine shared with other work")
+    ap.add_argument("--only", default=None, help="only the series whose name contains this")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     lines = ["# Scaling", "",
              f"Cold figures (matcalc's memos emptied before every call), median of {args.repeat} "
-             "calls of derive() plus str(); Python "
+             f"calls of derive() plus str(), {args.clock} time; Python "
              f"{sys.version.split()[0]}. Slope: least squares of log time against log size.", ""]
     summary = ["| input | sizes | times (s) | log-log slope | target |", "|---|---|---|---:|---|"]
     details = []
     for name, (build, sizes, order, target) in SERIES.items():
+        if args.only and args.only not in name:
+            continue
         if args.quick:
             sizes = QUICK[name]
         times, printed = [], []

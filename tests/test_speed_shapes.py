@@ -164,3 +164,157 @@ def test_thousand_least_squares_terms_are_within_the_operand_limit():
     check_input(" + ".join(f"(A{i} x - b{i})^T (A{i} x - b{i})" for i in range(1000)))
     with pytest.raises(ParseError, match="limit on operands"):
         check_input(" + ".join(["x"] * 7000))
+
+
+# Structure that keeps long inputs linear ---------------------------------------------------------
+
+def _tanh_net(L):
+    s = "x"
+    for i in range(1, L + 1):
+        s = f"tanh(W{i} {s})"
+    return (f"sum(({s} - y) .^ 2)",
+            "x: n, y: n, " + ", ".join(f"W{i}: n×n" for i in range(1, L + 1)))
+
+
+def test_deep_network_hessian_is_correct_against_second_differences():
+    """The Hessian of sum((tanh(W2 tanh(W1 x)) − y).^2) wrt x, after shared right-hand factors
+    are taken out in one rewrite, against central second differences of the function."""
+    rng = np.random.default_rng(232)
+    n = 3
+    expr, shapes = _tanh_net(2)
+    r = derive(expr, wrt="x", shapes=shapes, order=2)
+    W1, W2 = rng.normal(size=(n, n)) * 0.7, rng.normal(size=(n, n)) * 0.7
+    y, x = rng.normal(size=(n, 1)), rng.normal(size=(n, 1))
+
+    def f(v):
+        return float(np.sum((np.tanh(W2 @ np.tanh(W1 @ v)) - y) ** 2))
+
+    h, H = 1e-4, np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            ei, ej = np.zeros((n, 1)), np.zeros((n, 1))
+            ei[i], ej[j] = h, h
+            H[i, j] = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (4 * h * h)
+    got = r.evaluate({"W1": W1, "W2": W2, "y": y, "x": x})
+    assert got.shape == (n, n)
+    np.testing.assert_allclose(got, H, rtol=1e-5, atol=1e-6)
+
+
+def test_deep_network_hessian_printed_with_named_parts_grows_linearly_with_depth():
+    """Printed with repeated parts named once, the Hessian of an L-layer tanh network grows
+    linearly in L (it grew as L² when each level held the flattened chain below it)."""
+    from matcalc.calculus.derive import shared_size
+    from matcalc.printing.named import named_form
+    sizes, nodes = [], []
+    for L in (6, 12, 24):
+        expr, shapes = _tanh_net(L)
+        r = derive(expr, wrt="x", shapes=shapes, order=2)
+        sizes.append(len(named_form(r.node)))
+        nodes.append(shared_size(r.node))
+    for a, b in zip(sizes, sizes[1:]):
+        assert b <= 2.4 * a, sizes
+    for a, b in zip(nodes, nodes[1:]):
+        assert b <= 2.2 * a, nodes
+
+
+def test_shared_run_of_right_factors_is_taken_out_as_one_factor_at_a_time_would():
+    """ABCD + EBCD + FCD: CD is shared by all three terms and B by two; taking the shared run
+    out at once gives the form taking it out factor by factor gave."""
+    from matcalc.core.dims import symbol
+    from matcalc.simplify.rewrite import simplify
+    n = symbol("n")
+    A, Bm, C, D, E_, F = (E.Sym(s, (n, n)) for s in "ABCDEF")
+    assert str(simplify(B.add(B.mul(A, Bm, C, D), B.mul(E_, Bm, C, D), B.mul(F, C, D)))) == \
+        "((A + E)B + F)CD"
+    assert str(simplify(B.add(B.mul(A, Bm, C, D), B.mul(B.num(-1), B.transpose(A), Bm, C, D)))) \
+        == "(A − Aᵀ)BCD"
+    assert str(simplify(B.add(B.mul(B.transpose(A), Bm, C, D), B.mul(A, Bm, C, D),
+                              B.mul(D, A, C)))) == "(A + Aᵀ)BCD + DAC"
+
+
+def test_like_terms_of_a_long_sum_are_found_when_only_their_canonical_forms_agree():
+    """In a sum of many terms, aᵀx and xᵀa (equal only in canonical form) still collect: the
+    names filter that spares canonical forms of unlike terms must not hide like ones."""
+    rng = np.random.default_rng(233)
+    n, k = 4, 9
+    expr = "a^T x + x^T a + " + " + ".join(f"b{i}^T x" for i in range(k)) + " + x^T a"
+    r = derive(expr, wrt="x")
+    assert str(r) == "3a + " + " + ".join(f"b{i}" for i in range(k))
+    vals = {"a": rng.normal(size=(n, 1)), "x": rng.normal(size=(n, 1)),
+            **{f"b{i}": rng.normal(size=(n, 1)) for i in range(k)}}
+
+    def f(x):
+        a = vals["a"]
+        total = a.T @ x + x.T @ a + sum(vals[f"b{i}"].T @ x for i in range(k)) + x.T @ a
+        return float(total[0, 0])
+
+    np.testing.assert_allclose(r.evaluate(vals), fd_grad(f, vals["x"]), rtol=1e-6, atol=1e-8)
+
+
+def test_equal_cotangents_are_counted_not_repeated():
+    """uᵀu sends u along both of its edges: the raw gradient of (Ax − b)ᵀ(Ax − b) holds
+    2(Ax − b) once, not (Ax − b) + (Ax − b)."""
+    from matcalc import parse
+    from matcalc.calculus.derive import first_derivative
+    f = parse("(A x - b)^T (A x - b)", "A: m×n, x: n, b: m")
+    x = E.names_in(f)["x"]
+    g, _ = first_derivative(f, x, None)
+    text = str(g)
+    assert text.count("Ax − b") == 1, text
+
+
+# The command line and the call machinery -------------------------------------------------------
+
+def test_command_line_does_not_import_sympy_for_a_plain_formula():
+    """`matcalc "xᵀAx + sum(exp(x)) + log det(X)" --wrt x` answers without importing SymPy
+    (its import alone costs more than the whole answer should)."""
+    import subprocess
+    import sys
+    code = ("import sys, runpy\n"
+            "sys.argv = ['matcalc', 'x^T A x + sum(exp(x)) + log det(X)', '--wrt', 'x']\n"
+            "try:\n    runpy.run_module('matcalc', run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            "print('SYMPY' if 'sympy' in sys.modules else 'NO SYMPY')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "NO SYMPY", out.stdout + out.stderr
+
+
+def test_calls_reuse_their_worker_threads():
+    """Each call used to start a thread with a 256 MB stack; idle workers are now kept (a
+    bounded number) and reused."""
+    import threading
+    import time
+    from matcalc.core import limits
+    for _ in range(30):
+        derive("x^T x", wrt="x")
+    for _ in range(100):                 # workers told to end (beyond MAX_IDLE) end promptly
+        workers = [t for t in threading.enumerate() if t.name == "matcalc"]
+        if len(workers) <= limits.MAX_IDLE:
+            break
+        time.sleep(0.02)
+    assert 1 <= len(workers) <= limits.MAX_IDLE
+
+
+def test_collector_thresholds_are_restored_after_a_call():
+    import gc
+    before = gc.get_threshold()
+    derive("x^T A x", wrt="x")
+    assert gc.get_threshold() == before
+
+
+def test_a_forked_child_derives_without_the_parents_workers():
+    """Worker threads do not survive fork(): a child must start its own, not hand its call to
+    a thread that does not exist there (it would wait forever)."""
+    import multiprocessing as mp
+    import os
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork here")
+    derive("x^T x", wrt="x")                 # the parent has an idle worker now
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        assert pool.apply_async(_child_derive).get(timeout=60) == "2x"
+
+
+def _child_derive():
+    return str(derive("x^T x", wrt="x"))

@@ -70,7 +70,7 @@ def _dependents(root, x):
     while stack:
         n, done = stack.pop()
         if done:
-            d = n == x or any(dep[c] for c in n.children)
+            d = n is x or (type(n) is type(x) and n == x) or any(dep[c] for c in n.children)
             dep[n] = d
             if d:
                 order.append(n)
@@ -95,8 +95,8 @@ def reverse(root, x, seed, steps: list | None = None):
         if type(n) is E.MatMul:          # one term per dependent factor, each as long as n
             refuse_large_result(len(n.args) * sum(1 for c in n.args if dep.get(c)))
         parts = incoming.pop(n, [])
-        G = parts[0] if len(parts) == 1 else B.add(*parts)
-        if n == x:
+        G = parts[0] if len(parts) == 1 else _total(parts)
+        if n is x or (type(n) is type(x) and n == x):
             return G
         rule = DERIVATIVE_RULES.get(type(n))
         if rule is None:
@@ -118,6 +118,17 @@ def reverse(root, x, seed, steps: list | None = None):
                 steps.append(Step(rule.__name__, n, G, c, out))
             incoming.setdefault(c, []).append(out)
     raise AssertionError("x was not reached")  # unreachable: dep[root] implies a path to x
+
+
+def _total(parts):
+    """Σ parts with equal cotangents counted, not repeated: uᵀu sends u along both of its
+    edges, and 2u is smaller (for every later rule and for the simplifier) than u + u."""
+    counts: dict = {}
+    for p in parts:
+        counts[p] = counts.get(p, 0) + 1
+    if len(counts) == len(parts):
+        return B.add(*parts)
+    return B.add(*(p if k == 1 else B.mul(B.num(k), p) for p, k in counts.items()))
 
 
 def _apply(rule, n, G, i, is_batched):
@@ -301,7 +312,7 @@ def _derive(expr, f, decls, variables, layout, simplify):
     from ..simplify.rewrite import rebuild_all
     # a long product or sum (the parser nests them pairwise) is differentiated as one n-ary
     # node: one term per factor instead of one Kronecker product per level of nesting
-    current, kind, previous = rebuild_all(f, long=LONG_CHAIN), None, f
+    current, kind, previous = E.share_equal(rebuild_all(f, long=LONG_CHAIN)), None, f
     order = len(variables)
     for k, x in enumerate(variables):
         if kind == "tensor":

@@ -20,11 +20,11 @@ _INTERN: dict = {}
 _INTERN_SIZE = 200_000
 
 
-def _make(cls, *args, **kw):
+def _make(cls, *args, _intern=True, **kw):
     node = cls(*args, **kw)
     if node.shape is None:
         object.__setattr__(node, "shape", shape_of(node, [c.shape for c in node.children]))
-    if node.children and node.span is None:
+    if _intern and node.children and node.span is None:
         hit = _INTERN.get(node)
         if hit is not None:
             return hit
@@ -35,19 +35,39 @@ def _make(cls, *args, **kw):
 
 
 def clear_intern() -> None:
-    """Forget the hash-consing table (for cold benchmarks)."""
+    """Forget the hash-consing tables (for cold benchmarks)."""
     _INTERN.clear()
+    _NUMS.clear()
 
 
 def make(cls, *args, **kw) -> E.Node:
-    """The node exactly as given (nothing flattened or folded), its shape from SHAPE_RULES."""
-    return _make(cls, *args, **kw)
+    """The node exactly as given (nothing flattened or folded), its shape from SHAPE_RULES.
+    Not entered in the hash-consing table: the nodes there are the constructors' normal forms
+    (see is_normal)."""
+    return _make(cls, *args, _intern=False, **kw)
+
+
+def is_normal(node) -> bool:
+    """Whether node is a constructor's own result (found in the hash-consing table): rebuilding
+    it from the same children gives it back. False when unknown (the table may have been
+    emptied): the caller then rebuilds, which is always safe."""
+    return _INTERN.get(node) is node
+
+
+_NUMS: dict = {}                    # Fraction → its Num leaf (numbers recur: 1, −1, 2, ½ …)
 
 
 def num(value) -> E.Num:
-    if isinstance(value, float):
-        value = Fraction(value).limit_denominator(10**12) if value == value else value
-    return E.Num(Fraction(value), SCALAR)
+    if type(value) is not Fraction:
+        if isinstance(value, float):
+            value = Fraction(value).limit_denominator(10**12) if value == value else value
+        value = Fraction(value)
+    hit = _NUMS.get(value)
+    if hit is None:
+        if len(_NUMS) >= 4096:
+            _NUMS.clear()
+        hit = _NUMS[value] = E.Num(value, SCALAR)
+    return hit
 
 
 def size(d) -> E.Node:
@@ -99,31 +119,60 @@ def add(*terms, shape=None) -> E.Node:
     return _make(E.Add, tuple(kept), shape=tuple(shape))
 
 
+def _chain_shape(flat, scalar):
+    """The shape of the product of `flat` (scalar[i]: whether flat[i] is 1×1), or None when the
+    inner sizes do not line up (the caller then asks shapes.py, which raises the ShapeError)."""
+    rows = cols = None
+    for f, sc in zip(flat, scalar):
+        if sc:
+            continue
+        s = f.shape
+        if rows is None:
+            rows, cols = s[0], s[1]
+            continue
+        if cols is not s[0] and cols != s[0]:
+            return None
+        cols = s[1]
+    return SCALAR if rows is None else (rows, cols)
+
+
 def mul(*factors) -> E.Node:
     """Product: flattened, numbers folded into one leading coefficient, 1 and I dropped.
     A 1×1 product such as aᵀb stays one factor among matrices: it is a scalar, and splicing
     its row and column into a matrix chain would not line up."""
     flat = []
-    has_matrix = any(not is_scalar(f.shape) for f in factors)
-    for f in factors:
-        if not isinstance(f, E.MatMul):
+    scalar = []                          # is_scalar of each factor of flat, computed once
+    kinds = [is_scalar(f.shape) for f in factors]
+    has_matrix = not all(kinds)
+    for f, sc in zip(factors, kinds):
+        if type(f) is not E.MatMul:
             flat.append(f)
-        elif has_matrix and is_scalar(f.shape) and any(not is_scalar(g.shape) for g in f.args):
-            inner = [g for g in f.args if not isinstance(g, E.Num)]
-            flat.extend(g for g in f.args if isinstance(g, E.Num))
+            scalar.append(sc)
+        elif has_matrix and sc and any(not is_scalar(g.shape) for g in f.args):
+            inner = [g for g in f.args if type(g) is not E.Num]
+            nums = [g for g in f.args if type(g) is E.Num]
+            flat.extend(nums)
+            scalar.extend([True] * len(nums))
             flat.append(f if len(inner) == len(f.args) else _make(E.MatMul, tuple(inner)))
+            scalar.append(True)
         else:
             flat.extend(f.args)
-    shape = shape_of(E.MatMul(tuple(flat)), [f.shape for f in flat])
+            scalar.extend(is_scalar(g.shape) for g in f.args)
+    shape = _chain_shape(flat, scalar)
+    if shape is None:                    # sizes do not line up: the full rule says why
+        shape = shape_of(E.MatMul(tuple(flat)), [f.shape for f in flat])
     coef = Fraction(1)
     rest = []
-    matrices = sum(1 for f in flat if not is_scalar(f.shape))
+    matrices = scalar.count(False)
     for f in flat:
-        if is_zero(f):
-            return zero(shape)
-        if isinstance(f, E.Num):
+        t = type(f)
+        if t is E.Num:
+            if f.value == 0:
+                return zero(shape)
             coef *= f.value
-        elif isinstance(f, E.Identity) and matrices > 1:
+        elif t is E.Zero:
+            return zero(shape)
+        elif t is E.Identity and matrices > 1:
             matrices -= 1
             continue
         else:

@@ -22,6 +22,7 @@ def _node(cls):
     cls = dataclass(frozen=True, slots=True)(cls)
     keys = tuple(f.name for f in fields(cls) if f.compare)
     cls._keys = keys
+    cls._fields = tuple(f.name for f in fields(cls))
     cls.__hash__ = _cached_hash
     cls.__eq__ = _shared_eq
     cls.__repr__ = _bounded_repr(cls.__repr__)
@@ -37,9 +38,22 @@ def _shared_eq(self, other):
         return True
     if type(other) is not type(self):
         return NotImplemented
-    for k in self._keys:          # fast path: hash-consed children are the same objects
-        if getattr(self, k) is not getattr(other, k):
+    for k in self._keys:          # fast path: hash-consed children are the same objects, and
+        u, v = getattr(self, k), getattr(other, k)       # equal leaves compare field by field
+        if u is v:
+            continue
+        if type(u) is tuple:
+            if u and isinstance(u[0], Node):
+                if type(v) is tuple and len(u) == len(v) and \
+                        all(a is b or _leaf_eq(a, b) for a, b in zip(u, v)):
+                    continue
+                break
+        elif isinstance(u, Node):
+            if _leaf_eq(u, v):
+                continue
             break
+        if u != v:                # a shape, a name, a number: compared by value
+            return False
     else:
         return True
     stack, done = [(self, other)], set()
@@ -63,6 +77,17 @@ def _shared_eq(self, other):
     return True
 
 
+def _leaf_eq(a, b) -> bool:
+    """Whether a and b are equal leaves (the parser makes one Sym per occurrence of a name);
+    False for anything else, equal or not (the caller then compares the slow way)."""
+    if type(a) is not type(b) or type(a) not in _LEAF_TYPES or hash(a) != hash(b):
+        return False
+    for k in a._keys:
+        if getattr(a, k) != getattr(b, k):
+            return False
+    return True
+
+
 def _bounded_repr(base):
     def __repr__(self):            # deep trees: room to recurse; huge trees: a summary
         from .limits import node_repr
@@ -72,7 +97,7 @@ def _bounded_repr(base):
 
 def _cached_hash(self) -> int:
     try:
-        return object.__getattribute__(self, "_h")
+        return self._h
     except AttributeError:
         h = hash((type(self).__name__,) + tuple(getattr(self, k) for k in self._keys))
         object.__setattr__(self, "_h", h)
@@ -406,6 +431,7 @@ class Diag(_Unary):
 
 
 LEAVES = (Sym, Num, Size, Identity, Zero, Ones, Commutation)
+_LEAF_TYPES = frozenset(LEAVES)
 NODE_TYPES = (Sym, Num, Size, Identity, Zero, Ones, Add, MatMul, Hadamard, HadamardDiv,
               HadamardPower, Kron, Transpose, Inverse, Power, Apply, Sum, Mean, Trace, Det,
               LogDet, Norm, LogSumExp, Softmax, DiagMat, DiagVec, Vec, Commutation, Tril, Triu,
@@ -417,15 +443,24 @@ PRECEDENCE = {Add: 10, MatMul: 20, Hadamard: 20, HadamardDiv: 20, Kron: 20, Dot:
 ATOM_PRECEDENCE = 100
 
 
+def evolve(node: Node, **changes) -> Node:
+    """A copy of node with the given fields changed: dataclasses.replace without its per-call
+    introspection (the parser copies every node of its tree twice, to write shapes in)."""
+    cls = type(node)
+    new = object.__new__(cls)
+    for k in cls._fields:
+        object.__setattr__(new, k, changes[k] if k in changes else getattr(node, k))
+    return new
+
+
 def with_children(node: Node, children) -> Node:
     """A copy of node with new children (same fields otherwise); shape must be updated by caller."""
-    from dataclasses import replace
     if isinstance(node, _Nary):
-        return replace(node, args=tuple(children))
+        return evolve(node, args=tuple(children))
     if isinstance(node, _Binary):
-        return replace(node, left=children[0], right=children[1])
+        return evolve(node, left=children[0], right=children[1])
     if isinstance(node, _Unary):
-        return replace(node, arg=children[0])
+        return evolve(node, arg=children[0])
     return node
 
 
@@ -436,6 +471,28 @@ def substitute(node: Node, mapping: dict) -> Node:
     if not node.children:
         return node
     return with_children(node, [substitute(c, mapping) for c in node.children])
+
+
+def share_equal(node: Node) -> Node:
+    """The tree with equal subtrees made one object (the first met, in post-order, with its
+    source span): the parser makes one object per occurrence, and equal but distinct subtrees
+    are compared node by node in every dictionary the derivative sweep keeps."""
+    table: dict = {}
+    done: dict = {}                  # id → shared node
+    stack = [(node, False)]
+    while stack:
+        n, ready = stack.pop()
+        if id(n) in done:
+            continue
+        kids = n.children
+        if not ready and kids:
+            stack.append((n, True))
+            stack.extend((c, False) for c in kids if id(c) not in done)
+            continue
+        new = [done[id(c)] for c in kids]
+        m = n if all(a is b for a, b in zip(new, kids)) else with_children(n, new)
+        done[id(n)] = table.setdefault(m, m)
+    return done[id(node)]
 
 
 def names_in(node) -> dict:

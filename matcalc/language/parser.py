@@ -539,14 +539,14 @@ class Inference:
         if t is E.Sym:
             if node.name not in self.env and node.name in self.dim_names:
                 return E.Size(dim(node.name), SCALAR, span=node.span)
-            return replace(node, shape=self.sym_shape(node.name))
+            return E.evolve(node, shape=self.sym_shape(node.name))
         if t is E.Num:
-            return replace(node, shape=SCALAR)
+            return E.evolve(node, shape=SCALAR)
         if t is E.Identity and node.shape is None:
             k = self.u.fresh("k")
-            return replace(node, shape=(k, k))
+            return E.evolve(node, shape=(k, k))
         if t is E.Ones and node.shape is None:
-            return replace(node, shape=(self.u.fresh("k"), ONE))
+            return E.evolve(node, shape=(self.u.fresh("k"), ONE))
         if t in (E.Identity, E.Ones, E.Zero, E.Commutation):
             return node
         kids = [self.infer(c) for c in node.children]
@@ -559,7 +559,7 @@ class Inference:
             node = cls(kids[0], span=node.span)
         if t is E.Power and node.exponent < 0 and not self._real_matrix_power(node, kids[0]):
             inner = E.Inverse(kids[0], span=node.span)
-            inner = replace(inner, shape=SHAPE_RULES[E.Inverse](inner, [kids[0].shape], self.u))
+            inner = E.evolve(inner, shape=SHAPE_RULES[E.Inverse](inner, [kids[0].shape], self.u))
             node = inner if node.exponent == -1 else E.Power(inner, -node.exponent, span=node.span)
             if node is inner:
                 return node
@@ -582,7 +582,10 @@ class Inference:
                 return E.MatMul((a, b), shape=shape, span=node.span)
             at = E.Transpose(a, shape=(a.shape[1], a.shape[0]), span=a.span)
             return E.MatMul((at, b), shape=shape, span=node.span)
-        return replace(node, shape=shape)
+        object.__setattr__(node, "shape", shape)     # node is this pass's own fresh copy
+        if hasattr(node, "_h"):                       # (a hash taken before the shape is stale)
+            object.__delattr__(node, "_h")
+        return node
 
     def _real_matrix_power(self, node, kid) -> bool:
         """X^p of a square matrix with p not an integer (X^(-1/2) stays one power)."""
@@ -611,11 +614,17 @@ class Inference:
         return E.MatMul((a, inv), shape=a.shape, span=node.span)
 
     def finish(self, node):
-        """Write the unified shapes into every node."""
+        """Write the unified shapes into every node (a node whose children and shape are
+        already final is kept as it is)."""
         kids = [self.finish(c) for c in node.children]
+        shape = self.u.resolve(node.shape)
+        if all(a is b for a, b in zip(kids, node.children)) and shape is not None and \
+                node.shape is not None and len(shape) == len(node.shape) and \
+                all(a is b for a, b in zip(shape, node.shape)):
+            return node
         if kids:
             node = E.with_children(node, kids)
-        return replace(node, shape=self.u.resolve(node.shape))
+        return E.evolve(node, shape=shape)
 
 
 # Norm bars ----------------------------------------------------------------------------------
@@ -843,13 +852,45 @@ def parse_raw(text: str, shapes: Shapes, translated: bool = False) -> E.Node:
         tree = lark_parser().parse(marked)
         builder = ToExpr(shapes)
         builder.text = marked
-        return builder.transform(tree)
+        return build_tree(builder, tree)
     except UnexpectedInput as err:
         raise translate(err, text).with_text(text) from None
+    except MatcalcError as err:
+        raise err.with_text(text) from None
     except VisitError as err:
         if isinstance(err.orig_exc, MatcalcError):
             raise err.orig_exc.with_text(text) from None
         raise
+
+
+def build_tree(builder: ToExpr, tree):
+    """Lark's tree → raw nodes through the builder's methods, as Transformer.transform does,
+    without its per-node wrappers (on a long formula those cost more than the methods)."""
+    from lark import Tree
+    methods = _BUILDER_METHODS
+
+    def go(t):
+        kids = [go(c) if type(c) is Tree else c for c in t.children]
+        data = t.data
+        f = methods.get(data, _MISSING)
+        if f is _MISSING:
+            f = methods[data] = _builder_method(data)
+        return Tree(data, kids, t.meta) if f is None else f(builder, t.meta, kids)
+
+    return go(tree)
+
+
+_BUILDER_METHODS: dict = {}         # rule name → ToExpr's plain function (None: keep the tree)
+_MISSING = object()
+
+
+def _builder_method(data):
+    """ToExpr's function for a rule, looked up without binding it (binding a v_args method
+    makes a wrapper object on every call)."""
+    for klass in ToExpr.__mro__:
+        if data in vars(klass):
+            return getattr(vars(klass)[data], "base_func", None)
+    return None
 
 
 def _infer(raw, decls: Shapes, full: bool = False):
@@ -964,6 +1005,17 @@ def _free_names(node, decls: Shapes, inference) -> set[str]:
     """Undeclared names whose sizes occur nowhere else in the formula: nothing but the
     default reading makes them vectors or matrices."""
     owners: dict = {}
+    free: dict = {}                                  # a size → its names, found once
+
+    def names_of(shape) -> set:
+        out = set()
+        for d in shape:
+            f = free.get(d)
+            if f is None:
+                f = free[d] = d.free_symbols
+            out |= f
+        return out
+
     stack, seen = [node], set()
     while stack:
         n = stack.pop()
@@ -972,17 +1024,23 @@ def _free_names(node, decls: Shapes, inference) -> set[str]:
         seen.add(id(n))
         if type(n) in (E.Sym, E.Identity, E.Ones, E.Zero):
             key = n.name if type(n) is E.Sym else id(n)
-            for s in set().union(*(d.free_symbols for d in n.shape)):
+            for s in names_of(n.shape):
                 owners.setdefault(s, set()).add(key)
         stack.extend(n.children)
     out = set()
     occurrences: dict = {}
-    for n in _syms(node):
+    syms_found = _syms(node)
+    for n in syms_found:
         occurrences[n.name] = occurrences.get(n.name, 0) + 1
-    for n in _syms(node):
-        if n.name in decls.decls or n.name in decls.dim_names or occurrences[n.name] > 1:
+    dim_names = None
+    for n in syms_found:
+        if n.name in decls.decls or occurrences[n.name] > 1:
             continue
-        syms = set().union(*(d.free_symbols for d in n.shape))
+        if dim_names is None:
+            dim_names = decls.dim_names
+        if n.name in dim_names:
+            continue
+        syms = names_of(n.shape)
         if syms and all(s in inference.u.generated and owners.get(s) == {n.name} for s in syms):
             out.add(n.name)
     return out

@@ -81,20 +81,29 @@ def rebuild(node, kids):
 
 # Helpers ---------------------------------------------------------------------------------------
 
+_ONE = Fraction(1)
+
+
 def split_term(term):
-    """term = coef · (scalar factors) · (matrix chain): returns (coef, scalars, chain)."""
-    if isinstance(term, E.Num):
-        return term.value, [], []
-    factors = term.args if isinstance(term, E.MatMul) else (term,)
-    coef, scalars, chain = Fraction(1), [], []
-    for f in factors:
-        if isinstance(f, E.Num):
+    """term = coef · (scalar factors) · (matrix chain): returns (coef, scalars, chain), the
+    last two as tuples (memoised: the rules for sums split each term several times)."""
+    if type(term) is E.Num:
+        return term.value, (), ()
+    if type(term) is not E.MatMul:
+        return (_ONE, (term,), ()) if is_scalar(term.shape) else (_ONE, (), (term,))
+    return _split_product(term)
+
+
+def _split_product(term):
+    coef, scalars, chain = _ONE, [], []
+    for f in term.args:
+        if type(f) is E.Num:
             coef *= f.value
         elif is_scalar(f.shape):
             scalars.append(f)
         else:
             chain.append(f)
-    return coef, scalars, chain
+    return coef, tuple(scalars), tuple(chain)
 
 
 def _product(coef, scalars, chain, rows):
@@ -108,6 +117,9 @@ def _product(coef, scalars, chain, rows):
 
 # Memoised: trees are shared DAGs and the rules ask about the same subtrees again and again.
 _MEMO = lru_cache(maxsize=100_000)
+
+
+_split_product = _MEMO(_split_product)
 
 
 @_MEMO
@@ -241,16 +253,46 @@ def transpose_of_elementwise(node, ctx):
     return node
 
 
+@_MEMO
+def _names(node) -> frozenset:
+    """The variable names in a tree. `canonical` only reorders, transposes and regroups, so
+    two trees with equal canonical forms hold the same names: a term whose names no other term
+    of a sum has is like no other, and its canonical form is not needed."""
+    if type(node) is E.Sym:
+        return frozenset((node.name,))
+    kids = node.children
+    if not kids:
+        return frozenset()
+    if len(kids) == 1:
+        return _names(kids[0])
+    return frozenset().union(*(_names(c) for c in kids))
+
+
+def _like_keys(bodies) -> list:
+    """A key per body, equal for like bodies: canonical(body), or the body's position when its
+    names are not those of any other body (collecting a long sum of unlike terms then costs no
+    canonical forms)."""
+    if len(bodies) < 2:
+        return [canonical(b) for b in bodies]
+    names = [_names(b) for b in bodies]
+    seen: dict = {}
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+    return [canonical(b) if seen[n] > 1 else ("alone", i)
+            for i, (b, n) in enumerate(zip(bodies, names))]
+
+
 def collect_like_terms(node, ctx):
     """a·T + b·T → (a + b)·T"""
     if not isinstance(node, E.Add):
         return node
     groups: dict = {}
     order = []
-    for t in node.args:
-        coef, scalars, chain = split_term(t)
-        body = B.mul(*scalars, *chain) if (scalars or chain) else B.num(1)
-        key = canonical(body)
+    split = [split_term(t) for t in node.args]
+    bodies = [t if coef == 1 and _is_own_body(t, scalars, chain) else
+              B.mul(*scalars, *chain) if (scalars or chain) else B.num(1)
+              for t, (coef, scalars, chain) in zip(node.args, split)]
+    for (coef, scalars, chain), body, key in zip(split, bodies, _like_keys(bodies)):
         if key not in groups:
             groups[key] = [Fraction(0), body]
             order.append(key)
@@ -261,16 +303,28 @@ def collect_like_terms(node, ctx):
     return B.add(*terms, shape=node.shape)
 
 
+def _is_own_body(term, scalars, chain) -> bool:
+    """Whether term is already B.mul(*scalars, *chain) (no number, scalars in front)."""
+    if type(term) is not E.MatMul:
+        return len(scalars) + len(chain) == 1
+    k = len(scalars)
+    return len(term.args) == k + len(chain) and term.args[:k] == scalars
+
+
 def _collect_scalar_coefficients(node):
     """a·T + b·T → (a + b)·T for scalar expressions a, b and one matrix chain T (the terms
     differ only in their scalar factors): Σ cᵢAx → (c₀ + … + cₙ)Ax in one pass."""
     groups: dict = {}
     order = []
-    for t in node.args:
-        coef, scalars, chain = split_term(t)
-        if not chain:
-            return node
-        key = canonical(B.mul(*chain))
+    split = [split_term(t) for t in node.args]
+    if any(not chain for _, _, chain in split):
+        return node
+    chains: dict = {}                # one product per distinct chain (Σ cᵢAx: one Ax)
+    for t, (coef, scalars, chain) in zip(node.args, split):
+        if chain not in chains:
+            chains[chain] = t if coef == 1 and not scalars else B.mul(*chain)
+    keys = _like_keys([chains[chain] for _, _, chain in split])
+    for (coef, scalars, chain), key in zip(split, keys):
         if key not in groups:
             groups[key] = (chain, [])
             order.append(key)
@@ -337,17 +391,45 @@ def factor_common(node, ctx):
         if len(members) < 2 or all(len(split_term(t)[2]) == 1 for t in members):
             continue
         chosen = {id(t) for t in members}
-        rest, inner = [t for t in node.args if id(t) not in chosen], []
-        for t in members:
-            c, s, chain = split_term(t)
-            others = chain[:-1] if side == -1 else chain[1:]
-            rows = factor.shape[0] if side == -1 else factor.shape[1]
-            inner.append(_product(c, s, others, rows))
-        inner.sort(key=transposes)          # (A + Aᵀ)x rather than (Aᵀ + A)x
-        total = B.add(*inner)
-        grouped = B.mul(total, factor) if side == -1 else B.mul(factor, total)
+        rest = [t for t in node.args if id(t) not in chosen]
+        parts = [split_term(t) for t in members]
+        chains = [chain if side == -1 else chain[::-1] for _, _, chain in parts]
+        # The run of outer factors every member shares is taken out at once: one factor at a
+        # time, the same sum would be rebuilt once per factor (quadratic in a long chain, as
+        # in a deep network's Hessian). Orders as if taken one at a time (see _peel_order).
+        k = 1                # (on the right only: one at a time, the right side is tried first)
+        while side == -1 and all(len(ch) > k for ch in chains) and \
+                all(ch[-1 - k] == chains[0][-1 - k] for ch in chains) and \
+                not all(len(ch) == k + 1 for ch in chains):
+            k += 1
+        shared = chains[0][-k:]
+        rows = shared[0].shape[0] if side == -1 else shared[0].shape[1]
+        inner = [_product(c, s, (ch[:-k] if side == -1 else ch[:-k][::-1]), rows)
+                 for (c, s, _), ch in zip(parts, chains)]
+        order = _peel_order(parts, chains, k)
+        total = B.add(*(inner[i] for i in order))
+        outer = shared if side == -1 else shared[::-1]
+        grouped = B.mul(total, *outer) if side == -1 else B.mul(*outer, total)
         return B.add(grouped, *rest, shape=node.shape)
     return node
+
+
+def _peel_order(parts, chains, k):
+    """The order of the inner terms when k shared outer factors are taken out: the one a
+    stable sort by transposes after each single factor would give ((A + Aᵀ)x rather than
+    (Aᵀ + A)x), from the transposes left after each one, last first."""
+    def key(i):
+        c, s, _ = parts[i]
+        ch = chains[i]
+        base = sum(transposes(f) for f in s)
+        counts = [transposes(f) for f in ch]
+        left = base + sum(counts[:len(ch) - k])
+        stages = [left]
+        for j in range(k - 1, 0, -1):            # after j factors: those of the inner part
+            left += counts[len(ch) - j - 1]
+            stages.append(left)
+        return stages
+    return sorted(range(len(parts)), key=key)
 
 
 def diag_times_vector(node, ctx):
@@ -383,6 +465,10 @@ def hadamard_repeat(node, ctx):
 def scalar_power_repeat(node, ctx):
     """c·c → c², c·c⁻¹ → 1 for scalar factors of a product"""
     if not isinstance(node, E.MatMul):
+        return node
+    bases = [f.arg if type(f) in (E.Power, E.Inverse) else f for f in node.args
+             if type(f) is not E.Num and is_scalar(f.shape)]
+    if len(set(bases)) == len(bases):        # no base occurs twice: nothing to merge
         return node
     powers: dict = {}
     order, others = [], []
@@ -881,6 +967,29 @@ RULE_TYPES = {
 }
 RULES_FOR = {t: tuple(r for r in RULES if t in RULE_TYPES[r]) for t in E.NODE_TYPES}
 
+# Product rules that can only fire when a factor of one of these types is present: for a
+# product with none of them the strategy does not try them (a rule missing here is always tried).
+PRODUCT_NEEDS = {
+    inverse_cancel: (E.Inverse, E.Transpose), diag_times_vector: (E.DiagMat,),
+    kron_mixed_product: (E.Kron,), ones_row_is_sum: (E.Ones,), diag_product: (E.DiagMat,),
+    kron_times_ones: (E.Kron,), row_times_ones: (E.Ones,), commutation_of_vec: (E.Vec,),
+    kron_of_vec: (E.Vec,), softmax_of_exp: (E.Apply,), kron_absorbs_factor: (E.Kron,),
+    ones_outer: (E.Ones,), sigmoid_of_exp: (E.Inverse,), absorb_sign: (E.Add,),
+}
+_PRODUCT_RULES: dict = {}
+
+
+def _rules_for_product(node) -> tuple:
+    """RULES_FOR[MatMul] less the rules whose factor types are absent (memoised by the set of
+    factor types present)."""
+    kinds = frozenset(type(f) for f in node.args)
+    rules = _PRODUCT_RULES.get(kinds)
+    if rules is None:
+        rules = _PRODUCT_RULES[kinds] = tuple(
+            r for r in RULES_FOR[E.MatMul]
+            if r not in PRODUCT_NEEDS or any(t in kinds for t in PRODUCT_NEEDS[r]))
+    return rules
+
 
 def register(rules, types: dict) -> None:
     """Rules of other modules of this package (scalars.py, identities.py), appended to RULES:
@@ -946,11 +1055,14 @@ def transposes_out(node, ctx):
     memo: dict = {}
 
     def go(n):
+        if not n.children:      # a leaf is itself (the memo would hand back an equal leaf
+            return n            # from elsewhere, and every parent would look changed)
         hit = memo.get(n)
         if hit is not None:
             return hit
         m = rebuilt(n, [go(c) for c in n.children])
-        if type(m) is E.MatMul and not is_scalar(m.shape):
+        # saving two needs at least three transposes on top now: count before building
+        if type(m) is E.MatMul and not is_scalar(m.shape) and _chain_top(m) >= 3:
             c, s, chain = split_term(m)
             flipped = [_flip(f, ctx) for f in reversed(chain)]
             if len(chain) > 1 and 1 + sum(_top(f) for f in flipped) <= _chain_top(m) - 2:
@@ -958,7 +1070,8 @@ def transposes_out(node, ctx):
                 record(ctx, "transposes_out", m, cand)
                 m = cand
         elif type(m) is E.Add and not is_scalar(m.shape) and \
-                all(tuple(t.shape) == tuple(m.shape) for t in m.args):
+                all(tuple(t.shape) == tuple(m.shape) for t in m.args) and \
+                sum(_chain_top(t) for t in m.args) >= 3:
             inner = [inner_flip(t) for t in m.args]
             if 1 + sum(_chain_top(t) for t in inner) <= sum(_chain_top(t) for t in m.args) - 2:
                 cand = B.transpose(B.add(*inner))
@@ -985,13 +1098,16 @@ def _splices(parent_type, child) -> bool:
     return True
 
 
-def rebuild_all(node, long: int = 0):
+def rebuild_all(node, long: int = 0, share_leaves: bool = False):
     """node rebuilt through the constructors only (flattened, no rules applied). A chain of
     nested binary products (((AB)C)D… as a parser or a user builds it) is gathered into one
     n-ary node with one constructor call, so a chain of n factors costs O(n), not O(n²).
     With `long`, only chains of at least that many operands are gathered (the rest keep
-    their grouping and are not rebuilt)."""
+    their grouping and are not rebuilt). With `share_leaves`, equal leaves become one object
+    (the parser makes one per occurrence), so that every memo keyed by equality hands back the
+    very node it was given and rebuilding stops at `is`."""
     memo: dict = {}           # by identity: an unchanged subtree comes back as the same object
+    leaves: dict = {}
 
     def go(n):
         hit = memo.get(id(n))
@@ -1000,7 +1116,7 @@ def rebuild_all(node, long: int = 0):
         t = type(n)
         out = None
         if not n.children:
-            out = n
+            out = leaves.setdefault(n, n) if share_leaves else n
         elif t in _FLAT:
             operands, stack = [], list(reversed(n.children))
             while stack:
@@ -1010,10 +1126,18 @@ def rebuild_all(node, long: int = 0):
                 else:
                     operands.append(c)
             if len(operands) >= long:
-                out = rebuild(n, [go(c) for c in operands])
+                kids = [go(c) for c in operands]
+                if not long and len(kids) == len(n.children) and B.is_normal(n) and \
+                        all(a is b for a, b in zip(kids, n.children)):
+                    out = n             # a constructor made it from these very children
+                else:
+                    out = rebuild(n, kids)
         if out is None:
             kids = [go(c) for c in n.children]
-            out = (rebuild(n, kids) if not long else rebuilt(n, kids))
+            if not long and all(a is b for a, b in zip(kids, n.children)) and B.is_normal(n):
+                out = n                 # a constructor made it from these very children
+            else:
+                out = (rebuild(n, kids) if not long else rebuilt(n, kids))
         memo[id(n)] = out
         return out
 
@@ -1025,18 +1149,23 @@ def normalise(node, ctx: Context | None = None):
     sums and products are flattened first, so rules see each n-ary node once, not once per
     level of nesting."""
     ctx = ctx or Context()
-    node = rebuild_all(node)
+    node = rebuild_all(node, share_leaves=True)
     memo: dict = {}
 
     def go(n):
+        if not n.children and not RULES_FOR.get(type(n)):
+            return n            # a leaf is itself, not an equal leaf from elsewhere in the tree
         hit = memo.get(n)
         if hit is not None:
             return hit
-        m = rebuild(n, [go(c) for c in n.children]) if n.children else n
+        # the tree was rebuilt through the constructors above: a node none of whose
+        # children changed is already in constructor form and is not rebuilt again
+        m = rebuilt(n, [go(c) for c in n.children]) if n.children else n
         changed = True
         while changed and ctx.budget > 0:
             changed = False
-            for rule in RULES_FOR.get(type(m), ()):
+            for rule in (_rules_for_product(m) if type(m) is E.MatMul else
+                         RULES_FOR.get(type(m), ())):
                 r = rule(m, ctx)
                 if r is not m and r != m:
                     record(ctx, rule.__name__, m, r)
@@ -1061,8 +1190,9 @@ def record(ctx, name, before, after):
 def clear_caches() -> None:
     """Empty every process-wide memo of the simplifier (the canonical keys, transpose counts and
     the element-wise algebra's answers), so that a benchmark measures a cold call."""
-    for fn in (_sort_key, canonical, transposes):
+    for fn in (_sort_key, canonical, transposes, _names, _split_product):
         fn.cache_clear()
+    _PRODUCT_RULES.clear()
     B.clear_intern()
     for compact in COMPACTIONS:
         memo = getattr(__import__(compact.__module__, fromlist=["_MEMO"]), "_MEMO", None)
