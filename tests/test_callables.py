@@ -529,3 +529,22 @@ def test_least_squares_and_xtax_have_1d_code_an_outer_product_and_diag_have_none
     assert derive("x y^T", "x", "x: n, y: m").to_function().source_1d is None
     assert derive("tanh(W x)", "x", "W: m×n, x: n").to_function().source_1d is None
     assert gradient_function("θ^T X θ", "θ", "X: n×n, θ: n", backend="jax").source_1d is None
+
+
+@pytest.mark.parametrize("text, wrt, shapes, order", [
+    ("x^T (A + I) x", "x", "A: n×n, x: n", 1),
+    ("tr(X A X)", "X", "X: n×n, A: n×n", 2),
+    ("sum(x)", "x", "x: n", 1),
+    ("‖x‖^2", "x", "x: n", 2),
+])
+def test_torch_code_makes_its_constants_on_the_inputs_device(text, wrt, shapes, order):
+    """The generated PyTorch code made I, zeros, ones and numbers on the CPU, so a CUDA input
+    failed ("Tensor on device cpu is not on the expected device"); checked on the meta device,
+    which every PyTorch build has."""
+    torch = pytest.importorskip("torch")
+    fn = derive(text, wrt=wrt, shapes=shapes, order=order).to_function("torch", value=True)
+    given = {"A": torch.ones(4, 4, device="meta"), "x": torch.ones(4, device="meta"),
+             "X": torch.ones(4, 4, device="meta")}
+    value, derivative = fn(**{k: v for k, v in given.items()
+                              if k in inspect.signature(fn).parameters})
+    assert value.device.type == "meta" and derivative.device.type == "meta"

@@ -61,10 +61,12 @@ HEADER = {
 _COMMUTATION = {
     "numpy": "np.eye({m} * {n})[np.arange({m} * {n}).reshape({n}, {m}).T.reshape(-1)]",
     "jax": "jnp.eye({m} * {n})[jnp.arange({m} * {n}).reshape({n}, {m}).T.reshape(-1)]",
-    "torch": "torch.eye({m} * {n}, dtype=dtype)[torch.arange({m} * {n})"
+    "torch": "torch.eye({m} * {n}, dtype=dtype, device=device)"
+             "[torch.arange({m} * {n}, device=device)"
              ".reshape({n}, {m}).T.reshape(-1)]",
 }
-_RESERVED = frozenset({"np", "jnp", "jax", "torch", "value", "derivative", "dtype", "_"})
+_RESERVED = frozenset({"np", "jnp", "jax", "torch", "value", "derivative", "dtype", "device",
+                       "_"})
 
 
 def identifier(name: str) -> str:
@@ -383,7 +385,7 @@ class CodePrinter:
             raise NotFlat("a scalar where an array is needed")
         if is_scalar(node.shape) and (_constant(node) or matrix and not _two_d(node)):
             if _constant(node):
-                extra = ", dtype=dtype" if self.backend == "torch" else ""
+                extra = ", dtype=dtype, device=device" if self.backend == "torch" else ""
                 return f"{self.mod}.full((1, 1), {self.code(node)}{extra})"
             return f"{self.mod}.reshape({self.code(node)}, (1, 1))"
         return self.code(node) if level is None else self.wrap(node, level)
@@ -414,17 +416,18 @@ class CodePrinter:
 
     def _identity(self, n):
         self._not_flat_vector(n)
-        f = "torch.eye({}, dtype=dtype)" if self.backend == "torch" else self.mod + ".eye({})"
+        f = ("torch.eye({}, dtype=dtype, device=device)" if self.backend == "torch"
+             else self.mod + ".eye({})")
         return f.format(self.dim(n.shape[0])), _ATOM
 
     def _zero(self, n):
         self._not_flat_vector(n)
-        extra = ", dtype=dtype" if self.backend == "torch" else ""
+        extra = ", dtype=dtype, device=device" if self.backend == "torch" else ""
         return f"{self.mod}.zeros(({self._shape_args(n.shape)}){extra})", _ATOM
 
     def _ones(self, n):
         self._not_flat_vector(n)
-        extra = ", dtype=dtype" if self.backend == "torch" else ""
+        extra = ", dtype=dtype, device=device" if self.backend == "torch" else ""
         return f"{self.mod}.ones(({self._shape_args(n.shape)}){extra})", _ATOM
 
     def _commutation(self, n):
@@ -752,9 +755,9 @@ def _temporaries(roots) -> list:
 
 
 def _needed(prologue, body):
-    """The prologue without torch's dtype line when nothing uses `dtype`."""
-    if prologue and prologue[0].startswith("dtype = ") and not any(
-            re.search(r"\bdtype\b", line) for line in prologue[1:] + body):
+    """The prologue without torch's dtype line when nothing uses `dtype` or `device`."""
+    if prologue and prologue[0].startswith("dtype, device = ") and not any(
+            re.search(r"\b(dtype|device)\b", line) for line in prologue[1:] + body):
         return prologue[1:]
     return prologue
 
@@ -766,7 +769,7 @@ def _output(p, node) -> str:
         return code
     if _constant(node):                  # a Python number
         if p.backend == "torch":
-            return f"torch.as_tensor({code}, dtype=dtype).reshape(())"
+            return f"torch.as_tensor({code}, dtype=dtype, device=device).reshape(())"
         return f"{p.mod}.reshape({code}, ())"
     return f"{code if prec >= _ATOM else '(' + code + ')'}.reshape(())"
 
@@ -813,8 +816,10 @@ def bind(p, names, args, roots, sizes=None, check=True, reshape=True):
         # computed in the inputs' floating dtype (float32 in, float32 out), the default dtype
         # when every input is a Python number
         tensors = ", ".join(p.variables[a.name] for a in args) + ("," if len(args) == 1 else "")
-        out.append(f"dtype = next((a.dtype for a in ({tensors}) if torch.is_tensor(a) and "
-                   "a.is_floating_point()), torch.get_default_dtype())")
+        # and on their device (a CUDA input: constants such as I are made there too)
+        out.append(f"dtype, device = next(((a.dtype, a.device) for a in ({tensors}) if "
+                   "torch.is_tensor(a) and a.is_floating_point()), "
+                   "(torch.get_default_dtype(), None))")
     reads, checks, reshapes = [], [], []
     for a in args:
         ident = p.variables[a.name]
@@ -824,7 +829,7 @@ def bind(p, names, args, roots, sizes=None, check=True, reshape=True):
             # a float, a 0-d or a 1×1 array: 1×1, as every scalar is in the printed code
             if reshape and p.backend == "torch":
                 reshapes.append(f"{ident} = ({ident} if torch.is_tensor({ident}) else "
-                                f"torch.tensor({ident}, dtype=dtype)).reshape(1, 1)")
+                                f"torch.tensor({ident}, dtype=dtype, device=device)).reshape(1, 1)")
             elif reshape:
                 reshapes.append(f"{ident} = {p.mod}.reshape({ident}, (1, 1))")
             continue
