@@ -31,7 +31,7 @@ class Undecided(Exception):
 
 # ---------------------------------------------------------------- polynomials (dicts)
 
-ONE = {(): Fraction(1)}
+ONE = {(): 1}
 
 
 def _strip(m):
@@ -116,7 +116,8 @@ def _div(f, g):
         t = _mono_div(m, gm)
         if t is None:
             return None
-        term = {t: c / gc}
+        term = {t: c // gc if type(c) is int and type(gc) is int and not c % gc else
+                Fraction(c) / gc}
         q = _add(q, term)
         r = _add(r, _mul(term, g), -1)
     return q
@@ -144,18 +145,23 @@ def _coeffs(f, v):
 
 
 def _var(v, k=1):
-    return {_strip(tuple(0 for _ in range(v)) + (k,)): Fraction(1)}
+    return {_strip(tuple(0 for _ in range(v)) + (k,)): 1}
 
 
-def _monic(f):
-    """f divided by its leading coefficient (numbers kept small along a remainder sequence)."""
-    return _scale(f, 1 / _lead(f)[1]) if f else f
+def _prim(f):
+    """f scaled to coprime integer coefficients with a positive leading one (the gcd works
+    over the integers: Python's ints are much faster than Fractions)."""
+    if not f:
+        return f
+    _, (g,) = _integral(f)
+    return _scale(g, -1) if _lead(g)[1] < 0 else g
 
 
 def _content(f, v):
+    """The gcd of f's coefficients as a polynomial in atom v (f primitive over the integers)."""
     g: dict = {}
     for c in _coeffs(f, v).values():
-        g = _gcd(g, c)
+        g = _zgcd(g, _prim(c))
         if _is_const(g):
             return ONE
     return g
@@ -173,19 +179,30 @@ def _prem(f, g, v):
 
 
 def _gcd(f, g):
-    """A greatest common divisor of f and g over the rationals (monic in lex order)."""
+    """A greatest common divisor of f and g over the rationals (primitive over the integers)."""
+    return _zgcd(_prim(f), _prim(g))
+
+
+def _zgcd(f, g):
+    """_gcd of two primitive integer polynomials."""
     if not f:
-        return _monic(g)
+        return _prim(g)
     if not g:
-        return _monic(f)
+        return _prim(f)
     if _is_const(f) or _is_const(g):
         return ONE
+    mf, mg = _low(f), _low(g)
+    if mf or mg:                             # monomial contents apart: x·p, x²·q
+        common = _strip(tuple(min(a, b) for a, b in zip(mf, mg)))
+        h = _zgcd(_div(f, {mf: 1}), _div(g, {mg: 1}))
+        return _mul({common: 1}, h)
+    for a, b in ((f, g), (g, f)):
+        if _div(b, a) is not None:
+            return _prim(a)
     vf, vg = _vars(f), _vars(g)
-    v = max(vf | vg)
-    if v not in vf:
-        return _gcd(f, _content(g, v))
-    if v not in vg:
-        return _gcd(_content(f, v), g)
+    for v in vf ^ vg:                        # an atom in one only: its coefficients' gcd
+        return _zgcd(f, _content(g, v)) if v in vg else _zgcd(_content(f, v), g)
+    v = min(vf, key=lambda u: (max(_deg(f, u), _deg(g, u)), -u))
     cf, cg = _content(f, v), _content(g, v)
     a, b = _div(f, cf), _div(g, cg)
     if _deg(a, v) < _deg(b, v):
@@ -193,13 +210,19 @@ def _gcd(f, g):
     while True:
         r = _prem(a, b, v)
         if not r:
-            h = _monic(_div(b, _content(b, v)))
+            h = _prim(_div(b, _content(b, v)))
             break
         if _deg(r, v) == 0:
             h = ONE
             break
-        a, b = b, _monic(_div(r, _content(r, v)))
-    return _monic(_mul(_gcd(cf, cg), h))
+        a, b = b, _prim(_div(r, _content(r, v)))
+    return _prim(_mul(_zgcd(cf, cg), h))
+
+
+def _low(f):
+    """The monomial content of f: the least exponent of every atom over its terms."""
+    width = max(map(len, f))
+    return _strip(tuple(min((m[i] if i < len(m) else 0) for m in f) for i in range(width)))
 
 
 def _integral(p, q=None):
@@ -213,7 +236,7 @@ def _integral(p, q=None):
         for c in f.values():
             num = igcd(num, int(c * den))
     k = Fraction(den, num or 1)
-    return k, [_scale(f, k) for f in polys]
+    return k, [{m: int(c * k) for m, c in f.items()} for f in polys]
 
 
 def _is_square(c: Fraction) -> bool:
@@ -394,6 +417,10 @@ class _RF:
         sums = self.sums + o.sums
         if self.den == o.den:
             num, den = _add(self.num, o.num), self.den
+        elif _div(o.den, self.den) is not None:          # 1/(1 + x²) − x²/(1 + x²)²
+            num, den = _add(_mul(self.num, _div(o.den, self.den)), o.num), o.den
+        elif _div(self.den, o.den) is not None:
+            num, den = _add(self.num, _mul(o.num, _div(self.den, o.den))), self.den
         else:
             num, den = _add(_mul(self.num, o.den), _mul(o.num, self.den)), _mul(self.den, o.den)
         return _RF(num, den, sums + (num,))
@@ -496,8 +523,7 @@ def _factor_list(f, candidates):
     """(c, [(factor, power)]) with f = c · Π factor^power, every factor primitive with a
     positive leading coefficient and irreducible; Undecided when that cannot be certified."""
     out = []
-    low = [min((m[i] if i < len(m) else 0) for m in f) for i in range(max(map(len, f)))]
-    mono = _strip(tuple(low))
+    mono = _low(f)
     rest = {_mono_div(m, mono): c for m, c in f.items()}
     for i, e in enumerate(mono):
         if e:
@@ -512,10 +538,21 @@ def _factor_list(f, candidates):
         if k:
             out.append((cand, k))
     if not _is_const(rest):
-        _, (r,) = _integral(rest)
-        if _lead(r)[1] < 0:
-            r = _scale(r, -1)
-        if not _irreducible(r):
+        rest = _prim(rest)
+        if len(_vars(rest)) == 1:                # x² − 1 = (x + 1)(x − 1)
+            for lin in _linear_factors(rest):
+                k = 0
+                while True:
+                    q = _div(rest, lin)
+                    if q is None:
+                        break
+                    rest, k = q, k + 1
+                out.append((lin, k))
+    if not _is_const(rest):
+        r = _prim(rest)
+        atoms = _vars(r)                     # one atom, degree ≤ 3, no rational root left
+        univariate = len(atoms) == 1 and _deg(r, min(atoms)) <= 3
+        if not (univariate or _irreducible(r)):
             raise Undecided("a factor not certified irreducible")
         out.append((r, 1))
     prod = ONE
@@ -527,13 +564,37 @@ def _factor_list(f, candidates):
     return c.get((), Fraction(0)), out
 
 
+def _divisors(n: int):
+    n = abs(n)
+    if n > 10 ** 6:
+        raise Undecided("coefficients too large to look for rational roots")
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _linear_factors(f):
+    """The factors q·x − p of a polynomial f in one atom x (integer coefficients, not divisible
+    by x), one per rational root p/q."""
+    (v,) = _vars(f)
+    cs = _coeffs(f, v)
+    lead, const = cs[max(cs)][()], cs[0][()]
+    out = []
+    for q in _divisors(lead):
+        for p in _divisors(const):
+            for root in {Fraction(p, q), Fraction(-p, q)}:
+                if sum(c[()] * root ** k for k, c in cs.items()) == 0:
+                    lin = _prim(_add(_scale(_var(v), root.denominator),
+                                     {(): -root.numerator}))
+                    if lin not in out:
+                        out.append(lin)
+    return out
+
+
 def _candidates(sums):
     seen, out = set(), []
     for s in sums:
         if not s or _is_const(s):
             continue
-        low = _strip(tuple(min((m[i] if i < len(m) else 0) for m in s)
-                           for i in range(max(map(len, s)))))
+        low = _low(s)
         s = {_mono_div(m, low): c for m, c in s.items()}
         if len(s) < 2:
             continue
@@ -554,7 +615,7 @@ def factor(e):
     cands = _candidates(sums)
     cp, fp = _factor_list(p, cands)
     cq, fq = _factor_list(q, cands)
-    coef = cp / cq
+    coef = Fraction(cp) / cq
     factors = [(g, k) for g, k in fp] + [(g, -k) for g, k in fq]
     if not factors:
         return _Num(coef)
