@@ -138,7 +138,7 @@ POOL = ["a0", ("+", 1, ("*", -1, "a0")), ("+", 1, ("^", "a1", 2)), ("+", "a0", (
 def _random_tree(rng, depth=0):
     """A random sum of quotients of products of powers of pool factors (numbers included)."""
     def product():
-        factors = [rng.choice(POOL) for _ in range(rng.randint(0, 3))]
+        factors = [rng.choice(POOL) for _ in range(rng.randint(0, 2))]
         factors = [("^", f, rng.randint(1, 2)) if rng.random() < 0.3 else f for f in factors]
         return ("*", Fraction(rng.randint(-6, 6) or 1, rng.randint(1, 4)), *factors)
     terms = [("/", product(), product()) for _ in range(rng.randint(1, 3))]

@@ -1,9 +1,9 @@
 """Element-wise algebra for the simplifier: a maximal element-wise subexpression that divides is a
-rational function of its atoms applied entry by entry, so SymPy's scalar `cancel`/`factor` can
+rational function of its atoms applied entry by entry, so a scalar `cancel`/`factor` can
 put it in lowest terms — σ(z) ⊙ (1 − σ(z)) ⊙ ((1 − y) ⊘ (1 − σ(z)) − y ⊘ σ(z)) becomes
 σ(z) − y. The result is translated back into our nodes and kept only when strictly smaller.
-SymPy does scalar algebra here and nothing else, and is imported only when the
-simplifier reaches this stage.
+The scalar algebra is done by rational.py (exact, SymPy-free); SymPy is imported only when
+that cannot decide (a fractional power, a factor it cannot certify irreducible).
 """
 from __future__ import annotations
 
