@@ -1,9 +1,9 @@
 """Element-wise algebra for the simplifier: a maximal element-wise subexpression that divides is a
-rational function of its atoms applied entry by entry, so SymPy's scalar `cancel`/`factor` can
+rational function of its atoms applied entry by entry, so a scalar `cancel`/`factor` can
 put it in lowest terms — σ(z) ⊙ (1 − σ(z)) ⊙ ((1 − y) ⊘ (1 − σ(z)) − y ⊘ σ(z)) becomes
 σ(z) − y. The result is translated back into our nodes and kept only when strictly smaller.
-SymPy does scalar algebra here and nothing else, and is imported only when the
-simplifier reaches this stage.
+The scalar algebra is done by rational.py (exact, SymPy-free); SymPy is imported only when
+that cannot decide (a fractional power, a factor it cannot certify irreducible).
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fractions import Fraction
 from ..core import build as B
 from ..core import expr as E
 from ..core.shapes import is_scalar
+from . import rational
 from .rewrite import COMPACTIONS, rebuild, rebuilt, record, size
 
 MAX_ALGEBRA_SIZE = 60
@@ -230,7 +231,15 @@ def _lowest_terms(node):
     if type(node) is E.HadamardDiv and node.left != node.right and \
             not _elementwise(node.left) and not _elementwise(node.right):
         return None                          # a ⊘ b of two atoms has nothing to cancel
-    import sympy
+    try:                                     # the own exact algebra first: no SymPy import
+        return _lowest_terms_in(node, rational)
+    except rational.Undecided:
+        import sympy
+        return _lowest_terms_in(node, sympy)
+
+
+def _lowest_terms_in(node, sympy):
+    """_lowest_terms with `sympy` the SymPy module or its SymPy-free stand-in, rational."""
     best, best_size = None, size(node)
     forms = []
     for keep_sums in (False, True):
