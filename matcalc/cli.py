@@ -111,7 +111,7 @@ def run_one(text: str, args, notes: list | None = None) -> dict | str:
     if args.format is Format.JSON:
         out = {"input": text, "wrt": r.wrt, "result": r.text, "unicode": str(r),
                "latex": r.latex, "shape": list(r.shape), "kind": r.kind, "layout": r.layout,
-               "order": r.order, "notes": r.notes}
+               "order": r.order, "notes": r.notes, "assumptions": r.assumptions}
         if args.structure is not None:
             out["convention"] = r.convention
         if args.steps:
@@ -133,6 +133,8 @@ def run_one(text: str, args, notes: list | None = None) -> dict | str:
         rendered = steps.render(args.lang or "en", style).splitlines() if hasattr(steps, "render") \
             else [str(s) for s in steps]
         lines += ["", "steps:"] + [f"  {s}" for s in rendered]
+    elif r.assumptions:         # the steps end with them; without steps, one line says them
+        lines.append("assuming: " + "; ".join(r.assumptions))
     if costs is not None:
         lines.append("cost: " + ", ".join(f"{k} {v}" for k, v in costs.items()))
     if report is not None:

@@ -118,3 +118,32 @@ def test_tensor_json(capsys):
     obj = json.loads(out)
     assert obj["kind"] == "tensor" and obj["shape"] == ["m", "n", "p", "q"]
     assert obj["result"] == "kron(B^T, A)" and obj["check"]["ok"]
+
+
+def test_json_lists_the_assumptions_a_matrix_function_result_needs(capsys):
+    """--format json used to leave out r.assumptions: a script reading the gradient of
+    λ_max(S) never learned that it needs a simple largest eigenvalue."""
+    code, out, _ = run(["λ_max(S)", "--wrt", "S", "--shapes", "S: n×n symmetric",
+                        "--structure", "structured", "--format", "json"], capsys)
+    obj = json.loads(out)
+    assert code == 0 and obj["convention"] == "structured"
+    assert obj["assumptions"] == ["S is symmetric", "the largest eigenvalue of S is simple"]
+    code, out, _ = run(["x^T x", "--wrt", "x", "--format", "json"], capsys)
+    assert json.loads(out)["assumptions"] == []          # always present, empty when none
+    code, out, _ = run(["tr(logm(X))", "--wrt", "X", "--vjp", "V", "--format", "json"], capsys)
+    assert json.loads(out)["assumptions"] == [
+        "X has no eigenvalue on the closed negative real axis"]
+
+
+def test_text_output_says_what_the_result_assumes(capsys):
+    """The plain output of tr(logm(X)) printed X⁻ᵀ alone; the condition under which it holds
+    was only visible with --steps."""
+    code, out, _ = run(["tr(logm(X))", "--wrt", "X"], capsys)
+    assert code == 0 and out.splitlines() == [
+        "X⁻ᵀ", "assuming: X has no eigenvalue on the closed negative real axis"]
+    # with --steps the last steps say it (once, not twice)
+    code, out, _ = run(["tr(logm(X))", "--wrt", "X", "--steps"], capsys)
+    assert out.count("no eigenvalue on the closed negative real axis") == 1
+    assert "assuming:" not in out
+    code, out, _ = run(["x^T x", "--wrt", "x"], capsys)
+    assert out.strip() == "2x"                           # nothing assumed: no extra line
