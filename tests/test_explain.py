@@ -140,3 +140,50 @@ def test_jupyter_reprs_and_error_handler():
     shell = Shell()
     load_ipython_extension(shell)
     assert shell.types == (matcalc.MatcalcError,)
+
+
+def test_every_assumption_sentence_and_convention_label_has_chinese():
+    from matcalc.calculus.structured import LABELS, LABELS_ZH
+    from matcalc.core.matrix_functions import ASSUMPTIONS_ZH, MATRIX_FUNCTIONS
+    templates = {t for f in MATRIX_FUNCTIONS.values() for t in f.assumptions}
+    assert templates <= set(ASSUMPTIONS_ZH)
+    assert set(LABELS) <= set(LABELS_ZH)
+    for zh in [*ASSUMPTIONS_ZH.values(), *LABELS_ZH.values()]:
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in zh)
+
+
+def test_chinese_steps_say_the_assumptions_and_the_convention_in_chinese():
+    """r.explain(lang="zh") ended with "假设 S is symmetric" and named the convention
+    "约定（structured gradient sym(G) = (G + Gᵀ)/2）": English sentences in Chinese steps."""
+    r = derive("λ_max(S) + tr(logm(A S))", wrt="S", shapes="S: n×n symmetric, A: n×n",
+               structure="structured")
+    zh = r.explain(lang="zh").render()
+    assert "假设 S 是对称矩阵" in zh and "假设 S 的最大特征值是单特征值" in zh
+    assert "假设 AS 在闭负实轴上没有特征值" in zh
+    assert "约定（结构化梯度 sym(G) = (G + Gᵀ)/2）" in zh
+    for english in ("symmetric", "simple", "negative", "structured gradient"):
+        assert english not in zh
+    en = r.explain().render()            # English unchanged
+    assert "assuming S is symmetric" in en and "structured gradient sym(G)" in en
+    for step in r.explain(lang="zh"):
+        for target in ("latex", "html"):
+            assert step.typeset("zh", target)
+    # the command line too
+    code = main(["λ_max(S)", "--wrt", "S", "--shapes", "S: n×n symmetric", "--structure",
+                 "entries", "--steps", "--lang", "zh"])
+    assert code == 0
+
+
+@pytest.mark.parametrize("expr, wrt, shapes", [
+    ("cᵀ solve(A, b)", "A", "A: n×n, b: n, c: n"), ("tr(sqrtm(X))", "X", "X: n×n"),
+    ("‖A‖_*", "A", "A: m×n"), ("‖A‖₂", "A", "A: m×n"),
+    ("sum(eigvals(S))", "S", "S: n×n symmetric"), ("tr(chol(S))", "S", "S: n×n spd"),
+    ("tr(pinv(A))", "A", "A: n×n")])
+def test_every_matrix_function_assumption_renders_in_chinese(expr, wrt, shapes):
+    r = derive(expr, wrt=wrt, shapes=shapes)
+    assert r.assumptions
+    zh = [s.render("zh") for s in r.explain(lang="zh") if s.kind == "assume"]
+    assert len(zh) == len(r.assumptions)
+    for s, en in zip(zh, r.assumptions):       # "假设 A 可逆": only the matrix's name is Latin
+        words = s.removeprefix("假设 ").replace(wrt, "", 1)
+        assert not any("a" <= ch.lower() <= "z" for ch in words), (s, en)
