@@ -419,3 +419,18 @@ def test_structure_option_gives_the_structured_gradient(server):
         assert np.isclose(np.sum(G * E), fd, rtol=1e-6, atol=1e-8)
     _, zh = derive_api(server, **query, structure="structured", lang="zh")
     assert any("约定（结构化梯度" in s for s in zh["result"]["steps"])
+
+
+def test_every_example_button_answers_and_every_label_has_chinese(server):
+    import html
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
+    script = (STATIC / "app.js").read_text(encoding="utf-8")
+    for tag in re.findall(r'<button[^>]*class="example"[^>]*>', page):
+        attrs = {k: html.unescape(v) for k, v in re.findall(r'data-(\w+)="([^"]*)"', tag)}
+        status, out = derive_api(server, formula=attrs["f"], shapes=attrs["s"], wrt=attrs["w"],
+                                 mode=attrs.get("m", "derivative"), check=False)
+        assert status == 200 and out["ok"], attrs
+    zh_block = script[script.index("const ZH = {"):script.index("const EN = {")]
+    for key in set(re.findall(r'data-i18n="([^"]+)"', page)):
+        assert f'"{key}":' in zh_block or f"{key}:" in zh_block, key
+    assert '<select id="structure">' in page and '"structure"' in script
