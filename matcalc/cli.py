@@ -21,6 +21,7 @@ from .printing.named import printed
 from .printing.text import to_text
 from .printing.unicode import to_unicode
 from .core.shapes import fmt_shape
+from .explain.steps import said_in
 
 
 class Format(str, Enum):
@@ -117,6 +118,7 @@ def run_one(text: str, args, notes: list | None = None) -> dict | str:
         if args.steps:
             out["steps"] = [s.render(args.lang or "en") if hasattr(s, "render") else str(s)
                             for s in r.steps]
+            out["steps"] = said_in(out["steps"], r.assumptions, args.lang or "en")
         if costs is not None:
             out["cost"] = costs
         if args.code:
@@ -131,7 +133,7 @@ def run_one(text: str, args, notes: list | None = None) -> dict | str:
         steps = r.steps
         style = args.format.value
         rendered = steps.render(args.lang or "en", style).splitlines() if hasattr(steps, "render") \
-            else [str(s) for s in steps]
+            else said_in(steps, r.assumptions, args.lang or "en")
         lines += ["", "steps:"] + [f"  {s}" for s in rendered]
     elif r.assumptions:         # the steps end with them; without steps, one line says them
         lines.append("assuming: " + "; ".join(r.assumptions))

@@ -147,3 +147,18 @@ def test_text_output_says_what_the_result_assumes(capsys):
     assert "assuming:" not in out
     code, out, _ = run(["x^T x", "--wrt", "x"], capsys)
     assert out.strip() == "2x"                           # nothing assumed: no extra line
+
+
+def test_chinese_rule_steps_end_with_the_assumptions_in_chinese(capsys):
+    """--lang zh with a Hessian or a VJP (rule steps) ended with "assuming X has no
+    eigenvalue …" in English."""
+    code, out, _ = run(["tr(logm(X))", "--wrt", "X", "--order", "2", "--steps", "--lang", "zh"],
+                       capsys)
+    assert code == 0 and "假设 X 在闭负实轴上没有特征值" in out and "assuming" not in out
+    code, out, _ = run(["tr(logm(X))", "--wrt", "X", "--vjp", "V", "--steps", "--lang", "zh",
+                        "--format", "json"], capsys)
+    obj = json.loads(out)
+    assert obj["steps"][-1] == "假设 X 在闭负实轴上没有特征值"
+    assert obj["assumptions"] == ["X has no eigenvalue on the closed negative real axis"]
+    code, out, _ = run(["tr(logm(X))", "--wrt", "X", "--order", "2", "--steps"], capsys)
+    assert "assuming X has no eigenvalue on the closed negative real axis" in out

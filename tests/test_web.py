@@ -434,3 +434,12 @@ def test_every_example_button_answers_and_every_label_has_chinese(server):
     for key in set(re.findall(r'data-i18n="([^"]+)"', page)):
         assert f'"{key}":' in zh_block or f"{key}:" in zh_block, key
     assert '<select id="structure">' in page and '"structure"' in script
+
+
+def test_hessian_steps_say_their_assumptions_in_chinese(server):
+    _, zh = derive_api(server, formula="tr(logm(X))", shapes="X: n×n", wrt="X", mode="hessian",
+                       lang="zh", check=False)
+    assert zh["result"]["steps"][-1] == "假设 X 在闭负实轴上没有特征值"
+    _, en = derive_api(server, formula="tr(logm(X))", shapes="X: n×n", wrt="X", mode="hessian",
+                       check=False)
+    assert en["result"]["steps"][-1] == "assuming X has no eigenvalue on the closed negative real axis"

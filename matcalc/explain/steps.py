@@ -170,6 +170,15 @@ def _label_in():
 _SAID_IN = {("assume", "text"): _assumption_in, ("convention", "name"): _label_in}
 
 
+def said_in(lines, assumptions, lang: str) -> list[str]:
+    """Rule steps (plain strings, English) with their closing `assuming …` lines said in
+    `lang`, as the assume step says them."""
+    prefix = "assuming "
+    return [Step("assume", {"text": str(s)[len(prefix):]}).render(lang)
+            if isinstance(s, str) and s.startswith(prefix) and s[len(prefix):] in assumptions
+            else str(s) for s in lines]
+
+
 def _tex_text(words: str) -> str:
     """Words for \\text{}: LaTeX's special characters escaped."""
     for a, b in (("\\", "\\textbackslash "), ("{", "\\{"), ("}", "\\}"), ("_", "\\_"),

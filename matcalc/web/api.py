@@ -1,8 +1,8 @@
 """The JSON answer of `POST /api/derive`: one query in, everything the page shows out.
 
-Uses only matcalc's public API (derive, vjp, jvp, hvp, Result, the MatcalcError family), so it
-stays a front end like the command line. It owns the query's validation and limits, and the
-shape of the JSON; it computes no mathematics itself.
+Uses only matcalc's public API (derive, vjp, jvp, hvp, Result, the MatcalcError family) and the
+steps' wording (explain.steps.said_in), so it stays a front end like the command line. It owns
+the query's validation and limits, and the shape of the JSON; it computes no mathematics itself.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from ..api import derive, hvp, jvp, vjp          # the public entry points, not the package root
 from ..core.errors import MatcalcError
+from ..explain.steps import said_in                # rule steps' assumptions in Chinese too
 
 MAX_FIELD = {"formula": 2000, "shapes": 2000, "wrt": 100, "symbol": 20}
 MODES = ("derivative", "hessian", "vjp", "jvp", "hvp")
@@ -147,8 +148,8 @@ def _result(r, lang: str, structure: str = "") -> dict:
     try:        # a failure to explain should not hide a derivative that was found
         steps = r.explain(lang=lang) if r.kind in ("gradient", "jacobian", "derivative") \
             else r.steps
-        out["steps"] = [s.render(lang, "unicode") if hasattr(s, "render") else str(s)
-                        for s in steps]
+        out["steps"] = said_in([s.render(lang, "unicode") if hasattr(s, "render") else str(s)
+                                for s in steps], r.assumptions, lang)
     except MatcalcError as err:
         out["steps"] = []
         out["steps_error"] = err.message
