@@ -136,7 +136,11 @@ def run_one(text: str, args, notes: list | None = None) -> dict | str:
             else said_in(steps, r.assumptions, args.lang or "en")
         lines += ["", "steps:"] + [f"  {s}" for s in rendered]
     elif r.assumptions:         # the steps end with them; without steps, one line says them
-        lines.append("assuming: " + "; ".join(r.assumptions))
+        said = "assuming: " + "; ".join(r.assumptions)
+        if args.expr == "-":    # batch mode keeps one stdout line per expression: a note
+            notes.append(said)
+        else:
+            lines.append(said)
     if costs is not None:
         lines.append("cost: " + ", ".join(f"{k} {v}" for k, v in costs.items()))
     if report is not None:
