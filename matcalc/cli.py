@@ -21,6 +21,7 @@ from .printing.named import printed
 from .printing.text import to_text
 from .printing.unicode import to_unicode
 from .core.shapes import fmt_shape
+from .explain.steps import said_in
 
 
 class Format(str, Enum):
@@ -111,12 +112,13 @@ def run_one(text: str, args, notes: list | None = None) -> dict | str:
     if args.format is Format.JSON:
         out = {"input": text, "wrt": r.wrt, "result": r.text, "unicode": str(r),
                "latex": r.latex, "shape": list(r.shape), "kind": r.kind, "layout": r.layout,
-               "order": r.order, "notes": r.notes}
+               "order": r.order, "notes": r.notes, "assumptions": r.assumptions}
         if args.structure is not None:
             out["convention"] = r.convention
         if args.steps:
             out["steps"] = [s.render(args.lang or "en") if hasattr(s, "render") else str(s)
                             for s in r.steps]
+            out["steps"] = said_in(out["steps"], r.assumptions, args.lang or "en")
         if costs is not None:
             out["cost"] = costs
         if args.code:
@@ -131,8 +133,14 @@ def run_one(text: str, args, notes: list | None = None) -> dict | str:
         steps = r.steps
         style = args.format.value
         rendered = steps.render(args.lang or "en", style).splitlines() if hasattr(steps, "render") \
-            else [str(s) for s in steps]
+            else said_in(steps, r.assumptions, args.lang or "en")
         lines += ["", "steps:"] + [f"  {s}" for s in rendered]
+    elif r.assumptions:         # the steps end with them; without steps, one line says them
+        said = "assuming: " + "; ".join(r.assumptions)
+        if args.expr == "-":    # batch mode keeps one stdout line per expression: a note
+            notes.append(said)
+        else:
+            lines.append(said)
     if costs is not None:
         lines.append("cost: " + ", ".join(f"{k} {v}" for k, v in costs.items()))
     if report is not None:

@@ -118,3 +118,47 @@ def test_tensor_json(capsys):
     obj = json.loads(out)
     assert obj["kind"] == "tensor" and obj["shape"] == ["m", "n", "p", "q"]
     assert obj["result"] == "kron(B^T, A)" and obj["check"]["ok"]
+
+
+def test_json_lists_the_assumptions_a_matrix_function_result_needs(capsys):
+    """--format json used to leave out r.assumptions: a script reading the gradient of
+    λ_max(S) never learned that it needs a simple largest eigenvalue."""
+    code, out, _ = run(["λ_max(S)", "--wrt", "S", "--shapes", "S: n×n symmetric",
+                        "--structure", "structured", "--format", "json"], capsys)
+    obj = json.loads(out)
+    assert code == 0 and obj["convention"] == "structured"
+    assert obj["assumptions"] == ["S is symmetric", "the largest eigenvalue of S is simple"]
+    code, out, _ = run(["x^T x", "--wrt", "x", "--format", "json"], capsys)
+    assert json.loads(out)["assumptions"] == []          # always present, empty when none
+    code, out, _ = run(["tr(logm(X))", "--wrt", "X", "--vjp", "V", "--format", "json"], capsys)
+    assert json.loads(out)["assumptions"] == [
+        "X has no eigenvalue on the closed negative real axis"]
+
+
+def test_text_output_says_what_the_result_assumes(capsys):
+    """The plain output of tr(logm(X)) printed X⁻ᵀ alone; the condition under which it holds
+    was only visible with --steps."""
+    code, out, _ = run(["tr(logm(X))", "--wrt", "X"], capsys)
+    assert code == 0 and out.splitlines() == [
+        "X⁻ᵀ", "assuming: X has no eigenvalue on the closed negative real axis"]
+    # with --steps the last steps say it (once, not twice)
+    code, out, _ = run(["tr(logm(X))", "--wrt", "X", "--steps"], capsys)
+    assert out.count("no eigenvalue on the closed negative real axis") == 1
+    assert "assuming:" not in out
+    code, out, _ = run(["x^T x", "--wrt", "x"], capsys)
+    assert out.strip() == "2x"                           # nothing assumed: no extra line
+
+
+def test_chinese_rule_steps_end_with_the_assumptions_in_chinese(capsys):
+    """--lang zh with a Hessian or a VJP (rule steps) ended with "assuming X has no
+    eigenvalue …" in English."""
+    code, out, _ = run(["tr(logm(X))", "--wrt", "X", "--order", "2", "--steps", "--lang", "zh"],
+                       capsys)
+    assert code == 0 and "假设 X 在闭负实轴上没有特征值" in out and "assuming" not in out
+    code, out, _ = run(["tr(logm(X))", "--wrt", "X", "--vjp", "V", "--steps", "--lang", "zh",
+                        "--format", "json"], capsys)
+    obj = json.loads(out)
+    assert obj["steps"][-1] == "假设 X 在闭负实轴上没有特征值"
+    assert obj["assumptions"] == ["X has no eigenvalue on the closed negative real axis"]
+    code, out, _ = run(["tr(logm(X))", "--wrt", "X", "--order", "2", "--steps"], capsys)
+    assert "assuming X has no eigenvalue on the closed negative real axis" in out

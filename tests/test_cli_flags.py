@@ -184,3 +184,13 @@ def test_json_on_an_ascii_stdout_is_still_valid_json_with_every_character():
     assert p.returncode == 0, p.stderr.decode()
     obj = json.loads(p.stdout.decode("ascii"))
     assert obj["input"] == "𝟙ᵀθ" and obj["wrt"] == "θ"
+
+
+def test_batch_text_keeps_one_line_per_expression_when_a_result_has_assumptions():
+    """The 'assuming: …' line of a matrix-function result would shift every later answer in
+    batch mode; there it is a numbered note on stderr."""
+    p = cli("-", "--wrt", "X", stdin="tr(logm(X))\ntr(X)\n")
+    assert p.returncode == 0
+    assert p.stdout.decode().splitlines() == ["X⁻ᵀ", "I"]
+    assert "line 1: note: assuming: X has no eigenvalue on the closed negative real axis" in \
+        p.stderr.decode()

@@ -140,3 +140,86 @@ def test_jupyter_reprs_and_error_handler():
     shell = Shell()
     load_ipython_extension(shell)
     assert shell.types == (matcalc.MatcalcError,)
+
+
+def test_every_assumption_sentence_and_convention_label_has_chinese():
+    from matcalc.calculus.structured import LABELS, LABELS_ZH
+    from matcalc.core.matrix_functions import ASSUMPTIONS_ZH, MATRIX_FUNCTIONS
+    templates = {t for f in MATRIX_FUNCTIONS.values() for t in f.assumptions}
+    assert templates <= set(ASSUMPTIONS_ZH)
+    assert set(LABELS) <= set(LABELS_ZH)
+    for zh in [*ASSUMPTIONS_ZH.values(), *LABELS_ZH.values()]:
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in zh)
+
+
+def test_chinese_steps_say_the_assumptions_and_the_convention_in_chinese():
+    """r.explain(lang="zh") ended with "假设 S is symmetric" and named the convention
+    "约定（structured gradient sym(G) = (G + Gᵀ)/2）": English sentences in Chinese steps."""
+    r = derive("λ_max(S) + tr(logm(A S))", wrt="S", shapes="S: n×n symmetric, A: n×n",
+               structure="structured")
+    zh = r.explain(lang="zh").render()
+    assert "假设 S 是对称矩阵" in zh and "假设 S 的最大特征值是单特征值" in zh
+    assert "假设 AS 在闭负实轴上没有特征值" in zh
+    assert "约定（结构化梯度 sym(G) = (G + Gᵀ)/2）" in zh
+    for english in ("symmetric", "simple", "negative", "structured gradient"):
+        assert english not in zh
+    en = r.explain().render()            # English unchanged
+    assert "assuming S is symmetric" in en and "structured gradient sym(G)" in en
+    for step in r.explain(lang="zh"):
+        for target in ("latex", "html"):
+            assert step.typeset("zh", target)
+    # the command line too
+    code = main(["λ_max(S)", "--wrt", "S", "--shapes", "S: n×n symmetric", "--structure",
+                 "entries", "--steps", "--lang", "zh"])
+    assert code == 0
+
+
+@pytest.mark.parametrize("expr, wrt, shapes", [
+    ("cᵀ solve(A, b)", "A", "A: n×n, b: n, c: n"), ("tr(sqrtm(X))", "X", "X: n×n"),
+    ("‖A‖_*", "A", "A: m×n"), ("‖A‖₂", "A", "A: m×n"),
+    ("sum(eigvals(S))", "S", "S: n×n symmetric"), ("tr(chol(S))", "S", "S: n×n spd"),
+    ("tr(pinv(A))", "A", "A: n×n")])
+def test_every_matrix_function_assumption_renders_in_chinese(expr, wrt, shapes):
+    r = derive(expr, wrt=wrt, shapes=shapes)
+    assert r.assumptions
+    zh = [s.render("zh") for s in r.explain(lang="zh") if s.kind == "assume"]
+    assert len(zh) == len(r.assumptions)
+    for s, en in zip(zh, r.assumptions):       # "假设 A 可逆": only the matrix's name is Latin
+        words = s.removeprefix("假设 ").replace(wrt, "", 1)
+        assert not any("a" <= ch.lower() <= "z" for ch in words), (s, en)
+
+
+def test_cost_of_matrix_exponential_is_nonzero_and_grows_like_n_cubed():
+    """r.cost counted expm, logm, solve, eigh, svd… as free: tr(expm(X)) cost 0 at any n."""
+    r = derive("tr(expm(X))", wrt="X", shapes="X: n×n")
+    c = [r.cost({"n": n})["as_printed"] for n in (10, 20, 40)]
+    assert c[0] > 0
+    # (6 + 4/3)·2n³ flops (Padé-13: six products and one solve), counted as n³·22/3 products
+    assert c == [round(22 / 3 * n ** 3) for n in (10, 20, 40)]
+    assert c[1] / c[0] == pytest.approx(8, rel=1e-3) and c[2] / c[1] == pytest.approx(8, rel=1e-3)
+
+
+@pytest.mark.parametrize("expr, wrt, shapes, want", [
+    # multiplications = half the flop figure of explain/cost.py's table
+    # solve(A, B)d: LU and k = 4 right-hand sides, then (n×k)(k×1)
+    ("cᵀ solve(A, B) d", "c", "A: n×n, B: n×k, c: n, d: k",
+     (2 * 10**3 / 3 + 2 * 10**2 * 4) / 2 + 10 * 4),
+    # sqrtm(X)⁻¹/2: the Schur square root, an inverse (n³) and a scaling (n²)
+    ("tr(sqrtm(X))", "X", "X: n×n", (28 + 1 / 3) * 10**3 / 2 + 10**3 + 10**2),
+    # eigvec_max(S)eigvec_max(S)ᵀ: one eigh with vectors (shared), an outer product
+    ("λ_max(S)", "S", "S: n×n symmetric", 9 * 10**3 / 2 + 10**2),
+    # svd_U(A)svd_V(A)ᵀ, A 20×10: thin U with V, V alone, then (m×n)(n×n)
+    ("‖A‖_*", "A", "A: m×n", (14 * 20 * 10**2 + 8 * 10**3) / 2 + (4 * 20 * 10**2 + 8 * 10**3) / 2
+     + 20 * 10 * 10),
+])
+def test_cost_of_matrix_functions_follows_the_textbook_estimates(expr, wrt, shapes, want):
+    r = derive(expr, wrt=wrt, shapes=shapes)
+    assert r.cost({"n": 10, "m": 20, "k": 4})["as_printed"] == pytest.approx(want, abs=2)
+
+
+def test_every_matrix_function_has_a_cost_estimate():
+    from matcalc.core.matrix_functions import MATRIX_FUNCTIONS
+    from matcalc.explain.cost import matfn_flops
+    for fn, f in MATRIX_FUNCTIONS.items():
+        dims = [(5, 5)] * f.arity if fn not in ("svdvals", "pinv", "nuclear") else [(7, 5)]
+        assert (matfn_flops(fn, dims) > 0) == (fn != "tril_half"), fn

@@ -251,6 +251,9 @@ def test_denominator_layout_transposes_a_jacobian(server):
     ({"formula": "x", "mode": "eval"}, "`mode` must be one of"),
     ({"formula": "x", "lang": "fr"}, "`lang` must be one of"),
     ({"formula": "x", "check": "yes"}, "`check` must be"),
+    ({"formula": "x", "structure": "sym"}, "`structure` must be one of unconstrained, structured"),
+    ({"formula": "x", "wrt": "x", "mode": "vjp", "structure": "structured"},
+     "does not apply to mode vjp"),
     (["x"], "must be a JSON object"),
 ])
 def test_malformed_queries_are_400_with_a_message(server, body, message):
@@ -354,3 +357,89 @@ def test_serve_starts_on_localhost_and_answers(tmp_path):
 def test_serve_on_a_port_in_use_is_a_clear_error(server, capsys):
     assert cli_main(["serve", "--port", str(server)]) == 1
     assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
+
+
+# matrix functions, assumptions and structured gradients ----------------------------------------
+
+def test_matrix_function_answer_lists_its_assumptions_and_checks(server):
+    """The JSON answer left out r.assumptions: a page or script asking for the gradient of
+    tr(W logm(X)) was not told it needs no eigenvalue of X on the closed negative axis."""
+    status, out = derive_api(server, formula="tr(W logm(X))", shapes="X: n×n spd, W: n×n",
+                             wrt="X")
+    assert status == 200 and out["result"]["unicode"] == "L_log(X, W)ᵀ"
+    assert out["result"]["assumptions"] == [
+        "X has no eigenvalue on the closed negative real axis"]
+    assert out["check"]["ok"]
+    _, zh = derive_api(server, formula="tr(W logm(X))", shapes="X: n×n spd, W: n×n", wrt="X",
+                       lang="zh")
+    assert "假设 X 在闭负实轴上没有特征值" in zh["result"]["steps"][-1]
+    _, plain = derive_api(server, **LEAST_SQUARES)
+    assert plain["result"]["assumptions"] == []
+
+
+@pytest.mark.parametrize("formula, shapes, wrt", [
+    ("tr expm(X)", "X: n×n", "X"), ("‖A‖_*", "A: m×n", "A"), ("λ_max(S)", "S: n×n symmetric", "S"),
+    ("cᵀ solve(A, b)", "A: n×n, b: n, c: n", "A"), ("tr(chol(S))", "S: n×n spd", "S"),
+    ("tr(X^(1/2))", "X: n×n spd", "X")])
+def test_the_page_accepts_the_matrix_functions(server, formula, shapes, wrt):
+    status, out = derive_api(server, formula=formula, shapes=shapes, wrt=wrt)
+    assert status == 200 and out["ok"] and out["result"]["kind"] == "gradient"
+    assert out["result"]["assumptions"] or formula == "tr expm(X)"
+    assert out["check"]["ok"], out["check"]
+    assert all(not code.startswith("#") for code in out["code"].values())
+
+
+def test_structure_option_gives_the_structured_gradient(server):
+    """f = aᵀSb, S symmetric: unconstrained abᵀ; structured (abᵀ + baᵀ)/2 — compared here with
+    central differences of f along symmetric directions, in NumPy."""
+    query = dict(formula="a^T S b", shapes="S: n×n symmetric, a: n, b: n", wrt="S")
+    _, free = derive_api(server, **query)
+    status, sym = derive_api(server, **query, structure="structured")
+    assert status == 200 and sym["result"]["convention"] == "structured"
+    assert "convention" not in free["result"]
+    assert any("sym(G)" in note for note in sym["result"]["notes"])
+    assert sym["check"]["ok"]
+    from matcalc import parse
+    rng = np.random.default_rng(3)
+    n = 4
+    a, b = rng.normal(size=(n, 1)), rng.normal(size=(n, 1))
+    S = rng.normal(size=(n, n))
+    S = S + S.T
+    # the gradient on the symmetric space: the symmetric G with ⟨G, E⟩ = Df[E] for symmetric E
+    got = parse(sym["result"]["text"], shapes="S: n×n symmetric, a: n, b: n")
+    from matcalc.numeric.evaluate import evaluate_tree
+    G = evaluate_tree(got, {"a": a, "b": b, "S": S}, {"n": n})
+    assert G.shape == (n, n) and np.allclose(G, G.T)
+    f = lambda M: (a.T @ M @ b).item()
+    for _ in range(3):
+        E = rng.normal(size=(n, n))
+        E = E + E.T
+        h = 1e-6
+        fd = (f(S + h * E) - f(S - h * E)) / (2 * h)
+        assert np.isclose(np.sum(G * E), fd, rtol=1e-6, atol=1e-8)
+    _, zh = derive_api(server, **query, structure="structured", lang="zh")
+    assert any("约定（结构化梯度" in s for s in zh["result"]["steps"])
+
+
+def test_every_example_button_answers_and_every_label_has_chinese(server):
+    import html
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
+    script = (STATIC / "app.js").read_text(encoding="utf-8")
+    for tag in re.findall(r'<button[^>]*class="example"[^>]*>', page):
+        attrs = {k: html.unescape(v) for k, v in re.findall(r'data-(\w+)="([^"]*)"', tag)}
+        status, out = derive_api(server, formula=attrs["f"], shapes=attrs["s"], wrt=attrs["w"],
+                                 mode=attrs.get("m", "derivative"), check=False)
+        assert status == 200 and out["ok"], attrs
+    zh_block = script[script.index("const ZH = {"):script.index("const EN = {")]
+    for key in set(re.findall(r'data-i18n="([^"]+)"', page)):
+        assert f'"{key}":' in zh_block or f"{key}:" in zh_block, key
+    assert '<select id="structure">' in page and '"structure"' in script
+
+
+def test_hessian_steps_say_their_assumptions_in_chinese(server):
+    _, zh = derive_api(server, formula="tr(logm(X))", shapes="X: n×n", wrt="X", mode="hessian",
+                       lang="zh", check=False)
+    assert zh["result"]["steps"][-1] == "假设 X 在闭负实轴上没有特征值"
+    _, en = derive_api(server, formula="tr(logm(X))", shapes="X: n×n", wrt="X", mode="hessian",
+                       check=False)
+    assert en["result"]["steps"][-1] == "assuming X has no eigenvalue on the closed negative real axis"

@@ -126,6 +126,31 @@ LABELS = {
 }
 
 
+#: LABELS in Chinese (the steps rendered with lang="zh"), and each convention's own name
+LABELS_ZH = {
+    ("structured", "symmetric"): "结构化梯度 sym(G) = (G + Gᵀ)/2",
+    ("entries", "symmetric"): "对独立元素求导 G + Gᵀ − G ∘ I",
+    ("structured", "diagonal"): "结构化梯度 G ∘ I",
+    ("entries", "diagonal"): "对独立元素求导 G ∘ I",
+    ("structured", "skew"): "结构化梯度 skew(G) = (G − Gᵀ)/2",
+    ("entries", "skew"): "对独立元素求导 G − Gᵀ",
+    ("structured", "orthogonal"): "黎曼梯度 G − X sym(XᵀG)",
+    ("structured", "lower"): "结构化梯度 tril(G)",
+    ("entries", "lower"): "对独立元素求导 tril(G)",
+    ("structured", "upper"): "结构化梯度 triu(G)",
+    ("entries", "upper"): "对独立元素求导 triu(G)",
+    "unconstrained": "无约束梯度", "structured": "结构化梯度", "entries": "对独立元素求导",
+}
+
+
+def label_in(label: str, lang: str) -> str:
+    """A Convention.label said in `lang` ("en" or "zh")."""
+    if lang != "zh":
+        return label
+    keys = {v: k for k, v in LABELS.items()}
+    return LABELS_ZH.get(keys.get(label, label), label)
+
+
 def sentence(name: str, structure: str | None, x: str) -> str:
     """The sentence a Result carries for this convention."""
     key = (name, structure) if name != "unconstrained" else ("unconstrained", None)

@@ -125,6 +125,32 @@ MATRIX_FUNCTIONS: dict[str, MatrixFunction] = {f.name: f for f in (
                    ("{0} has full rank",)),
 )}
 
+#: each assumption sentence in Chinese, for steps rendered with lang="zh" (see `in_language`)
+ASSUMPTIONS_ZH = {
+    _NEG_AXIS: "{0} 在闭负实轴上没有特征值",
+    _SIMPLE_EIG: "{0} 的特征值互不相同（都是单特征值）",
+    _SYM: "{0} 是对称矩阵",
+    "{0} is invertible": "{0} 可逆",
+    "{0} has full rank": "{0} 满秩",
+    "{0} is symmetric positive definite": "{0} 对称正定",
+    "the largest eigenvalue of {0} is simple": "{0} 的最大特征值是单特征值",
+    "the smallest eigenvalue of {0} is simple": "{0} 的最小特征值是单特征值",
+    "the singular values of {0} are distinct and nonzero": "{0} 的奇异值互不相同且非零",
+    "the largest singular value of {0} is simple": "{0} 的最大奇异值是单奇异值",
+}
+
+
+def in_language(sentence: str, lang: str) -> str:
+    """An assumption sentence (a template above, filled) said in `lang` ("en" or "zh"); a
+    sentence that is not one of them is returned as it is."""
+    if lang == "zh":
+        for en, zh in ASSUMPTIONS_ZH.items():
+            m = re.fullmatch(re.escape(en).replace(re.escape("{0}"), "(.+)"), sentence)
+            if m:
+                return fill(zh, [m.group(1)])
+    return sentence
+
+
 MATRIX_ALIASES = {alias: f.name for f in MATRIX_FUNCTIONS.values()
                   for alias in (f.name, *f.aliases)}
 MATRIX_ALIASES.pop("powm")                    # written X^p, never called by name

@@ -104,6 +104,8 @@ class Step:
                 values[k] = _d(v[1], v[2], style)
             elif isinstance(v, tuple) and v and v[0] == "check":
                 values[k] = _check(v[1], v[2], style)
+            elif lang != "en" and (self.kind, k) in _SAID_IN:     # a sentence, translated
+                values[k] = _SAID_IN[self.kind, k]()(v, lang)
             elif k == "rule":
                 values[k] = RULE_NAMES_ZH.get(v, v) if lang == "zh" else v.replace("_", " ")
             elif isinstance(v, tuple) and v and v[0] == "formula":
@@ -125,7 +127,8 @@ class Step:
         out = []
         for literal, name, _, _ in string.Formatter().parse(TEMPLATES[self.kind][lang]):
             words = [literal] if literal else []
-            if name in ("rule", "names", "text") or (name and values[name] in ("scalar", "标量")):
+            if name in ("rule", "names", "text") or (name and values[name] in ("scalar", "标量")) \
+                    or (self.kind, name) == ("convention", "name"):       # words, not math
                 words.append(values[name])
                 name = None
             for w in words:
@@ -151,6 +154,29 @@ class Step:
 
     def _repr_html_(self):
         return f"<div>{self.typeset(target='html')}</div>"
+
+
+def _assumption_in():
+    from ..core.matrix_functions import in_language
+    return in_language
+
+
+def _label_in():
+    from ..calculus.structured import label_in
+    return label_in
+
+
+#: (step kind, part) whose text is a sentence from another module: its translator
+_SAID_IN = {("assume", "text"): _assumption_in, ("convention", "name"): _label_in}
+
+
+def said_in(lines, assumptions, lang: str) -> list[str]:
+    """Rule steps (plain strings, English) with their closing `assuming …` lines said in
+    `lang`, as the assume step says them."""
+    prefix = "assuming "
+    return [Step("assume", {"text": str(s)[len(prefix):]}).render(lang)
+            if isinstance(s, str) and s.startswith(prefix) and s[len(prefix):] in assumptions
+            else str(s) for s in lines]
 
 
 def _tex_text(words: str) -> str:

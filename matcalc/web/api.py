@@ -1,8 +1,8 @@
 """The JSON answer of `POST /api/derive`: one query in, everything the page shows out.
 
-Uses only matcalc's public API (derive, vjp, jvp, hvp, Result, the MatcalcError family), so it
-stays a front end like the command line. It owns the query's validation and limits, and the
-shape of the JSON; it computes no mathematics itself.
+Uses only matcalc's public API (derive, vjp, jvp, hvp, Result, the MatcalcError family) and the
+steps' wording (explain.steps.said_in), so it stays a front end like the command line. It owns
+the query's validation and limits, and the shape of the JSON; it computes no mathematics itself.
 """
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from functools import lru_cache
 
 from ..api import derive, hvp, jvp, vjp          # the public entry points, not the package root
 from ..core.errors import MatcalcError
+from ..explain.steps import said_in                # rule steps' assumptions in Chinese too
 
 MAX_FIELD = {"formula": 2000, "shapes": 2000, "wrt": 100, "symbol": 20}
 MODES = ("derivative", "hessian", "vjp", "jvp", "hvp")
 LAYOUTS = ("numerator", "denominator")
 LANGS = ("en", "zh")
+STRUCTURES = ("", "unconstrained", "structured", "entries")   # "": derive's default (None)
 BACKENDS = ("numpy", "jax", "torch")
 # A name no formula uses: deriving with respect to it gives a zero derivative shaped like the
 # formula, and its Result carries the parsed, shape-checked formula to typeset (the public API
@@ -47,16 +49,19 @@ def read_query(body: object) -> tuple:
                              f"{MAX_FIELD[key]:,}")
         q[key] = value
     for key, allowed, default in (("mode", MODES, "derivative"), ("layout", LAYOUTS, "numerator"),
-                                  ("lang", LANGS, "en")):
+                                  ("lang", LANGS, "en"), ("structure", STRUCTURES, "")):
         value = body.get(key, default)
         if value not in allowed:
-            raise QueryError(f"`{key}` must be one of {', '.join(allowed)}")
+            raise QueryError(f"`{key}` must be one of {', '.join(a for a in allowed if a)}")
         q[key] = value
+    if q["structure"] and q["mode"] in ("vjp", "jvp", "hvp"):
+        raise QueryError(f"`structure` chooses the convention of a derivative or Hessian; it "
+                         f"does not apply to mode {q['mode']}")
     check = body.get("check", True)
     if not isinstance(check, bool):
         raise QueryError("`check` must be true or false")
     return (q["formula"], q["shapes"], q["wrt"], q["mode"], q["layout"], q["lang"],
-            q["symbol"], check)
+            q["symbol"], check, q["structure"])
 
 
 def answer(body: object) -> tuple[int, dict]:
@@ -79,7 +84,7 @@ def answer(body: object) -> tuple[int, dict]:
 
 @lru_cache(maxsize=256)
 def _answer(query: tuple) -> tuple[int, dict]:
-    formula, shapes, wrt, mode, layout, lang, symbol, check = query
+    formula, shapes, wrt, mode, layout, lang, symbol, check, structure = query
     if not formula.strip():
         return 200, {"ok": True, "empty": True}
     out: dict = {"ok": True}
@@ -90,8 +95,8 @@ def _answer(query: tuple) -> tuple[int, dict]:
     if not wrt.strip():
         return 200, out
     try:
-        r = _derive(formula, shapes, wrt, mode, layout, symbol)
-        out["result"] = _result(r, lang)
+        r = _derive(formula, shapes, wrt, mode, layout, symbol, structure or None)
+        out["result"] = _result(r, lang, structure)
     except MatcalcError as err:
         out.update(_error(err, formula, shapes, "wrt"))
         out["ok"] = False
@@ -114,7 +119,7 @@ def _formula(formula: str, shapes: str) -> dict:
     return {"latex": f.latex, "text": f.text, "unicode": str(f), "shape": _shape(r.shape)}
 
 
-def _derive(formula, shapes, wrt, mode, layout, symbol):
+def _derive(formula, shapes, wrt, mode, layout, symbol, structure=None):
     names = [w.strip() for w in wrt.split(",") if w.strip()]
     if mode in ("vjp", "jvp", "hvp"):
         if len(names) != 1:
@@ -127,20 +132,24 @@ def _derive(formula, shapes, wrt, mode, layout, symbol):
                            "second derivative give two variables with the first derivative")
     order = 2 if mode == "hessian" else 1
     wrt_arg = names[0] if len(names) == 1 else tuple(names)
-    return derive(formula, wrt=wrt_arg, shapes=shapes or None, order=order, layout=layout)
+    return derive(formula, wrt=wrt_arg, shapes=shapes or None, order=order, layout=layout,
+                  structure=structure)
 
 
-def _result(r, lang: str) -> dict:
+def _result(r, lang: str, structure: str = "") -> dict:
     out = {"latex": r.latex, "unicode": str(r), "text": r.text, "kind": r.kind,
-           "shape": _shape(r.shape), "wrt": r.wrt, "layout": r.layout, "order": r.order}
+           "shape": _shape(r.shape), "wrt": r.wrt, "layout": r.layout, "order": r.order,
+           "assumptions": r.assumptions, "notes": r.notes}
+    if structure:
+        out["convention"] = r.convention
     if r.kind == "tensor":
         out["vec"] = {"latex": r.vec.latex, "unicode": str(r.vec)}
         out["index_sizes"] = [str(d) for d in r.shape]
     try:        # a failure to explain should not hide a derivative that was found
         steps = r.explain(lang=lang) if r.kind in ("gradient", "jacobian", "derivative") \
             else r.steps
-        out["steps"] = [s.render(lang, "unicode") if hasattr(s, "render") else str(s)
-                        for s in steps]
+        out["steps"] = said_in([s.render(lang, "unicode") if hasattr(s, "render") else str(s)
+                                for s in steps], r.assumptions, lang)
     except MatcalcError as err:
         out["steps"] = []
         out["steps_error"] = err.message

@@ -5,11 +5,13 @@
 
 (function () {
   const $ = (id) => document.getElementById(id);
-  const FIELDS = ["formula", "shapes", "wrt", "mode", "layout", "lang", "symbol"];
+  const FIELDS = ["formula", "shapes", "wrt", "mode", "layout", "lang", "symbol", "structure"];
   const URL_KEYS = {formula: "f", shapes: "s", wrt: "wrt", mode: "mode", layout: "layout",
-                    lang: "lang", symbol: "sym"};
+                    lang: "lang", symbol: "sym", structure: "structure"};
   const DEFAULTS = {formula: "(Xθ − y)^T (Xθ − y)", shapes: "X: m×n, θ: n, y: m", wrt: "θ",
-                    mode: "derivative", layout: "numerator", lang: "en", symbol: ""};
+                    mode: "derivative", layout: "numerator", lang: "en", symbol: "",
+                    structure: ""};
+  const PRODUCTS = ["vjp", "jvp", "hvp"];
   const ZH = {
     tagline: "闭式矩阵微积分，在本机运行。", language: "语言", formula: "公式（纯文本或 LaTeX）",
     shapes: "形状", wrt: "对哪个变量求导", mode: "导数", "mode-derivative": "一阶（梯度 / 雅可比）",
@@ -22,7 +24,9 @@
     steps: "步骤", code: "代码", copy: "复制", copied: "已复制 ✓",
     footer: "在本机运行：输入的内容不会离开这台机器。排版：KaTeX（MIT 许可）。",
     working: "计算中…", "check-ok": "数值检验通过", "check-bad": "数值检验失败",
-    "no-steps": "无法给出步骤",
+    "no-steps": "无法给出步骤", structure: "结构约定", "structure-default": "默认",
+    "structure-unconstrained": "无约束（每个元素独立）", "structure-structured": "结构化梯度",
+    "structure-entries": "对独立元素求导", "ex-logm": "矩阵对数",
   };
   const EN = {copied: "Copied ✓", copy: "Copy", working: "working…",
               "check-ok": "numerical check passed", "check-bad": "numerical check FAILED",
@@ -52,12 +56,14 @@
   function query() {
     const q = {};
     FIELDS.forEach((k) => { q[k] = $(k).value; });
+    if (PRODUCTS.includes(q.mode)) q.structure = "";    // a product has no convention to choose
     return q;
   }
 
   function setQuery(q) {
     FIELDS.forEach((k) => { if (q[k] !== undefined) $(k).value = q[k]; });
-    $("symbol-label").hidden = !["vjp", "jvp", "hvp"].includes($("mode").value);
+    $("symbol-label").hidden = !PRODUCTS.includes($("mode").value);
+    $("structure-label").hidden = PRODUCTS.includes($("mode").value);
   }
 
   function fromUrl() {
@@ -172,7 +178,8 @@
   async function update() {
     const q = query();
     toUrl(q);
-    $("symbol-label").hidden = !["vjp", "jvp", "hvp"].includes(q.mode);
+    $("symbol-label").hidden = !PRODUCTS.includes(q.mode);
+    $("structure-label").hidden = PRODUCTS.includes(q.mode);
     const mine = ++seq;
     if (controller) controller.abort();
     controller = new AbortController();
@@ -228,7 +235,7 @@
     setQuery(fromUrl());
     translatePage();
     ["formula", "shapes", "wrt", "symbol"].forEach((k) => $(k).addEventListener("input", later));
-    ["mode", "layout"].forEach((k) => $(k).addEventListener("change", update));
+    ["mode", "layout", "structure"].forEach((k) => $(k).addEventListener("change", update));
     $("lang").addEventListener("change", () => { translatePage(); update(); });
     ["formula", "shapes"].forEach(syncScroll);
     ["formula", "shapes"].forEach((k) => $(k).addEventListener("keydown", (e) => {
@@ -240,7 +247,7 @@
     }));
     document.querySelectorAll(".example").forEach((b) => b.addEventListener("click", () => {
       setQuery({formula: b.dataset.f, shapes: b.dataset.s, wrt: b.dataset.w,
-                mode: b.dataset.m || "derivative", symbol: ""});
+                mode: b.dataset.m || "derivative", symbol: "", structure: ""});
       update();
     }));
     document.querySelectorAll(".tab").forEach((b) => b.addEventListener("click", () => {
