@@ -25,6 +25,7 @@ from .latex_in import looks_like_latex
 from ..core.limits import check_input, deep
 from ..core.shapes import (GREEK, ONE, SCALAR, Decl, Shapes, Unifier, canonical_name, dim,
                            fmt_shape_plain, is_scalar, parse_shapes, SHAPE_RULES, check_matfn,
+                           names_in_use,
                            min_size)
 
 # Calls that are not element-wise functions: name → (node builder, accepted argument counts).
@@ -516,7 +517,7 @@ class Inference:
 
     def __init__(self, shapes: Shapes):
         self.shapes = shapes
-        self.u = Unifier()
+        self.u = Unifier(reserved=shapes.dim_names | shapes.decls.keys())
         self.env: dict[str, tuple] = {n: d.shape for n, d in shapes.decls.items()}
         self.dim_names = shapes.dim_names
 
@@ -846,6 +847,7 @@ def parse_raw(text: str, shapes: Shapes, translated: bool = False) -> E.Node:
 
 def _infer(raw, decls: Shapes, full: bool = False):
     inference = Inference(decls)
+    inference.u.reserve(names_in_use(raw))
     node = inference.finish(inference.infer(raw))
     return (node, inference) if full else node
 
@@ -1102,6 +1104,8 @@ def parse_together(texts, shapes=None) -> tuple[list, Shapes]:
         decls = Shapes({**decls.decls, **found.decls}, decls.notes + found.notes)
     raws = [parse_raw(t, decls) for t in texts]
     inference = Inference(decls)
+    for raw in raws:
+        inference.u.reserve(names_in_use(raw))
     done = []
     for t, raw in zip(texts, raws):
         try:
