@@ -9,6 +9,7 @@ attribute names (is_Integer, is_Symbol, free_symbols, subs) follow SymPy's, and
 """
 from __future__ import annotations
 
+from math import gcd
 from numbers import Integral
 
 
@@ -136,6 +137,20 @@ def as_dim(value) -> Dim:
     if hasattr(value, "is_Symbol") and value.is_Symbol:          # a SymPy symbol
         return symbol(str(value))
     raise TypeError(f"not a size: {value!r}")
+
+
+def without_common_factor(a, b) -> tuple:
+    """a and b divided by their greatest common factor: (k·n, n·p) → (k, p), (2n, 6) → (n, 3),
+    (n², n·k) → (n, k). Sizes are positive, so a = b exactly when the two quotients are equal."""
+    a, b = as_dim(a), as_dim(b)
+    g = gcd(a.coef, b.coef)
+    fa, fb = dict(a.factors), dict(b.factors)
+    for name in fa.keys() & fb.keys():
+        e = min(fa[name], fb[name])
+        fa[name] -= e
+        fb[name] -= e
+    return (_make(a.coef // g, tuple(sorted((n, e) for n, e in fa.items() if e))),
+            _make(b.coef // g, tuple(sorted((n, e) for n, e in fb.items() if e))))
 
 
 ONE = integer(1)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from . import expr as E
-from .dims import ONE, Dim, integer, symbol
+from .dims import ONE, Dim, integer, symbol, without_common_factor
 from .errors import ShapeError, ParseError, show
 
 SCALAR = (ONE, ONE)
@@ -40,8 +40,16 @@ def dim(name: str | int) -> Dim:
     return symbol(name)
 
 
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 def fmt_dim(d) -> str:
-    return str(d).replace("*", "·")
+    """A size for messages: n, 3, k·n, n² (not n··2)."""
+    if not isinstance(d, Dim) or not d.factors:
+        return str(d)
+    parts = [] if d.coef == 1 else [str(d.coef)]
+    parts += [n if e == 1 else n + str(e).translate(_SUPERSCRIPT) for n, e in d.factors]
+    return "·".join(parts)
 
 
 def fmt_shape(shape) -> str:
@@ -229,20 +237,37 @@ def _check_name(name: str, spec: str, part: str) -> str:
 # Unification --------------------------------------------------------------------------------
 
 class Unifier:
-    """Union–find over size symbols. Generated sizes (of undeclared names) may be bound to any
-    size except 1; declared sizes are rigid: m and n are different sizes because the user said so."""
+    """Union–find over size symbols. Generated sizes (of undeclared names, of a bare I or 𝟙) may
+    be bound to any size except 1; declared sizes are rigid: m and n are different sizes because
+    the user said so. A generated size never takes a name in `reserved` (the names a formula
+    and its declarations use), so a bare I next to eye(n) ⊗ A with A: n×k does not make up
+    the size k and then rebind the user's k."""
 
-    def __init__(self, strict: bool = False):
+    def __init__(self, strict: bool = False, reserved=()):
         self.binding: dict = {}
         self.generated: set = set()
         self.strict = strict
+        self.reserved: set = set(reserved)
         self._count = 0
+
+    def reserve(self, names) -> None:
+        """Names sizes made up later must not take (call before inferring a formula)."""
+        self.reserved.update(names)
 
     def fresh(self, hint: str) -> Dim:
         self._count += 1
-        s = symbol(hint if symbol(hint) not in self.generated else f"{hint}{self._count}")
+        name = hint
+        if self._taken(name):
+            name = f"{hint}{self._count}"
+            while self._taken(name):
+                self._count += 1
+                name = f"{hint}{self._count}"
+        s = symbol(name)
         self.generated.add(s)
         return s
+
+    def _taken(self, name: str) -> bool:
+        return name in self.reserved or symbol(name) in self.generated
 
     def find(self, d):
         if not self.binding:
@@ -259,6 +284,12 @@ class Unifier:
             return True
         if self.strict:
             return False            # sizes are monomials: equal only when identical
+        if self._bind(a, b):
+            return True
+        # products of sizes: k·n = n·p exactly when k = p ((I ⊗ A)vec(X), A: m×n, X: n×p)
+        return self._bind(*without_common_factor(a, b))
+
+    def _bind(self, a, b) -> bool:
         for x, y in ((a, b), (b, a)):
             if x in self.generated and y != 1 and x not in y.free_symbols:
                 self.binding[x] = y
@@ -267,6 +298,28 @@ class Unifier:
 
     def resolve(self, shape):
         return tuple(self.find(d) for d in shape) if shape is not None else None
+
+
+def names_in_use(node) -> set[str]:
+    """The names a (parsed, not yet inferred) formula writes: its symbols and every size it
+    spells out (eye(n), ones(m), K(m,n), a declared size used as a number). Made-up sizes
+    avoid them (Unifier.reserve)."""
+    out: set[str] = set()
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if type(n) is E.Sym:
+            out.add(n.name)
+        sizes = list(n.shape) if isinstance(n.shape, tuple) else []
+        sizes += [getattr(n, a) for a in ("rows", "cols", "dim") if hasattr(n, a)]
+        for d in sizes:
+            if isinstance(d, Dim):
+                out.update(name for name, _ in d.factors)
+        stack.extend(n.children)
+    return out
 
 
 STRICT = Unifier(strict=True)

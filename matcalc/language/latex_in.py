@@ -4,13 +4,19 @@
 `\\mathbf{X}`, `\\left( \\right)`, `^{\\mathsf T}`, `\\odot`, `\\cdot` … become the plain language
 before parsing. Every output character remembers the input position it came from, so errors
 point into the LaTeX the user typed. No LaTeX is evaluated; unknown commands are errors.
+
+The pseudo-inverse `A^{+}`, `A^\\dagger` is pinv(A); `e^{s}` is exp(s) for a scalar s only (the
+formula's shapes decide, after inference: `read_e_powers`); `\\exp`, `\\log` and `\\sqrt` are the
+language's element-wise exp, log and sqrt, as `exp(X)` is.
 """
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
+from ..core import expr as E
 from ..core.errors import ParseError, Span
-from ..core.shapes import GREEK
+from ..core.shapes import GREEK, fmt_shape, is_scalar
 
 GREEK_COMMANDS = {**GREEK, "varepsilon": "ε", "vartheta": "ϑ", "varphi": "φ", "ell": "ℓ"}
 SYMBOLS = {"cdot": "·", "times": "*", "odot": "⊙", "circ": "∘", "oslash": "⊘", "otimes": "⊗",
@@ -272,15 +278,156 @@ def _do_power(text, i, end, out, full, base):
     if frac:                                   # X^{\frac{1}{2}}: the exponent 1/2
         out.add("^{" + frac.group(1) + frac.group(2) + "/" + frac.group(3) + "}", at)
         return k
+    if b.replace(" ", "") in PSEUDO_INVERSE_BODIES and _wrap_operand(out, "pinv", at):
+        return k                               # A^{+}, A^\dagger: pinv(A)
+    if _euler_before(out) and not _NUMERIC_EXPONENT.fullmatch(b):
+        epos = out.pos.pop()                   # e^{x}: exp(x), for a scalar x (read_e_powers)
+        out.chars.pop()
+        out.add("exp(", epos)
+        _run(text, bs, bs + len(body), out, full, base)
+        out.add(")", base + k - 1)
+        return k
     out.add("^{" + _plain(body, full, base + bs) + "}", at)
     return k
 
 
+PSEUDO_INVERSE_BODIES = {"+", "\\dagger", "\\dag"}
+_NUMERIC_EXPONENT = re.compile(r"-?\s*[0-9.]+(\s*/\s*[0-9]+)?")
+_LETTERS = "A-Za-zΑ-Ωα-ωϑϕϵℓ"
+# the last name of the text (a letter, its digits, a subscript), or a call name before "("
+_LAST_NAME = re.compile(rf"[{_LETTERS}][0-9]*(?:_\{{[A-Za-z0-9]+\}}|_[A-Za-z0-9]+)?$")
+_CALL_NAME = re.compile(rf"(?<![{_LETTERS}0-9_])[{_LETTERS}]{{2,}}[0-9]*(?:_[A-Za-z0-9]+)?$")
+
+
+def _euler_before(out) -> bool:
+    """Whether the text so far ends with a lone e (Euler's number in e^{x}): not the last
+    letter of a name such as `xe` or `e_1`."""
+    t = out.text
+    return t.endswith("e") and (len(t) < 2 or not (t[-2].isalpha() or t[-2] in "_.0123456789"))
+
+
+def _wrap_operand(out, fn: str, at: int) -> bool:
+    """fn( … ) around the operand a postfix at the end of the text applies to: a bracketed
+    group (with its function name, for a call) or the last name, as the language's postfix
+    operators bind (XA⁻¹ = X·A⁻¹). False when there is no operand."""
+    t = out.text
+    end = len(t.rstrip())
+    if end == 0:
+        return False
+    if t[end - 1] == ")":
+        depth, i = 0, end - 1
+        while i >= 0:
+            depth += {")": 1, "(": -1}.get(t[i], 0)
+            if depth == 0:
+                break
+            i -= 1
+        if i < 0:
+            return False
+        call = _CALL_NAME.search(t[:i])
+        start = call.start() if call else i
+    else:
+        name = _LAST_NAME.search(t[:end])
+        if name is None:
+            return False
+        start = name.start()
+    head = fn + "("
+    if start and (t[start - 1].isalnum() or t[start - 1] in "_)"):
+        head = " " + head                      # Xpinv( would read as a call of Xpinv
+    out.chars[start:start] = list(head)
+    out.pos[start:start] = [out.pos[start]] * len(head)
+    out.closing_bars = {b + len(head) if b >= start else b for b in out.closing_bars}
+    out.add(")", at)
+    return True
+
+
 def looks_like_latex(text: str) -> bool:
-    """A backslash command, or a sized constant such as I_{n} or 0_{m \\times n}. A backslash
-    before a space or a parenthesis is the solve operator A \\ b, not LaTeX."""
+    """A backslash command, a sized constant such as I_{n} or 0_{m \\times n}, a pseudo-inverse
+    A^{+} or a power of e with an exponent that is not a number (e^{x}). A backslash before a
+    space or a parenthesis is the solve operator A \\ b, not LaTeX."""
     return re.search(r"\\(?![\s(])", text) is not None or \
-        re.search(r"(^|[^\w])(I|0|𝟙)_\{", text) is not None
+        re.search(r"(^|[^\w])(I|0|𝟙)_\{", text) is not None or \
+        re.search(r"\^\s*\{?\s*\+", text) is not None or \
+        _E_POWER_TEXT.search(text) is not None
+
+
+# e^{x}, e^x, e^{-yᵀx}: a power of a lone e whose exponent is not a number or T
+_E_POWER_TEXT = re.compile(r"(^|[^\w.])e\s*\^\s*(?:\{(?!\s*-?\s*(?:[0-9.]+(?:\s*/\s*[0-9]+)?|[T⊤])"
+                           r"\s*\})|(?![T⊤])[A-Za-zΑ-Ωα-ω])")
+
+
+def source_tree(node, text: str, positions: list[int]):
+    """The tree parsed from the translation, with every span in the LaTeX the user typed (so a
+    shape error found later points at the right place) and each exp read from e^{…} marked as
+    E_POWER (read_e_powers decides once the shapes are known)."""
+    memo: dict = {}
+
+    def walk(n):
+        hit = memo.get(id(n))
+        if hit is not None:
+            return hit
+        kids = [walk(c) for c in n.children]
+        out = E.with_children(n, kids) if kids else n
+        changes = {}
+        span = getattr(n, "span", None)
+        if span is not None:
+            s = min(span.start, len(positions) - 1)
+            e = min(max(span.end - 1, span.start), len(positions) - 1)
+            changes["span"] = Span(positions[s], max(positions[e] + 1, positions[s] + 1))
+            if type(n) is E.Apply and n.fn == "exp" and _is_e_power(text, positions[s]):
+                changes["fn"] = E_POWER
+        out = replace(out, **changes) if changes else out
+        memo[id(n)] = out
+        return out
+
+    return walk(node)
+
+
+E_POWER = "e^"
+"""The function of an Apply node read from e^{…}, until read_e_powers knows its exponent's shape."""
+
+
+def _is_e_power(text: str, at: int) -> bool:
+    """Whether text[at] is the e of e^{…} (also \\mathrm{e}^{…})."""
+    return text[at:at + 1] == "e" and text[at + 1:].lstrip(" }").startswith("^")
+
+
+def read_e_powers(node, decls):
+    """e^{s} is exp(s) for a scalar s. Of a vector or a matrix it is refused: for a square
+    matrix the usual meaning is the matrix exponential, while exp(X) in matcalc is exp entry by
+    entry, so the user chooses (\\operatorname{expm} or \\exp). With e declared as a name,
+    e^{…} is that name to a symbolic power, which is refused as in the plain language."""
+    memo: dict = {}
+
+    def walk(n):
+        hit = memo.get(id(n))
+        if hit is not None:
+            return hit
+        kids = [walk(c) for c in n.children]
+        out = E.with_children(n, kids) if kids else n
+        if type(n) is E.Apply and n.fn == E_POWER:
+            out = _e_power(out, decls)
+        memo[id(n)] = out
+        return out
+
+    return walk(node)
+
+
+def _e_power(node, decls):
+    from ..core.errors import show
+    arg = node.arg
+    if "e" in decls.decls:
+        raise ParseError("e is a declared name here, and a power with a symbolic exponent is "
+                         "not supported: exponents are numbers", span=node.span,
+                         hint=f"for the exponential write \\exp({show(arg)})")
+    if is_scalar(arg.shape):
+        return replace(node, fn="exp")
+    square = arg.shape[0] == arg.shape[1]
+    what = "a square matrix" if square else ("a vector" if 1 in arg.shape else "a matrix")
+    hint = (f"write \\operatorname{{expm}}({show(arg)}) for the matrix exponential, or "
+            f"\\exp({show(arg)}) for exp of every entry") if square else \
+        f"write \\exp({show(arg)}) for exp of every entry"
+    raise ParseError(f"e^{{…}} needs a scalar exponent, but {show(arg)} is {what} "
+                     f"({fmt_shape(arg.shape)})", span=node.span, hint=hint)
 
 
 def remap(err, positions: list[int], original: str):

@@ -21,11 +21,11 @@ from ..core import expr as E
 from ..core.errors import MatcalcError, ParseError, ShapeError, Span, UnsupportedError, show
 from ..core.functions import ALIASES
 from ..core.matrix_functions import MATRIX_ALIASES, MATRIX_FUNCTIONS
-from .latex_in import looks_like_latex
+from .latex_in import looks_like_latex, read_e_powers
 from ..core.limits import check_input, deep
 from ..core.shapes import (GREEK, ONE, SCALAR, Decl, Shapes, Unifier, canonical_name, dim,
                            fmt_shape_plain, is_scalar, parse_shapes, SHAPE_RULES, check_matfn,
-                           min_size)
+                           min_size, names_in_use)
 
 # Calls that are not element-wise functions: name → (node builder, accepted argument counts).
 REDUCTIONS = {"sum": E.Sum, "mean": E.Mean, "tr": E.Trace, "det": E.Det, "logdet": E.LogDet,
@@ -521,7 +521,7 @@ class Inference:
 
     def __init__(self, shapes: Shapes):
         self.shapes = shapes
-        self.u = Unifier()
+        self.u = Unifier(reserved=shapes.dim_names | shapes.decls.keys())
         self.env: dict[str, tuple] = {n: d.shape for n, d in shapes.decls.items()}
         self.dim_names = shapes.dim_names
 
@@ -841,12 +841,13 @@ def parse_raw(text: str, shapes: Shapes, translated: bool = False) -> E.Node:
         raise ParseError("empty expression", span=Span(0, 1), text=text or " ")
     check_input(text)
     if looks_like_latex(text) and not translated:        # translated once: I_{…} stays
-        from .latex_in import remap, translate as from_latex
+        from .latex_in import remap, source_tree, translate as from_latex
         plain, positions = from_latex(text)
         try:
-            return parse_raw(plain, shapes, translated=True)
+            raw = parse_raw(plain, shapes, translated=True)
         except MatcalcError as err:
             raise remap(err, positions, text) from None
+        return source_tree(raw, text, positions)
     try:
         marked = mark_abs_bars(mark_closing_bars(subscript_digits(text)))
         tree = lark_parser().parse(marked)
@@ -895,6 +896,7 @@ def _builder_method(data):
 
 def _infer(raw, decls: Shapes, full: bool = False):
     inference = Inference(decls)
+    inference.u.reserve(names_in_use(raw))
     node = inference.finish(inference.infer(raw))
     return (node, inference) if full else node
 
@@ -1147,6 +1149,8 @@ def parse_with_shapes(text: str, shapes=None) -> tuple[E.Node, Shapes]:
         if inference is None:
             node, inference = _infer(raw, decls, full=True)
         node, decls = _prefer_scalars(raw, node, inference, decls)
+        if looks_like_latex(text):
+            node = read_e_powers(node, decls)          # e^{s}: exp(s) for a scalar s only
     except MatcalcError as err:
         splits = [n for n in decls.notes if n.startswith("`")]
         if splits and isinstance(err, ShapeError):
@@ -1168,13 +1172,15 @@ def parse_together(texts, shapes=None) -> tuple[list, Shapes]:
         decls = Shapes({**decls.decls, **found.decls}, decls.notes + found.notes)
     raws = [parse_raw(t, decls) for t in texts]
     inference = Inference(decls)
+    for raw in raws:
+        inference.u.reserve(names_in_use(raw))
     done = []
     for t, raw in zip(texts, raws):
         try:
             done.append(inference.infer(raw))
         except MatcalcError as err:
             raise err.with_text(t) from None
-    return [inference.finish(n) for n in done], decls
+    return [read_e_powers(inference.finish(n), decls) for n in done], decls
 
 
 def result_notes(r) -> list[str]:
