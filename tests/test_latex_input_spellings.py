@@ -95,7 +95,7 @@ def test_latex_e_to_a_square_matrix_is_refused_with_a_caret_that_names_expm():
     with pytest.raises(matcalc.ParseError) as err:
         parse(r"\mathrm{tr}(e^{X})", "X: n×n")
     text = str(err.value)
-    assert r"\operatorname{expm}(X)" in text and r"\exp(X)" in text
+    assert "expm(X)" in text and r"\operatorname{expm}" in text and "or exp(X)" in text
     assert err.value.span.start == r"\mathrm{tr}(e^{X})".index("e^")
     assert err.value.span.end == len(r"\mathrm{tr}(e^{X}")
 
@@ -103,7 +103,7 @@ def test_latex_e_to_a_square_matrix_is_refused_with_a_caret_that_names_expm():
 def test_latex_e_to_a_vector_is_refused_with_the_element_wise_spelling():
     with pytest.raises(matcalc.ParseError) as err:
         parse(r"\mathbf{1}^\top e^{\mathbf{x}}", "x: n")
-    assert r"\exp(x)" in str(err.value) and "vector" in str(err.value)
+    assert "exp(x)" in str(err.value) and "vector" in str(err.value)
 
 
 def test_latex_e_to_a_matrix_is_refused_in_derive_too():

@@ -198,11 +198,9 @@ REVIEW = [
 
 # A bare I before a Kronecker product with a declared k rebinds k when read back (a shape-
 # inference problem outside the structured code); the text and LaTeX forms read back.
-UNICODE_READBACK_FAILS = {"orthogonal-group-procrustes"}
+UNICODE_READBACK_FAILS: set = set()   # every Unicode form reads back now
 
 
-@pytest.mark.xfail(strict=True, reason="shape inference: `I (eye(n) ⊗ A)` with A: n×k binds "
-                   "k = n²")
 def test_unicode_hessian_with_a_bare_identity_before_a_kronecker_reads_back():
     shapes = "X: n×n orthogonal, A: n×k, B: n×k, C: n×n"
     r = derive("‖X A − B‖_F^2 + tr(C X X)", "X", shapes=shapes, structure="structured",

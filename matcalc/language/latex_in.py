@@ -423,9 +423,10 @@ def _e_power(node, decls):
         return replace(node, fn="exp")
     square = arg.shape[0] == arg.shape[1]
     what = "a square matrix" if square else ("a vector" if 1 in arg.shape else "a matrix")
-    hint = (f"write \\operatorname{{expm}}({show(arg)}) for the matrix exponential, or "
-            f"\\exp({show(arg)}) for exp of every entry") if square else \
-        f"write \\exp({show(arg)}) for exp of every entry"
+    # both spellings: e^X reaches here from plain text and from LaTeX alike
+    hint = (f"write expm({show(arg)}) (LaTeX \\operatorname{{expm}}) for the matrix "
+            f"exponential, or exp({show(arg)}) (\\exp) for exp of every entry") if square else \
+        f"write exp({show(arg)}) (LaTeX \\exp) for exp of every entry"
     raise ParseError(f"e^{{…}} needs a scalar exponent, but {show(arg)} is {what} "
                      f"({fmt_shape(arg.shape)})", span=node.span, hint=hint)
 

@@ -630,7 +630,7 @@ class Inference:
 # Norm bars ----------------------------------------------------------------------------------
 
 CLOSE_BAR = "\uE000"
-_OPERAND_END = re.compile(rf"[{_LETTER}0-9)}}\]'ᵀ⊤⁰¹²³⁴⁵⁶⁷⁸⁹𝟙_{CLOSE_BAR}\uE002]")
+_OPERAND_END = re.compile(rf"[{_LETTER}0-9)}}\]'ᵀ⊤⁺†⁰¹²³⁴⁵⁶⁷⁸⁹𝟙_{CLOSE_BAR}\uE002]")
 
 
 ABS_OPEN, ABS_CLOSE = "\uE001", "\uE002"
