@@ -238,3 +238,17 @@ def test_quotient_by_its_own_absolute_value_of_a_product_gives_an_answer():
     r = derive("((a)/(x'*X*y))/abs((a)/(x'*X*y)) + a^2", wrt="a", shapes=SHAPES)
     finite_difference_check(r.function, r.node, r._variables(), r.kind, r.layout,
                             r.decls.modifiers, seed=1)
+
+
+@pytest.mark.parametrize("fmt, want", [("latex", r"2 X^{\top} r \quad\text{where } r = X \theta - y"),
+                                       ("text", "2*X^T*r   where r = X*θ - y")])
+def test_cse_flag_works_with_latex_and_text_output(fmt, want):
+    # --cse with --format latex|text was refused as "Unicode output only"
+    from matcalc.cli import main
+    import contextlib
+    import io
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["(X*theta - y)'*(X*theta - y)", "--wrt", "theta", "--cse", "--format", fmt])
+    assert code in (0, None)
+    assert out.getvalue().strip() == want
