@@ -75,7 +75,9 @@ def hadamard_exps(node, ctx):
     if type(node) is E.HadamardDiv:
         top, bottom = _exp_arg(node.left, 1), _exp_arg(node.right, -1)
         if top and bottom and tuple(node.left.shape) == tuple(node.right.shape):
-            return B.apply("exp", B.sub(top[0], bottom[0]))
+            out = B.apply("exp", B.sub(top[0], bottom[0]))
+            # exp(x) ⊘ exp(x − mean(x)) is the vector exp(mean(x))𝟙, not the scalar
+            return out if tuple(out.shape) == tuple(node.shape) else node
         return node
     if type(node) is not E.Hadamard:
         return node
@@ -83,7 +85,10 @@ def hadamard_exps(node, ctx):
     if len(exps) < 2 or len({tuple(f.shape) for f in exps}) != 1:
         return node
     rest = [f for f in node.args if not _exp_arg(f, 1)]
-    return B.hadamard(B.apply("exp", B.add(*(f.arg for f in exps))), *rest)
+    merged = B.apply("exp", B.add(*(f.arg for f in exps)))
+    if tuple(merged.shape) != tuple(exps[0].shape):
+        return node                     # the exponents' sum lost its shape (x + (a − x) = a)
+    return B.hadamard(merged, *rest)
 
 
 def pythagorean(node, ctx):
