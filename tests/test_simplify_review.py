@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import matcalc
 from matcalc import derive
 from matcalc.language.parser import parse_with_shapes
-from matcalc.numeric.evaluate import CheckError, evaluate_tree, finite_difference_check
+from matcalc.numeric.evaluate import CheckError, evaluate_tree, finite_difference_check, names_in
 from matcalc.simplify import simplify
 
 from conftest import random_point
@@ -180,8 +180,7 @@ def check_value(text, seed=0):
 
 def check_derivative(text, wrt, seed=0, order=1):
     node, _ = _parse(text)
-    if wrt not in {s for s in __import__("matcalc.numeric.evaluate", fromlist=["x"])
-                   .names_in(node)}:
+    if wrt not in names_in(node):
         return None
     try:
         r = derive(text, wrt=wrt, shapes=SHAPES, order=order)
@@ -192,22 +191,23 @@ def check_derivative(text, wrt, seed=0, order=1):
         finite_difference_check(r.function, r.node, r._variables(), kind, r.layout,
                                 r.decls.modifiers, seed=seed)
     except CheckError as err:
-        if "derivative has shape" in str(err):
-            raise
-        return None                       # no usable point (a kink, a singular matrix)
+        if "could not find a point" in str(err) or "not differentiable where" in str(err):
+            return None                   # no usable point (a kink, a singular matrix)
+        raise                             # disagrees with the differences, or a wrong shape
     return r
 
 
 SETTINGS = dict(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+BASE = settings.default.max_examples            # 60, or thousands with --slow
 
 
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=max(150, BASE), **SETTINGS)
 @given(cases(), st.integers(0, 3))
 def test_simplified_expression_has_the_value_of_the_original(text, seed):
     check_value(text, seed)
 
 
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=max(150, BASE), **SETTINGS)
 @given(cases(), st.sampled_from(["x", "a", "X"]), st.integers(0, 3))
 def test_derivative_equals_differences_of_the_original(text, wrt, seed):
     r = check_derivative(text, wrt, seed)
@@ -216,7 +216,7 @@ def test_derivative_equals_differences_of_the_original(text, wrt, seed):
 
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=max(60, BASE // 3), **SETTINGS)
 @given(vector_cases(), st.sampled_from(["x", "a"]), st.integers(0, 3))
 def test_jacobian_of_a_vector_function_equals_differences_of_the_original(text, wrt, seed):
     check_value(text, seed)
@@ -225,7 +225,7 @@ def test_jacobian_of_a_vector_function_equals_differences_of_the_original(text, 
         assert_result_reads_back(r, SHAPES, seed)
 
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=max(40, BASE // 10), **SETTINGS)
 @given(scalars(2), st.integers(0, 3))
 def test_hessian_equals_second_differences_of_the_original(text, seed):
     r = check_derivative(text, "x", seed, order=2)
