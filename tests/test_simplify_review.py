@@ -201,13 +201,13 @@ SETTINGS = dict(deadline=None, suppress_health_check=list(HealthCheck), derandom
 BASE = settings.default.max_examples            # 60, or thousands with --slow
 
 
-@settings(max_examples=max(150, BASE), **SETTINGS)
+@settings(max_examples=max(400, BASE), **SETTINGS)
 @given(cases(), st.integers(0, 3))
 def test_simplified_expression_has_the_value_of_the_original(text, seed):
     check_value(text, seed)
 
 
-@settings(max_examples=max(150, BASE), **SETTINGS)
+@settings(max_examples=max(400, BASE), **SETTINGS)
 @given(cases(), st.sampled_from(["x", "a", "X"]), st.integers(0, 3))
 def test_derivative_equals_differences_of_the_original(text, wrt, seed):
     r = check_derivative(text, wrt, seed)
@@ -216,7 +216,7 @@ def test_derivative_equals_differences_of_the_original(text, wrt, seed):
 
 
 
-@settings(max_examples=max(60, BASE // 3), **SETTINGS)
+@settings(max_examples=max(150, BASE // 3), **SETTINGS)
 @given(vector_cases(), st.sampled_from(["x", "a"]), st.integers(0, 3))
 def test_jacobian_of_a_vector_function_equals_differences_of_the_original(text, wrt, seed):
     check_value(text, seed)
@@ -225,7 +225,7 @@ def test_jacobian_of_a_vector_function_equals_differences_of_the_original(text, 
         assert_result_reads_back(r, SHAPES, seed)
 
 
-@settings(max_examples=max(40, BASE // 10), **SETTINGS)
+@settings(max_examples=max(80, BASE // 10), **SETTINGS)
 @given(scalars(2), st.integers(0, 3))
 def test_hessian_equals_second_differences_of_the_original(text, seed):
     r = check_derivative(text, "x", seed, order=2)
