@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", action="store_true", help="print the chain-rule steps")
     p.add_argument("--lang", choices=["en", "zh"], default=None, help="language of --steps")
     p.add_argument("--cse", action="store_true",
-                   help="name repeated or costly subexpressions once (… where r = …)")
+                   help="name costly pieces once (… where r = …), and repeated ones when that is shorter")
     p.add_argument("--cost", metavar="SIZES", help='count multiplications at these sizes, '
                                                   'e.g. "m=1000,n=10"')
     p.add_argument("--code", choices=["numpy", "jax", "torch"],
@@ -127,7 +127,7 @@ def run_one(text: str, args, notes: list | None = None) -> dict | str:
             out["check"] = {"ok": True, "sizes": report.sizes,
                             "max_abs_error": report.max_abs_error}
         return out
-    lines = [r.cse() if args.cse and args.format is Format.UNICODE else
+    lines = [r.cse(style=args.format.value) if args.cse else
              printed(r.node, args.format.value, PRINTERS[args.format])]
     if args.steps:
         steps = r.steps
@@ -186,9 +186,9 @@ def conflicts(args) -> str | None:
         return f"--steps cannot be shown with --format {args.format.value}, which prints only code"
     if args.check and code:
         return f"--check cannot be shown with --format {args.format.value}, which prints only code"
-    if args.cse and args.format is not Format.UNICODE:
-        return f"--cse names subexpressions in the Unicode output only, not with --format " \
-               f"{args.format.value}"
+    if args.cse and args.format not in PRINTERS:
+        return f"--cse names subexpressions in the unicode, text and latex formats, not in " \
+               f"--format {args.format.value}"
     if product and args.order not in (None, 1):
         return f"--order {args.order} cannot be combined with {product}, which is a first-order " \
                "product (--hvp gives Hessian–vector products)"

@@ -114,6 +114,8 @@ def add(*terms, shape=None) -> E.Node:
         kept = [t for t in kept if not isinstance(t, E.Num)] + ([total] if total.value else [])
     if not kept:
         return zero(shape)
+    if not is_scalar(shape) and all(is_scalar(t.shape) for t in kept):
+        return mul(add(*kept), ones(shape))   # x + s − x is s𝟙: a scalar alone keeps the shape
     if len(kept) == 1 and tuple(kept[0].shape) == tuple(shape):
         return kept[0]
     return _make(E.Add, tuple(kept), shape=tuple(shape))

@@ -75,7 +75,9 @@ def hadamard_exps(node, ctx):
     if type(node) is E.HadamardDiv:
         top, bottom = _exp_arg(node.left, 1), _exp_arg(node.right, -1)
         if top and bottom and tuple(node.left.shape) == tuple(node.right.shape):
-            return B.apply("exp", B.sub(top[0], bottom[0]))
+            out = B.apply("exp", B.sub(top[0], bottom[0]))
+            # exp(x) ⊘ exp(x − mean(x)) is the vector exp(mean(x))𝟙, not the scalar
+            return out if tuple(out.shape) == tuple(node.shape) else node
         return node
     if type(node) is not E.Hadamard:
         return node
@@ -83,7 +85,10 @@ def hadamard_exps(node, ctx):
     if len(exps) < 2 or len({tuple(f.shape) for f in exps}) != 1:
         return node
     rest = [f for f in node.args if not _exp_arg(f, 1)]
-    return B.hadamard(B.apply("exp", B.add(*(f.arg for f in exps))), *rest)
+    merged = B.apply("exp", B.add(*(f.arg for f in exps)))
+    if tuple(merged.shape) != tuple(exps[0].shape):
+        return node                     # the exponents' sum lost its shape (x + (a − x) = a)
+    return B.hadamard(merged, *rest)
 
 
 def pythagorean(node, ctx):
@@ -97,8 +102,9 @@ def pythagorean(node, ctx):
         if len(f) != 1 or (chain and scal):
             continue
         f = f[0]
-        if type(f) in (E.Power, E.HadamardPower) and f.exponent == 2 and \
-                type(f.arg) is E.Apply and f.arg.fn in ("sin", "cos"):
+        if (type(f) is E.HadamardPower or type(f) is E.Power and is_scalar(f.shape)) and \
+                f.exponent == 2 and type(f.arg) is E.Apply and f.arg.fn in ("sin", "cos"):
+            # cos(A)² + sin(A)² for a matrix A is a matrix product, not 𝟙𝟙ᵀ
             key = (c, canonical(f.arg.arg))
             other = found.get((key, "cos" if f.arg.fn == "sin" else "sin"))
             if other is not None:
@@ -144,6 +150,8 @@ def centred_sums_vanish(node, ctx):
         return node
     if not kept:
         return B.num(0)
+    if all(is_scalar(t.shape) for t in kept) and not is_scalar(node.arg.shape):
+        return node                     # sum(a + 2(x − mean(x))) is n·a, not sum(a) = a
     return B.unary(type(node), B.add(*kept, shape=node.arg.shape)) if type(node) is E.Mean \
         else B.summ(B.add(*kept, shape=node.arg.shape))
 
@@ -153,14 +161,17 @@ def ones_in_a_sum(node, ctx):
     (x − mean(x)), so the ones it is multiplied by are not needed"""
     if type(node) is not E.Add or is_scalar(node.shape) or node.shape[1] != 1:
         return node                     # vectors only: I − 1/n would not read as I − 𝟙𝟙ᵀ/n
-    terms, changed = [], False
+    terms, changed, vector = [], False, False
     for t in node.args:
         c, scal, chain = split_term(t)
         if len(chain) == 1 and type(chain[0]) is E.Ones and \
                 tuple(chain[0].shape) == tuple(node.shape) and len(node.args) > 1:
             t, changed = B.mul(B.num(c), *scal), True
+        else:
+            vector = vector or not is_scalar(t.shape)
         terms.append(t)
-    return B.add(*terms, shape=node.shape) if changed else node
+    # a term of the vector's own shape must stay: 𝟙 − mean(𝟙) is not the scalar 1 − 1
+    return B.add(*terms, shape=node.shape) if changed and vector else node
 
 
 def inverse_of_chain_cancel(node, ctx):

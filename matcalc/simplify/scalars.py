@@ -228,6 +228,9 @@ def scalar_factors(node, ctx):
     if out == node or tuple(out.shape) != tuple(node.shape):
         return node
     new, old = size(out), size(node)
+    if new == old and canonical(out) == canonical(node):
+        return node                           # the same factors in another order: a cycle with
+        #                                       the rules that order them (a/(u·|a/u|))
     keep = new < old or (new == old and (fired or fs.merged() or fs.opened))
     return out if keep else node
 
