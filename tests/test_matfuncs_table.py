@@ -167,6 +167,31 @@ def test_oracle_frechet_helpers_agree_with_scipy():
 
 # matcalc against the table --------------------------------------------------------------------
 
+def _distinct_functions():
+    seen, out = set(), []
+    for r in ROWS:
+        if (r.expr, r.shapes) not in seen:
+            seen.add((r.expr, r.shapes))
+            out.append(r)
+    return out
+
+
+@pytest.mark.parametrize("row", _params(_distinct_functions()))
+def test_matcalc_reads_the_function_as_the_table_does(row):
+    """matcalc's value of the ORIGINAL formula equals the oracle's (so `A \\ B` is A⁻¹B, eigvals
+    ascend, svdvals descend, chol is the lower factor, X^(1/2) the principal root)."""
+    from matcalc.core.dims import symbol
+    from matcalc.numeric.evaluate import evaluate_tree
+    tree = matcalc.parse(row.expr, shapes=row.shapes)
+    values = row.values()
+    env = {k: np.asarray(v, dtype=float).reshape(np.shape(v) or (1, 1)) for k, v in values.items()}
+    sizes = {symbol(k): v for k, v in SIZES.items()}
+    got = evaluate_tree(tree, env, sizes, strict=True)
+    want = np.asarray(row.f(values), dtype=float).reshape(np.shape(row.f(values)) or (1, 1))
+    assert got.shape == want.shape, f"{row.expr}: value shape {got.shape} ≠ {want.shape}"
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-11, err_msg=row.expr)
+
+
 def _matcalc(row):
     if row.kind == "vjp":
         return matcalc.vjp(row.expr, row.wrt, cotangent=_names(row), shapes=row.shapes)
