@@ -349,6 +349,18 @@ class Commutation(Node):
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
+@_node
+class MatFn(_Nary):
+    """A matrix function or decomposition of functions.MATRIX_FUNCTIONS applied to its
+    arguments: expm(X), solve(A, B), λ_max(S), the Fréchet derivative L_exp(X, E), …;
+    `exponent` is the real power p of powm (X^p of an spd X), None for the others."""
+    fn: str
+    args: tuple
+    exponent: Any = None
+    shape: Any = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
 # Parse-only nodes: resolved into the nodes above once shapes are known ---------------------
 
 @_node
@@ -380,7 +392,7 @@ class Diag(_Unary):
 LEAVES = (Sym, Num, Size, Identity, Zero, Ones, Commutation)
 NODE_TYPES = (Sym, Num, Size, Identity, Zero, Ones, Add, MatMul, Hadamard, HadamardDiv,
               HadamardPower, Kron, Transpose, Inverse, Power, Apply, Sum, Mean, Trace, Det,
-              LogDet, Norm, LogSumExp, Softmax, DiagMat, DiagVec, Vec, Commutation)
+              LogDet, Norm, LogSumExp, Softmax, DiagMat, DiagVec, Vec, Commutation, MatFn)
 
 # Binding strength for printers: larger binds tighter.
 PRECEDENCE = {Add: 10, MatMul: 20, Hadamard: 20, HadamardDiv: 20, Kron: 20, Dot: 20,

@@ -7,7 +7,7 @@ symbols; (1, 1) is a scalar. It does not build trees (language/parser.py) or dif
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from . import expr as E
@@ -465,6 +465,128 @@ def vec(node, shapes, u):
 def commutation(node, shapes, u):
     n = node.rows * node.cols
     return (n, n)
+
+
+def min_size(a, b):
+    """min(a, b) of two sizes: the size itself when they are equal, a number for numbers, else
+    the size named min(a,b) (numeric work reads it from a and b: numeric/evaluate.py)."""
+    if a == b:
+        return a
+    if a.is_Integer and b.is_Integer:
+        return a if int(a) <= int(b) else b
+    return symbol(f"min({a},{b})")
+
+
+def _matfn_square(node, shape, u, what):
+    if not u.unify(shape[0], shape[1]):
+        raise _err(node, f"{what} needs a square matrix, but {_show(node.args[0])} is "
+                   f"{fmt_shape_plain(u.resolve(shape))}", shape, None, what)
+    return u.resolve(shape)
+
+
+@shape_rule(E.MatFn)
+def matfn(node, shapes, u):
+    """Shapes of the matrix functions (core/functions.py MATRIX_FUNCTIONS, by kind)."""
+    from .functions import MATRIX_FUNCTIONS
+    kind = MATRIX_FUNCTIONS[node.fn].kind
+    what = "X^p" if node.fn == "powm" else node.fn
+    s = shapes[0]
+    if kind in ("square", "eigvals", "scalar_sq", "vec_sq", "frechet"):
+        n = _matfn_square(node, s, u, what)[0]
+        for child, t in zip(node.args[1:], shapes[1:]):
+            if not (u.unify(t[0], n) and u.unify(t[1], n)):
+                raise _err(node, f"{what} needs a direction of the size of "
+                           f"{_show(node.args[0])} ({fmt_shape_plain((n, n))}), but "
+                           f"{_show(child)} is {fmt_shape_plain(u.resolve(t))}",
+                           (n, n), u.resolve(t), what)
+        return {"eigvals": (n, ONE), "vec_sq": (n, ONE), "scalar_sq": SCALAR}.get(kind, (n, n))
+    if kind == "solve":
+        n = _matfn_square(node, s, u, "solve")[0]
+        b = shapes[1]
+        if not u.unify(b[0], n):
+            raise _err(node, f"cannot solve with {_show(node.args[0])} "
+                       f"({fmt_shape_plain(u.resolve(s))}) for {_show(node.args[1])} "
+                       f"({fmt_shape_plain(u.resolve(b))}): sizes {fmt_dim(u.find(n))} and "
+                       f"{fmt_dim(u.find(b[0]))} differ", u.resolve(s), u.resolve(b), "solve")
+        return u.resolve(b)
+    r, c = u.resolve(s)
+    k = min_size(r, c)
+    return {"pinv": (c, r), "svdvals": (k, ONE), "svd_U": (r, k), "svd_V": (c, k),
+            "svd_u1": (r, ONE), "svd_v1": (c, ONE), "scalar_any": SCALAR}[kind]
+
+
+def check_matfn(node, decls, u) -> None:
+    """Preconditions a formula can show: a function of a symmetric matrix (eigenvalues,
+    Cholesky) needs an argument that is symmetric by declaration or by structure."""
+    from .functions import MATRIX_FUNCTIONS, fill
+    spec = MATRIX_FUNCTIONS[node.fn]
+    arg = node.args[0]
+    if spec.symmetric_arg and not provably_symmetric(_resolved(arg, u), decls):
+        name = _show(arg)
+        example = f"{name}: n×n symmetric" if type(arg) is E.Sym else "S: n×n symmetric"
+        raise _err(node, f"{fill(spec.unicode, [name])} needs a symmetric matrix, and "
+                   f"{name} is not symmetric by its declaration or its form", None, None,
+                   node.fn, f"declare it (\"{example}\", or spd), or write a symmetric form "
+                   "such as (A + Aᵀ)/2 or AᵀA")
+
+
+def _resolved(node, u):
+    """node with every shape resolved (the structural test compares shapes)."""
+    kids = [_resolved(c, u) for c in node.children]
+    if kids:
+        node = E.with_children(node, kids)
+    return node if node.shape is None else replace(node, shape=u.resolve(node.shape))
+
+
+def provably_symmetric(node, decls) -> bool:
+    """Whether node equals its transpose by its structure: names declared symmetric (spd,
+    diagonal), I, diag(v), XᵀX and XXᵀ, XᵀSX with S symmetric, and sums, scalar multiples,
+    inverses, powers and primary matrix functions of those."""
+    t = type(node)
+    if t is E.Sym:
+        return bool(decls.modifiers(node.name) & {"symmetric", "spd", "diagonal"}) or \
+            is_scalar(node.shape)
+    if t in (E.Identity, E.DiagMat, E.Num, E.Size, E.Zero):
+        return True
+    if t is E.Ones:
+        return node.shape[0] == node.shape[1]
+    if t in (E.Add, E.Hadamard):
+        return all(provably_symmetric(a, decls) for a in node.args)
+    if t in (E.Inverse, E.Power, E.Transpose):
+        return provably_symmetric(node.arg, decls)
+    if t is E.MatFn:
+        return node.fn in ("expm", "logm", "sqrtm", "powm", "eigres_max", "eigres_min") and \
+            provably_symmetric(node.args[0], decls)
+    if t is E.MatMul:
+        factors = _flat_product(node)
+        chain = [a for a in factors if not is_scalar(a.shape)]
+        if not all(provably_symmetric(a, decls) for a in factors if is_scalar(a.shape)):
+            return False
+        if len(chain) == 1:
+            return provably_symmetric(chain[0], decls)
+        return _palindrome(chain, decls)
+    return False
+
+
+def _flat_product(node) -> list:
+    if type(node) is E.MatMul:
+        return [f for a in node.args for f in _flat_product(a)]
+    return [node]
+
+
+def _transposed(a, b) -> bool:
+    """Whether b is aᵀ by structure."""
+    return (type(b) is E.Transpose and b.arg == a) or (type(a) is E.Transpose and a.arg == b)
+
+
+def _palindrome(chain, decls) -> bool:
+    """A₁A₂…Aₖ with Aₖ₋ᵢ = Aᵢᵀ and a symmetric middle factor: XᵀX, XᵀSX, XSXᵀ."""
+    i, j = 0, len(chain) - 1
+    while i < j:
+        if not _transposed(chain[i], chain[j]):
+            return False
+        i, j = i + 1, j - 1
+    return i > j or provably_symmetric(chain[i], decls)
 
 
 @shape_rule(E.Num, E.Size)

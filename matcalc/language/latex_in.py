@@ -15,7 +15,8 @@ from ..core.shapes import GREEK
 GREEK_COMMANDS = {**GREEK, "varepsilon": "ε", "vartheta": "ϑ", "varphi": "φ", "ell": "ℓ"}
 SYMBOLS = {"cdot": "·", "times": "*", "odot": "⊙", "circ": "∘", "oslash": "⊘", "otimes": "⊗",
            "top": "T", "intercal": "T", "|": "‖", "lVert": "‖", "rVert": "‖", "Vert": "‖",
-           "lvert": "|", "rvert": "|", "ast": "*", "mathbb": "", "infty": "∞"}
+           "lvert": "|", "rvert": "|", "ast": "*", "mathbb": "", "infty": "∞",
+           "backslash": " \\ ", "_": "_"}
 FUNCTIONS = {"log": "log", "ln": "log", "exp": "exp", "sin": "sin", "cos": "cos", "tan": "tan",
              "tanh": "tanh", "det": "det", "tr": "tr", "Tr": "tr", "max": "max", "min": "min",
              "trace": "tr", "diag": "diag", "arcsin": "arcsin", "arccos": "arccos",
@@ -92,9 +93,32 @@ def _command(text, i):
     return text[i + 1:j], j
 
 
+# λ_max(S), σ_max(A) and the Fréchet derivatives L_exp(X, E), L2_exp(X, E, F) as printed
+_SUBSCRIPTED = [(rf"\{g}_{{\{m}}}", f"{g}_{m}") for g in ("lambda", "sigma") for m in ("max", "min")]
+_SUBSCRIPTED += [(rf"\{g}_\{m}", f"{g}_{m}") for g in ("lambda", "sigma") for m in ("max", "min")]
+_SUBSCRIPTED += [(rf"L{sup}_{{{body}}}", f"L{two}_{name}")
+                 for sup, two in (("^{(2)}", "2"), ("", "")) for body, name in
+                 ((r"\exp", "exp"), (r"\log", "log"), (r"\sqrt", "sqrt"),
+                  (r"\mathrm{pow}", "pow"))]
+
+
+def _subscripted(text, i):
+    """The matrix-function name written with a subscript at text[i], and its length."""
+    for latex, plain in _SUBSCRIPTED:
+        if text.startswith(latex, i):
+            return plain, len(latex)
+    return None, 0
+
+
 def _run(text, i, end, out, full, base=0):
     while i < end:
         ch = text[i]
+        if ch in "\\L":
+            plain, width = _subscripted(text, i)
+            if plain:
+                out.add(plain, base + i)
+                i += width
+                continue
         if ch == "\\":
             name, j = _command(text, i)
             i = _do_command(name, text, i, j, end, out, full, base)
@@ -243,8 +267,10 @@ def _do_power(text, i, end, out, full, base):
 
 
 def looks_like_latex(text: str) -> bool:
-    """A backslash command, or a sized constant such as I_{n} or 0_{m \\times n}."""
-    return "\\" in text or re.search(r"(^|[^\w])(I|0|𝟙)_\{", text) is not None
+    """A backslash command, or a sized constant such as I_{n} or 0_{m \\times n}. A backslash
+    before a space or a parenthesis is the solve operator A \\ b, not LaTeX."""
+    return re.search(r"\\(?![\s(])", text) is not None or \
+        re.search(r"(^|[^\w])(I|0|𝟙)_\{", text) is not None
 
 
 def remap(err, positions: list[int], original: str):

@@ -19,11 +19,11 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from ..core import expr as E
 from ..core.errors import MatcalcError, ParseError, ShapeError, Span, UnsupportedError, show
-from ..core.functions import ALIASES
+from ..core.functions import ALIASES, MATRIX_ALIASES, MATRIX_FUNCTIONS
 from .latex_in import looks_like_latex
 from ..core.limits import check_input, deep
 from ..core.shapes import (GREEK, ONE, SCALAR, Decl, Shapes, Unifier, canonical_name, dim,
-                           fmt_shape_plain, is_scalar, parse_shapes, SHAPE_RULES)
+                           fmt_shape_plain, is_scalar, parse_shapes, SHAPE_RULES, check_matfn)
 
 # Calls that are not element-wise functions: name → (node builder, accepted argument counts).
 REDUCTIONS = {"sum": E.Sum, "mean": E.Mean, "tr": E.Trace, "det": E.Det, "logdet": E.LogDet,
@@ -31,7 +31,9 @@ REDUCTIONS = {"sum": E.Sum, "mean": E.Mean, "tr": E.Trace, "det": E.Det, "logdet
               "inv": E.Inverse, "vec": E.Vec}
 OTHER_CALLS = {"dot": 2, "kron": 2, "max": 2, "min": 2, "ones": (1, 2), "eye": 1,
                "zeros": (1, 2), "commutation": 2, "norm1": 1}
-CALL_NAMES = set(ALIASES) | set(REDUCTIONS) | set(OTHER_CALLS)
+# matrix functions (core/functions.py); λ_max, σ_max, L_exp … are read by their own terminal
+MATRIX_CALLS = {n for n in MATRIX_ALIASES if "_" not in n}
+CALL_NAMES = set(ALIASES) | set(REDUCTIONS) | set(OTHER_CALLS) | MATRIX_CALLS
 SUGGEST = {"trace": "tr", "inverse": "inv", "transpose": "^T", "logistic": "sigmoid",
            "norm": "norm2", "determinant": "det", "identity": "eye", "ln": "log",
            "heaviside": "step", "sgn": "sign", "exponential": "exp", "lse": "logsumexp"}
@@ -220,6 +222,10 @@ class ToExpr(Transformer):
     def dot(self, meta, c):
         return E.Dot(c[0], c[2], span=_span(meta))
 
+    def solve_op(self, meta, c):
+        """A \\ B = solve(A, B)."""
+        return E.MatFn("solve", (c[0], c[2]), span=_span(meta))
+
     def group(self, meta, c):
         """(AB)ᵀ: brackets make a product one factor again, so a postfix takes all of it."""
         self.call_products.pop(id(c[0]), None)
@@ -237,6 +243,8 @@ class ToExpr(Transformer):
         node = E.Norm(c[1], span=_span(meta))
         if sub is not None and ("1" in str(sub) or "₁" in str(sub)):
             return E.Sum(E.Apply("abs", c[1], span=_span(meta)), span=_span(meta))
+        if sub is not None and "*" in str(sub):
+            return E.MatFn("nuclear", (c[1],), span=_span(meta))
         if sub is not None and ("2" in str(sub) or "₂" in str(sub)):
             return E.Norm(c[1], shape="2", span=_span(meta))  # checked for matrices later
         return node
@@ -341,6 +349,8 @@ class ToExpr(Transformer):
         span = _span(meta)
         raw = str(tok)
         name = canonical_name(raw)
+        if name in MATRIX_ALIASES:
+            return self._matrix_call(MATRIX_ALIASES[name], raw, args, span)
         if name not in CALL_NAMES:
             for a in args:                         # the parentheses make each one factor
                 self.call_products.pop(id(a), None)
@@ -369,6 +379,20 @@ class ToExpr(Transformer):
                 return node
             raise self._unknown(raw, tok)
         return self._call(name, raw, args, span, tok)
+
+    def _matrix_call(self, fn, raw, args, span):
+        """expm(X), solve(A, B), L_pow(X, E, p), …: a matrix function (core/functions.py)."""
+        spec = MATRIX_FUNCTIONS[fn]
+        powered = fn in ("L_pow", "L2_pow")
+        self._arity(raw, args, spec.arity + powered, span)
+        exponent = None
+        if powered:
+            exponent = _number_value(args[-1])
+            if exponent is None:
+                raise ParseError(f"the last argument of `{raw}` is the exponent: a number",
+                                 span=args[-1].span or span)
+            args = args[:-1]
+        return E.MatFn(fn, tuple(args), exponent, span=span)
 
     def commutation_k(self, meta, c):
         """K(m,n), as the Unicode printer writes the commutation matrix."""
@@ -433,6 +457,23 @@ class ToExpr(Transformer):
             return out
         raise ParseError(f"the arguments of `{fn}` are sizes: a name like n or a positive integer",
                          span=node.span)
+
+
+def _number_value(node):
+    """The value of a number written with signs and a fraction bar (−1/2), else None."""
+    if type(node) is E.Num:
+        return node.value
+    if type(node) in (E.MatMul, E.Div):
+        parts = [_number_value(c) for c in node.children]
+        if None in parts or (type(node) is E.Div and parts[1] == 0):
+            return None
+        if type(node) is E.Div:
+            return parts[0] / parts[1]
+        out = Fraction(1)
+        for v in parts:
+            out *= v
+        return out
+    return None
 
 
 def _max_min(name, args, span):
@@ -503,11 +544,14 @@ class Inference:
         if t is E.Norm and node.shape == "2":
             node = E.Norm(kids[0], span=node.span)
             s = self.u.resolve(kids[0].shape)
-            if s[1] != 1 and s[0] != 1:
-                raise UnsupportedError("‖X‖₂ of a matrix is the spectral norm, which matcalc does "
-                                       "not support; write ‖X‖_F for the Frobenius norm",
-                                       span=node.span, hint="‖X‖_F, ‖X‖ and norm2(X) are the "
-                                                            "Frobenius norm")
+            if s[1] != 1 and s[0] != 1:                # ‖A‖₂ of a matrix: the spectral norm
+                node = E.MatFn("sigma_max", (kids[0],), span=node.span)
+        if t is E.Power and node.exponent.denominator != 1:
+            node = self._real_power(node, kids[0])
+        if type(node) is E.MatFn:
+            shape = SHAPE_RULES[E.MatFn](node, [k.shape for k in node.args], self.u)
+            check_matfn(node, self.shapes, self.u)
+            return replace(node, shape=shape)
         shape = SHAPE_RULES[type(node)](node, [k.shape for k in kids], self.u)
         if t is E.Dot:
             a, b = kids
@@ -516,6 +560,16 @@ class Inference:
             at = E.Transpose(a, shape=(a.shape[1], a.shape[0]), span=a.span)
             return E.MatMul((at, b), shape=shape, span=node.span)
         return replace(node, shape=shape)
+
+    def _real_power(self, node, kid):
+        """X^p with p not an integer, for a square matrix X: sqrtm(X) for p = ½, else the real
+        power (an spd X); for a scalar, or anything not square, the power stays a power."""
+        s = self.u.resolve(kid.shape)
+        if is_scalar(s) or s[0] == 1 or s[1] == 1 or not self.u.unify(s[0], s[1]):
+            return node
+        if node.exponent == Fraction(1, 2):
+            return E.MatFn("sqrtm", (kid,), span=node.span)
+        return E.MatFn("powm", (kid,), node.exponent, span=node.span)
 
     def _div(self, node):
         a, b = node.left, node.right

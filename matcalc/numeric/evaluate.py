@@ -25,7 +25,7 @@ from ..core import expr as E
 from ..core.expr import names_in  # noqa: F401  (part of this module's interface)
 from ..core.errors import CheckError, MatcalcError, show  # noqa: F401  (CheckError is public here too)
 from ..core.functions import FUNCTIONS
-
+from .matfuncs import value as matfn_value
 
 
 
@@ -34,11 +34,19 @@ def _concrete(d, sizes) -> int:
         return int(d)
     if d.is_Integer:
         return int(d)
+    if d.is_Symbol and str(d).startswith("min("):          # svdvals(A): min(m,n) entries
+        a, b = str(d)[4:-1].split(",")
+        return min(_concrete(_size_named(a), sizes), _concrete(_size_named(b), sizes))
     v = d.subs(sizes) if d.free_symbols else d
     if not v.is_Integer:
         raise MatcalcError(f"the size {d} is not known: pass it in sizes= or give a value "
                            "whose shape has it")
     return int(v)
+
+
+def _size_named(text):
+    from ..core.shapes import dim
+    return dim(text.strip())
 
 
 def _shape(node, sizes):
@@ -126,6 +134,7 @@ NUMPY_RULES: dict[type, Callable] = {
     E.DiagMat: lambda n, v, s: np.diag(v[0][:, 0]),
     E.DiagVec: lambda n, v, s: np.diag(v[0]).reshape(-1, 1).copy(),
     E.Vec: lambda n, v, s: v[0].reshape(-1, 1, order="F"),
+    E.MatFn: lambda n, v, s: matfn_value(n, v),
     E.Commutation: lambda n, v, s: _commutation(_concrete(n.rows, s), _concrete(n.cols, s)),
     E.Num: lambda n, v, s: np.array([[_float(n.value)]]),
     E.Size: lambda n, v, s: np.array([[float(_concrete(n.dim, s))]]),
@@ -152,7 +161,10 @@ def evaluate_tree(node, env: dict, sizes: dict, strict: bool = False) -> np.ndar
             vals = [ev(c) for c in n.children]
             if strict and type(n) in _NEEDS_REGULAR:
                 _require_regular(n, vals[0])
-            out = NUMPY_RULES[type(n)](n, vals, sizes)
+            if strict and type(n) is E.MatFn:
+                out = matfn_value(n, vals, strict=True)
+            else:
+                out = NUMPY_RULES[type(n)](n, vals, sizes)
         memo[n] = out
         return out
 
@@ -305,7 +317,8 @@ class CheckReport:
 
 def draw_sizes(dims, rng) -> dict:
     """A different size for every dimension name (2, 3, 4, … shuffled)."""
-    free = sorted({d for d in dims if not d.is_Integer}, key=str)
+    free = sorted({d for d in dims if not d.is_Integer and not str(d).startswith("min(")},
+                  key=str)
     pool = list(range(2, 2 + len(free)))
     rng.shuffle(pool)
     return dict(zip(free, pool))

@@ -77,6 +77,7 @@ class Printer:
             E.Softmax: self.call("softmax"), E.DiagMat: self.call("diag"),
             E.DiagVec: self.call("diag"), E.Dot: self.dot, E.Diag: self.call("diag"),
             E.Div: self.div, E.Vec: self.call("vec"), E.Commutation: self.commutation,
+            E.MatFn: self.matfn,
         }
 
     def __call__(self, node) -> str:
@@ -256,6 +257,22 @@ class Printer:
 
     def norm(self, node):
         return f"norm2({self(node.arg)})"
+
+    def matfn(self, node):
+        """A matrix function (core/functions.py): X^p as a power, the rest by their template."""
+        if node.fn == "powm":
+            return self.power(E.Power(node.args[0], node.exponent, node.shape))
+        args = [self(a) for a in node.args]
+        p = self.number(node.exponent) if node.exponent is not None else ""
+        from ..core.functions import fill
+        return fill(self.matfn_template(node), args, p)
+
+    def matfn_template(self, node) -> str:
+        """Plain text: the name and the arguments, the exponent of L_pow last."""
+        from ..core.functions import MATRIX_FUNCTIONS
+        n = MATRIX_FUNCTIONS[node.fn].arity
+        body = ", ".join("{%d}" % i for i in range(n))
+        return f"{node.fn}({body}{', {p}' if node.exponent is not None else ''})"
 
     def commutation(self, node):
         r, c = (size_text(d) or str(d) for d in (node.rows, node.cols))

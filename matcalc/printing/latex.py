@@ -82,6 +82,10 @@ class LatexPrinter(Printer):
               "diag": "\\operatorname{diag}", "vec": "\\operatorname{vec}"}[name]
         return lambda node: f"{op}\\left({self(node.arg)}\\right)"
 
+    def matfn_template(self, node) -> str:
+        from ..core.functions import MATRIX_FUNCTIONS
+        return MATRIX_FUNCTIONS[node.fn].latex
+
     def norm(self, node):
         a = node.arg
         sub = "_F" if a.shape and a.shape[0] != 1 and a.shape[1] != 1 else ""

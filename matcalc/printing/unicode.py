@@ -88,6 +88,10 @@ class UnicodePrinter(Printer):
     def apply(self, node):
         return f"{FUNCTIONS[node.fn].pretty}({self(node.arg)})"
 
+    def matfn_template(self, node) -> str:
+        from ..core.functions import MATRIX_FUNCTIONS
+        return MATRIX_FUNCTIONS[node.fn].unicode
+
     def norm(self, node):
         a = node.arg
         sub = "_F" if a.shape and a.shape[0] != 1 and a.shape[1] != 1 else ""

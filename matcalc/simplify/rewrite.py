@@ -69,6 +69,9 @@ def rebuild(node, kids):
         return B.diag_mat(kids[0])
     if t is E.DiagVec:
         return B.diag_vec(kids[0])
+    if t is E.MatFn:
+        from ..core.functions import matfn
+        return matfn(node.fn, *kids, exponent=node.exponent)
     if not kids:
         return node
     return B.unary(t, kids[0])

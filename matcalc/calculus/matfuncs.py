@@ -1,0 +1,224 @@
+"""Derivative rules of the matrix functions and decompositions (core/functions.py MATRIX_FUNCTIONS).
+
+One reverse-mode rule per function, in the form of calculus/rules.py: the node, the cotangent G
+and the index of a child give that child's cotangent. Closed forms from the literature where
+there is one (Magnus & Neudecker; Matrix Cookbook §2.1–2.3; Higham, Functions of Matrices,
+ch. 3): d tr f(X) = f′(X)ᵀ, dλᵢ = vᵢᵀ dS vᵢ, d‖A‖_* = UVᵀ, dL = L Φ(L⁻¹ dA L⁻ᵀ). Elsewhere the
+Fréchet derivative L_f(X, E) is a node of its own whose adjoint is L_f(Xᵀ, ·), so gradients of
+any scalar built from expm, logm, sqrtm and X^p stay closed-form; its derivative in X is the
+second Fréchet derivative L2_f. Functions of a symmetric matrix read its symmetric part
+(S + Sᵀ)/2, so their cotangents are symmetric. Also: r.assumptions (the sentences under which
+a result holds) and the forward vec-Jacobian rule for Hessians through these functions.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Callable
+
+from ..core import build as B
+from ..core import expr as E
+from ..core.errors import UnsupportedError, show
+from ..core.functions import FRECHET, FRECHET2, MATRIX_FUNCTIONS, fill, matfn
+from .rules import derivative
+from .vecrules import vec_rule
+
+MATFN_RULES: dict[str, Callable] = {}
+
+
+def rule(*names):
+    def register(fn):
+        for name in names:
+            MATFN_RULES[name] = fn
+        return fn
+    return register
+
+
+@derivative(E.MatFn)
+def matrix_function(node, G, i):
+    """d f(X) for a matrix function f: the rule of f in calculus/matfuncs.py MATFN_RULES"""
+    found = MATFN_RULES.get(node.fn)
+    if found is None:
+        raise UnsupportedError(f"differentiating {node.fn}(·) is not supported (it appears in "
+                               "derivatives of eigenvalues and singular values, whose further "
+                               "derivatives matcalc does not give)",
+                               hint="supported: " + ", ".join(sorted(MATFN_RULES)))
+    return found(node, G, i)
+
+
+def _sym(m):
+    """(M + Mᵀ)/2"""
+    return B.mul(B.num(Fraction(1, 2)), B.add(m, B.transpose(m)))
+
+
+def _t(x):
+    return B.transpose(x)
+
+
+# Solving linear systems ----------------------------------------------------------------------
+
+@rule("solve")
+def solve(node, G, i):
+    """X = A⁻¹B: dX = A⁻¹(dB − dA X), so the cotangents are A⁻ᵀG (of B) and −A⁻ᵀGXᵀ (of A)"""
+    a = node.args[0]
+    a_inv_t = _t(B.inverse(a))
+    if i == 1:
+        return B.mul(a_inv_t, G)
+    return B.neg(B.mul(a_inv_t, G, _t(node)))
+
+
+@rule("pinv")
+def pinv(node, G, i):
+    """d A⁺ = −A⁺dAA⁺ + A⁺A⁺ᵀdAᵀ(I − AA⁺) + (I − A⁺A)dAᵀA⁺ᵀA⁺ (constant rank), so the
+    cotangent is −A⁺ᵀGA⁺ᵀ + (I − AA⁺)GᵀA⁺A⁺ᵀ + A⁺ᵀA⁺Gᵀ(I − A⁺A)"""
+    a, p = node.args[0], node
+    m, n = a.shape
+    left = B.sub(B.identity(m), B.mul(a, p))
+    right = B.sub(B.identity(n), B.mul(p, a))
+    return B.add(B.neg(B.mul(_t(p), G, _t(p))), B.mul(left, _t(G), p, _t(p)),
+                 B.mul(_t(p), p, _t(G), right))
+
+
+# Primary matrix functions and their Fréchet derivatives ----------------------------------------
+
+@rule("expm", "logm", "sqrtm", "powm")
+def primary(node, G, i):
+    """d f(X) = L_f(X, dX), whose adjoint is L_f(Xᵀ, ·): the cotangent is L_f(Xᵀ, G)
+    (for G = I: f′(X)ᵀ, so ∂ tr expm(X)/∂X = expm(X)ᵀ)"""
+    x = node.args[0]
+    return matfn(FRECHET[node.fn], _t(x), G, exponent=node.exponent)
+
+
+@rule("L_exp", "L_log", "L_sqrt", "L_pow")
+def frechet(node, G, i):
+    """L_f(X, E) is linear in E with adjoint L_f(Xᵀ, ·); its derivative in X is the second
+    Fréchet derivative, ⟨G, L²_f(X, E, dX)⟩ = ⟨L²_f(Xᵀ, Eᵀ, G), dX⟩"""
+    x, e = node.args
+    if i == 1:
+        return matfn(node.fn, _t(x), G, exponent=node.exponent)
+    return matfn(FRECHET2[node.fn], _t(x), _t(e), G, exponent=node.exponent)
+
+
+@rule("L2_exp", "L2_log", "L2_sqrt", "L2_pow")
+def frechet2(node, G, i):
+    """L²_f(X, P, Q) is bilinear and symmetric in P, Q, with ⟨G, L²_f(X, P, Q)⟩ =
+    ⟨L²_f(Xᵀ, G, Qᵀ), P⟩ = ⟨L²_f(Xᵀ, Pᵀ, G), Q⟩; third derivatives in X are not given"""
+    x, p, q = node.args
+    if i == 0:
+        raise UnsupportedError("third derivatives of matrix functions (the derivative of "
+                               f"{node.fn} in its first argument) are not supported")
+    if i == 1:
+        return matfn(node.fn, _t(x), G, _t(q), exponent=node.exponent)
+    return matfn(node.fn, _t(x), _t(p), G, exponent=node.exponent)
+
+
+# Cholesky factor ---------------------------------------------------------------------------------
+
+@rule("chol")
+def chol(node, G, i):
+    """A = LLᵀ: dL = L Φ(L⁻¹ dA L⁻ᵀ), Φ = lower triangle with half the diagonal (self-adjoint),
+    so the cotangent is sym(L⁻ᵀ Φ(LᵀG) L⁻¹)"""
+    L = node
+    inv = B.inverse(L)
+    return _sym(B.mul(_t(inv), matfn("tril_half", B.mul(_t(L), G)), inv))
+
+
+@rule("tril_half")
+def tril_half(node, G, i):
+    """Φ(M) = M ⊙ (strictly lower ones + ½I) is linear and self-adjoint: the cotangent is Φ(G)"""
+    return matfn("tril_half", G)
+
+
+# Eigenvalues of a symmetric matrix -------------------------------------------------------------
+
+@rule("eigvals")
+def eigvals(node, G, i):
+    """dλᵢ = vᵢᵀ dS vᵢ for simple eigenvalues: the cotangent is V diag(G) Vᵀ, V = eigvecs(S)"""
+    V = matfn("eigvecs", node.args[0])
+    return B.mul(V, B.diag_mat(G), _t(V))
+
+
+@rule("lambda_max", "lambda_min")
+def extreme_eigenvalue(node, G, i):
+    """dλ = vᵀ dS v for a simple eigenvalue with unit eigenvector v: ∂λ/∂S = vvᵀ"""
+    v = matfn("eigvec_max" if node.fn == "lambda_max" else "eigvec_min", node.args[0])
+    return B.mul(G, v, _t(v))
+
+
+@rule("eigvec_max", "eigvec_min")
+def extreme_eigenvector(node, G, i):
+    """dv = (λI − S)⁺ dS v for a simple eigenvalue λ (unit v, vᵀdv = 0), so the cotangent is
+    sym((λI − S)⁺ G vᵀ); (λI − S)⁺ is eigres_max(S) or eigres_min(S)"""
+    res = matfn("eigres_max" if node.fn == "eigvec_max" else "eigres_min", node.args[0])
+    return _sym(B.mul(res, G, _t(node)))
+
+
+# Singular values ---------------------------------------------------------------------------------
+
+@rule("svdvals")
+def svdvals(node, G, i):
+    """dσᵢ = uᵢᵀ dA vᵢ for distinct nonzero singular values: the cotangent is U diag(G) Vᵀ"""
+    a = node.args[0]
+    return B.mul(matfn("svd_U", a), B.diag_mat(G), _t(matfn("svd_V", a)))
+
+
+@rule("sigma_max")
+def sigma_max(node, G, i):
+    """d‖A‖₂ = d σ_max = u₁ᵀ dA v₁ for a simple largest singular value: ∂σ_max/∂A = u₁v₁ᵀ"""
+    a = node.args[0]
+    return B.mul(G, matfn("svd_u1", a), _t(matfn("svd_v1", a)))
+
+
+@rule("nuclear")
+def nuclear(node, G, i):
+    """d‖A‖_* = tr(Uᵀ dA V) for A of full rank: ∂‖A‖_*/∂A = UVᵀ (thin SVD)"""
+    a = node.args[0]
+    return B.mul(G, matfn("svd_U", a), _t(matfn("svd_V", a)))
+
+
+# Forward vec-Jacobians (Hessians through these functions) ---------------------------------------
+
+# Functions whose cotangent is built from nodes that have vec rules: their vec-Jacobian is the
+# transpose of the Jacobian of that cotangent with respect to G (the cotangent is linear in G).
+_VEC_BY_ADJOINT = ("solve", "pinv", "eigvals", "lambda_max", "lambda_min", "eigvec_max",
+                   "eigvec_min", "svdvals", "sigma_max", "nuclear")
+
+
+@vec_rule(E.MatFn)
+def vec_matrix_function(node, Js):
+    """d vec f(A) = J d vec(A), with Jᵀ = ∂ vec(cotangent of A)/∂ vec(G)ᵀ for the adjoint rule"""
+    from .vecrules import forward
+    if node.fn not in _VEC_BY_ADJOINT:
+        raise UnsupportedError(f"a Jacobian or Hessian through {node.fn}(·) with respect to a "
+                               "vector or matrix is not supported (it needs the Kronecker form of "
+                               "its Fréchet derivative)", span=node.span,
+                               hint="second derivatives with respect to a scalar are supported")
+    G = E.Sym("∂G", node.shape)
+    terms = []
+    for i, J in enumerate(Js):
+        if J is None:
+            continue
+        local = forward(MATFN_RULES[node.fn](node, G, i), G)
+        terms.append(B.mul(_t(local), J))
+    return B.add(*terms)
+
+
+# Assumptions ------------------------------------------------------------------------------------
+
+def assumptions(*trees) -> list[str]:
+    """The sentences under which results built from these trees hold, in order of appearance:
+    invertible, full rank, simple eigenvalues, no eigenvalue on the closed negative axis…"""
+    out: list[str] = []
+    seen: set = set()
+    stack = list(reversed(trees))
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if type(n) is E.MatFn:
+            for template in MATRIX_FUNCTIONS[n.fn].assumptions:
+                sentence = fill(template, [show(n.args[0])])
+                if sentence not in out:
+                    out.append(sentence)
+        stack.extend(reversed(n.children))
+    return out
