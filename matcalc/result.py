@@ -107,6 +107,15 @@ class Result(Derivation):
         return cls(**{f.name: getattr(found, f.name) for f in fields(found)})
 
     @property
+    def assumptions(self) -> list[str]:
+        """The conditions under which this result holds, as sentences (simple eigenvalues,
+        full rank, an invertible matrix, no eigenvalue on the closed negative axis for logm…);
+        empty when it holds wherever the function is defined. evaluate() raises DomainError
+        at values where one fails."""
+        from .calculus.matfuncs import assumptions
+        return assumptions(self.function, self.node)
+
+    @property
     def notes(self) -> list:
         """What was assumed in reading the formula (names taken as scalars or split into
         letters, broadcasts) and why the result is not a gradient, if it is not."""
@@ -250,6 +259,8 @@ class Result(Derivation):
         f = self.checked_function if self.checked_function is not None else self.function
         steps = explain(f, self.variable, self, ctx, function)
         steps.lang, steps.style = lang, style
+        from .explain.steps import Step
+        steps.extend(Step("assume", {"text": a}) for a in self.assumptions)
         return steps
 
     @property
@@ -262,10 +273,12 @@ class Result(Derivation):
     @property
     @deep
     def rule_steps(self) -> list[StepView]:
-        return StepList(StepView(s.rule, to_unicode(s.node), fmt_shape(s.node.shape),
-                         to_unicode(s.incoming), to_unicode(s.child),
-                         fmt_shape(s.child.shape), to_unicode(s.outgoing))
-                for s in self.raw_steps)
+        steps = StepList(StepView(s.rule, to_unicode(s.node), fmt_shape(s.node.shape),
+                                  to_unicode(s.incoming), to_unicode(s.child),
+                                  fmt_shape(s.child.shape), to_unicode(s.outgoing))
+                         for s in self.raw_steps)
+        steps.extend(f"assuming {a}" for a in self.assumptions)
+        return steps
 
     # numbers ------------------------------------------------------------------------------
     @deep
@@ -282,6 +295,8 @@ class Result(Derivation):
             found[symbol(k)] = int(v)
         limit_entries([self.node], found, "evaluating the result")
         out = evaluate_tree(self.node, env, found, strict=True)
+        if self.assumptions:       # a matrix function of f undefined here (logm of −I): say so
+            evaluate_tree(self.function, env, found, strict=True)
         if self.kind == "tensor":            # T[i, j, k, l] = ∂F_ij/∂X_kl
             src = self.source
             fs = tuple(int(d.subs(found)) if d.free_symbols else int(d) for d in src.shape)

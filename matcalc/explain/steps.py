@@ -34,6 +34,7 @@ TEMPLATES = {
     "simplify": {"en": "simplify ({rule}): {before}  →  {after}",
                  "zh": "化简（{rule}）：{before}  →  {after}"},
     "result": {"en": "result: {d} = {expr}  ({shape})", "zh": "结果：{d} = {expr}（{shape}）"},
+    "assume": {"en": "assuming {text}", "zh": "假设 {text}"},
 }
 
 
@@ -122,7 +123,7 @@ class Step:
         out = []
         for literal, name, _, _ in string.Formatter().parse(TEMPLATES[self.kind][lang]):
             words = [literal] if literal else []
-            if name in ("rule", "names") or (name and values[name] in ("scalar", "标量")):
+            if name in ("rule", "names", "text") or (name and values[name] in ("scalar", "标量")):
                 words.append(values[name])
                 name = None
             for w in words:

@@ -245,7 +245,7 @@ def _shape_like(n, vals):
 def _domain(n, why: str):
     text = show(n)
     text = text if len(text) <= 60 else text[:59] + "…"
-    raise DomainError(f"undefined at these values: {text} needs "
+    raise DomainError(f"undefined at these values: {text} assumes that "
                       f"{_needs(n)}, and {why}")
 
 

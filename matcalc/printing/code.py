@@ -431,6 +431,10 @@ class CodePrinter:
     def _vec(self, n):
         return f"{self.arr(n.arg, _POW)}.T.reshape(-1, 1)", _ATOM
 
+    def _matfn(self, n):
+        from .matfn_code import matfn_code
+        return matfn_code(self, n), _ATOM
+
 
 def generate(result, backend: str = "numpy", sizes: dict | None = None,
              name: str | None = None, value: bool = True) -> str:
@@ -450,6 +454,9 @@ def generated(result, backend="numpy", sizes=None, name=None, value=True):
     names = Names({fname})
     params, prologue = bind(p, names, args, [f, d], sizes)
     lines = [HEADER[backend].rstrip("\n"), "", ""]
+    from .matfn_code import IMPORTS, uses_matfn
+    if IMPORTS[backend] and uses_matfn([f, d]):          # expm, solve, …: scipy.linalg
+        lines.insert(1, IMPORTS[backend])
     lines.append(f"def {fname}({', '.join(params)}):")
     what = result.kind
     if result.kind == "tensor":

@@ -1,0 +1,124 @@
+"""Generated code for the matrix functions (core/functions.py): NumPy with scipy.linalg, and
+jax.scipy.linalg / torch.linalg where those libraries have the function.
+
+Templates take the arguments' code as {0}, {1}, … and the exponent as {p}; an argument used
+twice goes through a lambda so that it is computed once. Scalar results are 1×1 arrays, as
+every scalar is in the generated code. A function a backend lacks raises UnsupportedError.
+"""
+from __future__ import annotations
+
+from ..core.errors import UnsupportedError
+
+# f([[X, E], [0, X]]) has L_f(X, E) as its upper right block (Higham, Functions of Matrices, 3.6)
+_BLOCK2 = "(lambda x, e: {f}({m}.block([[x, e], [{m}.zeros_like(x), x]]))[:x.shape[0], x.shape[0]:])({0}, {1})"
+_BLOCK3 = ("(lambda x, a, b: (lambda z: {f}({m}.block([[x, a, z], [z, x, b], [z, z, x]]))"
+           "[:x.shape[0], 2 * x.shape[0]:] + {f}({m}.block([[x, b, z], [z, x, a], [z, z, x]]))"
+           "[:x.shape[0], 2 * x.shape[0]:])({m}.zeros_like(x)))({0}, {1}, {2})")
+_EIGRES_MAX = "(lambda w, v: (v[:, :-1] / (w[-1] - w[:-1])) @ v[:, :-1].T)(*{m}.linalg.eigh({0}))"
+_EIGRES_MIN = "(lambda w, v: (v[:, 1:] / (w[0] - w[1:])) @ v[:, 1:].T)(*{m}.linalg.eigh({0}))"
+_SYMPART = "(lambda s: (s + s.T) / 2)({0})"
+_TRIL_HALF = "(lambda t: {m}.tril(t, -1) + {m}.diag({m}.diag(t)) / 2)({0})"
+
+_NUMPY_F = {"expm": "scipy.linalg.expm", "logm": "(lambda y: np.real(scipy.linalg.logm(y)))",
+            "sqrtm": "(lambda y: np.real(scipy.linalg.sqrtm(y)))",
+            "powm": "(lambda y: np.real(scipy.linalg.fractional_matrix_power(y, {p})))"}
+
+COMMON = {      # the same text in every backend, {m} is np, jnp or torch
+    "solve": "{m}.linalg.solve({0}, {1})",
+    "pinv": "{m}.linalg.pinv({0})",
+    "eigvals": "{m}.linalg.eigvalsh({0}).reshape(-1, 1)",
+    "eigvecs": "{m}.linalg.eigh({0})[1]",
+    "lambda_max": "{m}.linalg.eigvalsh({0})[-1:].reshape(1, 1)",
+    "lambda_min": "{m}.linalg.eigvalsh({0})[:1].reshape(1, 1)",
+    "eigvec_max": "{m}.linalg.eigh({0})[1][:, -1:]",
+    "eigvec_min": "{m}.linalg.eigh({0})[1][:, :1]",
+    "eigres_max": _EIGRES_MAX,
+    "eigres_min": _EIGRES_MIN,
+    "tril_half": _TRIL_HALF,
+}
+NUMPY = {
+    **COMMON,
+    "chol": "np.linalg.cholesky(" + _SYMPART + ")",
+    "expm": "scipy.linalg.expm({0})",
+    "logm": "np.real(scipy.linalg.logm({0}))",
+    "sqrtm": "np.real(scipy.linalg.sqrtm({0}))",
+    "powm": "np.real(scipy.linalg.fractional_matrix_power({0}, {p}))",
+    "L_exp": "scipy.linalg.expm_frechet({0}, {1}, compute_expm=False)",
+    "L_log": _BLOCK2.replace("{f}", _NUMPY_F["logm"]),
+    "L_sqrt": _BLOCK2.replace("{f}", _NUMPY_F["sqrtm"]),
+    "L_pow": _BLOCK2.replace("{f}", _NUMPY_F["powm"]),
+    "L2_exp": _BLOCK3.replace("{f}", _NUMPY_F["expm"]),
+    "L2_log": _BLOCK3.replace("{f}", _NUMPY_F["logm"]),
+    "L2_sqrt": _BLOCK3.replace("{f}", _NUMPY_F["sqrtm"]),
+    "L2_pow": _BLOCK3.replace("{f}", _NUMPY_F["powm"]),
+    "svdvals": "np.linalg.svd({0}, compute_uv=False).reshape(-1, 1)",
+    "svd_U": "np.linalg.svd({0}, full_matrices=False)[0]",
+    "svd_V": "np.linalg.svd({0}, full_matrices=False)[2].T",
+    "svd_u1": "np.linalg.svd({0}, full_matrices=False)[0][:, :1]",
+    "svd_v1": "np.linalg.svd({0}, full_matrices=False)[2][:1].T",
+    "sigma_max": "np.reshape(np.linalg.norm({0}, 2), (1, 1))",
+    "nuclear": "np.reshape(np.linalg.norm({0}, 'nuc'), (1, 1))",
+}
+JAX = {
+    **COMMON,
+    "chol": "jnp.linalg.cholesky(" + _SYMPART + ")",
+    "expm": "jax.scipy.linalg.expm({0})",
+    "L_exp": "jax.scipy.linalg.expm_frechet({0}, {1}, compute_expm=False)",
+    "L2_exp": _BLOCK3.replace("{f}", "jax.scipy.linalg.expm"),
+    "svdvals": "jnp.linalg.svd({0}, compute_uv=False).reshape(-1, 1)",
+    "svd_U": "jnp.linalg.svd({0}, full_matrices=False)[0]",
+    "svd_V": "jnp.linalg.svd({0}, full_matrices=False)[2].T",
+    "svd_u1": "jnp.linalg.svd({0}, full_matrices=False)[0][:, :1]",
+    "svd_v1": "jnp.linalg.svd({0}, full_matrices=False)[2][:1].T",
+    "sigma_max": "jnp.reshape(jnp.linalg.norm({0}, 2), (1, 1))",
+    "nuclear": "jnp.reshape(jnp.linalg.norm({0}, 'nuc'), (1, 1))",
+}
+TORCH = {
+    **{k: v.replace(".T)(*", ".mT)(*") for k, v in COMMON.items()},
+    "chol": "torch.linalg.cholesky(" + _SYMPART + ")",
+    "expm": "torch.linalg.matrix_exp({0})",
+    "L_exp": _BLOCK2.replace("{f}", "torch.linalg.matrix_exp").replace(
+        "{m}.block([[x, e], [{m}.zeros_like(x), x]])",
+        "torch.cat([torch.cat([x, e], 1), torch.cat([torch.zeros_like(x), x], 1)], 0)"),
+    "svdvals": "torch.linalg.svdvals({0}).reshape(-1, 1)",
+    "svd_U": "torch.linalg.svd({0}, full_matrices=False)[0]",
+    "svd_V": "torch.linalg.svd({0}, full_matrices=False)[2].mT",
+    "svd_u1": "torch.linalg.svd({0}, full_matrices=False)[0][:, :1]",
+    "svd_v1": "torch.linalg.svd({0}, full_matrices=False)[2][:1].mT",
+    "sigma_max": "torch.linalg.matrix_norm({0}, 2).reshape(1, 1)",
+    "nuclear": "torch.linalg.matrix_norm({0}, 'nuc').reshape(1, 1)",
+}
+TEMPLATES = {"numpy": NUMPY, "jax": JAX, "torch": TORCH}
+IMPORTS = {"numpy": "import scipy.linalg", "jax": "import jax.scipy.linalg", "torch": ""}
+
+
+def matfn_code(printer, node) -> str:
+    """The code of a MatFn node for the printer's backend."""
+    import re
+    table = TEMPLATES[printer.backend]
+    template = table.get(node.fn)
+    if template is None:
+        have = ", ".join(sorted(k for k in NUMPY if k in table))
+        raise UnsupportedError(f"{node.fn} has no {printer.backend} form in generated code; use "
+                               f"the numpy backend (scipy.linalg)", hint=f"{printer.backend} "
+                               f"has: {have}")
+    args = [printer.arr(a) for a in node.args]
+    p = repr(float(node.exponent)) if node.exponent is not None else ""
+    mod = printer.mod
+    return re.sub(r"\{(\d|p|m)\}", lambda k: mod if k.group(1) == "m" else p
+                  if k.group(1) == "p" else args[int(k.group(1))], template)
+
+
+def uses_matfn(nodes) -> bool:
+    """Whether any of the trees holds a matrix function (the code then imports its library)."""
+    from ..core import expr as E
+    stack, seen = list(nodes), set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if type(n) is E.MatFn:
+            return True
+        stack.extend(n.children)
+    return False
