@@ -370,10 +370,6 @@ FAILURES = [
 
 # Failure points matcalc does not report yet (in the findings file): id → reason.
 UNREPORTED: dict[str, str] = {
-    "logm-trace-negative-eigenvalue": "matcalc bug: the gradient X⁻ᵀ of tr(logm(X)) evaluates "
-                                      "silently where logm(X) is undefined",
-    "logm-trace-spd-negative-eigenvalue": "matcalc bug: the gradient X⁻¹ of tr(logm(X)) "
-                                          "evaluates silently where logm(X) is undefined",
     "pinv-rank-deficient": "matcalc bug: no error or warning for the derivative of pinv where "
                            "the rank drops",
 }
@@ -412,3 +408,93 @@ def test_assumption_points_are_what_they_claim():
     with pytest.raises(np.linalg.LinAlgError):
         np.linalg.cholesky(NEGATIVE)
     assert np.max(np.abs(NOT_SYMMETRIC - NOT_SYMMETRIC.T)) > 0.4
+
+
+# Assumptions stated in the result ----------------------------------------------------------------
+
+# Row → words one of r.assumptions must contain (case-insensitive), from the conditions the
+# literature's formula needs.
+STATED = {
+    "lambda-max": ("symmetric", "simple"),
+    "lambda-min": ("symmetric", "simple"),
+    "eigvals-vjp": ("symmetric", "distinct"),
+    "lambda-max-hvp": ("symmetric", "simple"),
+    "chol-vjp": ("positive definite",),
+    "gaussian-nll-cholesky": ("positive definite",),
+    "solve-matrix-vjp": ("invertible",),
+    "backslash-trace": ("invertible",),
+    "least-squares-solve-matrix": ("invertible",),
+    "logm-trace-weighted": ("negative real axis",),
+    "log-euclidean-distance": ("negative real axis",),
+    "sqrtm-vjp": ("negative real axis",),
+    "half-power-vjp": ("negative real axis",),
+    "power-vjp": ("negative real axis",),
+    "pinv-trace-tall": ("full rank",),
+    "pinv-vjp": ("full rank",),
+    "sigma-max": ("simple",),
+    "spectral-norm-squared": ("simple",),
+    "nuclear-norm": ("distinct", "nonzero"),
+    "svdvals-vjp": ("distinct",),
+}
+_BY_ID = {r.id: r for r in ROWS}
+
+
+@pytest.mark.parametrize("row", _params([_BY_ID[i] for i in STATED]))
+def test_result_states_its_assumptions(row):
+    """r.assumptions names the conditions the closed form needs, and the steps print them."""
+    r = _matcalc(row)
+    said = " ".join(r.assumptions).lower()
+    for word in STATED[row.id]:
+        assert word in said, f"{row.id}: {word!r} not in {r.assumptions}"
+    steps = r.explain().render() if row.kind == "d1" else ""
+    for a in r.assumptions if row.kind == "d1" else ():
+        assert a in steps, f"{row.id}: the steps do not print the assumption {a!r}"
+
+
+# Generated code --------------------------------------------------------------------------------
+
+_NO_FORM = {"logm", "sqrtm", "X^(1/2)", "X^p"}   # no jax/torch form (only SciPy has these)
+
+
+def _gradient_rows():
+    return [r for r in ROWS if r.kind == "d1" and np.ndim(r.f(r.values())) == 0]
+
+
+def _codegen_params():
+    out = []
+    for backend in ("numpy", "torch", "jax"):
+        for r in _gradient_rows():
+            marks = list(_marks(r))
+            missing = sorted(set(r.needs) & _NO_FORM)
+            if backend != "numpy" and missing and not marks:
+                marks = [pytest.mark.xfail(strict=False, raises=matcalc.UnsupportedError,
+                                           reason=f"no {backend} form for {', '.join(missing)} "
+                                                  "in generated code (SciPy only)")]
+            out.append(pytest.param(backend, r, id=f"{backend}-{r.id}", marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("backend, row", _codegen_params())
+def test_generated_code_matches_table(backend, row):
+    """r.to_function(backend) gives the oracle's value and the closed-form gradient, shaped like
+    the variable (JAX computes in float32 unless x64 is switched on, hence its tolerance)."""
+    import inspect
+    if backend == "torch":
+        torch = pytest.importorskip("torch")
+        convert = lambda a: torch.tensor(np.asarray(a, dtype=float))  # noqa: E731
+    elif backend == "jax":
+        jnp = pytest.importorskip("jax.numpy")
+        convert = jnp.asarray
+    else:
+        convert = np.asarray
+    r = matcalc.derive(row.expr, wrt=row.wrt, shapes=row.shapes)
+    fn = r.to_function(backend)
+    values = row.values()
+    value, grad = fn(**{k: convert(values[k]) for k in inspect.signature(fn).parameters})
+    value, grad = np.asarray(value), np.asarray(grad)
+    want = row.closed(values)
+    assert value.shape == () and grad.shape == np.shape(want), (value.shape, grad.shape)
+    tol = 2e-5 if backend == "jax" else 1e-8
+    assert _rel(value, row.f(values)) < tol, f"{backend} value of {row.expr}"
+    got_s, want_s = _symmetrise(row, grad), _symmetrise(row, want)
+    assert _rel(got_s, want_s) < tol, f"{backend} gradient of {row.expr}: {r}"
