@@ -397,6 +397,22 @@ def fd_hessian(f, values, wrt, h=H2):
     return t.reshape(axes(x) + axes(x))
 
 
+def fd_mixed(f, values, x, y, h=H2):
+    """M[i, k] = ∂/∂y_k (∂f/∂x_i) for vectors x and y, by nested central differences."""
+    cols = []
+    for _, e in _directions(values[y]):
+        plus = fd_derivative(f, _shift(values, y, h * e), x, h)
+        minus = fd_derivative(f, _shift(values, y, -h * e), x, h)
+        cols.append((plus - minus).reshape(-1) / (2 * h))
+    return np.stack(cols, axis=-1).reshape(axes(values[x]) + axes(values[y]))
+
+
+def fd_directional(f, values, wrt, u, h=H1):
+    """d/dt f(x + t u) at t = 0 (a JVP), by central differences."""
+    return (np.asarray(f(_shift(values, wrt, h * u)), dtype=float)
+            - np.asarray(f(_shift(values, wrt, -h * u)), dtype=float)) / (2 * h)
+
+
 # Rows --------------------------------------------------------------------------------------------
 
 @dataclass
@@ -408,7 +424,8 @@ class Row:
     source: str
     point: dict               # name -> generator(rng)
     f: Callable               # values -> float or 2-D array (the ORIGINAL function)
-    kind: str                 # "d1" derivative, "d2" second derivative, "vjp", "hvp"
+    kind: str                 # "d1" derivative, "d2" second derivative, "vjp", "hvp",
+    #                           "mixed" (∂/∂y ∂f/∂x for wrt "x,y")
     closed: Callable | None   # d1/d2: values -> array; vjp/hvp: (values, G/U) -> array
     needs: tuple = ()         # the new functions the row uses
     sym: bool = False         # compare in symmetric directions only (see module docstring)
@@ -420,7 +437,7 @@ class Row:
 
     @property
     def order(self):
-        return 2 if self.kind in ("d2", "hvp") else 1
+        return 2 if self.kind in ("d2", "hvp", "mixed") else 1
 
     @property
     def seed(self):
@@ -432,6 +449,8 @@ class Row:
 
     def direction(self, values, seed_offset=0):
         """A cotangent (vjp: the function's shape) or a direction (hvp: the variable's)."""
+        if self.kind not in ("vjp", "hvp"):
+            return None
         rng = np.random.default_rng(self.seed + 7919 + seed_offset)
         like = self.f(values) if self.kind == "vjp" else values[self.wrt]
         d = rng.normal(size=np.shape(like))
@@ -934,3 +953,69 @@ row("svdvals-squared", "‖svdvals(A)‖^2", "A", "A: p×n",
     "Σσ_i² = ‖A‖_F², ∇ = 2A",
     {"A": gen_rank("p", "n")}, lambda v: fro2(svdvals(v["A"])), "d1", lambda v: 2 * v["A"],
     ["svdvals"])
+
+# mixed second derivatives ∂/∂y (∂f/∂x) -------------------------------------------------------------
+
+row("expm-bilinear-mixed", "a^T expm(X) b", "a,b", "a: n, b: n, X: n×n",
+    "∂f/∂a = e^X b, so ∂/∂b ∂f/∂a = e^X (Higham ch. 10)",
+    {"a": gen_vec("n"), "b": gen_vec("n"), "X": gen_general("n")},
+    lambda v: scal(v["a"].T @ expm(v["X"]) @ v["b"]), "mixed", lambda v: expm(v["X"]), ["expm"])
+row("solve-bilinear-mixed", "x^T solve(A, y)", "x,y", "A: n×n, x: n, y: n",
+    "Cookbook §2.4 (xᵀBy with B = A⁻¹): ∂/∂y ∂f/∂x = A⁻¹",
+    {"A": gen_invertible("n"), "x": gen_vec("n"), "y": gen_vec("n")},
+    lambda v: scal(v["x"].T @ solve(v["A"], v["y"])), "mixed", lambda v: _inv(v["A"]),
+    ["solve"])
+row("generalised-least-squares-mixed", "(y − X β)^T solve(Σ, y − X β)", "β,y",
+    "X: m×n, β: n, y: m, Σ: m×m spd",
+    "GLS: ∇_β = −2XᵀΣ⁻¹(y − Xβ), so ∂/∂y ∇_β = −2XᵀΣ⁻¹",
+    {"X": gen_general("m", "n", 1.0), "β": gen_vec("n"), "y": gen_vec("m"), "Σ": gen_spd("m")},
+    lambda v: scal((v["y"] - v["X"] @ v["β"]).T @ solve(v["Σ"], v["y"] - v["X"] @ v["β"])),
+    "mixed", lambda v: -2 * v["X"].T @ _inv(v["Σ"]), ["solve"])
+
+# LaTeX spellings (the same identities, written as LaTeX) -------------------------------------------
+
+row("lambda-max-latex", r"\lambda_{\max}(S)", "S", "S: n×n symmetric",
+    "MN Thm 8.9: ∇λ_max = vvᵀ",
+    {"S": gen_symmetric("n")}, lambda v: scal(eigvals(v["S"])[-1, 0]), "d1",
+    lambda v: eigpair(v["S"], -1)[1] @ eigpair(v["S"], -1)[1].T, ["λ_max"])
+row("lambda-min-latex", r"\lambda_{\min}(S)", "S", "S: n×n symmetric",
+    "MN Thm 8.9: ∇λ_min = v₁v₁ᵀ",
+    {"S": gen_symmetric("n")}, lambda v: scal(eigvals(v["S"])[0, 0]), "d1",
+    lambda v: eigpair(v["S"], 0)[1] @ eigpair(v["S"], 0)[1].T, ["λ_min"])
+row("sigma-max-latex", r"\sigma_{\max}(A)", "A", "A: m×n",
+    "Giles §3.2: ∇σ_max = u₁v₁ᵀ",
+    {"A": gen_rank("m", "n")}, lambda v: scal(svdvals(v["A"])[0, 0]), "d1",
+    lambda v: _svd(v["A"])[0][:, :1] @ _svd(v["A"])[2][:, :1].T, ["σ_max"])
+row("nuclear-norm-latex", r"\|A\|_*", "A", "A: p×n",
+    "CandesRecht: ∇‖A‖_* = UVᵀ",
+    {"A": gen_rank("p", "n")}, lambda v: scal(np.sum(svdvals(v["A"]))), "d1",
+    lambda v: _svd(v["A"])[0] @ _svd(v["A"])[2].T, ["‖·‖_*"])
+row("spectral-norm-squared-latex", r"\|W\|_2^2", "W", "W: m×n",
+    "YoshidaMiyato: ∇‖W‖₂² = 2σ₁u₁v₁ᵀ",
+    {"W": gen_rank("m", "n")}, lambda v: scal(svdvals(v["W"])[0, 0]) ** 2, "d1",
+    lambda v: 2 * scal(svdvals(v["W"])[0, 0]) * _svd(v["W"])[0][:, :1]
+    @ _svd(v["W"])[2][:, :1].T, ["‖·‖₂"])
+row("expm-trace-latex", r"\operatorname{tr}(\operatorname{expm}(X))", "X", "X: n×n",
+    "Higham §3.2: ∇ tr expm(X) = expm(X)ᵀ",
+    {"X": gen_general("n")}, lambda v: tr(expm(v["X"])), "d1", lambda v: expm(v["X"]).T,
+    ["expm"])
+row("half-power-latex", r"\operatorname{tr}(A X^{1/2})", "X", "A: n×n, X: n×n spd",
+    "Higham §6.1: ∇ = L_sqrt(Xᵀ, Aᵀ)",
+    {"A": gen_general("n", scale=1.0), "X": gen_spd("n")},
+    lambda v: tr(v["A"] @ sqrtm(v["X"])), "d1", lambda v: L_sqrt(v["X"].T, v["A"].T),
+    ["X^(1/2)"])
+row("backslash-latex", r"\operatorname{tr}(C (A \backslash B))", "A",
+    "A: n×n, B: n×p, C: p×n",
+    "Cookbook §2.2: ∇ = −(A⁻¹BCA⁻¹)ᵀ",
+    {"A": gen_invertible("n"), "B": gen_general("n", "p", 1.0),
+     "C": gen_general("p", "n", 1.0)},
+    lambda v: tr(v["C"] @ solve(v["A"], v["B"])), "d1",
+    lambda v: -(_inv(v["A"]) @ v["B"] @ v["C"] @ _inv(v["A"])).T, ["\\"])
+row("gaussian-nll-cholesky-latex",
+    r"\frac{1}{2}\|\operatorname{solve}(\operatorname{chol}(\Sigma), x)\|^2"
+    r" + \operatorname{sum}(\log(\operatorname{diag}(\operatorname{chol}(\Sigma))))", "Σ",
+    "Σ: n×n spd, x: n",
+    "Rasmussen §2.2, A.4: ∇_Σ = ½Σ⁻¹ − ½Σ⁻¹xxᵀΣ⁻¹",
+    {"Σ": gen_spd("n"), "x": gen_vec("n")}, _nll, "d1",
+    lambda v: 0.5 * _inv(v["Σ"]) - 0.5 * _inv(v["Σ"]) @ v["x"] @ v["x"].T @ _inv(v["Σ"]),
+    ["chol", "solve"], sym=True)

@@ -98,6 +98,8 @@ def _fd(row, values, d):
         return O.fd_vjp(row.f, values, row.wrt, d)
     if row.kind == "hvp":
         return O.fd_hvp(row.f, values, row.wrt, d)
+    if row.kind == "mixed":
+        return O.fd_mixed(row.f, values, *row.wrt.split(","))
     return O.fd_hessian(row.f, values, row.wrt)
 
 
@@ -134,7 +136,7 @@ def test_table_is_large_and_cited():
     assert sum(r.kind == "vjp" for r in ROWS) >= 8
     for r in ROWS:
         assert r.source and r.needs, r.id
-        assert r.kind in ("d1", "d2", "vjp", "hvp"), r.id
+        assert r.kind in ("d1", "d2", "vjp", "hvp", "mixed"), r.id
 
 
 def test_every_dimension_name_has_its_own_size():
@@ -218,6 +220,8 @@ def _matcalc(row):
         return matcalc.vjp(row.expr, row.wrt, cotangent=_names(row), shapes=row.shapes)
     if row.kind == "hvp":
         return matcalc.hvp(row.expr, row.wrt, vector=_names(row), shapes=row.shapes)
+    if row.kind == "mixed":
+        return matcalc.derive(row.expr, wrt=tuple(row.wrt.split(",")), shapes=row.shapes)
     return matcalc.derive(row.expr, wrt=row.wrt, shapes=row.shapes, order=row.order)
 
 
