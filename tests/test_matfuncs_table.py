@@ -502,3 +502,91 @@ def test_generated_code_matches_table(backend, row):
     assert _rel(value, row.f(values)) < tol, f"{backend} value of {row.expr}"
     got_s, want_s = _symmetrise(row, grad), _symmetrise(row, want)
     assert _rel(got_s, want_s) < tol, f"{backend} gradient of {row.expr}: {r}"
+
+
+# JVPs and read-back -------------------------------------------------------------------------------
+
+def _jvp_rows():
+    return [r for r in ROWS if r.kind == "vjp"]
+
+
+@pytest.mark.parametrize("row", _params(_jvp_rows()))
+def test_matcalc_jvp_matches_table(row):
+    """matcalc.jvp of each non-scalar function: against the directional difference of the
+    original, and against the closed-form VJP by duality ⟨G, J[U]⟩ = ⟨J*[G], U⟩."""
+    values = row.values()
+    x = values[row.wrt]
+    vector = np.shape(x)[1] == 1
+    name = "u" if vector else "U"
+    rng = np.random.default_rng(row.seed + 31)
+    u = rng.normal(size=np.shape(x))
+    if row.sym:
+        u = O.sym(u)
+    r = matcalc.jvp(row.expr, row.wrt, tangent=name, shapes=row.shapes)
+    got = r.evaluate({**values, name: u})
+    fd = O.fd_directional(row.f, values, row.wrt, u)
+    _same_shape(got, fd, f"{row.id}: {r}")
+    assert _rel(got, fd) < row.fd_tol, f"{row.id}: jvp {r} vs finite differences"
+    g = row.direction(values)
+    lhs = float(np.sum(g * got))
+    rhs = float(np.sum(row.closed(values, g) * u))
+    assert abs(lhs - rhs) < 1e-7 * max(1.0, abs(rhs)), f"{row.id}: ⟨G, J[U]⟩ ≠ ⟨J*[G], U⟩"
+
+
+_NAME_OF_SIZE = {v: k for k, v in SIZES.items()}     # sizes are distinct, so this inverts
+
+
+def _declare(name, array):
+    """A declaration for a direction from its concrete shape (sizes → their names)."""
+    rows, cols = np.shape(array)
+    spec = _NAME_OF_SIZE[rows] if cols == 1 else f"{_NAME_OF_SIZE[rows]}×{_NAME_OF_SIZE[cols]}"
+    return f"{name}: {spec}"
+
+
+# Printed forms that do not read back (reported in the findings file): id → (why, exception).
+_GLUED = "matcalc bug: str(r) glues a letter to a helper call ({}), which reads as one name"
+NO_READ_BACK: dict[str, tuple[str, type]] = {
+    "lambda-max-gram": (_GLUED.format("2Aeigvec_max(…)"), matcalc.ParseError),
+    "lambda-max-gram-hvp": (_GLUED.format("Ueigvec_max(…)"), matcalc.ParseError),
+    "spectral-norm-penalty": (_GLUED.format("λsvd_u1(…)"), matcalc.ParseError),
+    "nuclear-regularised-fit": (_GLUED.format("λsvd_U(…)"), matcalc.ParseError),
+    "svdvals-tensor": ("matcalc bug: the sizes min(m,n) of 𝟙 and I inside ⊗ are not printed",
+                       matcalc.ShapeError),
+}
+
+
+def _read_back_params():
+    out = []
+    for r in ROWS:
+        marks = list(_marks(r))
+        if r.id in NO_READ_BACK and not any(m.kwargs.get("raises") is matcalc.UnsupportedError
+                                            for m in marks):
+            why, exc = NO_READ_BACK[r.id]
+            marks = [pytest.mark.xfail(strict=False, raises=exc, reason=why)]
+        out.append(pytest.param(r, id=r.id, marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("row", _read_back_params())
+def test_printed_result_reads_back(row):
+    """str(r), r.text and r.latex parse back, with the row's shapes, to the same function."""
+    from matcalc.core.dims import symbol
+    from matcalc.numeric.evaluate import evaluate_tree
+    r = _matcalc(row)
+    shapes = row.shapes
+    values = row.values()
+    env = {k: np.asarray(v, dtype=float).reshape(np.shape(v) or (1, 1)) for k, v in values.items()}
+    if row.kind in ("vjp", "hvp"):
+        name = _names(row)
+        d = np.asarray(row.direction(values), dtype=float)
+        if "min(" not in str(matcalc.parse(row.expr, shapes=row.shapes).shape):
+            shapes += ", " + _declare(name, d)   # (a size min(p,n) has no spelling: inferred)
+        env[name] = d
+    sizes = {symbol(k): v for k, v in SIZES.items()}
+    want = evaluate_tree(r.node, env, sizes, strict=True)
+    for form in (str(r), r.text, r.latex):
+        tree = matcalc.parse(form, shapes=shapes)
+        got = evaluate_tree(tree, env, sizes, strict=True)
+        assert got.shape == want.shape, f"{row.id}: {form!r} reads back as {got.shape}"
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-11,
+                                   err_msg=f"{row.id}: {form!r} reads back differently")
