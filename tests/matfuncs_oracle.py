@@ -389,11 +389,18 @@ def fd_hvp(f, values, wrt, u, h=H2):
 
 
 def fd_hessian(f, values, wrt, h=H2):
-    """T[i, j, k, l] = ∂²f/∂X_ij∂X_kl (n×n for a vector) by nested central differences."""
+    """T[i, j, k, l] = ∂²f/∂X_ij∂X_kl (n×n for a vector) by nested central differences (each
+    pair of entries once: the difference quotient is symmetric in them)."""
     x = values[wrt]
-    dirs = _directions(x)
-    cols = [fd_hvp(f, values, wrt, e, h) for _, e in dirs]
-    t = np.stack(cols, axis=-1)
+    dirs = [e for _, e in _directions(x)]
+    k = len(dirs)
+    t = np.zeros((k, k))
+    for a in range(k):
+        for b in range(a, k):
+            s = 0.0
+            for sa, sb, sign in ((1, 1, 1), (1, -1, -1), (-1, 1, -1), (-1, -1, 1)):
+                s += sign * f(_shift(values, wrt, sa * h * dirs[a] + sb * h * dirs[b]))
+            t[a, b] = t[b, a] = s / (4 * h * h)
     return t.reshape(axes(x) + axes(x))
 
 

@@ -91,7 +91,18 @@ def _closed(row, values, d):
     return row.closed(values, d) if row.kind in ("vjp", "hvp") else row.closed(values)
 
 
+_FD_CACHE: dict = {}
+
+
 def _fd(row, values, d):
+    """Finite differences of the original function for a row at its own point (cached: the
+    point and the direction are fixed by the row's seed)."""
+    if row.id not in _FD_CACHE:
+        _FD_CACHE[row.id] = _fd_uncached(row, values, d)
+    return _FD_CACHE[row.id]
+
+
+def _fd_uncached(row, values, d):
     if row.kind == "d1":
         return O.fd_derivative(row.f, values, row.wrt)
     if row.kind == "vjp":
