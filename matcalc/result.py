@@ -299,9 +299,9 @@ class Result(Derivation):
             evaluate_tree(self.function, env, found, strict=True)
         if self.kind == "tensor":            # T[i, j, k, l] = ∂F_ij/∂X_kl
             src = self.source
-            fs = tuple(int(d.subs(found)) if d.free_symbols else int(d) for d in src.shape)
-            xs = tuple(int(d.subs(found)) if d.free_symbols else int(d)
-                       for d in self.variable.shape)
+            from .numeric.evaluate import concrete_size          # min(m,n) of svdvals too
+            fs = tuple(concrete_size(d, found) for d in src.shape)
+            xs = tuple(concrete_size(d, found) for d in self.variable.shape)
             return vec_to_tensor(out, fs, xs, src.shape, self.variable.shape)
         if is_scalar(self.node.shape):
             return float(out[0, 0])

@@ -71,7 +71,9 @@ MALFORMED = [
     ("x·A", MN, ShapeError, "the inner product · needs two vectors", 1),
     ("1 + det(x)", None, ShapeError, "det needs a square matrix", 5),
     ("max(x)", None, ParseError, "`max` takes 2 arguments, got 1", 1),
-    ("‖X‖_2", MN, UnsupportedError, "spectral norm", 1),
+    # ‖X‖₂ of a matrix was refused until the spectral norm arrived; a precondition instead:
+    ("1 + λ_max(A + B)", MN, ShapeError, "needs a symmetric matrix", 5),
+    ("expm(X)", MN, ShapeError, "expm needs a square matrix", 1),
 ]
 
 BAD_SHAPES = [

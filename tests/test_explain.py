@@ -74,7 +74,8 @@ def test_every_step_kind_renders_in_every_style():
     seen = set()
     for expr, wrt, shapes in [("(Xθ − y)^T (Xθ − y)", "θ", "X: m×n, θ: n, y: m"),
                               ("sum(exp(A X + B))", "X", "A: m×k, X: k×n, B: m×n"),
-                              ("x^T A x", "x", "A: n×n, x: n")]:
+                              ("x^T A x", "x", "A: n×n, x: n"),
+                              ("cᵀ solve(A, b)", "b", "A: n×n, b: n, c: n")]:
         for step in derive(expr, wrt=wrt, shapes=shapes).explain():
             seen.add(step.kind)
             for lang in ("en", "zh"):

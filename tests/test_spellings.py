@@ -24,6 +24,10 @@ ML = "ML papers (common notation)"
 
 # (spelling, explicit form, shapes, source)
 SAME = [
+    # matrix functions (‖X‖₂ and A^0.5 of a matrix were refused before they existed)
+    ("‖X‖₂", "sigma_max(X)", "X: m×n", BV),
+    ("A^0.5", "sqrtm(A)", "A: n×n spd", ML),
+    ("A \\ b", "solve(A, b)", "A: n×n, b: n", NUMPY),
     # least squares and ridge
     ("(Xθ − y)ᵀ(Xθ − y)", "(X*θ - y)^T*(X*θ - y)", None, LS),
     ("(Xθ - y)'(Xθ - y)", "(X*θ - y)^T*(X*θ - y)", None, LS),
@@ -154,9 +158,9 @@ REFUSED = [
     ("|x", None, "missing closing `|`", BV),
     ("trace(X)", None, "did you mean `tr`", MC),
     ("log x", None, "is a function", DL),
-    ("‖X‖₂", "X: m×n", "spectral norm", BV),
     ("x y", "x: n, y: n", "inner product", MC),
-    ("A^0.5", "A: n×n", "integer exponent", ML),
+    ("x^0.5", "x: n", "integer exponent", ML),
+    ("λ_max(X)", "X: n×n", "needs a symmetric matrix", BV),
 ]
 
 

@@ -14,6 +14,7 @@ from ..core import expr as E
 from ..core.errors import UnsupportedError
 from ..core.limits import deep
 from .rules import DERIVATIVE_RULES, refuse_large_result
+from . import matfuncs  # noqa: F401  (registers the matrix functions' rules in those tables)
 from ..core.shapes import Shapes, is_scalar
 
 SUPPORTED_KINDS = ("supported: first derivatives of anything with respect to a scalar, vector "

@@ -18,7 +18,8 @@ from typing import Callable
 from ..core import build as B
 from ..core import expr as E
 from ..core.errors import UnsupportedError, show
-from ..core.functions import FRECHET, FRECHET2, MATRIX_FUNCTIONS, fill, matfn
+from ..core.functions import FRECHET, FRECHET2, KRON, KRON2, matfn
+from ..core.matrix_functions import MATRIX_FUNCTIONS, fill
 from .rules import derivative
 from .vecrules import vec_rule
 
@@ -168,6 +169,21 @@ def sigma_max(node, G, i):
     return B.mul(G, matfn("svd_u1", a), _t(matfn("svd_v1", a)))
 
 
+@rule("svd_u1", "svd_v1")
+def top_singular_vector(node, G, i):
+    """For a simple σ = σ_max(A) with u = svd_u1(A), v = svd_v1(A):
+    du = (σ²I − AAᵀ)⁺(A dAᵀu + σ dA v), dv = (σ²I − AᵀA)⁺(Aᵀ dA v + σ dAᵀu), the
+    pseudo-inverses eigres_max(AAᵀ), eigres_max(AᵀA); cotangents uGᵀRA + σRGvᵀ and
+    AR′Gvᵀ + σuGᵀR′"""
+    a = node.args[0]
+    u, v, s = matfn("svd_u1", a), matfn("svd_v1", a), matfn("sigma_max", a)
+    if node.fn == "svd_u1":
+        R = matfn("eigres_max", B.mul(a, _t(a)))
+        return B.add(B.mul(u, _t(G), R, a), B.mul(s, R, G, _t(v)))
+    R = matfn("eigres_max", B.mul(_t(a), a))
+    return B.add(B.mul(a, R, G, _t(v)), B.mul(s, u, _t(G), R))
+
+
 @rule("nuclear")
 def nuclear(node, G, i):
     """d‖A‖_* = tr(Uᵀ dA V) for A of full rank: ∂‖A‖_*/∂A = UVᵀ (thin SVD)"""
@@ -180,17 +196,32 @@ def nuclear(node, G, i):
 # Functions whose cotangent is built from nodes that have vec rules: their vec-Jacobian is the
 # transpose of the Jacobian of that cotangent with respect to G (the cotangent is linear in G).
 _VEC_BY_ADJOINT = ("solve", "pinv", "eigvals", "lambda_max", "lambda_min", "eigvec_max",
-                   "eigvec_min", "svdvals", "sigma_max", "nuclear")
+                   "eigvec_min", "svdvals", "sigma_max", "nuclear", "svd_u1", "svd_v1", "chol")
 
 
 @vec_rule(E.MatFn)
 def vec_matrix_function(node, Js):
     """d vec f(A) = J d vec(A), with Jᵀ = ∂ vec(cotangent of A)/∂ vec(G)ᵀ for the adjoint rule"""
     from .vecrules import forward
+    if node.fn == "tril_half":                # Φ(M) = M ⊙ Φ(𝟙𝟙ᵀ): a diagonal scaling of vec M
+        mask = matfn("tril_half", B.ones(node.shape))
+        return B.mul(B.diag_mat(B.vec(mask)), Js[0])
+    if node.fn in KRON:                       # d vec f(X) = K_f(X) d vec X
+        return B.mul(matfn(KRON[node.fn], node.args[0], exponent=node.exponent), Js[0])
+    if node.fn in KRON2:                      # L_f(X, E): K_f(X) d vec E + K2_f(X, E) d vec X
+        x, e = node.args
+        base = next(k for k, v in FRECHET.items() if v == node.fn)
+        terms = []
+        if Js[1] is not None:
+            terms.append(B.mul(matfn(KRON[base], x, exponent=node.exponent), Js[1]))
+        if Js[0] is not None:
+            terms.append(B.mul(matfn(KRON2[node.fn], x, e, exponent=node.exponent), Js[0]))
+        return B.add(*terms)
     if node.fn not in _VEC_BY_ADJOINT:
+        why = ("third derivatives of matrix functions are not given" if node.fn in
+               FRECHET2.values() else f"matcalc does not differentiate {node.fn}(·) itself")
         raise UnsupportedError(f"a Jacobian or Hessian through {node.fn}(·) with respect to a "
-                               "vector or matrix is not supported (it needs the Kronecker form of "
-                               "its Fréchet derivative)", span=node.span,
+                               f"vector or matrix is not supported ({why})", span=node.span,
                                hint="second derivatives with respect to a scalar are supported")
     G = E.Sym("∂G", node.shape)
     terms = []

@@ -288,6 +288,3 @@ def vec(node, G, i):
 
 
 NO_RULE = (E.Dot, E.Diag, E.Div)   # parse-only nodes: resolved before differentiation
-
-
-from . import matfuncs  # noqa: E402,F401  (registers the matrix functions' rules in these tables)

@@ -487,11 +487,11 @@ def _matfn_square(node, shape, u, what):
 @shape_rule(E.MatFn)
 def matfn(node, shapes, u):
     """Shapes of the matrix functions (core/functions.py MATRIX_FUNCTIONS, by kind)."""
-    from .functions import MATRIX_FUNCTIONS
+    from .matrix_functions import MATRIX_FUNCTIONS
     kind = MATRIX_FUNCTIONS[node.fn].kind
     what = "X^p" if node.fn == "powm" else node.fn
     s = shapes[0]
-    if kind in ("square", "eigvals", "scalar_sq", "vec_sq", "frechet"):
+    if kind in ("square", "eigvals", "scalar_sq", "vec_sq", "frechet", "kron"):
         n = _matfn_square(node, s, u, what)[0]
         for child, t in zip(node.args[1:], shapes[1:]):
             if not (u.unify(t[0], n) and u.unify(t[1], n)):
@@ -499,7 +499,8 @@ def matfn(node, shapes, u):
                            f"{_show(node.args[0])} ({fmt_shape_plain((n, n))}), but "
                            f"{_show(child)} is {fmt_shape_plain(u.resolve(t))}",
                            (n, n), u.resolve(t), what)
-        return {"eigvals": (n, ONE), "vec_sq": (n, ONE), "scalar_sq": SCALAR}.get(kind, (n, n))
+        return {"eigvals": (n, ONE), "vec_sq": (n, ONE), "scalar_sq": SCALAR,
+                "kron": (n * n, n * n)}.get(kind, (n, n))
     if kind == "solve":
         n = _matfn_square(node, s, u, "solve")[0]
         b = shapes[1]
@@ -518,7 +519,7 @@ def matfn(node, shapes, u):
 def check_matfn(node, decls, u) -> None:
     """Preconditions a formula can show: a function of a symmetric matrix (eigenvalues,
     Cholesky) needs an argument that is symmetric by declaration or by structure."""
-    from .functions import MATRIX_FUNCTIONS, fill
+    from .matrix_functions import MATRIX_FUNCTIONS, fill
     spec = MATRIX_FUNCTIONS[node.fn]
     arg = node.args[0]
     if spec.symmetric_arg and not provably_symmetric(_resolved(arg, u), decls):
@@ -550,8 +551,17 @@ def provably_symmetric(node, decls) -> bool:
         return True
     if t is E.Ones:
         return node.shape[0] == node.shape[1]
-    if t in (E.Add, E.Hadamard):
+    if t is E.Hadamard:
         return all(provably_symmetric(a, decls) for a in node.args)
+    if t is E.Add:                       # symmetric terms, and the others in pairs A + Aᵀ
+        rest = [a for a in node.args if not provably_symmetric(a, decls)]
+        while rest:
+            a = rest.pop()
+            partner = next((b for b in rest if _transposed(a, b)), None)
+            if partner is None:
+                return False
+            rest.remove(partner)
+        return True
     if t in (E.Inverse, E.Power, E.Transpose):
         return provably_symmetric(node.arg, decls)
     if t is E.MatFn:

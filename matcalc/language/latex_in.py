@@ -96,7 +96,7 @@ def _command(text, i):
 # λ_max(S), σ_max(A) and the Fréchet derivatives L_exp(X, E), L2_exp(X, E, F) as printed
 _SUBSCRIPTED = [(rf"\{g}_{{\{m}}}", f"{g}_{m}") for g in ("lambda", "sigma") for m in ("max", "min")]
 _SUBSCRIPTED += [(rf"\{g}_\{m}", f"{g}_{m}") for g in ("lambda", "sigma") for m in ("max", "min")]
-_SUBSCRIPTED += [(rf"L{sup}_{{{body}}}", f"L{two}_{name}")
+_SUBSCRIPTED += [(rf"{k}{sup}_{{{body}}}", f"{k}{two}_{name}") for k in "LK"
                  for sup, two in (("^{(2)}", "2"), ("", "")) for body, name in
                  ((r"\exp", "exp"), (r"\log", "log"), (r"\sqrt", "sqrt"),
                   (r"\mathrm{pow}", "pow"))]
@@ -113,7 +113,7 @@ def _subscripted(text, i):
 def _run(text, i, end, out, full, base=0):
     while i < end:
         ch = text[i]
-        if ch in "\\L":
+        if ch in "\\LK":
             plain, width = _subscripted(text, i)
             if plain:
                 out.add(plain, base + i)

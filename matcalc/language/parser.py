@@ -19,7 +19,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from ..core import expr as E
 from ..core.errors import MatcalcError, ParseError, ShapeError, Span, UnsupportedError, show
-from ..core.functions import ALIASES, MATRIX_ALIASES, MATRIX_FUNCTIONS
+from ..core.functions import ALIASES
+from ..core.matrix_functions import MATRIX_ALIASES, MATRIX_FUNCTIONS
 from .latex_in import looks_like_latex
 from ..core.limits import check_input, deep
 from ..core.shapes import (GREEK, ONE, SCALAR, Decl, Shapes, Unifier, canonical_name, dim,
@@ -383,7 +384,7 @@ class ToExpr(Transformer):
     def _matrix_call(self, fn, raw, args, span):
         """expm(X), solve(A, B), L_pow(X, E, p), …: a matrix function (core/functions.py)."""
         spec = MATRIX_FUNCTIONS[fn]
-        powered = fn in ("L_pow", "L2_pow")
+        powered = fn in ("L_pow", "L2_pow", "K_pow", "K2_pow")
         self._arity(raw, args, spec.arity + powered, span)
         exponent = None
         if powered:
@@ -534,7 +535,7 @@ class Inference:
             s = self.u.resolve(kids[0].shape)
             cls = E.DiagMat if s[1] == 1 else E.DiagVec
             node = cls(kids[0], span=node.span)
-        if t is E.Power and node.exponent < 0:
+        if t is E.Power and node.exponent < 0 and not self._real_matrix_power(node, kids[0]):
             inner = E.Inverse(kids[0], span=node.span)
             inner = replace(inner, shape=SHAPE_RULES[E.Inverse](inner, [kids[0].shape], self.u))
             node = inner if node.exponent == -1 else E.Power(inner, -node.exponent, span=node.span)
@@ -560,6 +561,11 @@ class Inference:
             at = E.Transpose(a, shape=(a.shape[1], a.shape[0]), span=a.span)
             return E.MatMul((at, b), shape=shape, span=node.span)
         return replace(node, shape=shape)
+
+    def _real_matrix_power(self, node, kid) -> bool:
+        """X^p of a square matrix with p not an integer (X^(-1/2) stays one power)."""
+        s = self.u.resolve(kid.shape)
+        return node.exponent.denominator != 1 and not (is_scalar(s) or s[0] == 1 or s[1] == 1)
 
     def _real_power(self, node, kid):
         """X^p with p not an integer, for a square matrix X: sqrtm(X) for p = ½, else the real

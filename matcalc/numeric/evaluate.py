@@ -44,6 +44,12 @@ def _concrete(d, sizes) -> int:
     return int(v)
 
 
+def concrete_size(d, sizes) -> int:
+    """The number a size stands for at these sizes (min(m,n) included); MatcalcError if
+    one of its names has no value."""
+    return _concrete(d, sizes)
+
+
 def _size_named(text):
     from ..core.shapes import dim
     return dim(text.strip())

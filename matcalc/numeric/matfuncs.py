@@ -59,6 +59,22 @@ def _primary(fn, exponent):
 
 _BASE = {"L_exp": "expm", "L_log": "logm", "L_sqrt": "sqrtm", "L_pow": "powm",
          "L2_exp": "expm", "L2_log": "logm", "L2_sqrt": "sqrtm", "L2_pow": "powm"}
+_KRON = {"K_exp": "L_exp", "K_log": "L_log", "K_sqrt": "L_sqrt", "K_pow": "L_pow",
+         "K2_exp": "L2_exp", "K2_log": "L2_log", "K2_sqrt": "L2_sqrt", "K2_pow": "L2_pow"}
+
+
+def _kron_form(fn, exponent, x, *fixed):
+    """K with vec L(X, …, H) = K vec H: one column per unit direction H (column-major vec)."""
+    n = x.shape[0]
+    name = _KRON[fn]
+    op = _frechet if name.startswith("L_") else _frechet2
+    cols = []
+    for j in range(n * n):
+        h = np.zeros(n * n)
+        h[j] = 1.0
+        cols.append(op(name, exponent, x, *fixed, h.reshape(n, n, order="F")).reshape(
+            -1, order="F"))
+    return np.column_stack(cols)
 
 
 def _frechet(fn, exponent, x, e):
@@ -158,6 +174,14 @@ def _solve(a, b):
     return np.linalg.solve(a, b)
 
 
+def _pinv(a):
+    s = np.linalg.svd(a, compute_uv=False)
+    if s[-1] <= 1e-12 * _scale(a) * max(a.shape):
+        raise _Undefined("it does not have full rank (the pseudo-inverse is not differentiable, "
+                         "not even continuous, where the rank drops)")
+    return np.linalg.pinv(a)
+
+
 def _chol(a):
     try:
         return np.linalg.cholesky(_sym(a))
@@ -181,7 +205,7 @@ VALUES = {
     "logm": lambda n, v: _checked_primary("logm", None, v[0]),
     "sqrtm": lambda n, v: _checked_primary("sqrtm", None, v[0]),
     "powm": lambda n, v: _checked_primary("powm", n.exponent, v[0]),
-    "pinv": lambda n, v: np.linalg.pinv(v[0]),
+    "pinv": lambda n, v: _pinv(v[0]),
     "chol": lambda n, v: _chol(v[0]),
     "tril_half": lambda n, v: _tril_half(v[0]),
     "eigvals": lambda n, v: np.linalg.eigvalsh(_sym(v[0])).reshape(-1, 1),
@@ -200,6 +224,8 @@ VALUES = {
     "svd_v1": lambda n, v: _svd(v[0], "top")[2][:, :1],
     "nuclear": lambda n, v: np.array([[np.sum(np.linalg.svd(v[0], compute_uv=False))]]),
 }
+for _name in _KRON:
+    VALUES[_name] = (lambda name: lambda n, v: _kron_form(name, n.exponent, *v))(_name)
 for _name in _BASE:
     VALUES[_name] = (lambda name: lambda n, v: (_frechet if name.startswith("L_") else
                                                 _frechet2)(name, n.exponent, *v))(_name)
@@ -250,7 +276,7 @@ def _domain(n, why: str):
 
 
 def _needs(n) -> str:
-    from ..core.functions import MATRIX_FUNCTIONS, fill
+    from ..core.matrix_functions import MATRIX_FUNCTIONS, fill
     arg = show(n.args[0])
     arg = arg if len(arg) <= 40 else arg[:39] + "…"
     found = MATRIX_FUNCTIONS[n.fn].assumptions

@@ -264,12 +264,12 @@ class Printer:
             return self.power(E.Power(node.args[0], node.exponent, node.shape))
         args = [self(a) for a in node.args]
         p = self.number(node.exponent) if node.exponent is not None else ""
-        from ..core.functions import fill
+        from ..core.matrix_functions import fill
         return fill(self.matfn_template(node), args, p)
 
     def matfn_template(self, node) -> str:
         """Plain text: the name and the arguments, the exponent of L_pow last."""
-        from ..core.functions import MATRIX_FUNCTIONS
+        from ..core.matrix_functions import MATRIX_FUNCTIONS
         n = MATRIX_FUNCTIONS[node.fn].arity
         body = ", ".join("{%d}" % i for i in range(n))
         return f"{node.fn}({body}{', {p}' if node.exponent is not None else ''})"

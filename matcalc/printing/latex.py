@@ -83,7 +83,7 @@ class LatexPrinter(Printer):
         return lambda node: f"{op}\\left({self(node.arg)}\\right)"
 
     def matfn_template(self, node) -> str:
-        from ..core.functions import MATRIX_FUNCTIONS
+        from ..core.matrix_functions import MATRIX_FUNCTIONS
         return MATRIX_FUNCTIONS[node.fn].latex
 
     def norm(self, node):

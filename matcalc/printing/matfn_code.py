@@ -88,6 +88,20 @@ TORCH = {
     "sigma_max": "torch.linalg.matrix_norm({0}, 2).reshape(1, 1)",
     "nuclear": "torch.linalg.matrix_norm({0}, 'nuc').reshape(1, 1)",
 }
+# Kronecker forms: one column vec L(X, …, H) per unit direction H (column-major vec)
+_NUMPY_L = {"exp": "(lambda x, e: scipy.linalg.expm_frechet(x, e, compute_expm=False))"}
+_NUMPY_L.update({k: "(lambda x, e: " + _BLOCK2.replace("{f}", _NUMPY_F[f]).replace(
+    "({0}, {1})", "(x, e)") + ")" for k, f in (("log", "logm"), ("sqrt", "sqrtm"),
+                                                ("pow", "powm"))})
+_NUMPY_L2 = {k: "(lambda x, a, b: " + _BLOCK3.replace("{f}", _NUMPY_F[f]).replace(
+    "({0}, {1}, {2})", "(x, a, b)") + ")" for k, f in (("exp", "expm"), ("log", "logm"),
+                                                      ("sqrt", "sqrtm"), ("pow", "powm"))}
+_UNIT = "np.eye(x.size)[j].reshape(x.shape, order='F')"
+for _k in ("exp", "log", "sqrt", "pow"):
+    NUMPY[f"K_{_k}"] = ("(lambda x: np.column_stack([" + _NUMPY_L[_k] + f"(x, {_UNIT})"
+                        ".reshape(-1, order='F') for j in range(x.size)]))({0})")
+    NUMPY[f"K2_{_k}"] = ("(lambda x, a: np.column_stack([" + _NUMPY_L2[_k] + f"(x, a, {_UNIT})"
+                         ".reshape(-1, order='F') for j in range(x.size)]))({0}, {1})")
 TEMPLATES = {"numpy": NUMPY, "jax": JAX, "torch": TORCH}
 IMPORTS = {"numpy": "import scipy.linalg", "jax": "import jax.scipy.linalg", "torch": ""}
 

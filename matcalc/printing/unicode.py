@@ -89,7 +89,7 @@ class UnicodePrinter(Printer):
         return f"{FUNCTIONS[node.fn].pretty}({self(node.arg)})"
 
     def matfn_template(self, node) -> str:
-        from ..core.functions import MATRIX_FUNCTIONS
+        from ..core.matrix_functions import MATRIX_FUNCTIONS
         return MATRIX_FUNCTIONS[node.fn].unicode
 
     def norm(self, node):

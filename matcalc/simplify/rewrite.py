@@ -191,6 +191,9 @@ def is_symmetric(node, ctx) -> bool:
         return is_symmetric(node.arg, ctx)
     if isinstance(node, E.Add):
         return all(is_symmetric(t, ctx) for t in node.args)
+    if isinstance(node, E.MatFn):          # f(S) of a symmetric S; V Λ Vᵀ forms are symmetric
+        return node.fn in ("expm", "logm", "sqrtm", "powm", "eigres_max", "eigres_min") and \
+            is_symmetric(node.args[0], ctx)
     if isinstance(node, E.MatMul):
         fs = [f for f in node.args if not is_scalar(f.shape)]
         n = len(fs)

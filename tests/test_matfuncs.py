@@ -1,0 +1,286 @@
+"""Matrix functions and decompositions: spellings, shape and precondition errors with carets,
+DomainErrors where an assumption fails, read-back of printed results, and derivatives against
+central differences of the ORIGINAL function written here in NumPy/SciPy (never matcalc's own
+evaluator of a derivative). The sourced identity table lives in test_matfuncs_table.py."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg as sl
+
+from matcalc import derive, parse
+from matcalc.core import expr as E
+from matcalc.core.errors import DomainError, ParseError, ShapeError
+
+rng = np.random.default_rng(18)
+M, N = 3, 4                     # a different size for every dimension name
+
+
+def _spd(n):
+    a = rng.normal(size=(n, n))
+    return a @ a.T / n + np.eye(n)
+
+
+def _sym(n):
+    a = rng.normal(size=(n, n))
+    return a + a.T
+
+
+def _num_grad(f, x, h=1e-6):
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = h
+        g[i] = (f(x + e) - f(x - e)) / (2 * h)
+    return g
+
+
+# Spellings ---------------------------------------------------------------------------------------
+
+SPELLINGS = [
+    ("A \\ b", "solve(A, b)", "A: n×n, b: n"),
+    ("A \\backslash b", "solve(A, b)", "A: n×n, b: n"),
+    ("X^(1/2)", "sqrtm(X)", "X: n×n spd"),
+    ("X^{1/2}", "sqrtm(X)", "X: n×n spd"),
+    ("\\operatorname{expm}(X)", "expm(X)", "X: n×n"),
+    ("λ_max(S)", "lambda_max(S)", "S: n×n symmetric"),
+    ("\\lambda_{\\max}(S)", "lambda_max(S)", "S: n×n symmetric"),
+    ("\\lambda_{\\min}\\left(S\\right)", "lambda_min(S)", "S: n×n symmetric"),
+    ("σ_max(A)", "sigma_max(A)", "A: m×n"),
+    ("‖A‖₂", "sigma_max(A)", "A: m×n"),
+    ("\\|A\\|_2", "sigma_max(A)", "A: m×n"),
+    ("‖A‖_*", "nuclear(A)", "A: m×n"),
+    ("\\|A\\|_*", "nuclear(A)", "A: m×n"),
+    ("tr expm(X)", "tr(expm(X))", "X: n×n"),
+    ("L_{\\exp}\\left(X, E\\right)", "L_exp(X, E)", "X: n×n, E: n×n"),
+]
+
+
+@pytest.mark.parametrize("spelling, explicit, shapes", SPELLINGS, ids=[s[0] for s in SPELLINGS])
+def test_spelling_is_the_explicit_call(spelling, explicit, shapes):
+    assert parse(spelling, shapes) == parse(explicit, shapes)
+
+
+def test_elementwise_exp_and_log_keep_their_meaning():
+    X = parse("exp(X) + log(X)", "X: n×n")
+    assert all(type(t) is E.Apply for t in X.args)
+
+
+def test_real_power_of_a_matrix_is_a_matrix_function_and_of_a_scalar_a_power():
+    assert type(parse("X^(1/3)", "X: n×n spd")) is E.MatFn
+    assert type(parse("s^(1/3)", "s: scalar")) is E.Power
+
+
+def test_svdvals_has_min_of_the_sizes_entries():
+    assert str(parse("svdvals(A)", "A: m×n").shape[0]) == "min(m,n)"
+    assert parse("svdvals(A)", "A: 3×5").shape[0] == 3
+
+
+# Errors ------------------------------------------------------------------------------------------
+
+ERRORS = [
+    ("expm(A)", "A: m×n", ShapeError, "expm needs a square matrix", 0),
+    ("solve(A, b)", "A: n×n, b: m", ShapeError, "cannot solve", 0),
+    ("1 + eigvals(X)", "X: n×n", ShapeError, "needs a symmetric matrix", 4),
+    ("chol(X)", "X: n×n", ShapeError, "needs a symmetric matrix", 0),
+    ("L_pow(X, E, q)", "X: n×n, E: n×n, q: scalar", ParseError, "exponent", 12),
+    ("expm(X, Y)", "X: n×n, Y: n×n", ParseError, "takes 1 argument", 0),
+    ("expm", "X: n×n", ParseError, "is a function", 0),
+]
+
+
+@pytest.mark.parametrize("text, shapes, cls, message, column", ERRORS, ids=[e[0] for e in ERRORS])
+def test_mistakes_give_an_error_with_a_caret(text, shapes, cls, message, column):
+    with pytest.raises(cls) as info:
+        parse(text, shapes)
+    assert message in str(info.value)
+    assert info.value.span is not None and info.value.span.start == column
+    assert "^" in str(info.value).splitlines()[-1]
+
+
+def test_symmetric_by_structure_needs_no_declaration():
+    assert parse("λ_max(XᵀX) + λ_min(A + Aᵀ) + λ_max(XᵀSX)", "X: m×n, A: n×n, S: m×m spd")
+
+
+DOMAIN = [
+    ("λ_max(S)", "S", "S: n×n symmetric", {"S": np.eye(3)}, "repeated"),
+    ("cᵀ solve(A, b)", "b", "A: n×n, b: n, c: n",
+     {"A": np.ones((3, 3)), "b": np.ones(3), "c": np.ones(3)}, "singular"),
+    ("tr logm(X)", "X", "X: n×n", {"X": -np.eye(3)}, "negative real axis"),
+    ("tr sqrtm(X)", "X", "X: n×n", {"X": np.diag([1.0, -2.0, 3.0])}, "negative real axis"),
+    ("sum(eigvals(S))", "S", "S: n×n symmetric", {"S": np.diag([1.0, 1.0, 2.0])}, "repeated"),
+    ("‖A‖₂", "A", "A: m×n", {"A": np.eye(3)}, "repeated"),
+    ("sum(chol(A))", "A", "A: n×n spd", {"A": -np.eye(3)}, "not positive definite"),
+]
+
+
+@pytest.mark.parametrize("f, wrt, shapes, values, why", DOMAIN, ids=[d[0] for d in DOMAIN])
+def test_an_assumption_failing_at_the_point_is_a_domain_error_not_nan(f, wrt, shapes, values, why):
+    r = derive(f, wrt=wrt, shapes=shapes)
+    assert r.assumptions
+    with pytest.raises(DomainError) as info:
+        r.evaluate(values)
+    assert why in str(info.value)
+
+
+def test_assumptions_are_listed_and_shown_in_the_steps():
+    r = derive("λ_max(S)", wrt="S", shapes="S: n×n symmetric")
+    assert r.assumptions == ["S is symmetric", "the largest eigenvalue of S is simple"]
+    assert "assuming the largest eigenvalue of S is simple" in str(r.steps)
+    assert derive("xᵀx", wrt="x").assumptions == []
+
+
+# Derivatives against this file's own finite differences ------------------------------------------
+
+def test_trace_of_expm_has_gradient_expm_transposed():
+    r = derive("tr expm(X)", wrt="X", shapes="X: n×n")
+    assert r.text == "expm(X)^T"
+    X = rng.normal(size=(N, N))
+    np.testing.assert_allclose(r.evaluate({"X": X}), sl.expm(X).T, rtol=1e-10)
+
+
+def test_gradient_through_expm_is_the_adjoint_frechet_derivative():
+    r = derive("tr(W expm(X))", wrt="X", shapes="X: n×n, W: n×n")
+    X, W = rng.normal(size=(N, N)) * 0.5, rng.normal(size=(N, N))
+    want = _num_grad(lambda x: np.trace(W @ sl.expm(x)), X)
+    np.testing.assert_allclose(r.evaluate({"X": X, "W": W}), want, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("f, fn", [("tr(W logm(X))", lambda x: np.real(sl.logm(x))),
+                                   ("tr(W sqrtm(X))", lambda x: np.real(sl.sqrtm(x))),
+                                   ("tr(W X^(1/3))",
+                                    lambda x: np.real(sl.fractional_matrix_power(x, 1 / 3)))])
+def test_gradient_through_logm_sqrtm_and_real_powers(f, fn):
+    r = derive(f, wrt="X", shapes="X: n×n spd, W: n×n")
+    X, W = _spd(N), rng.normal(size=(N, N))
+    want = _num_grad(lambda x: np.trace(W @ fn(x)), X)
+    np.testing.assert_allclose(r.evaluate({"X": X, "W": W}), want, rtol=1e-5, atol=1e-7)
+
+
+def test_solve_gradients_are_the_inverse_forms():
+    A, b, c = rng.normal(size=(N, N)) + 3 * np.eye(N), rng.normal(size=N), rng.normal(size=N)
+    for wrt, x in (("A", A), ("b", b)):
+        r = derive("cᵀ solve(A, b)", wrt=wrt, shapes="A: n×n, b: n, c: n")
+
+        def f(v, wrt=wrt):
+            args = {"A": A, "b": b, **{wrt: v}}
+            return c @ np.linalg.solve(args["A"], args["b"])
+        got = np.asarray(r.evaluate({"A": A, "b": b, "c": c})).reshape(x.shape)
+        np.testing.assert_allclose(got, _num_grad(f, x), rtol=1e-6, atol=1e-8)
+
+
+def test_eigenvalue_gradients_are_eigenvector_outer_products():
+    S = _sym(N)
+    w, V = np.linalg.eigh(S)
+    r = derive("λ_max(S)", wrt="S", shapes="S: n×n symmetric")
+    np.testing.assert_allclose(r.evaluate({"S": S}), np.outer(V[:, -1], V[:, -1]), atol=1e-10)
+    r = derive("λ_min(S)", wrt="S", shapes="S: n×n symmetric")
+    np.testing.assert_allclose(r.evaluate({"S": S}), np.outer(V[:, 0], V[:, 0]), atol=1e-10)
+
+
+def test_nuclear_and_spectral_norm_gradients():
+    A = rng.normal(size=(M, N))
+    U, s, Vt = np.linalg.svd(A, full_matrices=False)
+    np.testing.assert_allclose(derive("‖A‖_*", wrt="A", shapes="A: m×n").evaluate({"A": A}),
+                               U @ Vt, atol=1e-10)
+    np.testing.assert_allclose(derive("‖A‖₂", wrt="A", shapes="A: m×n").evaluate({"A": A}),
+                               np.outer(U[:, 0], Vt[0]), atol=1e-10)
+
+
+def test_cholesky_gradient_against_differences_of_the_symmetric_reading():
+    r = derive("sum(W .* chol(A))", wrt="A", shapes="A: n×n spd, W: n×n")
+    A, W = _spd(N), rng.normal(size=(N, N))
+    want = _num_grad(lambda a: np.sum(W * np.linalg.cholesky((a + a.T) / 2)), A)
+    np.testing.assert_allclose(r.evaluate({"A": A, "W": W}), want, rtol=1e-6, atol=1e-8)
+
+
+def test_pinv_gradient_of_a_wide_full_rank_matrix():
+    r = derive("tr(W pinv(A))", wrt="A", shapes="A: m×n, W: m×n")
+    A, W = rng.normal(size=(M, N)), rng.normal(size=(M, N))
+    want = _num_grad(lambda a: np.trace(W @ np.linalg.pinv(a)), A)
+    np.testing.assert_allclose(r.evaluate({"A": A, "W": W}), want, rtol=1e-6, atol=1e-8)
+
+
+def test_second_derivative_of_the_largest_eigenvalue_along_a_line():
+    r = derive("λ_max(A + t B)", wrt="t", shapes="A: n×n symmetric, B: n×n symmetric, t: scalar",
+               order=2)
+    A, B, t, h = _sym(N), _sym(N), 0.3, 1e-4
+    lam = lambda s: np.linalg.eigvalsh(A + s * B)[-1]
+    want = (lam(t + h) - 2 * lam(t) + lam(t - h)) / h ** 2
+    assert abs(r.evaluate({"A": A, "B": B, "t": t}) - want) < 1e-5 * max(1, abs(want))
+
+
+def test_second_derivative_through_expm_uses_the_second_frechet_derivative():
+    r = derive("sum(expm(t A) .* W)", wrt="t", shapes="A: n×n, W: n×n, t: scalar", order=2)
+    A, W = rng.normal(size=(N, N)) * 0.5, rng.normal(size=(N, N))
+    want = np.sum((A @ A @ sl.expm(0.7 * A)) * W)           # d²/dt² e^{tA} = A² e^{tA}
+    assert abs(r.evaluate({"A": A, "W": W, "t": 0.7}) - want) < 1e-8 * max(1, abs(want))
+
+
+def test_hessian_of_a_quadratic_form_through_solve():
+    r = derive("xᵀ solve(A, x)", wrt="x", shapes="A: n×n, x: n", order=2)
+    A = rng.normal(size=(N, N)) + 3 * np.eye(N)
+    inv = np.linalg.inv(A)
+    np.testing.assert_allclose(r.evaluate({"A": A, "x": rng.normal(size=N)}), inv + inv.T,
+                               rtol=1e-10)
+
+
+# Printing reads back ---------------------------------------------------------------------------
+
+READ_BACK = [
+    ("cᵀ solve(A, b)", "A", "A: n×n, b: n, c: n"),
+    ("tr(W expm(X))", "X", "X: n×n, W: n×n"),
+    ("tr(W X^(1/3))", "X", "X: n×n spd, W: n×n"),
+    ("λ_max(A + xxᵀ)", "x", "A: n×n symmetric, x: n"),
+    ("‖A‖_* + ‖A‖₂", "A", "A: m×n"),
+    ("wᵀ eigvals(S)", "S", "S: n×n symmetric, w: n"),
+    ("sum(W .* chol(A))", "A", "A: n×n spd, W: n×n"),
+    ("wᵀ svdvals(A)", "A", "A: 3×5, w: 3"),
+    ("tr(pinv(A))", "A", "A: n×n"),
+]
+
+
+@pytest.mark.parametrize("f, wrt, shapes", READ_BACK, ids=[r[0] for r in READ_BACK])
+def test_printed_results_read_back(f, wrt, shapes):
+    r = derive(f, wrt=wrt, shapes=shapes)
+    node = r.node
+    for text in (r.text, str(r), r.latex):
+        assert parse(text, shapes) == parse(r.text, shapes), text
+    assert parse(r.text, shapes).shape == node.shape
+
+
+def test_generated_numpy_code_matches_scipy():
+    r = derive("tr(W expm(X)) + λ_max(S)", wrt="X", shapes="X: n×n, W: n×n, S: n×n symmetric")
+    assert "import scipy.linalg" in r.code()
+    X, W, S = rng.normal(size=(N, N)) * 0.5, rng.normal(size=(N, N)), _sym(N)
+    value, grad = r.to_function()(X=X, W=W, S=S)
+    assert abs(value - (np.trace(W @ sl.expm(X)) + np.linalg.eigvalsh(S)[-1])) < 1e-10
+    want = _num_grad(lambda x: np.trace(W @ sl.expm(x)), X)
+    np.testing.assert_allclose(grad, want, rtol=1e-6, atol=1e-8)
+
+
+def test_hessian_of_trace_expm_is_the_kronecker_form_of_its_frechet_derivative():
+    """∂² tr expm(X) = K(n,n)K_exp(X): compared with this file's nested differences."""
+    r = derive("tr expm(X)", wrt="X", shapes="X: n×n", order=2)
+    assert r.text.replace(" ", "") in ("commutation(n,n)*K_exp(X)",)
+    X, h = rng.normal(size=(3, 3)) * 0.5, 1e-5
+    H = r.evaluate({"X": X})
+    for (i, j, k, l) in [(0, 1, 2, 0), (1, 1, 1, 1), (2, 0, 0, 2)]:
+        e = np.zeros((3, 3))
+        e[k, l] = h
+        g = lambda x: sl.expm(x).T[i, j]
+        assert abs(H[i, j, k, l] - (g(X + e) - g(X - e)) / (2 * h)) < 1e-6
+
+
+def test_hessian_of_the_spectral_norm_squared():
+    r = derive("σ_max(A)^2", wrt="A", shapes="A: m×n", order=2)
+    assert r.check().max_rel_error < 1e-5
+
+
+def test_kronecker_forms_read_back_and_generate_code():
+    r = derive("tr(W X^(1/3))", wrt="X", shapes="X: n×n spd, W: n×n", order=2)
+    for text in (r.text, str(r), r.latex):
+        assert parse(text, "X: n×n spd, W: n×n") == parse(r.text, "X: n×n spd, W: n×n")
+    X, W = _spd(3), rng.normal(size=(3, 3))
+    got = np.asarray(r.to_function()(X=X, W=W)[1])
+    np.testing.assert_allclose(got.reshape(3, 3, 3, 3), r.evaluate({"X": X, "W": W}), atol=1e-9)
