@@ -39,23 +39,11 @@ from matcalc import DomainError, MatcalcError
 NOT_YET: set[str] = set()
 
 # Derivatives matcalc refuses with an UnsupportedError (a clean refusal, not a wrong answer):
-# expected failures only while it raises exactly that, so they turn green when support lands.
-_KRON = "unsupported by matcalc: the Kronecker (tensor) form of the Fréchet derivative of "
-UNSUPPORTED: dict[str, str] = {
-    "expm-tensor": _KRON + "expm",
-    "expm-trace-hessian": _KRON + "expm (the full Hessian; the HVP is supported)",
-    "logm-tensor": _KRON + "logm",
-    "sqrtm-tensor": _KRON + "sqrtm",
-    "chol-tensor": _KRON + "chol",
-    "sigma-max-squared-hvp": "unsupported by matcalc: second derivatives through σ_max "
-                             "(λ_max(AᵀA), the same function, is supported)",
-}
+# id → why; expected failures only while it raises exactly that.
+UNSUPPORTED: dict[str, str] = {}
 
 # Rows where matcalc is wrong (reported in the findings file): id → (what, exception type).
-WRONG: dict[str, tuple[str, type]] = {
-    "svdvals-tensor": ("matcalc bug: evaluate raises a bare TypeError for the size min(m,n)",
-                       TypeError),
-}
+WRONG: dict[str, tuple[str, type]] = {}
 
 
 def _marks(row, derivative=True):
@@ -384,10 +372,7 @@ FAILURES = [
 
 
 # Failure points matcalc does not report yet (in the findings file): id → reason.
-UNREPORTED: dict[str, str] = {
-    "pinv-rank-deficient": "matcalc bug: no error or warning for the derivative of pinv where "
-                           "the rank drops",
-}
+UNREPORTED: dict[str, str] = {}
 
 
 def _failure_params():
@@ -561,6 +546,7 @@ NO_READ_BACK: dict[str, tuple[str, type]] = {
     "lambda-max-gram-hvp": (_GLUED.format("Ueigvec_max(…)"), matcalc.ParseError),
     "spectral-norm-penalty": (_GLUED.format("λsvd_u1(…)"), matcalc.ParseError),
     "nuclear-regularised-fit": (_GLUED.format("λsvd_U(…)"), matcalc.ParseError),
+    "sigma-max-squared-hvp": (_GLUED.format("Ueigres_max(…)"), matcalc.ParseError),
     "svdvals-tensor": ("matcalc bug: the sizes min(m,n) of 𝟙 and I inside ⊗ are not printed",
                        matcalc.ShapeError),
 }
