@@ -60,7 +60,7 @@ import scipy.linalg as sla
 SIZES = {"n": 4, "m": 6, "p": 3, "q": 5}
 
 
-# Points -----------------------------------------------------------------------------------------
+# Points -------------------------------------------------------------------------------------------
 
 def orthogonal(rng, n):
     q, r = np.linalg.qr(rng.normal(size=(n, n)))
@@ -122,7 +122,7 @@ def gen_scalar(lo=-0.8, hi=0.8):
     return lambda rng: float(rng.uniform(lo, hi))
 
 
-# The original functions (this module's own NumPy) -----------------------------------------------
+# The original functions (this module's own NumPy) -------------------------------------------------
 
 def sym(x):
     return (x + x.T) / 2
@@ -190,7 +190,7 @@ def pinv(a):
     return a.T @ np.linalg.inv(a @ a.T)
 
 
-# Closed forms ------------------------------------------------------------------------------------
+# Closed forms -------------------------------------------------------------------------------------
 
 def L_exp(x, e):
     """Fréchet derivative of expm at X in direction E: the (1,2) block of expm([[X, E], [0, X]])
@@ -329,7 +329,7 @@ def axes(value):
     return a.shape
 
 
-# Finite differences of the ORIGINAL function -----------------------------------------------------
+# Finite differences of the ORIGINAL function ------------------------------------------------------
 
 H1 = 1e-6      # first derivatives
 H2 = 1e-4      # nested second derivatives
@@ -420,7 +420,7 @@ def fd_directional(f, values, wrt, u, h=H1):
             - np.asarray(f(_shift(values, wrt, -h * u)), dtype=float)) / (2 * h)
 
 
-# Rows --------------------------------------------------------------------------------------------
+# Rows ---------------------------------------------------------------------------------------------
 
 @dataclass
 class Row:
@@ -479,7 +479,7 @@ def _inv(a):
     return np.linalg.inv(a)
 
 
-# expm -------------------------------------------------------------------------------------------
+# expm ---------------------------------------------------------------------------------------------
 
 row("expm-trace", "tr(expm(X))", "X", "X: n×n",
     "Higham §3.2: d tr f(X) = tr(f′(X) dX), so ∇ tr expm(X) = expm(X)ᵀ",
@@ -541,7 +541,7 @@ row("expm-trace-weighted-hvp", "tr(A expm(X))", "X", "A: n×n, X: n×n",
     lambda v: tr(v["A"] @ expm(v["X"])), "hvp",
     lambda v, u: L2_exp(v["X"].T, v["A"].T, u.T), ["expm"])
 
-# logm -------------------------------------------------------------------------------------------
+# logm ---------------------------------------------------------------------------------------------
 
 row("logm-trace", "tr(logm(X))", "X", "X: n×n spd",
     "Higham §3.2 with f′ = 1/x: ∇ tr log X = X⁻ᵀ (= ∇ logdet X, Cookbook §2.1)",
@@ -573,7 +573,7 @@ row("log-euclidean-hvp", "‖logm(A) − logm(B)‖_F^2", "A", "A: n×n spd, B: 
     lambda v, u: 2 * L2_sym(v["A"], logm(v["A"]) - logm(v["B"]), *LOG, g_=u.T)
     + 2 * L_log(v["A"], L_log(v["A"], u)), ["logm"])
 
-# sqrtm and X^(1/2) ------------------------------------------------------------------------------
+# sqrtm and X^(1/2) --------------------------------------------------------------------------------
 
 row("sqrtm-trace", "tr(sqrtm(X))", "X", "X: n×n spd",
     "Higham §3.2 with f′ = ½x^{−½}: ∇ = ½(X^{−½})ᵀ",
@@ -610,7 +610,7 @@ row("sqrtm-trace-hvp", "tr(sqrtm(X))", "X", "X: n×n spd",
     lambda v, u: -0.5 * (_inv(sqrtm(v["X"])) @ L_sqrt(v["X"], u) @ _inv(sqrtm(v["X"]))).T,
     ["sqrtm"])
 
-# real powers X^p ---------------------------------------------------------------------------------
+# real powers X^p ----------------------------------------------------------------------------------
 
 row("power-trace", "tr(X^0.7)", "X", "X: n×n spd",
     "Higham §3.2 with f′ = p x^{p−1}: ∇ tr X^p = p (X^{p−1})ᵀ",
@@ -638,7 +638,7 @@ row("half-powers-multiply", "tr(X^(1/2) X^(1/2))", "X", "X: n×n spd",
     {"X": gen_spd("n")}, lambda v: tr(sqrtm(v["X"]) @ sqrtm(v["X"])), "d1",
     lambda v: np.eye(SIZES["n"]), ["X^(1/2)"])
 
-# solve and A \ B ---------------------------------------------------------------------------------
+# solve and A \ B ----------------------------------------------------------------------------------
 
 row("solve-rhs-jacobian", "solve(A, b)", "b", "A: n×n, b: n",
     "Cookbook §2.2 / Giles §2.2: ∂(A⁻¹b)/∂b = A⁻¹",
@@ -727,7 +727,7 @@ row("least-squares-solve-matrix-hvp", "‖solve(A, b) − c‖^2", "A", "A: n×n
     {"A": gen_invertible("n"), "b": gen_vec("n"), "c": gen_vec("n")},
     lambda v: fro2(solve(v["A"], v["b"]) - v["c"]), "hvp", _ls_solve_hvp, ["solve"])
 
-# pinv -------------------------------------------------------------------------------------------
+# pinv ---------------------------------------------------------------------------------------------
 
 row("pinv-rhs-jacobian", "pinv(A) b", "b", "A: m×n, b: m",
     "GolubPereyra: linear in b, ∂(A⁺b)/∂b = A⁺",
@@ -748,7 +748,7 @@ row("pinv-vjp", "pinv(A)", "A", "A: m×n",
     {"A": gen_rank("m", "n")}, lambda v: pinv(v["A"]), "vjp",
     lambda v, g: pinv_grad_trace(v["A"], g.T), ["pinv"])
 
-# chol -------------------------------------------------------------------------------------------
+# chol ---------------------------------------------------------------------------------------------
 
 row("chol-vjp", "chol(A)", "A", "A: n×n spd",
     "Murray (2016) eq. for reverse mode: Ā = sym(L⁻ᵀ Φ(LᵀL̄) L⁻¹)",
@@ -816,7 +816,7 @@ row("chol-trace", "tr(chol(A))", "A", "A: n×n spd",
     lambda v: sym(0.5 * _inv(chol(v["A"])).T @ np.diag(np.diag(chol(v["A"])))
                   @ _inv(chol(v["A"]))), ["chol"], sym=True)
 
-# eigenvalues of a symmetric matrix ---------------------------------------------------------------
+# eigenvalues of a symmetric matrix ----------------------------------------------------------------
 
 row("lambda-max", "λ_max(S)", "S", "S: n×n symmetric",
     "MN Thm 8.9 / Cookbook §2.3: dλ = vᵀ(dS)v, ∇λ_max = vvᵀ",
@@ -898,7 +898,7 @@ row("lambda-max-gram-hvp", "λ_max(A^T A)", "A", "A: m×n",
     {"A": gen_rank("m", "n")}, lambda v: scal(_gram_top(v["A"])[0]), "hvp", _gram_hvp,
     ["λ_max"])
 
-# singular values --------------------------------------------------------------------------------
+# singular values ----------------------------------------------------------------------------------
 
 
 def _svd(a):
@@ -961,7 +961,7 @@ row("svdvals-squared", "‖svdvals(A)‖^2", "A", "A: p×n",
     {"A": gen_rank("p", "n")}, lambda v: fro2(svdvals(v["A"])), "d1", lambda v: 2 * v["A"],
     ["svdvals"])
 
-# mixed second derivatives ∂/∂y (∂f/∂x) -------------------------------------------------------------
+# mixed second derivatives ∂/∂y (∂f/∂x) ------------------------------------------------------------
 
 row("expm-bilinear-mixed", "a^T expm(X) b", "a,b", "a: n, b: n, X: n×n",
     "∂f/∂a = e^X b, so ∂/∂b ∂f/∂a = e^X (Higham ch. 10)",
@@ -979,7 +979,7 @@ row("generalised-least-squares-mixed", "(y − X β)^T solve(Σ, y − X β)", "
     lambda v: scal((v["y"] - v["X"] @ v["β"]).T @ solve(v["Σ"], v["y"] - v["X"] @ v["β"])),
     "mixed", lambda v: -2 * v["X"].T @ _inv(v["Σ"]), ["solve"])
 
-# LaTeX spellings (the same identities, written as LaTeX) -------------------------------------------
+# LaTeX spellings (the same identities, written as LaTeX) ------------------------------------------
 
 row("lambda-max-latex", r"\lambda_{\max}(S)", "S", "S: n×n symmetric",
     "MN Thm 8.9: ∇λ_max = vvᵀ",

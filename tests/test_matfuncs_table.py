@@ -187,7 +187,7 @@ def test_oracle_frechet_helpers_agree_with_scipy():
                                rtol=1e-10, atol=1e-12)
 
 
-# matcalc against the table --------------------------------------------------------------------
+# matcalc against the table ------------------------------------------------------------------------
 
 def _distinct_functions():
     seen, out = set(), []
@@ -245,7 +245,7 @@ def test_matcalc_matches_table(row):
     assert err_fd < row.fd_tol, f"{row.id}: {r} vs finite differences, rel. error {err_fd:.2e}"
 
 
-# (e) Where an assumption fails ----------------------------------------------------------------------
+# (e) Where an assumption fails --------------------------------------------------------------------
 
 def _spectrum(n, lam, seed=3):
     q = O.orthogonal(np.random.default_rng(seed), n)
@@ -410,7 +410,7 @@ def test_assumption_points_are_what_they_claim():
     assert np.max(np.abs(NOT_SYMMETRIC - NOT_SYMMETRIC.T)) > 0.4
 
 
-# Assumptions stated in the result ----------------------------------------------------------------
+# Assumptions stated in the result -----------------------------------------------------------------
 
 # Row → words one of r.assumptions must contain (case-insensitive), from the conditions the
 # literature's formula needs.
@@ -451,7 +451,7 @@ def test_result_states_its_assumptions(row):
         assert a in steps, f"{row.id}: the steps do not print the assumption {a!r}"
 
 
-# Generated code --------------------------------------------------------------------------------
+# Generated code -----------------------------------------------------------------------------------
 
 _NO_FORM = {"logm", "sqrtm", "X^(1/2)", "X^p"}   # no jax/torch form (only SciPy has these)
 
