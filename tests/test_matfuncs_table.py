@@ -156,14 +156,17 @@ def test_every_dimension_name_has_its_own_size():
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: r.id)
 def test_closed_form_matches_finite_differences(row):
-    """(a) The table's closed form against differences of the oracle's own function."""
-    values = row.values()
-    d = row.direction(values)
-    want = _closed(row, values, d)
-    fd = _fd(row, values, d)
-    _same_shape(want, fd, row.id)
-    err = _rel(want, fd)
-    assert err < row.fd_tol, f"{row.id}: closed form vs finite differences, rel. error {err:.2e}"
+    """(a) The table's closed form against differences of the oracle's own function, at the row's
+    point and (first derivatives) at a second one."""
+    for offset in (0,) if row.order == 2 else (0, 1):
+        values = row.values(offset)
+        d = row.direction(values, offset)
+        want = _closed(row, values, d)
+        fd = _fd(row, values, d) if offset == 0 else _fd_uncached(row, values, d)
+        _same_shape(want, fd, row.id)
+        err = _rel(want, fd)
+        assert err < row.fd_tol, \
+            f"{row.id} (point {offset}): closed form vs finite differences, rel. error {err:.2e}"
 
 
 def test_oracle_frechet_helpers_agree_with_scipy():
@@ -226,23 +229,36 @@ def _matcalc(row):
 
 @pytest.mark.parametrize("row", _params(ROWS))
 def test_matcalc_matches_table(row):
-    """(b) gradients, Jacobians and tensors; (c) VJPs; (d) Hessians and HVPs."""
+    """(b) gradients, Jacobians and tensors; (c) VJPs; (d) Hessians and HVPs: at the row's point
+    against the closed form and finite differences of the original, and at two more random
+    points against the closed form."""
     r = _matcalc(row)
-    values = row.values()
-    d = row.direction(values)
-    env = dict(values)
-    if row.kind in ("vjp", "hvp"):
-        env[_names(row)] = d
-    got = r.evaluate(env)
-    want = _closed(row, values, d)
-    fd = _fd(row, values, d)
-    _same_shape(got, want, f"{row.id}: {r}")
-    assert np.all(np.isfinite(got)), f"{row.id}: {r} is not finite at a regular point"
-    got_s, want_s, fd_s = (_symmetrise(row, a) for a in (got, want, fd))
-    err = _rel(got_s, want_s)
-    assert err < 1e-7, f"{row.id}: matcalc gives {r}; differs from the closed form by {err:.2e}"
-    err_fd = _rel(got_s, fd_s)
-    assert err_fd < row.fd_tol, f"{row.id}: {r} vs finite differences, rel. error {err_fd:.2e}"
+    for offset in range(3):
+        values = row.values(offset)
+        d = row.direction(values, offset)
+        env = dict(values)
+        if row.kind in ("vjp", "hvp"):
+            env[_names(row)] = d
+        got = r.evaluate(env)
+        want = _closed(row, values, d)
+        _same_shape(got, want, f"{row.id}: {r}")
+        assert np.all(np.isfinite(got)), f"{row.id}: {r} is not finite at a regular point"
+        got_s, want_s = _symmetrise(row, got), _symmetrise(row, want)
+        err = _rel(got_s, want_s)
+        assert err < 1e-7, \
+            f"{row.id} (point {offset}): matcalc gives {r}; differs from the closed form by {err:.2e}"
+        if offset == 0:
+            err_fd = _rel(got_s, _symmetrise(row, _fd(row, values, d)))
+            assert err_fd < row.fd_tol, \
+                f"{row.id}: {r} vs finite differences, rel. error {err_fd:.2e}"
+
+
+@pytest.mark.parametrize("row", _params(ROWS))
+def test_matcalc_check_passes(row):
+    """matcalc's own finite-difference check (its random points, its sizes) agrees too."""
+    r = _matcalc(row)
+    for seed in (0, 1):
+        assert r.check(seed=seed).max_rel_error < 1e-5
 
 
 # (e) Where an assumption fails --------------------------------------------------------------------
