@@ -256,9 +256,7 @@ def test_matcalc_matches_table(row):
 @pytest.mark.parametrize("row", _params(ROWS))
 def test_matcalc_check_passes(row):
     """matcalc's own finite-difference check (its random points, its sizes) agrees too."""
-    r = _matcalc(row)
-    for seed in (0, 1):
-        assert r.check(seed=seed).max_rel_error < 1e-5
+    assert _matcalc(row).check(seed=0).max_rel_error < 1e-5
 
 
 # (e) Where an assumption fails --------------------------------------------------------------------
