@@ -401,6 +401,8 @@ def fd_hessian(f, values, wrt, h=H2):
             for sa, sb, sign in ((1, 1, 1), (1, -1, -1), (-1, 1, -1), (-1, -1, 1)):
                 s += sign * f(_shift(values, wrt, sa * h * dirs[a] + sb * h * dirs[b]))
             t[a, b] = t[b, a] = s / (4 * h * h)
+    if isinstance(x, float):
+        return float(t[0, 0])
     return t.reshape(axes(x) + axes(x))
 
 
@@ -1026,3 +1028,62 @@ row("gaussian-nll-cholesky-latex",
     {"Σ": gen_spd("n"), "x": gen_vec("n")}, _nll, "d1",
     lambda v: 0.5 * _inv(v["Σ"]) - 0.5 * _inv(v["Σ"]) @ v["x"] @ v["x"].T @ _inv(v["Σ"]),
     ["chol", "solve"], sym=True)
+
+# compositions and cancellations ------------------------------------------------------------------
+
+row("expm-time-trace", "tr(expm(t A))", "t", "t: scalar, A: n×n",
+    "Higham ch. 10: d/dt tr e^{tA} = tr(A e^{tA})",
+    {"t": gen_scalar(), "A": gen_general("n", scale=1.0)}, lambda v: tr(expm(v["t"] * v["A"])),
+    "d1", lambda v: tr(v["A"] @ expm(v["t"] * v["A"])), ["expm"])
+row("expm-time-trace-second", "tr(expm(t A))", "t", "t: scalar, A: n×n",
+    "Higham ch. 10: d²/dt² tr e^{tA} = tr(A² e^{tA})",
+    {"t": gen_scalar(), "A": gen_general("n", scale=1.0)}, lambda v: tr(expm(v["t"] * v["A"])),
+    "d2", lambda v: tr(v["A"] @ v["A"] @ expm(v["t"] * v["A"])), ["expm"])
+row("logm-of-expm", "tr(A logm(expm(S)))", "S", "A: n×n, S: n×n symmetric",
+    "Higham §3.2 chain rule: L_log(e^S, L_exp(S, E)) = E for real spectrum in (−π, π), "
+    "so ∇ tr(A log e^S) = Aᵀ",
+    {"A": gen_general("n", scale=1.0), "S": gen_symmetric("n", -1.0, 1.0)},
+    lambda v: tr(v["A"] @ logm(expm(v["S"]))), "d1", lambda v: v["A"].T, ["expm", "logm"])
+row("chol-reconstructs", "tr(B chol(A) chol(A)^T)", "A", "B: n×n, A: n×n spd",
+    "Murray: LLᵀ = A, so ∇ tr(BLLᵀ) = sym(B) on symmetric directions",
+    {"B": gen_general("n", scale=1.0), "A": gen_spd("n")},
+    lambda v: tr(v["B"] @ chol(v["A"]) @ chol(v["A"]).T), "d1", lambda v: sym(v["B"]),
+    ["chol"], sym=True)
+row("pinv-left-inverse", "tr(C pinv(A) A)", "A", "A: m×n, C: n×n",
+    "GolubPereyra: A⁺A = I for full column rank, so the gradient is zero",
+    {"A": gen_rank("m", "n"), "C": gen_general("n", scale=1.0)},
+    lambda v: tr(v["C"] @ pinv(v["A"]) @ v["A"]), "d1",
+    lambda v: np.zeros((SIZES["m"], SIZES["n"])), ["pinv"])
+
+
+def _nuclear_hvp(v, u):
+    """d(UVᵀ) for full column rank: UVᵀ = A(AᵀA)^{−½}, so
+    H[U] = U(AᵀA)^{−½} + A L_{x^{−½}}(AᵀA, UᵀA + AᵀU)."""
+    a = v["A"]
+    g = a.T @ a
+    return u @ mpow(g, -0.5) + a @ L_pow(g, u.T @ a + a.T @ u, -0.5)
+
+
+row("nuclear-norm-hvp", "‖A‖_*", "A", "A: m×n",
+    "CandesRecht + Higham §3.2: ∇‖A‖_* = UVᵀ = A(AᵀA)^{−½} (polar factor), "
+    "H[U] = U(AᵀA)^{−½} + A L_{x^{−½}}(AᵀA, UᵀA + AᵀU)",
+    {"A": gen_rank("m", "n")}, lambda v: scal(np.sum(svdvals(v["A"]))), "hvp", _nuclear_hvp,
+    ["‖·‖_*"])
+
+
+def _eigvals_weighted_hvp(v, u):
+    """Σ_i a_i (dv_i v_iᵀ + v_i dv_iᵀ), dv_i = (λ_i I − S)⁺ U v_i (MN §8.9)."""
+    lam, vec = np.linalg.eigh(v["S"])
+    k = len(lam)
+    out = np.zeros((k, k))
+    for i in range(k):
+        vi = vec[:, [i]]
+        dv = np.linalg.pinv(lam[i] * np.eye(k) - v["S"], rcond=1e-10) @ u @ vi
+        out += v["a"][i, 0] * (dv @ vi.T + vi @ dv.T)
+    return sym(out)
+
+
+row("eigvals-weighted-hvp", "a^T eigvals(S)", "S", "a: n, S: n×n symmetric",
+    "MN §8.9: H[U] = Σ a_i (dv_i v_iᵀ + v_i dv_iᵀ), dv_i = (λ_i I − S)⁺ U v_i (symmetric U)",
+    {"a": gen_vec("n"), "S": gen_symmetric("n")}, lambda v: scal(v["a"].T @ eigvals(v["S"])),
+    "hvp", _eigvals_weighted_hvp, ["eigvals"], sym=True)
