@@ -284,3 +284,92 @@ def test_kronecker_forms_read_back_and_generate_code():
     X, W = _spd(3), rng.normal(size=(3, 3))
     got = np.asarray(r.to_function()(X=X, W=W)[1])
     np.testing.assert_allclose(got.reshape(3, 3, 3, 3), r.evaluate({"X": X, "W": W}), atol=1e-9)
+
+
+# Regressions (found by the identity table) ---------------------------------------------------
+
+@pytest.mark.parametrize("f, wrt, shapes", [
+    ("λ_max(A^T A)", "A", "A: m×n"),
+    ("½‖A − M‖_F^2 + λ‖A‖_*", "A", "A: m×n, M: m×n, λ: scalar"),
+    ("‖X W − Y‖_F^2 + λ‖W‖₂^2", "W", "X: m×n, W: n×p, Y: m×p, λ: scalar"),
+    ("x^T A x λ_max(S)", "x", "A: n×n, x: n, S: n×n symmetric")])
+def test_a_letter_before_eigvec_max_or_svd_U_is_spaced_so_the_result_reads_back(f, wrt, shapes):
+    """`2Aeigvec_max(AᵀA)…` once read back as a call of an unknown function Aeigvec_max."""
+    r = derive(f, wrt=wrt, shapes=shapes)
+    assert parse(str(r), shapes) == parse(r.text, shapes)
+
+
+def test_svdvals_jacobian_with_symbolic_sizes_evaluates_reads_back_and_generates_code():
+    """It raised a bare TypeError (the size min(m,n) is not a number) and printed sizes that
+    did not read back."""
+    r = derive("svdvals(A)", wrt="A", shapes="A: m×n")
+    A = rng.normal(size=(5, 3))
+    U, s, Vt = np.linalg.svd(A, full_matrices=False)
+    T = r.evaluate({"A": A})
+    assert T.shape == (3, 5, 3)
+    np.testing.assert_allclose(T[1], np.outer(U[:, 1], Vt[1]), atol=1e-10)   # dσᵢ/dA = uᵢvᵢᵀ
+    for text in (str(r), r.latex):
+        assert parse(text, "A: m×n") == parse(str(r), "A: m×n")
+    got = np.asarray(r.to_function()(A=A)[1])
+    np.testing.assert_allclose(got.reshape(T.shape), T, atol=1e-10)
+
+
+def test_latex_identity_with_an_unreadable_size_is_an_error_not_a_recursion():
+    with pytest.raises(ParseError):
+        parse("I_{min(m n)}", "A: m×n")
+
+
+def test_pinv_derivative_at_a_rank_deficient_matrix_is_a_domain_error():
+    r = derive("tr(C pinv(A))", wrt="A", shapes="A: m×n, C: m×n")
+    R = rng.normal(size=(6, 2)) @ rng.normal(size=(2, 4))
+    with pytest.raises(DomainError, match="full rank"):
+        r.evaluate({"A": R, "C": np.ones((6, 4))})
+
+
+def test_domain_error_of_a_real_power_names_the_matrix_the_user_wrote():
+    """It named an internal rewrite, (X⁻¹)^0.3, and the eigenvalue of X⁻¹."""
+    r = derive("tr(X^0.7)", wrt="X", shapes="X: n×n spd")
+    with pytest.raises(DomainError) as info:
+        r.evaluate({"X": np.diag([-0.7, 1.0, 2.0])})
+    assert "X⁻¹" not in str(info.value) and "-0.7" in str(info.value)
+
+
+def test_latex_fraction_exponent_is_the_real_power():
+    assert parse(r"X^{\frac{1}{2}}", "X: n×n spd") == parse("sqrtm(X)", "X: n×n spd")
+    assert parse(r"s^{\frac{1}{2}}", "s: scalar") == parse("s^(1/2)", "s: scalar")
+
+
+def test_eigenvector_matrix_gradient_against_differences_of_eigh():
+    r = derive("sum(eigvecs(S) .* W)", wrt="S", shapes="S: n×n symmetric, W: n×n")
+    S, W = _sym(N), rng.normal(size=(N, N))
+
+    def f(s):
+        _, v = np.linalg.eigh((s + s.T) / 2)
+        v = v * np.sign(v[np.argmax(np.abs(v), axis=0), np.arange(N)])    # largest entry > 0
+        return np.sum(v * W)
+    np.testing.assert_allclose(r.evaluate({"S": S, "W": W}), _num_grad(f, S), rtol=1e-5,
+                               atol=1e-7)
+
+
+def test_hessian_of_a_weighted_eigenvalue_sum_along_a_line():
+    r = derive("wᵀ eigvals(A + t B)", wrt="t", order=2,
+               shapes="A: n×n symmetric, B: n×n symmetric, t: scalar, w: n")
+    A, B, w, h = _sym(N), _sym(N), rng.normal(size=N), 1e-4
+    g = lambda t: w @ np.linalg.eigvalsh(A + t * B)
+    want = (g(0.2 + h) - 2 * g(0.2) + g(0.2 - h)) / h ** 2
+    assert abs(r.evaluate({"A": A, "B": B, "t": 0.2, "w": w}) - want) < 1e-5 * max(1, abs(want))
+
+
+@pytest.mark.parametrize("shapes", ["A: 3×5", "A: 5×3"])
+def test_hessian_of_the_nuclear_norm_against_nested_differences(shapes):
+    """Through the derivative of the thin SVD's U and V (wide and tall A)."""
+    r = derive("‖A‖_*", wrt="A", shapes=shapes, order=2)
+    m, n = (3, 5) if shapes == "A: 3×5" else (5, 3)
+    A, h = rng.normal(size=(m, n)), 1e-4
+    H = r.evaluate({"A": A})                       # H[i, j, k, l] = ∂²‖A‖_*/∂A_ij ∂A_kl
+    nuc = lambda a: np.sum(np.linalg.svd(a, compute_uv=False))
+    for (i, j, k, l) in [(0, 1, 2, 0), (1, 1, 1, 1), (2, 2, 0, 1)]:
+        e1, e2 = np.zeros((m, n)), np.zeros((m, n))
+        e1[i, j], e2[k, l] = h, h
+        want = (nuc(A + e1 + e2) - nuc(A + e1 - e2) - nuc(A - e1 + e2) + nuc(A - e1 - e2)) / (4 * h * h)
+        assert abs(H[i, j, k, l] - want) < 1e-5

@@ -138,6 +138,14 @@ def eigvals(node, G, i):
     return B.mul(V, B.diag_mat(G), _t(V))
 
 
+@rule("eigvecs")
+def eigvecs(node, G, i):
+    """dV = V(F ⊙ (Vᵀ dS V)) for simple eigenvalues, F_jk = 1/(λ_k − λ_j) off the diagonal and
+    0 on it (eiggap_inv(S)), so the cotangent is sym(V(F ⊙ VᵀG)Vᵀ)"""
+    V, F = node, matfn("eiggap_inv", node.args[0])
+    return _sym(B.mul(V, B.hadamard(F, B.mul(_t(V), G)), _t(V)))
+
+
 @rule("lambda_max", "lambda_min")
 def extreme_eigenvalue(node, G, i):
     """dλ = vᵀ dS v for a simple eigenvalue with unit eigenvector v: ∂λ/∂S = vvᵀ"""
@@ -160,6 +168,26 @@ def svdvals(node, G, i):
     """dσᵢ = uᵢᵀ dA vᵢ for distinct nonzero singular values: the cotangent is U diag(G) Vᵀ"""
     a = node.args[0]
     return B.mul(matfn("svd_U", a), B.diag_mat(G), _t(matfn("svd_V", a)))
+
+
+@rule("svd_U", "svd_V")
+def singular_vectors(node, G, i):
+    """Thin SVD A = USVᵀ with distinct nonzero σ, F_ij = 1/(σⱼ² − σᵢ²) (svdgap_inv(A)), dP = UᵀdAV:
+    dU = U(F ⊙ (dP S + S dPᵀ)) + (I − UUᵀ)dA V S⁻¹, dV = V(F ⊙ (S dP + dPᵀS)) + (I − VVᵀ)dAᵀU S⁻¹;
+    cotangents U(H + Hᵀ)SVᵀ + (I − UUᵀ)GS⁻¹Vᵀ with H = F ⊙ UᵀG, and US(H + Hᵀ)Vᵀ +
+    US⁻¹Gᵀ(I − VVᵀ) with H = F ⊙ VᵀG (Townsend, Differentiating the SVD)"""
+    a = node.args[0]
+    m, n = a.shape
+    U, V = matfn("svd_U", a), matfn("svd_V", a)
+    S, F = B.diag_mat(matfn("svdvals", a)), matfn("svdgap_inv", a)
+    S_inv = B.inverse(S)
+    if node.fn == "svd_U":
+        H = B.hadamard(F, B.mul(_t(U), G))
+        rest = B.sub(B.identity(m), B.mul(U, _t(U)))
+        return B.add(B.mul(U, B.add(H, _t(H)), S, _t(V)), B.mul(rest, G, S_inv, _t(V)))
+    H = B.hadamard(F, B.mul(_t(V), G))
+    rest = B.sub(B.identity(n), B.mul(V, _t(V)))
+    return B.add(B.mul(U, S, B.add(H, _t(H)), _t(V)), B.mul(U, S_inv, _t(G), rest))
 
 
 @rule("sigma_max")
@@ -196,7 +224,8 @@ def nuclear(node, G, i):
 # Functions whose cotangent is built from nodes that have vec rules: their vec-Jacobian is the
 # transpose of the Jacobian of that cotangent with respect to G (the cotangent is linear in G).
 _VEC_BY_ADJOINT = ("solve", "pinv", "eigvals", "lambda_max", "lambda_min", "eigvec_max",
-                   "eigvec_min", "svdvals", "sigma_max", "nuclear", "svd_u1", "svd_v1", "chol")
+                   "eigvec_min", "svdvals", "sigma_max", "nuclear", "svd_u1", "svd_v1", "chol",
+                   "eigvecs", "svd_U", "svd_V")
 
 
 @vec_rule(E.MatFn)

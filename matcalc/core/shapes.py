@@ -512,7 +512,7 @@ def matfn(node, shapes, u):
         return u.resolve(b)
     r, c = u.resolve(s)
     k = min_size(r, c)
-    return {"pinv": (c, r), "svdvals": (k, ONE), "svd_U": (r, k), "svd_V": (c, k),
+    return {"pinv": (c, r), "svdvals": (k, ONE), "svd_U": (r, k), "svd_V": (c, k), "svd_kk": (k, k),
             "svd_u1": (r, ONE), "svd_v1": (c, ONE), "scalar_any": SCALAR}[kind]
 
 

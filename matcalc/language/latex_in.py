@@ -156,7 +156,10 @@ def _sized_constant(out, body) -> str | None:
         return None
     dims = [re.sub(r"\s*\\cdot\s*", "*", d.strip())
             for d in body.replace("\\times", ",").replace("×", ",").split(",")]
-    if not all(re.fullmatch(r"\w+(\*\w+)*", d) for d in dims) or len(dims) > 2:
+    low = re.fullmatch(r"\s*\\?min\(\s*(\w+)\s*,\s*(\w+)\s*\)\s*", body)
+    if low:                                    # I_{\min(m,n)}: the length of svdvals(A)
+        dims = [f"min({low.group(1)}, {low.group(2)})"]
+    if not all(re.fullmatch(r"\w+(\*\w+)*|min\(\w+, \w+\)", d) for d in dims) or len(dims) > 2:
         return None
     out.chars.pop()
     out.pos.pop()
@@ -261,6 +264,10 @@ def _do_power(text, i, end, out, full, base):
         return k
     if b.replace(" ", "") in ("-\\top", "-T", "-\\intercal", "-\\mathsf{T}"):
         out.add("⁻ᵀ", at)
+        return k
+    frac = re.fullmatch(r"\s*(-?)\s*\\[dt]?frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}\s*", body)
+    if frac:                                   # X^{\frac{1}{2}}: the exponent 1/2
+        out.add("^{" + frac.group(1) + frac.group(2) + "/" + frac.group(3) + "}", at)
         return k
     out.add("^{" + _plain(body, full, base + bs) + "}", at)
     return k

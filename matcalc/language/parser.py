@@ -24,7 +24,8 @@ from ..core.matrix_functions import MATRIX_ALIASES, MATRIX_FUNCTIONS
 from .latex_in import looks_like_latex
 from ..core.limits import check_input, deep
 from ..core.shapes import (GREEK, ONE, SCALAR, Decl, Shapes, Unifier, canonical_name, dim,
-                           fmt_shape_plain, is_scalar, parse_shapes, SHAPE_RULES, check_matfn)
+                           fmt_shape_plain, is_scalar, parse_shapes, SHAPE_RULES, check_matfn,
+                           min_size)
 
 # Calls that are not element-wise functions: name → (node builder, accepted argument counts).
 REDUCTIONS = {"sum": E.Sum, "mean": E.Mean, "tr": E.Trace, "det": E.Det, "logdet": E.LogDet,
@@ -456,8 +457,24 @@ class ToExpr(Transformer):
             for f in node.args:
                 out = out * self._dim_arg(f, fn)
             return out
+        pair = _min_of(node)
+        if pair is not None:                                 # min(m, n): svdvals(A)'s length
+            return min_size(*(self._dim_arg(a, fn) for a in pair))
         raise ParseError(f"the arguments of `{fn}` are sizes: a name like n or a positive integer",
                          span=node.span)
+
+
+def _min_of(node):
+    """(a, b) when node is min(a, b) as _max_min builds it, a − relu(a − b); else None."""
+    if type(node) is not E.Add or len(node.args) != 2:
+        return None
+    a, neg = node.args
+    if type(neg) is E.MatMul and len(neg.args) == 2 and type(neg.args[1]) is E.Apply and \
+            neg.args[1].fn == "relu" and type(neg.args[1].arg) is E.Add:
+        diff = neg.args[1].arg.args
+        if len(diff) == 2 and diff[0] is a and type(diff[1]) is E.MatMul:
+            return a, diff[1].args[1]
+    return None
 
 
 def _number_value(node):
@@ -800,17 +817,17 @@ def translate(err: UnexpectedInput, text: str) -> ParseError:
 
 # Entry points -------------------------------------------------------------------------------------
 
-def parse_raw(text: str, shapes: Shapes) -> E.Node:
+def parse_raw(text: str, shapes: Shapes, translated: bool = False) -> E.Node:
     if not isinstance(text, str):
         raise TypeError("the expression must be a string")
     if not text.strip():
         raise ParseError("empty expression", span=Span(0, 1), text=text or " ")
     check_input(text)
-    if looks_like_latex(text):
+    if looks_like_latex(text) and not translated:        # translated once: I_{…} stays
         from .latex_in import remap, translate as from_latex
         plain, positions = from_latex(text)
         try:
-            return parse_raw(plain, shapes)
+            return parse_raw(plain, shapes, translated=True)
         except MatcalcError as err:
             raise remap(err, positions, text) from None
     try:

@@ -34,9 +34,15 @@ def _concrete(d, sizes) -> int:
         return int(d)
     if d.is_Integer:
         return int(d)
-    if d.is_Symbol and str(d).startswith("min("):          # svdvals(A): min(m,n) entries
-        a, b = str(d)[4:-1].split(",")
-        return min(_concrete(_size_named(a), sizes), _concrete(_size_named(b), sizes))
+    if any(isinstance(f, str) and f.startswith("min(") for f in d.flat_factors()):
+        out = 1                                          # svdvals(A): min(m,n) entries
+        for f in d.flat_factors():
+            if isinstance(f, str) and f.startswith("min("):
+                a, b = f[4:-1].split(",")
+                out *= min(_concrete(_size_named(a), sizes), _concrete(_size_named(b), sizes))
+            else:
+                out *= _concrete(_size_named(str(f)), sizes)
+        return out
     v = d.subs(sizes) if d.free_symbols else d
     if not v.is_Integer:
         raise MatcalcError(f"the size {d} is not known: pass it in sizes= or give a value "

@@ -127,6 +127,16 @@ def _signs(v):
     return v * s
 
 
+def _eiggap_inv(s):
+    """F with F_jk = 1/(λ_k − λ_j) for j ≠ k and 0 on the diagonal (simple eigenvalues)."""
+    w, _ = _eigh(s, True)
+    d = w[None, :] - w[:, None]
+    np.fill_diagonal(d, 1.0)
+    out = 1.0 / d
+    np.fill_diagonal(out, 0.0)
+    return out
+
+
 def _simple_end(s, k):
     """The eigenvalue at index k (0 or −1) must be simple."""
     w, v = np.linalg.eigh(_sym(s))
@@ -166,6 +176,16 @@ def _svd(a, need: str = ""):
         raise _Undefined(f"the largest singular value ({s[0]:.6g}) is repeated, so the "
                          "spectral norm is not differentiable there")
     return u, s, v
+
+
+def _svdgap_inv(a):
+    """F with F_ij = 1/(σⱼ² − σᵢ²) for i ≠ j and 0 on the diagonal."""
+    _, s, _ = _svd(a, "all")
+    d = (s ** 2)[None, :] - (s ** 2)[:, None]
+    np.fill_diagonal(d, 1.0)
+    out = 1.0 / d
+    np.fill_diagonal(out, 0.0)
+    return out
 
 
 def _solve(a, b):
@@ -210,6 +230,7 @@ VALUES = {
     "tril_half": lambda n, v: _tril_half(v[0]),
     "eigvals": lambda n, v: np.linalg.eigvalsh(_sym(v[0])).reshape(-1, 1),
     "eigvecs": lambda n, v: _eigh(v[0], True)[1],
+    "eiggap_inv": lambda n, v: _eiggap_inv(v[0]),
     "lambda_max": lambda n, v: np.array([[np.linalg.eigvalsh(_sym(v[0]))[-1]]]),
     "lambda_min": lambda n, v: np.array([[np.linalg.eigvalsh(_sym(v[0]))[0]]]),
     "eigvec_max": lambda n, v: _simple_end(v[0], -1)[1][:, -1:],
@@ -219,6 +240,7 @@ VALUES = {
     "svdvals": lambda n, v: np.linalg.svd(v[0], compute_uv=False).reshape(-1, 1),
     "svd_U": lambda n, v: _svd(v[0], "all")[0],
     "svd_V": lambda n, v: _svd(v[0], "all")[2],
+    "svdgap_inv": lambda n, v: _svdgap_inv(v[0]),
     "sigma_max": lambda n, v: np.array([[np.linalg.norm(v[0], 2)]]),
     "svd_u1": lambda n, v: _svd(v[0], "top")[0][:, :1],
     "svd_v1": lambda n, v: _svd(v[0], "top")[2][:, :1],
@@ -230,7 +252,7 @@ for _name in _BASE:
     VALUES[_name] = (lambda name: lambda n, v: (_frechet if name.startswith("L_") else
                                                 _frechet2)(name, n.exponent, *v))(_name)
 
-_SYMMETRIC_READERS = ("chol", "eigvals", "eigvecs", "lambda_max", "lambda_min", "eigvec_max",
+_SYMMETRIC_READERS = ("chol", "eigvals", "eigvecs", "eiggap_inv", "lambda_max", "lambda_min", "eigvec_max",
                       "eigvec_min", "eigres_max", "eigres_min")
 
 
@@ -264,7 +286,7 @@ def _shape_like(n, vals):
     k = min(r, c)
     return {"solve": vals[-1].shape, "pinv": (c, r), "eigvals": (r, 1), "lambda_max": (1, 1),
             "lambda_min": (1, 1), "eigvec_max": (r, 1), "eigvec_min": (r, 1),
-            "svdvals": (k, 1), "svd_U": (r, k), "svd_V": (c, k), "sigma_max": (1, 1),
+            "svdvals": (k, 1), "svdgap_inv": (k, k), "svd_U": (r, k), "svd_V": (c, k), "sigma_max": (1, 1),
             "svd_u1": (r, 1), "svd_v1": (c, 1), "nuclear": (1, 1)}.get(n.fn, a.shape)
 
 

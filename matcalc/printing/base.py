@@ -32,6 +32,10 @@ def size_text(d) -> str | None:
     text = str(d)
     if d.is_Integer or (d.is_Symbol and "_" not in text and text.isidentifier()):
         return text
+    if d.is_Symbol and text.startswith("min("):           # the length of svdvals(A)
+        inner = text[4:-1].split(",")
+        return text if all("_" not in a and a.isidentifier() or a.isdigit()
+                           for a in inner) else None
     factors = d.flat_factors()
     if any(isinstance(f, str) and ("_" in f or not f.isidentifier()) for f in factors):
         return None

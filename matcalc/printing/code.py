@@ -138,12 +138,18 @@ class CodePrinter:
         """A size as code: an integer, a size's identifier, or a product of them."""
         if d.is_Integer:
             return str(int(d))
+        if d.is_Symbol and str(d).startswith("min("):    # the length of svdvals(A)
+            a, b = (symbol(x.strip()) if not x.strip().isdigit() else x.strip()
+                    for x in str(d)[4:-1].split(","))
+            return f"min({self._dim_name(str(a))}, {self._dim_name(str(b))})"
         if d.is_Symbol:
             return self._dim_name(str(d))
         return "(" + " * ".join(self._dim_name(f) if isinstance(f, str) else str(f)
                                 for f in d.flat_factors()) + ")"
 
     def _dim_name(self, name: str) -> str:
+        if name.startswith("min("):                      # a factor min(m,n) of a product
+            return self.dim(symbol(name))
         return self.dims[name] if name in self.dims else identifier(name)
 
     # expressions ------------------------------------------------------------------------
@@ -501,7 +507,11 @@ def _size_names(nodes, everywhere=False) -> list:
             dims += [n.rows, n.cols]
         for dim in dims:
             for f in dim.flat_factors():
-                if isinstance(f, str):
+                if isinstance(f, str) and f.startswith("min("):     # min(m,n): m and n
+                    for g in f[4:-1].split(","):
+                        if not g.strip().isdigit():
+                            out.setdefault(g.strip(), None)
+                elif isinstance(f, str):
                     out.setdefault(f, None)
         stack.extend(reversed(n.children))
     return list(out)

@@ -250,11 +250,8 @@ def _shaped(x, node, flat, dtype, backend):
 
 def _concrete(shape, dims):
     from ..core.dims import symbol
-    out = []
-    for d in shape:
-        v = d if d.is_Integer else d.subs({symbol(k): n for k, (n, _) in dims.items()})
-        out.append(int(v))
-    return out
+    from ..numeric.evaluate import concrete_size          # min(m,n) (svdvals) included
+    return [concrete_size(d, {symbol(k): n for k, (n, _) in dims.items()}) for d in shape]
 
 
 def _derivative(d, result, wrt_shape, flat, dtype, backend, dims):

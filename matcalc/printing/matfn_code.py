@@ -32,6 +32,8 @@ COMMON = {      # the same text in every backend, {m} is np, jnp or torch
     "lambda_min": "{m}.linalg.eigvalsh({0})[:1].reshape(1, 1)",
     "eigvec_max": "{m}.linalg.eigh({0})[1][:, -1:]",
     "eigvec_min": "{m}.linalg.eigh({0})[1][:, :1]",
+    "eiggap_inv": "(lambda w: (lambda d: {m}.where(d == 0, 0.0, 1.0 / {m}.where(d == 0, 1.0, d)))"
+                  "(w[None, :] - w[:, None]))({m}.linalg.eigvalsh({0}))",
     "eigres_max": _EIGRES_MAX,
     "eigres_min": _EIGRES_MIN,
     "tril_half": _TRIL_HALF,
@@ -102,6 +104,10 @@ for _k in ("exp", "log", "sqrt", "pow"):
                         ".reshape(-1, order='F') for j in range(x.size)]))({0})")
     NUMPY[f"K2_{_k}"] = ("(lambda x, a: np.column_stack([" + _NUMPY_L2[_k] + f"(x, a, {_UNIT})"
                          ".reshape(-1, order='F') for j in range(x.size)]))({0}, {1})")
+for _table in (NUMPY, JAX):
+    _table["svdgap_inv"] = ("(lambda w: (lambda d: {m}.where(d == 0, 0.0, 1.0 / {m}.where(d == 0, "
+                            "1.0, d)))(w[None, :] - w[:, None]))({m}.linalg.svd({0}, "
+                            "compute_uv=False) ** 2)")
 TEMPLATES = {"numpy": NUMPY, "jax": JAX, "torch": TORCH}
 IMPORTS = {"numpy": "import scipy.linalg", "jax": "import jax.scipy.linalg", "torch": ""}
 

@@ -133,6 +133,10 @@ def to_sympy(node):
                 else Matrix(kids[0].as_explicit().T.reshape(int(a.shape[0]) * int(a.shape[1]), 1))
         elif t is E.Commutation:
             out = sympy.Function("K")(_dim(n.rows), _dim(n.cols))
+        elif t is E.MatFn:
+            from ..core.errors import UnsupportedError
+            raise UnsupportedError(f"SymPy's matrix expressions have no {n.fn}; the result has "
+                                   "no SymPy form", hint="r.text, r.latex and r.code() have it")
         else:
             raise TypeError(f"no SymPy translation for {t.__name__}")
         memo[n] = out

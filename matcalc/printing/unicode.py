@@ -127,10 +127,13 @@ class UnicodePrinter(Printer):
     def commutation(self, node):
         from .base import size_text
         r, c = (size_text(d) or str(d) for d in (node.rows, node.cols))
+        if "(" in r + c:                      # min(m,n) sizes (svdvals): K(…) would not read
+            return f"commutation({r}, {c})"
         return f"K({r.replace('*', '')},{c.replace('*', '')})"
 
 
-_CALL_TEXT = re.compile(r"([^\W\d_]{2,}[0-9]*|σ)\(")     # tanh(, eye(, σ(: a space before
+# tanh(, eye(, σ(, eigvec_max(, λ_max(, L_exp(: a space before
+_CALL_TEXT = re.compile(r"([^\W\d_]{2,}[0-9]*(?:_[A-Za-z0-9]+)?|σ|[λσ]_m(?:ax|in)|[LK]2?_[a-z]+)\(")
 
 
 def _size(d):
