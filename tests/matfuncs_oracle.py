@@ -1087,3 +1087,12 @@ row("eigvals-weighted-hvp", "a^T eigvals(S)", "S", "a: n, S: n×n symmetric",
     "MN §8.9: H[U] = Σ a_i (dv_i v_iᵀ + v_i dv_iᵀ), dv_i = (λ_i I − S)⁺ U v_i (symmetric U)",
     {"a": gen_vec("n"), "S": gen_symmetric("n")}, lambda v: scal(v["a"].T @ eigvals(v["S"])),
     "hvp", _eigvals_weighted_hvp, ["eigvals"], sym=True)
+row("half-power-frac-latex", r"\operatorname{tr}(A X^{\frac{1}{2}})", "X", "A: n×n, X: n×n spd",
+    "Higham §6.1: ∇ = L_sqrt(Xᵀ, Aᵀ)",
+    {"A": gen_general("n", scale=1.0), "X": gen_spd("n")},
+    lambda v: tr(v["A"] @ sqrtm(v["X"])), "d1", lambda v: L_sqrt(v["X"].T, v["A"].T),
+    ["X^(1/2)"])
+row("power-latex", r"\operatorname{tr}(X^{0.7})", "X", "X: n×n spd",
+    "Higham §3.2: ∇ tr X^p = p (X^{p−1})ᵀ",
+    {"X": gen_spd("n")}, lambda v: tr(mpow(v["X"], 0.7)), "d1",
+    lambda v: 0.7 * mpow(v["X"], -0.3).T, ["X^p"])

@@ -40,11 +40,7 @@ NOT_YET: set[str] = set()
 
 # Derivatives matcalc refuses with an UnsupportedError (a clean refusal, not a wrong answer):
 # id → why; expected failures only while it raises exactly that.
-UNSUPPORTED: dict[str, str] = {
-    "nuclear-norm-hvp": "unsupported by matcalc: second derivatives through ‖A‖_* (svd_V)",
-    "eigvals-weighted-hvp": "unsupported by matcalc: second derivatives through eigvals "
-                            "(eigvecs)",
-}
+UNSUPPORTED: dict[str, str] = {}
 
 # Rows where matcalc is wrong (reported in the findings file): id → (what, exception type).
 WRONG: dict[str, tuple[str, type]] = {}
@@ -558,16 +554,7 @@ def _declare(name, array):
 
 
 # Printed forms that do not read back (reported in the findings file): id → (why, exception).
-_GLUED = "matcalc bug: str(r) glues a letter to a helper call ({}), which reads as one name"
-NO_READ_BACK: dict[str, tuple[str, type]] = {
-    "lambda-max-gram": (_GLUED.format("2Aeigvec_max(…)"), matcalc.ParseError),
-    "lambda-max-gram-hvp": (_GLUED.format("Ueigvec_max(…)"), matcalc.ParseError),
-    "spectral-norm-penalty": (_GLUED.format("λsvd_u1(…)"), matcalc.ParseError),
-    "nuclear-regularised-fit": (_GLUED.format("λsvd_U(…)"), matcalc.ParseError),
-    "sigma-max-squared-hvp": (_GLUED.format("Ueigres_max(…)"), matcalc.ParseError),
-    "svdvals-tensor": ("matcalc bug: the sizes min(m,n) of 𝟙 and I inside ⊗ are not printed",
-                       matcalc.ShapeError),
-}
+NO_READ_BACK: dict[str, tuple[str, type]] = {}
 
 
 def _read_back_params():
