@@ -367,6 +367,18 @@ FAILURES = [
     E("chol-vjp-indefinite", ["chol"],
       lambda: matcalc.vjp("chol(A)", "A", cotangent="G", shapes="A: n×n spd")
       .evaluate({"A": NEGATIVE, "G": A_GEN})),
+    E("eigvals-hvp-repeated-eigenvalue", ["eigvals"],
+      lambda: matcalc.hvp("a^T eigvals(S)", "S", vector="U", shapes="a: n, S: n×n symmetric")
+      .evaluate({"a": VEC, "S": REPEATED_MIDDLE, "U": np.eye(n)})),
+    E("nuclear-norm-hvp-repeated-singular-value", ["‖·‖_*"],
+      lambda: matcalc.hvp("‖A‖_*", "A", vector="U", shapes="A: m×n")
+      .evaluate({"A": _repeated_singular(SIZES["m"], n), "U": np.ones((SIZES["m"], n))})),
+    E("sigma-max-hvp-repeated-singular-value", ["σ_max"],
+      lambda: matcalc.hvp("σ_max(A)^2", "A", vector="U", shapes="A: m×n")
+      .evaluate({"A": _repeated_singular(SIZES["m"], n), "U": np.ones((SIZES["m"], n))})),
+    E("pinv-wide-rank-deficient", ["pinv"],
+      lambda: matcalc.vjp("pinv(A)", "A", cotangent="G", shapes="A: p×n")
+      .evaluate({"A": _rank_deficient(SIZES["p"], n), "G": np.ones((n, SIZES["p"]))})),
     E("lambda-max-not-symmetric", ["λ_max"],
       lambda: matcalc.derive("λ_max(S)", wrt="S", shapes="S: n×n symmetric")
       .evaluate({"S": NOT_SYMMETRIC})),
