@@ -253,9 +253,10 @@ def test_matcalc_matches_table(row):
                 f"{row.id}: {r} vs finite differences, rel. error {err_fd:.2e}"
 
 
-@pytest.mark.parametrize("row", _params(ROWS))
+@pytest.mark.parametrize("row", _params([r for r in ROWS if r.order == 1]))
 def test_matcalc_check_passes(row):
-    """matcalc's own finite-difference check (its random points, its sizes) agrees too."""
+    """matcalc's own finite-difference check (its random points, its sizes) agrees too (first
+    derivatives; the second are checked above by nested differences of the original)."""
     assert _matcalc(row).check(seed=0).max_rel_error < 1e-5
 
 
@@ -488,8 +489,12 @@ def _gradient_rows():
 
 def _codegen_params():
     out = []
+    per_family = {}
+    for r in _gradient_rows():
+        per_family.setdefault(r.needs, r)
     for backend in ("numpy", "torch", "jax"):
-        for r in _gradient_rows():
+        # NumPy on every gradient row; torch and JAX on one row per combination of functions
+        for r in _gradient_rows() if backend == "numpy" else per_family.values():
             marks = list(_marks(r))
             missing = sorted(set(r.needs) & _NO_FORM)
             if backend != "numpy" and missing and not marks:
