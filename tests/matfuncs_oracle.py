@@ -13,9 +13,10 @@ is an n×1 column); a non-scalar derivative lists the function's indices, then t
 with a vector contributing one index: T[i, j, k, l] = ∂F_ij/∂X_kl, J[i, k] = ∂f_i/∂x_k; a Hessian
 of a scalar wrt a matrix is T[i, j, k, l] = ∂²f/∂X_ij∂X_kl; a VJP and an HVP have the variable's
 shape. Every entry of a matrix variable is independent. A function that only exists for
-symmetric arguments (chol, eigvals, λ_max, λ_min) is evaluated here at sym(X) = (X + Xᵀ)/2; its
-derivative is only meaningful in symmetric directions, so such rows are flagged `sym` and
-compared after symmetrising (sym of the gradient, symmetric directions U).
+symmetric arguments (chol, eigvals, λ_max, λ_min) is read as f(sym(X)), sym(X) = (X + Xᵀ)/2 —
+matcalc's reading too — so its gradient is the symmetric part of the textbook one (Murray's
+sym(·)); rows built on that reading are flagged `sym` and their Hessian–vector products take a
+symmetric direction U, where the textbook second-order formulas hold.
 
 Sources cited (short names used in the rows):
   Cookbook   Petersen & Pedersen, The Matrix Cookbook (2012), §2.1 determinants, §2.2 inverses,
@@ -437,7 +438,7 @@ class Row:
     #                           "mixed" (∂/∂y ∂f/∂x for wrt "x,y")
     closed: Callable | None   # d1/d2: values -> array; vjp/hvp: (values, G/U) -> array
     needs: tuple = ()         # the new functions the row uses
-    sym: bool = False         # compare in symmetric directions only (see module docstring)
+    sym: bool = False         # read as f(sym X); HVP directions symmetric (module docstring)
     tol: float | None = None  # relative tolerance against finite differences (else by order)
 
     @property
