@@ -51,7 +51,7 @@ Sources cited (short names used in the rows):
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np

@@ -12,15 +12,20 @@ four ways at random points with a different size for every dimension name:
     and the closed form;
 (e) points where an assumption fails (repeated eigenvalues or singular values, a singular matrix
     in solve, eigenvalues on the negative axis for logm, sqrtm and real powers, a matrix that is
-    not positive definite for chol): matcalc must raise a DomainError or warn, never return a
-    silent NaN or an arbitrary number.
+    not positive definite or not symmetric for chol and the eigenvalues, a rank drop for pinv):
+    matcalc must raise a DomainError or warn, never return a silent NaN or an arbitrary number.
 
-Rows whose functions matcalc does not support yet are expected failures that name the function,
-so the table runs today and turns green as support lands.
+Also: matcalc's value of each original formula against the oracle's (so the two read the formula
+alike), JVPs against directional differences and, by duality, the closed-form VJPs, matcalc's own
+`check`, the assumptions each result states, generated NumPy/torch/JAX code, and that every printed
+result reads back.
+
+Rows whose functions matcalc does not support yet, or where it refuses a derivative with an
+UnsupportedError, are expected failures that say so (only while it fails that way), so the table
+runs and turns green as support lands.
 """
 from __future__ import annotations
 
-import re
 import warnings
 
 import numpy as np
@@ -31,7 +36,7 @@ import matfuncs_oracle as O
 from matfuncs_oracle import ROWS, SIZES
 
 import matcalc
-from matcalc import DomainError, MatcalcError
+from matcalc import DomainError
 
 # The functions of the table that matcalc does not support yet (by the tag in each row's
 # `needs`). Keep this in step with the implementation: a row using one of these is an expected
