@@ -53,6 +53,10 @@ SPELLINGS = [
     ("\\|A\\|_*", "nuclear(A)", "A: m×n"),
     ("tr expm(X)", "tr(expm(X))", "X: n×n"),
     ("L_{\\exp}\\left(X, E\\right)", "L_exp(X, E)", "X: n×n, E: n×n"),
+    ("A⁺b", "pinv(A) b", "A: m×n, b: m"),
+    ("(AB)†", "pinv(A B)", "A: m×n, B: n×n"),
+    ("A^{+}", "pinv(A)", "A: m×n"),
+    ("\\mathbf{A}^\\dagger", "pinv(A)", "A: m×n"),
 ]
 
 
@@ -373,3 +377,36 @@ def test_hessian_of_the_nuclear_norm_against_nested_differences(shapes):
         e1[i, j], e2[k, l] = h, h
         want = (nuc(A + e1 + e2) - nuc(A + e1 - e2) - nuc(A - e1 + e2) + nuc(A - e1 - e2)) / (4 * h * h)
         assert abs(H[i, j, k, l] - want) < 1e-5
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_logm_and_real_powers_in_torch_and_jax_code_match_scipy(backend):
+    pytest.importorskip(backend)
+    r = derive("tr(W logm(X)) + tr(W X^(1/3))", wrt="X", shapes="X: n×n, W: n×n")
+    X = rng.normal(size=(N, N)) * 0.3 + 1.5 * np.eye(N)          # not symmetric
+    W = rng.normal(size=(N, N))
+    value, grad = r.to_function(backend)(X=X, W=W)
+    want = np.trace(W @ np.real(sl.logm(X))) + np.trace(W @ np.real(
+        sl.fractional_matrix_power(X, 1 / 3)))
+    assert abs(float(value) - want) < 1e-4 * max(1, abs(want))
+    np.testing.assert_allclose(np.asarray(grad, dtype=float), r.evaluate({"X": X, "W": W}),
+                               rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+def test_a_sum_as_a_direction_of_a_frechet_derivative_is_bracketed_in_code(backend):
+    """`vi @ 2.0 * (a - b).to(…) @ v` once multiplied the wrong operands (TypeError)."""
+    pytest.importorskip(backend)
+    r = derive("‖logm(X) − logm(Y)‖_F^2", wrt="X", shapes="X: n×n spd, Y: n×n spd")
+    X, Y = _spd(N), _spd(N)
+    value, grad = r.to_function(backend)(X=X, Y=Y)
+    want = np.linalg.norm(np.real(sl.logm(X)) - np.real(sl.logm(Y))) ** 2
+    assert abs(float(value) - want) < 1e-4 * max(1, want)
+    np.testing.assert_allclose(np.asarray(grad, dtype=float), r.evaluate({"X": X, "Y": Y}),
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_e_to_a_matrix_power_points_to_expm():
+    with pytest.raises(ParseError) as info:
+        parse("e^X", "X: n×n")
+    assert "expm(X)" in str(info.value)

@@ -6,9 +6,11 @@ there is one (Magnus & Neudecker; Matrix Cookbook §2.1–2.3; Higham, Functions
 ch. 3): d tr f(X) = f′(X)ᵀ, dλᵢ = vᵢᵀ dS vᵢ, d‖A‖_* = UVᵀ, dL = L Φ(L⁻¹ dA L⁻ᵀ). Elsewhere the
 Fréchet derivative L_f(X, E) is a node of its own whose adjoint is L_f(Xᵀ, ·), so gradients of
 any scalar built from expm, logm, sqrtm and X^p stay closed-form; its derivative in X is the
-second Fréchet derivative L2_f. Functions of a symmetric matrix read its symmetric part
-(S + Sᵀ)/2, so their cotangents are symmetric. Also: r.assumptions (the sentences under which
-a result holds) and the forward vec-Jacobian rule for Hessians through these functions.
+second Fréchet derivative L2_f. Eigenvectors and singular vectors get the classical perturbation
+forms (reduced resolvents, the F matrices of eigenvalue and singular-value gaps). Functions of a
+symmetric matrix read its symmetric part (S + Sᵀ)/2, so their cotangents are symmetric. Also:
+the forward vec-Jacobian rule for Hessians through these functions (the Kronecker forms K_f,
+K2_f, or the transpose of the adjoint rule) and r.assumptions.
 """
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 A row holds the name, the spellings accepted, the derivative as an expression of the argument
 (built from this package's nodes, so it prints and simplifies like any result), the NumPy
 implementation, the LaTeX name and the SymPy function. The derivative rows are cross-checked
-against SymPy's scalar diff in tests/test_functions.py.
+against SymPy's scalar diff in tests/test_functions.py. Also the constructor `matfn` of the
+matrix functions (their table is core/matrix_functions.py), which keeps them in a normal form.
 """
 from __future__ import annotations
 

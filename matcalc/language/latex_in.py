@@ -262,6 +262,9 @@ def _do_power(text, i, end, out, full, base):
     if b.startswith("\\circ"):
         out.add(" .^(" + _plain(b[5:].strip(), full, base + bs) + ")", at)   # 2 .^, not 2. ^
         return k
+    if b in ("+", "\\dagger"):                  # A^{+}, A^\dagger: the pseudo-inverse
+        out.add("⁺", at)
+        return k
     if b.replace(" ", "") in ("-\\top", "-T", "-\\intercal", "-\\mathsf{T}"):
         out.add("⁻ᵀ", at)
         return k

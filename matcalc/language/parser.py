@@ -268,6 +268,8 @@ class ToExpr(Transformer):
             return E.Transpose(base, span=span)
         if kind == "inverse":
             return E.Inverse(base, span=span)
+        if kind == "pseudo_inverse":
+            return E.MatFn("pinv", (base,), span=span)
         if kind == "inverse_transpose":
             return E.Transpose(E.Inverse(base, span=span), span=span)
         if kind == "power":
@@ -282,6 +284,9 @@ class ToExpr(Transformer):
 
     def inverse_transpose(self, meta, c):
         return ("inverse_transpose", None)
+
+    def pseudo_inverse(self, meta, c):
+        return ("pseudo_inverse", None)
 
     def power(self, meta, c):
         tok = c[0]
@@ -760,7 +765,10 @@ def translate(err: UnexpectedInput, text: str) -> ParseError:
         return SymbolicExponentError("a power with a symbolic exponent (x^a, x .^ p) is not supported: "
                                 "exponents are numbers, like x^2, x^(1/2) or x .^ -1",
                                 span=Span(tok.start_pos, tok.end_pos),
-                                hint="for positive x write exp(a log(x)) for a scalar x, or "
+                                hint="for the matrix exponential of X write expm(X), for "
+                                     "e to each entry exp(X)" if re.search(
+                                         r"(?<![A-Za-z])e\s*\^\s*[({]?\s*$", text[:tok.start_pos])
+                                else "for positive x write exp(a log(x)) for a scalar x, or "
                                      "exp(p .* log(x)) element-wise")
     at_end = tok.type == "$END"
     pos = len(text.rstrip()) if at_end else tok.start_pos

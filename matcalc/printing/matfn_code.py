@@ -108,8 +108,29 @@ for _table in (NUMPY, JAX):
     _table["svdgap_inv"] = ("(lambda w: (lambda d: {m}.where(d == 0, 0.0, 1.0 / {m}.where(d == 0, "
                             "1.0, d)))(w[None, :] - w[:, None]))({m}.linalg.svd({0}, "
                             "compute_uv=False) ** 2)")
+# logm, sqrtm, X^p and their Fréchet derivatives in JAX and PyTorch, which lack them: through the
+# eigendecomposition X = VΛV⁻¹ (complex; X diagonalizable, as almost every matrix is):
+# f(X) = V f(Λ) V⁻¹ and L_f(X, E) = V (D ⊙ V⁻¹EV) V⁻¹, D the divided differences of f on the
+# eigenvalues, f′ where two coincide (Daleckiĭ–Kreĭn; Higham, Functions of Matrices, Thm 3.11).
+_F = {"log": ("{m}.log(w)", "1 / w"), "sqrt": ("{m}.sqrt(w)", "0.5 / {m}.sqrt(w)"),
+      "pow": ("w ** {p}", "{p} * w ** ({p} - 1)")}
+_EIG_F = "(lambda w, v: (v @ {m}.diag(F) @ {m}.linalg.inv(v)).real)(*{m}.linalg.eig({0}))"
+_DD = ("(lambda dw, df, dp: {m}.where({m}.abs(dw) < 1e-9 * (1 + {m}.abs(w[:, None])), dp, "
+       "df / {m}.where(dw == 0, 1, dw)))(w[:, None] - w[None, :], (F)[:, None] - (F)[None, :], "
+       "(FP)[:, None] + 0 * w[None, :])")
+_EIG_L = ("(lambda w, v: (lambda vi, d: (v @ (d * (vi @ CAST @ v)) @ vi).real)"
+          "({m}.linalg.inv(v), DD))(*{m}.linalg.eig({0}))")
+for _name, (_f, _fp) in _F.items():
+    _base = {"log": "logm", "sqrt": "sqrtm", "pow": "powm"}[_name]
+    for _table, _cast in ((JAX, "{1}.astype(v.dtype)"), (TORCH, "{1}.to(v.dtype)")):
+        _table[_base] = _EIG_F.replace("F", _f)
+        _table[f"L_{_name}"] = _EIG_L.replace("CAST", _cast).replace(
+            "DD", _DD.replace("(FP)", f"({_fp})").replace("(F)", f"({_f})"))
 TEMPLATES = {"numpy": NUMPY, "jax": JAX, "torch": TORCH}
 IMPORTS = {"numpy": "import scipy.linalg", "jax": "import jax.scipy.linalg", "torch": ""}
+
+
+_BELOW_ATOM = 99          # code.py's atom level is 100: every operator binds below it
 
 
 def matfn_code(printer, node) -> str:
@@ -122,7 +143,8 @@ def matfn_code(printer, node) -> str:
         raise UnsupportedError(f"{node.fn} has no {printer.backend} form in generated code; use "
                                f"the numpy backend (scipy.linalg)", hint=f"{printer.backend} "
                                f"has: {have}")
-    args = [printer.arr(a) for a in node.args]
+    # anything but an atom (a name, a call) in parentheses: templates write {1}.T, x @ {1} @ v
+    args = [printer.arr(a, _BELOW_ATOM) for a in node.args]
     p = repr(float(node.exponent)) if node.exponent is not None else ""
     mod = printer.mod
     return re.sub(r"\{(\d|p|m)\}", lambda k: mod if k.group(1) == "m" else p
