@@ -1097,3 +1097,15 @@ row("power-latex", r"\operatorname{tr}(X^{0.7})", "X", "X: n×n spd",
     "Higham §3.2: ∇ tr X^p = p (X^{p−1})ᵀ",
     {"X": gen_spd("n")}, lambda v: tr(mpow(v["X"], 0.7)), "d1",
     lambda v: 0.7 * mpow(v["X"], -0.3).T, ["X^p"])
+row("pinv-dagger-latex", r"\operatorname{tr}(C A^\dagger)", "A", "A: m×n, C: m×n",
+    "GolubPereyra (4.12), full column rank",
+    {"A": gen_rank("m", "n"), "C": gen_general("m", "n", 1.0)},
+    lambda v: tr(v["C"] @ pinv(v["A"])), "d1", lambda v: pinv_grad_trace(v["A"], v["C"]),
+    ["pinv"])
+row("pinv-plus-unicode", "‖A⁺ b − c‖^2", "A", "A: m×n, b: m, c: n",
+    "GolubPereyra (4.12): least squares through the pseudo-inverse, ∇ = ∇tr(C A⁺) with "
+    "C = 2 b (A⁺b − c)ᵀ",
+    {"A": gen_rank("m", "n"), "b": gen_vec("m"), "c": gen_vec("n")},
+    lambda v: fro2(pinv(v["A"]) @ v["b"] - v["c"]), "d1",
+    lambda v: pinv_grad_trace(v["A"], 2 * v["b"] @ (pinv(v["A"]) @ v["b"] - v["c"]).T),
+    ["pinv"])
