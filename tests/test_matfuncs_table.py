@@ -621,3 +621,15 @@ def test_printed_result_reads_back(row):
         assert got.shape == want.shape, f"{row.id}: {form!r} reads back as {got.shape}"
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-11,
                                    err_msg=f"{row.id}: {form!r} reads back differently")
+
+
+@pytest.mark.parametrize("row", _params([r for r in ROWS if r.kind == "d1" and r.wrt in ("b",)
+                                         and np.ndim(r.f(r.values())) == 2]))
+def test_denominator_layout_is_the_transposed_jacobian(row):
+    """layout="denominator" gives the transpose of the table's (numerator-layout) Jacobian."""
+    r = matcalc.derive(row.expr, wrt=row.wrt, shapes=row.shapes, layout="denominator")
+    values = row.values()
+    got = r.evaluate(values)
+    want = np.asarray(row.closed(values)).T
+    _same_shape(got, want, f"{row.id}: {r}")
+    assert _rel(got, want) < 1e-9, f"{row.id}: {r}"
