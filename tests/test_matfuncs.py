@@ -410,3 +410,71 @@ def test_e_to_a_matrix_power_points_to_expm():
     with pytest.raises(ParseError) as info:
         parse("e^X", "X: n×n")
     assert "expm(X)" in str(info.value)
+
+
+# Regressions (found by the read-back property) -----------------------------------------------
+
+def _fd_jacobian(f, x, h=1e-6):
+    """d vec f(X) / d vec(X) by central differences (column-major vec), f given in NumPy."""
+    cols = []
+    for j in range(x.size):
+        e = np.zeros(x.size)
+        e[j] = h
+        e = e.reshape(x.shape, order="F")
+        cols.append(((f(x + e) - f(x - e)) / (2 * h)).reshape(-1, order="F"))
+    return np.column_stack(cols)
+
+
+@pytest.mark.parametrize("spelling, fn", [
+    ("expm", sl.expm), ("logm", lambda x: np.real(sl.logm(x))),
+    ("sqrtm", lambda x: np.real(sl.sqrtm(x))),
+    ("X^(1/3)", lambda x: np.real(sl.fractional_matrix_power(x, 1 / 3)))])
+def test_jacobian_through_a_matrix_function_of_a_product_evaluates_where_it_is_undefined_too(
+        spelling, fn):
+    """`vec(sqrtm(B A))` wrt A printed K_sqrt(BA)(eye(n) ⊗ B); evaluating it where sqrtm is
+    undefined raised a bare ValueError (NaN of the wrong size for K_sqrt) instead of NaN."""
+    from matcalc.numeric.evaluate import evaluate_tree
+    text = f"vec({spelling}(B A))" if "^" not in spelling else "vec((B A)^(1/3))"
+    r = derive(text, wrt="A", shapes="A: n×n, B: n×n")
+    A, B = rng.normal(size=(3, 3)) * 0.3 + 1.5 * np.eye(3), rng.normal(size=(3, 3)) * 0.3 + np.eye(3)
+    want = _fd_jacobian(lambda a: fn(B @ a), A)
+    np.testing.assert_allclose(evaluate_tree(r.node, {"A": A, "B": B}, {"n": 3}), want,
+                               atol=1e-7)
+    got = np.asarray(r.to_function()(A=A, B=B)[1])          # generated NumPy code
+    np.testing.assert_allclose(got.reshape(9, 9, order="F"), want, atol=1e-7)
+    # B A with the eigenvalue −1 (but not for expm, defined everywhere)
+    A2, B2 = np.diag([-1.0, 2.0, 3.0]), np.eye(3)
+    out = evaluate_tree(r.node, {"A": A2, "B": B2}, {"n": 3})
+    assert out.shape == (9, 9)
+    if spelling != "expm":
+        assert np.all(np.isnan(out))
+        with pytest.raises(DomainError, match="negative real axis"):
+            r.evaluate({"A": A2, "B": B2})
+
+
+def test_hessian_through_a_real_power_of_a_kronecker_product_evaluates_to_nan_where_undefined():
+    """K2_pow of an n²×n² argument gave NaN of size n², so the product raised a bare ValueError."""
+    from matcalc.numeric.evaluate import evaluate_tree
+    r = derive("sum((X ⊗ B)^0.7)", wrt="X", shapes="X: n×n, B: n×n", order=2)
+    out = evaluate_tree(r.node, {"X": -np.eye(3), "B": np.eye(3)}, {"n": 3})
+    assert out.shape == (9, 9) and np.all(np.isnan(out))
+
+
+def test_jacobian_of_sqrtm_of_a_kronecker_product_with_a_commutation_matrix():
+    """(kron(A, K(m,n)))^(1/2) wrt A raised a bare ValueError (size 324 vs 18); where A has no
+    real eigenvalue (n = 2), A ⊗ K(m,n) has none on the negative axis and it has a value."""
+    from matcalc.numeric.evaluate import evaluate_tree
+    r = derive("(kron(A, K(m,n)))^(1/2)", wrt="A", shapes="A: n×n")
+    out = evaluate_tree(r.node, {"A": rng.normal(size=(3, 3))}, {"m": 2, "n": 3})
+    assert out.shape == (2 * 2 * 3 ** 4, 9) and np.all(np.isnan(out))    # real eigenvalue λ, −λ
+    m, n = 3, 2
+    K = np.zeros((m * n, m * n))                # K vec(Y) = vec(Yᵀ) for Y m×n
+    for i in range(m):
+        for j in range(n):
+            K[i * n + j, j * m + i] = 1.0
+    A = np.array([[1.0, -2.0], [2.0, 1.3]])     # eigenvalues 1.15 ± 2i
+    want = _fd_jacobian(lambda a: np.real(sl.sqrtm(np.kron(a, K))), A)
+    np.testing.assert_allclose(evaluate_tree(r.node, {"A": A}, {"m": m, "n": n}), want,
+                               atol=1e-7)
+    got = np.asarray(r.to_function()(A=A, m=m)[1])
+    np.testing.assert_allclose(got.reshape(want.shape, order="F"), want, atol=1e-7)
