@@ -478,3 +478,23 @@ def test_jacobian_of_sqrtm_of_a_kronecker_product_with_a_commutation_matrix():
                                atol=1e-7)
     got = np.asarray(r.to_function()(A=A, m=m)[1])
     np.testing.assert_allclose(got.reshape(want.shape, order="F"), want, atol=1e-7)
+
+
+@pytest.mark.parametrize("f, k", [("λ_max(S)", -1), ("λ_min(S)", 0)])
+def test_torch_code_for_the_hessian_of_an_extreme_eigenvalue_runs(f, k):
+    """torch.kron(eye(n), <a column of eigh>) raised "view size is not compatible with input
+    tensor's size and stride": .contiguous() keeps the column-major stride of a one-column slice."""
+    torch = pytest.importorskip("torch")
+    r = derive(f, wrt="S", shapes="S: n×n symmetric", order=2)
+    S = _sym(N)
+    value, H = r.to_function("torch")(torch.tensor(S))
+    H = np.asarray(H, dtype=float)
+    assert abs(float(value) - np.linalg.eigvalsh(S)[k]) < 1e-10
+    np.testing.assert_allclose(H, r.evaluate({"S": S}), atol=1e-9)
+    g = lambda s: np.linalg.eigvalsh((s + s.T) / 2)[k]          # what matcalc reads: f(sym S)
+    h = 1e-4
+    for (i, j, p, q) in [(0, 1, 2, 0), (1, 1, 1, 1), (3, 2, 0, 3), (2, 2, 1, 0)]:
+        e1, e2 = np.zeros((N, N)), np.zeros((N, N))
+        e1[i, j], e2[p, q] = h, h
+        want = (g(S + e1 + e2) - g(S + e1 - e2) - g(S - e1 + e2) + g(S - e1 - e2)) / (4 * h * h)
+        assert abs(H[i, j, p, q] - want) < 1e-5 * max(1, abs(want))
