@@ -112,7 +112,9 @@ DOMAIN = [
      {"A": np.ones((3, 3)), "b": np.ones(3), "c": np.ones(3)}, "singular"),
     ("tr logm(X)", "X", "X: n×n", {"X": -np.eye(3)}, "negative real axis"),
     ("tr sqrtm(X)", "X", "X: n×n", {"X": np.diag([1.0, -2.0, 3.0])}, "negative real axis"),
-    ("sum(eigvals(S))", "S", "S: n×n symmetric", {"S": np.diag([1.0, 1.0, 2.0])}, "repeated"),
+    # (sum(eigvals(S)) = tr S is differentiable at repeated eigenvalues too: its gradient is I)
+    ("wᵀ eigvals(S)", "S", "S: n×n symmetric, w: n",
+     {"S": np.diag([1.0, 1.0, 2.0]), "w": np.array([1.0, 2.0, 3.0])}, "repeated"),
     ("‖A‖₂", "A", "A: m×n", {"A": np.eye(3)}, "repeated"),
     ("sum(chol(A))", "A", "A: n×n spd", {"A": -np.eye(3)}, "not positive definite"),
 ]
@@ -498,3 +500,62 @@ def test_torch_code_for_the_hessian_of_an_extreme_eigenvalue_runs(f, k):
         e1[i, j], e2[p, q] = h, h
         want = (g(S + e1 + e2) - g(S + e1 - e2) - g(S - e1 + e2) + g(S - e1 - e2)) / (4 * h * h)
         assert abs(H[i, j, p, q] - want) < 1e-5 * max(1, abs(want))
+
+
+# Short forms: exact identities used by the rules (each checked by value) -----------------------
+
+SHORT_FORMS = [
+    # (f, wrt, shapes, printed, f in NumPy, a point)
+    ("logdet(expm(X))", "X", "X: n×n", "I",
+     lambda v: np.linalg.slogdet(sl.expm(v["X"]))[1], lambda: {"X": rng.normal(size=(N, N))}),
+    ("sum(eigvals(S))", "S", "S: n×n symmetric", "I",
+     lambda v: np.sum(np.linalg.eigvalsh((v["S"] + v["S"].T) / 2)), lambda: {"S": _sym(N)}),
+    ("3 sum(eigvals(S))", "S", "S: n×n symmetric", "3I",
+     lambda v: 3 * np.sum(np.linalg.eigvalsh((v["S"] + v["S"].T) / 2)), lambda: {"S": _sym(N)}),
+    ("‖eigvals(S)‖^2", "S", "S: n×n symmetric", "2S",
+     lambda v: np.sum(np.linalg.eigvalsh((v["S"] + v["S"].T) / 2) ** 2), lambda: {"S": _sym(N)}),
+    ("‖eigvals((A + A^T)/2)‖^2", "A", "A: n×n", "A + Aᵀ",
+     lambda v: np.sum(np.linalg.eigvalsh((v["A"] + v["A"].T) / 2) ** 2),
+     lambda: {"A": rng.normal(size=(N, N))}),
+    ("‖svdvals(A)‖^2", "A", "A: m×n", "2A",
+     lambda v: np.sum(np.linalg.svd(v["A"], compute_uv=False) ** 2),
+     lambda: {"A": rng.normal(size=(M, N))}),
+    ("tr(X^(1/2) X^(1/2))", "X", "X: n×n spd", "I",
+     lambda v: np.trace(np.real(sl.sqrtm(v["X"])) @ np.real(sl.sqrtm(v["X"]))),
+     lambda: {"X": _spd(N)}),
+    ("tr(X^0.7 X^0.3)", "X", "X: n×n spd", "I",
+     lambda v: np.trace(np.real(sl.fractional_matrix_power(v["X"], 0.7)
+                                @ sl.fractional_matrix_power(v["X"], 0.3))),
+     lambda: {"X": _spd(N)}),
+    ("tr(X^(1/3) X^(1/3))", "X", "X: n×n spd", "2X^(-1/3)/3",
+     lambda v: np.trace(np.real(sl.fractional_matrix_power(v["X"], 1 / 3)) ** 1
+                        @ np.real(sl.fractional_matrix_power(v["X"], 1 / 3))),
+     lambda: {"X": _spd(N)}),
+    ("logdet(X^(1/2))", "X", "X: n×n spd", "X⁻¹/2",
+     lambda v: np.linalg.slogdet(np.real(sl.sqrtm(v["X"])))[1], lambda: {"X": _spd(N)}),
+    ("tr(sqrtm(X)^3)", "X", "X: n×n spd", "3sqrtm(X)/2",
+     lambda v: np.trace(np.linalg.matrix_power(np.real(sl.sqrtm(v["X"])), 3)),
+     lambda: {"X": _spd(N)}),
+    ("tr(expm(X) expm(X))", "X", "X: n×n", "2(expm(X)ᵀ)²",
+     lambda v: np.trace(sl.expm(v["X"]) @ sl.expm(v["X"])),
+     lambda: {"X": rng.normal(size=(N, N)) * 0.5}),
+    ("tr(logm(X) logm(X))", "X", "X: n×n spd", "2logm(X)X⁻¹",
+     lambda v: np.trace(np.real(sl.logm(v["X"])) @ np.real(sl.logm(v["X"]))),
+     lambda: {"X": _spd(N)}),
+]
+
+
+@pytest.mark.parametrize("f, wrt, shapes, printed, fn, point", SHORT_FORMS,
+                         ids=[s[0] for s in SHORT_FORMS])
+def test_gradients_that_are_simple_matrices_print_short(f, wrt, shapes, printed, fn, point):
+    """They printed as L_exp(X, expm(X)⁻¹)ᵀ, eigvecs(S)eigvecs(S)ᵀ, svd_U(A)diag(2svdvals(A))…,
+    L_sqrt(X, 2sqrtm(X))ᵀ: VVᵀ = I, UΣVᵀ = A, and L_f(X, E) = f′(X)E for E a function of X
+    (then X^a X^b = X^(a+b)). Values against differences of the original function in NumPy."""
+    r = derive(f, wrt=wrt, shapes=shapes)
+    assert str(r) == printed
+    v = point()
+    if f == "sum(eigvals(S))":                  # = tr S: the gradient I exists at repeated λ too
+        np.testing.assert_allclose(r.evaluate({"S": np.diag([1.0, 1.0, 2.0])}), np.eye(3))
+    got = r.evaluate(v)
+    want = _num_grad(lambda x: fn({**v, wrt: x}), v[wrt])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
