@@ -559,3 +559,34 @@ def test_gradients_that_are_simple_matrices_print_short(f, wrt, shapes, printed,
     got = r.evaluate(v)
     want = _num_grad(lambda x: fn({**v, wrt: x}), v[wrt])
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+def test_generated_code_gives_eigenvectors_and_singular_vectors_the_evaluators_signs(backend):
+    """Generated code took eigh's and svd's vectors as they came, so its value and derivative
+    of sum(eigvecs(S) .* W) differed from r.evaluate (largest entry of each eigenvector
+    positive; uᵢ, vᵢ flipped together by vᵢ's largest entry)."""
+    pytest.importorskip(backend)
+    conv = {"numpy": np.asarray, "torch": lambda a: __import__("torch").tensor(a),
+            "jax": lambda a: __import__("jax.numpy").numpy.asarray(a)}[backend]
+
+    def signed(v):
+        return v * np.sign(v[np.argmax(np.abs(v), axis=0), np.arange(v.shape[1])])
+
+    S, W = _sym(N), rng.normal(size=(N, N))
+    f = lambda s: np.sum(signed(np.linalg.eigh((s + s.T) / 2)[1]) * W)
+    r = derive("sum(eigvecs(S) .* W)", wrt="S", shapes="S: n×n symmetric, W: n×n")
+    value, grad = r.to_function(backend)(S=conv(S), W=conv(W))
+    tol = 1e-4 if backend == "jax" else 1e-6             # JAX in float32 unless x64 is on
+    assert abs(float(value) - f(S)) < tol
+    np.testing.assert_allclose(np.asarray(grad, dtype=float), _num_grad(f, S), atol=tol * 10)
+    A, z = rng.normal(size=(5, 3)), rng.normal(size=5)
+
+    def g(a):
+        u, _, vt = np.linalg.svd(a, full_matrices=False)
+        s = np.sign(vt.T[np.argmax(np.abs(vt.T), axis=0), np.arange(3)])
+        return z @ (u * s)[:, 0]
+    r = derive("zᵀ svd_u1(A)", wrt="A", shapes="A: m×n, z: m")
+    value, grad = r.to_function(backend)(A=conv(A), z=conv(z))
+    assert abs(float(value) - g(A)) < tol
+    np.testing.assert_allclose(np.asarray(grad, dtype=float), _num_grad(g, A), atol=tol * 10)
