@@ -116,7 +116,7 @@ def primary(node, G, i):
     Gᵀ commutes with X, being a function of X, L_f(X, Gᵀ) = f′(X)Gᵀ (Higham, Functions of
     Matrices, 3.2): ∂ logdet expm(X)/∂X = (expm(X)expm(X)⁻¹)ᵀ = I"""
     x = node.args[0]
-    if _function_of(_t(G), x):
+    if type(_scalar_times(_t(G))[1]) is not E.Identity and _function_of(_t(G), x):
         prime = _prime(node.fn, x, node.exponent)
         (c, p), (d, q) = _scalar_times(prime), _scalar_times(_t(G))
         a, b = _power_of(p, x), _power_of(q, x)
