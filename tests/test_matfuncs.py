@@ -112,7 +112,9 @@ DOMAIN = [
      {"A": np.ones((3, 3)), "b": np.ones(3), "c": np.ones(3)}, "singular"),
     ("tr logm(X)", "X", "X: n×n", {"X": -np.eye(3)}, "negative real axis"),
     ("tr sqrtm(X)", "X", "X: n×n", {"X": np.diag([1.0, -2.0, 3.0])}, "negative real axis"),
-    ("sum(eigvals(S))", "S", "S: n×n symmetric", {"S": np.diag([1.0, 1.0, 2.0])}, "repeated"),
+    # (sum(eigvals(S)) = tr S is differentiable at repeated eigenvalues too: its gradient is I)
+    ("wᵀ eigvals(S)", "S", "S: n×n symmetric, w: n",
+     {"S": np.diag([1.0, 1.0, 2.0]), "w": np.array([1.0, 2.0, 3.0])}, "repeated"),
     ("‖A‖₂", "A", "A: m×n", {"A": np.eye(3)}, "repeated"),
     ("sum(chol(A))", "A", "A: n×n spd", {"A": -np.eye(3)}, "not positive definite"),
 ]
@@ -410,3 +412,181 @@ def test_e_to_a_matrix_power_points_to_expm():
     with pytest.raises(ParseError) as info:
         parse("e^X", "X: n×n")
     assert "expm(X)" in str(info.value)
+
+
+# Regressions (found by the read-back property) -----------------------------------------------
+
+def _fd_jacobian(f, x, h=1e-6):
+    """d vec f(X) / d vec(X) by central differences (column-major vec), f given in NumPy."""
+    cols = []
+    for j in range(x.size):
+        e = np.zeros(x.size)
+        e[j] = h
+        e = e.reshape(x.shape, order="F")
+        cols.append(((f(x + e) - f(x - e)) / (2 * h)).reshape(-1, order="F"))
+    return np.column_stack(cols)
+
+
+@pytest.mark.parametrize("spelling, fn", [
+    ("expm", sl.expm), ("logm", lambda x: np.real(sl.logm(x))),
+    ("sqrtm", lambda x: np.real(sl.sqrtm(x))),
+    ("X^(1/3)", lambda x: np.real(sl.fractional_matrix_power(x, 1 / 3)))])
+def test_jacobian_through_a_matrix_function_of_a_product_evaluates_where_it_is_undefined_too(
+        spelling, fn):
+    """`vec(sqrtm(B A))` wrt A printed K_sqrt(BA)(eye(n) ⊗ B); evaluating it where sqrtm is
+    undefined raised a bare ValueError (NaN of the wrong size for K_sqrt) instead of NaN."""
+    from matcalc.numeric.evaluate import evaluate_tree
+    text = f"vec({spelling}(B A))" if "^" not in spelling else "vec((B A)^(1/3))"
+    r = derive(text, wrt="A", shapes="A: n×n, B: n×n")
+    A, B = rng.normal(size=(3, 3)) * 0.3 + 1.5 * np.eye(3), rng.normal(size=(3, 3)) * 0.3 + np.eye(3)
+    want = _fd_jacobian(lambda a: fn(B @ a), A)
+    np.testing.assert_allclose(evaluate_tree(r.node, {"A": A, "B": B}, {"n": 3}), want,
+                               atol=1e-7)
+    got = np.asarray(r.to_function()(A=A, B=B)[1])          # generated NumPy code
+    np.testing.assert_allclose(got.reshape(9, 9, order="F"), want, atol=1e-7)
+    # B A with the eigenvalue −1 (but not for expm, defined everywhere)
+    A2, B2 = np.diag([-1.0, 2.0, 3.0]), np.eye(3)
+    out = evaluate_tree(r.node, {"A": A2, "B": B2}, {"n": 3})
+    assert out.shape == (9, 9)
+    if spelling != "expm":
+        assert np.all(np.isnan(out))
+        with pytest.raises(DomainError, match="negative real axis"):
+            r.evaluate({"A": A2, "B": B2})
+
+
+def test_hessian_through_a_real_power_of_a_kronecker_product_evaluates_to_nan_where_undefined():
+    """K2_pow of an n²×n² argument gave NaN of size n², so the product raised a bare ValueError."""
+    from matcalc.numeric.evaluate import evaluate_tree
+    r = derive("sum((X ⊗ B)^0.7)", wrt="X", shapes="X: n×n, B: n×n", order=2)
+    out = evaluate_tree(r.node, {"X": -np.eye(3), "B": np.eye(3)}, {"n": 3})
+    assert out.shape == (9, 9) and np.all(np.isnan(out))
+
+
+def test_jacobian_of_sqrtm_of_a_kronecker_product_with_a_commutation_matrix():
+    """(kron(A, K(m,n)))^(1/2) wrt A raised a bare ValueError (size 324 vs 18); where A has no
+    real eigenvalue (n = 2), A ⊗ K(m,n) has none on the negative axis and it has a value."""
+    from matcalc.numeric.evaluate import evaluate_tree
+    r = derive("(kron(A, K(m,n)))^(1/2)", wrt="A", shapes="A: n×n")
+    out = evaluate_tree(r.node, {"A": rng.normal(size=(3, 3))}, {"m": 2, "n": 3})
+    assert out.shape == (2 * 2 * 3 ** 4, 9) and np.all(np.isnan(out))    # real eigenvalue λ, −λ
+    m, n = 3, 2
+    K = np.zeros((m * n, m * n))                # K vec(Y) = vec(Yᵀ) for Y m×n
+    for i in range(m):
+        for j in range(n):
+            K[i * n + j, j * m + i] = 1.0
+    A = np.array([[1.0, -2.0], [2.0, 1.3]])     # eigenvalues 1.15 ± 2i
+    want = _fd_jacobian(lambda a: np.real(sl.sqrtm(np.kron(a, K))), A)
+    np.testing.assert_allclose(evaluate_tree(r.node, {"A": A}, {"m": m, "n": n}), want,
+                               atol=1e-7)
+    got = np.asarray(r.to_function()(A=A, m=m)[1])
+    np.testing.assert_allclose(got.reshape(want.shape, order="F"), want, atol=1e-7)
+
+
+@pytest.mark.parametrize("f, k", [("λ_max(S)", -1), ("λ_min(S)", 0)])
+def test_torch_code_for_the_hessian_of_an_extreme_eigenvalue_runs(f, k):
+    """torch.kron(eye(n), <a column of eigh>) raised "view size is not compatible with input
+    tensor's size and stride": .contiguous() keeps the column-major stride of a one-column slice."""
+    torch = pytest.importorskip("torch")
+    r = derive(f, wrt="S", shapes="S: n×n symmetric", order=2)
+    S = _sym(N)
+    value, H = r.to_function("torch")(torch.tensor(S))
+    H = np.asarray(H, dtype=float)
+    assert abs(float(value) - np.linalg.eigvalsh(S)[k]) < 1e-10
+    np.testing.assert_allclose(H, r.evaluate({"S": S}), atol=1e-9)
+    g = lambda s: np.linalg.eigvalsh((s + s.T) / 2)[k]          # what matcalc reads: f(sym S)
+    h = 1e-4
+    for (i, j, p, q) in [(0, 1, 2, 0), (1, 1, 1, 1), (3, 2, 0, 3), (2, 2, 1, 0)]:
+        e1, e2 = np.zeros((N, N)), np.zeros((N, N))
+        e1[i, j], e2[p, q] = h, h
+        want = (g(S + e1 + e2) - g(S + e1 - e2) - g(S - e1 + e2) + g(S - e1 - e2)) / (4 * h * h)
+        assert abs(H[i, j, p, q] - want) < 1e-5 * max(1, abs(want))
+
+
+# Short forms: exact identities used by the rules (each checked by value) -----------------------
+
+SHORT_FORMS = [
+    # (f, wrt, shapes, printed, f in NumPy, a point)
+    ("logdet(expm(X))", "X", "X: n×n", "I",
+     lambda v: np.linalg.slogdet(sl.expm(v["X"]))[1], lambda: {"X": rng.normal(size=(N, N))}),
+    ("sum(eigvals(S))", "S", "S: n×n symmetric", "I",
+     lambda v: np.sum(np.linalg.eigvalsh((v["S"] + v["S"].T) / 2)), lambda: {"S": _sym(N)}),
+    ("3 sum(eigvals(S))", "S", "S: n×n symmetric", "3I",
+     lambda v: 3 * np.sum(np.linalg.eigvalsh((v["S"] + v["S"].T) / 2)), lambda: {"S": _sym(N)}),
+    ("‖eigvals(S)‖^2", "S", "S: n×n symmetric", "2S",
+     lambda v: np.sum(np.linalg.eigvalsh((v["S"] + v["S"].T) / 2) ** 2), lambda: {"S": _sym(N)}),
+    ("‖eigvals((A + A^T)/2)‖^2", "A", "A: n×n", "A + Aᵀ",
+     lambda v: np.sum(np.linalg.eigvalsh((v["A"] + v["A"].T) / 2) ** 2),
+     lambda: {"A": rng.normal(size=(N, N))}),
+    ("‖svdvals(A)‖^2", "A", "A: m×n", "2A",
+     lambda v: np.sum(np.linalg.svd(v["A"], compute_uv=False) ** 2),
+     lambda: {"A": rng.normal(size=(M, N))}),
+    ("tr(X^(1/2) X^(1/2))", "X", "X: n×n spd", "I",
+     lambda v: np.trace(np.real(sl.sqrtm(v["X"])) @ np.real(sl.sqrtm(v["X"]))),
+     lambda: {"X": _spd(N)}),
+    ("tr(X^0.7 X^0.3)", "X", "X: n×n spd", "I",
+     lambda v: np.trace(np.real(sl.fractional_matrix_power(v["X"], 0.7)
+                                @ sl.fractional_matrix_power(v["X"], 0.3))),
+     lambda: {"X": _spd(N)}),
+    ("tr(X^(1/3) X^(1/3))", "X", "X: n×n spd", "2X^(-1/3)/3",
+     lambda v: np.trace(np.real(sl.fractional_matrix_power(v["X"], 1 / 3)) ** 1
+                        @ np.real(sl.fractional_matrix_power(v["X"], 1 / 3))),
+     lambda: {"X": _spd(N)}),
+    ("logdet(X^(1/2))", "X", "X: n×n spd", "X⁻¹/2",
+     lambda v: np.linalg.slogdet(np.real(sl.sqrtm(v["X"])))[1], lambda: {"X": _spd(N)}),
+    ("tr(sqrtm(X)^3)", "X", "X: n×n spd", "3sqrtm(X)/2",
+     lambda v: np.trace(np.linalg.matrix_power(np.real(sl.sqrtm(v["X"])), 3)),
+     lambda: {"X": _spd(N)}),
+    ("tr(expm(X) expm(X))", "X", "X: n×n", "2(expm(X)ᵀ)²",
+     lambda v: np.trace(sl.expm(v["X"]) @ sl.expm(v["X"])),
+     lambda: {"X": rng.normal(size=(N, N)) * 0.5}),
+    ("tr(logm(X) logm(X))", "X", "X: n×n spd", "2logm(X)X⁻¹",
+     lambda v: np.trace(np.real(sl.logm(v["X"])) @ np.real(sl.logm(v["X"]))),
+     lambda: {"X": _spd(N)}),
+]
+
+
+@pytest.mark.parametrize("f, wrt, shapes, printed, fn, point", SHORT_FORMS,
+                         ids=[s[0] for s in SHORT_FORMS])
+def test_gradients_that_are_simple_matrices_print_short(f, wrt, shapes, printed, fn, point):
+    """They printed as L_exp(X, expm(X)⁻¹)ᵀ, eigvecs(S)eigvecs(S)ᵀ, svd_U(A)diag(2svdvals(A))…,
+    L_sqrt(X, 2sqrtm(X))ᵀ: VVᵀ = I, UΣVᵀ = A, and L_f(X, E) = f′(X)E for E a function of X
+    (then X^a X^b = X^(a+b)). Values against differences of the original function in NumPy."""
+    r = derive(f, wrt=wrt, shapes=shapes)
+    assert str(r) == printed
+    v = point()
+    if f == "sum(eigvals(S))":                  # = tr S: the gradient I exists at repeated λ too
+        np.testing.assert_allclose(r.evaluate({"S": np.diag([1.0, 1.0, 2.0])}), np.eye(3))
+    got = r.evaluate(v)
+    want = _num_grad(lambda x: fn({**v, wrt: x}), v[wrt])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+def test_generated_code_gives_eigenvectors_and_singular_vectors_the_evaluators_signs(backend):
+    """Generated code took eigh's and svd's vectors as they came, so its value and derivative
+    of sum(eigvecs(S) .* W) differed from r.evaluate (largest entry of each eigenvector
+    positive; uᵢ, vᵢ flipped together by vᵢ's largest entry)."""
+    pytest.importorskip(backend)
+    conv = {"numpy": np.asarray, "torch": lambda a: __import__("torch").tensor(a),
+            "jax": lambda a: __import__("jax.numpy").numpy.asarray(a)}[backend]
+
+    def signed(v):
+        return v * np.sign(v[np.argmax(np.abs(v), axis=0), np.arange(v.shape[1])])
+
+    S, W = _sym(N), rng.normal(size=(N, N))
+    f = lambda s: np.sum(signed(np.linalg.eigh((s + s.T) / 2)[1]) * W)
+    r = derive("sum(eigvecs(S) .* W)", wrt="S", shapes="S: n×n symmetric, W: n×n")
+    value, grad = r.to_function(backend)(S=conv(S), W=conv(W))
+    tol = 1e-4 if backend == "jax" else 1e-6             # JAX in float32 unless x64 is on
+    assert abs(float(value) - f(S)) < tol
+    np.testing.assert_allclose(np.asarray(grad, dtype=float), _num_grad(f, S), atol=tol * 10)
+    A, z = rng.normal(size=(5, 3)), rng.normal(size=5)
+
+    def g(a):
+        u, _, vt = np.linalg.svd(a, full_matrices=False)
+        s = np.sign(vt.T[np.argmax(np.abs(vt.T), axis=0), np.arange(3)])
+        return z @ (u * s)[:, 0]
+    r = derive("zᵀ svd_u1(A)", wrt="A", shapes="A: m×n, z: m")
+    value, grad = r.to_function(backend)(A=conv(A), z=conv(z))
+    assert abs(float(value) - g(A)) < tol
+    np.testing.assert_allclose(np.asarray(grad, dtype=float), _num_grad(g, A), atol=tol * 10)

@@ -20,7 +20,7 @@ from typing import Callable
 from ..core import build as B
 from ..core import expr as E
 from ..core.errors import UnsupportedError, show
-from ..core.functions import FRECHET, FRECHET2, KRON, KRON2, matfn
+from ..core.functions import FRECHET, FRECHET2, KRON, KRON2, PRIMARY, matfn, matpow
 from ..core.matrix_functions import MATRIX_FUNCTIONS, fill
 from .rules import derivative
 from .vecrules import vec_rule
@@ -83,12 +83,68 @@ def pinv(node, G, i):
 
 # Primary matrix functions and their Fréchet derivatives ----------------------------------------
 
+def _function_of(e, x) -> bool:
+    """Whether e is built from x, I, scalars and primary functions of those (so commutes with x)."""
+    if e == x or type(e) is E.Identity or e.is_scalar:
+        return True
+    if type(e) is E.MatFn:
+        return e.fn in PRIMARY and _function_of(e.args[0], x)
+    if type(e) in (E.Inverse, E.Power):
+        return _function_of(e.arg, x)
+    if type(e) is E.Transpose:                              # g(Xᵀ)ᵀ = g(X)
+        return _function_of(e.arg, _t(x))
+    if type(e) in (E.MatMul, E.Add):
+        return all(_function_of(a, x) for a in e.args)
+    return False
+
+
+def _prime(fn, x, exponent):
+    """f′(X): exp(X), X⁻¹, ½X^(−1/2), pX^(p−1)"""
+    if fn == "expm":
+        return matfn("expm", x)
+    if fn == "logm":
+        return B.inverse(x)
+    if fn == "sqrtm":
+        return B.mul(B.num(Fraction(1, 2)), B.inverse(matfn("sqrtm", x)))
+    return B.mul(B.num(exponent), matpow(x, Fraction(exponent) - 1))
+
+
 @rule("expm", "logm", "sqrtm", "powm")
 def primary(node, G, i):
     """d f(X) = L_f(X, dX), whose adjoint is L_f(Xᵀ, ·): the cotangent is L_f(Xᵀ, G)
-    (for G = I: f′(X)ᵀ, so ∂ tr expm(X)/∂X = expm(X)ᵀ)"""
+    (for G = I: f′(X)ᵀ, so ∂ tr expm(X)/∂X = expm(X)ᵀ). L_f(Xᵀ, G) = L_f(X, Gᵀ)ᵀ, and where
+    Gᵀ commutes with X, being a function of X, L_f(X, Gᵀ) = f′(X)Gᵀ (Higham, Functions of
+    Matrices, 3.2): ∂ logdet expm(X)/∂X = (expm(X)expm(X)⁻¹)ᵀ = I"""
     x = node.args[0]
+    if type(_scalar_times(_t(G))[1]) is not E.Identity and _function_of(_t(G), x):
+        prime = _prime(node.fn, x, node.exponent)
+        (c, p), (d, q) = _scalar_times(prime), _scalar_times(_t(G))
+        a, b = _power_of(p, x), _power_of(q, x)
+        if a is not None and b is not None:                 # X^a X^b = X^(a+b) (principal)
+            return _t(B.mul(*c, *d, matpow(x, a + b)))
+        return _t(B.mul(prime, _t(G)))
     return matfn(FRECHET[node.fn], _t(x), G, exponent=node.exponent)
+
+
+def _power_of(e, x):
+    """a when e is the principal power X^a (X, I, X⁻¹, sqrtm(X), X^p and their integer powers),
+    else None"""
+    if e == x:
+        return Fraction(1)
+    if type(e) is E.Identity:
+        return Fraction(0)
+    if type(e) is E.MatFn and e.args[0] == x and e.fn in ("sqrtm", "powm"):
+        return Fraction(1, 2) if e.fn == "sqrtm" else Fraction(e.exponent)
+    if type(e) is E.Transpose:                              # (Xᵀ)^a = (X^a)ᵀ
+        return _power_of(e.arg, _t(x))
+    if type(e) is E.Inverse:
+        a = _power_of(e.arg, x)
+        return None if a is None else -a
+    if type(e) is E.Power and isinstance(e.exponent, (int, Fraction)) and \
+            Fraction(e.exponent).denominator == 1:
+        a = _power_of(e.arg, x)
+        return None if a is None else a * Fraction(e.exponent)
+    return None
 
 
 @rule("L_exp", "L_log", "L_sqrt", "L_pow")
@@ -136,8 +192,26 @@ def tril_half(node, G, i):
 @rule("eigvals")
 def eigvals(node, G, i):
     """dλᵢ = vᵢᵀ dS vᵢ for simple eigenvalues: the cotangent is V diag(G) Vᵀ, V = eigvecs(S)"""
+    c, m = _scalar_times(G)
+    if type(m) is E.Ones:                                   # V diag(c𝟙) Vᵀ = cI
+        return B.mul(*c, B.identity(node.shape[0]))
+    if m == node:                                           # V diag(cλ) Vᵀ = c sym(S)
+        return B.mul(*c, _sym(node.args[0]))
     V = matfn("eigvecs", node.args[0])
     return B.mul(V, B.diag_mat(G), _t(V))
+
+
+def _scalar_times(G):
+    """(scalar factors, the one matrix factor) of G = c·M; ([], G) when G is not such a product"""
+    if type(G) is E.MatMul:
+        mats = [a for a in G.args if not a.is_scalar]
+        if len(mats) == 1:
+            return [a for a in G.args if a.is_scalar], mats[0]
+    if type(G) is E.Transpose:                              # (cM)ᵀ = cMᵀ
+        c, m = _scalar_times(G.arg)
+        if c:
+            return c, _t(m)
+    return [], G
 
 
 @rule("eigvecs")
@@ -169,6 +243,9 @@ def extreme_eigenvector(node, G, i):
 def svdvals(node, G, i):
     """dσᵢ = uᵢᵀ dA vᵢ for distinct nonzero singular values: the cotangent is U diag(G) Vᵀ"""
     a = node.args[0]
+    c, m = _scalar_times(G)
+    if m == node:                                           # U diag(cσ) Vᵀ = cA (thin SVD)
+        return B.mul(*c, a)
     return B.mul(matfn("svd_U", a), B.diag_mat(G), _t(matfn("svd_V", a)))
 
 

@@ -284,6 +284,8 @@ def _shape_like(n, vals):
     a = vals[0]
     r, c = a.shape
     k = min(r, c)
+    if n.fn in _KRON:             # K_f(X), K2_f(X, A): n²×n² for an n×n X
+        return (r * c, r * c)
     return {"solve": vals[-1].shape, "pinv": (c, r), "eigvals": (r, 1), "lambda_max": (1, 1),
             "lambda_min": (1, 1), "eigvec_max": (r, 1), "eigvec_min": (r, 1),
             "svdvals": (k, 1), "svdgap_inv": (k, k), "svd_U": (r, k), "svd_V": (c, k), "sigma_max": (1, 1),

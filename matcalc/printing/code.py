@@ -553,9 +553,12 @@ class CodePrinter:
             raise NotFlat("a Kronecker product")
         if self.backend == "torch":
             # torch.kron fails on a transposed (non-contiguous) operand ("view size is not
-            # compatible with input tensor's size and stride"): hand it contiguous copies
-            return (f"torch.kron({self.arr(n.left, _POW)}.contiguous(), "
-                    f"{self.arr(n.right, _POW)}.contiguous())"), _ATOM
+            # compatible with input tensor's size and stride"), and on a column of eigh's
+            # column-major result, which .contiguous() keeps (a size-1 dimension's stride
+            # does not count): hand it row-major copies
+            c = ".clone(memory_format=torch.contiguous_format)"
+            return (f"torch.kron({self.arr(n.left, _POW)}{c}, "
+                    f"{self.arr(n.right, _POW)}{c})"), _ATOM
         return f"{self.mod}.kron({self.arr(n.left)}, {self.arr(n.right)})", _ATOM
 
     def _transpose(self, n):

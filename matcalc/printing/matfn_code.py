@@ -18,6 +18,18 @@ _EIGRES_MAX = "(lambda w, v: (v[:, :-1] / (w[-1] - w[:-1])) @ v[:, :-1].T)(*{m}.
 _EIGRES_MIN = "(lambda w, v: (v[:, 1:] / (w[0] - w[1:])) @ v[:, 1:].T)(*{m}.linalg.eigh({0}))"
 _SYMPART = "(lambda s: (s + s.T) / 2)({0})"
 _TRIL_HALF = "(lambda t: {m}.tril(t, -1) + {m}.diag({m}.diag(t)) / 2)({0})"
+# the evaluator's signs (numeric/matfuncs.py): each eigenvector with its largest entry positive;
+# the singular vectors uᵢ, vᵢ both flipped where vᵢ's largest entry is negative
+_SIGN = "{m}.sign(V[abs(V).argmax(0), {m}.arange(V.shape[1])])"
+
+
+def _signed(v: str, cols: str) -> str:
+    return "(lambda v: (v * " + _SIGN.replace("V", "v") + ")" + cols + ")(" + v + ")"
+
+
+def _svd_signed(which: str, cols: str) -> str:
+    return ("(lambda u, s, vt: (" + which + " * " + _SIGN.replace("V", "vt.T") + ")" + cols +
+            ")(*{m}.linalg.svd({0}, full_matrices=False))")
 
 _NUMPY_F = {"expm": "scipy.linalg.expm", "logm": "(lambda y: np.real(scipy.linalg.logm(y)))",
             "sqrtm": "(lambda y: np.real(scipy.linalg.sqrtm(y)))",
@@ -27,11 +39,11 @@ COMMON = {      # the same text in every backend, {m} is np, jnp or torch
     "solve": "{m}.linalg.solve({0}, {1})",
     "pinv": "{m}.linalg.pinv({0})",
     "eigvals": "{m}.linalg.eigvalsh({0}).reshape(-1, 1)",
-    "eigvecs": "{m}.linalg.eigh({0})[1]",
+    "eigvecs": _signed("{m}.linalg.eigh({0})[1]", ""),
     "lambda_max": "{m}.linalg.eigvalsh({0})[-1:].reshape(1, 1)",
     "lambda_min": "{m}.linalg.eigvalsh({0})[:1].reshape(1, 1)",
-    "eigvec_max": "{m}.linalg.eigh({0})[1][:, -1:]",
-    "eigvec_min": "{m}.linalg.eigh({0})[1][:, :1]",
+    "eigvec_max": _signed("{m}.linalg.eigh({0})[1]", "[:, -1:]"),
+    "eigvec_min": _signed("{m}.linalg.eigh({0})[1]", "[:, :1]"),
     "eiggap_inv": "(lambda w: (lambda d: {m}.where(d == 0, 0.0, 1.0 / {m}.where(d == 0, 1.0, d)))"
                   "(w[None, :] - w[:, None]))({m}.linalg.eigvalsh({0}))",
     "eigres_max": _EIGRES_MAX,
@@ -54,10 +66,10 @@ NUMPY = {
     "L2_sqrt": _BLOCK3.replace("{f}", _NUMPY_F["sqrtm"]),
     "L2_pow": _BLOCK3.replace("{f}", _NUMPY_F["powm"]),
     "svdvals": "np.linalg.svd({0}, compute_uv=False).reshape(-1, 1)",
-    "svd_U": "np.linalg.svd({0}, full_matrices=False)[0]",
-    "svd_V": "np.linalg.svd({0}, full_matrices=False)[2].T",
-    "svd_u1": "np.linalg.svd({0}, full_matrices=False)[0][:, :1]",
-    "svd_v1": "np.linalg.svd({0}, full_matrices=False)[2][:1].T",
+    "svd_U": _svd_signed("u", ""),
+    "svd_V": _svd_signed("vt.T", ""),
+    "svd_u1": _svd_signed("u", "[:, :1]"),
+    "svd_v1": _svd_signed("vt.T", "[:, :1]"),
     "sigma_max": "np.reshape(np.linalg.norm({0}, 2), (1, 1))",
     "nuclear": "np.reshape(np.linalg.norm({0}, 'nuc'), (1, 1))",
 }
@@ -68,10 +80,10 @@ JAX = {
     "L_exp": "jax.scipy.linalg.expm_frechet({0}, {1}, compute_expm=False)",
     "L2_exp": _BLOCK3.replace("{f}", "jax.scipy.linalg.expm"),
     "svdvals": "jnp.linalg.svd({0}, compute_uv=False).reshape(-1, 1)",
-    "svd_U": "jnp.linalg.svd({0}, full_matrices=False)[0]",
-    "svd_V": "jnp.linalg.svd({0}, full_matrices=False)[2].T",
-    "svd_u1": "jnp.linalg.svd({0}, full_matrices=False)[0][:, :1]",
-    "svd_v1": "jnp.linalg.svd({0}, full_matrices=False)[2][:1].T",
+    "svd_U": _svd_signed("u", ""),
+    "svd_V": _svd_signed("vt.T", ""),
+    "svd_u1": _svd_signed("u", "[:, :1]"),
+    "svd_v1": _svd_signed("vt.T", "[:, :1]"),
     "sigma_max": "jnp.reshape(jnp.linalg.norm({0}, 2), (1, 1))",
     "nuclear": "jnp.reshape(jnp.linalg.norm({0}, 'nuc'), (1, 1))",
 }
@@ -83,10 +95,10 @@ TORCH = {
         "{m}.block([[x, e], [{m}.zeros_like(x), x]])",
         "torch.cat([torch.cat([x, e], 1), torch.cat([torch.zeros_like(x), x], 1)], 0)"),
     "svdvals": "torch.linalg.svdvals({0}).reshape(-1, 1)",
-    "svd_U": "torch.linalg.svd({0}, full_matrices=False)[0]",
-    "svd_V": "torch.linalg.svd({0}, full_matrices=False)[2].mT",
-    "svd_u1": "torch.linalg.svd({0}, full_matrices=False)[0][:, :1]",
-    "svd_v1": "torch.linalg.svd({0}, full_matrices=False)[2][:1].mT",
+    "svd_U": _svd_signed("u", ""),
+    "svd_V": _svd_signed("vt.T", ""),
+    "svd_u1": _svd_signed("u", "[:, :1]"),
+    "svd_v1": _svd_signed("vt.T", "[:, :1]"),
     "sigma_max": "torch.linalg.matrix_norm({0}, 2).reshape(1, 1)",
     "nuclear": "torch.linalg.matrix_norm({0}, 'nuc').reshape(1, 1)",
 }
