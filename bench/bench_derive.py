@@ -109,7 +109,7 @@ def size_report():
             larger.append(f"| {p.id} | {ours} | {book} | `{r}` | `{expected}` |")
     return ["", "## Result size against the textbook form", "",
             f"{rows - len(larger)} of {rows} identity-table results are no larger than the "
-            f"textbook form; the {len(larger)} below are larger (issue 4):", "",
+            f"textbook form; the {len(larger)} below are larger:", "",
             "| case | matcalc size | textbook size | matcalc | textbook |",
             "|---|---:|---:|---|---|"] + larger
 
