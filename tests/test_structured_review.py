@@ -12,6 +12,7 @@ Then one named regression test for each problem the review found.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -389,6 +390,8 @@ def test_tril_triu_latex_input_and_generated_code_agree_with_differences():
     f = lambda X: np.trace(v["A"] @ np.tril(X)) + np.sum(np.exp(np.triu(X)))     # noqa: E731
     want = np.array([[d1(f, v["X"], _unit(3, 5, i, j)) for j in range(5)] for i in range(3)])
     for framework in ("numpy", "jax", "torch"):
+        if not importlib.util.find_spec(framework):
+            continue                      # JAX and PyTorch where installed
         _, g = r.to_function(framework)(**v)
         np.testing.assert_allclose(np.asarray(g, dtype=float), want, rtol=1e-7, atol=1e-8)
     assert_result_reads_back(r, shapes)
