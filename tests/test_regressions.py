@@ -276,3 +276,12 @@ def test_check_of_logdet_of_a_gram_matrix_finds_a_point_at_every_seed():
     r = derive("logdet(X^T X)", "X", "X: m×n")
     for seed in range(300):
         r.check(seed=seed)
+
+
+def test_diagonal_matrix_of_a_zero_vector_is_the_zero_matrix():
+    """I vec(V ./ V) wrt V printed `diag(0)`, which reads back as a 1×1 number, not the kn×kn
+    zero Jacobian (found by the --slow read-back property)."""
+    r = derive("I vec((V) ./ (V))", wrt="V", shapes="V: n×k")
+    assert str(r) == "0"
+    got = r.evaluate({"V": np.ones((2, 3))})         # ∂F_i/∂V_kl: F has 6 entries, V is 2×3
+    assert got.shape == (6, 2, 3) and not np.any(got)

@@ -313,6 +313,10 @@ def apply(fn: str, x) -> E.Node:
 def diag_mat(v) -> E.Node:
     if isinstance(v, E.Ones):
         return E.Identity((v.shape[0], v.shape[0]))
+    if isinstance(v, E.Zero) and not is_scalar(v.shape):
+        n = v.shape[1] if v.shape[0] == ONE else v.shape[0]
+        return zero((n, n))                 # diag(0) printed alone read back as 1×1
+
     if is_scalar(v.shape):
         return v
     return _make(E.DiagMat, v)
@@ -321,6 +325,8 @@ def diag_mat(v) -> E.Node:
 def diag_vec(a) -> E.Node:
     if isinstance(a, E.DiagMat):
         return a.arg
+    if isinstance(a, E.Zero):
+        return zero((a.shape[0], ONE))
     if isinstance(a, E.Identity):
         return E.Ones((a.shape[0], ONE))
     return _make(E.DiagVec, a)
