@@ -12,6 +12,7 @@ from fractions import Fraction
 from typing import Any, Union
 
 from .errors import Span
+from .limits import fold
 
 Scalar = Union[int, Fraction, float]
 
@@ -464,13 +465,15 @@ def with_children(node: Node, children) -> Node:
     return node
 
 
+def _same_or_rebuilt(node: Node, kids: list) -> Node:
+    return with_children(node, kids) if any(k is not c for k, c in zip(kids, node.children)) \
+        else node
+
+
 def substitute(node: Node, mapping: dict) -> Node:
-    """The tree with every subtree found in `mapping` replaced by its value (outermost first)."""
-    if node in mapping:
-        return mapping[node]
-    if not node.children:
-        return node
-    return with_children(node, [substitute(c, mapping) for c in node.children])
+    """The tree with every subtree found in `mapping` replaced by its value (outermost first;
+    linear in the shared form, without recursion)."""
+    return fold([node], _same_or_rebuilt, mapping)[node]
 
 
 def share_equal(node: Node) -> Node:

@@ -305,24 +305,31 @@ def node_repr(node, base) -> str:
     return run_deep(base, node)
 
 
-def tree_sizes(node, cap: int | None = None) -> dict:
-    """The written-out size of node and of every subtree in it (each capped at cap + 1), in one
-    linear pass over the shared form, without recursion."""
-    sizes: dict = {}
-    stack = [node]
+def fold(roots, fn, known: dict | None = None) -> dict:
+    """fn(node, [its children's results]) for every distinct node of the trees once, children
+    first, without recursion (linear in the shared form). A node in `known` takes that result
+    and is not descended into. Returns node → result."""
+    done: dict = dict(known) if known else {}
+    stack = list(roots)
     while stack:
         n = stack[-1]
-        if n in sizes:
+        if n in done:
             stack.pop()
             continue
-        todo = [c for c in n.children if c not in sizes]
+        todo = [c for c in n.children if c not in done]
         if todo:
             stack.extend(todo)
             continue
         stack.pop()
-        s = 1 + sum(sizes[c] for c in n.children)
-        sizes[n] = s if cap is None else min(s, cap + 1)
-    return sizes
+        done[n] = fn(n, [done[c] for c in n.children])
+    return done
+
+
+def tree_sizes(node, cap: int | None = None) -> dict:
+    """The written-out size of node and of every subtree in it (each capped at cap + 1), in one
+    linear pass over the shared form, without recursion."""
+    limit = float("inf") if cap is None else cap + 1
+    return fold([node], lambda n, kids: min(1 + sum(kids), limit))
 
 
 def _tree_size(root, cap: int) -> tuple[int, int]:

@@ -19,6 +19,7 @@ import re
 from ..core import expr as E
 from ..simplify.cse import TRIVIAL, shared
 from ..core.errors import UnsupportedError
+from ..core.limits import fold
 from ..core.dims import symbol
 from ..core.shapes import LATIN_OF_GREEK, is_scalar
 from .base import negate, negative_coefficient
@@ -231,19 +232,7 @@ class _Products:
 def _rebuild(roots, fn):
     """Every distinct node of the trees once, children first: fn(node, new children) gives its
     new form. Returns the new roots."""
-    done: dict = {}
-    stack = list(roots)
-    while stack:
-        n = stack[-1]
-        if n in done:
-            stack.pop()
-            continue
-        todo = [c for c in n.children if c not in done]
-        if todo:
-            stack.extend(todo)
-            continue
-        stack.pop()
-        done[n] = fn(n, [done[c] for c in n.children])
+    done = fold(roots, fn)
     return [done[r] for r in roots]
 
 

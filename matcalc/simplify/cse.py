@@ -6,6 +6,7 @@ the subtrees worth naming (repeated, and more than a name or a number) children 
 from __future__ import annotations
 
 from ..core import expr as E
+from ..core.expr import substitute       # noqa: F401 (named.py takes it from here)
 from ..core.limits import tree_sizes      # (named.py takes it from here too)
 
 TRIVIAL = (E.Sym, E.Num, E.Size, E.Identity, E.Zero, E.Ones, E.Commutation)
@@ -57,26 +58,3 @@ def too_big(node) -> bool:
     return tree_size(node, MAX_PRINTED_NODES) > MAX_PRINTED_NODES
 
 
-def substitute(node, mapping: dict):
-    """node with every subtree that is a key of mapping replaced by its value (linear in the
-    shared form, without recursion)."""
-    done: dict = {}
-    stack = [node]
-    while stack:
-        n = stack[-1]
-        if n in done:
-            stack.pop()
-            continue
-        if n in mapping:
-            done[n] = mapping[n]
-            stack.pop()
-            continue
-        todo = [c for c in n.children if c not in done]
-        if todo:
-            stack.extend(todo)
-            continue
-        stack.pop()
-        kids = [done[c] for c in n.children]
-        done[n] = E.with_children(n, kids) if any(k is not c for k, c in zip(kids, n.children)) \
-            else n
-    return done[node]
