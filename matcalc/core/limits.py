@@ -193,12 +193,56 @@ def run_deep(fn, *args, **kwargs):
     return box["value"]
 
 
+# A call whose arguments are short text (a formula of a few hundred characters, its shapes and
+# variable names) runs on the calling thread: handing it to a worker and back costs about
+# 0.1 ms, a fifth of a whole small derivation. Its trees are shallow, so the caller's own stack
+# and recursion limit are room enough; if they are not (a RecursionError), the call runs again on
+# a worker. It stays on a worker whenever the recursion limit is already raised (a matcalc call
+# in another thread, or the caller's own setting), so a deep recursion is never attempted on a
+# stack of unknown size.
+INLINE_CHARS = 400
+INLINE_LIMIT = 3_000
+
+
+def _text_size(value, budget: int) -> int:
+    """Characters of text in a call's arguments (str, numbers, None, and tuples, lists and dicts
+    of them), or more than budget when it is larger or holds anything else."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return 0
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    elif not isinstance(value, (tuple, list)):
+        return budget + 1
+    total = 0
+    for item in value:
+        total += _text_size(item, budget - total)
+        if total > budget:
+            break
+    return total
+
+
+def _runs_inline(args, kwargs) -> bool:
+    return (sys.getrecursionlimit() <= INLINE_LIMIT and
+            _text_size([*args, *kwargs.values()], INLINE_CHARS) <= INLINE_CHARS)
+
+
 def deep(fn):
-    """Decorator: run fn with room for deep trees (see run_deep); nested calls run directly."""
+    """Decorator: run fn with room for deep trees (see run_deep); nested calls run directly,
+    and so do calls on short text while the recursion limit is the ordinary one (see above)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         if getattr(_state, "inside", False):
             return fn(*args, **kwargs)
+        if _runs_inline(args, kwargs):
+            _state.inside = True
+            try:
+                return fn(*args, **kwargs)
+            except RecursionError:
+                pass                    # deeper than expected: again, on a worker below
+            finally:
+                _state.inside = False
         return run_deep(fn, *args, **kwargs)
     return wrapper
 

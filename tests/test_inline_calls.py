@@ -1,0 +1,97 @@
+"""Short calls run on the caller's own thread (a hand-off to a worker costs as much as a small
+derivation); a short call that turns out to need deeper recursion than the caller's limit allows
+runs again on a worker with room, and gives the right answer, not a RecursionError."""
+from __future__ import annotations
+
+import inspect
+import sys
+import threading
+
+import numpy as np
+
+from matcalc import derive
+from matcalc.core import limits
+
+
+def _frames() -> int:
+    return len(inspect.stack(0))
+
+
+def test_short_call_runs_on_the_calling_thread(monkeypatch):
+    seen = []
+    import matcalc.calculus.derive as D
+    original = D.first_derivative
+
+    def spy(*args, **kwargs):
+        seen.append(threading.current_thread())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(D, "first_derivative", spy)
+    derive("x^T A x", wrt="x", shapes="A: n×n")
+    assert seen and all(t is threading.current_thread() for t in seen)
+
+
+def test_long_call_runs_on_a_worker(monkeypatch):
+    seen = []
+    import matcalc.calculus.derive as D
+    original = D.first_derivative
+
+    def spy(*args, **kwargs):
+        seen.append(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(D, "first_derivative", spy)
+    text = " + ".join(f"c{i} x^T A x" for i in range(60))     # over the inline size
+    assert len(text) > limits.INLINE_CHARS
+    derive(text, wrt="x", shapes="A: n×n")
+    assert seen and all(name == "matcalc" for name in seen)
+
+
+def test_short_call_too_deep_for_the_caller_falls_back_to_a_worker(monkeypatch):
+    """With the caller's limit only 40 frames above where it stands, a formula in 60 brackets
+    hits RecursionError inline; the call is repeated on a worker and answers (A + Aᵀ)x, the closed form
+    of ∂(xᵀAx)/∂x, checked here against central differences of xᵀAx itself."""
+    fallbacks = []
+    original = limits.run_deep
+
+    def spy(*args, **kwargs):
+        fallbacks.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(limits, "run_deep", spy)
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(_frames() + 40)
+    try:
+        r = derive("(" * 60 + "x^T A x" + ")" * 60, wrt="x", shapes="A: n×n")
+    finally:
+        sys.setrecursionlimit(old)
+    assert fallbacks, "the inline run was expected to run out of room"
+    assert str(r) == "(A + Aᵀ)x"
+    rng = np.random.default_rng(3)
+    A, x = rng.standard_normal((4, 4)), rng.standard_normal(4)
+    g = np.ravel(r.evaluate({"A": A, "x": x}))
+    h = 1e-6
+    fd = np.array([((x + h * e) @ A @ (x + h * e) - (x - h * e) @ A @ (x - h * e)) / (2 * h)
+                   for e in np.eye(4)])
+    assert np.allclose(g, fd, atol=1e-6)
+
+
+def test_a_raised_recursion_limit_keeps_calls_on_a_worker(monkeypatch):
+    """When the limit is already high (another thread's matcalc call, or the caller's own
+    setting), a call never recurses deeply on a stack of unknown size: it goes to a worker."""
+    seen = []
+    import matcalc.calculus.derive as D
+    original = D.first_derivative
+
+    def spy(*args, **kwargs):
+        seen.append(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(D, "first_derivative", spy)
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(limits.INLINE_LIMIT + 1)
+    try:
+        derive("x^T A x", wrt="x", shapes="A: n×n")
+    finally:
+        sys.setrecursionlimit(old)
+    assert seen and all(name == "matcalc" for name in seen)
