@@ -15,7 +15,9 @@ limit and points at where the input goes over it (never a RecursionError or a lo
 | MAX_PRINTED_NODES | 20,000 | a result whose printed tree would be larger (a derivative of deep compositions shares subexpressions) prints with the shared parts named once: `… where s1 = …` |
 
 Derivatives of deep compositions are deep trees (a 64-layer network's gradient nests several
-hundred levels), so the public entry points (`@deep`) run on a worker thread with a large stack
+hundred levels), so the public entry points (`@deep`) on anything but short text (see
+INLINE_CHARS: those run on the caller's thread, and move to a worker only if they run out of
+room) run on a worker thread with a large stack
 (RECURSION_STACK bytes of address space; only the pages used are committed) while the
 interpreter's recursion limit is raised to RECURSION_LIMIT (and the garbage collector's
 young-generation threshold to GC_THRESHOLD: trees are acyclic). Both are process-wide: they
