@@ -95,3 +95,13 @@ def test_a_raised_recursion_limit_keeps_calls_on_a_worker(monkeypatch):
     finally:
         sys.setrecursionlimit(old)
     assert seen and all(name == "matcalc" for name in seen)
+
+
+def test_collector_thresholds_are_restored_after_inline_and_worker_calls():
+    """Calls space out the collector's young-generation collections while they run (inline as
+    on a worker) and leave the thresholds as they found them."""
+    import gc
+    before = gc.get_threshold()
+    derive("x^T A x", wrt="x", shapes="A: n×n")
+    derive(" + ".join(f"c{i} x^T A x" for i in range(60)), wrt="x", shapes="A: n×n")
+    assert gc.get_threshold() == before

@@ -53,41 +53,58 @@ _state = threading.local()          # .inside: this thread is already running ma
 _limit_lock = threading.Lock()
 _running = 0                        # matcalc calls in progress, all threads together
 _saved_limit: int | None = None     # the limit to restore when _running drops to 0
-_saved_gc: tuple | None = None      # the collector's thresholds to restore then
+_saved_gc: tuple | None = None      # the collector's thresholds to restore when _gc_users drops to 0
 GC_THRESHOLD = 50_000               # allocations between young-generation collections, during a call
 _stack_lock = threading.Lock()
 
 
+_gc_users = 0                       # calls in progress that space out collections (inline too)
+
+
+def _space_out_collections() -> None:
+    """(Under _limit_lock.) Trees are acyclic and made of many small nodes: with the default
+    thresholds the collector walks the heap over and over while a long formula is parsed (a
+    quarter of the time of a 1,000-term sum). Collections are spaced out during calls."""
+    global _gc_users, _saved_gc
+    if _gc_users == 0:
+        gc_now = gc.get_threshold()
+        _saved_gc = None
+        if gc_now[0] and gc_now[0] < GC_THRESHOLD:
+            gc.set_threshold(GC_THRESHOLD, *gc_now[1:])
+            _saved_gc = gc_now
+    _gc_users += 1
+
+
+def _restore_collections() -> None:
+    """(Under _limit_lock.) The thresholds as they were, once the last call has ended."""
+    global _gc_users, _saved_gc
+    _gc_users -= 1
+    if _gc_users == 0 and _saved_gc is not None:
+        if gc.get_threshold()[0] == GC_THRESHOLD:            # unless someone else changed it
+            gc.set_threshold(*_saved_gc)
+        _saved_gc = None
+
+
 def _enter() -> None:
-    global _running, _saved_limit, _saved_gc
+    global _running, _saved_limit
     with _limit_lock:
+        _space_out_collections()
         if _running == 0:
             current = sys.getrecursionlimit()
             _saved_limit = None
             if current < RECURSION_LIMIT:
                 sys.setrecursionlimit(RECURSION_LIMIT)
                 _saved_limit = current
-            # Trees are acyclic and made of many small nodes: with the default thresholds the
-            # collector walks the heap over and over while a long formula is parsed (a quarter
-            # of the time of a 1,000-term sum). Collections are spaced out during the call.
-            gc_now = gc.get_threshold()
-            _saved_gc = None
-            if gc_now[0] and gc_now[0] < GC_THRESHOLD:
-                gc.set_threshold(GC_THRESHOLD, *gc_now[1:])
-                _saved_gc = gc_now
         elif sys.getrecursionlimit() < RECURSION_LIMIT:      # someone lowered it meanwhile
             sys.setrecursionlimit(RECURSION_LIMIT)
         _running += 1
 
 
 def _leave() -> None:
-    global _running, _saved_limit, _saved_gc
+    global _running, _saved_limit
     with _limit_lock:
+        _restore_collections()
         _running -= 1
-        if _running == 0 and _saved_gc is not None:
-            if gc.get_threshold()[0] == GC_THRESHOLD:        # unless someone else changed it
-                gc.set_threshold(*_saved_gc)
-            _saved_gc = None
         if _running == 0 and _saved_limit is not None:
             if sys.getrecursionlimit() == RECURSION_LIMIT:   # unless someone else changed it
                 try:
@@ -238,6 +255,8 @@ def deep(fn):
         if getattr(_state, "inside", False):
             return fn(*args, **kwargs)
         if _runs_inline(args, kwargs):
+            with _limit_lock:
+                _space_out_collections()
             _state.inside = True
             try:
                 return fn(*args, **kwargs)
@@ -245,6 +264,8 @@ def deep(fn):
                 pass                    # deeper than expected: again, on a worker below
             finally:
                 _state.inside = False
+                with _limit_lock:
+                    _restore_collections()
         return run_deep(fn, *args, **kwargs)
     return wrapper
 
