@@ -14,13 +14,14 @@ from dataclasses import replace
 from fractions import Fraction
 from importlib import resources  # noqa: F401  (tests read the grammar through it)
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark import Lark, Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from ..core import expr as E
 from ..core.errors import MatcalcError, ParseError, ShapeError, Span, UnsupportedError, show
 from ..core.functions import ALIASES
 from ..core.matrix_functions import MATRIX_ALIASES, MATRIX_FUNCTIONS
+from .lalr import FAILED, Driver, Tok
 from .latex_in import looks_like_latex, read_e_powers
 from ..core.limits import check_input, deep
 from ..core.shapes import (GREEK, ONE, SCALAR, Decl, Shapes, Unifier, canonical_name, dim,
@@ -116,14 +117,17 @@ def _span(meta) -> Span | None:
     return Span(meta.start_pos, meta.end_pos)
 
 
-def _tspan(tok: Token) -> Span:
+_TOKENS = (Token, Tok)
+
+
+def _tspan(tok) -> Span:
     return Span(tok.start_pos, tok.end_pos)
 
 
-def _number(tok: Token) -> Fraction:
+def _number(tok) -> Fraction:
     """An exact number, refused beyond the range of a double (1e308): exact arithmetic on
     1e999999999 would never finish."""
-    text = str(tok)
+    text = tok.value
     mantissa, _, exponent = text.lower().partition("e")
     digits = len(mantissa.replace(".", "").lstrip("0"))
     if (exponent and abs(int(exponent)) > 308) or digits > 308:
@@ -145,12 +149,10 @@ def _chain(cls, left, right, span):
     return cls((left, right), span=span)
 
 
-@v_args(meta=True)
-class ToExpr(Transformer):
+class ToExpr:
     """Builds raw nodes (shapes not yet known); names are split with the declared names."""
 
     def __init__(self, shapes: Shapes):
-        super().__init__()
         self.declared = set(shapes.decls) | shapes.dim_names
         self.decls = shapes.decls
         self.notes = shapes.notes
@@ -160,24 +162,23 @@ class ToExpr(Transformer):
         # operator after one applies to its last factor only, AAᵀ = A·Aᵀ, X(θ)ᵀ = X·θᵀ.
         self.call_products: dict[int, E.Node] = {}   # id → node, kept alive so ids stay unique
 
-    def add(self, meta, c):
-        return _chain(E.Add, c[0], c[1], _span(meta))
+    def add(self, span, c):
+        return _chain(E.Add, c[0], c[1], span)
 
-    def sub(self, meta, c):
-        return _chain(E.Add, c[0], _neg(c[2], c[2].span), _span(meta))
+    def sub(self, span, c):
+        return _chain(E.Add, c[0], _neg(c[2], c[2].span), span)
 
-    def neg(self, meta, c):
-        return _neg(c[1], _span(meta))
+    def neg(self, span, c):
+        return _neg(c[1], span)
 
-    def mat_mul(self, meta, c):
-        return self._product(c[0], c[1], _span(meta))
+    def mat_mul(self, span, c):
+        return self._product(c[0], c[1], span)
 
-    def juxt(self, meta, c):
+    def juxt(self, span, c):
         """A product without `*`. After an unbracketed division it is refused: `xᵀAx / xᵀx`
         means (xᵀAx)/(xᵀx) to a reader and ((xᵀAx)/xᵀ)·x left to right."""
         left = c[0]
         if type(left) is E.Div and id(left) not in self.grouped:
-            span = _span(meta)
             raise ParseError("a product written without `*` after `/` is ambiguous: is the "
                              "whole product the denominator?", span=span,
                              hint="write (a)/(b c) for a ratio, or (a/b) c; `*` also works: "
@@ -187,16 +188,16 @@ class ToExpr(Transformer):
                 and type(left.args[1]) is E.Sym and left.args[1].name == "σ" \
                 and "σ" not in self.declared:           # W₂σ(W₁x): σ before ( is the sigmoid
             sig = left.args[1]
-            call = E.Apply("sigmoid", right, span=Span(sig.span.start, _span(meta).end)
-                           if sig.span and _span(meta) else None)
-            return self._product(left.args[0], call, _span(meta))
-        return self._product(left, right, _span(meta))
+            call = E.Apply("sigmoid", right, span=Span(sig.span.start, span.end)
+                           if sig.span and span else None)
+            return self._product(left.args[0], call, span)
+        return self._product(left, right, span)
 
-    def abs_bars(self, meta, c):
-        return E.Apply("abs", c[1], span=_span(meta))
+    def abs_bars(self, span, c):
+        return E.Apply("abs", c[1], span=span)
 
-    def sqrt_sign(self, meta, c):
-        return E.Apply("sqrt", c[1], span=_span(meta))
+    def sqrt_sign(self, span, c):
+        return E.Apply("sqrt", c[1], span=span)
 
     def _product(self, left, right, span):
         """left·right, left to right: 2·(AAᵀ) from the juxtaposition `2AAᵀ` is (2·A)·Aᵀ, the
@@ -209,61 +210,60 @@ class ToExpr(Transformer):
             return E.MatMul((inner, last), span=span)
         return E.MatMul((left, right), span=span)
 
-    def hadamard(self, meta, c):
-        return _chain(E.Hadamard, c[0], c[2], _span(meta))
+    def hadamard(self, span, c):
+        return _chain(E.Hadamard, c[0], c[2], span)
 
-    def hadamard_div(self, meta, c):
-        return E.HadamardDiv(c[0], c[2], span=_span(meta))
+    def hadamard_div(self, span, c):
+        return E.HadamardDiv(c[0], c[2], span=span)
 
-    def div(self, meta, c):
-        return E.Div(c[0], c[1], span=_span(meta))
+    def div(self, span, c):
+        return E.Div(c[0], c[1], span=span)
 
-    def kron(self, meta, c):
-        return E.Kron(c[0], c[2], span=_span(meta))
+    def kron(self, span, c):
+        return E.Kron(c[0], c[2], span=span)
 
-    def dot(self, meta, c):
-        return E.Dot(c[0], c[2], span=_span(meta))
+    def dot(self, span, c):
+        return E.Dot(c[0], c[2], span=span)
 
-    def solve_op(self, meta, c):
+    def solve_op(self, span, c):
         """A \\ B = solve(A, B)."""
-        return E.MatFn("solve", (c[0], c[2]), span=_span(meta))
+        return E.MatFn("solve", (c[0], c[2]), span=span)
 
-    def group(self, meta, c):
+    def group(self, span, c):
         """(AB)ᵀ: brackets make a product one factor again, so a postfix takes all of it."""
         self.call_products.pop(id(c[0]), None)
         self.grouped.add(id(c[0]))
         return c[0]
 
-    def number(self, meta, c):
+    def number(self, span, c):
         return E.Num(_number(c[0]), span=_tspan(c[0]))
 
-    def ones_vec(self, meta, c):
+    def ones_vec(self, span, c):
         return E.Ones(None, span=_tspan(c[0]))
 
-    def norm(self, meta, c):
+    def norm(self, span, c):
         sub = c[3] if len(c) > 3 and c[3] is not None else None
-        node = E.Norm(c[1], span=_span(meta))
-        if sub is not None and ("1" in str(sub) or "₁" in str(sub)):
-            return E.Sum(E.Apply("abs", c[1], span=_span(meta)), span=_span(meta))
-        if sub is not None and "*" in str(sub):
-            return E.MatFn("nuclear", (c[1],), span=_span(meta))
-        if sub is not None and ("2" in str(sub) or "₂" in str(sub)):
-            return E.Norm(c[1], shape="2", span=_span(meta))  # checked for matrices later
+        node = E.Norm(c[1], span=span)
+        if sub is not None and ("1" in sub.value or "₁" in sub.value):
+            return E.Sum(E.Apply("abs", c[1], span=span), span=span)
+        if sub is not None and "*" in sub.value:
+            return E.MatFn("nuclear", (c[1],), span=span)
+        if sub is not None and ("2" in sub.value or "₂" in sub.value):
+            return E.Norm(c[1], shape="2", span=span)  # checked for matrices later
         return node
 
     # postfix operators: the grammar gives (operand, postop tree)
-    def postfix(self, meta, c):
+    def postfix(self, span, c):
         base, op = c
         if self.call_products.get(id(base)) is base:   # AAᵀ = A·Aᵀ, X(θ)ᵀ = X·θᵀ, cS⁻¹ = c·S⁻¹
             last = base.args[1]
-            inner = self.postfix(meta, [last, op])
-            inner = replace(inner, span=Span(last.span.start, _span(meta).end)) \
-                if last.span is not None and _span(meta) is not None else inner
-            node = E.MatMul((base.args[0], inner), span=_span(meta))
+            inner = self.postfix(span, [last, op])
+            inner = replace(inner, span=Span(last.span.start, span.end)) \
+                if last.span is not None and span is not None else inner
+            node = E.MatMul((base.args[0], inner), span=span)
             self.call_products[id(node)] = node     # ABᵀ⁻¹ is A·(Bᵀ)⁻¹
             return node
         kind, args = op
-        span = _span(meta)
         if kind == "transpose":
             return E.Transpose(base, span=span)
         if kind == "inverse":
@@ -276,61 +276,61 @@ class ToExpr(Transformer):
             return E.Power(base, args, span=span)
         return E.HadamardPower(base, args, span=span)
 
-    def transpose(self, meta, c):
+    def transpose(self, span, c):
         return ("transpose", None)
 
-    def inverse(self, meta, c):
+    def inverse(self, span, c):
         return ("inverse", None)
 
-    def inverse_transpose(self, meta, c):
+    def inverse_transpose(self, span, c):
         return ("inverse_transpose", None)
 
-    def pseudo_inverse(self, meta, c):
+    def pseudo_inverse(self, span, c):
         return ("pseudo_inverse", None)
 
-    def power(self, meta, c):
+    def power(self, span, c):
         tok = c[0]
-        if isinstance(tok, Token) and tok.type == "VULGAR":
+        if isinstance(tok, _TOKENS) and tok.type == "VULGAR":
             import unicodedata
-            return ("power", Fraction(unicodedata.numeric(str(tok))).limit_denominator(10))
-        if isinstance(tok, Token) and tok.type == "SUP_NUM":
-            return ("power", Fraction(int(str(tok).translate(_FROM_SUPERSCRIPT))))
+            return ("power", Fraction(unicodedata.numeric(tok.value)).limit_denominator(10))
+        if isinstance(tok, _TOKENS) and tok.type == "SUP_NUM":
+            return ("power", Fraction(int(tok.value.translate(_FROM_SUPERSCRIPT))))
         return ("power", tok)
 
-    def hadamard_power(self, meta, c):
-        if isinstance(c[0], Token) and c[0].type == "HSUP_NUM":
-            return ("hadamard_power", Fraction(int(str(c[0])[1:].translate(_FROM_SUPERSCRIPT))))
+    def hadamard_power(self, span, c):
+        if isinstance(c[0], _TOKENS) and c[0].type == "HSUP_NUM":
+            return ("hadamard_power", Fraction(int(c[0].value[1:].translate(_FROM_SUPERSCRIPT))))
         return ("hadamard_power", c[1])
 
-    def ratio(self, meta, c):
+    def ratio(self, span, c):
         if len(c) == 1:
             return c[0]
         den = _number(c[1])
         if den == 0:
-            raise ParseError("an exponent cannot divide by zero", span=_span(meta))
+            raise ParseError("an exponent cannot divide by zero", span=span)
         return c[0] / den
 
-    def vulgar(self, meta, c):
+    def vulgar(self, span, c):
         import unicodedata
-        return E.Num(Fraction(unicodedata.numeric(str(c[0]))).limit_denominator(10),
+        return E.Num(Fraction(unicodedata.numeric(c[0].value)).limit_denominator(10),
                      span=_tspan(c[0]))
 
-    def exponent(self, meta, c):
+    def exponent(self, span, c):
         value = _number(c[-1])
         return -value if len(c) == 2 else value
 
-    def postop(self, meta, c):  # not reached: postop alternatives are all aliased
+    def postop(self, span, c):  # not reached: postop alternatives are all aliased
         return c[0]
 
-    def args(self, meta, c):
+    def args(self, span, c):
         return list(c)
 
-    def name(self, meta, c):
+    def name(self, span, c):
         tok = c[0]
-        units = split_name(str(tok), tok.start_pos, self.declared)
+        units = split_name(tok.value, tok.start_pos, self.declared)
         parts = [self._leaf(n, s) for n, s in units]
         if len(units) >= 3:
-            word = str(tok)
+            word = tok.value
             self.notes.append(f"`{word}` is read as the product {'·'.join(n for n, _ in units)}; "
                               f"to use it as one name, declare it (e.g. \"{word}: "
                               f"{'m×n' if word[0].isupper() else 'n'}\")")
@@ -351,10 +351,9 @@ class ToExpr(Transformer):
             return E.Identity(decl.shape, span=span)
         return E.Sym(name, span=span)
 
-    def call(self, meta, c):
+    def call(self, span, c):
         tok, args = c[0], c[1] or []
-        span = _span(meta)
-        raw = str(tok)
+        raw = tok.value
         name = canonical_name(raw)
         if name in MATRIX_ALIASES:
             return self._matrix_call(MATRIX_ALIASES[name], raw, args, span)
@@ -401,14 +400,14 @@ class ToExpr(Transformer):
             args = args[:-1]
         return E.MatFn(fn, tuple(args), exponent, span=span)
 
-    def commutation_k(self, meta, c):
+    def commutation_k(self, span, c):
         """K(m,n), as the Unicode printer writes the commutation matrix."""
-        return self._call("commutation", "K", c[1] or [], _span(meta), c[0])
+        return self._call("commutation", "K", c[1] or [], span, c[0])
 
-    def compose(self, meta, c):
+    def compose(self, span, c):
         """`log det(X)`: a function name before a call applies to that call's value."""
         tok, inner = c
-        return self._call(canonical_name(str(tok)), str(tok), [inner], _span(meta), tok)
+        return self._call(canonical_name(tok.value), tok.value, [inner], span, tok)
 
     def _unknown(self, raw, tok):
         guess = SUGGEST.get(raw) or next(iter(difflib.get_close_matches(raw, sorted(CALL_NAMES),
@@ -850,48 +849,68 @@ def parse_raw(text: str, shapes: Shapes, translated: bool = False) -> E.Node:
         return source_tree(raw, text, positions)
     try:
         marked = mark_abs_bars(mark_closing_bars(subscript_digits(text)))
-        tree = lark_parser().parse(marked)
-        builder = ToExpr(shapes)
-        builder.text = marked
-        return build_tree(builder, tree)
+        return read(marked, shapes)
     except UnexpectedInput as err:
         raise translate(err, text).with_text(text) from None
     except MatcalcError as err:
         raise err.with_text(text) from None
-    except VisitError as err:
-        if isinstance(err.orig_exc, MatcalcError):
-            raise err.orig_exc.with_text(text) from None
-        raise
+
+
+def read(marked: str, shapes: Shapes) -> E.Node:
+    """The raw tree of the marked text: read by the LALR driver over Lark's tables
+    (language/lalr.py), or by Lark itself where the driver gives up (Lark then raises its
+    error). A builder error counts only when the whole text is well formed, as when Lark's
+    tree is built before any builder method runs."""
+    driver = _driver()
+    if driver is not None:
+        noted = len(shapes.notes)
+        builder = ToExpr(shapes)
+        builder.text = marked
+        try:
+            value = driver.parse(marked, builder)
+        except Exception:
+            lark_parser().parse(marked)          # a syntax error anywhere comes first
+            raise
+        if value is not FAILED:
+            return value
+        del shapes.notes[noted:]
+    tree = lark_parser().parse(marked)
+    builder = ToExpr(shapes)
+    builder.text = marked
+    return build_tree(builder, tree)
+
+
+_DRIVER: list = []                  # [the driver, or None where Lark's tables do not suit it]
+
+
+def _driver():
+    if not _DRIVER:
+        parser = lark_parser()
+        with _PARSER_LOCK:
+            if not _DRIVER:
+                try:
+                    _DRIVER.append(Driver(parser, _RULE_METHODS))
+                except Exception:          # another Lark's internals: Lark reads everything
+                    _DRIVER.append(None)
+    return _DRIVER[0]
 
 
 def build_tree(builder: ToExpr, tree):
-    """Lark's tree → raw nodes through the builder's methods, as Transformer.transform does,
-    without its per-node wrappers (on a long formula those cost more than the methods)."""
+    """Lark's tree → raw nodes through the builder's methods, as a transformer would."""
     from lark import Tree
-    methods = _BUILDER_METHODS
+    methods = _RULE_METHODS
 
     def go(t):
         kids = [go(c) if type(c) is Tree else c for c in t.children]
-        data = t.data
-        f = methods.get(data, _MISSING)
-        if f is _MISSING:
-            f = methods[data] = _builder_method(data)
-        return Tree(data, kids, t.meta) if f is None else f(builder, t.meta, kids)
+        f = methods.get(t.data)
+        return Tree(t.data, kids, t.meta) if f is None else f(builder, _span(t.meta), kids)
 
     return go(tree)
 
 
-_BUILDER_METHODS: dict = {}         # rule name → ToExpr's plain function (None: keep the tree)
-_MISSING = object()
-
-
-def _builder_method(data):
-    """ToExpr's function for a rule, looked up without binding it (binding a v_args method
-    makes a wrapper object on every call)."""
-    for klass in ToExpr.__mro__:
-        if data in vars(klass):
-            return getattr(vars(klass)[data], "base_func", None)
-    return None
+# rule name → ToExpr's function for it
+_RULE_METHODS: dict = {name: f for name, f in vars(ToExpr).items()
+                       if not name.startswith("_") and callable(f)}
 
 
 def _infer(raw, decls: Shapes, full: bool = False):
