@@ -226,18 +226,26 @@ def check_input(text: str) -> None:
         raise ParseError(f"a number with more than {MAX_DIGITS} digits (the limit on digits in "
                          "a number)", span=Span(m.start(), m.start() + MAX_DIGITS + 1), text=text)
     _check_nesting(text)
+    words = _OPERAND.findall(text)
+    if len(words) <= MAX_OPERANDS and len(set(words)) <= MAX_NAMES:
+        return                          # (fewer operands and names than words, anyway)
     operands = 0
     names: set = set()
     for m in _OPERAND.finditer(text):
-        if m.group(0) in ("T", "⊤") and _not_a_name(text, m):
-            continue                    # the T of ^T is an operator, not an operand
+        word = m.group()
+        if word == "T" or word == "⊤":
+            if _after_caret(text, m.start()):
+                continue                # the T of ^T is an operator, not an operand
+            named = True
+        else:
+            named = not word[0].isdigit() and not (
+                len(word) > 1 and text[m.end():m.end() + 1] in ("(", "{"))
         operands += 1
         if operands > MAX_OPERANDS:
             raise ParseError(f"the expression has more than {MAX_OPERANDS:,} operands (names, "
                              "numbers and calls; the limit on operands)",
                              span=Span(m.start(), m.end()), text=text)
-        word = m.group(0)
-        if not word[0].isdigit() and not _not_a_name(text, m):
+        if named:                       # (a function name before its bracket is not a name)
             names.add(word)
             if len(names) > MAX_NAMES:
                 raise ParseError(f"the expression has more than {MAX_NAMES:,} distinct names "
@@ -245,12 +253,15 @@ def check_input(text: str) -> None:
                                  text=text)
 
 
-def _not_a_name(text: str, m) -> bool:
-    """T of ^T, and a function name before its bracket, are not variables."""
-    word = m.group(0)
-    if word in ("T", "⊤"):
-        return text[:m.start()].rstrip(" {−-").endswith("^")
-    return len(word) > 1 and text[m.end():m.end() + 1] in ("(", "{")
+def _after_caret(text: str, i: int) -> bool:
+    """Whether a `^` comes before position i, past spaces, `{` and minus signs (x^{-T})."""
+    i -= 1
+    while i >= 0 and text[i] in " {−-":
+        i -= 1
+    return i >= 0 and text[i] == "^"
+
+
+_BRACKET = re.compile(r"[(\[{)\]}]")
 
 
 def _check_nesting(text: str) -> None:
@@ -262,27 +273,34 @@ def _check_nesting(text: str) -> None:
                            + text.count("−", m.start(), m.end()))
     for m in _POSTFIX_RUN.finditer(text):
         runs[m.start()] = (m.end(), len(_ONE_POSTFIX.findall(m.group(0))))
-    depth, i, n = 0, 0, len(text)
-    while i < n:
-        run = runs.get(i)
-        if run is not None:
-            end, length = run
-            if depth + length > MAX_NESTING:
-                raise ParseError(f"operators are nested more than {MAX_NESTING} deep (the limit "
-                                 f"on nesting: {length:,} signs or postfix operators in a row "
-                                 f"inside {depth} brackets)", span=Span(i, end), text=text)
-            i = end
+    opened = text.count("(") + text.count("[") + text.count("{")
+    if opened + max((length for _, length in runs.values()), default=0) <= MAX_NESTING:
+        return                          # never more open than that
+
+    def scan(depth, start, end):
+        for m in _BRACKET.finditer(text, start, end):
+            if m.group() in "([{":
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise ParseError(f"brackets are nested more than {MAX_NESTING} deep (the "
+                                     "limit on nesting)",
+                                     span=Span(m.start(), m.start() + 1), text=text)
+            else:
+                depth -= 1
+        return depth
+
+    depth, i = 0, 0
+    for start in sorted(runs):          # a run is one step, brackets in it included
+        if start < i:
             continue
-        ch = text[i]
-        if ch in "([{":
-            depth += 1
-            if depth > MAX_NESTING:
-                raise ParseError(f"brackets are nested more than {MAX_NESTING} deep (the limit "
-                                 "on nesting)",
-                                 span=Span(i, i + 1), text=text)
-        elif ch in ")]}":
-            depth -= 1
-        i += 1
+        depth = scan(depth, i, start)
+        end, length = runs[start]
+        if depth + length > MAX_NESTING:
+            raise ParseError(f"operators are nested more than {MAX_NESTING} deep (the limit "
+                             f"on nesting: {length:,} signs or postfix operators in a row "
+                             f"inside {depth} brackets)", span=Span(start, end), text=text)
+        i = end
+    scan(depth, i, len(text))
 
 
 # repr() of expression nodes ---------------------------------------------------------------------

@@ -79,9 +79,12 @@ def is_vector(shape) -> bool:
     return len(shape) == 2 and shape[1] == 1 and shape[0] != 1
 
 
+_LATIN_HEAD = re.compile(r"([A-Za-z]+)(.*)$")
+
+
 def canonical_name(name: str) -> str:
     """Spelled-out Greek is the Greek letter: theta → θ, theta_1 → θ_1, Sigma2 → Σ2."""
-    m = re.match(r"([A-Za-z]+)(.*)$", name)
+    m = _LATIN_HEAD.match(name)
     if m and m.group(1) in GREEK:
         return GREEK[m.group(1)] + m.group(2)
     return name
@@ -105,7 +108,15 @@ class Shapes:
 
     @property
     def dim_names(self) -> set[str]:
-        return {str(s) for d in self.decls.values() for x in d.shape for s in x.free_symbols}
+        out: set = set()
+        for d in self.decls.values():
+            for x in d.shape:
+                if type(x) is Dim:
+                    for name, _ in x.factors:
+                        out.add(name)
+                else:
+                    out.update(str(s) for s in x.free_symbols)
+        return out
 
     def modifiers(self, name: str) -> frozenset:
         d = self.decls.get(name)
@@ -121,7 +132,12 @@ _NAME_RE = re.compile(r"^[A-Za-zΑ-Ωα-ωϑϕϵℓ]+[0-9]*(_[A-Za-z0-9]+)?$")
 _SIZE_RE = re.compile(r"^([A-Za-zΑ-Ωα-ω][A-Za-z0-9_]*|[0-9]+)$")
 
 
+_SEPARATORS = re.compile("[,;\n]")
+
+
 def _split_top(text: str) -> list[str]:
+    if "(" not in text and "[" not in text and ")" not in text and "]" not in text:
+        return [p.strip() for p in _SEPARATORS.split(text) if p.strip()]
     parts, depth, cur = [], 0, []
     for ch in text:
         if ch in "([":
@@ -162,6 +178,10 @@ def _sizes(items, spec: str, part: str) -> tuple:
     raise _shape_error("shapes have at most two sizes (rows×cols)", spec, part)
 
 
+_GLUED = re.compile(r"[A-Za-wyzΑ-Ωα-ω]|[0-9]+")
+_SIZE_SEPARATOR = re.compile(r"\s*(?:×|\*|,|\bx\b|(?<=[0-9])x(?=[0-9A-Za-z]))\s*")
+
+
 def _parse_shape_text(body: str, spec: str, part: str) -> Decl:
     words = body.split()
     mods = []
@@ -175,9 +195,9 @@ def _parse_shape_text(body: str, spec: str, part: str) -> Decl:
     else:
         core = core.strip("()[] ")
         glued = core.split("x")
-        if len(glued) > 1 and all(re.fullmatch(r"[A-Za-wyzΑ-Ωα-ω]|[0-9]+", g) for g in glued):
+        if len(glued) > 1 and all(_GLUED.fullmatch(g) for g in glued):
             core = "×".join(glued)          # mxn, nx3: single-letter sizes glued by x
-        items = re.split(r"\s*(?:×|\*|,|\bx\b|(?<=[0-9])x(?=[0-9A-Za-z]))\s*", core)
+        items = _SIZE_SEPARATOR.split(core)
         shape = _sizes([i for i in items], spec, part)
     return _check_mods(Decl(shape, frozenset(mods)), spec, part)
 
@@ -219,12 +239,16 @@ def parse_shapes(spec) -> Shapes:
         return Shapes(decls)
     if not isinstance(spec, str):
         raise TypeError("shapes must be a string like 'X: m×n, y: m' or a dict")
+    read: dict = {}                     # a shape's text → its declaration (`m×n` once)
     for part in _split_top(spec):
         if ":" not in part:
             raise _shape_error(f"`{part}` needs the form `name: shape`", spec, part)
         name, body = part.split(":", 1)
         key = _check_name(name.strip(), spec, part)
-        decls[key] = _parse_shape_text(body, spec, part)
+        decl = read.get(body)
+        if decl is None:
+            decl = read[body] = _parse_shape_text(body, spec, part)
+        decls[key] = Decl(decl.shape, decl.modifiers)
     return Shapes(decls)
 
 
@@ -306,20 +330,35 @@ def names_in_use(node) -> set[str]:
     avoid them (Unifier.reserve)."""
     out: set[str] = set()
     stack, seen = [node], set()
+    sym = E.Sym
     while stack:
         n = stack.pop()
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        if type(n) is E.Sym:
+        t = type(n)
+        if t is sym:
             out.add(n.name)
-        sizes = list(n.shape) if isinstance(n.shape, tuple) else []
-        sizes += [getattr(n, a) for a in ("rows", "cols", "dim") if hasattr(n, a)]
-        for d in sizes:
-            if isinstance(d, Dim):
-                out.update(name for name, _ in d.factors)
-        stack.extend(n.children)
+            shape = n.shape
+        else:
+            if id(n) in seen:
+                continue
+            seen.add(id(n))
+            shape = n.shape
+            stack.extend(n.children)
+            attrs = _SIZE_FIELDS.get(t)
+            if attrs is None:
+                attrs = _SIZE_FIELDS[t] = tuple(a for a in ("rows", "cols", "dim")
+                                                if hasattr(n, a))
+            for a in attrs:
+                d = getattr(n, a)
+                if isinstance(d, Dim):
+                    out.update(name for name, _ in d.factors)
+        if isinstance(shape, tuple):
+            for d in shape:
+                if isinstance(d, Dim) and d.factors:
+                    out.update(name for name, _ in d.factors)
     return out
+
+
+_SIZE_FIELDS: dict = {}         # node type → its fields that hold a size (Commutation's rows…)
 
 
 STRICT = Unifier(strict=True)

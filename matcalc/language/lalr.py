@@ -1,6 +1,6 @@
 """A lean LALR driver over Lark's own tables: the grammar stays the one definition of the
 language (grammar/matcalc.lark), but a formula is read without Lark's per-token and per-rule
-machinery (token objects with line and column, a tree node per rule, positions propagated
+machinery (token objects with lines and columns, a tree node per rule, positions propagated
 through every rule), which cost most of the time of reading a long formula.
 
 The driver uses the parse table Lark built for the grammar (the shipped tables, or the ones
@@ -10,6 +10,8 @@ reduction calls the builder's method for its rule at once (what Lark's tree foll
 transformer would call, in the same order: LR reductions are a post-order walk of the tree),
 with the span Lark's propagate_positions gives that rule's node: from the start of the first
 token the rule covers to the end of the last (brackets and other filtered tokens included).
+A run of reductions by rules that only pass their one child on (`?sum: product`, …) changes
+nothing but the state, so it is looked up as one step.
 
 The driver reads only input Lark accepts: at a character no token matches, or a token the
 table has no action for, it gives up (returns FAILED) and the caller lets Lark read the text,
@@ -23,6 +25,11 @@ from ..core.errors import Span
 
 FAILED = object()
 
+# kinds of rule
+_PASS = 0          # `?rule: child`: the one kept child passes through (size 1: only the state changes)
+_METHOD = 1        # the builder's method for the rule (or its alias), on the kept children
+_INLINE = 2        # `_rule`: its kept children join its parent's
+
 
 class Tok(NamedTuple):
     """A kept token (a name, a number, an operator the builder looks at): Lark's Token has the
@@ -34,7 +41,8 @@ class Tok(NamedTuple):
 
 
 class Driver:
-    """The tables of one Lark parser, rearranged for the loop in `parse`."""
+    """The tables of one Lark parser, rearranged for the loop in `parse`. Raises TypeError
+    for a grammar or a Lark whose tables it does not follow (the caller then uses Lark)."""
 
     def __init__(self, lark, methods: dict):
         frontend = lark.parser
@@ -42,48 +50,45 @@ class Driver:
         lexer = frontend.lexer
         from lark.lexer import ContextualLexer
         from lark.parsers.lalr_analysis import Shift
-        if not isinstance(lexer, ContextualLexer):
-            raise TypeError("the driver follows Lark's contextual lexer")
+        if not isinstance(lexer, ContextualLexer) or lark.options.lexer_callbacks or \
+                lark.options.postlex is not None or lark.options.parser != "lalr":
+            raise TypeError("the driver follows Lark's LALR parser and contextual lexer")
         start = lark.options.start
         start = start[0] if isinstance(start, (list, tuple)) else start
         self.start_state = table.start_states[start]
         self.end_state = table.end_states[start]
-        maybe_placeholders = lark.options.maybe_placeholders
 
-        # rules: index → (size, origin, kind, detail); kind 0: pass the one child through
-        # (a `?rule` with one kept child), 1: the builder's method on the kept children,
-        # 2: an inlined `_rule`, whose kept children join its parent's
         rules: list = []
         rule_index: dict = {}
         for state_actions in table.states.values():
             for action, arg in state_actions.values():
                 if action is not Shift and arg not in rule_index:
                     rule_index[arg] = len(rules)
-                    rules.append(self._rule(arg, methods, maybe_placeholders))
+                    rules.append(self._rule(arg, methods, lark.options.maybe_placeholders))
         self.rules = rules
 
         # actions: state → {symbol: code}; code ≥ 0 shifts (or goes) to that state, code < 0
-        # reduces by rule −code − 1
+        # reduces by rule ~code
         self.actions = {
-            state: {sym: (arg if action is Shift else -rule_index[arg] - 1)
+            state: {sym: (arg if action is Shift else ~rule_index[arg])
                     for sym, (action, arg) in acts.items()}
             for state, acts in table.states.items()}
+        self.units = self._unit_runs()
 
-        # lexers: state → compiled expressions (the contextual lexer's, tried in order)
-        ignore: set = set()
-        scanners: dict = {}
+        # lexers: state → the match function of the contextual lexer's expression
+        self.ignore = frozenset(lexer.root_lexer.ignore_types)
+        matchers: dict = {}
         self.lexers: dict = {}
         for state in table.states:
             basic = lexer.lexers[state]
-            key = id(basic)
-            if key not in scanners:
-                scanner = basic.scanner
+            if id(basic) not in matchers:
+                expressions = tuple(basic.scanner._mres)     # (builds basic.callback too)
                 if basic.callback:       # (they could retype a token; this grammar has none)
                     raise TypeError("the driver does not run lexer callbacks")
-                scanners[key] = tuple(scanner._mres)
-                ignore |= set(basic.ignore_types)
-            self.lexers[state] = scanners[key]
-        self.ignore = frozenset(ignore)
+                if basic.ignore_types != self.ignore:
+                    raise TypeError("one set of ignored terminals")
+                matchers[id(basic)] = _matcher(expressions)
+            self.lexers[state] = matchers[id(basic)]
         self.filtered = self._filtered(lark)
 
     @staticmethod
@@ -101,45 +106,76 @@ class Driver:
         return frozenset(out)
 
     @staticmethod
-    def _rule(rule, methods, maybe_placeholders):
+    def _rule(rule, methods, maybe_placeholders) -> tuple:
+        """(size, origin, kind, method, picks, general, passthrough) for a rule: picks are the
+        indices of the kept children when that is all there is to do; otherwise general is
+        ((index or None, inline, Nones before), ...) and the Nones after, as Lark's child filter
+        does it (Nones stand for an absent [optional] part)."""
         expansion = rule.expansion
         size = len(expansion)
         if size == 0:
             raise TypeError("the driver needs every rule to cover a token")
         empty = rule.options.empty_indices if maybe_placeholders else None
         if empty:
-            s = "".join(str(int(b)) for b in empty)
-            nones = [len(ones) for ones in s.split("0")]
+            nones = [len(ones) for ones in "".join(str(int(b)) for b in empty).split("0")]
         else:
             nones = [0] * (size + 1)
-        keep_all = rule.options.keep_all_tokens
         include = []
         for i, sym in enumerate(expansion):
-            if keep_all or not (sym.is_term and sym.filter_out):
-                inline = not sym.is_term and sym.name.startswith("_")
-                include.append((i, inline, nones[i]))
+            if not (sym.is_term and sym.filter_out):
+                include.append((i, not sym.is_term and sym.name.startswith("_"), nones[i]))
             elif nones[i]:
                 include.append((None, False, nones[i]))
         trailing = nones[size]
-        simple = not trailing and all(i is not None and not inline and not n
-                                      for i, inline, n in include)
+        simple = not trailing and all(i is not None and not inline and not k
+                                      for i, inline, k in include)
         name = rule.alias or rule.options.template_source or rule.origin.name
         origin = rule.origin.name
-        passthrough = rule.options.expand1 and not rule.alias
+        passthrough = bool(rule.options.expand1 and not rule.alias)
         if passthrough and simple and len(include) == 1:
-            return (size, origin, 0, include[0][0] - size)
+            return (size, origin, _PASS, None, include[0][0] - size, None, True)
         if origin.startswith("_") and not rule.alias:
-            kind = 2
-            method = None
+            kind, method = _INLINE, None
         else:
-            method = methods.get(name)
+            kind, method = _METHOD, methods.get(name)
             if method is None:
                 raise TypeError(f"no builder method for the rule {name}")
-            kind = 1
         if simple:
-            picks = tuple(i for i, _, _ in include)
-            return (size, origin, kind, (method, picks, None, passthrough))
-        return (size, origin, kind, (method, None, (tuple(include), trailing), passthrough))
+            return (size, origin, kind, method, tuple(i - size for i, _, _ in include), None,
+                    passthrough)
+        return (size, origin, kind, method, None, (tuple(include), trailing), passthrough)
+
+    def _unit_runs(self) -> dict:
+        """(state below, state, lookahead) → the state after every reduction in a row by a rule
+        that passes its one child through (they pop and push one state each, all over the same
+        state below)."""
+        actions, rules = self.actions, self.rules
+
+        def unit(state, sym):
+            code = actions[state].get(sym)
+            if code is None or code >= 0:
+                return None
+            size, origin, kind = rules[~code][:3]
+            return origin if kind == _PASS and size == 1 else None
+
+        runs = {}
+        for state, acts in actions.items():
+            for sym in acts:
+                origin = unit(state, sym)
+                if origin is None:
+                    continue
+                for below, gotos in actions.items():
+                    top, seen = gotos.get(origin), set()
+                    while top is not None and top not in seen:
+                        seen.add(top)
+                        if top == self.end_state:
+                            break
+                        nxt = unit(top, sym)
+                        if nxt is None:
+                            runs[below, state, sym] = top
+                            break
+                        top = actions[below].get(nxt)
+        return runs
 
     def parse(self, text: str, builder) -> Any:
         """The builder's value for text, or FAILED where Lark would raise (then nothing is
@@ -147,36 +183,32 @@ class Driver:
         actions = self.actions
         lexers = self.lexers
         rules = self.rules
+        units = self.units
         ignore = self.ignore
         filtered = self.filtered
         end_state = self.end_state
-        states = [self.start_state]
+        state = self.start_state
+        states = [state]
         values: list = []
         starts: list = []
         ends: list = []
         pos, n = 0, len(text)
-        state = self.start_state
         while True:
             # the next token, read by the lexer of the state on top of the stack
-            while True:
-                if pos >= n:
-                    typ = "$END"
-                    break
-                m = None
-                for mre in lexers[state]:
-                    m = mre.match(text, pos)
-                    if m is not None:
-                        break
+            if pos < n:
+                m = lexers[state](text, pos)
                 if m is None:
                     return FAILED
                 typ = m.lastgroup
-                tstart = pos
-                pos = m.end()
-                if typ not in ignore:
-                    break
+                tstart, pos = pos, m.end()
+                if typ in ignore:
+                    continue
+            else:
+                typ = "$END"
             # reduce while the table says so, then shift the token
+            act = actions[state]
             while True:
-                code = actions[state].get(typ)
+                code = act.get(typ)
                 if code is None:
                     return FAILED
                 if code >= 0:
@@ -184,51 +216,76 @@ class Driver:
                         return FAILED
                     states.append(code)
                     state = code
-                    values.append(None if typ in filtered else
-                                  Tok(typ, m.group(), tstart, pos))
+                    values.append(None if typ in filtered else Tok(typ, m.group(), tstart, pos))
                     starts.append(tstart)
                     ends.append(pos)
                     break
-                size, origin, kind, detail = rules[-code - 1]
-                if kind == 0:            # one child passed through: only the state changes
-                    if size == 1:
-                        state = states[-1] = actions[states[-2]][origin]
-                        if state == end_state and typ == "$END":
-                            return values[-1]
-                        continue
-                    value = values[detail]
-                    start, end = starts[-size], ends[-1]
+                size, origin, kind, method, picks, general, passthrough = rules[~code]
+                if kind == _PASS and size == 1:      # only the state changes
+                    below = states[-2]
+                    top = units.get((below, state, typ))
+                    state = states[-1] = actions[below][origin] if top is None else top
+                    if state == end_state and typ == "$END":
+                        return values[-1]
+                    act = actions[state]
+                    continue
+                start, end = starts[-size], ends[-1]
+                if kind == _PASS:
+                    value = values[picks]
                 else:
-                    method, picks, general, passthrough = detail
-                    kids = values[-size:]
-                    start, end = starts[-size], ends[-1]
                     if picks is not None:
-                        c = [kids[i] for i in picks]
+                        c = [values[i] for i in picks]
                     else:
-                        c = []
-                        include, trailing = general
-                        for i, inline, nones in include:
-                            if nones:
-                                c += [None] * nones
-                            if i is None:
-                                continue
-                            if inline:
-                                c += kids[i]
-                            else:
-                                c.append(kids[i])
-                        if trailing:
-                            c += [None] * trailing
-                    if kind == 2:
+                        c = _children(values[-size:], general)
+                    if kind == _INLINE:
                         value = c
                     elif passthrough and len(c) == 1:
                         value = c[0]
                     else:
                         value = method(builder, Span(start, end), c)
-                del values[-size:], starts[-size:], ends[-size:], states[-size:]
-                values.append(value)
-                starts.append(start)
-                ends.append(end)
-                state = actions[states[-1]][origin]
-                states.append(state)
-                if typ == "$END" and state == end_state:
+                if size == 1:
+                    values[-1] = value
+                    below = states[-2]
+                else:
+                    del values[-size:], starts[-size:], ends[-size:], states[-size:]
+                    values.append(value)
+                    starts.append(start)
+                    ends.append(end)
+                    states.append(0)
+                    below = states[-2]
+                state = states[-1] = actions[below][origin]
+                if state == end_state and typ == "$END":
                     return value
+                act = actions[state]
+
+
+def _children(kids: list, general) -> list:
+    """The kept children of a reduction, with inlined rules' children and placeholders."""
+    include, trailing = general
+    c: list = []
+    for i, inline, nones in include:
+        if nones:
+            c += [None] * nones
+        if i is None:
+            continue
+        if inline:
+            c += kids[i]
+        else:
+            c.append(kids[i])
+    if trailing:
+        c += [None] * trailing
+    return c
+
+
+def _matcher(expressions: tuple):
+    """A function (text, pos) → the match of the first expression that matches there."""
+    if len(expressions) == 1:
+        return expressions[0].match
+
+    def match(text, pos):
+        for mre in expressions:
+            m = mre.match(text, pos)
+            if m is not None:
+                return m
+        return None
+    return match

@@ -520,9 +520,10 @@ class Inference:
 
     def __init__(self, shapes: Shapes):
         self.shapes = shapes
-        self.u = Unifier(reserved=shapes.dim_names | shapes.decls.keys())
+        dim_names = shapes.dim_names
+        self.u = Unifier(reserved=dim_names | shapes.decls.keys())
         self.env: dict[str, tuple] = {n: d.shape for n, d in shapes.decls.items()}
-        self.dim_names = shapes.dim_names
+        self.dim_names = dim_names
 
     def sym_shape(self, name: str):
         if name not in self.env:
@@ -535,10 +536,36 @@ class Inference:
 
     def infer(self, node):
         t = type(node)
+        plain = _PLAIN.get(t)
+        if plain is not None:                   # the common operators: a copy with a shape
+            kids = [self.infer(c) for c in node.children]
+            new = _new(t)
+            arity, others = plain
+            if arity == 0:
+                _set(new, "args", tuple(kids))
+            elif arity == 1:
+                _set(new, "arg", kids[0])
+            else:
+                _set(new, "left", kids[0])
+                _set(new, "right", kids[1])
+            for f in others:
+                _set(new, f, getattr(node, f))
+            _set(new, "shape", SHAPE_RULES[t](new, [k.shape for k in kids], self.u))
+            if hasattr(new, "_h"):                # (a hash taken before the shape is stale)
+                object.__delattr__(new, "_h")
+            return new
         if t is E.Sym:
-            if node.name not in self.env and node.name in self.dim_names:
-                return E.Size(dim(node.name), SCALAR, span=node.span)
-            return E.evolve(node, shape=self.sym_shape(node.name))
+            name = node.name
+            shape = self.env.get(name)
+            if shape is None:
+                if name in self.dim_names:
+                    return E.Size(dim(name), SCALAR, span=node.span)
+                shape = self.sym_shape(name)
+            new = _new(E.Sym)
+            _set(new, "name", name)
+            _set(new, "shape", shape)
+            _set(new, "span", node.span)
+            return new
         if t is E.Num:
             return E.evolve(node, shape=SCALAR)
         if t is E.Identity and node.shape is None:
@@ -586,6 +613,11 @@ class Inference:
             object.__delattr__(node, "_h")
         return node
 
+    def finish(self, node):
+        """Write the unified shapes into every node (a node whose children and shape are
+        already final is kept as it is: all of them when no size was bound)."""
+        return self._finish(node) if self.u.binding else node
+
     def _real_matrix_power(self, node, kid) -> bool:
         """X^p of a square matrix with p not an integer (X^(-1/2) stays one power)."""
         s = self.u.resolve(kid.shape)
@@ -612,10 +644,8 @@ class Inference:
         inv = E.Inverse(b, shape=SCALAR, span=b.span)
         return E.MatMul((a, inv), shape=a.shape, span=node.span)
 
-    def finish(self, node):
-        """Write the unified shapes into every node (a node whose children and shape are
-        already final is kept as it is)."""
-        kids = [self.finish(c) for c in node.children]
+    def _finish(self, node):
+        kids = [self._finish(c) for c in node.children]
         shape = self.u.resolve(node.shape)
         if all(a is b for a, b in zip(kids, node.children)) and shape is not None and \
                 node.shape is not None and len(shape) == len(node.shape) and \
@@ -624,6 +654,34 @@ class Inference:
         if kids:
             node = E.with_children(node, kids)
         return E.evolve(node, shape=shape)
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _plain_types() -> dict:
+    """Operator type → (0: args, 1: arg, 2: left and right; its other fields), for the types
+    whose shape is their shape rule's and nothing else (Inference.infer)."""
+    special = {E.Div, E.Diag, E.Power, E.Norm, E.MatFn, E.Dot}
+    out = {}
+    for t in vars(E).values():
+        if not (isinstance(t, type) and issubclass(t, E.Node)) or t in special or \
+                t not in SHAPE_RULES:
+            continue
+        if issubclass(t, E._Nary):
+            arity, kids = 0, ("args",)
+        elif issubclass(t, E._Unary):
+            arity, kids = 1, ("arg",)
+        elif issubclass(t, E._Binary):
+            arity, kids = 2, ("left", "right")
+        else:
+            continue
+        out[t] = (arity, tuple(f for f in t._fields if f not in kids and f != "shape"))
+    return out
+
+
+_PLAIN = _plain_types()
 
 
 # Norm bars ----------------------------------------------------------------------------------
@@ -1025,7 +1083,28 @@ def _bare_name(node):
 def _free_names(node, decls: Shapes, inference) -> set[str]:
     """Undeclared names whose sizes occur nowhere else in the formula: nothing but the
     default reading makes them vectors or matrices."""
-    owners: dict = {}
+    leaves = []                                      # each Sym, I, 𝟙 and 0 once
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if type(n) in _SIZE_OWNERS:
+            leaves.append(n)
+        else:
+            stack.extend(n.children)
+    occurrences: dict = {}
+    for n in leaves:
+        if type(n) is E.Sym:
+            occurrences[n.name] = occurrences.get(n.name, 0) + 1
+    candidates = [name for name, k in occurrences.items()
+                  if k == 1 and name not in decls.decls]
+    if candidates:
+        dim_names = decls.dim_names
+        candidates = [name for name in candidates if name not in dim_names]
+    if not candidates:
+        return set()
     free: dict = {}                                  # a size → its names, found once
 
     def names_of(shape) -> set:
@@ -1037,34 +1116,23 @@ def _free_names(node, decls: Shapes, inference) -> set[str]:
             out |= f
         return out
 
-    stack, seen = [node], set()
-    while stack:
-        n = stack.pop()
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        if type(n) in (E.Sym, E.Identity, E.Ones, E.Zero):
-            key = n.name if type(n) is E.Sym else id(n)
-            for s in names_of(n.shape):
-                owners.setdefault(s, set()).add(key)
-        stack.extend(n.children)
+    owners: dict = {}
+    shapes: dict = {}
+    for n in leaves:
+        key = n.name if type(n) is E.Sym else id(n)
+        if key in occurrences:
+            shapes[key] = n.shape
+        for s in names_of(n.shape):
+            owners.setdefault(s, set()).add(key)
     out = set()
-    occurrences: dict = {}
-    syms_found = _syms(node)
-    for n in syms_found:
-        occurrences[n.name] = occurrences.get(n.name, 0) + 1
-    dim_names = None
-    for n in syms_found:
-        if n.name in decls.decls or occurrences[n.name] > 1:
-            continue
-        if dim_names is None:
-            dim_names = decls.dim_names
-        if n.name in dim_names:
-            continue
-        syms = names_of(n.shape)
-        if syms and all(s in inference.u.generated and owners.get(s) == {n.name} for s in syms):
-            out.add(n.name)
+    for name in candidates:
+        syms = names_of(shapes[name])
+        if syms and all(s in inference.u.generated and owners.get(s) == {name} for s in syms):
+            out.add(name)
     return out
+
+
+_SIZE_OWNERS = (E.Sym, E.Identity, E.Ones, E.Zero)
 
 
 def _syms(node):
