@@ -74,6 +74,7 @@ class Driver:
                     for sym, (action, arg) in acts.items()}
             for state, acts in table.states.items()}
         self.units = self._unit_runs()
+        self.after: dict = {}           # filled as met: see _after
 
         # lexers: state → the match function of the contextual lexer's expression
         self.ignore = frozenset(lexer.root_lexer.ignore_types)
@@ -177,6 +178,22 @@ class Driver:
                         top = actions[below].get(nxt)
         return runs
 
+    def _after(self, below, origin, sym):
+        """The state after a reduction to `origin` over the state `below`, with the lookahead
+        `sym`: the goto, and every reduction in a row by a rule that passes its one child on
+        (each pops and pushes one state over the same state below)."""
+        actions, rules = self.actions, self.rules
+        top = actions[below][origin]
+        while top != self.end_state:
+            code = actions[top].get(sym)
+            if code is None or code >= 0:
+                break
+            size, origin, kind = rules[~code][:3]
+            if kind != _PASS or size != 1:
+                break
+            top = actions[below][origin]
+        return top
+
     def parse(self, text: str, builder) -> Any:
         """The builder's value for text, or FAILED where Lark would raise (then nothing is
         said about the builder's state)."""
@@ -184,6 +201,7 @@ class Driver:
         lexers = self.lexers
         rules = self.rules
         units = self.units
+        after = self.after
         ignore = self.ignore
         filtered = self.filtered
         end_state = self.end_state
@@ -253,7 +271,11 @@ class Driver:
                     ends.append(end)
                     states.append(0)
                     below = states[-2]
-                state = states[-1] = actions[below][origin]
+                key = (below, origin, typ)
+                state = after.get(key)
+                if state is None:
+                    state = after[key] = self._after(below, origin, typ)
+                states[-1] = state
                 if state == end_state and typ == "$END":
                     return value
                 act = actions[state]

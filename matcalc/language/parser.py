@@ -75,6 +75,8 @@ def split_name(text: str, start: int, declared: set[str]) -> list[tuple[str, Spa
     """Split a run of letters into names: declared names and spelled-out Greek stay whole,
     single letters (with digits and an optional _subscript) are names, and anything else is a
     product of those (`Xθ` → X·θ, `Ax` → A·x, `Xtrain` → X·t·r·a·i·n unless declared)."""
+    if len(text) == 1:                  # one letter: itself (what the rest comes to)
+        return [(text, Span(start, start + 1))]
     whole = canonical_name(text.replace("{", "").replace("}", ""))
     if whole in declared or text in declared or whole in CALL_NAMES:
         return [(whole, Span(start, start + len(text)))]
@@ -524,6 +526,7 @@ class Inference:
         self.u = Unifier(reserved=dim_names | shapes.decls.keys())
         self.env: dict[str, tuple] = {n: d.shape for n, d in shapes.decls.items()}
         self.dim_names = dim_names
+        self.survey = None              # (a tree, its element-wise nodes): see _free_names
 
     def sym_shape(self, name: str):
         if name not in self.env:
@@ -1008,17 +1011,17 @@ def _as_scalars(raw, decls: Shapes, err: ShapeError):
         for group in combinations(names, k):
             trial = _with_scalars(decls, group)
             try:
-                node = _infer(raw, trial)
+                node, inference = _infer(raw, trial, full=True)
             except MatcalcError:
                 continue
             if not _broadcasts_name(node, set(group)):
-                found.append((node, trial, group))
+                found.append((node, trial, group, inference))
         if len(found) == 1:
-            node, trial, group = found[0]
+            node, trial, group, inference = found[0]
             trial.notes.append(_scalar_note(*group))
-            return node, trial
+            return node, trial, inference
         if found:
-            options = " or ".join(", ".join(g) for _, _, g in found)
+            options = " or ".join(", ".join(g) for _, _, g, _ in found)
             err.hint = f"declare which names are scalars ({options}: scalar)"
             raise err
     raise err
@@ -1084,16 +1087,21 @@ def _free_names(node, decls: Shapes, inference) -> set[str]:
     """Undeclared names whose sizes occur nowhere else in the formula: nothing but the
     default reading makes them vectors or matrices."""
     leaves = []                                      # each Sym, I, 𝟙 and 0 once
+    elementwise = []                                 # (kept for _broadcast_notes)
     stack, seen = [node], set()
     while stack:
         n = stack.pop()
         if id(n) in seen:
             continue
         seen.add(id(n))
-        if type(n) in _SIZE_OWNERS:
+        t = type(n)
+        if t in _SIZE_OWNERS:
             leaves.append(n)
         else:
+            if t in _ELEMENTWISE:
+                elementwise.append(n)
             stack.extend(n.children)
+    inference.survey = (node, elementwise)
     occurrences: dict = {}
     for n in leaves:
         if type(n) is E.Sym:
@@ -1203,12 +1211,14 @@ def _prefer_scalars(raw, node, inference, decls: Shapes):
         node, inference = new_node, new_inference
         trial.notes.append(_scalar_note(*suspects))
         decls = trial
-    return node, decls
+    return node, decls, inference
 
 
-def _broadcast_notes(node, decls: Shapes) -> None:
+def _broadcast_notes(node, decls: Shapes, elementwise=None) -> None:
+    """Notes on scalars broadcast over a vector or matrix; `elementwise`: the element-wise
+    nodes of the tree in the order _distinct_nodes meets them, where already known."""
     verbs = {E.Add: "is added to", E.Hadamard: "multiplies", E.HadamardDiv: "divides"}
-    for n in _distinct_nodes(node):
+    for n in _distinct_nodes(node) if elementwise is None else elementwise:
         if type(n) in _ELEMENTWISE and not is_scalar(n.shape):
             for a in n.children:
                 if is_scalar(a.shape) and type(a) is not E.Num and not (
@@ -1231,11 +1241,8 @@ def parse_with_shapes(text: str, shapes=None) -> tuple[E.Node, Shapes]:
             if err.op not in ("multiply", "power", "divide", "the inverse", "add",
                               "multiply element-wise", "divide element-wise"):
                 raise                                                # det(x): see the error
-            node, decls = _as_scalars(raw, decls, err)
-            inference = None
-        if inference is None:
-            node, inference = _infer(raw, decls, full=True)
-        node, decls = _prefer_scalars(raw, node, inference, decls)
+            node, decls, inference = _as_scalars(raw, decls, err)
+        node, decls, inference = _prefer_scalars(raw, node, inference, decls)
         if looks_like_latex(text):
             node = read_e_powers(node, decls)          # e^{s}: exp(s) for a scalar s only
     except MatcalcError as err:
@@ -1244,7 +1251,8 @@ def parse_with_shapes(text: str, shapes=None) -> tuple[E.Node, Shapes]:
             err.hint = "; ".join([*(s_.replace("; to use", " — to use") for s_ in splits),
                                   *([err.hint] if err.hint else [])])
         raise err.with_text(text) from None
-    _broadcast_notes(node, decls)
+    survey = getattr(inference, "survey", None)
+    _broadcast_notes(node, decls, survey[1] if survey and survey[0] is node else None)
     decls.notes[:] = list(dict.fromkeys(decls.notes))
     return node, decls
 
