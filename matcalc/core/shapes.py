@@ -71,7 +71,11 @@ def _one(d) -> bool:
 
 
 def is_scalar(shape) -> bool:
-    return _one(shape[0]) and _one(shape[1])
+    a = shape[0]
+    if a is not ONE and not _one(a):
+        return False
+    b = shape[1]
+    return b is ONE or _one(b)
 
 
 def is_vector(shape) -> bool:

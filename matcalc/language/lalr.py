@@ -76,20 +76,34 @@ class Driver:
         self.units = self._unit_runs()
         self.after: dict = {}           # filled as met: see _after
 
-        # lexers: state → the match function of the contextual lexer's expression
+        # lexers: state → its lexer's table, first character → the match function of the
+        # contextual lexer's expression cut down to the terminals that may start with that
+        # character, in their order (the first alternative that matches wins, so the others
+        # never could); filled as characters are met
         self.ignore = frozenset(lexer.root_lexer.ignore_types)
-        matchers: dict = {}
+        tables: dict = {}
         self.lexers: dict = {}
+        self._scanners: dict = {}       # id(lexer table) → (terminals, compile, the full match)
         for state in table.states:
             basic = lexer.lexers[state]
-            if id(basic) not in matchers:
-                expressions = tuple(basic.scanner._mres)     # (builds basic.callback too)
+            if id(basic) not in tables:
+                scanner = basic.scanner                  # (builds basic.callback too)
                 if basic.callback:       # (they could retype a token; this grammar has none)
                     raise TypeError("the driver does not run lexer callbacks")
                 if basic.ignore_types != self.ignore:
                     raise TypeError("one set of ignored terminals")
-                matchers[id(basic)] = _matcher(expressions)
-            self.lexers[state] = matchers[id(basic)]
+                full = _matcher(tuple(scanner._mres))
+                terminals = list(scanner.terminals)
+                flags = scanner.g_regex_flags
+                re_ = scanner.re_
+                tables[id(basic)] = first = {}
+                if flags or any(t.pattern.flags for t in terminals) or not _PARSER:
+                    first = tables[id(basic)] = _Always(full)     # no cutting down then
+                self._scanners[id(first)] = (terminals, (lambda pattern, re_=re_, flags=flags:
+                                                         re_.compile(pattern, flags)), full)
+            self.lexers[state] = tables[id(basic)]
+        self._starts: dict = {}         # (terminal name, character) → may it start there
+        self._cut: dict = {}            # terminal names → the match function of their union
         self.filtered = self._filtered(lark)
 
     @staticmethod
@@ -134,7 +148,7 @@ class Driver:
         origin = rule.origin.name
         passthrough = bool(rule.options.expand1 and not rule.alias)
         if passthrough and simple and len(include) == 1:
-            return (size, origin, _PASS, None, include[0][0] - size, None, True)
+            return (size, origin, _PASS, None, include[0][0], None, True)
         if origin.startswith("_") and not rule.alias:
             kind, method = _INLINE, None
         else:
@@ -142,7 +156,7 @@ class Driver:
             if method is None:
                 raise TypeError(f"no builder method for the rule {name}")
         if simple:
-            return (size, origin, kind, method, tuple(i - size for i, _, _ in include), None,
+            return (size, origin, kind, method, tuple(i for i, _, _ in include), None,
                     passthrough)
         return (size, origin, kind, method, None, (tuple(include), trailing), passthrough)
 
@@ -194,6 +208,34 @@ class Driver:
             top = actions[below][origin]
         return top
 
+    def _first(self, table: dict, ch: str):
+        """The match function for tokens starting with ch in one lexer's table (None when no
+        terminal may start with ch), entered into the table."""
+        terminals, compile_, full = self._scanners[id(table)]
+        names = []
+        for t in terminals:
+            key = (t.name, ch)
+            may = self._starts.get(key)
+            if may is None:
+                may = self._starts[key] = _may_start(t.pattern.to_regexp(), ch)
+            if may:
+                names.append(t)
+        if not names:
+            return None
+        if len(names) == len(terminals):
+            match = full
+        else:
+            match = self._cut.get(tuple(t.name for t in names))
+            if match is None:
+                try:
+                    match = compile_("|".join("(?P<%s>%s)" % (t.name, t.pattern.to_regexp())
+                                              for t in names)).match
+                except Exception:        # (too many groups for one expression, say)
+                    match = full
+                self._cut[tuple(t.name for t in names)] = match
+        table[ch] = match
+        return match
+
     def parse(self, text: str, builder) -> Any:
         """The builder's value for text, or FAILED where Lark would raise (then nothing is
         said about the builder's state)."""
@@ -206,15 +248,20 @@ class Driver:
         filtered = self.filtered
         end_state = self.end_state
         state = self.start_state
-        states = [state]
-        values: list = []
-        starts: list = []
-        ends: list = []
+        # (state, value, start, end) for each symbol read, over the start state
+        stack: list = [(state, None, 0, 0)]
+        push = stack.append
         pos, n = 0, len(text)
         while True:
             # the next token, read by the lexer of the state on top of the stack
             if pos < n:
-                m = lexers[state](text, pos)
+                table = lexers[state]
+                match = table.get(text[pos])
+                if match is None:
+                    match = self._first(table, text[pos])
+                    if match is None:
+                        return FAILED
+                m = match(text, pos)
                 if m is None:
                     return FAILED
                 typ = m.lastgroup
@@ -232,57 +279,57 @@ class Driver:
                 if code >= 0:
                     if typ == "$END":
                         return FAILED
-                    states.append(code)
                     state = code
-                    values.append(None if typ in filtered else Tok(typ, m.group(), tstart, pos))
-                    starts.append(tstart)
-                    ends.append(pos)
+                    push((code, None if typ in filtered else Tok(typ, m.group(), tstart, pos),
+                          tstart, pos))
                     break
                 size, origin, kind, method, picks, general, passthrough = rules[~code]
-                if kind == _PASS and size == 1:      # only the state changes
-                    below = states[-2]
-                    top = units.get((below, state, typ))
-                    state = states[-1] = actions[below][origin] if top is None else top
-                    if state == end_state and typ == "$END":
-                        return values[-1]
-                    act = actions[state]
-                    continue
-                start, end = starts[-size], ends[-1]
-                if kind == _PASS:
-                    value = values[picks]
-                else:
-                    if picks is not None:
-                        c = [values[i] for i in picks]
-                    else:
-                        c = _children(values[-size:], general)
-                    if kind == _INLINE:
-                        value = c
-                    elif passthrough and len(c) == 1:
-                        value = c[0]
-                    else:
-                        value = method(builder, Span(start, end), c)
                 if size == 1:
-                    values[-1] = value
-                    below = states[-2]
+                    top = stack.pop()
+                    below = stack[-1][0]
+                    if kind == _PASS:                # only the state changes
+                        s = units.get((below, state, typ))
+                        state = actions[below][origin] if s is None else s
+                        push((state, top[1], top[2], top[3]))
+                        if state == end_state and typ == "$END":
+                            return top[1]
+                        act = actions[state]
+                        continue
+                    start, end = top[2], top[3]
+                    if picks is not None:
+                        c = (top[1],) if picks else ()
+                    else:
+                        c = _children([top], general)
                 else:
-                    del values[-size:], starts[-size:], ends[-size:], states[-size:]
-                    values.append(value)
-                    starts.append(start)
-                    ends.append(end)
-                    states.append(0)
-                    below = states[-2]
+                    kids = stack[-size:]
+                    del stack[-size:]
+                    below = stack[-1][0]
+                    start, end = kids[0][2], kids[-1][3]
+                    if kind == _PASS:
+                        c = (kids[picks][1],)
+                    elif picks is not None:
+                        c = tuple([kids[i][1] for i in picks])
+                    else:
+                        c = _children(kids, general)
+                if kind == _INLINE:
+                    value = c
+                elif passthrough and len(c) == 1:
+                    value = c[0]
+                else:
+                    value = method(builder, Span(start, end), c)
                 key = (below, origin, typ)
                 state = after.get(key)
                 if state is None:
                     state = after[key] = self._after(below, origin, typ)
-                states[-1] = state
+                push((state, value, start, end))
                 if state == end_state and typ == "$END":
                     return value
                 act = actions[state]
 
 
-def _children(kids: list, general) -> list:
-    """The kept children of a reduction, with inlined rules' children and placeholders."""
+def _children(kids: list, general) -> tuple:
+    """The kept children of a reduction (from its stack entries), with inlined rules'
+    children and placeholders."""
     include, trailing = general
     c: list = []
     for i, inline, nones in include:
@@ -291,12 +338,12 @@ def _children(kids: list, general) -> list:
         if i is None:
             continue
         if inline:
-            c += kids[i]
+            c += kids[i][1]
         else:
-            c.append(kids[i])
+            c.append(kids[i][1])
     if trailing:
         c += [None] * trailing
-    return c
+    return tuple(c)
 
 
 def _matcher(expressions: tuple):
@@ -311,3 +358,91 @@ def _matcher(expressions: tuple):
                 return m
         return None
     return match
+
+
+class _Always(dict):
+    """A lexer table that always gives the full expression (for flags the cutting down does
+    not follow)."""
+
+    def __init__(self, full):
+        super().__init__()
+        self.full = full
+
+    def get(self, ch, default=None):
+        return self.full
+
+
+# Which characters a terminal may start with, from its parsed regular expression: True when
+# it may (or when unsure), False only when it cannot.
+try:
+    from re import _parser as _PARSER, _constants as _C          # Python 3.11+
+except ImportError:                                               # pragma: no cover
+    try:
+        import sre_parse as _PARSER, sre_constants as _C
+    except ImportError:
+        _PARSER = _C = None
+
+
+def _may_start(pattern: str, ch: str) -> bool:
+    try:
+        return _seq_may_start(_PARSER.parse(pattern), ord(ch))
+    except Exception:                    # anything unforeseen: it may
+        return True
+
+
+def _seq_may_start(items, o: int) -> bool:
+    for op, av in items:
+        may, width = _item_may_start(op, av, o)
+        if may or width is None:
+            return True
+        if width > 0:
+            return False                 # it takes a character, and not this one
+    return True                          # (it may match nothing: unsure)
+
+
+def _width(sub) -> int:
+    return sub.getwidth()[0]
+
+
+def _item_may_start(op, av, o: int):
+    """(may it start with the character o, its least width or None when unknown)."""
+    C = _C
+    if op is C.LITERAL:
+        return av == o, 1
+    if op is C.NOT_LITERAL:
+        return av != o, 1
+    if op is C.ANY:
+        return True, 1
+    if op is C.IN:
+        return _in_set(av, o), 1
+    if op in (C.AT, C.ASSERT, C.ASSERT_NOT):
+        return False, 0                  # takes no character (a lookahead only narrows)
+    if op in (C.MAX_REPEAT, C.MIN_REPEAT) or op is getattr(C, "POSSESSIVE_REPEAT", None):
+        lo, hi, sub = av
+        if hi == 0:
+            return False, 0
+        return _seq_may_start(sub, o), lo * _width(sub) if lo else 0
+    if op is C.SUBPATTERN:
+        group, add_flags, del_flags, sub = av
+        if add_flags or del_flags:
+            return True, None
+        return _seq_may_start(sub, o), _width(sub)
+    if op is C.BRANCH:
+        _, alternatives = av
+        return any(_seq_may_start(a, o) for a in alternatives), \
+            min(_width(a) for a in alternatives)
+    return True, None
+
+
+def _in_set(items, o: int) -> bool:
+    negate, hit = False, False
+    for op, av in items:
+        if op is _C.NEGATE:
+            negate = True
+        elif op is _C.LITERAL:
+            hit = hit or av == o
+        elif op is _C.RANGE:
+            hit = hit or av[0] <= o <= av[1]
+        else:                            # a category (\s, \w), a case-folded range: unsure
+            return True
+    return hit != negate

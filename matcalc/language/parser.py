@@ -570,7 +570,11 @@ class Inference:
             _set(new, "span", node.span)
             return new
         if t is E.Num:
-            return E.evolve(node, shape=SCALAR)
+            new = _new(E.Num)
+            _set(new, "value", node.value)
+            _set(new, "shape", SCALAR)
+            _set(new, "span", node.span)
+            return new
         if t is E.Identity and node.shape is None:
             k = self.u.fresh("k")
             return E.evolve(node, shape=(k, k))
@@ -695,6 +699,7 @@ _OPERAND_END = re.compile(rf"[{_LETTER}0-9)}}\]'ᵀ⊤⁺†⁰¹²³⁴⁵⁶�
 
 ABS_OPEN, ABS_CLOSE = "\uE001", "\uE002"
 _SUBSCRIPT_DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+_SUBSCRIPT_DIGIT = re.compile("[₀-₉]")
 
 
 def mark_abs_bars(text: str) -> str:
@@ -729,7 +734,7 @@ def mark_abs_bars(text: str) -> str:
 
 def subscript_digits(text: str) -> str:
     """W₁ is W1 (a name with digits); ‖x‖₁ and ‖x‖₂ keep their subscripts."""
-    if not any("₀" <= ch <= "₉" for ch in text):
+    if _SUBSCRIPT_DIGIT.search(text) is None:
         return text
     out = []
     for i, ch in enumerate(text):
