@@ -227,8 +227,12 @@ def check_input(text: str) -> None:
                          "a number)", span=Span(m.start(), m.start() + MAX_DIGITS + 1), text=text)
     _check_nesting(text)
     words = _OPERAND.findall(text)
-    if len(words) <= MAX_OPERANDS and len(set(words)) <= MAX_NAMES:
-        return                          # (fewer operands and names than words, anyway)
+    if len(words) > MAX_OPERANDS:       # the T of each ^T is a word but not an operand
+        operators = len(_CARET_T.findall(text)) if "^" in text else 0
+    else:
+        operators = 0
+    if len(words) - operators <= MAX_OPERANDS and len(set(words)) <= MAX_NAMES:
+        return                          # (no more operands or names than that, anyway)
     operands = 0
     names: set = set()
     for m in _OPERAND.finditer(text):
@@ -251,6 +255,11 @@ def check_input(text: str) -> None:
                 raise ParseError(f"the expression has more than {MAX_NAMES:,} distinct names "
                                  "(the limit on names)", span=Span(m.start(), m.end()),
                                  text=text)
+
+
+# a T that _after_caret says is an operator, as a whole word of _OPERAND (a word cannot
+# start at `{`, and none runs on through `^`)
+_CARET_T = re.compile(r"\^[ {−-]*[T⊤](?![A-Za-z0-9Α-Ωα-ωϑϕϵℓ_{}])")
 
 
 def _after_caret(text: str, i: int) -> bool:
