@@ -277,12 +277,20 @@ class Unifier:
         self.strict = strict
         self.reserved: set = set(reserved)
         self._count = 0
+        self._pending: list = []
 
     def reserve(self, names) -> None:
         """Names sizes made up later must not take (call before inferring a formula)."""
         self.reserved.update(names)
 
+    def reserve_later(self, names) -> None:
+        """reserve(names()), called only when a size is first made up (a formula whose names
+        are all declared never needs its names listed)."""
+        self._pending.append(names)
+
     def fresh(self, hint: str) -> Dim:
+        while self._pending:
+            self.reserved.update(self._pending.pop(0)())
         self._count += 1
         name = hint
         if self._taken(name):
@@ -307,6 +315,8 @@ class Unifier:
         return d
 
     def unify(self, a, b) -> bool:
+        if a is b:                      # (sizes are interned: the common case)
+            return True
         a, b = self.find(a), self.find(b)
         if a == b:
             return True

@@ -541,19 +541,25 @@ class Inference:
         t = type(node)
         plain = _PLAIN.get(t)
         if plain is not None:                   # the common operators: a copy with a shape
-            kids = [self.infer(c) for c in node.children]
             new = _new(t)
             arity, others = plain
-            if arity == 0:
-                _set(new, "args", tuple(kids))
-            elif arity == 1:
-                _set(new, "arg", kids[0])
+            if arity == 1:
+                kid = self.infer(node.arg)
+                _set(new, "arg", kid)
+                shapes = [kid.shape]
+            elif arity == 0:
+                infer = self.infer
+                kids = tuple([infer(c) for c in node.args])
+                _set(new, "args", kids)
+                shapes = [k.shape for k in kids]
             else:
-                _set(new, "left", kids[0])
-                _set(new, "right", kids[1])
+                left, right = self.infer(node.left), self.infer(node.right)
+                _set(new, "left", left)
+                _set(new, "right", right)
+                shapes = [left.shape, right.shape]
             for f in others:
                 _set(new, f, getattr(node, f))
-            _set(new, "shape", SHAPE_RULES[t](new, [k.shape for k in kids], self.u))
+            _set(new, "shape", SHAPE_RULES[t](new, shapes, self.u))
             if hasattr(new, "_h"):                # (a hash taken before the shape is stale)
                 object.__delattr__(new, "_h")
             return new
@@ -981,7 +987,7 @@ _RULE_METHODS: dict = {name: f for name, f in vars(ToExpr).items()
 
 def _infer(raw, decls: Shapes, full: bool = False):
     inference = Inference(decls)
-    inference.u.reserve(names_in_use(raw))
+    inference.u.reserve_later(lambda: names_in_use(raw))
     node = inference.finish(inference.infer(raw))
     return (node, inference) if full else node
 
