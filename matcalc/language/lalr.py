@@ -148,17 +148,19 @@ class Driver:
         origin = rule.origin.name
         passthrough = bool(rule.options.expand1 and not rule.alias)
         if passthrough and simple and len(include) == 1:
-            return (size, origin, _PASS, None, include[0][0], None, True)
+            return (size, origin, _PASS, None, include[0][0], None, True, False)
         if origin.startswith("_") and not rule.alias:
             kind, method = _INLINE, None
         else:
             kind, method = _METHOD, methods.get(name)
             if method is None:
                 raise TypeError(f"no builder method for the rule {name}")
+        spans = method is None or _reads_span(method)
         if simple:
             return (size, origin, kind, method, tuple(i for i, _, _ in include), None,
-                    passthrough)
-        return (size, origin, kind, method, None, (tuple(include), trailing), passthrough)
+                    passthrough, spans)
+        return (size, origin, kind, method, None, (tuple(include), trailing), passthrough,
+                spans)
 
     def _unit_runs(self) -> dict:
         """(state below, state, lookahead) → the state after every reduction in a row by a rule
@@ -283,7 +285,7 @@ class Driver:
                     push((code, None if typ in filtered else Tok(typ, m.group(), tstart, pos),
                           tstart, pos))
                     break
-                size, origin, kind, method, picks, general, passthrough = rules[~code]
+                size, origin, kind, method, picks, general, passthrough, spans = rules[~code]
                 if size == 1:
                     top = stack.pop()
                     below = stack[-1][0]
@@ -316,7 +318,7 @@ class Driver:
                 elif passthrough and len(c) == 1:
                     value = c[0]
                 else:
-                    value = method(builder, Span(start, end), c)
+                    value = method(builder, Span(start, end) if spans else None, c)
                 key = (below, origin, typ)
                 state = after.get(key)
                 if state is None:
@@ -358,6 +360,29 @@ def _matcher(expressions: tuple):
                 return m
         return None
     return match
+
+
+def _reads_span(method) -> bool:
+    """Whether a builder method reads its span argument (the second, after self): a method
+    that does not is given None, and no Span is made for it. Unsure means it does."""
+    import dis
+    code = getattr(method, "__code__", None)
+    if code is None or code.co_argcount < 2:
+        return True
+    name = code.co_varnames[1]
+    if name in code.co_cellvars:                 # used by a nested function
+        return True
+    try:
+        for ins in dis.get_instructions(code):
+            if ins.opname.startswith("LOAD_FAST") or ins.opname in ("LOAD_DEREF",
+                                                                    "LOAD_CLOSURE"):
+                if ins.argval == name or (isinstance(ins.argval, tuple) and name in ins.argval):
+                    return True
+            elif ins.opname in ("LOAD_NAME", "LOAD_GLOBAL") and ins.argval == "locals":
+                return True
+    except Exception:
+        return True
+    return False
 
 
 class _Always(dict):

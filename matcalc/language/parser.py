@@ -330,6 +330,8 @@ class ToExpr:
     def name(self, span, c):
         tok = c[0]
         units = split_name(tok.value, tok.start_pos, self.declared)
+        if len(units) == 1:
+            return self._leaf(*units[0])
         parts = [self._leaf(n, s) for n, s in units]
         if len(units) >= 3:
             word = tok.value
