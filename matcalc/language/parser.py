@@ -529,6 +529,11 @@ class Inference:
         self.env: dict[str, tuple] = {n: d.shape for n, d in shapes.decls.items()}
         self.dim_names = dim_names
         self.survey = None              # (a tree, its element-wise nodes): see _free_names
+        # what infer made, for _free_names when finish keeps the tree as it is (`root`): each
+        # Sym, I, 𝟙 and 0, and each element-wise node, children before parents
+        self.leaves: list = []
+        self.elementwise: list = []
+        self.root = None
 
     def sym_shape(self, name: str):
         if name not in self.env:
@@ -564,6 +569,8 @@ class Inference:
             _set(new, "shape", SHAPE_RULES[t](new, shapes, self.u))
             if hasattr(new, "_h"):                # (a hash taken before the shape is stale)
                 object.__delattr__(new, "_h")
+            if t in _ELEMENTWISE:
+                self.elementwise.append(new)
             return new
         if t is E.Sym:
             name = node.name
@@ -576,6 +583,7 @@ class Inference:
             _set(new, "name", name)
             _set(new, "shape", shape)
             _set(new, "span", node.span)
+            self.leaves.append(new)
             return new
         if t is E.Num:
             new = _new(E.Num)
@@ -585,10 +593,16 @@ class Inference:
             return new
         if t is E.Identity and node.shape is None:
             k = self.u.fresh("k")
-            return E.evolve(node, shape=(k, k))
+            node = E.evolve(node, shape=(k, k))
+            self.leaves.append(node)
+            return node
         if t is E.Ones and node.shape is None:
-            return E.evolve(node, shape=(self.u.fresh("k"), ONE))
+            node = E.evolve(node, shape=(self.u.fresh("k"), ONE))
+            self.leaves.append(node)
+            return node
         if t in (E.Identity, E.Ones, E.Zero, E.Commutation):
+            if t is not E.Commutation:
+                self.leaves.append(node)
             return node
         kids = [self.infer(c) for c in node.children]
         node = E.with_children(node, kids)
@@ -990,7 +1004,10 @@ _RULE_METHODS: dict = {name: f for name, f in vars(ToExpr).items()
 def _infer(raw, decls: Shapes, full: bool = False):
     inference = Inference(decls)
     inference.u.reserve_later(lambda: names_in_use(raw))
-    node = inference.finish(inference.infer(raw))
+    inferred = inference.infer(raw)
+    node = inference.finish(inferred)
+    if node is inferred:
+        inference.root = node
     return (node, inference) if full else node
 
 
@@ -1099,21 +1116,26 @@ def _bare_name(node):
 def _free_names(node, decls: Shapes, inference) -> set[str]:
     """Undeclared names whose sizes occur nowhere else in the formula: nothing but the
     default reading makes them vectors or matrices."""
-    leaves = []                                      # each Sym, I, 𝟙 and 0 once
-    elementwise = []                                 # (kept for _broadcast_notes)
-    stack, seen = [node], set()
-    while stack:
-        n = stack.pop()
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        t = type(n)
-        if t in _SIZE_OWNERS:
-            leaves.append(n)
-        else:
-            if t in _ELEMENTWISE:
-                elementwise.append(n)
-            stack.extend(n.children)
+    if inference.root is node:           # what infer made: no tree walk
+        leaves = list({id(n): n for n in inference.leaves}.values())
+        # the walk below meets the nodes in pre-order, last child first: post-order reversed
+        elementwise = inference.elementwise[::-1]
+    else:
+        leaves = []                                  # each Sym, I, 𝟙 and 0 once
+        elementwise = []                             # (kept for _broadcast_notes)
+        stack, seen = [node], set()
+        while stack:
+            n = stack.pop()
+            if id(n) in seen:
+                continue
+            seen.add(id(n))
+            t = type(n)
+            if t in _SIZE_OWNERS:
+                leaves.append(n)
+            else:
+                if t in _ELEMENTWISE:
+                    elementwise.append(n)
+                stack.extend(n.children)
     inference.survey = (node, elementwise)
     occurrences: dict = {}
     for n in leaves:
