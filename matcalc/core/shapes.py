@@ -186,7 +186,19 @@ _GLUED = re.compile(r"[A-Za-wyzΑ-Ωα-ω]|[0-9]+")
 _SIZE_SEPARATOR = re.compile(r"\s*(?:×|\*|,|\bx\b|(?<=[0-9])x(?=[0-9A-Za-z]))\s*")
 
 
+# `n` or `m×n` with names for sizes (no x in them, no modifier): read directly
+_PLAIN_SHAPE = re.compile(r"\s*([A-Za-wyzΑ-Ωα-ω][A-Za-wyz0-9_]*)"
+                          r"(?:\s*×\s*([A-Za-wyzΑ-Ωα-ω][A-Za-wyz0-9_]*))?\s*")
+
+
 def _parse_shape_text(body: str, spec: str, part: str) -> Decl:
+    m = _PLAIN_SHAPE.fullmatch(body)
+    if m is not None:
+        rows, cols = m.groups()
+        if cols is not None:
+            return Decl((dim(canonical_name(rows)), dim(canonical_name(cols))))
+        if rows != "scalar" and rows.lower() not in MODIFIERS:
+            return Decl((dim(canonical_name(rows)), ONE))
     words = body.split()
     mods = []
     while words and words[-1].lower() in MODIFIERS:
@@ -256,8 +268,11 @@ def parse_shapes(spec) -> Shapes:
     return Shapes(decls)
 
 
+_OTHER_NAME = re.compile(r"^[A-Za-zΑ-Ωα-ω][A-Za-z0-9_]*$")
+
+
 def _check_name(name: str, spec: str, part: str) -> str:
-    if not _NAME_RE.match(name) and not re.match(r"^[A-Za-zΑ-Ωα-ω][A-Za-z0-9_]*$", name):
+    if not _NAME_RE.match(name) and not _OTHER_NAME.match(name):
         raise _shape_error(f"`{name}` is not a valid name", spec, part)
     return canonical_name(name)
 
