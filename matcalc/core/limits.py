@@ -211,6 +211,8 @@ _POSTFIX = (r"(?:'|ᵀ|⁻¹|⁻ᵀ|[²³⁴⁵⁶⁷⁸⁹]"
 _POSTFIX_RUN = re.compile(rf"(?:{_POSTFIX}\s*){{2,}}")
 _ONE_POSTFIX = re.compile(_POSTFIX)
 _DIGITS = re.compile(r"\d{%d,}" % (MAX_DIGITS + 1))
+# text no longer than this is within every limit but the first
+MIN_LIMIT = min(MAX_DIGITS, MAX_NESTING, MAX_OPERANDS, MAX_NAMES)
 _OPERAND = re.compile(r"[A-Za-zΑ-Ωα-ωϑϕϵℓ][A-Za-z0-9Α-Ωα-ωϑϕϵℓ_{}]*|\d+\.?\d*|\.\d+|𝟙")
 
 
@@ -221,6 +223,8 @@ def check_input(text: str) -> None:
         raise ParseError(f"the expression is {len(text):,} characters long; the limit is "
                          f"{MAX_INPUT_CHARS:,}", span=Span(MAX_INPUT_CHARS, MAX_INPUT_CHARS + 1),
                          text=text)
+    if len(text) <= MIN_LIMIT:
+        return      # (each digit, bracket, operator and word takes a character at least)
     m = _DIGITS.search(text)
     if m:
         raise ParseError(f"a number with more than {MAX_DIGITS} digits (the limit on digits in "
