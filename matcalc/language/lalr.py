@@ -26,7 +26,7 @@ from ..core.errors import Span
 FAILED = object()
 
 # kinds of rule
-_PASS = 0          # `?rule: child`: the one kept child passes through (size 1: only the state changes)
+_PASS = 0          # `?rule: child`: the one kept child passes on (size 1: only the state changes)
 _METHOD = 1        # the builder's method for the rule (or its alias), on the kept children
 _INLINE = 2        # `_rule`: its kept children join its parent's
 
@@ -73,8 +73,7 @@ class Driver:
             state: {sym: (arg if action is Shift else ~rule_index[arg])
                     for sym, (action, arg) in acts.items()}
             for state, acts in table.states.items()}
-        self.units = self._unit_runs()
-        self.after: dict = {}           # filled as met: see _after
+        self.after: dict = {}           # (state below, rule origin, lookahead) → _after's
 
         # lexers: state → its lexer's table, first character → the match function of the
         # contextual lexer's expression cut down to the terminals that may start with that
@@ -83,26 +82,18 @@ class Driver:
         self.ignore = frozenset(lexer.root_lexer.ignore_types)
         tables: dict = {}
         self.lexers: dict = {}
-        self._scanners: dict = {}       # id(lexer table) → (terminals, compile, the full match)
+        self._lexers: dict = {}         # id(table) → Lark's lexer for it
         for state in table.states:
             basic = lexer.lexers[state]
             if id(basic) not in tables:
-                scanner = basic.scanner                  # (builds basic.callback too)
-                if basic.callback:       # (they could retype a token; this grammar has none)
-                    raise TypeError("the driver does not run lexer callbacks")
                 if basic.ignore_types != self.ignore:
                     raise TypeError("one set of ignored terminals")
-                full = _matcher(tuple(scanner._mres))
-                terminals = list(scanner.terminals)
-                flags = scanner.g_regex_flags
-                re_ = scanner.re_
-                tables[id(basic)] = first = {}
-                if flags or any(t.pattern.flags for t in terminals) or not _PARSER:
-                    first = tables[id(basic)] = _Always(full)     # no cutting down then
-                self._scanners[id(first)] = (terminals, (lambda pattern, re_=re_, flags=flags:
-                                                         re_.compile(pattern, flags)), full)
+                tables[id(basic)] = {}
+                self._lexers[id(tables[id(basic)])] = basic
             self.lexers[state] = tables[id(basic)]
-        self._starts: dict = {}         # (terminal name, character) → may it start there
+        self._patterns = {t.name: t.pattern.to_regexp() for t in lexer.root_lexer.terminals}
+        self._trees: dict = {}          # terminal name → its parsed expression
+        self._starts: dict = {}         # (terminal name, character) → may it start with it
         self._cut: dict = {}            # terminal names → the match function of their union
         self.filtered = self._filtered(lark)
 
@@ -122,10 +113,11 @@ class Driver:
 
     @staticmethod
     def _rule(rule, methods, maybe_placeholders) -> tuple:
-        """(size, origin, kind, method, picks, general, passthrough) for a rule: picks are the
-        indices of the kept children when that is all there is to do; otherwise general is
-        ((index or None, inline, Nones before), ...) and the Nones after, as Lark's child filter
-        does it (Nones stand for an absent [optional] part)."""
+        """(size, origin, kind, method, picks, general, passthrough, spans) for a rule: picks
+        are the indices of the kept children when that is all there is to do; otherwise
+        general is ((index or None, inline, Nones before), ...) and the Nones after, as Lark's
+        child filter does it (Nones stand for an absent [optional] part); spans: whether the
+        method reads its span."""
         expansion = rule.expansion
         size = len(expansion)
         if size == 0:
@@ -162,38 +154,6 @@ class Driver:
         return (size, origin, kind, method, None, (tuple(include), trailing), passthrough,
                 spans)
 
-    def _unit_runs(self) -> dict:
-        """(state below, state, lookahead) → the state after every reduction in a row by a rule
-        that passes its one child through (they pop and push one state each, all over the same
-        state below)."""
-        actions, rules = self.actions, self.rules
-
-        def unit(state, sym):
-            code = actions[state].get(sym)
-            if code is None or code >= 0:
-                return None
-            size, origin, kind = rules[~code][:3]
-            return origin if kind == _PASS and size == 1 else None
-
-        runs = {}
-        for state, acts in actions.items():
-            for sym in acts:
-                origin = unit(state, sym)
-                if origin is None:
-                    continue
-                for below, gotos in actions.items():
-                    top, seen = gotos.get(origin), set()
-                    while top is not None and top not in seen:
-                        seen.add(top)
-                        if top == self.end_state:
-                            break
-                        nxt = unit(top, sym)
-                        if nxt is None:
-                            runs[below, state, sym] = top
-                            break
-                        top = actions[below].get(nxt)
-        return runs
-
     def _after(self, below, origin, sym):
         """The state after a reduction to `origin` over the state `below`, with the lookahead
         `sym`: the goto, and every reduction in a row by a rule that passes its one child on
@@ -212,29 +172,45 @@ class Driver:
 
     def _first(self, table: dict, ch: str):
         """The match function for tokens starting with ch in one lexer's table (None when no
-        terminal may start with ch), entered into the table."""
-        terminals, compile_, full = self._scanners[id(table)]
+        terminal may start with ch, or when the lexer retypes tokens: then Lark reads the
+        text), entered into the table."""
+        basic = self._lexers[id(table)]
+        scanner = basic.scanner                  # (built as Lark would, when first used)
+        if basic.callback:                       # (this grammar has none)
+            return None
+        terminals = scanner.terminals
+        cut = not scanner.g_regex_flags and _PARSER is not None
         names = []
         for t in terminals:
             key = (t.name, ch)
             may = self._starts.get(key)
             if may is None:
-                may = self._starts[key] = _may_start(t.pattern.to_regexp(), ch)
+                if not cut or t.pattern.flags:
+                    may = True
+                else:
+                    tree = self._trees.get(t.name, False)
+                    if tree is False:
+                        tree = self._trees[t.name] = _parse_pattern(self._patterns[t.name])
+                    may = tree is None or _seq_may_start(tree, ord(ch))
             if may:
-                names.append(t)
+                names.append(t.name)
         if not names:
-            return None
+            return None                  # (nothing kept: the text is refused anyway)
+        for t in terminals:
+            self._starts[t.name, ch] = t.name in names
+        names = tuple(names)
         if len(names) == len(terminals):
-            match = full
+            match = _matcher(tuple(scanner._mres))
         else:
-            match = self._cut.get(tuple(t.name for t in names))
+            match = self._cut.get(names)
             if match is None:
                 try:
-                    match = compile_("|".join("(?P<%s>%s)" % (t.name, t.pattern.to_regexp())
-                                              for t in names)).match
+                    match = scanner.re_.compile("|".join(
+                        "(?P<%s>%s)" % (name, self._patterns[name]) for name in names),
+                        scanner.g_regex_flags).match
                 except Exception:        # (too many groups for one expression, say)
-                    match = full
-                self._cut[tuple(t.name for t in names)] = match
+                    match = _matcher(tuple(scanner._mres))
+                self._cut[names] = match
         table[ch] = match
         return match
 
@@ -244,7 +220,6 @@ class Driver:
         actions = self.actions
         lexers = self.lexers
         rules = self.rules
-        units = self.units
         after = self.after
         ignore = self.ignore
         filtered = self.filtered
@@ -290,8 +265,10 @@ class Driver:
                     top = stack.pop()
                     below = stack[-1][0]
                     if kind == _PASS:                # only the state changes
-                        s = units.get((below, state, typ))
-                        state = actions[below][origin] if s is None else s
+                        key = (below, origin, typ)
+                        state = after.get(key)
+                        if state is None:
+                            state = after[key] = self._after(below, origin, typ)
                         push((state, top[1], top[2], top[3]))
                         if state == end_state and typ == "$END":
                             return top[1]
@@ -385,18 +362,6 @@ def _reads_span(method) -> bool:
     return False
 
 
-class _Always(dict):
-    """A lexer table that always gives the full expression (for flags the cutting down does
-    not follow)."""
-
-    def __init__(self, full):
-        super().__init__()
-        self.full = full
-
-    def get(self, ch, default=None):
-        return self.full
-
-
 # Which characters a terminal may start with, from its parsed regular expression: True when
 # it may (or when unsure), False only when it cannot.
 try:
@@ -408,11 +373,12 @@ except ImportError:                                               # pragma: no c
         _PARSER = _C = None
 
 
-def _may_start(pattern: str, ch: str) -> bool:
+def _parse_pattern(pattern: str):
+    """The parsed expression, or None (then any character may start it)."""
     try:
-        return _seq_may_start(_PARSER.parse(pattern), ord(ch))
-    except Exception:                    # anything unforeseen: it may
-        return True
+        return _PARSER.parse(pattern)
+    except Exception:
+        return None
 
 
 def _seq_may_start(items, o: int) -> bool:

@@ -692,21 +692,23 @@ _set = object.__setattr__
 def _plain_types() -> dict:
     """Operator type → (0: args, 1: arg, 2: left and right; its other fields), for the types
     whose shape is their shape rule's and nothing else (Inference.infer)."""
+    from dataclasses import fields
     special = {E.Div, E.Diag, E.Power, E.Norm, E.MatFn, E.Dot}
     out = {}
     for t in vars(E).values():
         if not (isinstance(t, type) and issubclass(t, E.Node)) or t in special or \
-                t not in SHAPE_RULES:
+                t not in SHAPE_RULES or t in E.LEAVES:
             continue
-        if issubclass(t, E._Nary):
+        names = tuple(f.name for f in fields(t))
+        if "args" in names:
             arity, kids = 0, ("args",)
-        elif issubclass(t, E._Unary):
+        elif "arg" in names:
             arity, kids = 1, ("arg",)
-        elif issubclass(t, E._Binary):
+        elif "left" in names and "right" in names:
             arity, kids = 2, ("left", "right")
         else:
             continue
-        out[t] = (arity, tuple(f for f in t._fields if f not in kids and f != "shape"))
+        out[t] = (arity, tuple(f for f in names if f not in kids and f != "shape"))
     return out
 
 
