@@ -80,6 +80,7 @@ class Driver:
         # character, in their order (the first alternative that matches wins, so the others
         # never could); filled as characters are met
         self.ignore = frozenset(lexer.root_lexer.ignore_types)
+        self._re = (lexer.root_lexer.re, lark.options.g_regex_flags)
         tables: dict = {}
         self.lexers: dict = {}
         self._lexers: dict = {}         # id(table) → Lark's lexer for it
@@ -172,25 +173,22 @@ class Driver:
 
     def _first(self, table: dict, ch: str):
         """The match function for tokens starting with ch in one lexer's table (None when no
-        terminal may start with ch, or when the lexer retypes tokens: then Lark reads the
-        text), entered into the table."""
-        basic = self._lexers[id(table)]
-        scanner = basic.scanner                  # (built as Lark would, when first used)
-        if basic.callback:                       # (this grammar has none)
-            return None
-        terminals = scanner.terminals
-        cut = not scanner.g_regex_flags and _PARSER is not None
+        terminal may start with ch), entered into the table."""
+        terminals = self._lexers[id(table)].terminals
+        re_, flags = self._re
+        if self._retypes(terminals):
+            return None                  # (Lark reads the text: this grammar has no such lexer)
         names = []
         for t in terminals:
             key = (t.name, ch)
             may = self._starts.get(key)
             if may is None:
-                if not cut or t.pattern.flags:
+                if flags or t.pattern.flags or _PARSER is None:
                     may = True
+                elif t.pattern.type == "str":            # a string: its first character
+                    may = t.pattern.value[:1] == ch
                 else:
-                    tree = self._trees.get(t.name, False)
-                    if tree is False:
-                        tree = self._trees[t.name] = _parse_pattern(self._patterns[t.name])
+                    tree = self._tree(t.name)
                     may = tree is None or _seq_may_start(tree, ord(ch))
             if may:
                 names.append(t.name)
@@ -199,20 +197,43 @@ class Driver:
         for t in terminals:
             self._starts[t.name, ch] = t.name in names
         names = tuple(names)
-        if len(names) == len(terminals):
-            match = _matcher(tuple(scanner._mres))
-        else:
-            match = self._cut.get(names)
-            if match is None:
-                try:
-                    match = scanner.re_.compile("|".join(
-                        "(?P<%s>%s)" % (name, self._patterns[name]) for name in names),
-                        scanner.g_regex_flags).match
-                except Exception:        # (too many groups for one expression, say)
-                    match = _matcher(tuple(scanner._mres))
-                self._cut[names] = match
+        match = self._cut.get(names)
+        if match is None:
+            try:
+                match = re_.compile("|".join("(?P<%s>%s)" % (name, self._patterns[name])
+                                             for name in names), flags).match
+            except Exception:            # (too many groups for one expression, say)
+                match = _matcher(tuple(self._lexers[id(table)].scanner._mres))
+            self._cut[names] = match
         table[ch] = match
         return match
+
+    def _retypes(self, terminals) -> bool:
+        """Whether Lark's lexer with these terminals retypes tokens: a string terminal that a
+        pattern terminal of the same priority matches whole is given its own type by a
+        callback (lark.lexer._create_unless), which the driver does not run."""
+        re_, flags = self._re
+        for s in terminals:
+            if s.pattern.type != "str" or not s.pattern.value:
+                continue
+            value = s.pattern.value
+            for r in terminals:
+                if r.pattern.type != "re" or r.priority != s.priority:
+                    continue
+                tree = self._tree(r.name)
+                if tree is not None and not flags and not r.pattern.flags and \
+                        not _seq_may_start(tree, ord(value[0])):
+                    continue
+                m = re_.match(self._patterns[r.name], value, flags)
+                if m is not None and m.group(0) == value:
+                    return True
+        return False
+
+    def _tree(self, name: str):
+        tree = self._trees.get(name, False)
+        if tree is False:
+            tree = self._trees[name] = _parse_pattern(self._patterns[name])
+        return tree
 
     def parse(self, text: str, builder) -> Any:
         """The builder's value for text, or FAILED where Lark would raise (then nothing is
@@ -344,21 +365,15 @@ def _reads_span(method) -> bool:
     that does not is given None, and no Span is made for it. Unsure means it does."""
     import dis
     code = getattr(method, "__code__", None)
-    if code is None or code.co_argcount < 2:
-        return True
-    name = code.co_varnames[1]
-    if name in code.co_cellvars:                 # used by a nested function
-        return True
-    try:
-        for ins in dis.get_instructions(code):
-            if ins.opname.startswith("LOAD_FAST") or ins.opname in ("LOAD_DEREF",
-                                                                    "LOAD_CLOSURE"):
-                if ins.argval == name or (isinstance(ins.argval, tuple) and name in ins.argval):
-                    return True
-            elif ins.opname in ("LOAD_NAME", "LOAD_GLOBAL") and ins.argval == "locals":
+    if code is None or code.co_argcount < 2 or code.co_varnames[1] in code.co_cellvars:
+        return True                              # (a cell: used by a nested function)
+    loads = {op for name, op in dis.opmap.items() if "LOAD_FAST" in name}
+    raw = code.co_code
+    for i in range(0, len(raw) - 1, 2):          # (op, arg) pairs; a pair of loads packs its
+        if raw[i] in loads:                      # two indices in the argument's nibbles
+            arg = raw[i + 1]
+            if arg == 1 or arg >> 4 == 1 or arg & 15 == 1:
                 return True
-    except Exception:
-        return True
     return False
 
 
