@@ -262,8 +262,8 @@ def check_input(text: str) -> None:
 
 
 # a T that _after_caret says is an operator, as a whole word of _OPERAND (a word cannot
-# start at `{`, and none runs on through `^`)
-_CARET_T = re.compile(r"\^[ {−-]*[T⊤](?![A-Za-z0-9Α-Ωα-ωϑϕϵℓ_{}])")
+# start at `{`, and none runs on through `^`; ⊤ is not a word at all)
+_CARET_T = re.compile(r"\^[ {−-]*T(?![A-Za-z0-9Α-Ωα-ωϑϕϵℓ_{}])")
 
 
 def _after_caret(text: str, i: int) -> bool:
