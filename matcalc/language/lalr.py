@@ -96,6 +96,7 @@ class Driver:
         self._trees: dict = {}          # terminal name → its parsed expression
         self._starts: dict = {}         # (terminal name, character) → may it start with it
         self._cut: dict = {}            # terminal names → the match function of their union
+        self._retyping: dict = {}       # id(table) → _retypes of its terminals
         self.filtered = self._filtered(lark)
 
     @staticmethod
@@ -176,7 +177,10 @@ class Driver:
         terminal may start with ch), entered into the table."""
         terminals = self._lexers[id(table)].terminals
         re_, flags = self._re
-        if self._retypes(terminals):
+        retypes = self._retyping.get(id(table))
+        if retypes is None:
+            retypes = self._retyping[id(table)] = self._retypes(terminals)
+        if retypes:
             return None                  # (Lark reads the text: this grammar has no such lexer)
         names = []
         for t in terminals:
