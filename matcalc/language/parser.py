@@ -1,9 +1,10 @@
 """Text → expression tree with a shape on every node.
 
-Owns the Lark parser (built once from grammar/matcalc.lark), the transformer that turns Lark's
-tree into expr nodes, the name rule (splitting `Xθ` into X·θ using the declared names), shape
-inference by unification, and the translation of Lark's errors into ParseError. It does not
-simplify or differentiate.
+Owns the Lark parser (built once from grammar/matcalc.lark), the builder that turns each rule
+of the grammar into expr nodes (called at every reduction by the LALR driver over Lark's tables,
+language/lalr.py, or over Lark's own parse tree where the driver leaves a text to Lark), the
+name rule (splitting `Xθ` into X·θ using the declared names), shape inference by unification,
+and the translation of Lark's errors into ParseError. It does not simplify or differentiate.
 """
 from __future__ import annotations
 
@@ -958,9 +959,11 @@ def read(marked: str, shapes: Shapes) -> E.Node:
         builder.text = marked
         try:
             value = driver.parse(marked, builder)
-        except Exception:
+        except MatcalcError:
             lark_parser().parse(marked)          # a syntax error anywhere comes first
             raise
+        except Exception:                        # anything else: as Lark's way has it
+            value = FAILED
         if value is not FAILED:
             return value
         del shapes.notes[noted:]
