@@ -263,8 +263,9 @@ def parse_shapes(spec) -> Shapes:
         key = _check_name(name.strip(), spec, part)
         decl = read.get(body)
         if decl is None:
-            decl = read[body] = _parse_shape_text(body, spec, part)
-        decls[key] = Decl(decl.shape, decl.modifiers)
+            decls[key] = read[body] = _parse_shape_text(body, spec, part)
+        else:                           # (each name its own Decl)
+            decls[key] = Decl(decl.shape, decl.modifiers)
     return Shapes(decls)
 
 
