@@ -51,7 +51,8 @@ class Driver:
         from lark.lexer import ContextualLexer
         from lark.parsers.lalr_analysis import Shift
         if not isinstance(lexer, ContextualLexer) or lark.options.lexer_callbacks or \
-                lark.options.postlex is not None or lark.options.parser != "lalr":
+                lark.options.postlex is not None or lark.options.parser != "lalr" or \
+                lark.options.use_bytes:
             raise TypeError("the driver follows Lark's LALR parser and contextual lexer")
         start = lark.options.start
         start = start[0] if isinstance(start, (list, tuple)) else start
