@@ -278,6 +278,8 @@ _POSTFIX = (r"(?:'|ᵀ|⁻¹|⁻ᵀ|[²³⁴⁵⁶⁷⁸⁹]"
 _POSTFIX_RUN = re.compile(rf"(?:{_POSTFIX}\s*){{2,}}")
 _ONE_POSTFIX = re.compile(_POSTFIX)
 _DIGITS = re.compile(r"\d{%d,}" % (MAX_DIGITS + 1))
+# text no longer than this is within every limit but the first
+MIN_LIMIT = min(MAX_DIGITS, MAX_NESTING, MAX_OPERANDS, MAX_NAMES)
 _OPERAND = re.compile(r"[A-Za-zΑ-Ωα-ωϑϕϵℓ][A-Za-z0-9Α-Ωα-ωϑϕϵℓ_{}]*|\d+\.?\d*|\.\d+|𝟙")
 
 
@@ -288,23 +290,37 @@ def check_input(text: str) -> None:
         raise ParseError(f"the expression is {len(text):,} characters long; the limit is "
                          f"{MAX_INPUT_CHARS:,}", span=Span(MAX_INPUT_CHARS, MAX_INPUT_CHARS + 1),
                          text=text)
+    if len(text) <= MIN_LIMIT:
+        return      # (each digit, bracket, operator and word takes a character at least)
     m = _DIGITS.search(text)
     if m:
         raise ParseError(f"a number with more than {MAX_DIGITS} digits (the limit on digits in "
                          "a number)", span=Span(m.start(), m.start() + MAX_DIGITS + 1), text=text)
     _check_nesting(text)
+    words = _OPERAND.findall(text)
+    if len(words) > MAX_OPERANDS:       # the T of each ^T is a word but not an operand
+        operators = len(_CARET_T.findall(text)) if "^" in text else 0
+    else:
+        operators = 0
+    if len(words) - operators <= MAX_OPERANDS and len(set(words)) <= MAX_NAMES:
+        return                          # (no more operands or names than that, anyway)
     operands = 0
     names: set = set()
     for m in _OPERAND.finditer(text):
-        if m.group(0) in ("T", "⊤") and _not_a_name(text, m):
-            continue                    # the T of ^T is an operator, not an operand
+        word = m.group()
+        if word == "T" or word == "⊤":
+            if _after_caret(text, m.start()):
+                continue                # the T of ^T is an operator, not an operand
+            named = True
+        else:
+            named = not word[0].isdigit() and not (
+                len(word) > 1 and text[m.end():m.end() + 1] in ("(", "{"))
         operands += 1
         if operands > MAX_OPERANDS:
             raise ParseError(f"the expression has more than {MAX_OPERANDS:,} operands (names, "
                              "numbers and calls; the limit on operands)",
                              span=Span(m.start(), m.end()), text=text)
-        word = m.group(0)
-        if not word[0].isdigit() and not _not_a_name(text, m):
+        if named:                       # (a function name before its bracket is not a name)
             names.add(word)
             if len(names) > MAX_NAMES:
                 raise ParseError(f"the expression has more than {MAX_NAMES:,} distinct names "
@@ -312,12 +328,20 @@ def check_input(text: str) -> None:
                                  text=text)
 
 
-def _not_a_name(text: str, m) -> bool:
-    """T of ^T, and a function name before its bracket, are not variables."""
-    word = m.group(0)
-    if word in ("T", "⊤"):
-        return text[:m.start()].rstrip(" {−-").endswith("^")
-    return len(word) > 1 and text[m.end():m.end() + 1] in ("(", "{")
+# a T that _after_caret says is an operator, as a whole word of _OPERAND (a word cannot
+# start at `{`, and none runs on through `^`; ⊤ is not a word at all)
+_CARET_T = re.compile(r"\^[ {−-]*T(?![A-Za-z0-9Α-Ωα-ωϑϕϵℓ_{}])")
+
+
+def _after_caret(text: str, i: int) -> bool:
+    """Whether a `^` comes before position i, past spaces, `{` and minus signs (x^{-T})."""
+    i -= 1
+    while i >= 0 and text[i] in " {−-":
+        i -= 1
+    return i >= 0 and text[i] == "^"
+
+
+_BRACKET = re.compile(r"[(\[{)\]}]")
 
 
 def _check_nesting(text: str) -> None:
@@ -329,27 +353,34 @@ def _check_nesting(text: str) -> None:
                            + text.count("−", m.start(), m.end()))
     for m in _POSTFIX_RUN.finditer(text):
         runs[m.start()] = (m.end(), len(_ONE_POSTFIX.findall(m.group(0))))
-    depth, i, n = 0, 0, len(text)
-    while i < n:
-        run = runs.get(i)
-        if run is not None:
-            end, length = run
-            if depth + length > MAX_NESTING:
-                raise ParseError(f"operators are nested more than {MAX_NESTING} deep (the limit "
-                                 f"on nesting: {length:,} signs or postfix operators in a row "
-                                 f"inside {depth} brackets)", span=Span(i, end), text=text)
-            i = end
+    opened = text.count("(") + text.count("[") + text.count("{")
+    if opened + max((length for _, length in runs.values()), default=0) <= MAX_NESTING:
+        return                          # never more open than that
+
+    def scan(depth, start, end):
+        for m in _BRACKET.finditer(text, start, end):
+            if m.group() in "([{":
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise ParseError(f"brackets are nested more than {MAX_NESTING} deep (the "
+                                     "limit on nesting)",
+                                     span=Span(m.start(), m.start() + 1), text=text)
+            else:
+                depth -= 1
+        return depth
+
+    depth, i = 0, 0
+    for start in sorted(runs):          # a run is one step, brackets in it included
+        if start < i:
             continue
-        ch = text[i]
-        if ch in "([{":
-            depth += 1
-            if depth > MAX_NESTING:
-                raise ParseError(f"brackets are nested more than {MAX_NESTING} deep (the limit "
-                                 "on nesting)",
-                                 span=Span(i, i + 1), text=text)
-        elif ch in ")]}":
-            depth -= 1
-        i += 1
+        depth = scan(depth, i, start)
+        end, length = runs[start]
+        if depth + length > MAX_NESTING:
+            raise ParseError(f"operators are nested more than {MAX_NESTING} deep (the limit "
+                             f"on nesting: {length:,} signs or postfix operators in a row "
+                             f"inside {depth} brackets)", span=Span(start, end), text=text)
+        i = end
+    scan(depth, i, len(text))
 
 
 # repr() of expression nodes ---------------------------------------------------------------------

@@ -71,7 +71,11 @@ def _one(d) -> bool:
 
 
 def is_scalar(shape) -> bool:
-    return _one(shape[0]) and _one(shape[1])
+    a = shape[0]
+    if a is not ONE and not _one(a):
+        return False
+    b = shape[1]
+    return b is ONE or _one(b)
 
 
 def is_vector(shape) -> bool:
@@ -79,9 +83,12 @@ def is_vector(shape) -> bool:
     return len(shape) == 2 and shape[1] == 1 and shape[0] != 1
 
 
+_LATIN_HEAD = re.compile(r"([A-Za-z]+)(.*)$")
+
+
 def canonical_name(name: str) -> str:
     """Spelled-out Greek is the Greek letter: theta → θ, theta_1 → θ_1, Sigma2 → Σ2."""
-    m = re.match(r"([A-Za-z]+)(.*)$", name)
+    m = _LATIN_HEAD.match(name)
     if m and m.group(1) in GREEK:
         return GREEK[m.group(1)] + m.group(2)
     return name
@@ -105,7 +112,15 @@ class Shapes:
 
     @property
     def dim_names(self) -> set[str]:
-        return {str(s) for d in self.decls.values() for x in d.shape for s in x.free_symbols}
+        out: set = set()
+        for d in self.decls.values():
+            for x in d.shape:
+                if type(x) is Dim:
+                    for name, _ in x.factors:
+                        out.add(name)
+                else:
+                    out.update(str(s) for s in x.free_symbols)
+        return out
 
     def modifiers(self, name: str) -> frozenset:
         d = self.decls.get(name)
@@ -121,7 +136,12 @@ _NAME_RE = re.compile(r"^[A-Za-zΑ-Ωα-ωϑϕϵℓ]+[0-9]*(_[A-Za-z0-9]+)?$")
 _SIZE_RE = re.compile(r"^([A-Za-zΑ-Ωα-ω][A-Za-z0-9_]*|[0-9]+)$")
 
 
+_SEPARATORS = re.compile("[,;\n]")
+
+
 def _split_top(text: str) -> list[str]:
+    if "(" not in text and "[" not in text and ")" not in text and "]" not in text:
+        return [p.strip() for p in _SEPARATORS.split(text) if p.strip()]
     parts, depth, cur = [], 0, []
     for ch in text:
         if ch in "([":
@@ -162,7 +182,23 @@ def _sizes(items, spec: str, part: str) -> tuple:
     raise _shape_error("shapes have at most two sizes (rows×cols)", spec, part)
 
 
+_GLUED = re.compile(r"[A-Za-wyzΑ-Ωα-ω]|[0-9]+")
+_SIZE_SEPARATOR = re.compile(r"\s*(?:×|\*|,|\bx\b|(?<=[0-9])x(?=[0-9A-Za-z]))\s*")
+
+
+# `n` or `m×n` with names for sizes (no x in them, no modifier): read directly
+_PLAIN_SHAPE = re.compile(r"\s*([A-Za-wyzΑ-Ωα-ω][A-Za-wyz0-9_]*)"
+                          r"(?:\s*×\s*([A-Za-wyzΑ-Ωα-ω][A-Za-wyz0-9_]*))?\s*")
+
+
 def _parse_shape_text(body: str, spec: str, part: str) -> Decl:
+    m = _PLAIN_SHAPE.fullmatch(body)
+    if m is not None:
+        rows, cols = m.groups()
+        if cols is not None:
+            return Decl((dim(canonical_name(rows)), dim(canonical_name(cols))))
+        if rows != "scalar" and rows.lower() not in MODIFIERS:
+            return Decl((dim(canonical_name(rows)), ONE))
     words = body.split()
     mods = []
     while words and words[-1].lower() in MODIFIERS:
@@ -175,9 +211,9 @@ def _parse_shape_text(body: str, spec: str, part: str) -> Decl:
     else:
         core = core.strip("()[] ")
         glued = core.split("x")
-        if len(glued) > 1 and all(re.fullmatch(r"[A-Za-wyzΑ-Ωα-ω]|[0-9]+", g) for g in glued):
+        if len(glued) > 1 and all(_GLUED.fullmatch(g) for g in glued):
             core = "×".join(glued)          # mxn, nx3: single-letter sizes glued by x
-        items = re.split(r"\s*(?:×|\*|,|\bx\b|(?<=[0-9])x(?=[0-9A-Za-z]))\s*", core)
+        items = _SIZE_SEPARATOR.split(core)
         shape = _sizes([i for i in items], spec, part)
     return _check_mods(Decl(shape, frozenset(mods)), spec, part)
 
@@ -219,17 +255,25 @@ def parse_shapes(spec) -> Shapes:
         return Shapes(decls)
     if not isinstance(spec, str):
         raise TypeError("shapes must be a string like 'X: m×n, y: m' or a dict")
+    read: dict = {}                     # a shape's text → its declaration (`m×n` once)
     for part in _split_top(spec):
         if ":" not in part:
             raise _shape_error(f"`{part}` needs the form `name: shape`", spec, part)
         name, body = part.split(":", 1)
         key = _check_name(name.strip(), spec, part)
-        decls[key] = _parse_shape_text(body, spec, part)
+        decl = read.get(body)
+        if decl is None:
+            decls[key] = read[body] = _parse_shape_text(body, spec, part)
+        else:                           # (each name its own Decl)
+            decls[key] = Decl(decl.shape, decl.modifiers)
     return Shapes(decls)
 
 
+_OTHER_NAME = re.compile(r"^[A-Za-zΑ-Ωα-ω][A-Za-z0-9_]*$")
+
+
 def _check_name(name: str, spec: str, part: str) -> str:
-    if not _NAME_RE.match(name) and not re.match(r"^[A-Za-zΑ-Ωα-ω][A-Za-z0-9_]*$", name):
+    if not _NAME_RE.match(name) and not _OTHER_NAME.match(name):
         raise _shape_error(f"`{name}` is not a valid name", spec, part)
     return canonical_name(name)
 
@@ -249,12 +293,20 @@ class Unifier:
         self.strict = strict
         self.reserved: set = set(reserved)
         self._count = 0
+        self._pending: list = []
 
     def reserve(self, names) -> None:
         """Names sizes made up later must not take (call before inferring a formula)."""
         self.reserved.update(names)
 
+    def reserve_later(self, names) -> None:
+        """reserve(names()), called only when a size is first made up (a formula whose names
+        are all declared never needs its names listed)."""
+        self._pending.append(names)
+
     def fresh(self, hint: str) -> Dim:
+        while self._pending:
+            self.reserved.update(self._pending.pop(0)())
         self._count += 1
         name = hint
         if self._taken(name):
@@ -279,6 +331,8 @@ class Unifier:
         return d
 
     def unify(self, a, b) -> bool:
+        if a is b:                      # (sizes are interned: the common case)
+            return True
         a, b = self.find(a), self.find(b)
         if a == b:
             return True
@@ -306,20 +360,35 @@ def names_in_use(node) -> set[str]:
     avoid them (Unifier.reserve)."""
     out: set[str] = set()
     stack, seen = [node], set()
+    sym = E.Sym
     while stack:
         n = stack.pop()
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        if type(n) is E.Sym:
+        t = type(n)
+        if t is sym:
             out.add(n.name)
-        sizes = list(n.shape) if isinstance(n.shape, tuple) else []
-        sizes += [getattr(n, a) for a in ("rows", "cols", "dim") if hasattr(n, a)]
-        for d in sizes:
-            if isinstance(d, Dim):
-                out.update(name for name, _ in d.factors)
-        stack.extend(n.children)
+            shape = n.shape
+        else:
+            if id(n) in seen:
+                continue
+            seen.add(id(n))
+            shape = n.shape
+            stack.extend(n.children)
+            attrs = _SIZE_FIELDS.get(t)
+            if attrs is None:
+                attrs = _SIZE_FIELDS[t] = tuple(a for a in ("rows", "cols", "dim")
+                                                if hasattr(n, a))
+            for a in attrs:
+                d = getattr(n, a)
+                if isinstance(d, Dim):
+                    out.update(name for name, _ in d.factors)
+        if isinstance(shape, tuple):
+            for d in shape:
+                if isinstance(d, Dim) and d.factors:
+                    out.update(name for name, _ in d.factors)
     return out
+
+
+_SIZE_FIELDS: dict = {}         # node type → its fields that hold a size (Commutation's rows…)
 
 
 STRICT = Unifier(strict=True)

@@ -344,10 +344,15 @@ def looks_like_latex(text: str) -> bool:
     """A backslash command, a sized constant such as I_{n} or 0_{m \\times n}, a pseudo-inverse
     A^{+} or a power of e with an exponent that is not a number (e^{x}). A backslash before a
     space or a parenthesis is the solve operator A \\ b, not LaTeX."""
-    return re.search(r"\\(?![\s(])", text) is not None or \
-        re.search(r"(^|[^\w])(I|0|𝟙)_\{", text) is not None or \
-        re.search(r"\^\s*\{?\s*\+", text) is not None or \
-        _E_POWER_TEXT.search(text) is not None
+    return ("\\" in text and _COMMAND.search(text) is not None) or \
+        ("_{" in text and _SIZED.search(text) is not None) or \
+        ("^" in text and "+" in text and _PLUS_POWER.search(text) is not None) or \
+        ("^" in text and "e" in text and _E_POWER_TEXT.search(text) is not None)
+
+
+_COMMAND = re.compile(r"\\(?![\s(])")
+_SIZED = re.compile(r"(^|[^\w])(I|0|𝟙)_\{")
+_PLUS_POWER = re.compile(r"\^\s*\{?\s*\+")
 
 
 # e^{x}, e^x, e^{-yᵀx}: a power of a lone e whose exponent is not a number or T

@@ -1,9 +1,10 @@
 """Text → expression tree with a shape on every node.
 
-Owns the Lark parser (built once from grammar/matcalc.lark), the transformer that turns Lark's
-tree into expr nodes, the name rule (splitting `Xθ` into X·θ using the declared names), shape
-inference by unification, and the translation of Lark's errors into ParseError. It does not
-simplify or differentiate.
+Owns the Lark parser (built once from grammar/matcalc.lark), the builder that turns each rule
+of the grammar into expr nodes (called at every reduction by the LALR driver over Lark's tables,
+language/lalr.py, or over Lark's own parse tree where the driver leaves a text to Lark), the
+name rule (splitting `Xθ` into X·θ using the declared names), shape inference by unification,
+and the translation of Lark's errors into ParseError. It does not simplify or differentiate.
 """
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ from dataclasses import replace
 from fractions import Fraction
 from importlib import resources  # noqa: F401  (tests read the grammar through it)
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark import Lark, Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from ..core import expr as E
 from ..core.errors import MatcalcError, ParseError, ShapeError, Span, UnsupportedError, show
 from ..core.functions import ALIASES
 from ..core.matrix_functions import MATRIX_ALIASES, MATRIX_FUNCTIONS
+from .lalr import FAILED, Driver, Tok
 from .latex_in import looks_like_latex, read_e_powers
 from ..core.limits import check_input, deep
 from ..core.shapes import (GREEK, ONE, SCALAR, Decl, Shapes, Unifier, canonical_name, dim,
@@ -74,6 +76,8 @@ def split_name(text: str, start: int, declared: set[str]) -> list[tuple[str, Spa
     """Split a run of letters into names: declared names and spelled-out Greek stay whole,
     single letters (with digits and an optional _subscript) are names, and anything else is a
     product of those (`Xθ` → X·θ, `Ax` → A·x, `Xtrain` → X·t·r·a·i·n unless declared)."""
+    if len(text) == 1:                  # one letter: itself (what the rest comes to)
+        return [(text, Span(start, start + 1))]
     whole = canonical_name(text.replace("{", "").replace("}", ""))
     if whole in declared or text in declared or whole in CALL_NAMES:
         return [(whole, Span(start, start + len(text)))]
@@ -116,14 +120,17 @@ def _span(meta) -> Span | None:
     return Span(meta.start_pos, meta.end_pos)
 
 
-def _tspan(tok: Token) -> Span:
+_TOKENS = (Token, Tok)
+
+
+def _tspan(tok) -> Span:
     return Span(tok.start_pos, tok.end_pos)
 
 
-def _number(tok: Token) -> Fraction:
+def _number(tok) -> Fraction:
     """An exact number, refused beyond the range of a double (1e308): exact arithmetic on
     1e999999999 would never finish."""
-    text = str(tok)
+    text = tok.value
     mantissa, _, exponent = text.lower().partition("e")
     digits = len(mantissa.replace(".", "").lstrip("0"))
     if (exponent and abs(int(exponent)) > 308) or digits > 308:
@@ -145,12 +152,10 @@ def _chain(cls, left, right, span):
     return cls((left, right), span=span)
 
 
-@v_args(meta=True)
-class ToExpr(Transformer):
+class ToExpr:
     """Builds raw nodes (shapes not yet known); names are split with the declared names."""
 
     def __init__(self, shapes: Shapes):
-        super().__init__()
         self.declared = set(shapes.decls) | shapes.dim_names
         self.decls = shapes.decls
         self.notes = shapes.notes
@@ -160,24 +165,23 @@ class ToExpr(Transformer):
         # operator after one applies to its last factor only, AAᵀ = A·Aᵀ, X(θ)ᵀ = X·θᵀ.
         self.call_products: dict[int, E.Node] = {}   # id → node, kept alive so ids stay unique
 
-    def add(self, meta, c):
-        return _chain(E.Add, c[0], c[1], _span(meta))
+    def add(self, span, c):
+        return _chain(E.Add, c[0], c[1], span)
 
-    def sub(self, meta, c):
-        return _chain(E.Add, c[0], _neg(c[2], c[2].span), _span(meta))
+    def sub(self, span, c):
+        return _chain(E.Add, c[0], _neg(c[2], c[2].span), span)
 
-    def neg(self, meta, c):
-        return _neg(c[1], _span(meta))
+    def neg(self, span, c):
+        return _neg(c[1], span)
 
-    def mat_mul(self, meta, c):
-        return self._product(c[0], c[1], _span(meta))
+    def mat_mul(self, span, c):
+        return self._product(c[0], c[1], span)
 
-    def juxt(self, meta, c):
+    def juxt(self, span, c):
         """A product without `*`. After an unbracketed division it is refused: `xᵀAx / xᵀx`
         means (xᵀAx)/(xᵀx) to a reader and ((xᵀAx)/xᵀ)·x left to right."""
         left = c[0]
         if type(left) is E.Div and id(left) not in self.grouped:
-            span = _span(meta)
             raise ParseError("a product written without `*` after `/` is ambiguous: is the "
                              "whole product the denominator?", span=span,
                              hint="write (a)/(b c) for a ratio, or (a/b) c; `*` also works: "
@@ -187,16 +191,16 @@ class ToExpr(Transformer):
                 and type(left.args[1]) is E.Sym and left.args[1].name == "σ" \
                 and "σ" not in self.declared:           # W₂σ(W₁x): σ before ( is the sigmoid
             sig = left.args[1]
-            call = E.Apply("sigmoid", right, span=Span(sig.span.start, _span(meta).end)
-                           if sig.span and _span(meta) else None)
-            return self._product(left.args[0], call, _span(meta))
-        return self._product(left, right, _span(meta))
+            call = E.Apply("sigmoid", right, span=Span(sig.span.start, span.end)
+                           if sig.span and span else None)
+            return self._product(left.args[0], call, span)
+        return self._product(left, right, span)
 
-    def abs_bars(self, meta, c):
-        return E.Apply("abs", c[1], span=_span(meta))
+    def abs_bars(self, span, c):
+        return E.Apply("abs", c[1], span=span)
 
-    def sqrt_sign(self, meta, c):
-        return E.Apply("sqrt", c[1], span=_span(meta))
+    def sqrt_sign(self, span, c):
+        return E.Apply("sqrt", c[1], span=span)
 
     def _product(self, left, right, span):
         """left·right, left to right: 2·(AAᵀ) from the juxtaposition `2AAᵀ` is (2·A)·Aᵀ, the
@@ -209,61 +213,60 @@ class ToExpr(Transformer):
             return E.MatMul((inner, last), span=span)
         return E.MatMul((left, right), span=span)
 
-    def hadamard(self, meta, c):
-        return _chain(E.Hadamard, c[0], c[2], _span(meta))
+    def hadamard(self, span, c):
+        return _chain(E.Hadamard, c[0], c[2], span)
 
-    def hadamard_div(self, meta, c):
-        return E.HadamardDiv(c[0], c[2], span=_span(meta))
+    def hadamard_div(self, span, c):
+        return E.HadamardDiv(c[0], c[2], span=span)
 
-    def div(self, meta, c):
-        return E.Div(c[0], c[1], span=_span(meta))
+    def div(self, span, c):
+        return E.Div(c[0], c[1], span=span)
 
-    def kron(self, meta, c):
-        return E.Kron(c[0], c[2], span=_span(meta))
+    def kron(self, span, c):
+        return E.Kron(c[0], c[2], span=span)
 
-    def dot(self, meta, c):
-        return E.Dot(c[0], c[2], span=_span(meta))
+    def dot(self, span, c):
+        return E.Dot(c[0], c[2], span=span)
 
-    def solve_op(self, meta, c):
+    def solve_op(self, span, c):
         """A \\ B = solve(A, B)."""
-        return E.MatFn("solve", (c[0], c[2]), span=_span(meta))
+        return E.MatFn("solve", (c[0], c[2]), span=span)
 
-    def group(self, meta, c):
+    def group(self, span, c):
         """(AB)ᵀ: brackets make a product one factor again, so a postfix takes all of it."""
         self.call_products.pop(id(c[0]), None)
         self.grouped.add(id(c[0]))
         return c[0]
 
-    def number(self, meta, c):
+    def number(self, span, c):
         return E.Num(_number(c[0]), span=_tspan(c[0]))
 
-    def ones_vec(self, meta, c):
+    def ones_vec(self, span, c):
         return E.Ones(None, span=_tspan(c[0]))
 
-    def norm(self, meta, c):
+    def norm(self, span, c):
         sub = c[3] if len(c) > 3 and c[3] is not None else None
-        node = E.Norm(c[1], span=_span(meta))
-        if sub is not None and ("1" in str(sub) or "₁" in str(sub)):
-            return E.Sum(E.Apply("abs", c[1], span=_span(meta)), span=_span(meta))
-        if sub is not None and "*" in str(sub):
-            return E.MatFn("nuclear", (c[1],), span=_span(meta))
-        if sub is not None and ("2" in str(sub) or "₂" in str(sub)):
-            return E.Norm(c[1], shape="2", span=_span(meta))  # checked for matrices later
+        node = E.Norm(c[1], span=span)
+        if sub is not None and ("1" in sub.value or "₁" in sub.value):
+            return E.Sum(E.Apply("abs", c[1], span=span), span=span)
+        if sub is not None and "*" in sub.value:
+            return E.MatFn("nuclear", (c[1],), span=span)
+        if sub is not None and ("2" in sub.value or "₂" in sub.value):
+            return E.Norm(c[1], shape="2", span=span)  # checked for matrices later
         return node
 
     # postfix operators: the grammar gives (operand, postop tree)
-    def postfix(self, meta, c):
+    def postfix(self, span, c):
         base, op = c
         if self.call_products.get(id(base)) is base:   # AAᵀ = A·Aᵀ, X(θ)ᵀ = X·θᵀ, cS⁻¹ = c·S⁻¹
             last = base.args[1]
-            inner = self.postfix(meta, [last, op])
-            inner = replace(inner, span=Span(last.span.start, _span(meta).end)) \
-                if last.span is not None and _span(meta) is not None else inner
-            node = E.MatMul((base.args[0], inner), span=_span(meta))
+            inner = self.postfix(span, [last, op])
+            inner = replace(inner, span=Span(last.span.start, span.end)) \
+                if last.span is not None and span is not None else inner
+            node = E.MatMul((base.args[0], inner), span=span)
             self.call_products[id(node)] = node     # ABᵀ⁻¹ is A·(Bᵀ)⁻¹
             return node
         kind, args = op
-        span = _span(meta)
         if kind == "transpose":
             return E.Transpose(base, span=span)
         if kind == "inverse":
@@ -276,61 +279,63 @@ class ToExpr(Transformer):
             return E.Power(base, args, span=span)
         return E.HadamardPower(base, args, span=span)
 
-    def transpose(self, meta, c):
+    def transpose(self, span, c):
         return ("transpose", None)
 
-    def inverse(self, meta, c):
+    def inverse(self, span, c):
         return ("inverse", None)
 
-    def inverse_transpose(self, meta, c):
+    def inverse_transpose(self, span, c):
         return ("inverse_transpose", None)
 
-    def pseudo_inverse(self, meta, c):
+    def pseudo_inverse(self, span, c):
         return ("pseudo_inverse", None)
 
-    def power(self, meta, c):
+    def power(self, span, c):
         tok = c[0]
-        if isinstance(tok, Token) and tok.type == "VULGAR":
+        if isinstance(tok, _TOKENS) and tok.type == "VULGAR":
             import unicodedata
-            return ("power", Fraction(unicodedata.numeric(str(tok))).limit_denominator(10))
-        if isinstance(tok, Token) and tok.type == "SUP_NUM":
-            return ("power", Fraction(int(str(tok).translate(_FROM_SUPERSCRIPT))))
+            return ("power", Fraction(unicodedata.numeric(tok.value)).limit_denominator(10))
+        if isinstance(tok, _TOKENS) and tok.type == "SUP_NUM":
+            return ("power", Fraction(int(tok.value.translate(_FROM_SUPERSCRIPT))))
         return ("power", tok)
 
-    def hadamard_power(self, meta, c):
-        if isinstance(c[0], Token) and c[0].type == "HSUP_NUM":
-            return ("hadamard_power", Fraction(int(str(c[0])[1:].translate(_FROM_SUPERSCRIPT))))
+    def hadamard_power(self, span, c):
+        if isinstance(c[0], _TOKENS) and c[0].type == "HSUP_NUM":
+            return ("hadamard_power", Fraction(int(c[0].value[1:].translate(_FROM_SUPERSCRIPT))))
         return ("hadamard_power", c[1])
 
-    def ratio(self, meta, c):
+    def ratio(self, span, c):
         if len(c) == 1:
             return c[0]
         den = _number(c[1])
         if den == 0:
-            raise ParseError("an exponent cannot divide by zero", span=_span(meta))
+            raise ParseError("an exponent cannot divide by zero", span=span)
         return c[0] / den
 
-    def vulgar(self, meta, c):
+    def vulgar(self, span, c):
         import unicodedata
-        return E.Num(Fraction(unicodedata.numeric(str(c[0]))).limit_denominator(10),
+        return E.Num(Fraction(unicodedata.numeric(c[0].value)).limit_denominator(10),
                      span=_tspan(c[0]))
 
-    def exponent(self, meta, c):
+    def exponent(self, span, c):
         value = _number(c[-1])
         return -value if len(c) == 2 else value
 
-    def postop(self, meta, c):  # not reached: postop alternatives are all aliased
+    def postop(self, span, c):  # not reached: postop alternatives are all aliased
         return c[0]
 
-    def args(self, meta, c):
+    def args(self, span, c):
         return list(c)
 
-    def name(self, meta, c):
+    def name(self, span, c):
         tok = c[0]
-        units = split_name(str(tok), tok.start_pos, self.declared)
+        units = split_name(tok.value, tok.start_pos, self.declared)
+        if len(units) == 1:
+            return self._leaf(*units[0])
         parts = [self._leaf(n, s) for n, s in units]
         if len(units) >= 3:
-            word = str(tok)
+            word = tok.value
             self.notes.append(f"`{word}` is read as the product {'·'.join(n for n, _ in units)}; "
                               f"to use it as one name, declare it (e.g. \"{word}: "
                               f"{'m×n' if word[0].isupper() else 'n'}\")")
@@ -351,10 +356,9 @@ class ToExpr(Transformer):
             return E.Identity(decl.shape, span=span)
         return E.Sym(name, span=span)
 
-    def call(self, meta, c):
+    def call(self, span, c):
         tok, args = c[0], c[1] or []
-        span = _span(meta)
-        raw = str(tok)
+        raw = tok.value
         name = canonical_name(raw)
         if name in MATRIX_ALIASES:
             return self._matrix_call(MATRIX_ALIASES[name], raw, args, span)
@@ -401,14 +405,14 @@ class ToExpr(Transformer):
             args = args[:-1]
         return E.MatFn(fn, tuple(args), exponent, span=span)
 
-    def commutation_k(self, meta, c):
+    def commutation_k(self, span, c):
         """K(m,n), as the Unicode printer writes the commutation matrix."""
-        return self._call("commutation", "K", c[1] or [], _span(meta), c[0])
+        return self._call("commutation", "K", c[1] or [], span, c[0])
 
-    def compose(self, meta, c):
+    def compose(self, span, c):
         """`log det(X)`: a function name before a call applies to that call's value."""
         tok, inner = c
-        return self._call(canonical_name(str(tok)), str(tok), [inner], _span(meta), tok)
+        return self._call(canonical_name(tok.value), tok.value, [inner], span, tok)
 
     def _unknown(self, raw, tok):
         guess = SUGGEST.get(raw) or next(iter(difflib.get_close_matches(raw, sorted(CALL_NAMES),
@@ -521,9 +525,16 @@ class Inference:
 
     def __init__(self, shapes: Shapes):
         self.shapes = shapes
-        self.u = Unifier(reserved=shapes.dim_names | shapes.decls.keys())
+        dim_names = shapes.dim_names
+        self.u = Unifier(reserved=dim_names | shapes.decls.keys())
         self.env: dict[str, tuple] = {n: d.shape for n, d in shapes.decls.items()}
-        self.dim_names = shapes.dim_names
+        self.dim_names = dim_names
+        self.survey = None              # (a tree, its element-wise nodes): see _free_names
+        # what infer made, for _free_names when finish keeps the tree as it is (`root`): each
+        # Sym, I, 𝟙 and 0, and each element-wise node, children before parents
+        self.leaves: list = []
+        self.elementwise: list = []
+        self.root = None
 
     def sym_shape(self, name: str):
         if name not in self.env:
@@ -536,18 +547,63 @@ class Inference:
 
     def infer(self, node):
         t = type(node)
+        plain = _PLAIN.get(t)
+        if plain is not None:                   # the common operators: a copy with a shape
+            new = _new(t)
+            arity, others = plain
+            if arity == 1:
+                kid = self.infer(node.arg)
+                _set(new, "arg", kid)
+                shapes = [kid.shape]
+            elif arity == 0:
+                infer = self.infer
+                kids = tuple([infer(c) for c in node.args])
+                _set(new, "args", kids)
+                shapes = [k.shape for k in kids]
+            else:
+                left, right = self.infer(node.left), self.infer(node.right)
+                _set(new, "left", left)
+                _set(new, "right", right)
+                shapes = [left.shape, right.shape]
+            for f in others:
+                _set(new, f, getattr(node, f))
+            _set(new, "shape", SHAPE_RULES[t](new, shapes, self.u))
+            if hasattr(new, "_h"):                # (a hash taken before the shape is stale)
+                object.__delattr__(new, "_h")
+            if t in _ELEMENTWISE:
+                self.elementwise.append(new)
+            return new
         if t is E.Sym:
-            if node.name not in self.env and node.name in self.dim_names:
-                return E.Size(dim(node.name), SCALAR, span=node.span)
-            return E.evolve(node, shape=self.sym_shape(node.name))
+            name = node.name
+            shape = self.env.get(name)
+            if shape is None:
+                if name in self.dim_names:
+                    return E.Size(dim(name), SCALAR, span=node.span)
+                shape = self.sym_shape(name)
+            new = _new(E.Sym)
+            _set(new, "name", name)
+            _set(new, "shape", shape)
+            _set(new, "span", node.span)
+            self.leaves.append(new)
+            return new
         if t is E.Num:
-            return E.evolve(node, shape=SCALAR)
+            new = _new(E.Num)
+            _set(new, "value", node.value)
+            _set(new, "shape", SCALAR)
+            _set(new, "span", node.span)
+            return new
         if t is E.Identity and node.shape is None:
             k = self.u.fresh("k")
-            return E.evolve(node, shape=(k, k))
+            node = E.evolve(node, shape=(k, k))
+            self.leaves.append(node)
+            return node
         if t is E.Ones and node.shape is None:
-            return E.evolve(node, shape=(self.u.fresh("k"), ONE))
+            node = E.evolve(node, shape=(self.u.fresh("k"), ONE))
+            self.leaves.append(node)
+            return node
         if t in (E.Identity, E.Ones, E.Zero, E.Commutation):
+            if t is not E.Commutation:
+                self.leaves.append(node)
             return node
         kids = [self.infer(c) for c in node.children]
         node = E.with_children(node, kids)
@@ -587,6 +643,11 @@ class Inference:
             object.__delattr__(node, "_h")
         return node
 
+    def finish(self, node):
+        """Write the unified shapes into every node (a node whose children and shape are
+        already final is kept as it is: all of them when no size was bound)."""
+        return self._finish(node) if self.u.binding else node
+
     def _real_matrix_power(self, node, kid) -> bool:
         """X^p of a square matrix with p not an integer (X^(-1/2) stays one power)."""
         s = self.u.resolve(kid.shape)
@@ -613,10 +674,8 @@ class Inference:
         inv = E.Inverse(b, shape=SCALAR, span=b.span)
         return E.MatMul((a, inv), shape=a.shape, span=node.span)
 
-    def finish(self, node):
-        """Write the unified shapes into every node (a node whose children and shape are
-        already final is kept as it is)."""
-        kids = [self.finish(c) for c in node.children]
+    def _finish(self, node):
+        kids = [self._finish(c) for c in node.children]
         shape = self.u.resolve(node.shape)
         if all(a is b for a, b in zip(kids, node.children)) and shape is not None and \
                 node.shape is not None and len(shape) == len(node.shape) and \
@@ -627,6 +686,36 @@ class Inference:
         return E.evolve(node, shape=shape)
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _plain_types() -> dict:
+    """Operator type → (0: args, 1: arg, 2: left and right; its other fields), for the types
+    whose shape is their shape rule's and nothing else (Inference.infer)."""
+    from dataclasses import fields
+    special = {E.Div, E.Diag, E.Power, E.Norm, E.MatFn, E.Dot}
+    out = {}
+    for t in vars(E).values():
+        if not (isinstance(t, type) and issubclass(t, E.Node)) or t in special or \
+                t not in SHAPE_RULES or t in E.LEAVES:
+            continue
+        names = tuple(f.name for f in fields(t))
+        if "args" in names:
+            arity, kids = 0, ("args",)
+        elif "arg" in names:
+            arity, kids = 1, ("arg",)
+        elif "left" in names and "right" in names:
+            arity, kids = 2, ("left", "right")
+        else:
+            continue
+        out[t] = (arity, tuple(f for f in names if f not in kids and f != "shape"))
+    return out
+
+
+_PLAIN = _plain_types()
+
+
 # Norm bars ----------------------------------------------------------------------------------
 
 CLOSE_BAR = "\uE000"
@@ -635,6 +724,7 @@ _OPERAND_END = re.compile(rf"[{_LETTER}0-9)}}\]'ᵀ⊤⁺†⁰¹²³⁴⁵⁶�
 
 ABS_OPEN, ABS_CLOSE = "\uE001", "\uE002"
 _SUBSCRIPT_DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+_SUBSCRIPT_DIGIT = re.compile("[₀-₉]")
 
 
 def mark_abs_bars(text: str) -> str:
@@ -669,7 +759,7 @@ def mark_abs_bars(text: str) -> str:
 
 def subscript_digits(text: str) -> str:
     """W₁ is W1 (a name with digits); ‖x‖₁ and ‖x‖₂ keep their subscripts."""
-    if not any("₀" <= ch <= "₉" for ch in text):
+    if _SUBSCRIPT_DIGIT.search(text) is None:
         return text
     out = []
     for i, ch in enumerate(text):
@@ -850,54 +940,79 @@ def parse_raw(text: str, shapes: Shapes, translated: bool = False) -> E.Node:
         return source_tree(raw, text, positions)
     try:
         marked = mark_abs_bars(mark_closing_bars(subscript_digits(text)))
-        tree = lark_parser().parse(marked)
-        builder = ToExpr(shapes)
-        builder.text = marked
-        return build_tree(builder, tree)
+        return read(marked, shapes)
     except UnexpectedInput as err:
         raise translate(err, text).with_text(text) from None
     except MatcalcError as err:
         raise err.with_text(text) from None
-    except VisitError as err:
-        if isinstance(err.orig_exc, MatcalcError):
-            raise err.orig_exc.with_text(text) from None
-        raise
+
+
+def read(marked: str, shapes: Shapes) -> E.Node:
+    """The raw tree of the marked text: read by the LALR driver over Lark's tables
+    (language/lalr.py), or by Lark itself where the driver gives up (Lark then raises its
+    error). A builder error counts only when the whole text is well formed, as when Lark's
+    tree is built before any builder method runs."""
+    driver = _driver()
+    if driver is not None:
+        noted = len(shapes.notes)
+        builder = ToExpr(shapes)
+        builder.text = marked
+        try:
+            value = driver.parse(marked, builder)
+        except MatcalcError:
+            lark_parser().parse(marked)          # a syntax error anywhere comes first
+            raise
+        except Exception:                        # anything else: as Lark's way has it
+            value = FAILED
+        if value is not FAILED:
+            return value
+        del shapes.notes[noted:]
+    tree = lark_parser().parse(marked)
+    builder = ToExpr(shapes)
+    builder.text = marked
+    return build_tree(builder, tree)
+
+
+_DRIVER: list = []                  # [the driver, or None where Lark's tables do not suit it]
+
+
+def _driver():
+    if not _DRIVER:
+        parser = lark_parser()
+        with _PARSER_LOCK:
+            if not _DRIVER:
+                try:
+                    _DRIVER.append(Driver(parser, _RULE_METHODS))
+                except Exception:          # another Lark's internals: Lark reads everything
+                    _DRIVER.append(None)
+    return _DRIVER[0]
 
 
 def build_tree(builder: ToExpr, tree):
-    """Lark's tree → raw nodes through the builder's methods, as Transformer.transform does,
-    without its per-node wrappers (on a long formula those cost more than the methods)."""
+    """Lark's tree → raw nodes through the builder's methods, as a transformer would."""
     from lark import Tree
-    methods = _BUILDER_METHODS
+    methods = _RULE_METHODS
 
     def go(t):
         kids = [go(c) if type(c) is Tree else c for c in t.children]
-        data = t.data
-        f = methods.get(data, _MISSING)
-        if f is _MISSING:
-            f = methods[data] = _builder_method(data)
-        return Tree(data, kids, t.meta) if f is None else f(builder, t.meta, kids)
+        f = methods.get(t.data)
+        return Tree(t.data, kids, t.meta) if f is None else f(builder, _span(t.meta), kids)
 
     return go(tree)
 
 
-_BUILDER_METHODS: dict = {}         # rule name → ToExpr's plain function (None: keep the tree)
-_MISSING = object()
-
-
-def _builder_method(data):
-    """ToExpr's function for a rule, looked up without binding it (binding a v_args method
-    makes a wrapper object on every call)."""
-    for klass in ToExpr.__mro__:
-        if data in vars(klass):
-            return getattr(vars(klass)[data], "base_func", None)
-    return None
+# rule name → ToExpr's function for it
+_RULE_METHODS: dict = {name: f for name, f in vars(ToExpr).items()
+                       if not name.startswith("_") and callable(f)}
 
 
 def _infer(raw, decls: Shapes, full: bool = False):
     inference = Inference(decls)
-    inference.u.reserve(names_in_use(raw))
-    node = inference.finish(inference.infer(raw))
+    inference.u.reserve_later(lambda: names_in_use(raw))
+    inferred = inference.infer(raw)
+    node = inference.finish(inferred)
+    if node is inferred:
+        inference.root = node
     return (node, inference) if full else node
 
 
@@ -931,17 +1046,17 @@ def _as_scalars(raw, decls: Shapes, err: ShapeError):
         for group in combinations(names, k):
             trial = _with_scalars(decls, group)
             try:
-                node = _infer(raw, trial)
+                node, inference = _infer(raw, trial, full=True)
             except MatcalcError:
                 continue
             if not _broadcasts_name(node, set(group)):
-                found.append((node, trial, group))
+                found.append((node, trial, group, inference))
         if len(found) == 1:
-            node, trial, group = found[0]
+            node, trial, group, inference = found[0]
             trial.notes.append(_scalar_note(*group))
-            return node, trial
+            return node, trial, inference
         if found:
-            options = " or ".join(", ".join(g) for _, _, g in found)
+            options = " or ".join(", ".join(g) for _, _, g, _ in found)
             err.hint = f"declare which names are scalars ({options}: scalar)"
             raise err
     raise err
@@ -1006,7 +1121,38 @@ def _bare_name(node):
 def _free_names(node, decls: Shapes, inference) -> set[str]:
     """Undeclared names whose sizes occur nowhere else in the formula: nothing but the
     default reading makes them vectors or matrices."""
-    owners: dict = {}
+    if inference.root is node:           # what infer made: no tree walk
+        leaves = list({id(n): n for n in inference.leaves}.values())
+        # the walk below meets the nodes in pre-order, last child first: post-order reversed
+        elementwise = inference.elementwise[::-1]
+    else:
+        leaves = []                                  # each Sym, I, 𝟙 and 0 once
+        elementwise = []                             # (kept for _broadcast_notes)
+        stack, seen = [node], set()
+        while stack:
+            n = stack.pop()
+            if id(n) in seen:
+                continue
+            seen.add(id(n))
+            t = type(n)
+            if t in _SIZE_OWNERS:
+                leaves.append(n)
+            else:
+                if t in _ELEMENTWISE:
+                    elementwise.append(n)
+                stack.extend(n.children)
+    inference.survey = (node, elementwise)
+    occurrences: dict = {}
+    for n in leaves:
+        if type(n) is E.Sym:
+            occurrences[n.name] = occurrences.get(n.name, 0) + 1
+    candidates = [name for name, k in occurrences.items()
+                  if k == 1 and name not in decls.decls]
+    if candidates:
+        dim_names = decls.dim_names
+        candidates = [name for name in candidates if name not in dim_names]
+    if not candidates:
+        return set()
     free: dict = {}                                  # a size → its names, found once
 
     def names_of(shape) -> set:
@@ -1018,34 +1164,23 @@ def _free_names(node, decls: Shapes, inference) -> set[str]:
             out |= f
         return out
 
-    stack, seen = [node], set()
-    while stack:
-        n = stack.pop()
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        if type(n) in (E.Sym, E.Identity, E.Ones, E.Zero):
-            key = n.name if type(n) is E.Sym else id(n)
-            for s in names_of(n.shape):
-                owners.setdefault(s, set()).add(key)
-        stack.extend(n.children)
+    owners: dict = {}
+    shapes: dict = {}
+    for n in leaves:
+        key = n.name if type(n) is E.Sym else id(n)
+        if key in occurrences:
+            shapes[key] = n.shape
+        for s in names_of(n.shape):
+            owners.setdefault(s, set()).add(key)
     out = set()
-    occurrences: dict = {}
-    syms_found = _syms(node)
-    for n in syms_found:
-        occurrences[n.name] = occurrences.get(n.name, 0) + 1
-    dim_names = None
-    for n in syms_found:
-        if n.name in decls.decls or occurrences[n.name] > 1:
-            continue
-        if dim_names is None:
-            dim_names = decls.dim_names
-        if n.name in dim_names:
-            continue
-        syms = names_of(n.shape)
-        if syms and all(s in inference.u.generated and owners.get(s) == {n.name} for s in syms):
-            out.add(n.name)
+    for name in candidates:
+        syms = names_of(shapes[name])
+        if syms and all(s in inference.u.generated and owners.get(s) == {name} for s in syms):
+            out.add(name)
     return out
+
+
+_SIZE_OWNERS = (E.Sym, E.Identity, E.Ones, E.Zero)
 
 
 def _syms(node):
@@ -1116,12 +1251,14 @@ def _prefer_scalars(raw, node, inference, decls: Shapes):
         node, inference = new_node, new_inference
         trial.notes.append(_scalar_note(*suspects))
         decls = trial
-    return node, decls
+    return node, decls, inference
 
 
-def _broadcast_notes(node, decls: Shapes) -> None:
+def _broadcast_notes(node, decls: Shapes, elementwise=None) -> None:
+    """Notes on scalars broadcast over a vector or matrix; `elementwise`: the element-wise
+    nodes of the tree in the order _distinct_nodes meets them, where already known."""
     verbs = {E.Add: "is added to", E.Hadamard: "multiplies", E.HadamardDiv: "divides"}
-    for n in _distinct_nodes(node):
+    for n in _distinct_nodes(node) if elementwise is None else elementwise:
         if type(n) in _ELEMENTWISE and not is_scalar(n.shape):
             for a in n.children:
                 if is_scalar(a.shape) and type(a) is not E.Num and not (
@@ -1144,11 +1281,8 @@ def parse_with_shapes(text: str, shapes=None) -> tuple[E.Node, Shapes]:
             if err.op not in ("multiply", "power", "divide", "the inverse", "add",
                               "multiply element-wise", "divide element-wise"):
                 raise                                                # det(x): see the error
-            node, decls = _as_scalars(raw, decls, err)
-            inference = None
-        if inference is None:
-            node, inference = _infer(raw, decls, full=True)
-        node, decls = _prefer_scalars(raw, node, inference, decls)
+            node, decls, inference = _as_scalars(raw, decls, err)
+        node, decls, inference = _prefer_scalars(raw, node, inference, decls)
         if looks_like_latex(text):
             node = read_e_powers(node, decls)          # e^{s}: exp(s) for a scalar s only
     except MatcalcError as err:
@@ -1157,7 +1291,8 @@ def parse_with_shapes(text: str, shapes=None) -> tuple[E.Node, Shapes]:
             err.hint = "; ".join([*(s_.replace("; to use", " — to use") for s_ in splits),
                                   *([err.hint] if err.hint else [])])
         raise err.with_text(text) from None
-    _broadcast_notes(node, decls)
+    survey = getattr(inference, "survey", None)
+    _broadcast_notes(node, decls, survey[1] if survey and survey[0] is node else None)
     decls.notes[:] = list(dict.fromkeys(decls.notes))
     return node, decls
 
