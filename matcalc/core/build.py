@@ -163,15 +163,19 @@ def mul(*factors) -> E.Node:
     shape = _chain_shape(flat, scalar)
     if shape is None:                    # sizes do not line up: the full rule says why
         shape = shape_of(E.MatMul(tuple(flat)), [f.shape for f in flat])
-    coef = Fraction(1)
+    coef = 1                             # an int while every number is whole (no Fraction work)
     rest = []
     matrices = scalar.count(False)
     for f in flat:
         t = type(f)
         if t is E.Num:
-            if f.value == 0:
+            v = f.value
+            if v == 0:
                 return zero(shape)
-            coef *= f.value
+            if type(coef) is int and type(v) is Fraction and v.denominator == 1:
+                coef *= v.numerator
+            else:
+                coef *= v
         elif t is E.Zero:
             return zero(shape)
         elif t is E.Identity and matrices > 1:

@@ -24,7 +24,7 @@ def _node(cls):
     keys = tuple(f.name for f in fields(cls) if f.compare)
     cls._keys = keys
     cls._fields = tuple(f.name for f in fields(cls))
-    cls.__hash__ = _cached_hash
+    cls.__hash__ = _hash_of(cls, keys)
     cls.__eq__ = _shared_eq
     cls.__repr__ = _bounded_repr(cls.__repr__)
     return cls
@@ -96,13 +96,21 @@ def _bounded_repr(base):
     return __repr__
 
 
-def _cached_hash(self) -> int:
-    try:
-        return self._h
-    except AttributeError:
-        h = hash((type(self).__name__,) + tuple(getattr(self, k) for k in self._keys))
-        object.__setattr__(self, "_h", h)
-        return h
+def _hash_of(cls, keys):
+    """cls's __hash__: hash((class name, *compared fields)), computed once and kept in the node,
+    written out for cls's fields (no generator, no getattr per field; every new node the
+    constructors build is looked up in the hash-consing table)."""
+    fields_ = "".join(f"self.{k}, " for k in keys)
+    source = (f"def __hash__(self):\n"
+              f"    try:\n"
+              f"        return self._h\n"
+              f"    except AttributeError:\n"
+              f"        h = hash(({cls.__name__!r}, {fields_}))\n"
+              f"        _set(self, '_h', h)\n"
+              f"        return h\n")
+    scope = {"_set": object.__setattr__}
+    exec(source, scope)
+    return scope["__hash__"]
 
 
 class Node:

@@ -71,7 +71,12 @@ def _one(d) -> bool:
 
 
 def is_scalar(shape) -> bool:
-    return _one(shape[0]) and _one(shape[1])
+    # (_one inlined: the simplifier asks this of nearly every factor it looks at; a size that is
+    # a Dim equals 1 only when it is ONE, Dims being interned)
+    a = shape[0]
+    b = shape[1]
+    return (a is ONE or type(a) is not Dim and a == 1) and \
+        (b is ONE or type(b) is not Dim and b == 1)
 
 
 def is_vector(shape) -> bool:

@@ -289,6 +289,9 @@ def collect_like_terms(node, ctx):
     groups: dict = {}
     order = []
     split = [split_term(t) for t in node.args]
+    names = [_names(t) for t in node.args]     # a term's names are its body's (numbers have none)
+    if len(set(names)) == len(names):          # no two terms alike (see _like_keys): no bodies
+        return _collect_scalar_coefficients(node, split)
     bodies = [t if coef == 1 and _is_own_body(t, scalars, chain) else
               B.mul(*scalars, *chain) if (scalars or chain) else B.num(1)
               for t, (coef, scalars, chain) in zip(node.args, split)]
@@ -298,7 +301,7 @@ def collect_like_terms(node, ctx):
             order.append(key)
         groups[key][0] += coef
     if len(order) == len(node.args):
-        return _collect_scalar_coefficients(node)
+        return _collect_scalar_coefficients(node, split)
     terms = [B.mul(B.num(groups[k][0]), groups[k][1]) for k in order if groups[k][0] != 0]
     return B.add(*terms, shape=node.shape)
 
@@ -311,13 +314,17 @@ def _is_own_body(term, scalars, chain) -> bool:
     return len(term.args) == k + len(chain) and term.args[:k] == scalars
 
 
-def _collect_scalar_coefficients(node):
+def _collect_scalar_coefficients(node, split):
     """a·T + b·T → (a + b)·T for scalar expressions a, b and one matrix chain T (the terms
-    differ only in their scalar factors): Σ cᵢAx → (c₀ + … + cₙ)Ax in one pass."""
+    differ only in their scalar factors): Σ cᵢAx → (c₀ + … + cₙ)Ax in one pass. `split` is
+    split_term of each term."""
     groups: dict = {}
     order = []
-    split = [split_term(t) for t in node.args]
     if any(not chain for _, _, chain in split):
+        return node
+    names = [_names(chain[0]) if len(chain) == 1 else
+             frozenset().union(*(_names(f) for f in chain)) for _, _, chain in split]
+    if len(set(names)) == len(names):      # no two chains alike (see _like_keys)
         return node
     chains: dict = {}                # one product per distinct chain (Σ cᵢAx: one Ax)
     for t, (coef, scalars, chain) in zip(node.args, split):
