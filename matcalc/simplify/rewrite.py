@@ -98,7 +98,8 @@ def _split_product(term):
     coef, scalars, chain = _ONE, [], []
     for f in term.args:
         if type(f) is E.Num:
-            coef *= f.value
+            v = f.value      # (the constructors leave at most one number, in front: no product)
+            coef = v if coef is _ONE and type(v) is Fraction else coef * v
         elif is_scalar(f.shape):
             scalars.append(f)
         else:
@@ -987,12 +988,13 @@ _PRODUCT_RULES: dict = {}
 
 
 def _rules_for_product(node) -> tuple:
-    """RULES_FOR[MatMul] less the rules whose factor types are absent (memoised by the set of
-    factor types present)."""
-    kinds = frozenset(type(f) for f in node.args)
-    rules = _PRODUCT_RULES.get(kinds)
+    """RULES_FOR[MatMul] less the rules whose factor types are absent (memoised by the factor
+    types in order)."""
+    key = tuple(map(type, node.args))       # (cheaper to build and hash than a frozenset)
+    rules = _PRODUCT_RULES.get(key)
     if rules is None:
-        rules = _PRODUCT_RULES[kinds] = tuple(
+        kinds = frozenset(key)
+        rules = _PRODUCT_RULES[key] = tuple(
             r for r in RULES_FOR[E.MatMul]
             if r not in PRODUCT_NEEDS or any(t in kinds for t in PRODUCT_NEEDS[r]))
     return rules
@@ -1125,13 +1127,17 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False):
         if not n.children:
             out = leaves.setdefault(n, n) if share_leaves else n
         elif t in _FLAT:
-            operands, stack = [], list(reversed(n.children))
-            while stack:
-                c = stack.pop()
-                if _splices(t, c):
-                    stack.extend(reversed(c.children))
-                else:
-                    operands.append(c)
+            operands = n.children
+            for c in operands:
+                if type(c) is t:        # (without a nested one, the operands are the children)
+                    operands, stack = [], list(reversed(n.children))
+                    while stack:
+                        c = stack.pop()
+                        if _splices(t, c):
+                            stack.extend(reversed(c.children))
+                        else:
+                            operands.append(c)
+                    break
             if len(operands) >= long:
                 kids = [go(c) for c in operands]
                 if not long and len(kids) == len(n.children) and B.is_normal(n) and \
@@ -1159,20 +1165,30 @@ def normalise(node, ctx: Context | None = None):
     node = rebuild_all(node, share_leaves=True)
     memo: dict = {}
 
+    rules_for = RULES_FOR
+    product = E.MatMul
+
     def go(n):
-        if not n.children and not RULES_FOR.get(type(n)):
+        kids = n.children
+        if not kids and not rules_for.get(type(n)):
             return n            # a leaf is itself, not an equal leaf from elsewhere in the tree
         hit = memo.get(n)
         if hit is not None:
             return hit
         # the tree was rebuilt through the constructors above: a node none of whose
         # children changed is already in constructor form and is not rebuilt again
-        m = rebuilt(n, [go(c) for c in n.children]) if n.children else n
+        m = n
+        if kids:
+            new = [go(c) for c in kids]
+            for a, b in zip(new, kids):
+                if a is not b:
+                    m = rebuild(n, new)
+                    break
         changed = True
         while changed and ctx.budget > 0:
             changed = False
-            for rule in (_rules_for_product(m) if type(m) is E.MatMul else
-                         RULES_FOR.get(type(m), ())):
+            for rule in (_rules_for_product(m) if type(m) is product else
+                         rules_for.get(type(m), ())):
                 r = rule(m, ctx)
                 if r is not m and r != m:
                     record(ctx, rule.__name__, m, r)
