@@ -24,7 +24,7 @@ def _make(cls, *args, _intern=True, **kw):
     node = cls(*args, **kw)
     if node.shape is None:
         object.__setattr__(node, "shape", shape_of(node, [c.shape for c in node.children]))
-    if _intern and node.children and node.span is None:
+    if _intern and node.span is None and node.children:
         hit = _INTERN.get(node)
         if hit is not None:
             return hit
@@ -213,7 +213,7 @@ def transpose(x) -> E.Node:
         return x.arg
     if isinstance(x, (E.Zero, E.Ones)):
         return type(x)((x.shape[1], x.shape[0]))
-    return _make(E.Transpose, x)
+    return _make(E.Transpose, x, shape=(x.shape[1], x.shape[0]))    # (shapes.transpose's rule)
 
 
 def _nonzero(x):

@@ -76,6 +76,8 @@ class Dim:
     __index__ = __int__
 
     def __eq__(self, other) -> bool:
+        if type(other) is int:                  # (before the ABC check below, which is slow)
+            return not self.factors and self.coef == other
         if isinstance(other, Dim):
             return self.coef == other.coef and self.factors == other.factors
         if isinstance(other, Integral):

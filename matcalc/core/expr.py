@@ -491,18 +491,26 @@ def share_equal(node: Node) -> Node:
     table: dict = {}
     done: dict = {}                  # id → shared node
     stack = [(node, False)]
+    pop, push, share = stack.pop, stack.append, table.setdefault
     while stack:
-        n, ready = stack.pop()
-        if id(n) in done:
+        n, ready = pop()
+        i = id(n)
+        if i in done:
             continue
         kids = n.children
-        if not ready and kids:
-            stack.append((n, True))
-            stack.extend((c, False) for c in kids if id(c) not in done)
+        if not kids:
+            done[i] = share(n, n)
             continue
-        new = [done[id(c)] for c in kids]
-        m = n if all(a is b for a, b in zip(new, kids)) else with_children(n, new)
-        done[id(n)] = table.setdefault(m, m)
+        if not ready:
+            push((n, True))
+            stack.extend([(c, False) for c in kids if id(c) not in done])
+            continue
+        m = n
+        for c in kids:
+            if done[id(c)] is not c:
+                m = with_children(n, [done[id(c)] for c in kids])
+                break
+        done[i] = share(m, m)
     return done[id(node)]
 
 

@@ -1118,19 +1118,22 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False):
     memo: dict = {}           # by identity: an unchanged subtree comes back as the same object
     leaves: dict = {}
 
+    is_normal = B.is_normal
+
     def go(n):
+        children = n.children
+        if not children:
+            return leaves.setdefault(n, n) if share_leaves else n
         hit = memo.get(id(n))
         if hit is not None:
             return hit
         t = type(n)
         out = None
-        if not n.children:
-            out = leaves.setdefault(n, n) if share_leaves else n
-        elif t in _FLAT:
-            operands = n.children
-            for c in operands:
+        if t in _FLAT:
+            operands = children
+            for c in children:
                 if type(c) is t:        # (without a nested one, the operands are the children)
-                    operands, stack = [], list(reversed(n.children))
+                    operands, stack = [], list(reversed(children))
                     while stack:
                         c = stack.pop()
                         if _splices(t, c):
@@ -1140,17 +1143,20 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False):
                     break
             if len(operands) >= long:
                 kids = [go(c) for c in operands]
-                if not long and len(kids) == len(n.children) and B.is_normal(n) and \
-                        all(a is b for a, b in zip(kids, n.children)):
+                if not long and len(kids) == len(children) and is_normal(n) and \
+                        all(a is b for a, b in zip(kids, children)):
                     out = n             # a constructor made it from these very children
                 else:
                     out = rebuild(n, kids)
         if out is None:
-            kids = [go(c) for c in n.children]
-            if not long and all(a is b for a, b in zip(kids, n.children)) and B.is_normal(n):
+            kids = [go(c) for c in children]
+            same = all(a is b for a, b in zip(kids, children))
+            if long:
+                out = n if same else rebuild(n, kids)
+            elif same and is_normal(n):
                 out = n                 # a constructor made it from these very children
             else:
-                out = (rebuild(n, kids) if not long else rebuilt(n, kids))
+                out = rebuild(n, kids)
         memo[id(n)] = out
         return out
 
