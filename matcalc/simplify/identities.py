@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..core import build as B
 from ..core import expr as E
 from ..core.shapes import is_scalar
-from .rewrite import canonical, register, split_term
+from .rewrite import PRODUCT_NEEDS, canonical, register, split_term
 
 
 def det_of_inverse(node, ctx):
@@ -245,3 +245,4 @@ RULE_TYPES = {
     inverse_of_chain_cancel: (E.MatMul,),
 }
 register(RULES, RULE_TYPES)
+PRODUCT_NEEDS.update({kron_over_vec_sum: (E.Kron,), inverse_of_chain_cancel: (E.Inverse,)})

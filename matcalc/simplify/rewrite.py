@@ -987,16 +987,45 @@ PRODUCT_NEEDS = {
 _PRODUCT_RULES: dict = {}
 
 
+def _pairs_of_matrices(sig):
+    """Adjacent factors (a, b) of a product signature (see _rules_for_product), both matrices."""
+    return [(a, b) for a, b in zip(sig, sig[1:]) if not a[1] and not b[1]]
+
+
+def _scalar_atoms(sig):
+    return [t for t, scalar in sig if scalar and t is not E.Num]
+
+
+def _categories_sorted(sig):
+    """Numbers, then other scalars, then matrices: scalars_first leaves the product as it is."""
+    cats = [0 if t is E.Num else 1 if scalar else 2 for t, scalar in sig]
+    return all(a <= b for a, b in zip(cats, cats[1:]))
+
+
+# Product rules that cannot fire on a product with this signature (each factor's type and
+# whether it is 1×1), read off the rule: they return every such product unchanged.
+PRODUCT_IDLE = {
+    scalars_first: _categories_sorted,
+    scalar_power_repeat: lambda sig: len(_scalar_atoms(sig)) < 2,   # no base can occur twice
+    product_powers: lambda sig: not _pairs_of_matrices(sig),         # merges two matrices
+    inverse_cancel: lambda sig: not any(                              # A⁻¹A, A⁻ᵀAᵀ, …
+        a[0] in (E.Inverse, E.Transpose) or b[0] in (E.Inverse, E.Transpose)
+        for a, b in _pairs_of_matrices(sig)),
+}
+
+
 def _rules_for_product(node) -> tuple:
-    """RULES_FOR[MatMul] less the rules whose factor types are absent (memoised by the factor
-    types in order)."""
-    key = tuple(map(type, node.args))       # (cheaper to build and hash than a frozenset)
-    rules = _PRODUCT_RULES.get(key)
+    """RULES_FOR[MatMul] less the rules whose factor types are absent (PRODUCT_NEEDS) and those
+    that cannot fire on a product of these kinds of factors (PRODUCT_IDLE), memoised by the
+    product's signature: each factor's type and whether it is 1×1, in order."""
+    sig = tuple([(type(f), is_scalar(f.shape)) for f in node.args])
+    rules = _PRODUCT_RULES.get(sig)
     if rules is None:
-        kinds = frozenset(key)
-        rules = _PRODUCT_RULES[key] = tuple(
+        kinds = frozenset(t for t, _ in sig)
+        rules = _PRODUCT_RULES[sig] = tuple(
             r for r in RULES_FOR[E.MatMul]
-            if r not in PRODUCT_NEEDS or any(t in kinds for t in PRODUCT_NEEDS[r]))
+            if (r not in PRODUCT_NEEDS or any(t in kinds for t in PRODUCT_NEEDS[r]))
+            and not (r in PRODUCT_IDLE and PRODUCT_IDLE[r](sig)))
     return rules
 
 

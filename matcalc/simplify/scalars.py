@@ -12,7 +12,7 @@ from math import gcd
 from ..core import build as B
 from ..core import expr as E
 from ..core.shapes import is_scalar
-from .rewrite import canonical, register, size, split_term
+from .rewrite import PRODUCT_IDLE, canonical, register, size, split_term
 
 HALF = Fraction(1, 2)
 _NONNEG_FNS = frozenset({"sqrt", "exp", "abs", "softplus", "sigmoid", "relu", "step", "cosh"})
@@ -311,3 +311,10 @@ def common_scalar_power(node, ctx):
 RULES = (scalar_factors, common_scalar_power)
 RULE_TYPES = {scalar_factors: (E.MatMul,), common_scalar_power: (E.Add,)}
 register(RULES, RULE_TYPES)
+# scalar_factors returns a product unchanged when its scalar factors other than numbers are none,
+# or one that is plain (not a power, reciprocal, product or function application)
+PRODUCT_IDLE[scalar_factors] = lambda sig: not any(
+    scalar and t is not E.Num for t, scalar in sig) or (
+    sum(scalar and t is not E.Num for t, scalar in sig) == 1 and
+    all(t not in (E.Power, E.Inverse, E.MatMul, E.Apply) for t, scalar in sig
+        if scalar and t is not E.Num))
