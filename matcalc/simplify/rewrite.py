@@ -1021,12 +1021,24 @@ def _rules_for_product(node) -> tuple:
     sig = tuple([(type(f), is_scalar(f.shape)) for f in node.args])
     rules = _PRODUCT_RULES.get(sig)
     if rules is None:
-        kinds = frozenset(t for t, _ in sig)
+        kinds = {t for t, _ in sig}
         rules = _PRODUCT_RULES[sig] = tuple(
-            r for r in RULES_FOR[E.MatMul]
-            if (r not in PRODUCT_NEEDS or any(t in kinds for t in PRODUCT_NEEDS[r]))
-            and not (r in PRODUCT_IDLE and PRODUCT_IDLE[r](sig)))
+            r for r, needs, idle in _product_plan()
+            if (needs is None or not needs.isdisjoint(kinds)) and not (idle and idle(sig)))
     return rules
+
+
+_PLAN: list = [None, ()]        # [the product rules it was made from, (rule, needs, idle) …]
+
+
+def _product_plan():
+    """Each product rule with its PRODUCT_NEEDS (a set) and PRODUCT_IDLE test, made once for
+    the rules registered (not a memo of any input)."""
+    rules = RULES_FOR[E.MatMul]
+    if _PLAN[0] is not rules:
+        _PLAN[:] = [rules, tuple((r, frozenset(PRODUCT_NEEDS[r]) if r in PRODUCT_NEEDS else None,
+                                  PRODUCT_IDLE.get(r)) for r in rules)]
+    return _PLAN[1]
 
 
 def register(rules, types: dict) -> None:
@@ -1036,6 +1048,8 @@ def register(rules, types: dict) -> None:
     RULES = RULES + tuple(r for r in rules if r not in RULES)
     RULE_TYPES.update(types)
     RULES_FOR = {t: tuple(r for r in RULES if t in RULE_TYPES[r]) for t in E.NODE_TYPES}
+    _PLAN[0] = None
+    _PRODUCT_RULES.clear()
 
 
 # Size ------------------------------------------------------------------------------------------
