@@ -222,6 +222,11 @@ def scalar_factors(node, ctx):
     scal = [f for f in node.args if is_scalar(f.shape) and type(f) is not E.Num]
     if all(_trivial(f) for f in scal) and len(set(scal)) == len(scal):
         return node                           # plain distinct atoms: nothing to collect
+    if len(scal) == 1 and type(scal[0]) in (E.Power, E.Inverse) and \
+            _trivial(scal[0].arg) and type(scal[0].arg) is not E.Num and \
+            not is_scalar(node.shape):
+        return node     # one power of one plain atom beside matrices: nothing to merge, open or
+        #                 combine (what is built back is this product, or larger: √u for u^½)
     fs, chain = read_term(node, whole=True)
     fired = fs.combine()
     out = fs.build(chain)
