@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
+from operator import attrgetter
 from typing import Any, Union
 
 from .errors import Span
@@ -97,20 +98,27 @@ def _bounded_repr(base):
 
 
 def _hash_of(cls, keys):
-    """cls's __hash__: hash((class name, *compared fields)), computed once and kept in the node,
-    written out for cls's fields (no generator, no getattr per field; every new node the
-    constructors build is looked up in the hash-consing table)."""
-    fields_ = "".join(f"self.{k}, " for k in keys)
-    source = (f"def __hash__(self):\n"
-              f"    try:\n"
-              f"        return self._h\n"
-              f"    except AttributeError:\n"
-              f"        h = hash(({cls.__name__!r}, {fields_}))\n"
-              f"        _set(self, '_h', h)\n"
-              f"        return h\n")
-    scope = {"_set": object.__setattr__}
-    exec(source, scope)
-    return scope["__hash__"]
+    """cls's __hash__: hash((class name, *compared fields)), computed once and kept in the node;
+    the fields are read by one attrgetter (no generator, no getattr per field: every new node
+    the constructors build is looked up in the hash-consing table)."""
+    name, get, put = cls.__name__, attrgetter(*keys), object.__setattr__
+    if len(keys) == 1:
+        def __hash__(self):
+            try:
+                return self._h
+            except AttributeError:
+                h = hash((name, get(self)))
+                put(self, "_h", h)
+                return h
+    else:
+        def __hash__(self):
+            try:
+                return self._h
+            except AttributeError:
+                h = hash((name,) + get(self))
+                put(self, "_h", h)
+                return h
+    return __hash__
 
 
 class Node:
