@@ -155,7 +155,7 @@ def group_scalar_chains(node):
     """Re-associate products so every row·…·column run that gives a 1×1 is its own node
     (aᵀb c → (aᵀb)c): batched Jacobian sweeps then see only vectors and scalars."""
     kids = [group_scalar_chains(c) for c in node.children]
-    if kids:
+    if any(a is not b for a, b in zip(kids, node.children)):   # (unchanged: not copied)
         node = E.with_children(node, kids)
     if not isinstance(node, E.MatMul):
         return node

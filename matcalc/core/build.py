@@ -58,15 +58,22 @@ _NUMS: dict = {}                    # Fraction → its Num leaf (numbers recur: 
 
 
 def num(value) -> E.Num:
-    if type(value) is not Fraction:
-        if isinstance(value, float):
-            value = Fraction(value).limit_denominator(10**12) if value == value else value
-        value = Fraction(value)
-    hit = _NUMS.get(value)
+    t = type(value)
+    if t is int:                     # whole numbers are looked up by the int (Fraction.__hash__
+        key = value                  # is Python code; an int's is not): equal keys, one entry
+    elif t is Fraction and value.denominator == 1:
+        key = value.numerator
+    else:
+        if t is not Fraction:
+            if isinstance(value, float):
+                value = Fraction(value).limit_denominator(10**12) if value == value else value
+            value = Fraction(value)
+        key = value.numerator if value.denominator == 1 else value
+    hit = _NUMS.get(key)
     if hit is None:
         if len(_NUMS) >= 4096:
             _NUMS.clear()
-        hit = _NUMS[value] = E.Num(value, SCALAR)
+        hit = _NUMS[key] = E.Num(Fraction(key) if type(key) is int else key, SCALAR)
     return hit
 
 
@@ -170,11 +177,16 @@ def mul(*factors) -> E.Node:
         t = type(f)
         if t is E.Num:
             v = f.value
-            if v == 0:
-                return zero(shape)
-            if type(coef) is int and type(v) is Fraction and v.denominator == 1:
-                coef *= v.numerator
+            if type(v) is Fraction:      # (Fraction == int is Python code: ask the parts)
+                if v.numerator == 0:
+                    return zero(shape)
+                if type(coef) is int and v.denominator == 1:
+                    coef *= v.numerator
+                else:
+                    coef *= v
             else:
+                if v == 0:
+                    return zero(shape)
                 coef *= v
         elif t is E.Zero:
             return zero(shape)

@@ -313,6 +313,9 @@ def _termwise(node):
     return None if out == node else out
 
 
+_LEAVES = frozenset(E.LEAVES)
+
+
 def compact_algebra(node, ctx):
     """Element-wise subexpressions in lowest terms; inner products through ⊙ (bottom-up)."""
     memo: dict = {}
@@ -324,7 +327,8 @@ def compact_algebra(node, ctx):
             return hit
         ew = _elementwise(n)
         direct = set(_parts(n)) if ew else ()      # a 1×1 product's chain factors stand alone
-        m = rebuilt(n, [go(c, c in direct) for c in n.children])
+        m = rebuilt(n, [c if type(c) in _LEAVES else go(c, c in direct)   # (a leaf is itself)
+                        for c in n.children])
         reduced = None
         if type(m) is E.MatMul and len(m.args) == 2 and is_scalar(m.shape):
             reduced = _inner_product(m)

@@ -1074,6 +1074,9 @@ def rebuilt(node, kids):
     return rebuild(node, kids)
 
 
+_LEAF_TYPES = frozenset(E.LEAVES)
+
+
 # Compaction: transposes taken out -------------------------------------------------------------
 
 def _flip(f, ctx):
@@ -1112,7 +1115,7 @@ def transposes_out(node, ctx):
         hit = memo.get(n)
         if hit is not None:
             return hit
-        m = rebuilt(n, [go(c) for c in n.children])
+        m = rebuilt(n, [c if type(c) in _LEAF_TYPES else go(c) for c in n.children])
         # saving two needs at least three transposes on top now: count before building
         if type(m) is E.MatMul and not is_scalar(m.shape) and _chain_top(m) >= 3:
             c, s, chain = split_term(m)
@@ -1216,6 +1219,7 @@ def normalise(node, ctx: Context | None = None):
 
     rules_for = RULES_FOR
     product = E.MatMul
+    plain = frozenset(t for t in E.LEAVES if not rules_for.get(t))  # leaves no rule looks at
 
     def go(n):
         kids = n.children
@@ -1228,7 +1232,7 @@ def normalise(node, ctx: Context | None = None):
         # children changed is already in constructor form and is not rebuilt again
         m = n
         if kids:
-            new = [go(c) for c in kids]
+            new = [c if type(c) in plain else go(c) for c in kids]
             for a, b in zip(new, kids):
                 if a is not b:
                     m = rebuild(n, new)
