@@ -17,7 +17,7 @@ from .rules import DERIVATIVE_RULES, refuse_large_result
 from . import matfuncs  # noqa: F401  (registers the matrix functions' rules in those tables)
 from ..core.shapes import Shapes, canonical_name, is_scalar
 from ..language.parser import parse_with_shapes
-from ..simplify.rewrite import Context, rebuild_all, simplify as run_simplify
+from ..simplify.rewrite import Context, shared_and_gathered, simplify as run_simplify
 
 SUPPORTED_KINDS = ("supported: first derivatives of anything with respect to a scalar, vector "
                    "or matrix (results with more than two indices come in vec form), and second "
@@ -306,7 +306,7 @@ def _derive(expr, f, decls, variables, layout, simplify):
     steps: list = []
     # a long product or sum (the parser nests them pairwise) is differentiated as one n-ary
     # node: one term per factor instead of one Kronecker product per level of nesting
-    current, kind, previous = E.share_equal(rebuild_all(f, long=LONG_CHAIN)), None, f
+    current, kind, previous = shared_and_gathered(f, LONG_CHAIN), None, f
     order = len(variables)
     for k, x in enumerate(variables):
         if kind == "tensor":

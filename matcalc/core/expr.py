@@ -492,10 +492,11 @@ def substitute(node: Node, mapping: dict) -> Node:
     return fold([node], _same_or_rebuilt, mapping)[node]
 
 
-def share_equal(node: Node) -> Node:
+def share_equal(node: Node, visit=None) -> Node:
     """The tree with equal subtrees made one object (the first met, in post-order, with its
     source span): the parser makes one object per occurrence, and equal but distinct subtrees
-    are compared node by node in every dictionary the derivative sweep keeps."""
+    are compared node by node in every dictionary the derivative sweep keeps. `visit(n, kids)`
+    is called on the way for every distinct operator node of the tree given, children first."""
     table: dict = {}
     done: dict = {}                  # id → shared node
     stack = [(node, False)]
@@ -513,6 +514,8 @@ def share_equal(node: Node) -> Node:
             push((n, True))
             stack.extend([(c, False) for c in kids if id(c) not in done])
             continue
+        if visit is not None:
+            visit(n, kids)
         m = n
         for c in kids:
             if done[id(c)] is not c:

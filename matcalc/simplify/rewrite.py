@@ -1209,6 +1209,30 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False):
     return go(node)
 
 
+def shared_and_gathered(node, long: int):
+    """share_equal(rebuild_all(node, long=long)) in one walk when no chain is long: the
+    operands of each sum, product and ⊙ (as rebuild_all gathers them) are counted while
+    equal subtrees are shared, and rebuild_all (which gives its tree back unchanged when no
+    chain has `long` operands) runs, on the shared tree, only when some chain does."""
+    operands: dict = {}
+    longest = 0
+
+    def visit(n, kids):
+        nonlocal longest
+        t = type(n)
+        if t in _FLAT:
+            k = 0
+            for c in kids:
+                k += operands.get(id(c), 1) if _splices(t, c) else 1
+            operands[id(n)] = k
+            longest = max(longest, k)
+
+    shared = E.share_equal(node, visit)
+    if longest < long:
+        return shared
+    return E.share_equal(rebuild_all(shared, long=long))
+
+
 def normalise(node, ctx: Context | None = None):
     """Apply RULES bottom-up to a fixed point (or until the rewrite budget is spent); nested
     sums and products are flattened first, so rules see each n-ary node once, not once per
