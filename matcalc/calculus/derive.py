@@ -69,19 +69,26 @@ def _dependents(root, x):
     dep: dict = {}
     order = []
     stack = [(root, False)]
+    pop, push, tx = stack.pop, stack.append, type(x)
     while stack:
-        n, done = stack.pop()
+        n, done = pop()
         if done:
-            d = n is x or (type(n) is type(x) and n == x) or any(dep[c] for c in n.children)
+            d = n is x or (type(n) is tx and n == x) or any(dep[c] for c in n.children)
             dep[n] = d
             if d:
                 order.append(n)
             continue
         if n in dep:
             continue
+        kids = n.children
+        if not kids:                 # a leaf: its answer at once (no second visit)
+            d = dep[n] = n is x or (type(n) is tx and n == x)
+            if d:
+                order.append(n)
+            continue
         dep[n] = False
-        stack.append((n, True))
-        stack.extend((c, False) for c in n.children if c not in dep)
+        push((n, True))
+        stack.extend([(c, False) for c in kids if c not in dep])
     return order, dep
 
 

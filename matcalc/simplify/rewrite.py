@@ -364,8 +364,18 @@ def common_coefficient(node, ctx):
         g = -g
     if g in (0, 1):
         return node
-    return B.mul(B.num(g), B.add(*(B.mul(B.num(Fraction(1, g)), t) for t in node.args),
+    return B.mul(B.num(g), B.add(*(_divided(t, c, g) for t, c in zip(node.args, coefs)),
                                  shape=node.shape))
+
+
+def _divided(term, coef, g):
+    """term / g for a whole coefficient coef of term that g divides: the same product as
+    B.mul(B.num(Fraction(1, g)), term), without Fraction arithmetic."""
+    if type(term) is E.MatMul and type(term.args[0]) is E.Num and \
+            type(term.args[0].value) is Fraction and \
+            not any(type(f) is E.Num for f in term.args[1:]):    # coef is that one number
+        return B.mul(B.num(coef.numerator // g), *term.args[1:])
+    return B.mul(B.num(Fraction(1, g)), term)
 
 
 def _common_scalar(split, node):
