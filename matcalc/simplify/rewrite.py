@@ -1051,6 +1051,35 @@ def _product_plan():
     return _PLAN[1]
 
 
+# Rules for sums that can only fire when one of these kinds is among the terms: a type of a
+# term, or ("in", type) for a factor of a product term. For a sum with none of them the
+# strategy does not try them; SUM_IDLE: rules that cannot fire on a sum with these kinds.
+SUM_NEEDS = {
+    factor_common: (E.MatMul,),                  # a shared outer factor of a longer chain
+    sum_of_diags: (E.DiagMat, ("in", E.DiagMat)),
+}
+SUM_IDLE: dict = {}
+_SUM_RULES: dict = {}
+
+
+def _rules_for_sum(node) -> tuple:
+    """RULES_FOR[Add] less the rules SUM_NEEDS and SUM_IDLE rule out for this sum's kinds of
+    terms (memoised by those kinds)."""
+    kinds = set()
+    for t in node.args:
+        kinds.add(type(t))
+        if type(t) is E.MatMul:
+            kinds.update([("in", type(f)) for f in t.args])
+    kinds = frozenset(kinds)
+    rules = _SUM_RULES.get(kinds)
+    if rules is None:
+        rules = _SUM_RULES[kinds] = tuple(
+            r for r in RULES_FOR[E.Add]
+            if (r not in SUM_NEEDS or not kinds.isdisjoint(SUM_NEEDS[r]))
+            and not (r in SUM_IDLE and SUM_IDLE[r](kinds)))
+    return rules
+
+
 def register(rules, types: dict) -> None:
     """Rules of other modules of this package (scalars.py, identities.py), appended to RULES:
     they build on the helpers here, so they register themselves rather than being imported."""
@@ -1060,6 +1089,7 @@ def register(rules, types: dict) -> None:
     RULES_FOR = {t: tuple(r for r in RULES if t in RULE_TYPES[r]) for t in E.NODE_TYPES}
     _PLAN[0] = None
     _PRODUCT_RULES.clear()
+    _SUM_RULES.clear()
 
 
 # Size ------------------------------------------------------------------------------------------
@@ -1275,6 +1305,7 @@ def normalise(node, ctx: Context | None = None):
         while changed and ctx.budget > 0:
             changed = False
             for rule in (_rules_for_product(m) if type(m) is product else
+                         _rules_for_sum(m) if type(m) is E.Add else
                          rules_for.get(type(m), ())):
                 r = rule(m, ctx)
                 if r is not m and r != m:
@@ -1303,6 +1334,7 @@ def clear_caches() -> None:
     for fn in (_sort_key, canonical, transposes, _names, _split_product):
         fn.cache_clear()
     _PRODUCT_RULES.clear()
+    _SUM_RULES.clear()
     B.clear_intern()
     for compact in COMPACTIONS:
         memo = getattr(__import__(compact.__module__, fromlist=["_MEMO"]), "_MEMO", None)
