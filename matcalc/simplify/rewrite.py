@@ -82,6 +82,8 @@ def rebuild(node, kids):
 # Helpers ---------------------------------------------------------------------------------------
 
 _ONE = Fraction(1)
+_ZERO = Fraction(0)
+_MINUS_ONE = Fraction(-1)       # (constants: Fractions are immutable, and building one is slow)
 
 
 def split_term(term):
@@ -298,7 +300,7 @@ def collect_like_terms(node, ctx):
               for t, (coef, scalars, chain) in zip(node.args, split)]
     for (coef, scalars, chain), body, key in zip(split, bodies, _like_keys(bodies)):
         if key not in groups:
-            groups[key] = [Fraction(0), body]
+            groups[key] = [_ZERO, body]
             order.append(key)
         groups[key][0] += coef
     if len(order) == len(node.args):
@@ -470,10 +472,10 @@ def hadamard_repeat(node, ctx):
     powers: dict = {}
     order = []
     for a in node.args:
-        base, e = (a.arg, a.exponent) if isinstance(a, E.HadamardPower) else (a, Fraction(1))
+        base, e = (a.arg, a.exponent) if isinstance(a, E.HadamardPower) else (a, _ONE)
         if base not in powers:
             order.append(base)
-            powers[base] = Fraction(0)
+            powers[base] = _ZERO
         powers[base] += e
     if len(order) == len(node.args):
         return node
@@ -493,10 +495,10 @@ def scalar_power_repeat(node, ctx):
     for f in node.args:
         if is_scalar(f.shape) and not isinstance(f, E.Num):
             base, e = (f.arg, f.exponent) if isinstance(f, E.Power) else \
-                (f.arg, Fraction(-1)) if isinstance(f, E.Inverse) else (f, Fraction(1))
+                (f.arg, _MINUS_ONE) if isinstance(f, E.Inverse) else (f, _ONE)
             if base not in powers:
                 order.append(base)
-                powers[base] = Fraction(0)
+                powers[base] = _ZERO
             powers[base] += e
         else:
             others.append(f)
@@ -763,17 +765,17 @@ def _peel(f):
     if t is E.Transpose:
         inner = f.arg
         if type(inner) is E.Inverse:
-            return B.transpose(inner.arg), Fraction(-1)
+            return B.transpose(inner.arg), _MINUS_ONE
         if type(inner) is E.Power:
             return B.transpose(inner.arg), inner.exponent
-        return f, Fraction(1)
+        return f, _ONE
     if t is E.Inverse:
         base, e = _peel(f.arg)
         return base, -e
     if t is E.Power:
         base, e = _peel(f.arg)
         return base, e * f.exponent
-    return f, Fraction(1)
+    return f, _ONE
 
 
 def _unpeel(base, e):
