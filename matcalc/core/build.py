@@ -113,7 +113,9 @@ def add(*terms, shape=None) -> E.Node:
     for t in terms:
         flat.extend(t.args if isinstance(t, E.Add) else (t,))
     if shape is None:
-        shape = shape_of(E.Add(tuple(flat)), [t.shape for t in flat])
+        shape = _common_shape(flat)
+        if shape is None:                # the shapes differ: the full rule says why
+            shape = shape_of(E.Add(tuple(flat)), [t.shape for t in flat])
     kept = [t for t in flat if not is_zero(t)]
     nums = [t for t in kept if isinstance(t, E.Num)]
     if len(nums) > 1:
@@ -126,6 +128,21 @@ def add(*terms, shape=None) -> E.Node:
     if len(kept) == 1 and tuple(kept[0].shape) == tuple(shape):
         return kept[0]
     return _make(E.Add, tuple(kept), shape=tuple(shape))
+
+
+def _common_shape(terms):
+    """The shape of a sum of `terms` (shapes.add's rule: the one shape of the terms that are
+    not 1×1, scalars broadcast), or None when two of those differ."""
+    out = None
+    for t in terms:
+        s = t.shape
+        if is_scalar(s):
+            continue
+        if out is None:
+            out = s
+        elif s is not out and s != out:
+            return None
+    return SCALAR if out is None else out
 
 
 def _chain_shape(flat, scalar):
@@ -274,7 +291,9 @@ def hadamard(*factors) -> E.Node:
     flat = []
     for f in factors:
         flat.extend(f.args if isinstance(f, E.Hadamard) else (f,))
-    shape = shape_of(E.Hadamard(tuple(flat)), [f.shape for f in flat])
+    shape = _common_shape(flat)          # (shapes.hadamard's rule is the sum's)
+    if shape is None:
+        shape = shape_of(E.Hadamard(tuple(flat)), [f.shape for f in flat])
     if any(is_zero(f) for f in flat):
         return zero(shape)
     scalars = [f for f in flat if is_scalar(f.shape)]
