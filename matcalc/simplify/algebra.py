@@ -288,6 +288,11 @@ def _scalar_part(node):
     scal = [f for f in node.args if is_scalar(f.shape) and type(f) is not E.Num]
     if not scal:
         return None
+    # (the test below on the factors, before their product is built: a product of scalars
+    # divides exactly when one of its factors does)
+    if not (_elementwise(scal[0]) and _divides(scal[0]) if len(scal) == 1 else
+            any(_divides(f) for f in scal)):
+        return None
     part = B.mul(*scal)
     if not (_elementwise(part) and _divides(part)):
         return None
