@@ -999,30 +999,30 @@ PRODUCT_NEEDS = {
 _PRODUCT_RULES: dict = {}
 
 
-def _pairs_of_matrices(sig):
-    """Adjacent factors (a, b) of a product signature (see _rules_for_product), both matrices."""
-    return [(a, b) for a, b in zip(sig, sig[1:]) if not a[1] and not b[1]]
+class Signature:
+    """What the product rules' idle tests ask of a product, read once from its signature (each
+    factor's type and whether it is 1×1, in order): the kinds of factors, the types of its
+    scalar factors other than numbers (atoms), its adjacent pairs of matrices (as pairs of
+    types), and whether numbers, other scalars and matrices already stand in that order."""
+    __slots__ = ("kinds", "atoms", "pairs", "in_order")
+
+    def __init__(self, sig):
+        self.kinds = {t for t, _ in sig}
+        self.atoms = [t for t, scalar in sig if scalar and t is not E.Num]
+        self.pairs = [(a[0], b[0]) for a, b in zip(sig, sig[1:]) if not a[1] and not b[1]]
+        cats = [0 if t is E.Num else 1 if scalar else 2 for t, scalar in sig]
+        self.in_order = all(a <= b for a, b in zip(cats, cats[1:]))
 
 
-def _scalar_atoms(sig):
-    return [t for t, scalar in sig if scalar and t is not E.Num]
+_INV_T = (E.Inverse, E.Transpose)
 
-
-def _categories_sorted(sig):
-    """Numbers, then other scalars, then matrices: scalars_first leaves the product as it is."""
-    cats = [0 if t is E.Num else 1 if scalar else 2 for t, scalar in sig]
-    return all(a <= b for a, b in zip(cats, cats[1:]))
-
-
-# Product rules that cannot fire on a product with this signature (each factor's type and
-# whether it is 1×1), read off the rule: they return every such product unchanged.
+# Product rules that cannot fire on a product with this Signature, read off the rule: they
+# return every such product unchanged.
 PRODUCT_IDLE = {
-    scalars_first: _categories_sorted,
-    scalar_power_repeat: lambda sig: len(_scalar_atoms(sig)) < 2,   # no base can occur twice
-    product_powers: lambda sig: not _pairs_of_matrices(sig),         # merges two matrices
-    inverse_cancel: lambda sig: not any(                              # A⁻¹A, A⁻ᵀAᵀ, …
-        a[0] in (E.Inverse, E.Transpose) or b[0] in (E.Inverse, E.Transpose)
-        for a, b in _pairs_of_matrices(sig)),
+    scalars_first: lambda s: s.in_order,
+    scalar_power_repeat: lambda s: len(s.atoms) < 2,       # no base can occur twice
+    product_powers: lambda s: not s.pairs,                  # merges two adjacent matrices
+    inverse_cancel: lambda s: not any(a in _INV_T or b in _INV_T for a, b in s.pairs),
 }
 
 
@@ -1033,10 +1033,13 @@ def _rules_for_product(node) -> tuple:
     sig = tuple([(type(f), is_scalar(f.shape)) for f in node.args])
     rules = _PRODUCT_RULES.get(sig)
     if rules is None:
-        kinds = {t for t, _ in sig}
-        rules = _PRODUCT_RULES[sig] = tuple(
-            r for r, needs, idle in _product_plan()
-            if (needs is None or not needs.isdisjoint(kinds)) and not (idle and idle(sig)))
+        facts = Signature(sig)
+        kinds = facts.kinds
+        out = []
+        for r, needs, idle in _product_plan():
+            if (needs is None or not needs.isdisjoint(kinds)) and not (idle and idle(facts)):
+                out.append(r)
+        rules = _PRODUCT_RULES[sig] = tuple(out)
     return rules
 
 

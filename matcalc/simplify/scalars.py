@@ -318,8 +318,5 @@ RULE_TYPES = {scalar_factors: (E.MatMul,), common_scalar_power: (E.Add,)}
 register(RULES, RULE_TYPES)
 # scalar_factors returns a product unchanged when its scalar factors other than numbers are none,
 # or one that is plain (not a power, reciprocal, product or function application)
-PRODUCT_IDLE[scalar_factors] = lambda sig: not any(
-    scalar and t is not E.Num for t, scalar in sig) or (
-    sum(scalar and t is not E.Num for t, scalar in sig) == 1 and
-    all(t not in (E.Power, E.Inverse, E.MatMul, E.Apply) for t, scalar in sig
-        if scalar and t is not E.Num))
+PRODUCT_IDLE[scalar_factors] = lambda s: not s.atoms or (
+    len(s.atoms) == 1 and s.atoms[0] not in (E.Power, E.Inverse, E.MatMul, E.Apply))
