@@ -25,10 +25,16 @@ def _node(cls):
     keys = tuple(f.name for f in fields(cls) if f.compare)
     cls._keys = keys
     cls._fields = tuple(f.name for f in fields(cls))
-    cls.__hash__ = _hash_of(cls, keys)
+    # an operator's shape follows from its operands: it is compared, not hashed (hashing a
+    # shape calls Dim.__hash__, Python code, twice); a leaf's shape is hashed (I(n), 𝟙ₙ, …)
+    cls.__hash__ = _hash_of(cls, keys if cls.__name__ in _LEAF_NAMES else
+                            tuple(k for k in keys if k != "shape"))
     cls.__eq__ = _shared_eq
     cls.__repr__ = _bounded_repr(cls.__repr__)
     return cls
+
+
+_LEAF_NAMES = frozenset({"Sym", "Num", "Size", "Identity", "Zero", "Ones", "Commutation"})
 
 
 def _shared_eq(self, other):
@@ -98,7 +104,7 @@ def _bounded_repr(base):
 
 
 def _hash_of(cls, keys):
-    """cls's __hash__: hash((class name, *compared fields)), computed once and kept in the node;
+    """cls's __hash__: hash((class name, *keys)), computed once and kept in the node;
     the fields are read by one attrgetter (no generator, no getattr per field: every new node
     the constructors build is looked up in the hash-consing table)."""
     name, get, put = cls.__name__, attrgetter(*keys), object.__setattr__
