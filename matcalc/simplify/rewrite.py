@@ -294,6 +294,8 @@ def collect_like_terms(node, ctx):
     split = [split_term(t) for t in node.args]
     names = [_names(t) for t in node.args]     # a term's names are its body's (numbers have none)
     if len(set(names)) == len(names):          # no two terms alike (see _like_keys): no bodies
+        if all(not scalars for _, scalars, _ in split):
+            return node        # nor two chains alike: a chain's names are then its term's
         return _collect_scalar_coefficients(node, split)
     bodies = [t if coef == 1 and _is_own_body(t, scalars, chain) else
               B.mul(*scalars, *chain) if (scalars or chain) else B.num(1)
@@ -361,8 +363,8 @@ def common_coefficient(node, ctx):
         return node
     g = 0
     for c in coefs:
-        g = gcd(g, int(c))
-    if all(c < 0 for c in coefs):
+        g = gcd(g, c.numerator)         # (= int(c): the denominator is 1)
+    if all(_negative(c) for c in coefs):
         g = -g
     if g in (0, 1):
         return node
@@ -536,6 +538,10 @@ def scalars_first(node, ctx):
     return B.mul(*order)
 
 
+def _negative(c) -> bool:
+    return c.numerator < 0 if type(c) is Fraction else c < 0     # (Fraction < 0 is Python code)
+
+
 def order_terms(node, ctx):
     """Σ: positive terms before negative ones, a term before its transpose (stable otherwise):
     −a + b → b − a, Aᵀ + A → A + Aᵀ"""
@@ -548,7 +554,7 @@ def order_terms(node, ctx):
         for j in range(i + 1, len(args)):
             if isinstance(args[i], E.Transpose) and args[i].arg == args[j]:
                 args[i], args[j] = args[j], args[i]
-    key = [split_term(t)[0] < 0 for t in args]
+    key = [_negative(split_term(t)[0]) for t in args]
     order = [t for _, t in sorted(zip(key, args), key=lambda kt: kt[0])]
     if order == list(node.args):
         return node
