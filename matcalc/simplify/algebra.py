@@ -323,11 +323,11 @@ _LEAVES = frozenset(E.LEAVES)
 
 def compact_algebra(node, ctx):
     """Element-wise subexpressions in lowest terms; inner products through ⊙ (bottom-up)."""
-    memo: dict = {}
+    memos = ({}, {})                  # outside / inside an element-wise part: node → result
 
     def go(n, inside):
-        key = (n, inside)
-        hit = memo.get(key)
+        memo = memos[inside]
+        hit = memo.get(n)
         if hit is not None:
             return hit
         ew = _elementwise(n)
@@ -346,7 +346,7 @@ def compact_algebra(node, ctx):
         if reduced is not None:
             record(ctx, "elementwise_algebra", m, reduced)
             m = reduced
-        memo[key] = m
+        memo[n] = m
         return m
 
     return go(node, False)
