@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 
 from ..core import build as B
 from ..core import expr as E
-from ..core.errors import UnsupportedError
+from ..core.errors import MatcalcError, UnsupportedError
 from ..core.limits import deep
 from .rules import DERIVATIVE_RULES, refuse_large_result
 from . import matfuncs  # noqa: F401  (registers the matrix functions' rules in those tables)
-from ..core.shapes import Shapes, is_scalar
+from ..core.shapes import Shapes, canonical_name, is_scalar
+from ..language.parser import parse_with_shapes
+from ..simplify.rewrite import Context, shared_and_gathered, simplify as run_simplify
 
 SUPPORTED_KINDS = ("supported: first derivatives of anything with respect to a scalar, vector "
                    "or matrix (results with more than two indices come in vec form), and second "
@@ -67,19 +69,26 @@ def _dependents(root, x):
     dep: dict = {}
     order = []
     stack = [(root, False)]
+    pop, push, tx = stack.pop, stack.append, type(x)
     while stack:
-        n, done = stack.pop()
+        n, done = pop()
         if done:
-            d = n is x or (type(n) is type(x) and n == x) or any(dep[c] for c in n.children)
+            d = n is x or (type(n) is tx and n == x) or any(dep[c] for c in n.children)
             dep[n] = d
             if d:
                 order.append(n)
             continue
         if n in dep:
             continue
+        kids = n.children
+        if not kids:                 # a leaf: its answer at once (no second visit)
+            d = dep[n] = n is x or (type(n) is tx and n == x)
+            if d:
+                order.append(n)
+            continue
         dep[n] = False
-        stack.append((n, True))
-        stack.extend((c, False) for c in n.children if c not in dep)
+        push((n, True))
+        stack.extend([(c, False) for c in kids if c not in dep])
     return order, dep
 
 
@@ -153,7 +162,7 @@ def group_scalar_chains(node):
     """Re-associate products so every row·…·column run that gives a 1×1 is its own node
     (aᵀb c → (aᵀb)c): batched Jacobian sweeps then see only vectors and scalars."""
     kids = [group_scalar_chains(c) for c in node.children]
-    if kids:
+    if any(a is not b for a, b in zip(kids, node.children)):   # (unchanged: not copied)
         node = E.with_children(node, kids)
     if not isinstance(node, E.MatMul):
         return node
@@ -259,8 +268,7 @@ def _vec_jacobian(f, x):
 
 
 def _simplified(f):
-    from ..simplify.rewrite import simplify
-    return simplify(f)
+    return run_simplify(f)
 
 
 @deep
@@ -269,10 +277,6 @@ def derivation(expr: str, wrt, shapes=None, order: int = 1, layout: str = "numer
     """The closed-form derivative of `expr` with respect to the variable `wrt` (docs/api.md),
     as the Derivation that matcalc.derive() returns as a Result.
     wrt=("x", "y") gives the mixed second derivative ∂/∂y (∂f/∂x)."""
-    from ..core.errors import MatcalcError
-    from ..language.parser import parse_with_shapes
-    from ..core.shapes import canonical_name
-
     if layout not in LAYOUTS:
         raise MatcalcError(f"layout must be 'numerator' or 'denominator', not {layout!r}")
     if not isinstance(order, int) or isinstance(order, bool) or order < 1:
@@ -304,15 +308,12 @@ def derivation(expr: str, wrt, shapes=None, order: int = 1, layout: str = "numer
 
 
 def _derive(expr, f, decls, variables, layout, simplify):
-    from ..simplify.rewrite import Context, simplify as run_simplify
-
     sym_names = decls.symmetric_names
     ctx = Context(symmetric=sym_names)
     steps: list = []
-    from ..simplify.rewrite import rebuild_all
     # a long product or sum (the parser nests them pairwise) is differentiated as one n-ary
     # node: one term per factor instead of one Kronecker product per level of nesting
-    current, kind, previous = E.share_equal(rebuild_all(f, long=LONG_CHAIN)), None, f
+    current, kind, previous = shared_and_gathered(f, LONG_CHAIN), None, f
     order = len(variables)
     for k, x in enumerate(variables):
         if kind == "tensor":

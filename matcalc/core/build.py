@@ -24,7 +24,7 @@ def _make(cls, *args, _intern=True, **kw):
     node = cls(*args, **kw)
     if node.shape is None:
         object.__setattr__(node, "shape", shape_of(node, [c.shape for c in node.children]))
-    if _intern and node.children and node.span is None:
+    if _intern and node.span is None and node.children:
         hit = _INTERN.get(node)
         if hit is not None:
             return hit
@@ -58,15 +58,22 @@ _NUMS: dict = {}                    # Fraction → its Num leaf (numbers recur: 
 
 
 def num(value) -> E.Num:
-    if type(value) is not Fraction:
-        if isinstance(value, float):
-            value = Fraction(value).limit_denominator(10**12) if value == value else value
-        value = Fraction(value)
-    hit = _NUMS.get(value)
+    t = type(value)
+    if t is int:                     # whole numbers are looked up by the int (Fraction.__hash__
+        key = value                  # is Python code; an int's is not): equal keys, one entry
+    elif t is Fraction and value.denominator == 1:
+        key = value.numerator
+    else:
+        if t is not Fraction:
+            if isinstance(value, float):
+                value = Fraction(value).limit_denominator(10**12) if value == value else value
+            value = Fraction(value)
+        key = value.numerator if value.denominator == 1 else value
+    hit = _NUMS.get(key)
     if hit is None:
         if len(_NUMS) >= 4096:
             _NUMS.clear()
-        hit = _NUMS[value] = E.Num(value, SCALAR)
+        hit = _NUMS[key] = E.Num(Fraction(key) if type(key) is int else key, SCALAR)
     return hit
 
 
@@ -106,7 +113,9 @@ def add(*terms, shape=None) -> E.Node:
     for t in terms:
         flat.extend(t.args if isinstance(t, E.Add) else (t,))
     if shape is None:
-        shape = shape_of(E.Add(tuple(flat)), [t.shape for t in flat])
+        shape = _common_shape(flat)
+        if shape is None:                # the shapes differ: the full rule says why
+            shape = shape_of(E.Add(tuple(flat)), [t.shape for t in flat])
     kept = [t for t in flat if not is_zero(t)]
     nums = [t for t in kept if isinstance(t, E.Num)]
     if len(nums) > 1:
@@ -119,6 +128,21 @@ def add(*terms, shape=None) -> E.Node:
     if len(kept) == 1 and tuple(kept[0].shape) == tuple(shape):
         return kept[0]
     return _make(E.Add, tuple(kept), shape=tuple(shape))
+
+
+def _common_shape(terms):
+    """The shape of a sum of `terms` (shapes.add's rule: the one shape of the terms that are
+    not 1×1, scalars broadcast), or None when two of those differ."""
+    out = None
+    for t in terms:
+        s = t.shape
+        if is_scalar(s):
+            continue
+        if out is None:
+            out = s
+        elif s is not out and s != out:
+            return None
+    return SCALAR if out is None else out
 
 
 def _chain_shape(flat, scalar):
@@ -163,15 +187,24 @@ def mul(*factors) -> E.Node:
     shape = _chain_shape(flat, scalar)
     if shape is None:                    # sizes do not line up: the full rule says why
         shape = shape_of(E.MatMul(tuple(flat)), [f.shape for f in flat])
-    coef = Fraction(1)
+    coef = 1                             # an int while every number is whole (no Fraction work)
     rest = []
     matrices = scalar.count(False)
     for f in flat:
         t = type(f)
         if t is E.Num:
-            if f.value == 0:
-                return zero(shape)
-            coef *= f.value
+            v = f.value
+            if type(v) is Fraction:      # (Fraction == int is Python code: ask the parts)
+                if v.numerator == 0:
+                    return zero(shape)
+                if type(coef) is int and v.denominator == 1:
+                    coef *= v.numerator
+                else:
+                    coef *= v
+            else:
+                if v == 0:
+                    return zero(shape)
+                coef *= v
         elif t is E.Zero:
             return zero(shape)
         elif t is E.Identity and matrices > 1:
@@ -209,7 +242,7 @@ def transpose(x) -> E.Node:
         return x.arg
     if isinstance(x, (E.Zero, E.Ones)):
         return type(x)((x.shape[1], x.shape[0]))
-    return _make(E.Transpose, x)
+    return _make(E.Transpose, x, shape=(x.shape[1], x.shape[0]))    # (shapes.transpose's rule)
 
 
 def _nonzero(x):
@@ -258,7 +291,9 @@ def hadamard(*factors) -> E.Node:
     flat = []
     for f in factors:
         flat.extend(f.args if isinstance(f, E.Hadamard) else (f,))
-    shape = shape_of(E.Hadamard(tuple(flat)), [f.shape for f in flat])
+    shape = _common_shape(flat)          # (shapes.hadamard's rule is the sum's)
+    if shape is None:
+        shape = shape_of(E.Hadamard(tuple(flat)), [f.shape for f in flat])
     if any(is_zero(f) for f in flat):
         return zero(shape)
     scalars = [f for f in flat if is_scalar(f.shape)]

@@ -76,6 +76,8 @@ class Dim:
     __index__ = __int__
 
     def __eq__(self, other) -> bool:
+        if type(other) is int:                  # (before the ABC check below, which is slow)
+            return not self.factors and self.coef == other
         if isinstance(other, Dim):
             return self.coef == other.coef and self.factors == other.factors
         if isinstance(other, Integral):
@@ -107,7 +109,8 @@ class Dim:
         return out
 
 
-_CACHE: dict = {}
+_CACHE: dict = {}     # never emptied: sizes are interned, and shapes.is_scalar counts on ONE
+                      # being the only Dim equal to 1
 
 
 def _make(coef: int, factors: tuple) -> Dim:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
+from operator import attrgetter
 from typing import Any, Union
 
 from .errors import Span
@@ -24,10 +25,16 @@ def _node(cls):
     keys = tuple(f.name for f in fields(cls) if f.compare)
     cls._keys = keys
     cls._fields = tuple(f.name for f in fields(cls))
-    cls.__hash__ = _cached_hash
+    # an operator's shape follows from its operands: it is compared, not hashed (hashing a
+    # shape calls Dim.__hash__, Python code, twice); a leaf's shape is hashed (I(n), 𝟙ₙ, …)
+    cls.__hash__ = _hash_of(cls, keys if cls.__name__ in _LEAF_NAMES else
+                            tuple(k for k in keys if k != "shape"))
     cls.__eq__ = _shared_eq
     cls.__repr__ = _bounded_repr(cls.__repr__)
     return cls
+
+
+_LEAF_NAMES = frozenset({"Sym", "Num", "Size", "Identity", "Zero", "Ones", "Commutation"})
 
 
 def _shared_eq(self, other):
@@ -96,13 +103,28 @@ def _bounded_repr(base):
     return __repr__
 
 
-def _cached_hash(self) -> int:
-    try:
-        return self._h
-    except AttributeError:
-        h = hash((type(self).__name__,) + tuple(getattr(self, k) for k in self._keys))
-        object.__setattr__(self, "_h", h)
-        return h
+def _hash_of(cls, keys):
+    """cls's __hash__: hash((class name, *keys)), computed once and kept in the node;
+    the fields are read by one attrgetter (no generator, no getattr per field: every new node
+    the constructors build is looked up in the hash-consing table)."""
+    name, get, put = cls.__name__, attrgetter(*keys), object.__setattr__
+    if len(keys) == 1:
+        def __hash__(self):
+            try:
+                return self._h
+            except AttributeError:
+                h = hash((name, get(self)))
+                put(self, "_h", h)
+                return h
+    else:
+        def __hash__(self):
+            try:
+                return self._h
+            except AttributeError:
+                h = hash((name,) + get(self))
+                put(self, "_h", h)
+                return h
+    return __hash__
 
 
 class Node:
@@ -476,25 +498,36 @@ def substitute(node: Node, mapping: dict) -> Node:
     return fold([node], _same_or_rebuilt, mapping)[node]
 
 
-def share_equal(node: Node) -> Node:
+def share_equal(node: Node, visit=None) -> Node:
     """The tree with equal subtrees made one object (the first met, in post-order, with its
     source span): the parser makes one object per occurrence, and equal but distinct subtrees
-    are compared node by node in every dictionary the derivative sweep keeps."""
+    are compared node by node in every dictionary the derivative sweep keeps. `visit(n, kids)`
+    is called on the way for every distinct operator node of the tree given, children first."""
     table: dict = {}
     done: dict = {}                  # id → shared node
     stack = [(node, False)]
+    pop, push, share = stack.pop, stack.append, table.setdefault
     while stack:
-        n, ready = stack.pop()
-        if id(n) in done:
+        n, ready = pop()
+        i = id(n)
+        if i in done:
             continue
         kids = n.children
-        if not ready and kids:
-            stack.append((n, True))
-            stack.extend((c, False) for c in kids if id(c) not in done)
+        if not kids:
+            done[i] = share(n, n)
             continue
-        new = [done[id(c)] for c in kids]
-        m = n if all(a is b for a, b in zip(new, kids)) else with_children(n, new)
-        done[id(n)] = table.setdefault(m, m)
+        if not ready:
+            push((n, True))
+            stack.extend([(c, False) for c in kids if id(c) not in done])
+            continue
+        if visit is not None:
+            visit(n, kids)
+        m = n
+        for c in kids:
+            if done[id(c)] is not c:
+                m = with_children(n, [done[id(c)] for c in kids])
+                break
+        done[i] = share(m, m)
     return done[id(node)]
 
 

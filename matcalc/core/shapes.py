@@ -71,11 +71,12 @@ def _one(d) -> bool:
 
 
 def is_scalar(shape) -> bool:
+    # (_one inlined: the simplifier asks this of nearly every factor it looks at; a size that is
+    # a Dim equals 1 only when it is ONE, Dims being interned)
     a = shape[0]
-    if a is not ONE and not _one(a):
-        return False
     b = shape[1]
-    return b is ONE or _one(b)
+    return (a is ONE or type(a) is not Dim and a == 1) and \
+        (b is ONE or type(b) is not Dim and b == 1)
 
 
 def is_vector(shape) -> bool:

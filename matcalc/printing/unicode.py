@@ -117,7 +117,7 @@ class UnicodePrinter(Printer):
         return s
 
     def zero(self, node):
-        if id(node) in self._sized and node.shape != (1, 1):
+        if id(node) in self._sized and not _one_by_one(node.shape):
             r, c = (_size(d) for d in node.shape)
             if r and c:
                 return f"zeros({r.replace('*', '')})" if c == "1" else \
@@ -146,16 +146,21 @@ def _pinned(node, memo: dict) -> bool:
     hit = memo.get(id(node))
     if hit is not None:
         return hit
-    if node.shape and node.shape == (1, 1) or isinstance(node, (E.Sym, E.Commutation)):
+    if _one_by_one(node.shape) or isinstance(node, (E.Sym, E.Commutation)):
         out = True
     elif isinstance(node, (E.Identity, E.Ones, E.Zero, E.Num)):
         out = False
     elif isinstance(node, E.Kron):
         out = all(_pinned(c, memo) for c in node.children)
     else:
-        out = any(_pinned(c, memo) for c in node.children if c.shape != (1, 1))
+        out = any(_pinned(c, memo) for c in node.children if not _one_by_one(c.shape))
     memo[id(node)] = out
     return out
+
+
+def _one_by_one(shape) -> bool:
+    """shape == (1, 1), without comparing each size with an int (Dim.__eq__ is Python)."""
+    return type(shape) is tuple and len(shape) == 2 and is_scalar(shape)
 
 
 def unsized_constants(root) -> set[int]:
@@ -168,26 +173,31 @@ def unsized_constants(root) -> set[int]:
     memo: dict = {}
 
     def walk(node, free):
-        if (id(node), free) in seen:
+        key = (id(node), free)
+        if key in seen:
             return
-        seen.add((id(node), free))
-        if isinstance(node, (E.Identity, E.Ones, E.Zero)):
+        seen.add(key)
+        t = type(node)
+        if t is E.Identity or t is E.Ones or t is E.Zero:
             if free:
                 out.add(id(node))
             return
-        kids = [c for c in node.children if c.shape != (1, 1)]
-        if isinstance(node, (E.Kron, E.Vec)):
-            for c in node.children:
+        children = node.children
+        if not children:
+            return
+        if t is E.Kron or t is E.Vec:
+            for c in children:
                 walk(c, True)
             return
-        if node.shape == (1, 1) and not isinstance(node, E.MatMul):
-            for c in node.children:             # tr(I ⊗ A), sum(…): nothing outside fixes it
+        if _one_by_one(node.shape) and t is not E.MatMul:
+            for c in children:             # tr(I ⊗ A), sum(…): nothing outside fixes it
                 walk(c, True)
             return
-        for c in node.children:
-            if c.shape == (1, 1):
+        kids = [c for c in children if not _one_by_one(c.shape)]
+        for c in children:
+            if _one_by_one(c.shape):
                 walk(c, free)
-            elif isinstance(node, E.MatMul) and isinstance(c, E.Ones):
+            elif t is E.MatMul and type(c) is E.Ones:
                 # 𝟙 takes its sizes from its neighbours: Aᵀ𝟙𝟙ᵀ and 𝟙xᵀ have one side open
                 walk(c, free and ((c is kids[0] and c.shape[0] != 1) or
                                   (c is kids[-1] and c.shape[1] != 1)))

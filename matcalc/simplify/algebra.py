@@ -288,6 +288,11 @@ def _scalar_part(node):
     scal = [f for f in node.args if is_scalar(f.shape) and type(f) is not E.Num]
     if not scal:
         return None
+    # (the test below on the factors, before their product is built: a product of scalars
+    # divides exactly when one of its factors does)
+    if not (_elementwise(scal[0]) and _divides(scal[0]) if len(scal) == 1 else
+            any(_divides(f) for f in scal)):
+        return None
     part = B.mul(*scal)
     if not (_elementwise(part) and _divides(part)):
         return None
@@ -313,18 +318,22 @@ def _termwise(node):
     return None if out == node else out
 
 
+_LEAVES = frozenset(E.LEAVES)
+
+
 def compact_algebra(node, ctx):
     """Element-wise subexpressions in lowest terms; inner products through ⊙ (bottom-up)."""
-    memo: dict = {}
+    memos = ({}, {})                  # outside / inside an element-wise part: node → result
 
     def go(n, inside):
-        key = (n, inside)
-        hit = memo.get(key)
+        memo = memos[inside]
+        hit = memo.get(n)
         if hit is not None:
             return hit
         ew = _elementwise(n)
         direct = set(_parts(n)) if ew else ()      # a 1×1 product's chain factors stand alone
-        m = rebuilt(n, [go(c, c in direct) for c in n.children])
+        m = rebuilt(n, [c if type(c) in _LEAVES else go(c, c in direct)   # (a leaf is itself)
+                        for c in n.children])
         reduced = None
         if type(m) is E.MatMul and len(m.args) == 2 and is_scalar(m.shape):
             reduced = _inner_product(m)
@@ -337,7 +346,7 @@ def compact_algebra(node, ctx):
         if reduced is not None:
             record(ctx, "elementwise_algebra", m, reduced)
             m = reduced
-        memo[key] = m
+        memo[n] = m
         return m
 
     return go(node, False)

@@ -53,8 +53,18 @@ def tree_size(node, cap: int | None = None) -> int:
 
 
 def too_big(node) -> bool:
-    """Whether the printed tree of node is over the limit on printed size."""
+    """Whether the printed tree of node is over the limit on printed size: the tree walked as
+    printed (a shared subtree at each use) until the limit is passed, at most the limit's
+    worth of steps (cheaper than tree_size's table of every subtree's size)."""
     from ..core.limits import MAX_PRINTED_NODES
-    return tree_size(node, MAX_PRINTED_NODES) > MAX_PRINTED_NODES
+    left = MAX_PRINTED_NODES
+    stack = [node]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        left -= 1
+        if left < 0:
+            return True
+        extend(pop().children)
+    return False
 
 

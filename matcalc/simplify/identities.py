@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..core import build as B
 from ..core import expr as E
 from ..core.shapes import is_scalar
-from .rewrite import canonical, register, split_term
+from .rewrite import PRODUCT_NEEDS, SUM_IDLE, SUM_NEEDS, canonical, register, split_term
 
 
 def det_of_inverse(node, ctx):
@@ -245,3 +245,10 @@ RULE_TYPES = {
     inverse_of_chain_cancel: (E.MatMul,),
 }
 register(RULES, RULE_TYPES)
+PRODUCT_NEEDS.update({kron_over_vec_sum: (E.Kron,), inverse_of_chain_cancel: (E.Inverse,)})
+SUM_NEEDS.update({
+    pythagorean: (E.Power, E.HadamardPower, ("in", E.Power), ("in", E.HadamardPower)),
+    ones_in_a_sum: (E.Ones, ("in", E.Ones)),
+})
+SUM_IDLE[sum_of_row_transposes] = lambda kinds: any(   # needs every term a transpose
+    k is not E.Transpose for k in kinds if type(k) is not tuple)

@@ -82,6 +82,8 @@ def rebuild(node, kids):
 # Helpers ---------------------------------------------------------------------------------------
 
 _ONE = Fraction(1)
+_ZERO = Fraction(0)
+_MINUS_ONE = Fraction(-1)       # (constants: Fractions are immutable, and building one is slow)
 
 
 def split_term(term):
@@ -98,7 +100,8 @@ def _split_product(term):
     coef, scalars, chain = _ONE, [], []
     for f in term.args:
         if type(f) is E.Num:
-            coef *= f.value
+            v = f.value      # (the constructors leave at most one number, in front: no product)
+            coef = v if coef is _ONE and type(v) is Fraction else coef * v
         elif is_scalar(f.shape):
             scalars.append(f)
         else:
@@ -289,16 +292,21 @@ def collect_like_terms(node, ctx):
     groups: dict = {}
     order = []
     split = [split_term(t) for t in node.args]
+    names = [_names(t) for t in node.args]     # a term's names are its body's (numbers have none)
+    if len(set(names)) == len(names):          # no two terms alike (see _like_keys): no bodies
+        if all(not scalars for _, scalars, _ in split):
+            return node        # nor two chains alike: a chain's names are then its term's
+        return _collect_scalar_coefficients(node, split)
     bodies = [t if coef == 1 and _is_own_body(t, scalars, chain) else
               B.mul(*scalars, *chain) if (scalars or chain) else B.num(1)
               for t, (coef, scalars, chain) in zip(node.args, split)]
     for (coef, scalars, chain), body, key in zip(split, bodies, _like_keys(bodies)):
         if key not in groups:
-            groups[key] = [Fraction(0), body]
+            groups[key] = [_ZERO, body]
             order.append(key)
         groups[key][0] += coef
     if len(order) == len(node.args):
-        return _collect_scalar_coefficients(node)
+        return _collect_scalar_coefficients(node, split)
     terms = [B.mul(B.num(groups[k][0]), groups[k][1]) for k in order if groups[k][0] != 0]
     return B.add(*terms, shape=node.shape)
 
@@ -311,13 +319,17 @@ def _is_own_body(term, scalars, chain) -> bool:
     return len(term.args) == k + len(chain) and term.args[:k] == scalars
 
 
-def _collect_scalar_coefficients(node):
+def _collect_scalar_coefficients(node, split):
     """a·T + b·T → (a + b)·T for scalar expressions a, b and one matrix chain T (the terms
-    differ only in their scalar factors): Σ cᵢAx → (c₀ + … + cₙ)Ax in one pass."""
+    differ only in their scalar factors): Σ cᵢAx → (c₀ + … + cₙ)Ax in one pass. `split` is
+    split_term of each term."""
     groups: dict = {}
     order = []
-    split = [split_term(t) for t in node.args]
     if any(not chain for _, _, chain in split):
+        return node
+    names = [_names(chain[0]) if len(chain) == 1 else
+             frozenset().union(*(_names(f) for f in chain)) for _, _, chain in split]
+    if len(set(names)) == len(names):      # no two chains alike (see _like_keys)
         return node
     chains: dict = {}                # one product per distinct chain (Σ cᵢAx: one Ax)
     for t, (coef, scalars, chain) in zip(node.args, split):
@@ -351,13 +363,23 @@ def common_coefficient(node, ctx):
         return node
     g = 0
     for c in coefs:
-        g = gcd(g, int(c))
-    if all(c < 0 for c in coefs):
+        g = gcd(g, c.numerator)         # (= int(c): the denominator is 1)
+    if all(_negative(c) for c in coefs):
         g = -g
     if g in (0, 1):
         return node
-    return B.mul(B.num(g), B.add(*(B.mul(B.num(Fraction(1, g)), t) for t in node.args),
+    return B.mul(B.num(g), B.add(*(_divided(t, c, g) for t, c in zip(node.args, coefs)),
                                  shape=node.shape))
+
+
+def _divided(term, coef, g):
+    """term / g for a whole coefficient coef of term that g divides: the same product as
+    B.mul(B.num(Fraction(1, g)), term), without Fraction arithmetic."""
+    if type(term) is E.MatMul and type(term.args[0]) is E.Num and \
+            type(term.args[0].value) is Fraction and \
+            not any(type(f) is E.Num for f in term.args[1:]):    # coef is that one number
+        return B.mul(B.num(coef.numerator // g), *term.args[1:])
+    return B.mul(B.num(Fraction(1, g)), term)
 
 
 def _common_scalar(split, node):
@@ -452,10 +474,10 @@ def hadamard_repeat(node, ctx):
     powers: dict = {}
     order = []
     for a in node.args:
-        base, e = (a.arg, a.exponent) if isinstance(a, E.HadamardPower) else (a, Fraction(1))
+        base, e = (a.arg, a.exponent) if isinstance(a, E.HadamardPower) else (a, _ONE)
         if base not in powers:
             order.append(base)
-            powers[base] = Fraction(0)
+            powers[base] = _ZERO
         powers[base] += e
     if len(order) == len(node.args):
         return node
@@ -475,10 +497,10 @@ def scalar_power_repeat(node, ctx):
     for f in node.args:
         if is_scalar(f.shape) and not isinstance(f, E.Num):
             base, e = (f.arg, f.exponent) if isinstance(f, E.Power) else \
-                (f.arg, Fraction(-1)) if isinstance(f, E.Inverse) else (f, Fraction(1))
+                (f.arg, _MINUS_ONE) if isinstance(f, E.Inverse) else (f, _ONE)
             if base not in powers:
                 order.append(base)
-                powers[base] = Fraction(0)
+                powers[base] = _ZERO
             powers[base] += e
         else:
             others.append(f)
@@ -516,6 +538,10 @@ def scalars_first(node, ctx):
     return B.mul(*order)
 
 
+def _negative(c) -> bool:
+    return c.numerator < 0 if type(c) is Fraction else c < 0     # (Fraction < 0 is Python code)
+
+
 def order_terms(node, ctx):
     """Σ: positive terms before negative ones, a term before its transpose (stable otherwise):
     −a + b → b − a, Aᵀ + A → A + Aᵀ"""
@@ -528,7 +554,7 @@ def order_terms(node, ctx):
         for j in range(i + 1, len(args)):
             if isinstance(args[i], E.Transpose) and args[i].arg == args[j]:
                 args[i], args[j] = args[j], args[i]
-    key = [split_term(t)[0] < 0 for t in args]
+    key = [_negative(split_term(t)[0]) for t in args]
     order = [t for _, t in sorted(zip(key, args), key=lambda kt: kt[0])]
     if order == list(node.args):
         return node
@@ -745,17 +771,17 @@ def _peel(f):
     if t is E.Transpose:
         inner = f.arg
         if type(inner) is E.Inverse:
-            return B.transpose(inner.arg), Fraction(-1)
+            return B.transpose(inner.arg), _MINUS_ONE
         if type(inner) is E.Power:
             return B.transpose(inner.arg), inner.exponent
-        return f, Fraction(1)
+        return f, _ONE
     if t is E.Inverse:
         base, e = _peel(f.arg)
         return base, -e
     if t is E.Power:
         base, e = _peel(f.arg)
         return base, e * f.exponent
-    return f, Fraction(1)
+    return f, _ONE
 
 
 def _unpeel(base, e):
@@ -979,15 +1005,89 @@ PRODUCT_NEEDS = {
 _PRODUCT_RULES: dict = {}
 
 
+class Signature:
+    """What the product rules' idle tests ask of a product, read once from its signature (each
+    factor's type and whether it is 1×1, in order): the kinds of factors, the types of its
+    scalar factors other than numbers (atoms), its adjacent pairs of matrices (as pairs of
+    types), and whether numbers, other scalars and matrices already stand in that order."""
+    __slots__ = ("kinds", "atoms", "pairs", "in_order")
+
+    def __init__(self, sig):
+        self.kinds = {t for t, _ in sig}
+        self.atoms = [t for t, scalar in sig if scalar and t is not E.Num]
+        self.pairs = [(a[0], b[0]) for a, b in zip(sig, sig[1:]) if not a[1] and not b[1]]
+        cats = [0 if t is E.Num else 1 if scalar else 2 for t, scalar in sig]
+        self.in_order = all(a <= b for a, b in zip(cats, cats[1:]))
+
+
+_INV_T = (E.Inverse, E.Transpose)
+
+# Product rules that cannot fire on a product with this Signature, read off the rule: they
+# return every such product unchanged.
+PRODUCT_IDLE = {
+    scalars_first: lambda s: s.in_order,
+    scalar_power_repeat: lambda s: len(s.atoms) < 2,       # no base can occur twice
+    product_powers: lambda s: not s.pairs,                  # merges two adjacent matrices
+    inverse_cancel: lambda s: not any(a in _INV_T or b in _INV_T for a, b in s.pairs),
+}
+
+
 def _rules_for_product(node) -> tuple:
-    """RULES_FOR[MatMul] less the rules whose factor types are absent (memoised by the set of
-    factor types present)."""
-    kinds = frozenset(type(f) for f in node.args)
-    rules = _PRODUCT_RULES.get(kinds)
+    """RULES_FOR[MatMul] less the rules whose factor types are absent (PRODUCT_NEEDS) and those
+    that cannot fire on a product of these kinds of factors (PRODUCT_IDLE), memoised by the
+    product's signature: each factor's type and whether it is 1×1, in order."""
+    sig = tuple([(type(f), is_scalar(f.shape)) for f in node.args])
+    rules = _PRODUCT_RULES.get(sig)
     if rules is None:
-        rules = _PRODUCT_RULES[kinds] = tuple(
-            r for r in RULES_FOR[E.MatMul]
-            if r not in PRODUCT_NEEDS or any(t in kinds for t in PRODUCT_NEEDS[r]))
+        facts = Signature(sig)
+        kinds = facts.kinds
+        out = []
+        for r, needs, idle in _product_plan():
+            if (needs is None or not needs.isdisjoint(kinds)) and not (idle and idle(facts)):
+                out.append(r)
+        rules = _PRODUCT_RULES[sig] = tuple(out)
+    return rules
+
+
+_PLAN: list = [None, ()]        # [the product rules it was made from, (rule, needs, idle) …]
+
+
+def _product_plan():
+    """Each product rule with its PRODUCT_NEEDS (a set) and PRODUCT_IDLE test, made once for
+    the rules registered (not a memo of any input)."""
+    rules = RULES_FOR[E.MatMul]
+    if _PLAN[0] is not rules:
+        _PLAN[:] = [rules, tuple((r, frozenset(PRODUCT_NEEDS[r]) if r in PRODUCT_NEEDS else None,
+                                  PRODUCT_IDLE.get(r)) for r in rules)]
+    return _PLAN[1]
+
+
+# Rules for sums that can only fire when one of these kinds is among the terms: a type of a
+# term, or ("in", type) for a factor of a product term. For a sum with none of them the
+# strategy does not try them; SUM_IDLE: rules that cannot fire on a sum with these kinds.
+SUM_NEEDS = {
+    factor_common: (E.MatMul,),                  # a shared outer factor of a longer chain
+    sum_of_diags: (E.DiagMat, ("in", E.DiagMat)),
+}
+SUM_IDLE: dict = {}
+_SUM_RULES: dict = {}
+
+
+def _rules_for_sum(node) -> tuple:
+    """RULES_FOR[Add] less the rules SUM_NEEDS and SUM_IDLE rule out for this sum's kinds of
+    terms (memoised by those kinds)."""
+    kinds = set()
+    for t in node.args:
+        kinds.add(type(t))
+        if type(t) is E.MatMul:
+            kinds.update([("in", type(f)) for f in t.args])
+    kinds = frozenset(kinds)
+    rules = _SUM_RULES.get(kinds)
+    if rules is None:
+        rules = _SUM_RULES[kinds] = tuple(
+            r for r in RULES_FOR[E.Add]
+            if (r not in SUM_NEEDS or not kinds.isdisjoint(SUM_NEEDS[r]))
+            and not (r in SUM_IDLE and SUM_IDLE[r](kinds)))
     return rules
 
 
@@ -998,6 +1098,9 @@ def register(rules, types: dict) -> None:
     RULES = RULES + tuple(r for r in rules if r not in RULES)
     RULE_TYPES.update(types)
     RULES_FOR = {t: tuple(r for r in RULES if t in RULE_TYPES[r]) for t in E.NODE_TYPES}
+    _PLAN[0] = None
+    _PRODUCT_RULES.clear()
+    _SUM_RULES.clear()
 
 
 # Size ------------------------------------------------------------------------------------------
@@ -1020,6 +1123,9 @@ def rebuilt(node, kids):
     if all(a is b for a, b in zip(kids, node.children)):
         return node
     return rebuild(node, kids)
+
+
+_LEAF_TYPES = frozenset(E.LEAVES)
 
 
 # Compaction: transposes taken out -------------------------------------------------------------
@@ -1060,7 +1166,7 @@ def transposes_out(node, ctx):
         hit = memo.get(n)
         if hit is not None:
             return hit
-        m = rebuilt(n, [go(c) for c in n.children])
+        m = rebuilt(n, [c if type(c) in _LEAF_TYPES else go(c) for c in n.children])
         # saving two needs at least three transposes on top now: count before building
         if type(m) is E.MatMul and not is_scalar(m.shape) and _chain_top(m) >= 3:
             c, s, chain = split_term(m)
@@ -1109,39 +1215,73 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False):
     memo: dict = {}           # by identity: an unchanged subtree comes back as the same object
     leaves: dict = {}
 
+    is_normal = B.is_normal
+
     def go(n):
+        children = n.children
+        if not children:
+            return leaves.setdefault(n, n) if share_leaves else n
         hit = memo.get(id(n))
         if hit is not None:
             return hit
         t = type(n)
         out = None
-        if not n.children:
-            out = leaves.setdefault(n, n) if share_leaves else n
-        elif t in _FLAT:
-            operands, stack = [], list(reversed(n.children))
-            while stack:
-                c = stack.pop()
-                if _splices(t, c):
-                    stack.extend(reversed(c.children))
-                else:
-                    operands.append(c)
+        if t in _FLAT:
+            operands = children
+            for c in children:
+                if type(c) is t:        # (without a nested one, the operands are the children)
+                    operands, stack = [], list(reversed(children))
+                    while stack:
+                        c = stack.pop()
+                        if _splices(t, c):
+                            stack.extend(reversed(c.children))
+                        else:
+                            operands.append(c)
+                    break
             if len(operands) >= long:
                 kids = [go(c) for c in operands]
-                if not long and len(kids) == len(n.children) and B.is_normal(n) and \
-                        all(a is b for a, b in zip(kids, n.children)):
+                if not long and len(kids) == len(children) and is_normal(n) and \
+                        all(a is b for a, b in zip(kids, children)):
                     out = n             # a constructor made it from these very children
                 else:
                     out = rebuild(n, kids)
         if out is None:
-            kids = [go(c) for c in n.children]
-            if not long and all(a is b for a, b in zip(kids, n.children)) and B.is_normal(n):
+            kids = [go(c) for c in children]
+            same = all(a is b for a, b in zip(kids, children))
+            if long:
+                out = n if same else rebuild(n, kids)
+            elif same and is_normal(n):
                 out = n                 # a constructor made it from these very children
             else:
-                out = (rebuild(n, kids) if not long else rebuilt(n, kids))
+                out = rebuild(n, kids)
         memo[id(n)] = out
         return out
 
     return go(node)
+
+
+def shared_and_gathered(node, long: int):
+    """share_equal(rebuild_all(node, long=long)) in one walk when no chain is long: the
+    operands of each sum, product and ⊙ (as rebuild_all gathers them) are counted while
+    equal subtrees are shared, and rebuild_all (which gives its tree back unchanged when no
+    chain has `long` operands) runs, on the shared tree, only when some chain does."""
+    operands: dict = {}
+    longest = 0
+
+    def visit(n, kids):
+        nonlocal longest
+        t = type(n)
+        if t in _FLAT:
+            k = 0
+            for c in kids:
+                k += operands.get(id(c), 1) if _splices(t, c) else 1
+            operands[id(n)] = k
+            longest = max(longest, k)
+
+    shared = E.share_equal(node, visit)
+    if longest < long:
+        return shared
+    return E.share_equal(rebuild_all(shared, long=long))
 
 
 def normalise(node, ctx: Context | None = None):
@@ -1152,20 +1292,32 @@ def normalise(node, ctx: Context | None = None):
     node = rebuild_all(node, share_leaves=True)
     memo: dict = {}
 
+    rules_for = RULES_FOR
+    product = E.MatMul
+    plain = frozenset(t for t in E.LEAVES if not rules_for.get(t))  # leaves no rule looks at
+
     def go(n):
-        if not n.children and not RULES_FOR.get(type(n)):
+        kids = n.children
+        if not kids and not rules_for.get(type(n)):
             return n            # a leaf is itself, not an equal leaf from elsewhere in the tree
         hit = memo.get(n)
         if hit is not None:
             return hit
         # the tree was rebuilt through the constructors above: a node none of whose
         # children changed is already in constructor form and is not rebuilt again
-        m = rebuilt(n, [go(c) for c in n.children]) if n.children else n
+        m = n
+        if kids:
+            new = [c if type(c) in plain else go(c) for c in kids]
+            for a, b in zip(new, kids):
+                if a is not b:
+                    m = rebuild(n, new)
+                    break
         changed = True
         while changed and ctx.budget > 0:
             changed = False
-            for rule in (_rules_for_product(m) if type(m) is E.MatMul else
-                         RULES_FOR.get(type(m), ())):
+            for rule in (_rules_for_product(m) if type(m) is product else
+                         _rules_for_sum(m) if type(m) is E.Add else
+                         rules_for.get(type(m), ())):
                 r = rule(m, ctx)
                 if r is not m and r != m:
                     record(ctx, rule.__name__, m, r)
@@ -1193,6 +1345,7 @@ def clear_caches() -> None:
     for fn in (_sort_key, canonical, transposes, _names, _split_product):
         fn.cache_clear()
     _PRODUCT_RULES.clear()
+    _SUM_RULES.clear()
     B.clear_intern()
     for compact in COMPACTIONS:
         memo = getattr(__import__(compact.__module__, fromlist=["_MEMO"]), "_MEMO", None)

@@ -12,7 +12,7 @@ from math import gcd
 from ..core import build as B
 from ..core import expr as E
 from ..core.shapes import is_scalar
-from .rewrite import canonical, register, size, split_term
+from .rewrite import PRODUCT_IDLE, canonical, register, size, split_term
 
 HALF = Fraction(1, 2)
 _NONNEG_FNS = frozenset({"sqrt", "exp", "abs", "softplus", "sigmoid", "relu", "step", "cosh"})
@@ -222,6 +222,11 @@ def scalar_factors(node, ctx):
     scal = [f for f in node.args if is_scalar(f.shape) and type(f) is not E.Num]
     if all(_trivial(f) for f in scal) and len(set(scal)) == len(scal):
         return node                           # plain distinct atoms: nothing to collect
+    if len(scal) == 1 and type(scal[0]) in (E.Power, E.Inverse) and \
+            _trivial(scal[0].arg) and type(scal[0].arg) is not E.Num and \
+            not is_scalar(node.shape):
+        return node     # one power of one plain atom beside matrices: nothing to merge, open or
+        #                 combine (what is built back is this product, or larger: √u for u^½)
     fs, chain = read_term(node, whole=True)
     fired = fs.combine()
     out = fs.build(chain)
@@ -311,3 +316,7 @@ def common_scalar_power(node, ctx):
 RULES = (scalar_factors, common_scalar_power)
 RULE_TYPES = {scalar_factors: (E.MatMul,), common_scalar_power: (E.Add,)}
 register(RULES, RULE_TYPES)
+# scalar_factors returns a product unchanged when its scalar factors other than numbers are none,
+# or one that is plain (not a power, reciprocal, product or function application)
+PRODUCT_IDLE[scalar_factors] = lambda s: not s.atoms or (
+    len(s.atoms) == 1 and s.atoms[0] not in (E.Power, E.Inverse, E.MatMul, E.Apply))
