@@ -116,11 +116,13 @@ class Driver:
 
     @staticmethod
     def _rule(rule, methods, maybe_placeholders) -> tuple:
-        """(size, origin, kind, method, picks, general, passthrough, spans) for a rule: picks
+        """(size, origin, kind, method, picks, general, passthrough, spans, settled) for a
+        rule: picks
         are the indices of the kept children when that is all there is to do; otherwise
         general is ((index or None, inline, Nones before), ...) and the Nones after, as Lark's
         child filter does it (Nones stand for an absent [optional] part); spans: whether the
-        method reads its span."""
+        method reads its span; settled: whether the method settles its own values (its
+        `settled` attribute: parse's `settle` is not called on them)."""
         expansion = rule.expansion
         size = len(expansion)
         if size == 0:
@@ -143,7 +145,7 @@ class Driver:
         origin = rule.origin.name
         passthrough = bool(rule.options.expand1 and not rule.alias)
         if passthrough and simple and len(include) == 1:
-            return (size, origin, _PASS, None, include[0][0], None, True, False)
+            return (size, origin, _PASS, None, include[0][0], None, True, False, True)
         if origin.startswith("_") and not rule.alias:
             kind, method = _INLINE, None
         else:
@@ -151,11 +153,12 @@ class Driver:
             if method is None:
                 raise TypeError(f"no builder method for the rule {name}")
         spans = method is None or _reads_span(method)
+        settled = bool(getattr(method, "settled", False))
         if simple:
             return (size, origin, kind, method, tuple(i for i, _, _ in include), None,
-                    passthrough, spans)
+                    passthrough, spans, settled)
         return (size, origin, kind, method, None, (tuple(include), trailing), passthrough,
-                spans)
+                spans, settled)
 
     def _after(self, below, origin, sym):
         """The state after a reduction to `origin` over the state `below`, with the lookahead
@@ -240,9 +243,10 @@ class Driver:
             tree = self._trees[name] = _parse_pattern(self._patterns[name])
         return tree
 
-    def parse(self, text: str, builder) -> Any:
+    def parse(self, text: str, builder, settle=None) -> Any:
         """The builder's value for text, or FAILED where Lark would raise (then nothing is
-        said about the builder's state)."""
+        said about the builder's state). `settle`, when given, is called with the value of
+        each reduction by a builder method (but one marked `settled`) as soon as it is made."""
         actions = self.actions
         lexers = self.lexers
         rules = self.rules
@@ -286,7 +290,8 @@ class Driver:
                     push((code, None if typ in filtered else Tok(typ, m.group(), tstart, pos),
                           tstart, pos))
                     break
-                size, origin, kind, method, picks, general, passthrough, spans = rules[~code]
+                size, origin, kind, method, picks, general, passthrough, spans, settled = \
+                    rules[~code]
                 if size == 1:
                     top = stack.pop()
                     below = stack[-1][0]
@@ -322,6 +327,8 @@ class Driver:
                     value = c[0]
                 else:
                     value = method(builder, Span(start, end) if spans else None, c)
+                    if settle is not None and not settled:
+                        settle(value)
                 key = (below, origin, typ)
                 state = after.get(key)
                 if state is None:

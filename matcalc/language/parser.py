@@ -25,7 +25,7 @@ from ..core.matrix_functions import MATRIX_ALIASES, MATRIX_FUNCTIONS
 from .lalr import FAILED, Driver, Tok
 from .latex_in import looks_like_latex, read_e_powers
 from ..core.limits import check_input, deep
-from ..core.shapes import (GREEK, ONE, SCALAR, Decl, Shapes, Unifier, canonical_name, dim,
+from ..core.shapes import (GREEK, ONE, SCALAR, STRICT, Decl, Shapes, Unifier, canonical_name, dim,
                            fmt_shape_plain, is_scalar, parse_shapes, SHAPE_RULES, check_matfn,
                            min_size, names_in_use)
 
@@ -152,10 +152,24 @@ def _chain(cls, left, right, span):
     return cls((left, right), span=span)
 
 
-class ToExpr:
-    """Builds raw nodes (shapes not yet known); names are split with the declared names."""
+def _settled(method):
+    """Mark a ToExpr rule that shapes its own value in shaped building (ToExpr._settle)."""
+    method.settled = True
+    return method
 
-    def __init__(self, shapes: Shapes):
+
+class ToExpr:
+    """Builds raw nodes (shapes not yet known); names are split with the declared names.
+
+    Made `shaped` (parse_with_shapes), it also writes each node's shape in as the driver
+    reduces, bottom-up, for as long as that is all Inference would do: every name declared,
+    no size made up (a bare I or 𝟙), only operators whose inferred node is the node itself
+    with its shape rule's shape, and no shape error. Sizes are then never unified, only
+    compared, so each shape is the one Inference finds, and the tree needs no inference
+    pass. At the first thing beyond that the builder stops (`env` is None) and the tree is
+    inferred as usual (Inference reads no operator's shape from the raw tree)."""
+
+    def __init__(self, shapes: Shapes, shaped: bool = False):
         self.declared = set(shapes.decls) | shapes.dim_names
         self.decls = shapes.decls
         self.notes = shapes.notes
@@ -164,19 +178,123 @@ class ToExpr:
         # Products the parser made itself (a run of letters split into names, X(θ)): a postfix
         # operator after one applies to its last factor only, AAᵀ = A·Aᵀ, X(θ)ᵀ = X·θᵀ.
         self.call_products: dict[int, E.Node] = {}   # id → node, kept alive so ids stay unique
+        # shaped: name → declared shape while every node so far has its final shape
+        self.env: dict | None = {n: d.shape for n, d in shapes.decls.items()} if shaped \
+            else None
+        # shaped: whether an element-wise node may broadcast a scalar (a note to look for)
+        self.broadcasts = False
 
+    # shaped building ----------------------------------------------------------------------
+
+    def _settle(self, node) -> bool:
+        """Write node's shape in (and its new operands' shapes) where it is the shape
+        Inference would give it; else leave shaped building. Whether node has its shape."""
+        if self.env is None:
+            return False
+        t = type(node)
+        kind = _SETTLE.get(t)
+        if kind is None:                 # (not a node: a postfix operator, an argument list)
+            if isinstance(node, E.Node):
+                self.env = None          # Div, Dot, Diag, a matrix function: inferred later
+            return False
+        shape = node.shape
+        if shape is not None:
+            if type(shape) is tuple:
+                return True
+            self.env = None              # ‖A‖₂ before its argument's shape is known
+            return False
+        if kind == _S_SYM:
+            shape = self.env.get(node.name)
+            if shape is None:            # undeclared, or a size used as a number
+                self.env = None
+                return False
+            _set(node, "shape", shape)
+            return True
+        if kind == _S_NUM:
+            _set(node, "shape", SCALAR)
+            return True
+        if kind == _S_LEAF:              # I or 𝟙 of a size not yet known
+            self.env = None
+            return False
+        kids = node.children
+        for k in kids:
+            if type(k.shape) is not tuple and not self._settle(k):
+                return self._unsettled(node)
+        if kind == _S_POWER and (node.exponent < 0 or node.exponent.denominator != 1):
+            self.env = None              # X⁻¹, X^½: Inference rewrites them
+            return False
+        try:
+            shape = SHAPE_RULES[t](node, [k.shape for k in kids], STRICT)
+        except MatcalcError:
+            return self._unsettled(node)
+        _set(node, "shape", shape)
+        if kind == _S_ELEMENTWISE and not self.broadcasts and not is_scalar(shape) and \
+                any(is_scalar(k.shape) for k in kids):
+            self.broadcasts = True
+        return True
+
+    def _unsettled(self, node) -> bool:
+        """A node without a shape: fine for a product the parser made itself, which a
+        postfix operator or a factor after it may still take apart (AAᵀ is A·Aᵀ); the
+        bracket or the reduction that keeps it settles it again."""
+        if self.call_products.get(id(node)) is not node:
+            self.env = None
+        return False
+
+    def _chain(self, cls, left, right, span):
+        """_chain, and in shaped building the shape of a + b + c from that of a + b (the
+        shape rule over every term of a long sum at each term would be quadratic)."""
+        node = _chain(cls, left, right, span)
+        if self.env is None:
+            return node
+        if type(left.shape) is not tuple or \
+                (type(right.shape) is not tuple and not self._settle(right)):
+            self._settle(node)
+        else:
+            a, b = left.shape, right.shape
+            if is_scalar(b):
+                shape = a
+            elif is_scalar(a):
+                shape = b
+            elif a[0] == b[0] and a[1] == b[1]:
+                shape = a
+            else:
+                self.env = None
+                return node
+            if is_scalar(shape):
+                shape = SCALAR           # (what the shape rule gives a sum of scalars)
+            _set(node, "shape", shape)
+            if not self.broadcasts and not is_scalar(shape) and (is_scalar(a) or is_scalar(b)):
+                self.broadcasts = True
+        return node
+
+    def _neg(self, node, span):
+        """_neg, shaped when node is."""
+        out = _neg(node, span)
+        if self.env is not None and (type(node.shape) is tuple or self._settle(node)):
+            _set(out.args[0], "shape", SCALAR)
+            _set(out, "shape", SCALAR if is_scalar(node.shape) else node.shape)
+        return out
+
+    # rules (`settled`: the rule's value is shaped, where it can be, by the rule itself) ----
+
+    @_settled
     def add(self, span, c):
-        return _chain(E.Add, c[0], c[1], span)
+        return self._chain(E.Add, c[0], c[1], span)
 
+    @_settled
     def sub(self, span, c):
-        return _chain(E.Add, c[0], _neg(c[2], c[2].span), span)
+        return self._chain(E.Add, c[0], self._neg(c[2], c[2].span), span)
 
+    @_settled
     def neg(self, span, c):
-        return _neg(c[1], span)
+        return self._neg(c[1], span)
 
+    @_settled
     def mat_mul(self, span, c):
         return self._product(c[0], c[1], span)
 
+    @_settled
     def juxt(self, span, c):
         """A product without `*`. After an unbracketed division it is refused: `xᵀAx / xᵀx`
         means (xᵀAx)/(xᵀx) to a reader and ((xᵀAx)/xᵀ)·x left to right."""
@@ -210,11 +328,31 @@ class ToExpr:
             start = left.span.start if left.span and first.span else None
             inner = self._product(left, first, None if start is None else
                                   Span(start, first.span.end))
-            return E.MatMul((inner, last), span=span)
-        return E.MatMul((left, right), span=span)
+            node = E.MatMul((inner, last), span=span)
+            if self.env is not None:
+                self._settle(node)
+            return node
+        node = E.MatMul((left, right), span=span)
+        if self.env is not None:
+            a, b = left.shape, right.shape
+            if type(a) is tuple and type(b) is tuple:      # the shape rule of a product of two
+                if is_scalar(a):
+                    shape = SCALAR if is_scalar(b) else b
+                elif is_scalar(b):
+                    shape = a
+                elif a[1] == b[0]:
+                    shape = (a[0], b[1])
+                else:
+                    self.env = None      # (a shape error: Inference says which)
+                    return node
+                _set(node, "shape", shape)
+            else:
+                self._settle(node)
+        return node
 
+    @_settled
     def hadamard(self, span, c):
-        return _chain(E.Hadamard, c[0], c[2], span)
+        return self._chain(E.Hadamard, c[0], c[2], span)
 
     def hadamard_div(self, span, c):
         return E.HadamardDiv(c[0], c[2], span=span)
@@ -232,14 +370,19 @@ class ToExpr:
         """A \\ B = solve(A, B)."""
         return E.MatFn("solve", (c[0], c[2]), span=span)
 
+    @_settled
     def group(self, span, c):
         """(AB)ᵀ: brackets make a product one factor again, so a postfix takes all of it."""
-        self.call_products.pop(id(c[0]), None)
-        self.grouped.add(id(c[0]))
-        return c[0]
+        node = c[0]
+        self.call_products.pop(id(node), None)
+        self.grouped.add(id(node))
+        if self.env is not None and type(node.shape) is not tuple:
+            self._settle(node)
+        return node
 
+    @_settled
     def number(self, span, c):
-        return E.Num(_number(c[0]), span=_tspan(c[0]))
+        return E.Num(_number(c[0]), SCALAR if self.env is not None else None, _tspan(c[0]))
 
     def ones_vec(self, span, c):
         return E.Ones(None, span=_tspan(c[0]))
@@ -328,6 +471,7 @@ class ToExpr:
     def args(self, span, c):
         return list(c)
 
+    @_settled
     def name(self, span, c):
         tok = c[0]
         units = split_name(tok.value, tok.start_pos, self.declared)
@@ -343,18 +487,27 @@ class ToExpr:
         for p in parts[1:]:
             node = E.MatMul((node, p), span=Span(node.span.start, p.span.end))
             self.call_products[id(node)] = node
+        if self.env is not None:
+            self._settle(node)
         return node
 
     def _leaf(self, name, span):
         if name == "I":                 # always the identity; a declaration gives its size
             decl = self.decls.get("I")
             if decl is None:
+                self.env = None          # (its size is made up: Inference)
                 return E.Identity(None, span=span)
             if decl.shape[0] != decl.shape[1]:
                 raise ParseError("I is the identity matrix, so its declared shape must be "
                                  "square", span=span, hint="name the matrix something else")
             return E.Identity(decl.shape, span=span)
-        return E.Sym(name, span=span)
+        env = self.env
+        if env is None:
+            return E.Sym(name, span=span)
+        shape = env.get(name)
+        if shape is None:                # undeclared, or a size used as a number
+            self.env = None
+        return E.Sym(name, shape, span)
 
     def call(self, span, c):
         tok, args = c[0], c[1] or []
@@ -444,6 +597,7 @@ class ToExpr:
         if name == "kron":
             return E.Kron(args[0], args[1], span=span)
         if name in ("max", "min"):
+            self.env = None              # (its tree shares an argument; Inference copies it)
             return _max_min(name, args, span)
         if name == "norm1":
             return E.Sum(E.Apply("abs", args[0], span=span), span=span)
@@ -716,6 +870,7 @@ def _plain_types() -> dict:
 _PLAIN = _plain_types()
 
 
+
 # Norm bars ----------------------------------------------------------------------------------
 
 CLOSE_BAR = "\uE000"
@@ -925,6 +1080,12 @@ def translate(err: UnexpectedInput, text: str) -> ParseError:
 # Entry points -------------------------------------------------------------------------------------
 
 def parse_raw(text: str, shapes: Shapes, translated: bool = False) -> E.Node:
+    return _parse_raw(text, shapes, translated)[0]
+
+
+def _parse_raw(text: str, shapes: Shapes, translated: bool = False, shaped: bool = False):
+    """(the raw tree, the builder when it was shaped all through — then every node has its
+    final shape — else None)."""
     if not isinstance(text, str):
         raise TypeError("the expression must be a string")
     if not text.strip():
@@ -937,28 +1098,36 @@ def parse_raw(text: str, shapes: Shapes, translated: bool = False) -> E.Node:
             raw = parse_raw(plain, shapes, translated=True)
         except MatcalcError as err:
             raise remap(err, positions, text) from None
-        return source_tree(raw, text, positions)
+        return source_tree(raw, text, positions), None
     try:
         marked = mark_abs_bars(mark_closing_bars(subscript_digits(text)))
-        return read(marked, shapes)
+        if not shaped:
+            return read(marked, shapes), None
+        builder = ToExpr(shapes, shaped=True)
+        node = read(marked, shapes, builder)
+        return node, (builder if builder.env is not None and type(node.shape) is tuple
+                      else None)
     except UnexpectedInput as err:
         raise translate(err, text).with_text(text) from None
     except MatcalcError as err:
         raise err.with_text(text) from None
 
 
-def read(marked: str, shapes: Shapes) -> E.Node:
+def read(marked: str, shapes: Shapes, builder: ToExpr | None = None) -> E.Node:
     """The raw tree of the marked text: read by the LALR driver over Lark's tables
     (language/lalr.py), or by Lark itself where the driver gives up (Lark then raises its
     error). A builder error counts only when the whole text is well formed, as when Lark's
-    tree is built before any builder method runs."""
+    tree is built before any builder method runs. A shaped builder (ToExpr) given is used
+    by the driver; where Lark reads the text it is left unshaped (env None)."""
     driver = _driver()
     if driver is not None:
         noted = len(shapes.notes)
-        builder = ToExpr(shapes)
+        if builder is None:
+            builder = ToExpr(shapes)
         builder.text = marked
         try:
-            value = driver.parse(marked, builder)
+            value = driver.parse(marked, builder,
+                                 None if builder.env is None else builder._settle)
         except MatcalcError:
             lark_parser().parse(marked)          # a syntax error anywhere comes first
             raise
@@ -967,6 +1136,8 @@ def read(marked: str, shapes: Shapes) -> E.Node:
         if value is not FAILED:
             return value
         del shapes.notes[noted:]
+    if builder is not None:
+        builder.env = None
     tree = lark_parser().parse(marked)
     builder = ToExpr(shapes)
     builder.text = marked
@@ -1198,6 +1369,12 @@ def _syms(node):
 
 _ELEMENTWISE = (E.Add, E.Hadamard, E.HadamardDiv)
 
+# what ToExpr._settle does with a node of each type (a type not listed leaves shaped building)
+_S_SYM, _S_NUM, _S_LEAF, _S_POWER, _S_ELEMENTWISE, _S_OPERATOR = range(6)
+_SETTLE: dict = {E.Sym: _S_SYM, E.Num: _S_NUM, E.Identity: _S_LEAF, E.Ones: _S_LEAF,
+                 E.Zero: _S_LEAF, E.Commutation: _S_LEAF, E.Power: _S_POWER, E.Norm: _S_OPERATOR,
+                 **{t: _S_ELEMENTWISE if t in _ELEMENTWISE else _S_OPERATOR for t in _PLAIN}}
+
 
 def _scalar_suspects(node, decls: Shapes, inference) -> list[str]:
     """Undeclared names that the default reading makes vectors only for them to be scaled by a
@@ -1273,7 +1450,12 @@ def parse_with_shapes(text: str, shapes=None) -> tuple[E.Node, Shapes]:
     names found to be scalars, and notes on what was assumed)."""
     given = parse_shapes(shapes)
     decls = Shapes(dict(given.decls), [])
-    raw = parse_raw(text, decls)
+    raw, shaped = _parse_raw(text, decls, shaped=True)
+    if shaped is not None:              # every node has its shape: nothing to infer
+        if shaped.broadcasts:
+            _broadcast_notes(raw, decls)
+        decls.notes[:] = list(dict.fromkeys(decls.notes))
+        return raw, decls
     try:
         try:
             node, inference = _infer(raw, decls, full=True)
