@@ -48,9 +48,11 @@ def test_long_call_runs_on_a_worker(monkeypatch):
 
 
 def test_short_call_too_deep_for_the_caller_falls_back_to_a_worker(monkeypatch):
-    """With the caller's limit only 40 frames above where it stands, sin nested 60 deep (301
-    characters, a tree 60 levels deep) hits RecursionError inline; the call is repeated on a
-    worker, and its derivative is checked against central differences of the nested sine."""
+    """With the caller's limit only 40 frames above where it stands, sin nested 79 deep (396
+    characters, a tree 79 levels deep) hits RecursionError inline; the call is repeated on a
+    worker, and its derivative is checked against central differences of the nested sine.
+    (79, the deepest within INLINE_CHARS: parsing a formula whose names are all declared no
+    longer recurses at all, so 60 levels no longer run out of room.)"""
     fallbacks = []
     original = limits.run_deep
 
@@ -59,7 +61,8 @@ def test_short_call_too_deep_for_the_caller_falls_back_to_a_worker(monkeypatch):
         return original(*args, **kwargs)
 
     monkeypatch.setattr(limits, "run_deep", spy)
-    text = "sin(" * 60 + "x" + ")" * 60
+    depth = 79
+    text = "sin(" * depth + "x" + ")" * depth
     assert len(text) <= limits.INLINE_CHARS
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(_frames() + 40)
@@ -70,7 +73,7 @@ def test_short_call_too_deep_for_the_caller_falls_back_to_a_worker(monkeypatch):
     assert fallbacks, "the inline run was expected to run out of room"
 
     def f(t):
-        for _ in range(60):
+        for _ in range(depth):
             t = np.sin(t)
         return t
 

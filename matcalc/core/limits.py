@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import gc
+from itertools import accumulate
 import os
 from _queue import SimpleQueue      # (queue.SimpleQueue, without importing queue.py)
 import re
@@ -272,10 +273,13 @@ def deep(fn):
 
 # Input limits -----------------------------------------------------------------------------------
 
-_PREFIX = re.compile(r"(?:[-−]\s*){2,}")
+# (each written to start with a character class, which the regular expression engine tests
+# quickly at every position of a long text: the same matches as (?:[-−]\s*){2,} and
+# (?:POSTFIX\s*){2,}, several times faster)
+_PREFIX = re.compile(r"[-−]\s*(?:[-−]\s*)+")
 _POSTFIX = (r"(?:'|ᵀ|⁻¹|⁻ᵀ|[²³⁴⁵⁶⁷⁸⁹]"
             r"|\.?\^\s*(?:\{\s*[-−]?\s*(?:T|⊤|[\d.]+)\s*\}|\(\s*[-−]?\s*[\d.]+\s*\)|[-−]?\s*(?:T|⊤|[\d.]+)))")
-_POSTFIX_RUN = re.compile(rf"(?:{_POSTFIX}\s*){{2,}}")
+_POSTFIX_RUN = re.compile(rf"(?=[\^.'ᵀ⁻²³⁴⁵⁶⁷⁸⁹])(?:{_POSTFIX}\s*){{2,}}")
 _ONE_POSTFIX = re.compile(_POSTFIX)
 _DIGITS = re.compile(r"\d{%d,}" % (MAX_DIGITS + 1))
 # text no longer than this is within every limit but the first
@@ -285,13 +289,13 @@ _OPERAND = re.compile(r"[A-Za-zΑ-Ωα-ωϑϕϵℓ][A-Za-z0-9Α-Ωα-ωϑϕϵℓ
 
 def check_input(text: str) -> None:
     """Refuse input over the limits (see the table above), pointing at where it goes over."""
+    if len(text) <= MIN_LIMIT:
+        return      # (each digit, bracket, operator and word takes a character at least)
     from .errors import ParseError, Span
     if len(text) > MAX_INPUT_CHARS:
         raise ParseError(f"the expression is {len(text):,} characters long; the limit is "
                          f"{MAX_INPUT_CHARS:,}", span=Span(MAX_INPUT_CHARS, MAX_INPUT_CHARS + 1),
                          text=text)
-    if len(text) <= MIN_LIMIT:
-        return      # (each digit, bracket, operator and word takes a character at least)
     m = _DIGITS.search(text)
     if m:
         raise ParseError(f"a number with more than {MAX_DIGITS} digits (the limit on digits in "
@@ -342,6 +346,7 @@ def _after_caret(text: str, i: int) -> bool:
 
 
 _BRACKET = re.compile(r"[(\[{)\]}]")
+_BRACKET_STEP = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
 
 
 def _check_nesting(text: str) -> None:
@@ -354,8 +359,14 @@ def _check_nesting(text: str) -> None:
     for m in _POSTFIX_RUN.finditer(text):
         runs[m.start()] = (m.end(), len(_ONE_POSTFIX.findall(m.group(0))))
     opened = text.count("(") + text.count("[") + text.count("{")
-    if opened + max((length for _, length in runs.values()), default=0) <= MAX_NESTING:
+    longest = max((length for _, length in runs.values()), default=0)
+    if opened + longest <= MAX_NESTING:
         return                          # never more open than that
+    # nor more than the deepest the brackets go (brackets inside a run of postfix operators,
+    # ^{-T} or ^(2), are pairs: the scan below skips them, no deeper than counting them)
+    if max(accumulate(map(_BRACKET_STEP.__getitem__, _BRACKET.findall(text)), initial=0)) \
+            + longest <= MAX_NESTING:
+        return
 
     def scan(depth, start, end):
         for m in _BRACKET.finditer(text, start, end):

@@ -114,8 +114,9 @@ class Shapes:
     @property
     def dim_names(self) -> set[str]:
         out: set = set()
-        for d in self.decls.values():
-            for x in d.shape:
+        # each shape once (names declared together share theirs: `A0: m×n, A1: m×n, …`)
+        for shape in {id(d.shape): d.shape for d in self.decls.values()}.values():
+            for x in shape:
                 if type(x) is Dim:
                     for name, _ in x.factors:
                         out.add(name)
@@ -258,10 +259,14 @@ def parse_shapes(spec) -> Shapes:
         raise TypeError("shapes must be a string like 'X: m×n, y: m' or a dict")
     read: dict = {}                     # a shape's text → its declaration (`m×n` once)
     for part in _split_top(spec):
-        if ":" not in part:
-            raise _shape_error(f"`{part}` needs the form `name: shape`", spec, part)
-        name, body = part.split(":", 1)
-        key = _check_name(name.strip(), spec, part)
+        m = _PART.match(part)
+        if m is not None:               # (a name _NAME_RE takes, and its colon)
+            key, body = canonical_name(m.group(1)), part[m.end():]
+        else:
+            if ":" not in part:
+                raise _shape_error(f"`{part}` needs the form `name: shape`", spec, part)
+            name, body = part.split(":", 1)
+            key = _check_name(name.strip(), spec, part)
         decl = read.get(body)
         if decl is None:
             decls[key] = read[body] = _parse_shape_text(body, spec, part)
@@ -271,6 +276,8 @@ def parse_shapes(spec) -> Shapes:
 
 
 _OTHER_NAME = re.compile(r"^[A-Za-zΑ-Ωα-ω][A-Za-z0-9_]*$")
+# `name:` at the start of a declaration, the name as _NAME_RE reads it
+_PART = re.compile(r"\s*([A-Za-zΑ-Ωα-ωϑϕϵℓ]+[0-9]*(?:_[A-Za-z0-9]+)?)\s*:")
 
 
 def _check_name(name: str, spec: str, part: str) -> str:

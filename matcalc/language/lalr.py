@@ -98,7 +98,39 @@ class Driver:
         self._starts: dict = {}         # (terminal name, character) → may it start with it
         self._cut: dict = {}            # terminal names → the match function of their union
         self._retyping: dict = {}       # id(table) → _retypes of its terminals
+        self.space = self._space_is_ignored(lexer.root_lexer.terminals)
         self.filtered = self._filtered(lark)
+
+    def _space_is_ignored(self, terminals) -> bool:
+        """Whether a space is always (part of) an ignored token, whatever the lexer: one
+        terminal only may start with a space, an ignored one of the form [characters]+ whose
+        characters include the space (then any tail of one of its tokens is one of its tokens
+        too, so the loop may step over a space without lexing it)."""
+        re_, flags = self._re
+        if flags or _PARSER is None:
+            return False
+        found = False
+        for t in terminals:
+            if t.pattern.flags:
+                return False
+            if t.pattern.type == "str":
+                if t.pattern.value[:1] == " ":
+                    return False
+                continue
+            tree = self._tree(t.name)
+            if tree is not None and not _seq_may_start(tree, 32):
+                continue
+            if t.name not in self.ignore or found or tree is None or len(tree) != 1:
+                return False
+            op, av = tree[0]
+            if op is not _C.MAX_REPEAT or av[0] != 1 or av[1] != _C.MAXREPEAT or \
+                    len(av[2]) != 1 or av[2][0][0] not in (_C.IN, _C.LITERAL):
+                return False
+            m = re_.match(self._patterns[t.name], " ")
+            if m is None or m.end() != 1:
+                return False
+            found = True
+        return found
 
     @staticmethod
     def _filtered(lark) -> frozenset:
@@ -254,6 +286,7 @@ class Driver:
         ignore = self.ignore
         filtered = self.filtered
         end_state = self.end_state
+        space = " " if self.space else None
         state = self.start_state
         # (state, value, start, end) for each symbol read, over the start state
         stack: list = [(state, None, 0, 0)]
@@ -287,8 +320,10 @@ class Driver:
                     if typ == "$END":
                         return FAILED
                     state = code
-                    push((code, None if typ in filtered else Tok(typ, m.group(), tstart, pos),
-                          tstart, pos))
+                    push((code, None if typ in filtered else
+                          _tuple_new(Tok, (typ, m.group(), tstart, pos)), tstart, pos))
+                    if pos < n and text[pos] == space:
+                        pos += 1                 # (an ignored space: see _space_is_ignored)
                     break
                 size, origin, kind, method, picks, general, passthrough, spans, settled = \
                     rules[~code]
@@ -337,6 +372,9 @@ class Driver:
                 if state == end_state and typ == "$END":
                     return value
                 act = actions[state]
+
+
+_tuple_new = tuple.__new__              # Tok(...) without NamedTuple's Python-level __new__
 
 
 def _children(kids: list, general) -> tuple:

@@ -181,6 +181,7 @@ class ToExpr:
         # shaped: name → declared shape while every node so far has its final shape
         self.env: dict | None = {n: d.shape for n, d in shapes.decls.items()} if shaped \
             else None
+        self.whole: dict[str, str] = {}  # a NAME token's text → its one name, once split
         # shaped: whether an element-wise node may broadcast a scalar (a note to look for)
         self.broadcasts = False
 
@@ -474,8 +475,15 @@ class ToExpr:
     @_settled
     def name(self, span, c):
         tok = c[0]
-        units = split_name(tok.value, tok.start_pos, self.declared)
-        if len(units) == 1:
+        value = tok.value
+        if len(value) == 1:              # (split_name's first case)
+            return self._leaf(value, Span(tok.start_pos, tok.end_pos))
+        whole = self.whole.get(value)
+        if whole is not None:            # read as one name before
+            return self._leaf(whole, Span(tok.start_pos, tok.end_pos))
+        units = split_name(value, tok.start_pos, self.declared)
+        if len(units) == 1:              # (the name covers the whole token)
+            self.whole[value] = units[0][0]
             return self._leaf(*units[0])
         parts = [self._leaf(n, s) for n, s in units]
         if len(units) >= 3:
