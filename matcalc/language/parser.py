@@ -400,11 +400,11 @@ class ToExpr:
         return node
 
     # postfix operators: the grammar gives (operand, postop tree)
-    def postfix(self, span, c):
+    def postfix(self, span, c, whole: bool = True):
         base, op = c
         if self.call_products.get(id(base)) is base:   # AAᵀ = A·Aᵀ, X(θ)ᵀ = X·θᵀ, cS⁻¹ = c·S⁻¹
             last = base.args[1]
-            inner = self.postfix(span, [last, op])
+            inner = self.postfix(span, [last, op], False)
             inner = replace(inner, span=Span(last.span.start, span.end)) \
                 if last.span is not None and span is not None else inner
             node = E.MatMul((base.args[0], inner), span=span)
@@ -420,6 +420,11 @@ class ToExpr:
         if kind == "inverse_transpose":
             return E.Transpose(E.Inverse(base, span=span), span=span)
         if kind == "power":
+            if whole and self.env is not None and args < 0 and args.denominator == 1:
+                # X^-k: what Inference makes of it, whatever X's shape (X⁻¹, or (X⁻¹)^k;
+                # not for the last factor of a product the parser made, whose span changes)
+                inner = E.Inverse(base, span=span)
+                return inner if args == -1 else E.Power(inner, -args, span=span)
             return E.Power(base, args, span=span)
         return E.HadamardPower(base, args, span=span)
 
