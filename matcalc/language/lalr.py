@@ -94,6 +94,7 @@ class Driver:
                 self._lexers[id(tables[id(basic)])] = basic
             self.lexers[state] = tables[id(basic)]
         self._patterns = {t.name: t.pattern.to_regexp() for t in lexer.root_lexer.terminals}
+        self._terminals = {t.name: t for t in lexer.root_lexer.terminals}
         self._trees: dict = {}          # terminal name → its parsed expression
         self._starts: dict = {}         # (terminal name, character) → may it start with it
         self._cut: dict = {}            # terminal names → the match function of their union
@@ -210,7 +211,8 @@ class Driver:
 
     def _first(self, table: dict, ch: str):
         """The match function for tokens starting with ch in one lexer's table (None when no
-        terminal may start with ch), entered into the table."""
+        terminal may start with ch; the terminal's name when its token can only be ch itself),
+        entered into the table."""
         terminals = self._lexers[id(table)].terminals
         re_, flags = self._re
         retypes = self._retyping.get(id(table))
@@ -236,6 +238,9 @@ class Driver:
             return None                  # (nothing kept: the text is refused anyway)
         for t in terminals:
             self._starts[t.name, ch] = t.name in names
+        if len(names) == 1 and self._one_character(names[0], ch):
+            table[ch] = names[0]         # (the token is ch itself: no expression to match)
+            return names[0]
         names = tuple(names)
         match = self._cut.get(names)
         if match is None:
@@ -247,6 +252,20 @@ class Driver:
             self._cut[names] = match
         table[ch] = match
         return match
+
+    def _one_character(self, name: str, ch: str) -> bool:
+        """Whether each token of the terminal `name` that starts with ch is ch alone (a
+        string of one character, or an expression for one character of a set)."""
+        re_, flags = self._re
+        pattern = self._terminals[name].pattern
+        if flags or pattern.flags:
+            return False
+        if pattern.type == "str":
+            return pattern.value == ch
+        tree = self._tree(name)
+        if tree is None or len(tree) != 1 or tree[0][0] not in (_C.LITERAL, _C.IN):
+            return False
+        return re_.fullmatch(self._patterns[name], ch) is not None
 
     def _retypes(self, terminals) -> bool:
         """Whether Lark's lexer with these terminals retypes tokens: a string terminal that a
@@ -301,11 +320,16 @@ class Driver:
                     match = self._first(table, text[pos])
                     if match is None:
                         return FAILED
-                m = match(text, pos)
-                if m is None:
-                    return FAILED
-                typ = m.lastgroup
-                tstart, pos = pos, m.end()
+                tstart = pos
+                if type(match) is str:           # a token of one character
+                    typ = match
+                    pos += 1
+                else:
+                    m = match(text, pos)
+                    if m is None:
+                        return FAILED
+                    typ = m.lastgroup
+                    pos = m.end()
                 if typ in ignore:
                     continue
             else:
@@ -321,7 +345,7 @@ class Driver:
                         return FAILED
                     state = code
                     push((code, None if typ in filtered else
-                          _tuple_new(Tok, (typ, m.group(), tstart, pos)), tstart, pos))
+                          _tuple_new(Tok, (typ, text[tstart:pos], tstart, pos)), tstart, pos))
                     if pos < n and text[pos] == space:
                         pos += 1                 # (an ignored space: see _space_is_ignored)
                     break
