@@ -140,16 +140,19 @@ def _number(tok) -> Fraction:
     return Fraction(text)
 
 
+_MINUS_ONE = Fraction(-1)               # (one value for every −1: Fractions are immutable)
+
+
 def _neg(node, span):
-    return E.MatMul((E.Num(Fraction(-1)), node), span=span)
+    return E.MatMul((E.Num(_MINUS_ONE, None, None), node), None, span)   # (positional: quicker)
 
 
 def _chain(cls, left, right, span):
     """a + b + c as one node of three operands, not nested pairs (long nested sums cost the
     simplifier cubic time); a bracketed left operand, (a + b) + c, stays a pair."""
     if type(left) is cls and left.span and span and left.span.start == span.start:
-        return cls(left.args + (right,), span=span)
-    return cls((left, right), span=span)
+        return cls(left.args + (right,), None, span)
+    return cls((left, right), None, span)
 
 
 def _settled(method):
@@ -329,11 +332,11 @@ class ToExpr:
             start = left.span.start if left.span and first.span else None
             inner = self._product(left, first, None if start is None else
                                   Span(start, first.span.end))
-            node = E.MatMul((inner, last), span=span)
+            node = E.MatMul((inner, last), None, span)
             if self.env is not None:
                 self._settle(node)
             return node
-        node = E.MatMul((left, right), span=span)
+        node = E.MatMul((left, right), None, span)
         if self.env is not None:
             a, b = left.shape, right.shape
             if type(a) is tuple and type(b) is tuple:      # the shape rule of a product of two
@@ -412,7 +415,7 @@ class ToExpr:
             return node
         kind, args = op
         if kind == "transpose":
-            return E.Transpose(base, span=span)
+            return E.Transpose(base, None, span)
         if kind == "inverse":
             return E.Inverse(base, span=span)
         if kind == "pseudo_inverse":
@@ -516,7 +519,7 @@ class ToExpr:
             return E.Identity(decl.shape, span=span)
         env = self.env
         if env is None:
-            return E.Sym(name, span=span)
+            return E.Sym(name, None, span)
         shape = env.get(name)
         if shape is None:                # undeclared, or a size used as a number
             self.env = None
