@@ -85,11 +85,14 @@ def is_vector(shape) -> bool:
 
 
 _LATIN_HEAD = re.compile(r"([A-Za-z]+)(.*)$")
+_LATIN_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
 def canonical_name(name: str) -> str:
     """Spelled-out Greek is the Greek letter: theta → θ, theta_1 → θ_1, Sigma2 → Σ2."""
-    m = _LATIN_HEAD.match(name)
+    if len(name) < 2 or name[1] not in _LATIN_LETTERS:
+        return name                     # (a run of Latin letters at the start, if any, is one
+    m = _LATIN_HEAD.match(name)         # letter: no Greek name is that short)
     if m and m.group(1) in GREEK:
         return GREEK[m.group(1)] + m.group(2)
     return name
