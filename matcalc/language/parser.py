@@ -431,18 +431,23 @@ class ToExpr:
             return E.Power(base, args, span=span)
         return E.HadamardPower(base, args, span=span)
 
+    @_settled                            # (not a node)
     def transpose(self, span, c):
         return ("transpose", None)
 
+    @_settled                            # (not a node)
     def inverse(self, span, c):
         return ("inverse", None)
 
+    @_settled                            # (not a node)
     def inverse_transpose(self, span, c):
         return ("inverse_transpose", None)
 
+    @_settled                            # (not a node)
     def pseudo_inverse(self, span, c):
         return ("pseudo_inverse", None)
 
+    @_settled                            # (not a node)
     def power(self, span, c):
         tok = c[0]
         if isinstance(tok, _TOKENS) and tok.type == "VULGAR":
@@ -452,11 +457,13 @@ class ToExpr:
             return ("power", Fraction(int(tok.value.translate(_FROM_SUPERSCRIPT))))
         return ("power", tok)
 
+    @_settled                            # (not a node)
     def hadamard_power(self, span, c):
         if isinstance(c[0], _TOKENS) and c[0].type == "HSUP_NUM":
             return ("hadamard_power", Fraction(int(c[0].value[1:].translate(_FROM_SUPERSCRIPT))))
         return ("hadamard_power", c[1])
 
+    @_settled                            # (not a node)
     def ratio(self, span, c):
         if len(c) == 1:
             return c[0]
@@ -470,13 +477,16 @@ class ToExpr:
         return E.Num(Fraction(unicodedata.numeric(c[0].value)).limit_denominator(10),
                      span=_tspan(c[0]))
 
+    @_settled                            # (not a node)
     def exponent(self, span, c):
         value = _number(c[-1])
         return -value if len(c) == 2 else value
 
+    @_settled                            # (not a node)
     def postop(self, span, c):  # not reached: postop alternatives are all aliased
         return c[0]
 
+    @_settled                            # (not a node)
     def args(self, span, c):
         return list(c)
 
