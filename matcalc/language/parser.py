@@ -567,6 +567,7 @@ class Inference:
                 shapes = [left.shape, right.shape]
             for f in others:
                 _set(new, f, getattr(node, f))
+            _set(new, "shape", node.shape)      # (a ShapeError's node is whole, as a copy is)
             _set(new, "shape", SHAPE_RULES[t](new, shapes, self.u))
             if hasattr(new, "_h"):                # (a hash taken before the shape is stale)
                 object.__delattr__(new, "_h")
