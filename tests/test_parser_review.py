@@ -36,3 +36,39 @@ def test_a_shape_errors_node_is_a_whole_node(text, spec, kind):
     node = info.value.node
     assert type(node).__name__ == kind and node.shape is None
     assert repr(node).startswith(kind + "(") and node == node
+
+
+@pytest.mark.parametrize("text", [
+    "L_pow(X, E, (1/2)) + a/b c", "L_pow(X, E, (1/2)) a/b c", "L_pow(X, E, (3/4)) + a/b c d",
+    "L_pow(X, E, (1/2)) + tr(a/b c)", "tr(Y) + L_pow(X, E, (1/2)) + tr(a/b c)",
+    "x + L_pow(X, E, (1/2)) + tr(a/b c)", "L_pow(X, E, (1/2))+(a/b c)"])
+def test_a_dropped_bracketed_exponent_does_not_make_a_later_ratio_bracketed(text):
+    """`a/b c` is refused after a bracketed exponent as anywhere: the builder's record of the
+    bracketed nodes keeps them alive, so a later a/b cannot take the id of the (1/2) the
+    matrix function dropped once it read the exponent (main accepted the first as a·c/b, or
+    said `cannot divide by b`, depending on where the allocator put the nodes)."""
+    from matcalc.language.parser import parse
+    with pytest.raises(ParseError, match="ambiguous"):
+        parse(text, "X: n×n, E: n×n")
+
+
+def test_a_bracketed_ratio_may_still_be_multiplied_on():
+    from matcalc.language.parser import parse
+    assert str(parse("L_pow(X, E, (1/2)) + (a/b) c", "X: n×n, E: n×n, a: n×n, b: scalar, c: n×n")) \
+        == str(parse("L_pow(X, E, (1/2)) + (a/b)*c", "X: n×n, E: n×n, a: n×n, b: scalar, c: n×n"))
+
+
+def test_the_builder_keeps_its_bracketed_nodes_alive():
+    """(Whatever the allocator does: an id in the record is always its own node's.)"""
+    import gc
+    from fractions import Fraction
+    from matcalc.core import expr as E
+    from matcalc.core.shapes import Shapes
+    from matcalc.language.parser import ToExpr
+    builder = ToExpr(Shapes())
+    ratio = E.Div(E.Num(Fraction(1)), E.Num(Fraction(2)))
+    key = id(ratio)
+    builder.group(None, (ratio,))
+    del ratio
+    gc.collect()
+    assert type(builder.grouped[key]) is E.Div and id(builder.grouped[key]) == key
