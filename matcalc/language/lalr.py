@@ -142,6 +142,11 @@ class Driver:
         name = rule.alias or rule.options.template_source or rule.origin.name
         origin = rule.origin.name
         passthrough = bool(rule.options.expand1 and not rule.alias)
+        if passthrough and size > 1 and any(sym.is_term and not sym.filter_out
+                                            for sym in expansion):
+            # (`?atom: "[" NAME "]"` passes the token on: Lark's parent then spans the token,
+            # without the brackets, where a tree passed on keeps its rule's whole span)
+            raise TypeError("the driver does not pass a token on with filtered tokens around it")
         if passthrough and simple and len(include) == 1:
             return (size, origin, _PASS, None, include[0][0], None, True, False)
         if origin.startswith("_") and not rule.alias:
