@@ -142,6 +142,11 @@ class Driver:
         name = rule.alias or rule.options.template_source or rule.origin.name
         origin = rule.origin.name
         passthrough = bool(rule.options.expand1 and not rule.alias)
+        if passthrough and size > 1:
+            # `?atom: "(" sum ")"`: what Lark's parent spans depends on what is passed on (a
+            # tree: the brackets too; a token, or an absent [part]: not them), which the
+            # driver does not follow (matcalc's grammar aliases every such rule)
+            raise TypeError("the driver passes a child on only from a rule of one symbol")
         if passthrough and simple and len(include) == 1:
             return (size, origin, _PASS, None, include[0][0], None, True, False)
         if origin.startswith("_") and not rule.alias:
