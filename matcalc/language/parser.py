@@ -100,7 +100,16 @@ def split_name(text: str, start: int, declared: set[str]) -> list[tuple[str, Spa
                 m = re.match(r"[0-9]*", body[i + len(g):])
                 match = body[i:i + len(g) + m.end()]
         if match is None:
-            match = _UNIT.match(body, i).group(0)
+            unit = _UNIT.match(body, i)
+            if unit is None:            # digits after a declared name of several letters
+                name, at = units[-1]
+                digits = re.match(r"[0-9]*", body[i:]).group(0) or body[i]
+                raise ParseError(
+                    f"`{name}{digits}` reads as the declared name {name} followed by "
+                    f"{digits}: declare {name}{digits} to use it as a name of its own, or "
+                    f"write {name}*{digits} for a product",
+                    span=Span(start + at, start + i + len(digits)))
+            match = unit.group(0)
         units.append([match, i])
         i += len(match)
     if sub:
