@@ -74,6 +74,9 @@ MALFORMED = [
     # ‖X‖₂ of a matrix was refused until the spectral norm arrived; a precondition instead:
     ("1 + λ_max(A + B)", MN, ShapeError, "needs a symmetric matrix", 5),
     ("expm(X)", MN, ShapeError, "expm needs a square matrix", 1),
+    # digits after a declared name of several letters were an AttributeError from the engine:
+    ("ab3", "ab: n", ParseError, "the declared name ab followed by 3", 1),
+    ("2 Xtrain2 w", "Xtrain: m×n, w: n", ParseError, "declare Xtrain2 to use it", 3),
 ]
 
 BAD_SHAPES = [

@@ -35,6 +35,9 @@ import oracle
 from conftest import random_point, tally
 
 SH = "A: n×n, B: n×n, X: m×n, x: n, y: n, z: m, c: scalar, t: scalar"
+# names of several letters, declared: a run of letters is split around them (ab3 with ab
+# declared once raised an AttributeError from the splitter)
+SH_LONG = SH + ", ab: n, Xtrain: m×n, W1: n×n, θ2: n"
 VALID = ["(Xθ−y)^T(Xθ−y)", "tr(X^T A X)", "sum(log(1 + exp(-y .* (X*w))))", "‖x‖^2",
          "tanh(W2 tanh(W1 x))", "x^T A^-1 x", "det(A) + logdet(B)", "softmax(W x)",
          "max(0, w·x + b)", "kron(a, b)", "A .^ 2 ./ B", r"\frac{1}{N} \|x\|_2^2"]
@@ -69,15 +72,17 @@ mutations = st.builds(mutate, st.sampled_from(VALID),
                       st.lists(st.tuples(st.integers(0, 5), st.integers(0, 10 ** 6),
                                          st.integers(0, 10 ** 6)), max_size=4))
 alphabet = st.sampled_from(list("AXxyzc()[]{}+-−*/^'.,·⊙⊗‖|ᵀ⁻¹²0123456789 _\\\t\n") +
-                           ["tr(", "det(", "exp(", "sum(", "\\frac", "\\top", "x_1", "θ"])
+                           ["tr(", "det(", "exp(", "sum(", "\\frac", "\\top", "x_1", "θ",
+                            "ab", "Xtrain", "W1", "θ2"])
 junk = st.lists(alphabet, max_size=30).map("".join)
 
 
 def only_matcalc_errors(text):
-    try:
-        parse(text, SH)
-    except MatcalcError:
-        pass
+    for spec in (SH, SH_LONG):
+        try:
+            parse(text, spec)
+        except MatcalcError:
+            pass
     try:
         derive(text, wrt="x", shapes=SH)
     except MatcalcError:

@@ -200,10 +200,11 @@ def _parse_shape_text(body: str, spec: str, part: str) -> Decl:
     m = _PLAIN_SHAPE.fullmatch(body)
     if m is not None:
         rows, cols = m.groups()
-        if cols is not None:
+        if cols is None:
+            if rows != "scalar" and rows.lower() not in MODIFIERS:
+                return Decl((dim(canonical_name(rows)), ONE))
+        elif cols.lower() not in MODIFIERS:    # (`m × spd`: spd is a modifier, m× a shape)
             return Decl((dim(canonical_name(rows)), dim(canonical_name(cols))))
-        if rows != "scalar" and rows.lower() not in MODIFIERS:
-            return Decl((dim(canonical_name(rows)), ONE))
     words = body.split()
     mods = []
     while words and words[-1].lower() in MODIFIERS:

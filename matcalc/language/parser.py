@@ -100,7 +100,16 @@ def split_name(text: str, start: int, declared: set[str]) -> list[tuple[str, Spa
                 m = re.match(r"[0-9]*", body[i + len(g):])
                 match = body[i:i + len(g) + m.end()]
         if match is None:
-            match = _UNIT.match(body, i).group(0)
+            unit = _UNIT.match(body, i)
+            if unit is None:            # digits after a declared name of several letters
+                name, at = units[-1]
+                digits = re.match(r"[0-9]*", body[i:]).group(0) or body[i]
+                raise ParseError(
+                    f"`{name}{digits}` reads as the declared name {name} followed by "
+                    f"{digits}: declare {name}{digits} to use it as a name of its own, or "
+                    f"write {name}*{digits} for a product",
+                    span=Span(start + at, start + i + len(digits)))
+            match = unit.group(0)
         units.append([match, i])
         i += len(match)
     if sub:
@@ -176,7 +185,10 @@ class ToExpr:
         self.declared = set(shapes.decls) | shapes.dim_names
         self.decls = shapes.decls
         self.notes = shapes.notes
-        self.grouped: set[int] = set()
+        # Nodes written in brackets (a bracketed a/b may be multiplied on): id → node, kept
+        # alive so ids stay unique (a bracketed exponent, L_pow(X, E, (1/2)), is dropped once
+        # read, and a later a/b could take its id)
+        self.grouped: dict[int, E.Node] = {}
         self.text = ""                  # the marked text, to see the space in `AB (x)`
         # Products the parser made itself (a run of letters split into names, X(θ)): a postfix
         # operator after one applies to its last factor only, AAᵀ = A·Aᵀ, X(θ)ᵀ = X·θᵀ.
@@ -303,13 +315,13 @@ class ToExpr:
         """A product without `*`. After an unbracketed division it is refused: `xᵀAx / xᵀx`
         means (xᵀAx)/(xᵀx) to a reader and ((xᵀAx)/xᵀ)·x left to right."""
         left = c[0]
-        if type(left) is E.Div and id(left) not in self.grouped:
+        if type(left) is E.Div and self.grouped.get(id(left)) is not left:
             raise ParseError("a product written without `*` after `/` is ambiguous: is the "
                              "whole product the denominator?", span=span,
                              hint="write (a)/(b c) for a ratio, or (a/b) c; `*` also works: "
                                   "a/b*c is (a/b)·c")
         right = c[1]
-        if id(right) in self.grouped and self.call_products.get(id(left)) is left \
+        if self.grouped.get(id(right)) is right and self.call_products.get(id(left)) is left \
                 and type(left.args[1]) is E.Sym and left.args[1].name == "σ" \
                 and "σ" not in self.declared:           # W₂σ(W₁x): σ before ( is the sigmoid
             sig = left.args[1]
@@ -379,7 +391,7 @@ class ToExpr:
         """(AB)ᵀ: brackets make a product one factor again, so a postfix takes all of it."""
         node = c[0]
         self.call_products.pop(id(node), None)
-        self.grouped.add(id(node))
+        self.grouped[id(node)] = node
         if self.env is not None and type(node.shape) is not tuple:
             self._settle(node)
         return node
@@ -544,7 +556,7 @@ class ToExpr:
         if name not in CALL_NAMES:
             for a in args:                         # the parentheses make each one factor
                 self.call_products.pop(id(a), None)
-                self.grouped.add(id(a))
+                self.grouped[id(a)] = a
             units = split_name(raw, tok.start_pos, self.declared)
             if len(units) == 1 and (units[0][0] in self.declared or len(_UNIT.findall(raw)) == 1):
                 if len(args) != 1:
@@ -747,6 +759,7 @@ class Inference:
                 shapes = [left.shape, right.shape]
             for f in others:
                 _set(new, f, getattr(node, f))
+            _set(new, "shape", node.shape)      # (a ShapeError's node is whole, as a copy is)
             _set(new, "shape", SHAPE_RULES[t](new, shapes, self.u))
             if hasattr(new, "_h"):                # (a hash taken before the shape is stale)
                 object.__delattr__(new, "_h")
