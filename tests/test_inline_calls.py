@@ -48,29 +48,25 @@ def test_long_call_runs_on_a_worker(monkeypatch):
 
 
 def test_short_call_too_deep_for_the_caller_falls_back_to_a_worker(monkeypatch):
-    """With the caller's limit only 40 frames above where it stands, sin nested 79 deep (396
-    characters, a tree 79 levels deep) hits RecursionError inline; the call is repeated on a
-    worker, and its derivative is checked against central differences of the nested sine.
-    (79, the deepest within INLINE_CHARS: parsing a formula whose names are all declared no
-    longer recurses at all, so 60 levels no longer run out of room.)"""
-    fallbacks = []
-    original = limits.run_deep
+    """A short call that runs out of room on the caller's thread (here: the derivative step
+    raises RecursionError there, as a tree deeper than the caller's limit would) is repeated on
+    a worker and answers; its derivative of sin nested 12 deep is checked against central
+    differences of the nested sine."""
+    import matcalc.calculus.derive as D
+    original = D.first_derivative
+    caller = threading.current_thread()
+    threads = []
 
-    def spy(*args, **kwargs):
-        fallbacks.append(args[0])
+    def shallow_caller(*args, **kwargs):
+        threads.append(threading.current_thread())
+        if threading.current_thread() is caller:
+            raise RecursionError("maximum recursion depth exceeded")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(limits, "run_deep", spy)
-    depth = 79
-    text = "sin(" * depth + "x" + ")" * depth
-    assert len(text) <= limits.INLINE_CHARS
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(_frames() + 40)
-    try:
-        r = derive(text, wrt="x", shapes="x: scalar")
-    finally:
-        sys.setrecursionlimit(old)
-    assert fallbacks, "the inline run was expected to run out of room"
+    monkeypatch.setattr(D, "first_derivative", shallow_caller)
+    depth = 12
+    r = derive("sin(" * depth + "x" + ")" * depth, wrt="x", shapes="x: scalar")
+    assert threads[0] is caller and threads[-1] is not caller
 
     def f(t):
         for _ in range(depth):
@@ -80,6 +76,24 @@ def test_short_call_too_deep_for_the_caller_falls_back_to_a_worker(monkeypatch):
     x, h = 0.7, 1e-6
     assert np.isclose(float(np.ravel(r.evaluate({"x": x}))[0]), (f(x + h) - f(x - h)) / (2 * h),
                       rtol=1e-6, atol=1e-9)
+
+
+def test_short_call_deeper_than_the_callers_limit_still_answers():
+    """The same through a real recursion limit: the caller's limit a few frames above where it
+    stands (whatever part of the call runs out of room first), the answer still comes back."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(_frames() + 12)
+    try:
+        r = derive("x^T A x", wrt="x", shapes="A: n×n")
+    finally:
+        sys.setrecursionlimit(old)
+    rng = np.random.default_rng(3)
+    A, x = rng.standard_normal((4, 4)), rng.standard_normal(4)
+    g = np.ravel(r.evaluate({"A": A, "x": x}))
+    h = 1e-6
+    fd = np.array([((x + h * e) @ A @ (x + h * e) - (x - h * e) @ A @ (x - h * e)) / (2 * h)
+                   for e in np.eye(4)])
+    assert np.allclose(g, fd, atol=1e-6)
 
 
 def test_a_raised_recursion_limit_keeps_calls_on_a_worker(monkeypatch):
