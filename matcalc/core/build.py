@@ -166,6 +166,18 @@ def mul(*factors) -> E.Node:
     """Product: flattened, numbers folded into one leading coefficient, 1 and I dropped.
     A 1×1 product such as aᵀb stays one factor among matrices: it is a scalar, and splicing
     its row and column into a matrix chain would not line up."""
+    for f in factors:
+        t = type(f)
+        if t is E.MatMul or t is E.Num or t is E.Zero or t is E.Identity:
+            break
+    else:                                # nothing to splice, fold or drop: the factors as given
+        if len(factors) < 2:
+            return factors[0] if factors else num(1)
+        scalar = [is_scalar(f.shape) for f in factors]
+        shape = _chain_shape(factors, scalar)
+        if shape is None:
+            shape = shape_of(E.MatMul(factors), [f.shape for f in factors])
+        return _make(E.MatMul, factors, shape=tuple(shape))
     flat = []
     scalar = []                          # is_scalar of each factor of flat, computed once
     kinds = [is_scalar(f.shape) for f in factors]

@@ -498,13 +498,17 @@ def substitute(node: Node, mapping: dict) -> Node:
     return fold([node], _same_or_rebuilt, mapping)[node]
 
 
-def share_equal(node: Node, visit=None) -> Node:
+def share_equal(node: Node, visit=None, table: dict | None = None,
+                done: dict | None = None) -> Node:
     """The tree with equal subtrees made one object (the first met, in post-order, with its
     source span): the parser makes one object per occurrence, and equal but distinct subtrees
-    are compared node by node in every dictionary the derivative sweep keeps. `visit(n, kids)`
-    is called on the way for every distinct operator node of the tree given, children first."""
-    table: dict = {}
-    done: dict = {}                  # id → shared node
+    are compared node by node in every dictionary the derivative sweep keeps. `visit(m)` is
+    called on the way once for every distinct operator node of the shared tree, children
+    first. `table` (shared node → itself) and `done` (id of a node given → its shared node)
+    may be passed in and are filled: a second call with the first one's tables walks only the
+    nodes the first did not meet."""
+    table = {} if table is None else table
+    done = {} if done is None else done
     stack = [(node, False)]
     pop, push, share = stack.pop, stack.append, table.setdefault
     while stack:
@@ -520,14 +524,14 @@ def share_equal(node: Node, visit=None) -> Node:
             push((n, True))
             stack.extend([(c, False) for c in kids if id(c) not in done])
             continue
-        if visit is not None:
-            visit(n, kids)
         m = n
         for c in kids:
             if done[id(c)] is not c:
                 m = with_children(n, [done[id(c)] for c in kids])
                 break
-        done[i] = share(m, m)
+        r = done[i] = share(m, m)
+        if visit is not None and r is m:       # (m met for the first time)
+            visit(m)
     return done[id(node)]
 
 

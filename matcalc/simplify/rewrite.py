@@ -1150,6 +1150,26 @@ def _chain_top(term) -> int:
     return _top(term) if type(term) is E.Transpose else sum(_top(f) for f in split_term(term)[2])
 
 
+def _flipped_top(term, ctx) -> int:
+    """At least _chain_top of term's inner flip (below), without building it: each factor
+    that _flip wraps in a transpose keeps that transpose on top (the product is zero only with
+    a zero factor); a factor that loses one may bring up those of a product inside it (not
+    counted). 0 when a scalar factor might hide a zero."""
+    c, scalars, chain = split_term(term)
+    if not c or any(type(f) is E.Zero or type(f) is E.MatMul for f in scalars):
+        return 0
+    n = 0
+    for f in chain:
+        t = type(f)
+        if t is E.Zero:
+            return 0
+        if not (t is E.Transpose or t is E.Identity or t is E.DiagMat or t is E.Ones or
+                t is E.Power and type(f.arg) is E.Transpose or
+                t is E.Sym and f.name in ctx.symmetric):
+            n += 1
+    return n
+
+
 def transposes_out(node, ctx):
     """c·AᵀBᵀCᵀ → c·(CBA)ᵀ and AᵀBᵀ + CᵀDᵀ → (BA + DC)ᵀ when that saves at least two
     transposes (one saved is not worth the brackets: AᵀBᵀ stays as printed in the Cookbook).
@@ -1168,7 +1188,8 @@ def transposes_out(node, ctx):
             return hit
         m = rebuilt(n, [c if type(c) in _LEAF_TYPES else go(c) for c in n.children])
         # saving two needs at least three transposes on top now: count before building
-        if type(m) is E.MatMul and not is_scalar(m.shape) and _chain_top(m) >= 3:
+        if type(m) is E.MatMul and len(m.args) >= 3 and not is_scalar(m.shape) and \
+                _chain_top(m) >= 3:
             c, s, chain = split_term(m)
             flipped = [_flip(f, ctx) for f in reversed(chain)]
             if len(chain) > 1 and 1 + sum(_top(f) for f in flipped) <= _chain_top(m) - 2:
@@ -1177,9 +1198,10 @@ def transposes_out(node, ctx):
                 m = cand
         elif type(m) is E.Add and not is_scalar(m.shape) and \
                 all(tuple(t.shape) == tuple(m.shape) for t in m.args) and \
-                sum(_chain_top(t) for t in m.args) >= 3:
+                (on_top := sum(_chain_top(t) for t in m.args)) >= 3 and \
+                1 + sum(_flipped_top(t, ctx) for t in m.args) <= on_top - 2:
             inner = [inner_flip(t) for t in m.args]
-            if 1 + sum(_chain_top(t) for t in inner) <= sum(_chain_top(t) for t in m.args) - 2:
+            if 1 + sum(_chain_top(t) for t in inner) <= on_top - 2:
                 cand = B.transpose(B.add(*inner))
                 record(ctx, "transposes_out", m, cand)
                 m = cand
@@ -1204,14 +1226,15 @@ def _splices(parent_type, child) -> bool:
     return True
 
 
-def rebuild_all(node, long: int = 0, share_leaves: bool = False):
+def rebuild_all(node, long: int = 0, share_leaves: bool = False, only=None):
     """node rebuilt through the constructors only (flattened, no rules applied). A chain of
     nested binary products (((AB)C)D… as a parser or a user builds it) is gathered into one
     n-ary node with one constructor call, so a chain of n factors costs O(n), not O(n²).
     With `long`, only chains of at least that many operands are gathered (the rest keep
     their grouping and are not rebuilt). With `share_leaves`, equal leaves become one object
     (the parser makes one per occurrence), so that every memo keyed by equality hands back the
-    very node it was given and rebuilding stops at `is`."""
+    very node it was given and rebuilding stops at `is`. With `only` (a set of ids, with
+    `long`), a node whose id is not in it is known to hold no long chain and is not walked."""
     memo: dict = {}           # by identity: an unchanged subtree comes back as the same object
     leaves: dict = {}
 
@@ -1224,6 +1247,8 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False):
         hit = memo.get(id(n))
         if hit is not None:
             return hit
+        if only is not None and id(n) not in only:
+            return n
         t = type(n)
         out = None
         if t in _FLAT:
@@ -1261,27 +1286,39 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False):
 
 
 def shared_and_gathered(node, long: int):
-    """share_equal(rebuild_all(node, long=long)) in one walk when no chain is long: the
-    operands of each sum, product and ⊙ (as rebuild_all gathers them) are counted while
-    equal subtrees are shared, and rebuild_all (which gives its tree back unchanged when no
-    chain has `long` operands) runs, on the shared tree, only when some chain does."""
+    """share_equal(rebuild_all(node, long=long)) with fewer walks: the operands of each sum,
+    product and ⊙ (as rebuild_all gathers them) are counted while equal subtrees are shared;
+    rebuild_all runs only when some chain has `long` operands, and then walks only the nodes
+    that hold one; the second sharing meets only the nodes it built (the whole tree again, as
+    before, only when one of those equals a node met before)."""
     operands: dict = {}
-    longest = 0
+    holds: set = set()                 # ids of the shared nodes that hold a long chain
 
-    def visit(n, kids):
-        nonlocal longest
+    def visit(n):
         t = type(n)
+        kids = n.children
         if t in _FLAT:
             k = 0
             for c in kids:
                 k += operands.get(id(c), 1) if _splices(t, c) else 1
             operands[id(n)] = k
-            longest = max(longest, k)
+            if k >= long:
+                holds.add(id(n))
+                return
+        for c in kids:
+            if id(c) in holds:
+                holds.add(id(n))
+                return
 
-    shared = E.share_equal(node, visit)
-    if longest < long:
+    table: dict = {}
+    shared = E.share_equal(node, visit, table)
+    if not holds:
         return shared
-    return E.share_equal(rebuild_all(shared, long=long))
+    gathered = rebuild_all(shared, long=long, only=holds)
+    again = E.share_equal(gathered, table=table, done={id(v): v for v in table.values()})
+    if again is gathered:              # nothing it built equals anything else: shared as it is
+        return gathered
+    return E.share_equal(gathered)
 
 
 def normalise(node, ctx: Context | None = None):
