@@ -25,6 +25,7 @@ def _make(cls, *args, _intern=True, **kw):
     if node.shape is None:
         object.__setattr__(node, "shape", shape_of(node, [c.shape for c in node.children]))
     if _intern and node.span is None and node.children:
+        cls._hash_now(node)              # (new: its hash is not kept yet)
         hit = _INTERN.get(node)
         if hit is not None:
             return hit
@@ -109,6 +110,22 @@ def is_one(node) -> bool:
 
 def add(*terms, shape=None) -> E.Node:
     """Σ terms, flattened, zeros dropped; `shape` is used when every term is zero."""
+    for t in terms:
+        k = type(t)
+        if k is E.Add or k is E.Num or k is E.Zero:
+            break
+    else:                                # nothing to flatten, drop or fold: the terms as given
+        if shape is None:
+            shape = _common_shape(terms)
+            if shape is None:
+                shape = shape_of(E.Add(terms), [t.shape for t in terms])
+        if not terms:
+            return zero(shape)
+        if not is_scalar(shape) and all(is_scalar(t.shape) for t in terms):
+            return mul(add(*terms), ones(shape))
+        if len(terms) == 1 and tuple(terms[0].shape) == tuple(shape):
+            return terms[0]
+        return _make(E.Add, terms, shape=tuple(shape))
     flat = []
     for t in terms:
         flat.extend(t.args if isinstance(t, E.Add) else (t,))

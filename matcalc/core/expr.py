@@ -27,8 +27,8 @@ def _node(cls):
     cls._fields = tuple(f.name for f in fields(cls))
     # an operator's shape follows from its operands: it is compared, not hashed (hashing a
     # shape calls Dim.__hash__, Python code, twice); a leaf's shape is hashed (I(n), 𝟙ₙ, …)
-    cls.__hash__ = _hash_of(cls, keys if cls.__name__ in _LEAF_NAMES else
-                            tuple(k for k in keys if k != "shape"))
+    cls.__hash__, cls._hash_now = _hash_of(cls, keys if cls.__name__ in _LEAF_NAMES else
+                                           tuple(k for k in keys if k != "shape"))
     cls.__eq__ = _shared_eq
     cls.__repr__ = _bounded_repr(cls.__repr__)
     return cls
@@ -106,25 +106,26 @@ def _bounded_repr(base):
 def _hash_of(cls, keys):
     """cls's __hash__: hash((class name, *keys)), computed once and kept in the node;
     the fields are read by one attrgetter (no generator, no getattr per field: every new node
-    the constructors build is looked up in the hash-consing table)."""
+    the constructors build is looked up in the hash-consing table). Also the function that
+    computes and keeps it (for a node known to be new: no failed lookup of the kept one)."""
     name, get, put = cls.__name__, attrgetter(*keys), object.__setattr__
     if len(keys) == 1:
-        def __hash__(self):
-            try:
-                return self._h
-            except AttributeError:
-                h = hash((name, get(self)))
-                put(self, "_h", h)
-                return h
+        def compute(self):
+            h = hash((name, get(self)))
+            put(self, "_h", h)
+            return h
     else:
-        def __hash__(self):
-            try:
-                return self._h
-            except AttributeError:
-                h = hash((name,) + get(self))
-                put(self, "_h", h)
-                return h
-    return __hash__
+        def compute(self):
+            h = hash((name,) + get(self))
+            put(self, "_h", h)
+            return h
+
+    def __hash__(self):
+        try:
+            return self._h
+        except AttributeError:
+            return compute(self)
+    return __hash__, compute
 
 
 class Node:
@@ -528,6 +529,7 @@ def share_equal(node: Node, visit=None, table: dict | None = None,
         for c in kids:
             if done[id(c)] is not c:
                 m = with_children(n, [done[id(c)] for c in kids])
+                type(m)._hash_now(m)       # (a new node: its hash is not kept yet)
                 break
         r = done[i] = share(m, m)
         if visit is not None and r is m:       # (m met for the first time)

@@ -378,7 +378,8 @@ def _divided(term, coef, g):
     if type(term) is E.MatMul and type(term.args[0]) is E.Num and \
             type(term.args[0].value) is Fraction and \
             not any(type(f) is E.Num for f in term.args[1:]):    # coef is that one number
-        return B.mul(B.num(coef.numerator // g), *term.args[1:])
+        k = coef.numerator // g                     # (a factor 1 is dropped: not given)
+        return B.mul(*term.args[1:]) if k == 1 else B.mul(B.num(k), *term.args[1:])
     return B.mul(B.num(Fraction(1, g)), term)
 
 
@@ -1120,9 +1121,10 @@ def size(node) -> int:
 
 def rebuilt(node, kids):
     """node with new children, or node itself when none changed (no constructor work)."""
-    if all(a is b for a, b in zip(kids, node.children)):
-        return node
-    return rebuild(node, kids)
+    for a, b in zip(kids, node.children):
+        if a is not b:
+            return rebuild(node, kids)
+    return node
 
 
 _LEAF_TYPES = frozenset(E.LEAVES)
