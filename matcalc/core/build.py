@@ -183,18 +183,36 @@ def mul(*factors) -> E.Node:
     """Product: flattened, numbers folded into one leading coefficient, 1 and I dropped.
     A 1×1 product such as aᵀb stays one factor among matrices: it is a scalar, and splicing
     its row and column into a matrix chain would not line up."""
-    for f in factors:
+    lead = bool(factors) and type(factors[0]) is E.Num
+    rest = factors[1:] if lead else factors
+    for f in rest:
         t = type(f)
         if t is E.MatMul or t is E.Num or t is E.Zero or t is E.Identity:
             break
-    else:                                # nothing to splice, fold or drop: the factors as given
-        if len(factors) < 2:
-            return factors[0] if factors else num(1)
+    else:      # nothing to splice, fold or drop: the factors as given, after one number
+        if not lead and len(rest) < 2:
+            return rest[0] if rest else num(1)
         scalar = [is_scalar(f.shape) for f in factors]
         shape = _chain_shape(factors, scalar)
         if shape is None:
             shape = shape_of(E.MatMul(factors), [f.shape for f in factors])
-        return _make(E.MatMul, factors, shape=tuple(shape))
+        if lead:
+            v = factors[0].value
+            if type(v) is Fraction:
+                if v.numerator == 0:
+                    return zero(shape)
+                coef = v.numerator if v.denominator == 1 else v
+            else:
+                if v == 0:
+                    return zero(shape)
+                coef = v
+            if not rest:
+                return num(coef)
+            if coef != 1:
+                rest = (num(coef),) + rest
+            elif len(rest) == 1 and tuple(rest[0].shape) == tuple(shape):
+                return rest[0]
+        return _make(E.MatMul, rest, shape=tuple(shape))
     flat = []
     scalar = []                          # is_scalar of each factor of flat, computed once
     kinds = [is_scalar(f.shape) for f in factors]

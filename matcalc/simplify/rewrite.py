@@ -265,10 +265,16 @@ def _names(node) -> frozenset:
         return frozenset((node.name,))
     kids = node.children
     if not kids:
-        return frozenset()
-    if len(kids) == 1:
-        return _names(kids[0])
-    return frozenset().union(*(_names(c) for c in kids))
+        return _NO_NAMES
+    out = _names(kids[0])
+    for c in kids[1:]:          # (a child's names often are among the others': no new set)
+        more = _names(c)
+        if not more <= out:
+            out = more if not out else out | more
+    return out
+
+
+_NO_NAMES = frozenset()
 
 
 def _like_keys(bodies) -> list:
@@ -1267,14 +1273,21 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False, only=None):
                     break
             if len(operands) >= long:
                 kids = [go(c) for c in operands]
-                if not long and len(kids) == len(children) and is_normal(n) and \
-                        all(a is b for a, b in zip(kids, children)):
-                    out = n             # a constructor made it from these very children
-                else:
+                if not long and len(kids) == len(children) and is_normal(n):
+                    for a, b in zip(kids, children):
+                        if a is not b:
+                            break
+                    else:
+                        out = n         # a constructor made it from these very children
+                if out is None:
                     out = rebuild(n, kids)
         if out is None:
             kids = [go(c) for c in children]
-            same = all(a is b for a, b in zip(kids, children))
+            same = True
+            for a, b in zip(kids, children):
+                if a is not b:
+                    same = False
+                    break
             if long:
                 out = n if same else rebuild(n, kids)
             elif same and is_normal(n):
