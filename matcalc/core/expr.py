@@ -29,7 +29,7 @@ def _node(cls):
     # shape calls Dim.__hash__, Python code, twice); a leaf's shape is hashed (I(n), 𝟙ₙ, …)
     cls.__hash__, cls._hash_now = _hash_of(cls, keys if cls.__name__ in _LEAF_NAMES else
                                            tuple(k for k in keys if k != "shape"))
-    cls.__eq__ = _shared_eq
+    cls.__eq__ = _leaf_eq_of(keys) if cls.__name__ in _LEAF_NAMES else _shared_eq
     cls.__repr__ = _bounded_repr(cls.__repr__)
     return cls
 
@@ -83,6 +83,20 @@ def _shared_eq(self, other):
             elif u != v:
                 return False
     return True
+
+
+def _leaf_eq_of(keys):
+    """A leaf's __eq__: its fields hold no nodes, so comparing them as one tuple (in C, each
+    field by identity first and then by value) is field-by-field equality."""
+    get = attrgetter(*keys)
+
+    def __eq__(self, other):
+        if self is other:
+            return True
+        if type(other) is not type(self):
+            return NotImplemented
+        return get(self) == get(other)
+    return __eq__
 
 
 def _leaf_eq(a, b) -> bool:
@@ -500,14 +514,15 @@ def substitute(node: Node, mapping: dict) -> Node:
 
 
 def share_equal(node: Node, visit=None, table: dict | None = None,
-                done: dict | None = None) -> Node:
+                done: dict | None = None, fresh: bool = False) -> Node:
     """The tree with equal subtrees made one object (the first met, in post-order, with its
     source span): the parser makes one object per occurrence, and equal but distinct subtrees
     are compared node by node in every dictionary the derivative sweep keeps. `visit(m)` is
     called on the way once for every distinct operator node of the shared tree, children
     first. `table` (shared node → itself) and `done` (id of a node given → its shared node)
     may be passed in and are filled: a second call with the first one's tables walks only the
-    nodes the first did not meet."""
+    nodes the first did not meet. `fresh`: the nodes given have not been hashed yet (a
+    parser's tree), so their hashes are computed at once rather than looked for first."""
     table = {} if table is None else table
     done = {} if done is None else done
     stack = [(node, False)]
@@ -519,6 +534,8 @@ def share_equal(node: Node, visit=None, table: dict | None = None,
             continue
         kids = n.children
         if not kids:
+            if fresh:
+                type(n)._hash_now(n)
             done[i] = share(n, n)
             continue
         if not ready:
@@ -531,6 +548,9 @@ def share_equal(node: Node, visit=None, table: dict | None = None,
                 m = with_children(n, [done[id(c)] for c in kids])
                 type(m)._hash_now(m)       # (a new node: its hash is not kept yet)
                 break
+        else:
+            if fresh:
+                type(n)._hash_now(n)
         r = done[i] = share(m, m)
         if visit is not None and r is m:       # (m met for the first time)
             visit(m)

@@ -1234,7 +1234,7 @@ def _splices(parent_type, child) -> bool:
     return True
 
 
-def rebuild_all(node, long: int = 0, share_leaves: bool = False, only=None):
+def rebuild_all(node, long: int = 0, share_leaves: bool = False, only=None, memo=None):
     """node rebuilt through the constructors only (flattened, no rules applied). A chain of
     nested binary products (((AB)C)D… as a parser or a user builds it) is gathered into one
     n-ary node with one constructor call, so a chain of n factors costs O(n), not O(n²).
@@ -1242,8 +1242,9 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False, only=None):
     their grouping and are not rebuilt). With `share_leaves`, equal leaves become one object
     (the parser makes one per occurrence), so that every memo keyed by equality hands back the
     very node it was given and rebuilding stops at `is`. With `only` (a set of ids, with
-    `long`), a node whose id is not in it is known to hold no long chain and is not walked."""
-    memo: dict = {}           # by identity: an unchanged subtree comes back as the same object
+    `long`), a node whose id is not in it is known to hold no long chain and is not walked;
+    `memo` (id of a node walked → what it became) may be passed in to be read afterwards."""
+    memo = {} if memo is None else memo   # by identity: an unchanged subtree comes back as is
     leaves: dict = {}
 
     is_normal = B.is_normal
@@ -1307,7 +1308,7 @@ def shared_and_gathered(node, long: int):
     that hold one; the second sharing meets only the nodes it built (the whole tree again, as
     before, only when one of those equals a node met before)."""
     operands: dict = {}
-    holds: set = set()                 # ids of the shared nodes that hold a long chain
+    holds: dict = {}                   # id → shared node, for the nodes that hold a long chain
 
     def visit(n):
         t = type(n)
@@ -1318,18 +1319,22 @@ def shared_and_gathered(node, long: int):
                 k += operands.get(id(c), 1) if _splices(t, c) else 1
             operands[id(n)] = k
             if k >= long:
-                holds.add(id(n))
+                holds[id(n)] = n
                 return
         for c in kids:
             if id(c) in holds:
-                holds.add(id(n))
+                holds[id(n)] = n
                 return
 
     table: dict = {}
-    shared = E.share_equal(node, visit, table)
+    shared = E.share_equal(node, visit, table, fresh=True)
     if not holds:
         return shared
-    gathered = rebuild_all(shared, long=long, only=holds)
+    became: dict = {}
+    gathered = rebuild_all(shared, long=long, only=holds, memo=became)
+    for i, n in holds.items():         # what was rebuilt is no longer in the tree: a node
+        if became.get(i) is not n:     # built now that equals it is not a repeat
+            del table[n]
     again = E.share_equal(gathered, table=table, done={id(v): v for v in table.values()})
     if again is gathered:              # nothing it built equals anything else: shared as it is
         return gathered
