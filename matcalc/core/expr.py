@@ -74,12 +74,25 @@ def _shared_eq(self, other):
         done.add((id(a), id(b)))
         for k in a._keys:
             u, v = getattr(a, k), getattr(b, k)
+            if u is v:
+                continue
             if isinstance(u, Node):
-                stack.append((u, v))
+                if type(u) in _LEAF_TYPES:         # (a leaf: compared here, not queued)
+                    if u != v:
+                        return False
+                else:
+                    stack.append((u, v))
             elif type(u) is tuple and u and isinstance(u[0], Node):
                 if type(v) is not tuple or len(u) != len(v):
                     return False
-                stack.extend(zip(u, v))
+                for x, y in zip(u, v):
+                    if x is y:
+                        continue
+                    if type(x) in _LEAF_TYPES:
+                        if x != y:
+                            return False
+                    else:
+                        stack.append((x, y))
             elif u != v:
                 return False
     return True
@@ -102,12 +115,7 @@ def _leaf_eq_of(keys):
 def _leaf_eq(a, b) -> bool:
     """Whether a and b are equal leaves (the parser makes one Sym per occurrence of a name);
     False for anything else, equal or not (the caller then compares the slow way)."""
-    if type(a) is not type(b) or type(a) not in _LEAF_TYPES or hash(a) != hash(b):
-        return False
-    for k in a._keys:
-        if getattr(a, k) != getattr(b, k):
-            return False
-    return True
+    return type(a) in _LEAF_TYPES and a == b      # (a leaf's __eq__: _leaf_eq_of)
 
 
 def _bounded_repr(base):
