@@ -1234,6 +1234,47 @@ def _splices(parent_type, child) -> bool:
     return True
 
 
+def _rebuilds_as_itself(n) -> bool:
+    """Whether the constructor of n, given n's own children, would build a node equal to n
+    (the cases of B.mul, B.add and B.transpose that keep their operands as given): a parser's
+    Ax, −b, Ax − b, Aᵀ. False when unsure."""
+    t = type(n)
+    if t is E.MatMul:
+        args = n.args
+        rest = args
+        if args and type(args[0]) is E.Num:
+            lead, rest = args[0], args[1:]
+            v = lead.value
+            if type(v) is not Fraction or v.numerator == 0 or v == 1 or not rest or \
+                    tuple(lead.shape) != tuple(B.SCALAR):
+                return False
+        elif len(args) < 2:
+            return False
+        for f in rest:
+            k = type(f)
+            if k is E.MatMul or k is E.Num or k is E.Zero or k is E.Identity:
+                return False
+        shape = B._chain_shape(args, [is_scalar(f.shape) for f in args])
+        return shape is not None and tuple(shape) == tuple(n.shape)
+    if t is E.Add:
+        terms = n.args
+        if len(terms) < 2:
+            return False
+        for f in terms:
+            k = type(f)
+            if k is E.Add or k is E.Num or k is E.Zero:
+                return False
+        return is_scalar(n.shape) or not all(is_scalar(f.shape) for f in terms)
+    if t is E.Transpose:
+        x = n.arg
+        k = type(x)
+        if is_scalar(x.shape) or k is E.Transpose or k is E.Identity or k is E.DiagMat or \
+                k is E.Zero or k is E.Ones:
+            return False
+        return tuple(n.shape) == (x.shape[1], x.shape[0])
+    return False
+
+
 def rebuild_all(node, long: int = 0, share_leaves: bool = False, only=None, memo=None):
     """node rebuilt through the constructors only (flattened, no rules applied). A chain of
     nested binary products (((AB)C)D… as a parser or a user builds it) is gathered into one
@@ -1246,6 +1287,17 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False, only=None, memo
     `memo` (id of a node walked → what it became) may be passed in to be read afterwards."""
     memo = {} if memo is None else memo   # by identity: an unchanged subtree comes back as is
     leaves: dict = {}
+    # ids of nodes (without `long`) rebuilt into an equal node: one that _rebuilds_as_itself
+    # from children that came back unchanged or equal. A parent that a constructor made, and
+    # would make again the same way, from children that come back unchanged or equal is itself
+    # (rebuilding it would only find it in the hash-consing table).
+    equal: set = set()
+
+    def unchanged(kids, children) -> bool:
+        for a, b in zip(kids, children):
+            if a is not b and id(b) not in equal:
+                return False
+        return True
 
     is_normal = B.is_normal
 
@@ -1274,12 +1326,21 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False, only=None, memo
                     break
             if len(operands) >= long:
                 kids = [go(c) for c in operands]
-                if not long and len(kids) == len(children) and is_normal(n):
+                if not long and len(kids) == len(children):
+                    same = True
                     for a, b in zip(kids, children):
                         if a is not b:
+                            same = False
                             break
-                    else:
+                    if same and is_normal(n):
                         out = n         # a constructor made it from these very children
+                    elif (same or equal and unchanged(kids, children)) and \
+                            _rebuilds_as_itself(n):
+                        if is_normal(n):
+                            out = n
+                        else:
+                            out = rebuild(n, kids)
+                            equal.add(id(n))
                 if out is None:
                     out = rebuild(n, kids)
         if out is None:
@@ -1293,6 +1354,12 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False, only=None, memo
                 out = n if same else rebuild(n, kids)
             elif same and is_normal(n):
                 out = n                 # a constructor made it from these very children
+            elif (same or equal and unchanged(kids, children)) and _rebuilds_as_itself(n):
+                if is_normal(n):
+                    out = n
+                else:
+                    out = rebuild(n, kids)
+                    equal.add(id(n))
             else:
                 out = rebuild(n, kids)
         memo[id(n)] = out
