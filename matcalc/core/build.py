@@ -162,7 +162,7 @@ def _common_shape(terms):
     return SCALAR if out is None else out
 
 
-def _chain_shape(flat, scalar):
+def chain_shape(flat, scalar):
     """The shape of the product of `flat` (scalar[i]: whether flat[i] is 1×1), or None when the
     inner sizes do not line up (the caller then asks shapes.py, which raises the ShapeError)."""
     rows = cols = None
@@ -193,7 +193,7 @@ def mul(*factors) -> E.Node:
         if not lead and len(rest) < 2:
             return rest[0] if rest else num(1)
         scalar = [is_scalar(f.shape) for f in factors]
-        shape = _chain_shape(factors, scalar)
+        shape = chain_shape(factors, scalar)
         if shape is None:
             shape = shape_of(E.MatMul(factors), [f.shape for f in factors])
         if lead:
@@ -231,7 +231,7 @@ def mul(*factors) -> E.Node:
         else:
             flat.extend(f.args)
             scalar.extend(is_scalar(g.shape) for g in f.args)
-    shape = _chain_shape(flat, scalar)
+    shape = chain_shape(flat, scalar)
     if shape is None:                    # sizes do not line up: the full rule says why
         shape = shape_of(E.MatMul(tuple(flat)), [f.shape for f in flat])
     coef = 1                             # an int while every number is whole (no Fraction work)

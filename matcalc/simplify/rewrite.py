@@ -1254,7 +1254,7 @@ def _rebuilds_as_itself(n) -> bool:
             k = type(f)
             if k is E.MatMul or k is E.Num or k is E.Zero or k is E.Identity:
                 return False
-        shape = B._chain_shape(args, [is_scalar(f.shape) for f in args])
+        shape = B.chain_shape(args, [is_scalar(f.shape) for f in args])
         return shape is not None and tuple(shape) == tuple(n.shape)
     if t is E.Add:
         terms = n.args
