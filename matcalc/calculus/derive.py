@@ -8,11 +8,13 @@ application is recorded as a Step. No calculus lives here: that is rules.py.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..core import build as B
 from ..core import expr as E
 from ..core.errors import MatcalcError, UnsupportedError
 from ..core.limits import deep
+from . import rules as _rules
 from .rules import DERIVATIVE_RULES, refuse_large_result
 from . import matfuncs  # noqa: F401  (registers the matrix functions' rules in those tables)
 from ..core.shapes import Shapes, canonical_name, is_scalar
@@ -24,9 +26,10 @@ SUPPORTED_KINDS = ("supported: first derivatives of anything with respect to a s
                    "derivatives of a scalar")
 
 
-@dataclass(frozen=True)
-class Step:
-    """One rule application: at `node`, cotangent `incoming` gave `outgoing` to `child`."""
+class Step(NamedTuple):
+    """One rule application: at `node`, cotangent `incoming` gave `outgoing` to `child`
+    (a named tuple: a sweep over a long sum records thousands, and a frozen dataclass takes
+    several times as long to make)."""
     rule: str
     node: E.Node
     incoming: E.Node
@@ -101,7 +104,8 @@ def reverse(root, x, seed, steps: list | None = None):
     is_batched = tuple(seed.shape) != tuple(root.shape)
     incoming: dict = {root: [seed]}
     for n in reversed(order):
-        if type(n) is E.MatMul:          # one term per dependent factor, each as long as n
+        if type(n) is E.MatMul and len(n.args) ** 2 > _rules.MAX_RESULT_NODES:
+            # one term per dependent factor, each as long as n (at most len² in all)
             refuse_large_result(len(n.args) * sum(1 for c in n.args if dep.get(c)))
         parts = incoming.pop(n, [])
         G = parts[0] if len(parts) == 1 else _total(parts)
@@ -115,7 +119,7 @@ def reverse(root, x, seed, steps: list | None = None):
             if not dep.get(c):
                 continue
             try:
-                out = _apply(rule, n, G, i, is_batched)
+                out = rule(n, G, i) if not is_batched else _apply(rule, n, G, i, is_batched)
             except UnsupportedError as err:
                 if err.span is None:                 # point at the operation that has no rule
                     err.span = getattr(n, "span", None)

@@ -128,15 +128,15 @@ def mat_mul(node, G, i):
     """d(c·ABC) for factor B: Aᵀ·G·Cᵀ·c; for a scalar factor c: ⟨G, ABC⟩"""
     fs = node.args
     target = fs[i]
-    others = [f for k, f in enumerate(fs) if k != i]
     if is_scalar(target.shape):
+        others = [f for k, f in enumerate(fs) if k != i]
         rest = B.mul(*others) if others else B.num(1)
         return contract(G, rest, node) if not is_scalar(node.shape) else B.mul(G, rest)
-    scalars = [f for k, f in enumerate(fs) if k != i and is_scalar(f.shape)]
-    chain = [(k, f) for k, f in enumerate(fs) if not is_scalar(f.shape)]
-    pos = next(j for j, (k, _) in enumerate(chain) if k == i)
-    before = [B.transpose(f) for _, f in reversed(chain[:pos])]
-    after = [B.transpose(f) for _, f in reversed(chain[pos + 1:])]
+    scalar = [is_scalar(f.shape) for f in fs]
+    scalars = [f for k, f in enumerate(fs) if k != i and scalar[k]]
+    # the matrices before and after the target, each side read backwards and transposed
+    before = [B.transpose(fs[k]) for k in range(i - 1, -1, -1) if not scalar[k]]
+    after = [B.transpose(fs[k]) for k in range(len(fs) - 1, i, -1) if not scalar[k]]
     return B.mul(*scalars, *before, G, *after)
 
 

@@ -25,6 +25,7 @@ def _make(cls, *args, _intern=True, **kw):
     if node.shape is None:
         object.__setattr__(node, "shape", shape_of(node, [c.shape for c in node.children]))
     if _intern and node.span is None and node.children:
+        cls._hash_now(node)              # (new: its hash is not kept yet)
         hit = _INTERN.get(node)
         if hit is not None:
             return hit
@@ -109,6 +110,22 @@ def is_one(node) -> bool:
 
 def add(*terms, shape=None) -> E.Node:
     """Σ terms, flattened, zeros dropped; `shape` is used when every term is zero."""
+    for t in terms:
+        k = type(t)
+        if k is E.Add or k is E.Num or k is E.Zero:
+            break
+    else:                                # nothing to flatten, drop or fold: the terms as given
+        if shape is None:
+            shape = _common_shape(terms)
+            if shape is None:
+                shape = shape_of(E.Add(terms), [t.shape for t in terms])
+        if not terms:
+            return zero(shape)
+        if not is_scalar(shape) and all(is_scalar(t.shape) for t in terms):
+            return mul(add(*terms), ones(shape))
+        if len(terms) == 1 and tuple(terms[0].shape) == tuple(shape):
+            return terms[0]
+        return _make(E.Add, terms, shape=tuple(shape))
     flat = []
     for t in terms:
         flat.extend(t.args if isinstance(t, E.Add) else (t,))
@@ -145,7 +162,7 @@ def _common_shape(terms):
     return SCALAR if out is None else out
 
 
-def _chain_shape(flat, scalar):
+def chain_shape(flat, scalar):
     """The shape of the product of `flat` (scalar[i]: whether flat[i] is 1×1), or None when the
     inner sizes do not line up (the caller then asks shapes.py, which raises the ShapeError)."""
     rows = cols = None
@@ -166,6 +183,36 @@ def mul(*factors) -> E.Node:
     """Product: flattened, numbers folded into one leading coefficient, 1 and I dropped.
     A 1×1 product such as aᵀb stays one factor among matrices: it is a scalar, and splicing
     its row and column into a matrix chain would not line up."""
+    lead = bool(factors) and type(factors[0]) is E.Num
+    rest = factors[1:] if lead else factors
+    for f in rest:
+        t = type(f)
+        if t is E.MatMul or t is E.Num or t is E.Zero or t is E.Identity:
+            break
+    else:      # nothing to splice, fold or drop: the factors as given, after one number
+        if not lead and len(rest) < 2:
+            return rest[0] if rest else num(1)
+        scalar = [is_scalar(f.shape) for f in factors]
+        shape = chain_shape(factors, scalar)
+        if shape is None:
+            shape = shape_of(E.MatMul(factors), [f.shape for f in factors])
+        if lead:
+            v = factors[0].value
+            if type(v) is Fraction:
+                if v.numerator == 0:
+                    return zero(shape)
+                coef = v.numerator if v.denominator == 1 else v
+            else:
+                if v == 0:
+                    return zero(shape)
+                coef = v
+            if not rest:
+                return num(coef)
+            if coef != 1:
+                rest = (num(coef),) + rest
+            elif len(rest) == 1 and tuple(rest[0].shape) == tuple(shape):
+                return rest[0]
+        return _make(E.MatMul, rest, shape=tuple(shape))
     flat = []
     scalar = []                          # is_scalar of each factor of flat, computed once
     kinds = [is_scalar(f.shape) for f in factors]
@@ -184,7 +231,7 @@ def mul(*factors) -> E.Node:
         else:
             flat.extend(f.args)
             scalar.extend(is_scalar(g.shape) for g in f.args)
-    shape = _chain_shape(flat, scalar)
+    shape = chain_shape(flat, scalar)
     if shape is None:                    # sizes do not line up: the full rule says why
         shape = shape_of(E.MatMul(tuple(flat)), [f.shape for f in flat])
     coef = 1                             # an int while every number is whole (no Fraction work)

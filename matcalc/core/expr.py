@@ -27,9 +27,9 @@ def _node(cls):
     cls._fields = tuple(f.name for f in fields(cls))
     # an operator's shape follows from its operands: it is compared, not hashed (hashing a
     # shape calls Dim.__hash__, Python code, twice); a leaf's shape is hashed (I(n), 𝟙ₙ, …)
-    cls.__hash__ = _hash_of(cls, keys if cls.__name__ in _LEAF_NAMES else
-                            tuple(k for k in keys if k != "shape"))
-    cls.__eq__ = _shared_eq
+    cls.__hash__, cls._hash_now = _hash_of(cls, keys if cls.__name__ in _LEAF_NAMES else
+                                           tuple(k for k in keys if k != "shape"))
+    cls.__eq__ = _leaf_eq_of(keys) if cls.__name__ in _LEAF_NAMES else _shared_eq
     cls.__repr__ = _bounded_repr(cls.__repr__)
     return cls
 
@@ -74,26 +74,48 @@ def _shared_eq(self, other):
         done.add((id(a), id(b)))
         for k in a._keys:
             u, v = getattr(a, k), getattr(b, k)
+            if u is v:
+                continue
             if isinstance(u, Node):
-                stack.append((u, v))
+                if type(u) in _LEAF_TYPES:         # (a leaf: compared here, not queued)
+                    if u != v:
+                        return False
+                else:
+                    stack.append((u, v))
             elif type(u) is tuple and u and isinstance(u[0], Node):
                 if type(v) is not tuple or len(u) != len(v):
                     return False
-                stack.extend(zip(u, v))
+                for x, y in zip(u, v):
+                    if x is y:
+                        continue
+                    if type(x) in _LEAF_TYPES:
+                        if x != y:
+                            return False
+                    else:
+                        stack.append((x, y))
             elif u != v:
                 return False
     return True
 
 
+def _leaf_eq_of(keys):
+    """A leaf's __eq__: its fields hold no nodes, so comparing them as one tuple (in C, each
+    field by identity first and then by value) is field-by-field equality."""
+    get = attrgetter(*keys)
+
+    def __eq__(self, other):
+        if self is other:
+            return True
+        if type(other) is not type(self):
+            return NotImplemented
+        return get(self) == get(other)
+    return __eq__
+
+
 def _leaf_eq(a, b) -> bool:
     """Whether a and b are equal leaves (the parser makes one Sym per occurrence of a name);
     False for anything else, equal or not (the caller then compares the slow way)."""
-    if type(a) is not type(b) or type(a) not in _LEAF_TYPES or hash(a) != hash(b):
-        return False
-    for k in a._keys:
-        if getattr(a, k) != getattr(b, k):
-            return False
-    return True
+    return type(a) in _LEAF_TYPES and a == b      # (a leaf's __eq__: _leaf_eq_of)
 
 
 def _bounded_repr(base):
@@ -106,25 +128,26 @@ def _bounded_repr(base):
 def _hash_of(cls, keys):
     """cls's __hash__: hash((class name, *keys)), computed once and kept in the node;
     the fields are read by one attrgetter (no generator, no getattr per field: every new node
-    the constructors build is looked up in the hash-consing table)."""
+    the constructors build is looked up in the hash-consing table). Also the function that
+    computes and keeps it (for a node known to be new: no failed lookup of the kept one)."""
     name, get, put = cls.__name__, attrgetter(*keys), object.__setattr__
     if len(keys) == 1:
-        def __hash__(self):
-            try:
-                return self._h
-            except AttributeError:
-                h = hash((name, get(self)))
-                put(self, "_h", h)
-                return h
+        def compute(self):
+            h = hash((name, get(self)))
+            put(self, "_h", h)
+            return h
     else:
-        def __hash__(self):
-            try:
-                return self._h
-            except AttributeError:
-                h = hash((name,) + get(self))
-                put(self, "_h", h)
-                return h
-    return __hash__
+        def compute(self):
+            h = hash((name,) + get(self))
+            put(self, "_h", h)
+            return h
+
+    def __hash__(self):
+        try:
+            return self._h
+        except AttributeError:
+            return compute(self)
+    return __hash__, compute
 
 
 class Node:
@@ -498,13 +521,18 @@ def substitute(node: Node, mapping: dict) -> Node:
     return fold([node], _same_or_rebuilt, mapping)[node]
 
 
-def share_equal(node: Node, visit=None) -> Node:
+def share_equal(node: Node, visit=None, table: dict | None = None,
+                done: dict | None = None, fresh: bool = False) -> Node:
     """The tree with equal subtrees made one object (the first met, in post-order, with its
     source span): the parser makes one object per occurrence, and equal but distinct subtrees
-    are compared node by node in every dictionary the derivative sweep keeps. `visit(n, kids)`
-    is called on the way for every distinct operator node of the tree given, children first."""
-    table: dict = {}
-    done: dict = {}                  # id → shared node
+    are compared node by node in every dictionary the derivative sweep keeps. `visit(m)` is
+    called on the way once for every distinct operator node of the shared tree, children
+    first. `table` (shared node → itself) and `done` (id of a node given → its shared node)
+    may be passed in and are filled: a second call with the first one's tables walks only the
+    nodes the first did not meet. `fresh`: the nodes given have not been hashed yet (a
+    parser's tree), so their hashes are computed at once rather than looked for first."""
+    table = {} if table is None else table
+    done = {} if done is None else done
     stack = [(node, False)]
     pop, push, share = stack.pop, stack.append, table.setdefault
     while stack:
@@ -514,20 +542,26 @@ def share_equal(node: Node, visit=None) -> Node:
             continue
         kids = n.children
         if not kids:
+            if fresh:
+                type(n)._hash_now(n)
             done[i] = share(n, n)
             continue
         if not ready:
             push((n, True))
             stack.extend([(c, False) for c in kids if id(c) not in done])
             continue
-        if visit is not None:
-            visit(n, kids)
         m = n
         for c in kids:
             if done[id(c)] is not c:
                 m = with_children(n, [done[id(c)] for c in kids])
+                type(m)._hash_now(m)       # (a new node: its hash is not kept yet)
                 break
-        done[i] = share(m, m)
+        else:
+            if fresh:
+                type(n)._hash_now(n)
+        r = done[i] = share(m, m)
+        if visit is not None and r is m:       # (m met for the first time)
+            visit(m)
     return done[id(node)]
 
 

@@ -28,13 +28,14 @@ class UnicodePrinter(Printer):
         self._depth = 0
 
     def __call__(self, node) -> str:
-        if self._depth == 0:
-            self._sized = unsized_constants(node)
-        self._depth += 1
+        if self._depth:                   # inside a print: the constants were found at the top
+            return self.table[type(node)](node)
+        self._sized = unsized_constants(node)
+        self._depth = 1
         try:
-            return super().__call__(node)
+            return self.table[type(node)](node)
         finally:
-            self._depth -= 1
+            self._depth = 0
 
     def identity(self, node):
         if id(node) in self._sized:
@@ -163,12 +164,31 @@ def _one_by_one(shape) -> bool:
     return type(shape) is tuple and len(shape) == 2 and is_scalar(shape)
 
 
+def _holds_constant(root) -> bool:
+    """Whether an I, a 𝟙 or a 0 occurs in the tree (each shared subtree walked once): without
+    one, no constant needs its size (a cheaper walk than unsized_constants' own)."""
+    stack, seen = [root], set()
+    pop, push, add = stack.pop, stack.append, seen.add
+    while stack:
+        n = pop()
+        t = type(n)
+        if t is E.Identity or t is E.Ones or t is E.Zero:
+            return True
+        for c in n.children:
+            if id(c) not in seen:
+                add(id(c))
+                push(c)
+    return False
+
+
 def unsized_constants(root) -> set[int]:
     """The identities and ones whose size nothing around them fixes — inside ⊗ and vec, where
     a bare I would read back with another size; they print with their size, eye(n). The result
     itself (the root) prints I: its size is the result's. Each shared subtree is walked once
     per context."""
     out: set[int] = set()
+    if not _holds_constant(root):
+        return out
     seen: set[tuple[int, bool]] = set()
     memo: dict = {}
 

@@ -321,8 +321,30 @@ def _termwise(node):
 _LEAVES = frozenset(E.LEAVES)
 
 
+_DIVIDING = frozenset((E.HadamardDiv, E.HadamardPower, E.Inverse, E.Power))
+
+
+def _may_divide(node) -> bool:
+    """Whether the tree holds a node of a type that _divides looks for (each shared subtree
+    walked once): every reduction below starts from one, so without any the tree is its own
+    compact form."""
+    stack, seen = [node], set()
+    pop, push, add = stack.pop, stack.append, seen.add
+    while stack:
+        n = pop()
+        if type(n) in _DIVIDING:
+            return True
+        for c in n.children:
+            if id(c) not in seen:
+                add(id(c))
+                push(c)
+    return False
+
+
 def compact_algebra(node, ctx):
     """Element-wise subexpressions in lowest terms; inner products through ⊙ (bottom-up)."""
+    if not _may_divide(node):
+        return node
     memos = ({}, {})                  # outside / inside an element-wise part: node → result
 
     def go(n, inside):

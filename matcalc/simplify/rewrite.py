@@ -265,10 +265,16 @@ def _names(node) -> frozenset:
         return frozenset((node.name,))
     kids = node.children
     if not kids:
-        return frozenset()
-    if len(kids) == 1:
-        return _names(kids[0])
-    return frozenset().union(*(_names(c) for c in kids))
+        return _NO_NAMES
+    out = _names(kids[0])
+    for c in kids[1:]:          # (a child's names often are among the others': no new set)
+        more = _names(c)
+        if not more <= out:
+            out = more if not out else out | more
+    return out
+
+
+_NO_NAMES = frozenset()
 
 
 def _like_keys(bodies) -> list:
@@ -378,7 +384,8 @@ def _divided(term, coef, g):
     if type(term) is E.MatMul and type(term.args[0]) is E.Num and \
             type(term.args[0].value) is Fraction and \
             not any(type(f) is E.Num for f in term.args[1:]):    # coef is that one number
-        return B.mul(B.num(coef.numerator // g), *term.args[1:])
+        k = coef.numerator // g                     # (a factor 1 is dropped: not given)
+        return B.mul(*term.args[1:]) if k == 1 else B.mul(B.num(k), *term.args[1:])
     return B.mul(B.num(Fraction(1, g)), term)
 
 
@@ -1120,9 +1127,10 @@ def size(node) -> int:
 
 def rebuilt(node, kids):
     """node with new children, or node itself when none changed (no constructor work)."""
-    if all(a is b for a, b in zip(kids, node.children)):
-        return node
-    return rebuild(node, kids)
+    for a, b in zip(kids, node.children):
+        if a is not b:
+            return rebuild(node, kids)
+    return node
 
 
 _LEAF_TYPES = frozenset(E.LEAVES)
@@ -1150,6 +1158,26 @@ def _chain_top(term) -> int:
     return _top(term) if type(term) is E.Transpose else sum(_top(f) for f in split_term(term)[2])
 
 
+def _flipped_top(term, ctx) -> int:
+    """At least _chain_top of term's inner flip (below), without building it: each factor
+    that _flip wraps in a transpose keeps that transpose on top (the product is zero only with
+    a zero factor); a factor that loses one may bring up those of a product inside it (not
+    counted). 0 when a scalar factor might hide a zero."""
+    c, scalars, chain = split_term(term)
+    if not c or any(type(f) is E.Zero or type(f) is E.MatMul for f in scalars):
+        return 0
+    n = 0
+    for f in chain:
+        t = type(f)
+        if t is E.Zero:
+            return 0
+        if not (t is E.Transpose or t is E.Identity or t is E.DiagMat or t is E.Ones or
+                t is E.Power and type(f.arg) is E.Transpose or
+                t is E.Sym and f.name in ctx.symmetric):
+            n += 1
+    return n
+
+
 def transposes_out(node, ctx):
     """c·AᵀBᵀCᵀ → c·(CBA)ᵀ and AᵀBᵀ + CᵀDᵀ → (BA + DC)ᵀ when that saves at least two
     transposes (one saved is not worth the brackets: AᵀBᵀ stays as printed in the Cookbook).
@@ -1168,7 +1196,8 @@ def transposes_out(node, ctx):
             return hit
         m = rebuilt(n, [c if type(c) in _LEAF_TYPES else go(c) for c in n.children])
         # saving two needs at least three transposes on top now: count before building
-        if type(m) is E.MatMul and not is_scalar(m.shape) and _chain_top(m) >= 3:
+        if type(m) is E.MatMul and len(m.args) >= 3 and not is_scalar(m.shape) and \
+                _chain_top(m) >= 3:
             c, s, chain = split_term(m)
             flipped = [_flip(f, ctx) for f in reversed(chain)]
             if len(chain) > 1 and 1 + sum(_top(f) for f in flipped) <= _chain_top(m) - 2:
@@ -1177,9 +1206,10 @@ def transposes_out(node, ctx):
                 m = cand
         elif type(m) is E.Add and not is_scalar(m.shape) and \
                 all(tuple(t.shape) == tuple(m.shape) for t in m.args) and \
-                sum(_chain_top(t) for t in m.args) >= 3:
+                (on_top := sum(_chain_top(t) for t in m.args)) >= 3 and \
+                1 + sum(_flipped_top(t, ctx) for t in m.args) <= on_top - 2:
             inner = [inner_flip(t) for t in m.args]
-            if 1 + sum(_chain_top(t) for t in inner) <= sum(_chain_top(t) for t in m.args) - 2:
+            if 1 + sum(_chain_top(t) for t in inner) <= on_top - 2:
                 cand = B.transpose(B.add(*inner))
                 record(ctx, "transposes_out", m, cand)
                 m = cand
@@ -1204,16 +1234,70 @@ def _splices(parent_type, child) -> bool:
     return True
 
 
-def rebuild_all(node, long: int = 0, share_leaves: bool = False):
+def _rebuilds_as_itself(n) -> bool:
+    """Whether the constructor of n, given n's own children, would build a node equal to n
+    (the cases of B.mul, B.add and B.transpose that keep their operands as given): a parser's
+    Ax, −b, Ax − b, Aᵀ. False when unsure."""
+    t = type(n)
+    if t is E.MatMul:
+        args = n.args
+        rest = args
+        if args and type(args[0]) is E.Num:
+            lead, rest = args[0], args[1:]
+            v = lead.value
+            if type(v) is not Fraction or v.numerator == 0 or v == 1 or not rest or \
+                    tuple(lead.shape) != tuple(B.SCALAR):
+                return False
+        elif len(args) < 2:
+            return False
+        for f in rest:
+            k = type(f)
+            if k is E.MatMul or k is E.Num or k is E.Zero or k is E.Identity:
+                return False
+        shape = B.chain_shape(args, [is_scalar(f.shape) for f in args])
+        return shape is not None and tuple(shape) == tuple(n.shape)
+    if t is E.Add:
+        terms = n.args
+        if len(terms) < 2:
+            return False
+        for f in terms:
+            k = type(f)
+            if k is E.Add or k is E.Num or k is E.Zero:
+                return False
+        return is_scalar(n.shape) or not all(is_scalar(f.shape) for f in terms)
+    if t is E.Transpose:
+        x = n.arg
+        k = type(x)
+        if is_scalar(x.shape) or k is E.Transpose or k is E.Identity or k is E.DiagMat or \
+                k is E.Zero or k is E.Ones:
+            return False
+        return tuple(n.shape) == (x.shape[1], x.shape[0])
+    return False
+
+
+def rebuild_all(node, long: int = 0, share_leaves: bool = False, only=None, memo=None):
     """node rebuilt through the constructors only (flattened, no rules applied). A chain of
     nested binary products (((AB)C)D… as a parser or a user builds it) is gathered into one
     n-ary node with one constructor call, so a chain of n factors costs O(n), not O(n²).
     With `long`, only chains of at least that many operands are gathered (the rest keep
     their grouping and are not rebuilt). With `share_leaves`, equal leaves become one object
     (the parser makes one per occurrence), so that every memo keyed by equality hands back the
-    very node it was given and rebuilding stops at `is`."""
-    memo: dict = {}           # by identity: an unchanged subtree comes back as the same object
+    very node it was given and rebuilding stops at `is`. With `only` (a set of ids, with
+    `long`), a node whose id is not in it is known to hold no long chain and is not walked;
+    `memo` (id of a node walked → what it became) may be passed in to be read afterwards."""
+    memo = {} if memo is None else memo   # by identity: an unchanged subtree comes back as is
     leaves: dict = {}
+    # ids of nodes (without `long`) rebuilt into an equal node: one that _rebuilds_as_itself
+    # from children that came back unchanged or equal. A parent that a constructor made, and
+    # would make again the same way, from children that come back unchanged or equal is itself
+    # (rebuilding it would only find it in the hash-consing table).
+    equal: set = set()
+
+    def unchanged(kids, children) -> bool:
+        for a, b in zip(kids, children):
+            if a is not b and id(b) not in equal:
+                return False
+        return True
 
     is_normal = B.is_normal
 
@@ -1224,6 +1308,8 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False):
         hit = memo.get(id(n))
         if hit is not None:
             return hit
+        if only is not None and id(n) not in only:
+            return n
         t = type(n)
         out = None
         if t in _FLAT:
@@ -1240,18 +1326,40 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False):
                     break
             if len(operands) >= long:
                 kids = [go(c) for c in operands]
-                if not long and len(kids) == len(children) and is_normal(n) and \
-                        all(a is b for a, b in zip(kids, children)):
-                    out = n             # a constructor made it from these very children
-                else:
+                if not long and len(kids) == len(children):
+                    same = True
+                    for a, b in zip(kids, children):
+                        if a is not b:
+                            same = False
+                            break
+                    if same and is_normal(n):
+                        out = n         # a constructor made it from these very children
+                    elif (same or equal and unchanged(kids, children)) and \
+                            _rebuilds_as_itself(n):
+                        if is_normal(n):
+                            out = n
+                        else:
+                            out = rebuild(n, kids)
+                            equal.add(id(n))
+                if out is None:
                     out = rebuild(n, kids)
         if out is None:
             kids = [go(c) for c in children]
-            same = all(a is b for a, b in zip(kids, children))
+            same = True
+            for a, b in zip(kids, children):
+                if a is not b:
+                    same = False
+                    break
             if long:
                 out = n if same else rebuild(n, kids)
             elif same and is_normal(n):
                 out = n                 # a constructor made it from these very children
+            elif (same or equal and unchanged(kids, children)) and _rebuilds_as_itself(n):
+                if is_normal(n):
+                    out = n
+                else:
+                    out = rebuild(n, kids)
+                    equal.add(id(n))
             else:
                 out = rebuild(n, kids)
         memo[id(n)] = out
@@ -1261,27 +1369,43 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False):
 
 
 def shared_and_gathered(node, long: int):
-    """share_equal(rebuild_all(node, long=long)) in one walk when no chain is long: the
-    operands of each sum, product and ⊙ (as rebuild_all gathers them) are counted while
-    equal subtrees are shared, and rebuild_all (which gives its tree back unchanged when no
-    chain has `long` operands) runs, on the shared tree, only when some chain does."""
+    """share_equal(rebuild_all(node, long=long)) with fewer walks: the operands of each sum,
+    product and ⊙ (as rebuild_all gathers them) are counted while equal subtrees are shared;
+    rebuild_all runs only when some chain has `long` operands, and then walks only the nodes
+    that hold one; the second sharing meets only the nodes it built (the whole tree again, as
+    before, only when one of those equals a node met before)."""
     operands: dict = {}
-    longest = 0
+    holds: dict = {}                   # id → shared node, for the nodes that hold a long chain
 
-    def visit(n, kids):
-        nonlocal longest
+    def visit(n):
         t = type(n)
+        kids = n.children
         if t in _FLAT:
             k = 0
             for c in kids:
                 k += operands.get(id(c), 1) if _splices(t, c) else 1
             operands[id(n)] = k
-            longest = max(longest, k)
+            if k >= long:
+                holds[id(n)] = n
+                return
+        for c in kids:
+            if id(c) in holds:
+                holds[id(n)] = n
+                return
 
-    shared = E.share_equal(node, visit)
-    if longest < long:
+    table: dict = {}
+    shared = E.share_equal(node, visit, table, fresh=True)
+    if not holds:
         return shared
-    return E.share_equal(rebuild_all(shared, long=long))
+    became: dict = {}
+    gathered = rebuild_all(shared, long=long, only=holds, memo=became)
+    for i, n in holds.items():         # what was rebuilt is no longer in the tree: a node
+        if became.get(i) is not n:     # built now that equals it is not a repeat
+            del table[n]
+    again = E.share_equal(gathered, table=table, done={id(v): v for v in table.values()})
+    if again is gathered:              # nothing it built equals anything else: shared as it is
+        return gathered
+    return E.share_equal(gathered)
 
 
 def normalise(node, ctx: Context | None = None):
