@@ -147,3 +147,33 @@ def test_cli_subprocess_has_no_traceback():
     proc = subprocess.run([sys.executable, "-m", "matcalc", "x", "--order", "two"],
                           capture_output=True, text=True, encoding="utf-8")
     assert proc.returncode == 2
+
+
+def test_a_span_from_another_text_never_places_the_caret(monkeypatch):
+    """The simplifier's tables can hand a later call a node parsed from an earlier text, with
+    that text's span; an error raised on it while differentiating puts its caret under the
+    whole formula, not at a place the span names in the other text."""
+    import matcalc.calculus.derive as D
+    from matcalc.core.errors import Span
+
+    def stale(*args, **kwargs):
+        raise UnsupportedError("no rule here", span=Span(3, 9))
+
+    monkeypatch.setattr(D, "first_derivative", stale)
+    with pytest.raises(UnsupportedError) as info:
+        matcalc.derive("x^T A x + c", wrt="x", shapes="A: n×n, c: scalar")
+    caret = str(info.value).splitlines()[-1]
+    assert caret.strip() == "^" * len("x^T A x + c")
+
+
+def test_an_error_on_a_part_of_this_text_keeps_its_caret(monkeypatch):
+    import matcalc.calculus.derive as D
+    from matcalc.core.errors import Span
+
+    def on_a_part(*args, **kwargs):
+        raise UnsupportedError("no rule here", span=Span(0, 7))      # x^T A x, a real part
+
+    monkeypatch.setattr(D, "first_derivative", on_a_part)
+    with pytest.raises(UnsupportedError) as info:
+        matcalc.derive("x^T A x + c", wrt="x", shapes="A: n×n, c: scalar")
+    assert str(info.value).splitlines()[-1] == "  ^^^^^^^"

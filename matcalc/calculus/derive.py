@@ -306,9 +306,26 @@ def derivation(expr: str, wrt, shapes=None, order: int = 1, layout: str = "numer
     try:
         return _derive(expr, f, decls, variables, layout, simplify)
     except MatcalcError as err:
-        if err.span is None:
+        if err.span is None or err.span not in _spans(f):
+            # a node the simplifier's tables kept from an earlier call can carry that call's
+            # span: the caret goes only where a part of this text is, else under all of it
             err.span = f.span
         raise err.with_text(expr) from None
+
+
+def _spans(f) -> set:
+    """The spans of the parts of the parsed formula f."""
+    out, seen, stack = set(), set(), [f]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        span = getattr(n, "span", None)
+        if span is not None:
+            out.add(span)
+        stack.extend(n.children)
+    return out
 
 
 def _derive(expr, f, decls, variables, layout, simplify):
