@@ -565,6 +565,22 @@ def share_equal(node: Node, visit=None, table: dict | None = None,
     return done[id(node)]
 
 
+def holds_type(root: Node, types) -> bool:
+    """Whether a node whose type is in `types` occurs in the tree (each shared subtree walked
+    once, without recursion)."""
+    stack, seen = [root], set()
+    pop, push, add = stack.pop, stack.append, seen.add
+    while stack:
+        n = pop()
+        if type(n) in types:
+            return True
+        for c in n.children:
+            if id(c) not in seen:
+                add(id(c))
+                push(c)
+    return False
+
+
 def names_in(node) -> dict:
     """Every Sym in the tree: name → node."""
     out, stack, seen = {}, [node], set()

@@ -164,21 +164,13 @@ def _one_by_one(shape) -> bool:
     return type(shape) is tuple and len(shape) == 2 and is_scalar(shape)
 
 
+_CONSTANTS = frozenset((E.Identity, E.Ones, E.Zero))
+
+
 def _holds_constant(root) -> bool:
-    """Whether an I, a 𝟙 or a 0 occurs in the tree (each shared subtree walked once): without
-    one, no constant needs its size (a cheaper walk than unsized_constants' own)."""
-    stack, seen = [root], set()
-    pop, push, add = stack.pop, stack.append, seen.add
-    while stack:
-        n = pop()
-        t = type(n)
-        if t is E.Identity or t is E.Ones or t is E.Zero:
-            return True
-        for c in n.children:
-            if id(c) not in seen:
-                add(id(c))
-                push(c)
-    return False
+    """Whether an I, a 𝟙 or a 0 occurs in the tree: without one, no constant needs its size (a
+    cheaper walk than unsized_constants' own)."""
+    return E.holds_type(root, _CONSTANTS)
 
 
 def unsized_constants(root) -> set[int]:

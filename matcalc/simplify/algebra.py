@@ -325,20 +325,9 @@ _DIVIDING = frozenset((E.HadamardDiv, E.HadamardPower, E.Inverse, E.Power))
 
 
 def _may_divide(node) -> bool:
-    """Whether the tree holds a node of a type that _divides looks for (each shared subtree
-    walked once): every reduction below starts from one, so without any the tree is its own
-    compact form."""
-    stack, seen = [node], set()
-    pop, push, add = stack.pop, stack.append, seen.add
-    while stack:
-        n = pop()
-        if type(n) in _DIVIDING:
-            return True
-        for c in n.children:
-            if id(c) not in seen:
-                add(id(c))
-                push(c)
-    return False
+    """Whether the tree holds a node of a type that _divides looks for: every reduction below
+    starts from one, so without any the tree is its own compact form."""
+    return E.holds_type(node, _DIVIDING)
 
 
 def compact_algebra(node, ctx):
