@@ -17,34 +17,31 @@ def _frames() -> int:
     return len(inspect.stack(0))
 
 
-def test_short_call_runs_on_the_calling_thread(monkeypatch):
-    seen = []
+def _threads_deriving(monkeypatch) -> list:
+    """The threads the derivative step runs on, appended as it runs."""
     import matcalc.calculus.derive as D
-    original = D.first_derivative
+    seen, original = [], D.first_derivative
 
     def spy(*args, **kwargs):
         seen.append(threading.current_thread())
         return original(*args, **kwargs)
 
     monkeypatch.setattr(D, "first_derivative", spy)
+    return seen
+
+
+def test_short_call_runs_on_the_calling_thread(monkeypatch):
+    seen = _threads_deriving(monkeypatch)
     derive("x^T A x", wrt="x", shapes="A: n×n")
     assert seen and all(t is threading.current_thread() for t in seen)
 
 
 def test_long_call_runs_on_a_worker(monkeypatch):
-    seen = []
-    import matcalc.calculus.derive as D
-    original = D.first_derivative
-
-    def spy(*args, **kwargs):
-        seen.append(threading.current_thread().name)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(D, "first_derivative", spy)
+    seen = _threads_deriving(monkeypatch)
     text = " + ".join(f"c{i} x^T A x" for i in range(60))     # over the inline size
     assert len(text) > limits.INLINE_CHARS
     derive(text, wrt="x", shapes="A: n×n")
-    assert seen and all(name == "matcalc" for name in seen)
+    assert seen and all(t.name == "matcalc" for t in seen)
 
 
 def test_short_call_too_deep_for_the_caller_falls_back_to_a_worker(monkeypatch):
@@ -99,22 +96,14 @@ def test_short_call_deeper_than_the_callers_limit_still_answers():
 def test_a_raised_recursion_limit_keeps_calls_on_a_worker(monkeypatch):
     """When the limit is already high (another thread's matcalc call, or the caller's own
     setting), a call never recurses deeply on a stack of unknown size: it goes to a worker."""
-    seen = []
-    import matcalc.calculus.derive as D
-    original = D.first_derivative
-
-    def spy(*args, **kwargs):
-        seen.append(threading.current_thread().name)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(D, "first_derivative", spy)
+    seen = _threads_deriving(monkeypatch)
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(limits.INLINE_LIMIT + 1)
     try:
         derive("x^T A x", wrt="x", shapes="A: n×n")
     finally:
         sys.setrecursionlimit(old)
-    assert seen and all(name == "matcalc" for name in seen)
+    assert seen and all(t.name == "matcalc" for t in seen)
 
 
 def test_collector_thresholds_are_restored_after_inline_and_worker_calls():

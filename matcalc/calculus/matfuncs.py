@@ -20,7 +20,7 @@ from typing import Callable
 from ..core import build as B
 from ..core import expr as E
 from ..core.errors import UnsupportedError, show
-from ..core.functions import FRECHET, FRECHET2, KRON, KRON2, PRIMARY, matfn, matpow
+from ..core.functions import FRECHET, FRECHET2, KRON, KRON2, PRIMARY, matfn, matpow, primary_prime
 from ..core.matrix_functions import MATRIX_FUNCTIONS, fill
 from .rules import derivative
 from .vecrules import vec_rule
@@ -98,17 +98,6 @@ def _function_of(e, x) -> bool:
     return False
 
 
-def _prime(fn, x, exponent):
-    """f′(X): exp(X), X⁻¹, ½X^(−1/2), pX^(p−1)"""
-    if fn == "expm":
-        return matfn("expm", x)
-    if fn == "logm":
-        return B.inverse(x)
-    if fn == "sqrtm":
-        return B.mul(B.num(Fraction(1, 2)), B.inverse(matfn("sqrtm", x)))
-    return B.mul(B.num(exponent), matpow(x, Fraction(exponent) - 1))
-
-
 @rule("expm", "logm", "sqrtm", "powm")
 def primary(node, G, i):
     """d f(X) = L_f(X, dX), whose adjoint is L_f(Xᵀ, ·): the cotangent is L_f(Xᵀ, G)
@@ -117,7 +106,7 @@ def primary(node, G, i):
     Matrices, 3.2): ∂ logdet expm(X)/∂X = (expm(X)expm(X)⁻¹)ᵀ = I"""
     x = node.args[0]
     if type(_scalar_times(_t(G))[1]) is not E.Identity and _function_of(_t(G), x):
-        prime = _prime(node.fn, x, node.exponent)
+        prime = primary_prime(node.fn, x, node.exponent)
         (c, p), (d, q) = _scalar_times(prime), _scalar_times(_t(G))
         a, b = _power_of(p, x), _power_of(q, x)
         if a is not None and b is not None:                 # X^a X^b = X^(a+b) (principal)

@@ -171,7 +171,7 @@ KRON2 = {"L_exp": "K2_exp", "L_log": "K2_log", "L_sqrt": "K2_sqrt", "L_pow": "K2
 PRIMARY = {"expm", "logm", "sqrtm", "powm"}    # f(Xᵀ) = f(X)ᵀ
 
 
-def _primary_prime(fn: str, x, exponent):
+def primary_prime(fn: str, x, exponent):
     """f′(X) for the primary matrix functions: d tr f(X) = tr(f′(X) dX)."""
     if fn == "expm":
         return matfn("expm", x)
@@ -179,7 +179,7 @@ def _primary_prime(fn: str, x, exponent):
         return B.inverse(x)
     if fn == "sqrtm":
         return B.mul(B.num(Fraction(1, 2)), B.inverse(matfn("sqrtm", x)))
-    return B.mul(B.num(exponent), matpow(x, exponent - 1))
+    return B.mul(B.num(exponent), matpow(x, Fraction(exponent) - 1))
 
 
 def matpow(x, p):
@@ -210,7 +210,7 @@ def matfn(fn: str, *args, exponent=None):
             c = _identity_multiple(rest[0])
             if c is not None:
                 base = next(k for k, v in FRECHET.items() if v == fn)
-                return B.mul(c, _primary_prime(base, x, exponent))
+                return B.mul(c, primary_prime(base, x, exponent))
     return B.make(E.MatFn, fn, tuple(args), exponent)
 
 
