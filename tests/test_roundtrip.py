@@ -383,3 +383,32 @@ def test_a_negative_scalar_power_prints_below_the_line():
     q = derive("(x^T x)^(-0.5)", wrt="x", shapes="x: n")
     assert str(q) == "−x/(xᵀx)^1.5"
     assert assert_result_reads_back(q, "x: n")
+
+
+def _unshared(node):
+    """A copy of the tree in which no two places hold the same object (every node new)."""
+    import copy
+    kids = [_unshared(c) for c in node.children]
+    return E.with_children(node, kids) if kids else copy.copy(node)
+
+
+def _printed_all(node):
+    return to_unicode(node), to_text(node), to_latex(node)
+
+
+@RELAXED
+@given(st.one_of(expressions, kron_expressions), st.sampled_from(["x", "A", "X", "S", "c", "z"]))
+def test_what_prints_does_not_depend_on_which_equal_parts_are_one_object(text, wrt):
+    """The same result can hold one I object or several equal ones, depending on what earlier
+    calls left in the constructors' tables; an I inside ⊗ once printed eye(n) and an equal one
+    outside printed I in one call, and both printed I in the same call made after another
+    formula. What prints is a function of the tree's value: the shared tree (equal parts one
+    object) and a copy with every part its own object print alike."""
+    try:
+        r = derive(text, wrt=wrt, shapes=SH)
+    except matcalc.MatcalcError:
+        assume(False)
+    node = r.node
+    assume(E.holds_type(node, (E.Identity, E.Ones, E.Zero)))
+    assert _printed_all(_unshared(node)) == _printed_all(E.share_equal(node)) == \
+        _printed_all(node)

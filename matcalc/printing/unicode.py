@@ -24,7 +24,7 @@ class UnicodePrinter(Printer):
 
     def __init__(self):
         super().__init__()
-        self._sized: set[int] = set()
+        self._sized: set = set()
         self._depth = 0
 
     def __call__(self, node) -> str:
@@ -38,7 +38,7 @@ class UnicodePrinter(Printer):
             self._depth = 0
 
     def identity(self, node):
-        if id(node) in self._sized:
+        if node in self._sized:
             n = _size(node.shape[0])
             if n:
                 return f"eye({n.replace('*', '')})"
@@ -102,7 +102,7 @@ class UnicodePrinter(Printer):
         """𝟙 (a column), 𝟙ᵀ (a row), 𝟙𝟙ᵀ (a matrix of ones: 𝟙 alone would read back as a
         column)."""
         r, c = node.shape
-        if id(node) in self._sized:
+        if node in self._sized:
             sizes = [_size(d) for d in (r, c) if d != 1]
             if sizes and all(sizes):
                 return f"ones({', '.join(x.replace('*', '') for x in sizes)})" + \
@@ -118,7 +118,7 @@ class UnicodePrinter(Printer):
         return s
 
     def zero(self, node):
-        if id(node) in self._sized and not _one_by_one(node.shape):
+        if node in self._sized and not _one_by_one(node.shape):
             r, c = (_size(d) for d in node.shape)
             if r and c:
                 return f"zeros({r.replace('*', '')})" if c == "1" else \
@@ -173,12 +173,15 @@ def _holds_constant(root) -> bool:
     return E.holds_type(root, _CONSTANTS)
 
 
-def unsized_constants(root) -> set[int]:
-    """The identities and ones whose size nothing around them fixes — inside ⊗ and vec, where
-    a bare I would read back with another size; they print with their size, eye(n). The result
-    itself (the root) prints I: its size is the result's. Each shared subtree is walked once
-    per context."""
-    out: set[int] = set()
+def unsized_constants(root) -> set:
+    """The identities, ones and zeros whose size nothing around them fixes — inside ⊗ and vec,
+    where a bare I would read back with another size; they print with their size, eye(n). The
+    result itself (the root) prints I: its size is the result's. Each shared subtree is walked
+    once per context. The set holds constants by value (an I of size n, not one object): the
+    same formula can hold one I object or several equal ones, depending on what earlier calls
+    left in the constructors' tables, and what it prints must not depend on that — so once one
+    I of size n needs its size, every I of size n in the result shows it."""
+    out: set = set()
     if not _holds_constant(root):
         return out
     seen: set[tuple[int, bool]] = set()
@@ -192,7 +195,7 @@ def unsized_constants(root) -> set[int]:
         t = type(node)
         if t is E.Identity or t is E.Ones or t is E.Zero:
             if free:
-                out.add(id(node))
+                out.add(node)
             return
         children = node.children
         if not children:
