@@ -23,7 +23,8 @@ def _nth(text, word, n):
                                            text)][n - 1]
 
 
-@pytest.mark.parametrize("spelling", ["x^T", "x^-T", "x ^ - T", "x^⊤"])
+@pytest.mark.parametrize("spelling", ["x^T", "x^-T", "x ^ - T", "x^⊤", "x^{T}", "x^{-T}", "x^{⊤}",
+                                      "x^{ T }"])
 def test_the_t_of_a_transpose_is_not_an_operand(spelling):
     check_input(" + ".join([spelling] * MAX_OPERANDS))
     text = " + ".join([spelling] * (MAX_OPERANDS + 1))

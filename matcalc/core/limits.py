@@ -284,7 +284,10 @@ _ONE_POSTFIX = re.compile(_POSTFIX)
 _DIGITS = re.compile(r"\d{%d,}" % (MAX_DIGITS + 1))
 # text no longer than this is within every limit but the first
 MIN_LIMIT = min(MAX_DIGITS, MAX_NESTING, MAX_OPERANDS, MAX_NAMES)
-_OPERAND = re.compile(r"[A-Za-zΑ-Ωα-ωϑϕϵℓ][A-Za-z0-9Α-Ωα-ωϑϕϵℓ_{}]*|\d+\.?\d*|\.\d+|𝟙")
+# a name, with subscripts in braces (W_{12}); a brace not after _ closes or opens a group:
+# the T of x^{T} is a word of its own (then not an operand, like the T of x^T)
+_OPERAND = re.compile(r"[A-Za-zΑ-Ωα-ωϑϕϵℓ](?:_\{[^{}\s]*\}|[A-Za-z0-9Α-Ωα-ωϑϕϵℓ_])*"
+                      r"|\d+\.?\d*|\.\d+|𝟙")
 
 
 def check_input(text: str) -> None:
@@ -334,7 +337,7 @@ def check_input(text: str) -> None:
 
 # a T that _after_caret says is an operator, as a whole word of _OPERAND (a word cannot
 # start at `{`, and none runs on through `^`; ⊤ is not a word at all)
-_CARET_T = re.compile(r"\^[ {−-]*T(?![A-Za-z0-9Α-Ωα-ωϑϕϵℓ_{}])")
+_CARET_T = re.compile(r"\^[ {−-]*T(?![A-Za-z0-9Α-Ωα-ωϑϕϵℓ_{])")
 
 
 def _after_caret(text: str, i: int) -> bool:
