@@ -232,3 +232,20 @@ def test_check_of_a_relu_loss_looks_past_points_where_every_unit_is_inactive():
         assert not report.only_zeros and report.max_abs_error > 0, str(report)
     flat = derive("sum(step(x))", wrt="x").check(seed=0)        # 0 wherever it is defined
     assert flat.only_zeros and "only zeros were compared" in str(flat)
+
+
+def test_a_check_too_large_at_drawn_sizes_says_so_and_does_not_ask_for_names():
+    """Nested ⊗ wrt a matrix needs a 4,374² array even at the sizes the check draws: the
+    refusal does not tell the user to declare sizes as names (they are names already)."""
+    r = derive("kron(kron(A, X), kron(A, A))", wrt="A", shapes="A: n×n, X: m×n")
+    with pytest.raises(matcalc.MatcalcError) as info:
+        r.check()
+    assert "numeric work is limited" in str(info.value)
+    assert "already names" in info.value.hint and "declare" not in info.value.hint
+
+
+def test_a_check_too_large_at_sizes_written_as_numbers_asks_for_names():
+    r = derive("kron(A, A)", wrt="A", shapes="A: 40×40")
+    with pytest.raises(matcalc.MatcalcError) as info:
+        r.check()
+    assert "declare the sizes as names" in info.value.hint

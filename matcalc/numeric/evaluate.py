@@ -300,7 +300,20 @@ def limit_entries(roots, sizes, what: str = "this evaluation") -> None:
                 f"{what} would need a {r:,}×{c:,} array ({r * c:,} entries) for "
                 f"{_short(show(n))}; numeric work is limited to "
                 f"{MAX_NUMERIC_ENTRIES:,} entries per array",
-                hint="declare the sizes as names (`A: n×n`) so a check can pick small ones")
+                hint=_size_hint([n], sizes, what))
+
+
+def _size_hint(nodes, sizes, what: str) -> str:
+    """What to do about a numeric refusal: smaller sizes where the user gave them (values at
+    sizes of their own, or a size written as a number), else (every size a name the check
+    draws at 2, 3, …) a smaller piece, since no smaller sizes exist."""
+    if what != "the check":
+        return "evaluate at smaller sizes"
+    if any(d.is_Integer and int(d) > 1 for n in nodes for d in n.shape):
+        return "declare the sizes as names (`A: n×n`) so a check can pick small ones"
+    drawn = ", ".join(f"{k} = {v}" for k, v in sorted(sizes.items(), key=lambda kv: str(kv[0])))
+    return (f"the sizes are already names, drawn small ({drawn}): a derivative this large "
+            "cannot be checked numerically; check a part of the formula instead")
 
 
 def _short(text: str, width: int = 60) -> str:
@@ -608,8 +621,7 @@ def _limit_evaluations(variables, direction, hessian_product, sizes) -> None:
         raise MatcalcError(f"the check would evaluate the function {count:,} times (every "
                            f"entry of {names} is perturbed); numeric checks are limited to "
                            f"{MAX_CHECK_EVALUATIONS:,} evaluations",
-                           hint="declare the sizes as names (`X: m×n`) so a check can pick "
-                                "small ones")
+                           hint=_size_hint(variables, sizes, "the check"))
 
 
 def _compare(got, expected, sizes, rtol, atol, slack=0.0) -> CheckReport:
