@@ -482,9 +482,6 @@ CODEGEN_XFAIL: dict[tuple[str, str], tuple[str, type]] = {
                                            matcalc.UnsupportedError),
     ("torch", "nuclear-norm-hvp"): (_NO_FORM.format("torch", "svdgap_inv"),
                                     matcalc.UnsupportedError),
-    ("torch", "lambda-max-hessian"): ("matcalc bug: the generated torch code fails in "
-                                      "torch.kron(eye, column of eigh) (view size error)",
-                                      RuntimeError),
 }
 
 
