@@ -138,6 +138,33 @@ for _name, (_f, _fp) in _F.items():
         _table[_base] = _EIG_F.replace("F", _f)
         _table[f"L_{_name}"] = _EIG_L.replace("CAST", _cast).replace(
             "DD", _DD.replace("(FP)", f"({_fp})").replace("(F)", f"({_f})"))
+# torch has no block(): the same blocks joined with cat
+_TORCH_BLOCK3 = _BLOCK3.replace("{f}", "torch.linalg.matrix_exp").replace(
+    "{m}.block([[x, a, z], [z, x, b], [z, z, x]])",
+    "torch.cat([torch.cat([x, a, z], 1), torch.cat([z, x, b], 1), torch.cat([z, z, x], 1)], 0)"
+).replace("{m}.block([[x, b, z], [z, x, a], [z, z, x]])",
+          "torch.cat([torch.cat([x, b, z], 1), torch.cat([z, x, a], 1), torch.cat([z, z, x], 1)], 0)")
+TORCH["L2_exp"] = _TORCH_BLOCK3
+TORCH["svdgap_inv"] = ("(lambda w: (lambda d: torch.where(d == 0, 0.0, 1.0 / torch.where(d == 0, "
+                       "1.0, d)))(w[None, :] - w[:, None]))(torch.linalg.svdvals({0}) ** 2)")
+# Kronecker forms in JAX and PyTorch, from their own Fréchet derivatives: one column vec L(X, H)
+# per unit direction H (column-major vec: vec(M) is M.T flattened)
+_UNITS = {"jax": "jnp.eye(x.size, dtype=x.dtype)[j].reshape(x.shape, order='F')",
+          "torch": ("torch.eye(x.shape[0] * x.shape[1], dtype=x.dtype, device=x.device)[j]"
+                    ".reshape(x.shape[1], x.shape[0]).T")}
+for _backend, _table in (("jax", JAX), ("torch", TORCH)):
+    _unit, _m = _UNITS[_backend], {"jax": "jnp", "torch": "torch"}[_backend]
+    for _k in ("exp", "log", "sqrt", "pow"):
+        if f"L_{_k}" in _table:
+            _table[f"K_{_k}"] = (
+                "(lambda x: {m}.stack([(lambda h: " + _table[f"L_{_k}"].replace("{1}", "h")
+                .replace("{0}", "x") + f")({_unit}).T.reshape(-1) for j in range(x.shape[0] * "
+                "x.shape[1])], 1))({0})")
+        if f"L2_{_k}" in _table:
+            _table[f"K2_{_k}"] = (
+                "(lambda x, a: {m}.stack([(lambda h: " + _table[f"L2_{_k}"].replace("{2}", "h")
+                .replace("{1}", "a").replace("{0}", "x") + f")({_unit}).T.reshape(-1) for j in "
+                "range(x.shape[0] * x.shape[1])], 1))({0}, {1})")
 TEMPLATES = {"numpy": NUMPY, "jax": JAX, "torch": TORCH}
 IMPORTS = {"numpy": "import scipy.linalg", "jax": "import jax.scipy.linalg", "torch": ""}
 
