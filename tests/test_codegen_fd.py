@@ -62,6 +62,11 @@ def sc(a):
     return float(np.reshape(a, ()))
 
 
+def scipy_linalg():
+    import scipy.linalg
+    return scipy.linalg
+
+
 def sigmoid(z):
     return 1 / (1 + np.exp(-z))
 
@@ -195,6 +200,16 @@ CASES = [
          {"A": (mat("m", "m"), "normal"), "B": (mat("k", "k"), "normal"),
           "x": ((SIZES["m"] * SIZES["k"], 1), "normal")},
          lambda e: sc(e["x"].T @ np.kron(e["A"], e["B"]) @ e["x"]), "hessian", order=2),
+    # the Kronecker forms of the matrix functions (K2_exp, K_pow) in every backend
+    Case("weighted matrix exponential Hessian", "tr(A expm(X))", "X", "A: n×n, X: n×n",
+         {"A": (mat("n", "n"), "normal"), "X": (mat("n", "n"), "near_I")},
+         lambda e: sc(np.trace(e["A"] @ scipy_linalg().expm(e["X"]))), "tensor", order=2),
+    Case("matrix power Hessian", "tr(X^2.5)", "X", "X: n×n",
+         {"X": (mat("n", "n"), "spd")},
+         # tr(X^p) = Σ λᵢ^p over the eigenvalues of X (the differences move X off the
+         # symmetric matrices; fractional_matrix_power gives the same, 20 times slower)
+         lambda e: sc(np.sum(np.real(np.linalg.eigvals(e["X"]).astype(complex) ** 2.5))),
+         "tensor", order=2),
     Case("mixed second derivative", "x^T A y + (x^T x)(y^T y)", ("x", "y"),
          "x: n, A: n×p, y: p",
          {"x": (col("n"), "normal"), "A": (mat("n", "p"), "normal"), "y": (col("p"), "normal")},
