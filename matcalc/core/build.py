@@ -9,6 +9,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from . import expr as E
+from .dims import Dim
 from .shapes import SCALAR, ONE, shape_of, is_scalar
 
 
@@ -33,6 +34,42 @@ def _make(cls, *args, _intern=True, **kw):
             _INTERN.clear()
         _INTERN[node] = node
     return node
+
+
+def _maker(cls):
+    """f(operands, shape) → the hash-consed cls node with those operands (its first field) and
+    that shape: _make(cls, operands, shape=shape) without the dataclass __init__ (a call
+    that sets each field by name through object.__setattr__) and without the generic checks,
+    for the constructors every rule and rewrite calls (products, sums, transposes). The
+    fields are written through their slots; a class laid out otherwise gets _make itself."""
+    fields = getattr(cls, "_fields", ())
+    if len(fields) != 3 or fields[1:] != ("shape", "span") or \
+            hasattr(cls, "__post_init__") or not all(hasattr(getattr(cls, f, None), "__set__")
+                                                     for f in fields):
+        return lambda operands, shape: _make(cls, operands, shape=shape)
+    new = object.__new__
+    put_operands, put_shape, put_span = (getattr(cls, f).__set__ for f in fields)
+    hash_now, table = cls._hash_now, _INTERN
+
+    def make(operands, shape):
+        node = new(cls)
+        put_operands(node, operands)
+        put_shape(node, shape)
+        put_span(node, None)
+        hash_now(node)                   # (new: its hash is not kept yet)
+        hit = table.get(node)
+        if hit is not None:
+            return hit
+        if len(table) >= _INTERN_SIZE:
+            table.clear()
+        table[node] = node
+        return node
+    return make
+
+
+_product = _maker(E.MatMul)         # (operands: a non-empty tuple; a shape tuple)
+_sum = _maker(E.Add)
+_transposed = _maker(E.Transpose)
 
 
 def clear_intern() -> None:
@@ -125,7 +162,7 @@ def add(*terms, shape=None) -> E.Node:
             return mul(add(*terms), ones(shape))
         if len(terms) == 1 and tuple(terms[0].shape) == tuple(shape):
             return terms[0]
-        return _make(E.Add, terms, shape=tuple(shape))
+        return _sum(terms, tuple(shape))
     flat = []
     for t in terms:
         flat.extend(t.args if isinstance(t, E.Add) else (t,))
@@ -144,7 +181,7 @@ def add(*terms, shape=None) -> E.Node:
         return mul(add(*kept), ones(shape))   # x + s − x is s𝟙: a scalar alone keeps the shape
     if len(kept) == 1 and tuple(kept[0].shape) == tuple(shape):
         return kept[0]
-    return _make(E.Add, tuple(kept), shape=tuple(shape))
+    return _sum(tuple(kept), tuple(shape))
 
 
 def _common_shape(terms):
@@ -192,10 +229,22 @@ def mul(*factors) -> E.Node:
     else:      # nothing to splice, fold or drop: the factors as given, after one number
         if not lead and len(rest) < 2:
             return rest[0] if rest else num(1)
-        scalar = [is_scalar(f.shape) for f in factors]
-        shape = chain_shape(factors, scalar)
-        if shape is None:
-            shape = shape_of(E.MatMul(factors), [f.shape for f in factors])
+        rows = cols = None               # chain_shape, with is_scalar written out (the number
+        for f in rest:                   # in front is a scalar: nothing to skip there)
+            s = f.shape
+            r, c = s[0], s[1]
+            if (r is ONE or type(r) is not Dim and r == 1) and \
+                    (c is ONE or type(c) is not Dim and c == 1):
+                continue
+            if rows is None:
+                rows, cols = r, c
+            elif cols is r or cols == r:
+                cols = c
+            else:                        # sizes do not line up: the full rule says why
+                shape = shape_of(E.MatMul(factors), [f.shape for f in factors])
+                break
+        else:
+            shape = SCALAR if rows is None else (rows, cols)
         if lead:
             v = factors[0].value
             if type(v) is Fraction:
@@ -212,7 +261,7 @@ def mul(*factors) -> E.Node:
                 rest = (num(coef),) + rest
             elif len(rest) == 1 and tuple(rest[0].shape) == tuple(shape):
                 return rest[0]
-        return _make(E.MatMul, rest, shape=tuple(shape))
+        return _product(rest, tuple(shape))
     flat = []
     scalar = []                          # is_scalar of each factor of flat, computed once
     kinds = [is_scalar(f.shape) for f in factors]
@@ -230,7 +279,8 @@ def mul(*factors) -> E.Node:
             scalar.append(True)
         else:
             flat.extend(f.args)
-            scalar.extend(is_scalar(g.shape) for g in f.args)
+            for g in f.args:
+                scalar.append(is_scalar(g.shape))
     shape = chain_shape(flat, scalar)
     if shape is None:                    # sizes do not line up: the full rule says why
         shape = shape_of(E.MatMul(tuple(flat)), [f.shape for f in flat])
@@ -267,7 +317,7 @@ def mul(*factors) -> E.Node:
         rest.insert(0, num(coef))
     if len(rest) == 1 and tuple(rest[0].shape) == tuple(shape):
         return rest[0]
-    return _make(E.MatMul, tuple(rest), shape=tuple(shape))
+    return _product(tuple(rest), tuple(shape))
 
 
 def neg(x) -> E.Node:
@@ -289,7 +339,7 @@ def transpose(x) -> E.Node:
         return x.arg
     if isinstance(x, (E.Zero, E.Ones)):
         return type(x)((x.shape[1], x.shape[0]))
-    return _make(E.Transpose, x, shape=(x.shape[1], x.shape[0]))    # (shapes.transpose's rule)
+    return _transposed(x, (x.shape[1], x.shape[0]))       # (shapes.transpose's rule)
 
 
 def _nonzero(x):
