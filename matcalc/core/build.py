@@ -263,54 +263,70 @@ def mul(*factors) -> E.Node:
                 return rest[0]
         return _product(rest, tuple(shape))
     flat = []
-    scalar = []                          # is_scalar of each factor of flat, computed once
-    kinds = [is_scalar(f.shape) for f in factors]
-    has_matrix = not all(kinds)
-    for f, sc in zip(factors, kinds):
+    for f in factors:
         if type(f) is not E.MatMul:
             flat.append(f)
-            scalar.append(sc)
-        elif has_matrix and sc and any(not is_scalar(g.shape) for g in f.args):
+        elif is_scalar(f.shape) and any(not is_scalar(g.shape) for g in f.args) and \
+                any(not is_scalar(g.shape) for g in factors):   # aᵀb among matrices
             inner = [g for g in f.args if type(g) is not E.Num]
-            nums = [g for g in f.args if type(g) is E.Num]
-            flat.extend(nums)
-            scalar.extend([True] * len(nums))
+            flat.extend([g for g in f.args if type(g) is E.Num])
             flat.append(f if len(inner) == len(f.args) else _make(E.MatMul, tuple(inner)))
-            scalar.append(True)
         else:
             flat.extend(f.args)
-            for g in f.args:
-                scalar.append(is_scalar(g.shape))
-    shape = chain_shape(flat, scalar)
-    if shape is None:                    # sizes do not line up: the full rule says why
-        shape = shape_of(E.MatMul(tuple(flat)), [f.shape for f in flat])
+    # one pass: the shape (chain_shape, with is_scalar written out), the numbers folded into
+    # one coefficient, the other factors kept; identities are dropped below, zeros at the end
+    rows = cols = None
+    lined_up = True
     coef = 1                             # an int while every number is whole (no Fraction work)
     rest = []
-    matrices = scalar.count(False)
+    matrices = identities = 0
+    vanishes = False
     for f in flat:
+        s = f.shape
+        r, c = s[0], s[1]
+        if not ((r is ONE or type(r) is not Dim and r == 1) and
+                (c is ONE or type(c) is not Dim and c == 1)):
+            matrices += 1
+            if rows is None:
+                rows, cols = r, c
+            elif cols is r or cols == r:
+                cols = c
+            else:
+                lined_up = False
         t = type(f)
         if t is E.Num:
             v = f.value
             if type(v) is Fraction:      # (Fraction == int is Python code: ask the parts)
                 if v.numerator == 0:
-                    return zero(shape)
-                if type(coef) is int and v.denominator == 1:
+                    vanishes = True
+                elif type(coef) is int and v.denominator == 1:
                     coef *= v.numerator
                 else:
                     coef *= v
+            elif v == 0:
+                vanishes = True
             else:
-                if v == 0:
-                    return zero(shape)
                 coef *= v
         elif t is E.Zero:
-            return zero(shape)
-        elif t is E.Identity and matrices > 1:
-            matrices -= 1
-            continue
+            vanishes = True
         else:
+            if t is E.Identity:
+                identities += 1
             rest.append(f)
-    if coef == 0:
+    if not lined_up:                     # sizes do not line up: the full rule says why
+        shape = shape_of(E.MatMul(tuple(flat)), [f.shape for f in flat])
+    else:
+        shape = SCALAR if rows is None else (rows, cols)
+    if vanishes or coef == 0:
         return zero(shape)
+    if identities:                       # I dropped while another matrix remains
+        kept = []
+        for f in rest:
+            if type(f) is E.Identity and matrices > 1:
+                matrices -= 1
+                continue
+            kept.append(f)
+        rest = kept
     if not rest:
         return num(coef)
     if coef != 1:
