@@ -177,7 +177,11 @@ def _total(parts):
     """Σ parts with equal cotangents counted, not repeated: uᵀu sends u along both of its
     edges, and 2u is smaller (for every later rule and for the simplifier) than u + u."""
     if len(parts) == 2 and parts[0] is parts[1]:
-        return B.add(B.mul(B.num(2), parts[0]))
+        twice = B.mul(B.num(2), parts[0])
+        t = type(twice)               # (a sum of one term that is not a sum, number or zero:
+        if t is E.Add or t is E.Num or t is E.Zero:      # that term, as B.add gives it back)
+            return B.add(twice)
+        return twice
     counts: dict = {}
     for p in parts:
         counts[p] = counts.get(p, 0) + 1

@@ -31,7 +31,7 @@ def _make(cls, *args, _intern=True, **kw):
         if hit is not None:
             return hit
         if len(_INTERN) >= _INTERN_SIZE:
-            _INTERN.clear()
+            _forget_nodes()
         _INTERN[node] = node
     return node
 
@@ -61,7 +61,7 @@ def _maker(cls):
         if hit is not None:
             return hit
         if len(table) >= _INTERN_SIZE:
-            table.clear()
+            _forget_nodes()
         table[node] = node
         return node
     return make
@@ -72,9 +72,15 @@ _sum = _maker(E.Add)
 _transposed = _maker(E.Transpose)
 
 
+def _forget_nodes() -> None:
+    """Empty the hash-consing table (full) and what holds nodes of it."""
+    _INTERN.clear()
+    _TRANSPOSES.clear()
+
+
 def clear_intern() -> None:
     """Forget the hash-consing tables (for cold benchmarks)."""
-    _INTERN.clear()
+    _forget_nodes()
     _NUMS.clear()
 
 
@@ -348,14 +354,27 @@ def scale(c, x) -> E.Node:
     return mul(num(c), x)
 
 
+# id(x) → (x, the transpose B.transpose built for it): found again without building a node to
+# look up (the rules transpose the same operands over and over). An entry keeps x, so its id is
+# not reused while the entry lasts; emptied with the hash-consing table, whose node it gives.
+_TRANSPOSES: dict = {}
+
+
 def transpose(x) -> E.Node:
+    known = _TRANSPOSES.get(id(x))
+    if known is not None and known[0] is x:
+        return known[1]
     if is_scalar(x.shape) or isinstance(x, (E.Identity, E.DiagMat)) and x.shape[0] == x.shape[1]:
         return x
     if isinstance(x, E.Transpose):
         return x.arg
     if isinstance(x, (E.Zero, E.Ones)):
         return type(x)((x.shape[1], x.shape[0]))
-    return _transposed(x, (x.shape[1], x.shape[0]))       # (shapes.transpose's rule)
+    t = _transposed(x, (x.shape[1], x.shape[0]))          # (shapes.transpose's rule)
+    if len(_TRANSPOSES) >= _INTERN_SIZE:
+        _TRANSPOSES.clear()
+    _TRANSPOSES[id(x)] = (x, t)
+    return t
 
 
 def _nonzero(x):
