@@ -67,9 +67,6 @@ def _vec(g):
                            "scalar intermediates (diag(v)w and (vwᵀ)u are rewritten to those)")
 
 
-_MISSING, _PENDING = object(), object()
-
-
 def _dependents(root, x):
     """The nodes that depend on x in post-order, each node once, and for every object of the
     tree the node it stands for when it depends on x (id → node; None when it does not).
@@ -80,26 +77,26 @@ def _dependents(root, x):
     first: dict = {}                     # node → the first object met equal to it
     order = []
     stack = [root]
-    pop, push, append, meet, get = stack.pop, stack.append, order.append, first.setdefault, dep.get
-    tx, missing, pending = type(x), _MISSING, _PENDING
+    pop, push, append, meet = stack.pop, stack.append, order.append, first.setdefault
+    tx, leaves = type(x), _LEAVES
     while stack:
         n = pop()
-        i = id(n)
-        d = get(i, missing)
-        if d is pending:                 # the second visit: every child is done
+        if type(n) is tuple:             # the second visit (node, children): they are done
+            n, kids = n
             if n is x or (type(n) is tx and n == x):
-                dep[i] = n
+                dep[id(n)] = n
                 append(n)
                 continue
-            for c in n.children:
+            for c in kids:
                 if dep[id(c)] is not None:
-                    dep[i] = n
+                    dep[id(n)] = n
                     append(n)
                     break
             else:
-                dep[i] = None
+                dep[id(n)] = None
             continue
-        if d is not missing:             # (pushed by two parents: done at the first)
+        i = id(n)
+        if i in dep:                     # (pushed by two parents: done at the first)
             continue
         m = meet(n, n)
         if m is not n:                   # equal to a node met before, which is done (the
@@ -113,12 +110,18 @@ def _dependents(root, x):
             else:
                 dep[i] = None
             continue
-        dep[i] = pending
-        push(n)
+        dep[i] = None                    # (in progress: its parts cannot lead back to it)
+        push((n, kids))
         for c in kids:
             if id(c) not in dep:
-                push(c)
+                if type(c) in leaves and c is not x and not (type(c) is tx and c == x):
+                    dep[id(c)] = None    # a leaf other than x: no visit of its own (it adds
+                else:                    # nothing to the order)
+                    push(c)
     return order, dep
+
+
+_LEAVES = frozenset(E.LEAVES)
 
 
 def reverse(root, x, seed, steps: list | None = None):
@@ -249,13 +252,14 @@ LONG_CHAIN = 12          # operands from which a nested product or sum is flatte
 def shared_size(node) -> int:
     """Distinct nodes of the tree, each shared subtree counted once (what printing with named
     parts and the simplifier's memo tables pay for)."""
-    seen: set = set()
+    seen = {id(node)}
     stack = [node]
+    pop, push, add = stack.pop, stack.append, seen.add
     while stack:
-        n = stack.pop()
-        if id(n) not in seen:
-            seen.add(id(n))
-            stack.extend(n.children)
+        for c in pop().children:
+            if id(c) not in seen:
+                add(id(c))
+                push(c)
     return len(seen)
 
 
