@@ -68,55 +68,89 @@ def _vec(g):
 
 
 def _dependents(root, x):
-    """Post-order list of the nodes that depend on x (each structural node once)."""
+    """The nodes that depend on x in post-order, each node once, and for every object of the
+    tree the node it stands for when it depends on x (id → node; None when it does not).
+    Objects are told apart by identity, which costs no hash; an object equal to one met
+    before (a tree whose equal subtrees are not all one object) stands for that first one, so
+    equal subtrees are one node of the sweep, as in tables keyed by the nodes themselves."""
     dep: dict = {}
+    first: dict = {}                     # node → the first object met equal to it
     order = []
-    stack = [(root, False)]
-    pop, push, tx = stack.pop, stack.append, type(x)
+    stack = [root]
+    pop, push, append, meet = stack.pop, stack.append, order.append, first.setdefault
+    tx, leaves = type(x), _LEAVES
     while stack:
-        n, done = pop()
-        if done:
-            d = n is x or (type(n) is tx and n == x) or any(dep[c] for c in n.children)
-            dep[n] = d
-            if d:
-                order.append(n)
+        n = pop()
+        if type(n) is tuple:             # the second visit (node, children): they are done
+            n, kids = n
+            if n is x or (type(n) is tx and n == x):
+                dep[id(n)] = n
+                append(n)
+                continue
+            for c in kids:
+                if dep[id(c)] is not None:
+                    dep[id(n)] = n
+                    append(n)
+                    break
+            else:
+                dep[id(n)] = None
             continue
-        if n in dep:
+        i = id(n)
+        if i in dep:                     # (pushed by two parents: done at the first)
+            continue
+        m = meet(n, n)
+        if m is not n:                   # equal to a node met before, which is done (the
+            dep[i] = dep[id(m)]          # parts of a node in progress are smaller than it)
             continue
         kids = n.children
-        if not kids:                 # a leaf: its answer at once (no second visit)
-            d = dep[n] = n is x or (type(n) is tx and n == x)
-            if d:
-                order.append(n)
+        if not kids:                     # a leaf: its answer at once (no second visit)
+            if n is x or (type(n) is tx and n == x):
+                dep[i] = n
+                append(n)
+            else:
+                dep[i] = None
             continue
-        dep[n] = False
-        push((n, True))
-        stack.extend([(c, False) for c in kids if c not in dep])
+        dep[i] = None                    # (in progress: its parts cannot lead back to it)
+        push((n, kids))
+        for c in kids:
+            if id(c) not in dep:
+                if type(c) in leaves and c is not x and not (type(c) is tx and c == x):
+                    dep[id(c)] = None    # a leaf other than x: no visit of its own (it adds
+                else:                    # nothing to the order)
+                    push(c)
     return order, dep
+
+
+_LEAVES = frozenset(E.LEAVES)
 
 
 def reverse(root, x, seed, steps: list | None = None):
     """Σ of cotangents reaching x when `seed` enters at root; a batched seed has one column per
     output of root (then only scalar and vector intermediates are allowed)."""
     order, dep = _dependents(root, x)
-    if not dep.get(root):
+    if dep[id(root)] is None:
         return None
     is_batched = tuple(seed.shape) != tuple(root.shape)
-    incoming: dict = {root: [seed]}
+    incoming: dict = {id(root): [seed]}          # id of a node → the cotangents reaching it
+    tx, rules, record = type(x), DERIVATIVE_RULES, steps is not None
     for n in reversed(order):
-        if type(n) is E.MatMul and len(n.args) ** 2 > _rules.MAX_RESULT_NODES:
+        t = type(n)
+        if t is E.MatMul and len(n.args) ** 2 > _rules.MAX_RESULT_NODES:
             # one term per dependent factor, each as long as n (at most len² in all)
-            refuse_large_result(len(n.args) * sum(1 for c in n.args if dep.get(c)))
-        parts = incoming.pop(n, [])
+            refuse_large_result(len(n.args) * sum(1 for c in n.args if dep[id(c)] is not None))
+        parts = incoming.pop(id(n), [])
         G = parts[0] if len(parts) == 1 else _total(parts)
-        if n is x or (type(n) is type(x) and n == x):
+        if n is x or (t is tx and n == x):
             return G
-        rule = DERIVATIVE_RULES.get(type(n))
+        rule = rules.get(t)
         if rule is None:
-            raise UnsupportedError(f"no derivative rule for {type(n).__name__}; rules exist for "
-                                   + ", ".join(sorted(t.__name__ for t in DERIVATIVE_RULES)))
-        for i, c in enumerate(n.children):
-            if not dep.get(c):
+            raise UnsupportedError(f"no derivative rule for {t.__name__}; rules exist for "
+                                   + ", ".join(sorted(k.__name__ for k in rules)))
+        i = -1
+        for c in n.children:
+            i += 1
+            r = dep[id(c)]
+            if r is None:
                 continue
             try:
                 out = rule(n, G, i) if not is_batched else _apply(rule, n, G, i, is_batched)
@@ -124,18 +158,33 @@ def reverse(root, x, seed, steps: list | None = None):
                 if err.span is None:                 # point at the operation that has no rule
                     err.span = getattr(n, "span", None)
                 raise
-            if not is_batched and tuple(out.shape) != tuple(c.shape):   # the rule's promise
-                raise AssertionError(f"rule {rule.__name__} gave a {out.shape} cotangent for a "
-                                     f"{c.shape} operand")
-            if steps is not None:
-                steps.append(Step(rule.__name__, n, G, c, out))
-            incoming.setdefault(c, []).append(out)
+            if not is_batched:                       # the rule's promise
+                so, sc = out.shape, c.shape
+                if so is not sc and tuple(so) != tuple(sc):
+                    raise AssertionError(f"rule {rule.__name__} gave a {so} cotangent for a "
+                                         f"{sc} operand")
+            if record:
+                steps.append(_step(Step, (rule.__name__, n, G, c, out)))
+            into = incoming.get(id(r))
+            if into is None:
+                incoming[id(r)] = [out]
+            else:
+                into.append(out)
     raise AssertionError("x was not reached")  # unreachable: dep[root] implies a path to x
+
+
+_step = tuple.__new__                  # (a Step without the Python frame of its __new__)
 
 
 def _total(parts):
     """Σ parts with equal cotangents counted, not repeated: uᵀu sends u along both of its
     edges, and 2u is smaller (for every later rule and for the simplifier) than u + u."""
+    if len(parts) == 2 and parts[0] is parts[1]:
+        twice = B.mul(B.num(2), parts[0])
+        t = type(twice)               # (a sum of one term that is not a sum, number or zero:
+        if t is E.Add or t is E.Num or t is E.Zero:      # that term, as B.add gives it back)
+            return B.add(twice)
+        return twice
     counts: dict = {}
     for p in parts:
         counts[p] = counts.get(p, 0) + 1
@@ -203,13 +252,14 @@ LONG_CHAIN = 12          # operands from which a nested product or sum is flatte
 def shared_size(node) -> int:
     """Distinct nodes of the tree, each shared subtree counted once (what printing with named
     parts and the simplifier's memo tables pay for)."""
-    seen: set = set()
+    seen = {id(node)}
     stack = [node]
+    pop, push, add = stack.pop, stack.append, seen.add
     while stack:
-        n = stack.pop()
-        if id(n) not in seen:
-            seen.add(id(n))
-            stack.extend(n.children)
+        for c in pop().children:
+            if id(c) not in seen:
+                add(id(c))
+                push(c)
     return len(seen)
 
 

@@ -132,6 +132,11 @@ def mat_mul(node, G, i):
         others = [f for k, f in enumerate(fs) if k != i]
         rest = B.mul(*others) if others else B.num(1)
         return contract(G, rest, node) if not is_scalar(node.shape) else B.mul(G, rest)
+    if len(fs) == 2:                 # (most products: the general case's answer, directly)
+        other = fs[1 - i]
+        if is_scalar(other.shape):
+            return B.mul(other, G)
+        return B.mul(G, B.transpose(other)) if i == 0 else B.mul(B.transpose(other), G)
     scalar = [is_scalar(f.shape) for f in fs]
     scalars = [f for k, f in enumerate(fs) if k != i and scalar[k]]
     # the matrices before and after the target, each side read backwards and transposed

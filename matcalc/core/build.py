@@ -9,6 +9,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from . import expr as E
+from .dims import Dim
 from .shapes import SCALAR, ONE, shape_of, is_scalar
 
 
@@ -30,14 +31,56 @@ def _make(cls, *args, _intern=True, **kw):
         if hit is not None:
             return hit
         if len(_INTERN) >= _INTERN_SIZE:
-            _INTERN.clear()
+            _forget_nodes()
         _INTERN[node] = node
     return node
 
 
+def _maker(cls):
+    """f(operands, shape) → the hash-consed cls node with those operands (its first field) and
+    that shape: _make(cls, operands, shape=shape) without the dataclass __init__ (a call
+    that sets each field by name through object.__setattr__) and without the generic checks,
+    for the constructors every rule and rewrite calls (products, sums, transposes). The
+    fields are written through their slots; a class laid out otherwise gets _make itself."""
+    fields = getattr(cls, "_fields", ())
+    if len(fields) != 3 or fields[1:] != ("shape", "span") or \
+            hasattr(cls, "__post_init__") or not all(hasattr(getattr(cls, f, None), "__set__")
+                                                     for f in fields):
+        return lambda operands, shape: _make(cls, operands, shape=shape)
+    new = object.__new__
+    put_operands, put_shape, put_span = (getattr(cls, f).__set__ for f in fields)
+    hash_now, table = cls._hash_now, _INTERN
+
+    def make(operands, shape):
+        node = new(cls)
+        put_operands(node, operands)
+        put_shape(node, shape)
+        put_span(node, None)
+        hash_now(node)                   # (new: its hash is not kept yet)
+        hit = table.get(node)
+        if hit is not None:
+            return hit
+        if len(table) >= _INTERN_SIZE:
+            _forget_nodes()
+        table[node] = node
+        return node
+    return make
+
+
+_product = _maker(E.MatMul)         # (operands: a non-empty tuple; a shape tuple)
+_sum = _maker(E.Add)
+_transposed = _maker(E.Transpose)
+
+
+def _forget_nodes() -> None:
+    """Empty the hash-consing table (full) and what holds nodes of it."""
+    _INTERN.clear()
+    _TRANSPOSES.clear()
+
+
 def clear_intern() -> None:
     """Forget the hash-consing tables (for cold benchmarks)."""
-    _INTERN.clear()
+    _forget_nodes()
     _NUMS.clear()
 
 
@@ -125,7 +168,7 @@ def add(*terms, shape=None) -> E.Node:
             return mul(add(*terms), ones(shape))
         if len(terms) == 1 and tuple(terms[0].shape) == tuple(shape):
             return terms[0]
-        return _make(E.Add, terms, shape=tuple(shape))
+        return _sum(terms, tuple(shape))
     flat = []
     for t in terms:
         flat.extend(t.args if isinstance(t, E.Add) else (t,))
@@ -144,7 +187,7 @@ def add(*terms, shape=None) -> E.Node:
         return mul(add(*kept), ones(shape))   # x + s − x is s𝟙: a scalar alone keeps the shape
     if len(kept) == 1 and tuple(kept[0].shape) == tuple(shape):
         return kept[0]
-    return _make(E.Add, tuple(kept), shape=tuple(shape))
+    return _sum(tuple(kept), tuple(shape))
 
 
 def _common_shape(terms):
@@ -192,10 +235,22 @@ def mul(*factors) -> E.Node:
     else:      # nothing to splice, fold or drop: the factors as given, after one number
         if not lead and len(rest) < 2:
             return rest[0] if rest else num(1)
-        scalar = [is_scalar(f.shape) for f in factors]
-        shape = chain_shape(factors, scalar)
-        if shape is None:
-            shape = shape_of(E.MatMul(factors), [f.shape for f in factors])
+        rows = cols = None               # chain_shape, with is_scalar written out (the number
+        for f in rest:                   # in front is a scalar: nothing to skip there)
+            s = f.shape
+            r, c = s[0], s[1]
+            if (r is ONE or type(r) is not Dim and r == 1) and \
+                    (c is ONE or type(c) is not Dim and c == 1):
+                continue
+            if rows is None:
+                rows, cols = r, c
+            elif cols is r or cols == r:
+                cols = c
+            else:                        # sizes do not line up: the full rule says why
+                shape = shape_of(E.MatMul(factors), [f.shape for f in factors])
+                break
+        else:
+            shape = SCALAR if rows is None else (rows, cols)
         if lead:
             v = factors[0].value
             if type(v) is Fraction:
@@ -212,62 +267,79 @@ def mul(*factors) -> E.Node:
                 rest = (num(coef),) + rest
             elif len(rest) == 1 and tuple(rest[0].shape) == tuple(shape):
                 return rest[0]
-        return _make(E.MatMul, rest, shape=tuple(shape))
+        return _product(rest, tuple(shape))
     flat = []
-    scalar = []                          # is_scalar of each factor of flat, computed once
-    kinds = [is_scalar(f.shape) for f in factors]
-    has_matrix = not all(kinds)
-    for f, sc in zip(factors, kinds):
+    for f in factors:
         if type(f) is not E.MatMul:
             flat.append(f)
-            scalar.append(sc)
-        elif has_matrix and sc and any(not is_scalar(g.shape) for g in f.args):
+        elif is_scalar(f.shape) and any(not is_scalar(g.shape) for g in f.args) and \
+                any(not is_scalar(g.shape) for g in factors):   # aᵀb among matrices
             inner = [g for g in f.args if type(g) is not E.Num]
-            nums = [g for g in f.args if type(g) is E.Num]
-            flat.extend(nums)
-            scalar.extend([True] * len(nums))
+            flat.extend([g for g in f.args if type(g) is E.Num])
             flat.append(f if len(inner) == len(f.args) else _make(E.MatMul, tuple(inner)))
-            scalar.append(True)
         else:
             flat.extend(f.args)
-            scalar.extend(is_scalar(g.shape) for g in f.args)
-    shape = chain_shape(flat, scalar)
-    if shape is None:                    # sizes do not line up: the full rule says why
-        shape = shape_of(E.MatMul(tuple(flat)), [f.shape for f in flat])
+    # one pass: the shape (chain_shape, with is_scalar written out), the numbers folded into
+    # one coefficient, the other factors kept; identities are dropped below, zeros at the end
+    rows = cols = None
+    lined_up = True
     coef = 1                             # an int while every number is whole (no Fraction work)
     rest = []
-    matrices = scalar.count(False)
+    matrices = identities = 0
+    vanishes = False
     for f in flat:
+        s = f.shape
+        r, c = s[0], s[1]
+        if not ((r is ONE or type(r) is not Dim and r == 1) and
+                (c is ONE or type(c) is not Dim and c == 1)):
+            matrices += 1
+            if rows is None:
+                rows, cols = r, c
+            elif cols is r or cols == r:
+                cols = c
+            else:
+                lined_up = False
         t = type(f)
         if t is E.Num:
             v = f.value
             if type(v) is Fraction:      # (Fraction == int is Python code: ask the parts)
                 if v.numerator == 0:
-                    return zero(shape)
-                if type(coef) is int and v.denominator == 1:
+                    vanishes = True
+                elif type(coef) is int and v.denominator == 1:
                     coef *= v.numerator
                 else:
                     coef *= v
+            elif v == 0:
+                vanishes = True
             else:
-                if v == 0:
-                    return zero(shape)
                 coef *= v
         elif t is E.Zero:
-            return zero(shape)
-        elif t is E.Identity and matrices > 1:
-            matrices -= 1
-            continue
+            vanishes = True
         else:
+            if t is E.Identity:
+                identities += 1
             rest.append(f)
-    if coef == 0:
+    if not lined_up:                     # sizes do not line up: the full rule says why
+        shape = shape_of(E.MatMul(tuple(flat)), [f.shape for f in flat])
+    else:
+        shape = SCALAR if rows is None else (rows, cols)
+    if vanishes or coef == 0:
         return zero(shape)
+    if identities:                       # I dropped while another matrix remains
+        kept = []
+        for f in rest:
+            if type(f) is E.Identity and matrices > 1:
+                matrices -= 1
+                continue
+            kept.append(f)
+        rest = kept
     if not rest:
         return num(coef)
     if coef != 1:
         rest.insert(0, num(coef))
     if len(rest) == 1 and tuple(rest[0].shape) == tuple(shape):
         return rest[0]
-    return _make(E.MatMul, tuple(rest), shape=tuple(shape))
+    return _product(tuple(rest), tuple(shape))
 
 
 def neg(x) -> E.Node:
@@ -282,14 +354,27 @@ def scale(c, x) -> E.Node:
     return mul(num(c), x)
 
 
+# id(x) → (x, the transpose B.transpose built for it): found again without building a node to
+# look up (the rules transpose the same operands over and over). An entry keeps x, so its id is
+# not reused while the entry lasts; emptied with the hash-consing table, whose node it gives.
+_TRANSPOSES: dict = {}
+
+
 def transpose(x) -> E.Node:
+    known = _TRANSPOSES.get(id(x))
+    if known is not None and known[0] is x:
+        return known[1]
     if is_scalar(x.shape) or isinstance(x, (E.Identity, E.DiagMat)) and x.shape[0] == x.shape[1]:
         return x
     if isinstance(x, E.Transpose):
         return x.arg
     if isinstance(x, (E.Zero, E.Ones)):
         return type(x)((x.shape[1], x.shape[0]))
-    return _make(E.Transpose, x, shape=(x.shape[1], x.shape[0]))    # (shapes.transpose's rule)
+    t = _transposed(x, (x.shape[1], x.shape[0]))          # (shapes.transpose's rule)
+    if len(_TRANSPOSES) >= _INTERN_SIZE:
+        _TRANSPOSES.clear()
+    _TRANSPOSES[id(x)] = (x, t)
+    return t
 
 
 def _nonzero(x):
