@@ -1393,12 +1393,33 @@ def shared_and_gathered(node, long: int):
                 holds[id(n)] = n
                 return
 
-    table: dict = {}
-    shared = E.share_equal(node, visit, table, fresh=True)
+    sharer = E.Sharer()
+    try:
+        shared = sharer.share(node, visit)
+    except E.Unshared:                 # (what it cannot tell apart: compared whole)
+        operands.clear()
+        holds.clear()
+        sharer = None
+        table: dict = {}
+        shared = E.share_equal(node, visit, table, fresh=True)
     if not holds:
         return shared
     became: dict = {}
     gathered = rebuild_all(shared, long=long, only=holds, memo=became)
+    if gathered is shared:             # (nothing rebuilt)
+        return shared
+    if sharer is not None:
+        met = len(sharer.nodes)
+        try:
+            for i, n in holds.items():
+                if became.get(i) is not n:
+                    sharer.forget(n)
+            again = sharer.share(gathered)
+        except E.Unshared:
+            again = None
+        if again is not None:
+            return gathered if again is gathered else E.share_equal(gathered)
+        table = {n: n for n in sharer.nodes[:met]}
     for i, n in holds.items():         # what was rebuilt is no longer in the tree: a node
         if became.get(i) is not n:     # built now that equals it is not a repeat
             del table[n]
