@@ -575,6 +575,7 @@ class Unshared(Exception):
 _SYM, _NUM, _LEAF, _NARY, _UNARY, _BINARY = range(6)
 _SPECS: dict = {}
 _READY = object()                       # (on Sharer's stack: the node below has its children)
+_DEEP = 200                             # levels Sharer.share recurses, at most
 
 
 def _spec(t) -> tuple:
@@ -619,8 +620,98 @@ class Sharer:
         self.gone: set = set()          # ids of shared nodes left out since (forget)
         self.alive: list = []           # nodes whose fields' ids are in keys: kept alive
 
-    def share(self, node: Node, visit=None) -> Node:
-        """share_equal(node, visit) (walking only what this sharer has not met yet)."""
+    def share(self, node: Node, visit=None, fresh: bool = False) -> Node:
+        """share_equal(node, visit, fresh=fresh) (walking only what this sharer has not met
+        yet): by recursion (quicker), down to _DEEP levels, and below that by _walk. Each
+        operator kept has its hash computed, children first (hashing a deep tree later would
+        recurse as deep as the tree); `fresh`: the nodes given have not been hashed yet."""
+        done, classes, nodes = self.done, self.classes, self.nodes
+        syms, nums, leaf_of, walk = self.syms, self.nums, self._leaf, self._walk
+        spec_of = _SPECS.get
+        new_node = object.__new__
+        put = object.__setattr__
+
+        def go(n, depth):
+            t = type(n)
+            if t is Sym:
+                r = syms.get((n.name, id(n.shape)))
+                return leaf_of(n, _SYM) if r is None else r
+            if t is Num:
+                r = nums.get((id(n.value), id(n.shape)))
+                return leaf_of(n, _NUM) if r is None else r
+            r = done.get(id(n))
+            if r is not None:
+                return r
+            spec = spec_of(t) or _spec(t)
+            kind = spec[0]
+            if kind == _LEAF:
+                return leaf_of(n, _LEAF)
+            if depth > _DEEP:
+                return walk(n, visit, fresh)
+            depth += 1
+            if kind == _NARY:           # (children right to left, as share_equal meets them)
+                old = n.args
+                if len(old) == 2:
+                    b = go(old[1], depth)
+                    kids = (go(old[0], depth), b)
+                else:
+                    kids = [go(c, depth) for c in reversed(old)]
+                    kids.reverse()
+                    kids = tuple(kids)
+                key = (t, tuple(map(id, kids)))
+            elif kind == _UNARY:
+                c = n.arg
+                kid = go(c, depth)
+                key = (t, id(kid))
+            else:
+                a, b = n.left, n.right
+                kb = go(b, depth)
+                ka = go(a, depth)
+                key = (t, id(ka), id(kb))
+            extra = spec[2]
+            if extra is not None:
+                key = key + (extra(n),)
+            r = classes.get(key)
+            if r is not None:
+                if r.shape != n.shape:
+                    raise Unshared("equal operands, unequal shapes")
+                done[id(n)] = r
+                return r
+            m = n                            # (a copy only where a child is another object)
+            if kind == _NARY:
+                for a, b in zip(kids, old):
+                    if a is not b:
+                        m = new_node(t)
+                        put(m, "args", kids)
+                        break
+            elif kind == _UNARY:
+                if kid is not c:
+                    m = new_node(t)
+                    put(m, "arg", kid)
+            elif ka is not a or kb is not b:
+                m = new_node(t)
+                put(m, "left", ka)
+                put(m, "right", kb)
+            if m is not n:
+                for k in spec[3]:
+                    put(m, k, getattr(n, k))
+                done[id(m)] = m
+                type(m)._hash_now(m)
+            elif fresh:
+                type(m)._hash_now(m)
+            else:
+                hash(m)
+            classes[key] = m
+            nodes.append(m)
+            done[id(n)] = m
+            if visit is not None:
+                visit(m)
+            return m
+
+        return go(node, 0)
+
+    def _walk(self, node: Node, visit=None, fresh: bool = False) -> Node:
+        """share, without recursion."""
         done, classes, nodes = self.done, self.classes, self.nodes
         syms, nums, leaf_of = self.syms, self.nums, self._leaf
         get = done.__getitem__
@@ -749,6 +840,11 @@ class Sharer:
                 for k in spec[3]:
                     put(m, k, getattr(n, k))
                 done[id(m)] = m
+                type(m)._hash_now(m)
+            elif fresh:
+                type(m)._hash_now(m)
+            else:
+                hash(m)
             classes[key] = m
             nodes.append(m)
             done[id(n)] = m

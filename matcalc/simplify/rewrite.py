@@ -1377,25 +1377,31 @@ def shared_and_gathered(node, long: int):
     operands: dict = {}
     holds: dict = {}                   # id → shared node, for the nodes that hold a long chain
 
+    product = E.MatMul
+
     def visit(n):
         t = type(n)
-        kids = n.children
         if t in _FLAT:
-            k = 0
+            kids = n.args
+            k = len(kids)
             for c in kids:
-                k += operands.get(id(c), 1) if _splices(t, c) else 1
+                if type(c) is t and (t is not product or _splices(t, c)):
+                    k += operands.get(id(c), 1) - 1
             operands[id(n)] = k
             if k >= long:
                 holds[id(n)] = n
                 return
-        for c in kids:
-            if id(c) in holds:
-                holds[id(n)] = n
-                return
+        else:
+            kids = n.children
+        if holds:
+            for c in kids:
+                if id(c) in holds:
+                    holds[id(n)] = n
+                    return
 
     sharer = E.Sharer()
     try:
-        shared = sharer.share(node, visit)
+        shared = sharer.share(node, visit, fresh=True)
     except E.Unshared:                 # (what it cannot tell apart: compared whole)
         operands.clear()
         holds.clear()
