@@ -1373,7 +1373,8 @@ def shared_and_gathered(node, long: int):
     product and ⊙ (as rebuild_all gathers them) are counted while equal subtrees are shared;
     rebuild_all runs only when some chain has `long` operands, and then walks only the nodes
     that hold one; the second sharing meets only the nodes it built (the whole tree again, as
-    before, only when one of those equals a node met before)."""
+    before, only when one of those equals a node met before). The sharing is E.Sharer's (the
+    parser's tree is fresh), or share_equal's where Sharer cannot tell nodes apart."""
     operands: dict = {}
     holds: dict = {}                   # id → shared node, for the nodes that hold a long chain
 
