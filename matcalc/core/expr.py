@@ -610,15 +610,18 @@ class Sharer:
     to one met before is found without building its copy first), and a leaf by its name or
     value. Raises Unshared where it cannot tell (then share_equal does the work)."""
 
+    __slots__ = ("done", "classes", "syms", "nums", "leaves", "nodes", "gone", "alive", "fresh")
+
     def __init__(self):
         self.done: dict = {}            # id of a node given or made → its shared node
         self.classes: dict = {}         # (type, ids of shared children, fields) → shared node
         self.syms: dict = {}            # (name, id of shape) → shared Sym
         self.nums: dict = {}            # (id of value, id of shape) → shared Num
-        self.leaves: dict = {}          # (type, name or value) → shared leaves
+        self.leaves: dict = {}          # name, or (Num, value) → shared leaf (list: leaves)
         self.nodes: list = []           # the shared nodes, in the order made
         self.gone: set = set()          # ids of shared nodes left out since (forget)
         self.alive: list = []           # nodes whose fields' ids are in keys: kept alive
+        self.fresh = False              # (share's argument: the leaves too are hashed)
 
     def share(self, node: Node, visit=None, fresh: bool = False) -> Node:
         """share_equal(node, visit, fresh=fresh) (walking only what this sharer has not met
@@ -627,6 +630,7 @@ class Sharer:
         recurse as deep as the tree); `fresh`: the nodes given have not been hashed yet."""
         done, classes, nodes = self.done, self.classes, self.nodes
         syms, nums, leaf_of, walk = self.syms, self.nums, self._leaf, self._walk
+        self.fresh = fresh
         spec_of = _SPECS.get
         new_node = object.__new__
         put = object.__setattr__
@@ -854,27 +858,36 @@ class Sharer:
 
     def _leaf(self, n, kind):
         """The shared leaf equal to n (n itself when it is the first met)."""
+        if kind == _LEAF:                    # (I, 𝟙, 0, a size, K: rare, compared whole)
+            r = self.classes.get(n)
+            if r is None:
+                r = self.classes[n] = n
+                self.nodes.append(n)
+            return r
+        if self.fresh:                       # (its hash, as share_equal computes it)
+            type(n)._hash_now(n)
         if kind == _SYM:
-            table, key = self.syms, (n.name, id(n.shape))
-        elif kind == _NUM:
-            table, key = self.nums, (id(n.value), id(n.shape))
+            table, key, same = self.syms, (n.name, id(n.shape)), n.name
         else:
-            table, key = self.classes, n     # (I, 𝟙, 0, a size, K: rare, compared whole)
+            table, key, same = self.nums, (id(n.value), id(n.shape)), (Num, n.value)
         r = table.get(key)
         if r is not None:
             return r
-        # (the key holds ids of objects of the tree given, kept alive here; a leaf whose
-        # shape or value is another object equal to one met is found in self.leaves)
+        # the key holds ids of n's fields: n is kept alive. A leaf whose shape or value is
+        # another object, equal to one met, is found among the leaves of its name or value.
         self.alive.append(n)
-        same = (type(n), n.name if kind == _SYM else n.value if kind == _NUM else None)
-        met = self.leaves.setdefault(same, [])
-        for r in met:
-            if r == n:
-                break
-        else:
-            r = n
-            met.append(n)
+        met = self.leaves.get(same)
+        if met is None:
+            r = self.leaves[same] = n
             self.nodes.append(n)
+        else:
+            for r in (met if type(met) is list else (met,)):
+                if r == n:
+                    break
+            else:
+                r = n
+                self.leaves[same] = (met if type(met) is list else [met]) + [n]
+                self.nodes.append(n)
         table[key] = r
         return r
 
