@@ -712,7 +712,10 @@ class Sharer:
                 visit(m)
             return m
 
-        return go(node, 0)
+        try:
+            return go(node, 0)
+        finally:
+            del go                           # (go refers to itself: a cycle, left to the collector)
 
     def _walk(self, node: Node, visit=None, fresh: bool = False) -> Node:
         """share, without recursion."""
