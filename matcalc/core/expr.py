@@ -565,6 +565,361 @@ def share_equal(node: Node, visit=None, table: dict | None = None,
     return done[id(node)]
 
 
+class Unshared(Exception):
+    """Sharer met two nodes it cannot tell apart by their children and fields alone (equal
+    operands, unequal shapes): share_equal, which compares whole nodes, does the work."""
+
+
+# how Sharer reads a node of each type: (kind, its fields holding children, a getter of its
+# other compared fields but the shape, its fields but the children)
+_SYM, _NUM, _LEAF, _NARY, _UNARY, _BINARY = range(6)
+_SPECS: dict = {}
+_READY = object()                       # (on Sharer's stack: the node below has its children)
+_DEEP = 200                             # levels Sharer.share recurses, at most
+
+
+def _spec(t) -> tuple:
+    spec = _SPECS.get(t)
+    if spec is None:
+        if t is Sym:
+            kind = _SYM
+        elif t is Num:
+            kind = _NUM
+        elif t in _LEAF_TYPES:
+            kind = _LEAF
+        elif issubclass(t, _Nary):
+            kind = _NARY
+        elif issubclass(t, _Unary):
+            kind = _UNARY
+        elif issubclass(t, _Binary):
+            kind = _BINARY
+        else:
+            raise Unshared(t.__name__)
+        kids = {_NARY: ("args",), _UNARY: ("arg",), _BINARY: ("left", "right")}.get(kind, ())
+        extra = tuple(k for k in t._keys if k != "shape" and k not in kids)
+        rest = tuple(k for k in t._fields if k not in kids)
+        spec = _SPECS[t] = (kind, kids, attrgetter(*extra) if extra else None, rest)
+    return spec
+
+
+class Sharer:
+    """share_equal for trees whose nodes are not shared with other trees yet (a parser's): the
+    same tree, the same node kept for each set of equal subtrees (the first met, in the same
+    order, with its span), the same calls of `visit`; but an operator is looked up by its type,
+    the ids of its (shared) children and its other fields (no node is hashed, and a node equal
+    to one met before is found without building its copy first), and a leaf by its name or
+    value. Raises Unshared where it cannot tell (then share_equal does the work)."""
+
+    __slots__ = ("done", "classes", "syms", "nums", "leaves", "nodes", "gone", "alive", "fresh")
+
+    def __init__(self):
+        self.done: dict = {}            # id of a node given or made → its shared node
+        self.classes: dict = {}         # (type, ids of shared children, fields) → shared node
+        self.syms: dict = {}            # (name, id of shape) → shared Sym
+        self.nums: dict = {}            # (id of value, id of shape) → shared Num
+        self.leaves: dict = {}          # name, or (Num, value) → shared leaf (list: leaves)
+        self.nodes: list = []           # the shared nodes, in the order made
+        self.gone: set = set()          # ids of shared nodes left out since (forget)
+        self.alive: list = []           # nodes whose fields' ids are in keys: kept alive
+        self.fresh = False              # (share's argument: the leaves too are hashed)
+
+    def share(self, node: Node, visit=None, fresh: bool = False) -> Node:
+        """share_equal(node, visit, fresh=fresh) (walking only what this sharer has not met
+        yet): by recursion (quicker), down to _DEEP levels, and below that by _walk. Each
+        operator kept has its hash computed, children first (hashing a deep tree later would
+        recurse as deep as the tree); `fresh`: the nodes given have not been hashed yet."""
+        done, classes, nodes = self.done, self.classes, self.nodes
+        syms, nums, leaf_of, walk = self.syms, self.nums, self._leaf, self._walk
+        self.fresh = fresh
+        spec_of = _SPECS.get
+        new_node = object.__new__
+        put = object.__setattr__
+
+        def go(n, depth):
+            t = type(n)
+            if t is Sym:
+                r = syms.get((n.name, id(n.shape)))
+                return leaf_of(n, _SYM) if r is None else r
+            if t is Num:
+                r = nums.get((id(n.value), id(n.shape)))
+                return leaf_of(n, _NUM) if r is None else r
+            r = done.get(id(n))
+            if r is not None:
+                return r
+            spec = spec_of(t) or _spec(t)
+            kind = spec[0]
+            if kind == _LEAF:
+                return leaf_of(n, _LEAF)
+            if depth > _DEEP:
+                return walk(n, visit, fresh)
+            depth += 1
+            if kind == _NARY:           # (children right to left, as share_equal meets them)
+                old = n.args
+                if len(old) == 2:
+                    b = go(old[1], depth)
+                    kids = (go(old[0], depth), b)
+                else:
+                    kids = [go(c, depth) for c in reversed(old)]
+                    kids.reverse()
+                    kids = tuple(kids)
+                key = (t, tuple(map(id, kids)))
+            elif kind == _UNARY:
+                c = n.arg
+                kid = go(c, depth)
+                key = (t, id(kid))
+            else:
+                a, b = n.left, n.right
+                kb = go(b, depth)
+                ka = go(a, depth)
+                key = (t, id(ka), id(kb))
+            extra = spec[2]
+            if extra is not None:
+                key = key + (extra(n),)
+            r = classes.get(key)
+            if r is not None:
+                if r.shape != n.shape:
+                    raise Unshared("equal operands, unequal shapes")
+                done[id(n)] = r
+                return r
+            m = n                            # (a copy only where a child is another object)
+            if kind == _NARY:
+                for a, b in zip(kids, old):
+                    if a is not b:
+                        m = new_node(t)
+                        put(m, "args", kids)
+                        break
+            elif kind == _UNARY:
+                if kid is not c:
+                    m = new_node(t)
+                    put(m, "arg", kid)
+            elif ka is not a or kb is not b:
+                m = new_node(t)
+                put(m, "left", ka)
+                put(m, "right", kb)
+            if m is not n:
+                for k in spec[3]:
+                    put(m, k, getattr(n, k))
+                done[id(m)] = m
+                type(m)._hash_now(m)
+            elif fresh:
+                type(m)._hash_now(m)
+            else:
+                hash(m)
+            classes[key] = m
+            nodes.append(m)
+            done[id(n)] = m
+            if visit is not None:
+                visit(m)
+            return m
+
+        try:
+            return go(node, 0)
+        finally:
+            del go                           # (go refers to itself: a cycle, left to the collector)
+
+    def _walk(self, node: Node, visit=None, fresh: bool = False) -> Node:
+        """share, without recursion."""
+        done, classes, nodes = self.done, self.classes, self.nodes
+        syms, nums, leaf_of = self.syms, self.nums, self._leaf
+        get = done.__getitem__
+        spec_of = _SPECS.get
+        new_node = object.__new__
+        put = object.__setattr__
+        ready = _READY
+        stack = [node]
+        pop, push, extend = stack.pop, stack.append, stack.extend
+        # The walk is share_equal's, children right to left: a node is met after all its
+        # children, and the first met of equal nodes is kept. A leaf that is the last child
+        # of a node (or the last but leaves) is met at once: it would be the next popped.
+        while stack:
+            n = pop()
+            if n is ready:
+                n = pop()
+                t = type(n)
+                spec = spec_of(t)
+                kind = spec[0]
+            else:
+                i = id(n)
+                if i in done:
+                    continue
+                t = type(n)
+                spec = spec_of(t) or _spec(t)
+                kind = spec[0]
+                if kind == _NARY:
+                    args = n.args
+                    j = len(args)
+                    while j:
+                        c = args[j - 1]
+                        k = type(c)
+                        if k is Sym:
+                            r = syms.get((c.name, id(c.shape)))
+                            done[id(c)] = leaf_of(c, _SYM) if r is None else r
+                        elif k is Num:
+                            r = nums.get((id(c.value), id(c.shape)))
+                            done[id(c)] = leaf_of(c, _NUM) if r is None else r
+                        elif k in _LEAF_TYPES:
+                            done[id(c)] = leaf_of(c, _LEAF)
+                        else:
+                            break
+                        j -= 1
+                    if j:
+                        push(n)
+                        push(ready)
+                        extend([c for c in args[:j] if id(c) not in done])
+                        continue
+                elif kind == _UNARY:
+                    c = n.arg
+                    k = type(c)
+                    if k in _LEAF_TYPES:
+                        done[id(c)] = leaf_of(c, _SYM if k is Sym else _NUM if k is Num else
+                                              _LEAF)
+                    else:
+                        if id(c) not in done:
+                            push(n)
+                            push(ready)
+                            push(c)
+                            continue
+                elif kind == _BINARY:
+                    a, b = n.left, n.right
+                    k = type(b)
+                    if k in _LEAF_TYPES:
+                        done[id(b)] = leaf_of(b, _SYM if k is Sym else _NUM if k is Num else
+                                              _LEAF)
+                        k = type(a)
+                        if k in _LEAF_TYPES:
+                            done[id(a)] = leaf_of(a, _SYM if k is Sym else _NUM if k is Num
+                                                  else _LEAF)
+                        elif id(a) not in done:
+                            push(n)
+                            push(ready)
+                            push(a)
+                            continue
+                    else:
+                        push(n)
+                        push(ready)
+                        if id(a) not in done:
+                            push(a)
+                        if id(b) not in done:
+                            push(b)
+                        continue
+                else:
+                    done[i] = leaf_of(n, kind)
+                    continue
+            # all of n's children are met: n
+            if kind == _NARY:
+                old = n.args
+                key = (t, tuple(map(id, map(get, map(id, old)))))
+            elif kind == _UNARY:
+                c = n.arg
+                key = (t, id(get(id(c))))
+            else:
+                a, b = n.left, n.right
+                key = (t, id(get(id(a))), id(get(id(b))))
+            extra = spec[2]
+            if extra is not None:
+                key = key + (extra(n),)
+            r = classes.get(key)
+            if r is not None:
+                if r.shape != n.shape:
+                    raise Unshared("equal operands, unequal shapes")
+                done[id(n)] = r
+                continue
+            m = n                            # (a copy only where a child is another object)
+            if kind == _NARY:
+                kids = tuple(map(get, map(id, old)))
+                for a, b in zip(kids, old):
+                    if a is not b:
+                        m = new_node(t)
+                        put(m, "args", kids)
+                        break
+            elif kind == _UNARY:
+                kid = get(id(c))
+                if kid is not c:
+                    m = new_node(t)
+                    put(m, "arg", kid)
+            else:
+                ka, kb = get(id(a)), get(id(b))
+                if ka is not a or kb is not b:
+                    m = new_node(t)
+                    put(m, "left", ka)
+                    put(m, "right", kb)
+            if m is not n:
+                for k in spec[3]:
+                    put(m, k, getattr(n, k))
+                done[id(m)] = m
+                type(m)._hash_now(m)
+            elif fresh:
+                type(m)._hash_now(m)
+            else:
+                hash(m)
+            classes[key] = m
+            nodes.append(m)
+            done[id(n)] = m
+            if visit is not None:
+                visit(m)
+        return done[id(node)]
+
+    def _leaf(self, n, kind):
+        """The shared leaf equal to n (n itself when it is the first met)."""
+        if kind == _LEAF:                    # (I, 𝟙, 0, a size, K: rare, compared whole)
+            r = self.classes.get(n)
+            if r is None:
+                r = self.classes[n] = n
+                self.nodes.append(n)
+            return r
+        if self.fresh:                       # (its hash, as share_equal computes it)
+            type(n)._hash_now(n)
+        if kind == _SYM:
+            table, key, same = self.syms, (n.name, id(n.shape)), n.name
+        else:
+            table, key, same = self.nums, (id(n.value), id(n.shape)), (Num, n.value)
+        r = table.get(key)
+        if r is not None:
+            return r
+        # the key holds ids of n's fields: n is kept alive. A leaf whose shape or value is
+        # another object, equal to one met, is found among the leaves of its name or value.
+        self.alive.append(n)
+        met = self.leaves.get(same)
+        if met is None:
+            r = self.leaves[same] = n
+            self.nodes.append(n)
+        else:
+            for r in (met if type(met) is list else (met,)):
+                if r == n:
+                    break
+            else:
+                r = n
+                self.leaves[same] = (met if type(met) is list else [met]) + [n]
+                self.nodes.append(n)
+        table[key] = r
+        return r
+
+    def forget(self, n: Node) -> None:
+        """Leave out the shared operator n (one no longer in the tree): a node met later that
+        equals it is not made n."""
+        t = type(n)
+        kind, _, extra, _ = _spec(t)
+        if kind == _NARY:
+            key = (t, tuple([id(c) for c in n.args]))
+        elif kind == _UNARY:
+            key = (t, id(n.arg))
+        elif kind == _BINARY:
+            key = (t, id(n.left), id(n.right))
+        else:
+            raise Unshared("a leaf")
+        if extra is not None:
+            key = key + (extra(n),)
+        if self.classes.get(key) is n:
+            del self.classes[key]
+            self.done.pop(id(n), None)
+            self.gone.add(id(n))             # (n stays in self.nodes: alive, its id unique)
+
+    def table(self) -> dict:
+        """share_equal's table for what this sharer has met: shared node → itself."""
+        gone = self.gone
+        return {n: n for n in self.nodes if id(n) not in gone}
+
+
 def holds_type(root: Node, types) -> bool:
     """Whether a node whose type is in `types` occurs in the tree (each shared subtree walked
     once, without recursion)."""

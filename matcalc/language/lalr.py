@@ -381,7 +381,15 @@ class Driver:
                     if kind == _PASS:
                         c = (kids[picks][1],)
                     elif picks is not None:
-                        c = tuple([kids[i][1] for i in picks])
+                        k = len(picks)               # (most rules keep one to three)
+                        if k == 2:
+                            c = (kids[picks[0]][1], kids[picks[1]][1])
+                        elif k == 1:
+                            c = (kids[picks[0]][1],)
+                        elif k == 3:
+                            c = (kids[picks[0]][1], kids[picks[1]][1], kids[picks[2]][1])
+                        else:
+                            c = tuple([kids[i][1] for i in picks])
                     else:
                         c = _children(kids, general)
                 if kind == _INLINE:
@@ -389,7 +397,13 @@ class Driver:
                 elif passthrough and len(c) == 1:
                     value = c[0]
                 else:
-                    value = method(builder, Span(start, end) if spans else None, c)
+                    if spans:                        # Span(start, end), without its __init__
+                        span = _new(Span)
+                        _set(span, "start", start)
+                        _set(span, "end", end)
+                    else:
+                        span = None
+                    value = method(builder, span, c)
                     if settle is not None and not settled:
                         settle(value)
                 key = (below, origin, typ)
@@ -403,6 +417,8 @@ class Driver:
 
 
 _tuple_new = tuple.__new__              # Tok(...) without NamedTuple's Python-level __new__
+_new = object.__new__
+_set = object.__setattr__
 
 
 def _children(kids: list, general) -> tuple:

@@ -197,6 +197,8 @@ class ToExpr:
         self.env: dict | None = {n: d.shape for n, d in shapes.decls.items()} if shaped \
             else None
         self.whole: dict[str, str] = {}  # a NAME token's text → its one name, once split
+        # shaped: a NAME token's text → (its one name, its declared shape), once read
+        self.known: dict[str, tuple] = {}
         # shaped: whether an element-wise node may broadcast a scalar (a note to look for)
         self.broadcasts = False
 
@@ -506,15 +508,25 @@ class ToExpr:
     def name(self, span, c):
         tok = c[0]
         value = tok.value
+        known = self.known.get(value)
+        span = _new(Span)                # Span(tok.start_pos, tok.end_pos), without __init__
+        _set(span, "start", tok.start_pos)
+        _set(span, "end", tok.end_pos)
+        if known is not None and self.env is not None:     # (what _leaf made of it before)
+            leaf = _new(E.Sym)
+            _set(leaf, "name", known[0])
+            _set(leaf, "shape", known[1])
+            _set(leaf, "span", span)
+            return leaf
         if len(value) == 1:              # (split_name's first case)
-            return self._leaf(value, Span(tok.start_pos, tok.end_pos))
+            return self._known(value, self._leaf(value, span))
         whole = self.whole.get(value)
         if whole is not None:            # read as one name before
-            return self._leaf(whole, Span(tok.start_pos, tok.end_pos))
+            return self._known(value, self._leaf(whole, span))
         units = split_name(value, tok.start_pos, self.declared)
         if len(units) == 1:              # (the name covers the whole token)
             self.whole[value] = units[0][0]
-            return self._leaf(*units[0])
+            return self._known(value, self._leaf(*units[0]))
         parts = [self._leaf(n, s) for n, s in units]
         if len(units) >= 3:
             word = tok.value
@@ -528,6 +540,13 @@ class ToExpr:
         if self.env is not None:
             self._settle(node)
         return node
+
+    def _known(self, value, leaf):
+        """leaf, noted as what the NAME token `value` is while building is shaped: a name of a
+        declared shape (the next time, name makes it without asking _leaf)."""
+        if type(leaf) is E.Sym and self.env is not None and type(leaf.shape) is tuple:
+            self.known[value] = (leaf.name, leaf.shape)
+        return leaf
 
     def _leaf(self, name, span):
         if name == "I":                 # always the identity; a declaration gives its size

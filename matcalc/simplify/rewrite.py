@@ -1373,32 +1373,60 @@ def shared_and_gathered(node, long: int):
     product and ⊙ (as rebuild_all gathers them) are counted while equal subtrees are shared;
     rebuild_all runs only when some chain has `long` operands, and then walks only the nodes
     that hold one; the second sharing meets only the nodes it built (the whole tree again, as
-    before, only when one of those equals a node met before)."""
+    before, only when one of those equals a node met before). The sharing is E.Sharer's (the
+    parser's tree is fresh), or share_equal's where Sharer cannot tell nodes apart."""
     operands: dict = {}
     holds: dict = {}                   # id → shared node, for the nodes that hold a long chain
 
+    product = E.MatMul
+
     def visit(n):
         t = type(n)
-        kids = n.children
         if t in _FLAT:
-            k = 0
+            kids = n.args
+            k = len(kids)
             for c in kids:
-                k += operands.get(id(c), 1) if _splices(t, c) else 1
+                if type(c) is t and (t is not product or _splices(t, c)):
+                    k += operands.get(id(c), 1) - 1
             operands[id(n)] = k
             if k >= long:
                 holds[id(n)] = n
                 return
-        for c in kids:
-            if id(c) in holds:
-                holds[id(n)] = n
-                return
+        else:
+            kids = n.children
+        if holds:
+            for c in kids:
+                if id(c) in holds:
+                    holds[id(n)] = n
+                    return
 
-    table: dict = {}
-    shared = E.share_equal(node, visit, table, fresh=True)
+    sharer = E.Sharer()
+    try:
+        shared = sharer.share(node, visit, fresh=True)
+    except E.Unshared:                 # (what it cannot tell apart: compared whole)
+        operands.clear()
+        holds.clear()
+        sharer = None
+        table: dict = {}
+        shared = E.share_equal(node, visit, table, fresh=True)
     if not holds:
         return shared
     became: dict = {}
     gathered = rebuild_all(shared, long=long, only=holds, memo=became)
+    if gathered is shared:             # (nothing rebuilt)
+        return shared
+    if sharer is not None:
+        met = len(sharer.nodes)
+        try:
+            for i, n in holds.items():
+                if became.get(i) is not n:
+                    sharer.forget(n)
+            again = sharer.share(gathered)
+        except E.Unshared:
+            again = None
+        if again is not None:
+            return gathered if again is gathered else E.share_equal(gathered)
+        table = {n: n for n in sharer.nodes[:met]}
     for i, n in holds.items():         # what was rebuilt is no longer in the tree: a node
         if became.get(i) is not n:     # built now that equals it is not a repeat
             del table[n]
