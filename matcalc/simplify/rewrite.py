@@ -365,17 +365,24 @@ def common_coefficient(node, ctx):
     if shared is not None:
         return shared
     coefs = [c for c, _, _ in split]
-    if any(c.denominator != 1 for c in coefs):
+    g = _common_whole(coefs)
+    if g in (0, 1):
         return node
+    return B.mul(B.num(g), B.add(*(_divided(t, c, g) for t, c in zip(node.args, coefs)),
+                                 shape=node.shape))
+
+
+def _common_whole(coefs) -> int:
+    """The greatest common divisor of whole coefficients, negative when all of them are;
+    0 when some coefficient is not whole (nothing to take out)."""
+    if any(c.denominator != 1 for c in coefs):
+        return 0
     g = 0
     for c in coefs:
         g = gcd(g, c.numerator)         # (= int(c): the denominator is 1)
     if all(_negative(c) for c in coefs):
         g = -g
-    if g in (0, 1):
-        return node
-    return B.mul(B.num(g), B.add(*(_divided(t, c, g) for t, c in zip(node.args, coefs)),
-                                 shape=node.shape))
+    return g
 
 
 def _divided(term, coef, g):
@@ -555,13 +562,19 @@ def order_terms(node, ctx):
     if not isinstance(node, E.Add):
         return node
     args = list(node.args)
-    present = set(args)                 # the pairwise pass only when some Aᵀ meets its A
-    pairs = any(type(a) is E.Transpose and a.arg in present for a in args)
+    pairs = False                       # the pairwise pass only when some Aᵀ meets its A
+    for t in args:
+        if type(t) is E.Transpose:
+            present = set(args)
+            pairs = any(type(a) is E.Transpose and a.arg in present for a in args)
+            break
     for i in range(len(args) if pairs else 0):
         for j in range(i + 1, len(args)):
             if isinstance(args[i], E.Transpose) and args[i].arg == args[j]:
                 args[i], args[j] = args[j], args[i]
     key = [_negative(split_term(t)[0]) for t in args]
+    if not pairs and all([b or not a for a, b in zip(key, key[1:])]):
+        return node                     # no negative term before a positive one: in order
     order = [t for _, t in sorted(zip(key, args), key=lambda kt: kt[0])]
     if order == list(node.args):
         return node
@@ -1080,9 +1093,58 @@ SUM_IDLE: dict = {}
 _SUM_RULES: dict = {}
 
 
+class Terms:
+    """What the sum rules' idle tests ask of one sum, each read at most once (from split_term
+    of every term): `plain`: no term has a scalar factor other than its number; `apart`: the
+    terms' names are pairwise distinct sets, so no two terms are alike (see _like_keys);
+    `ends`: among the terms with a matrix chain, the first factors are pairwise distinct, and
+    so are the last ones; `whole`: _common_whole of the coefficients; `powers`: how many terms
+    are powers or inverses."""
+    __slots__ = ("node", "split", "plain", "_apart", "_ends")
+
+    def __init__(self, node):
+        self.node = node
+        self.split = split = [split_term(t) for t in node.args]
+        self.plain = not any([s for _, s, _ in split])
+        self._apart = self._ends = None
+
+    @property
+    def apart(self) -> bool:
+        if self._apart is None:
+            names = [_names(t) for t in self.node.args]
+            self._apart = len(set(names)) == len(names)
+        return self._apart
+
+    @property
+    def ends(self) -> bool:
+        if self._ends is None:
+            chains = [chain for _, _, chain in self.split if chain]
+            self._ends = len({ch[0] for ch in chains}) == len(chains) and \
+                len({ch[-1] for ch in chains}) == len(chains)
+        return self._ends
+
+    @property
+    def whole(self) -> int:
+        return _common_whole([c for c, _, _ in self.split])
+
+    @property
+    def powers(self) -> int:
+        return sum(type(t) is E.Power or type(t) is E.Inverse for t in self.node.args)
+
+
+# Sum rules that cannot fire on a sum with these Terms: they return every such sum unchanged
+# (read off the rule; tried in this order, the cheap tests first).
+SUM_TERMS_IDLE = {
+    collect_like_terms: lambda f: f.plain and f.apart,         # its first test
+    factor_common: lambda f: f.ends,                           # no outer factor shared
+    common_coefficient: lambda f: f.plain and f.whole in (0, 1),   # (plain: no scalar s)
+}
+_SUM_PLANS: dict = {}
+
+
 def _rules_for_sum(node) -> tuple:
     """RULES_FOR[Add] less the rules SUM_NEEDS and SUM_IDLE rule out for this sum's kinds of
-    terms (memoised by those kinds)."""
+    terms (memoised by those kinds), less those SUM_TERMS_IDLE rules out for its terms."""
     kinds = set()
     for t in node.args:
         kinds.add(type(t))
@@ -1095,7 +1157,20 @@ def _rules_for_sum(node) -> tuple:
             r for r in RULES_FOR[E.Add]
             if (r not in SUM_NEEDS or not kinds.isdisjoint(SUM_NEEDS[r]))
             and not (r in SUM_IDLE and SUM_IDLE[r](kinds)))
-    return rules
+    plan = _SUM_PLANS.get(rules)
+    if plan is None:
+        plan = _SUM_PLANS[rules] = [(r, SUM_TERMS_IDLE[r]) for r in SUM_TERMS_IDLE if r in rules]
+    if not plan or len(node.args) < 2:
+        return rules
+    facts = Terms(node)
+    idle = [r for r, test in plan if test(facts)]
+    if not idle:
+        return rules
+    key = (rules, tuple(idle))
+    out = _SUM_PLANS.get(key)
+    if out is None:
+        out = _SUM_PLANS[key] = tuple(r for r in rules if r not in idle)
+    return out
 
 
 def register(rules, types: dict) -> None:
@@ -1108,6 +1183,7 @@ def register(rules, types: dict) -> None:
     _PLAN[0] = None
     _PRODUCT_RULES.clear()
     _SUM_RULES.clear()
+    _SUM_PLANS.clear()
 
 
 # Size ------------------------------------------------------------------------------------------
@@ -1187,36 +1263,57 @@ def transposes_out(node, ctx):
         return B.mul(B.num(c), *s, *(_flip(f, ctx) for f in reversed(chain)))
 
     memo: dict = {}
+    leaf_types = _LEAF_TYPES
 
     def go(n):
-        if not n.children:      # a leaf is itself (the memo would hand back an equal leaf
-            return n            # from elsewhere, and every parent would look changed)
+        """(what n becomes, how many transposes that holds, counted as `transposes` does)"""
+        kids = n.children
+        if not kids:            # a leaf is itself (the memo would hand back an equal leaf
+            return n, 0         # from elsewhere, and every parent would look changed)
         hit = memo.get(n)
         if hit is not None:
             return hit
-        m = rebuilt(n, [c if type(c) in _LEAF_TYPES else go(c) for c in n.children])
-        # saving two needs at least three transposes on top now: count before building
-        if type(m) is E.MatMul and len(m.args) >= 3 and not is_scalar(m.shape) and \
-                _chain_top(m) >= 3:
-            c, s, chain = split_term(m)
-            flipped = [_flip(f, ctx) for f in reversed(chain)]
-            if len(chain) > 1 and 1 + sum(_top(f) for f in flipped) <= _chain_top(m) - 2:
-                cand = B.mul(B.num(c), *s, B.transpose(B.mul(*flipped)))
-                record(ctx, "transposes_out", m, cand)
-                m = cand
-        elif type(m) is E.Add and not is_scalar(m.shape) and \
-                all(tuple(t.shape) == tuple(m.shape) for t in m.args) and \
-                (on_top := sum(_chain_top(t) for t in m.args)) >= 3 and \
-                1 + sum(_flipped_top(t, ctx) for t in m.args) <= on_top - 2:
-            inner = [inner_flip(t) for t in m.args]
-            if 1 + sum(_chain_top(t) for t in inner) <= on_top - 2:
-                cand = B.transpose(B.add(*inner))
-                record(ctx, "transposes_out", m, cand)
-                m = cand
-        memo[n] = m
-        return m
+        k = type(n) is E.Transpose
+        new = None
+        for i, c in enumerate(kids):
+            if type(c) in leaf_types:       # (a leaf is itself, and holds no transpose)
+                continue
+            mc, kc = go(c)
+            k += kc
+            if mc is not c:
+                if new is None:
+                    new = list(kids)
+                new[i] = mc
+        m = n
+        if new is not None:
+            m = rebuild(n, new)
+            k = transposes(m)               # (the constructor may have moved some)
+        # saving two needs at least three transposes on top now, and those are among the
+        # transposes the tree holds: count before building
+        if k >= 3:
+            if type(m) is E.MatMul and len(m.args) >= 3 and not is_scalar(m.shape) and \
+                    _chain_top(m) >= 3:
+                c, s, chain = split_term(m)
+                flipped = [_flip(f, ctx) for f in reversed(chain)]
+                if len(chain) > 1 and 1 + sum(_top(f) for f in flipped) <= _chain_top(m) - 2:
+                    cand = B.mul(B.num(c), *s, B.transpose(B.mul(*flipped)))
+                    record(ctx, "transposes_out", m, cand)
+                    m = cand
+                    k = transposes(m)
+            elif type(m) is E.Add and not is_scalar(m.shape) and \
+                    all(tuple(t.shape) == tuple(m.shape) for t in m.args) and \
+                    (on_top := sum(_chain_top(t) for t in m.args)) >= 3 and \
+                    1 + sum(_flipped_top(t, ctx) for t in m.args) <= on_top - 2:
+                inner = [inner_flip(t) for t in m.args]
+                if 1 + sum(_chain_top(t) for t in inner) <= on_top - 2:
+                    cand = B.transpose(B.add(*inner))
+                    record(ctx, "transposes_out", m, cand)
+                    m = cand
+                    k = transposes(m)
+        memo[n] = out = (m, k)
+        return out
 
-    return go(node)
+    return go(node)[0]
 
 
 # Strategy ---------------------------------------------------------------------------------------
@@ -1284,22 +1381,44 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False, only=None, memo
     (the parser makes one per occurrence), so that every memo keyed by equality hands back the
     very node it was given and rebuilding stops at `is`. With `only` (a set of ids, with
     `long`), a node whose id is not in it is known to hold no long chain and is not walked;
-    `memo` (id of a node walked → what it became) may be passed in to be read afterwards."""
+    `memo` (id of a node walked → what it became) may be passed in to be read afterwards
+    (without `long`, a node rebuilt into an equal one may be found there as itself)."""
     memo = {} if memo is None else memo   # by identity: an unchanged subtree comes back as is
     leaves: dict = {}
-    # ids of nodes (without `long`) rebuilt into an equal node: one that _rebuilds_as_itself
-    # from children that came back unchanged or equal. A parent that a constructor made, and
-    # would make again the same way, from children that come back unchanged or equal is itself
-    # (rebuilding it would only find it in the hash-consing table).
-    equal: set = set()
+    # Without `long`: a node that is not a constructor's own (a parser's Ax − b, which carries
+    # its source span) but that _rebuilds_as_itself from children that came back unchanged
+    # would be rebuilt into an equal node. It comes back as itself, its id → its children in
+    # `pending`, and is rebuilt (`copy`) only when a parent that is rebuilt, or the caller,
+    # takes it: the parent a constructor made from it is itself (rebuilding it would only find
+    # it in the hash-consing table), and so is every ancestor made the same way.
+    pending: dict = {}
+    copies: dict = {}
 
-    def unchanged(kids, children) -> bool:
-        for a, b in zip(kids, children):
-            if a is not b and id(b) not in equal:
-                return False
-        return True
+    def copy(k):
+        c = copies.get(id(k))
+        if c is None:
+            c = copies[id(k)] = rebuild(k, taken(pending[id(k)]))
+        return c
+
+    def taken(kids):
+        """kids as a rebuilt parent takes them: the pending ones rebuilt."""
+        if not pending:
+            return kids
+        return [copy(k) if id(k) in pending else k for k in kids]
 
     is_normal = B.is_normal
+
+    def kept(n, kids, children):
+        """n itself when it needs no rebuilding from kids (see `pending`), else None."""
+        for a, b in zip(kids, children):
+            if a is not b:
+                return None
+        if is_normal(n):
+            return n            # a constructor made it from these very children
+        if _rebuilds_as_itself(n):
+            pending[id(n)] = kids
+            return n
+        return None
 
     def go(n):
         children = n.children
@@ -1327,45 +1446,27 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False, only=None, memo
             if len(operands) >= long:
                 kids = [go(c) for c in operands]
                 if not long and len(kids) == len(children):
-                    same = True
-                    for a, b in zip(kids, children):
-                        if a is not b:
-                            same = False
-                            break
-                    if same and is_normal(n):
-                        out = n         # a constructor made it from these very children
-                    elif (same or equal and unchanged(kids, children)) and \
-                            _rebuilds_as_itself(n):
-                        if is_normal(n):
-                            out = n
-                        else:
-                            out = rebuild(n, kids)
-                            equal.add(id(n))
+                    out = kept(n, kids, children)
                 if out is None:
-                    out = rebuild(n, kids)
+                    out = rebuild(n, taken(kids))
         if out is None:
             kids = [go(c) for c in children]
-            same = True
-            for a, b in zip(kids, children):
-                if a is not b:
-                    same = False
-                    break
             if long:
+                same = True
+                for a, b in zip(kids, children):
+                    if a is not b:
+                        same = False
+                        break
                 out = n if same else rebuild(n, kids)
-            elif same and is_normal(n):
-                out = n                 # a constructor made it from these very children
-            elif (same or equal and unchanged(kids, children)) and _rebuilds_as_itself(n):
-                if is_normal(n):
-                    out = n
-                else:
-                    out = rebuild(n, kids)
-                    equal.add(id(n))
             else:
-                out = rebuild(n, kids)
+                out = kept(n, kids, children)
+                if out is None:
+                    out = rebuild(n, taken(kids))
         memo[id(n)] = out
         return out
 
-    return go(node)
+    out = go(node)
+    return copy(out) if id(out) in pending else out
 
 
 def shared_and_gathered(node, long: int):
@@ -1470,6 +1571,7 @@ def clear_caches() -> None:
         fn.cache_clear()
     _PRODUCT_RULES.clear()
     _SUM_RULES.clear()
+    _SUM_PLANS.clear()
     B.clear_intern()
     for compact in COMPACTIONS:
         memo = getattr(__import__(compact.__module__, fromlist=["_MEMO"]), "_MEMO", None)
