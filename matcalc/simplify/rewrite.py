@@ -267,10 +267,10 @@ def _names(node) -> frozenset:
     if not kids:
         return _NO_NAMES
     out = _names(kids[0])
-    for c in kids[1:]:          # (a child's names often are among the others': no new set)
-        more = _names(c)
+    for c in kids[1:]:          # (a child's names often are among the others', or the others'
+        more = _names(c)        # among its: no new set)
         if not more <= out:
-            out = more if not out else out | more
+            out = more if out <= more else out | more
     return out
 
 
@@ -373,16 +373,21 @@ def common_coefficient(node, ctx):
 
 
 def _common_whole(coefs) -> int:
-    """The greatest common divisor of whole coefficients, negative when all of them are;
-    0 when some coefficient is not whole (nothing to take out)."""
-    if any(c.denominator != 1 for c in coefs):
-        return 0
+    """The number common_coefficient takes out of the coefficients of a sum: the greatest
+    common divisor of whole ones, negative when all of them are; 0 or 1 when there is none
+    (some coefficient is not whole, or they are coprime and not all negative)."""
     g = 0
+    negative = True
     for c in coefs:
-        g = gcd(g, c.numerator)         # (= int(c): the denominator is 1)
-    if all(_negative(c) for c in coefs):
-        g = -g
-    return g
+        if c.denominator != 1:
+            return 0
+        k = c.numerator                 # (= int(c): the denominator is 1)
+        g = gcd(g, k)
+        if k >= 0:
+            if g == 1:
+                return 1                # (whatever follows: 1, or 0 for a fraction)
+            negative = False
+    return -g if negative else g
 
 
 def _divided(term, coef, g):
@@ -1029,10 +1034,12 @@ class Signature:
     """What the product rules' idle tests ask of a product, read once from its signature (each
     factor's type and whether it is 1×1, in order): the kinds of factors, the types of its
     scalar factors other than numbers (atoms), its adjacent pairs of matrices (as pairs of
-    types), and whether numbers, other scalars and matrices already stand in that order."""
-    __slots__ = ("kinds", "atoms", "pairs", "in_order")
+    types), whether numbers, other scalars and matrices already stand in that order, and the
+    type of the first factor."""
+    __slots__ = ("kinds", "atoms", "pairs", "in_order", "lead")
 
     def __init__(self, sig):
+        self.lead = sig[0][0] if sig else None
         self.kinds = {t for t, _ in sig}
         self.atoms = [t for t, scalar in sig if scalar and t is not E.Num]
         self.pairs = [(a[0], b[0]) for a, b in zip(sig, sig[1:]) if not a[1] and not b[1]]
@@ -1040,15 +1047,30 @@ class Signature:
         self.in_order = all(a <= b for a, b in zip(cats, cats[1:]))
 
 
-_INV_T = (E.Inverse, E.Transpose)
+_PEELED = (E.Inverse, E.Power, E.Transpose)
+
+
+def _same_bases_may(a, b) -> bool:
+    """Whether factors of types a and b (adjacent matrices) may have one base as _peel finds
+    it: the base of a power, an inverse or a transpose (of a power or an inverse) may be of
+    any type; any other factor is its own base."""
+    return a is b or a in _PEELED or b in _PEELED
+
+
+def _cancel_may(a, b) -> bool:
+    """Whether adjacent matrices of types a and b may be an _inverse_pair: one of them is an
+    inverse, or both are transposes (A⁻ᵀAᵀ)."""
+    return a is E.Inverse or b is E.Inverse or (a is E.Transpose and b is E.Transpose)
+
 
 # Product rules that cannot fire on a product with this Signature, read off the rule: they
 # return every such product unchanged.
 PRODUCT_IDLE = {
     scalars_first: lambda s: s.in_order,
     scalar_power_repeat: lambda s: len(s.atoms) < 2,       # no base can occur twice
-    product_powers: lambda s: not s.pairs,                  # merges two adjacent matrices
-    inverse_cancel: lambda s: not any(a in _INV_T or b in _INV_T for a, b in s.pairs),
+    product_powers: lambda s: not any(_same_bases_may(a, b) for a, b in s.pairs),
+    inverse_cancel: lambda s: not any(_cancel_may(a, b) for a, b in s.pairs),
+    absorb_sign: lambda s: s.lead is not E.Num,             # a negative number in front
 }
 
 
@@ -1173,6 +1195,27 @@ def _rules_for_sum(node) -> tuple:
     return out
 
 
+# Rules for a node with one operand (node.arg) that can only fire when the operand is of one
+# of these types (a rule missing here is always tried); memoised by (node type, operand type).
+OPERAND_NEEDS = {
+    transpose_of_product: (E.MatMul,), transpose_of_sum: (E.Add,),
+    transpose_of_elementwise: (E.Hadamard, E.Add), transpose_of_kron: (E.Kron,),
+    transpose_of_power: (E.Power,),
+}
+_OPERAND_RULES: dict = {}
+_ONE_OPERAND = frozenset(t for t in E.NODE_TYPES if "arg" in t._fields)
+
+
+def _rules_for_operand(node) -> tuple:
+    """RULES_FOR[type(node)] less the rules OPERAND_NEEDS rules out for its operand's type."""
+    key = (type(node), type(node.arg))
+    rules = _OPERAND_RULES.get(key)
+    if rules is None:
+        rules = _OPERAND_RULES[key] = tuple(
+            r for r in RULES_FOR[key[0]] if r not in OPERAND_NEEDS or key[1] in OPERAND_NEEDS[r])
+    return rules
+
+
 def register(rules, types: dict) -> None:
     """Rules of other modules of this package (scalars.py, identities.py), appended to RULES:
     they build on the helpers here, so they register themselves rather than being imported."""
@@ -1184,6 +1227,7 @@ def register(rules, types: dict) -> None:
     _PRODUCT_RULES.clear()
     _SUM_RULES.clear()
     _SUM_PLANS.clear()
+    _OPERAND_RULES.clear()
 
 
 # Size ------------------------------------------------------------------------------------------
@@ -1519,6 +1563,7 @@ def normalise(node, ctx: Context | None = None):
 
     rules_for = RULES_FOR
     product = E.MatMul
+    one_operand = _ONE_OPERAND
     plain = frozenset(t for t in E.LEAVES if not rules_for.get(t))  # leaves no rule looks at
 
     def go(n):
@@ -1540,9 +1585,11 @@ def normalise(node, ctx: Context | None = None):
         changed = True
         while changed and ctx.budget > 0:
             changed = False
-            for rule in (_rules_for_product(m) if type(m) is product else
-                         _rules_for_sum(m) if type(m) is E.Add else
-                         rules_for.get(type(m), ())):
+            t = type(m)
+            for rule in (_rules_for_product(m) if t is product else
+                         _rules_for_sum(m) if t is E.Add else
+                         _rules_for_operand(m) if t in one_operand else
+                         rules_for.get(t, ())):
                 r = rule(m, ctx)
                 if r is not m and r != m:
                     record(ctx, rule.__name__, m, r)
@@ -1572,6 +1619,7 @@ def clear_caches() -> None:
     _PRODUCT_RULES.clear()
     _SUM_RULES.clear()
     _SUM_PLANS.clear()
+    _OPERAND_RULES.clear()
     B.clear_intern()
     for compact in COMPACTIONS:
         memo = getattr(__import__(compact.__module__, fromlist=["_MEMO"]), "_MEMO", None)
