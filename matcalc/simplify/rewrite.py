@@ -1161,37 +1161,45 @@ SUM_TERMS_IDLE = {
     factor_common: lambda f: f.ends,                           # no outer factor shared
     common_coefficient: lambda f: f.plain and f.whole in (0, 1),   # (plain: no scalar s)
 }
-_SUM_PLANS: dict = {}
+
+
+class _Inside(dict):
+    """type → ("in", type), the kind SUM_NEEDS names a factor of a product term by."""
+    def __missing__(self, t):
+        self[t] = out = ("in", t)
+        return out
+
+
+_INSIDE = _Inside()
 
 
 def _rules_for_sum(node) -> tuple:
     """RULES_FOR[Add] less the rules SUM_NEEDS and SUM_IDLE rule out for this sum's kinds of
     terms (memoised by those kinds), less those SUM_TERMS_IDLE rules out for its terms."""
     kinds = set()
+    inside = _INSIDE.__getitem__
     for t in node.args:
         kinds.add(type(t))
         if type(t) is E.MatMul:
-            kinds.update([("in", type(f)) for f in t.args])
+            kinds.update(map(inside, map(type, t.args)))
     kinds = frozenset(kinds)
-    rules = _SUM_RULES.get(kinds)
-    if rules is None:
-        rules = _SUM_RULES[kinds] = tuple(
-            r for r in RULES_FOR[E.Add]
-            if (r not in SUM_NEEDS or not kinds.isdisjoint(SUM_NEEDS[r]))
-            and not (r in SUM_IDLE and SUM_IDLE[r](kinds)))
-    plan = _SUM_PLANS.get(rules)
-    if plan is None:
-        plan = _SUM_PLANS[rules] = [(r, SUM_TERMS_IDLE[r]) for r in SUM_TERMS_IDLE if r in rules]
+    entry = _SUM_RULES.get(kinds)
+    if entry is None:
+        rules = tuple(r for r in RULES_FOR[E.Add]
+                      if (r not in SUM_NEEDS or not kinds.isdisjoint(SUM_NEEDS[r]))
+                      and not (r in SUM_IDLE and SUM_IDLE[r](kinds)))
+        plan = [(r, SUM_TERMS_IDLE[r]) for r in SUM_TERMS_IDLE if r in rules]
+        entry = _SUM_RULES[kinds] = (rules, plan, {})     # (… and the rules left, by idle)
+    rules, plan, left = entry
     if not plan or len(node.args) < 2:
         return rules
     facts = Terms(node)
-    idle = [r for r, test in plan if test(facts)]
+    idle = tuple([r for r, test in plan if test(facts)])
     if not idle:
         return rules
-    key = (rules, tuple(idle))
-    out = _SUM_PLANS.get(key)
+    out = left.get(idle)
     if out is None:
-        out = _SUM_PLANS[key] = tuple(r for r in rules if r not in idle)
+        out = left[idle] = tuple(r for r in rules if r not in idle)
     return out
 
 
@@ -1226,7 +1234,6 @@ def register(rules, types: dict) -> None:
     _PLAN[0] = None
     _PRODUCT_RULES.clear()
     _SUM_RULES.clear()
-    _SUM_PLANS.clear()
     _OPERAND_RULES.clear()
 
 
@@ -1451,32 +1458,21 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False, only=None, memo
         return [copy(k) if id(k) in pending else k for k in kids]
 
     is_normal = B.is_normal
-
-    def kept(n, kids, children):
-        """n itself when it needs no rebuilding from kids (see `pending`), else None."""
-        for a, b in zip(kids, children):
-            if a is not b:
-                return None
-        if is_normal(n):
-            return n            # a constructor made it from these very children
-        if _rebuilds_as_itself(n):
-            pending[id(n)] = kids
-            return n
-        return None
+    share = leaves.setdefault
+    leaf_types = _LEAF_TYPES
 
     def go(n):
         children = n.children
         if not children:
-            return leaves.setdefault(n, n) if share_leaves else n
+            return share(n, n) if share_leaves else n
         hit = memo.get(id(n))
         if hit is not None:
             return hit
         if only is not None and id(n) not in only:
             return n
         t = type(n)
-        out = None
+        operands = children
         if t in _FLAT:
-            operands = children
             for c in children:
                 if type(c) is t:        # (without a nested one, the operands are the children)
                     operands, stack = [], list(reversed(children))
@@ -1487,25 +1483,27 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False, only=None, memo
                         else:
                             operands.append(c)
                     break
-            if len(operands) >= long:
-                kids = [go(c) for c in operands]
-                if not long and len(kids) == len(children):
-                    out = kept(n, kids, children)
-                if out is None:
-                    out = rebuild(n, taken(kids))
-        if out is None:
-            kids = [go(c) for c in children]
-            if long:
-                same = True
-                for a, b in zip(kids, children):
-                    if a is not b:
-                        same = False
-                        break
-                out = n if same else rebuild(n, kids)
+            if len(operands) < long:
+                operands = children
+            elif long:                  # a long chain: gathered into one node
+                out = memo[id(n)] = rebuild(n, [go(c) for c in operands])
+                return out
+        # (a leaf is walked here: go would only look it up)
+        kids = [share(c, c) if type(c) in leaf_types else go(c) for c in operands] \
+            if share_leaves else [c if type(c) in leaf_types else go(c) for c in operands]
+        out = None
+        if len(kids) == len(children):
+            for a, b in zip(kids, children):
+                if a is not b:
+                    break
             else:
-                out = kept(n, kids, children)
-                if out is None:
-                    out = rebuild(n, taken(kids))
+                if long or is_normal(n):
+                    out = n             # a constructor made it from these very children
+                elif _rebuilds_as_itself(n):
+                    pending[id(n)] = kids       # (see `pending`)
+                    out = n
+        if out is None:
+            out = rebuild(n, kids if long else taken(kids))
         memo[id(n)] = out
         return out
 
@@ -1618,7 +1616,6 @@ def clear_caches() -> None:
         fn.cache_clear()
     _PRODUCT_RULES.clear()
     _SUM_RULES.clear()
-    _SUM_PLANS.clear()
     _OPERAND_RULES.clear()
     B.clear_intern()
     for compact in COMPACTIONS:
