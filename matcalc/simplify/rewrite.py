@@ -809,6 +809,13 @@ def _peel(f):
     return f, _ONE
 
 
+def _peels(f) -> bool:
+    """Whether _peel(f) finds a base other than f itself."""
+    t = type(f)
+    return t is E.Inverse or t is E.Power or \
+        t is E.Transpose and (type(f.arg) is E.Inverse or type(f.arg) is E.Power)
+
+
 def _unpeel(base, e):
     if e == 0:
         return B.identity(base.shape[0])
@@ -845,7 +852,15 @@ def transpose_of_power(node, ctx):
 def product_powers(node, ctx):
     """AᵏAˡ → Aᵏ⁺ˡ for adjacent factors with the same base: XX → X², X²X⁻¹ → X, X⁻ᵀXᵀ → I"""
     def merge(a, b):
-        if is_scalar(a.shape) or is_scalar(b.shape) or not _square(a):
+        if is_scalar(a.shape) or is_scalar(b.shape):
+            return None
+        ka, kb = type(a), type(b)
+        if ka is kb:
+            if ka is E.Sym and a.name != b.name:
+                return None                 # two matrices, each its own base
+        elif not _peels(a) and not _peels(b):
+            return None                     # each its own base, of two types
+        if not _square(a):
             return None
         (ba, ea), (bb, eb) = _peel(a), _peel(b)
         return _unpeel(ba, ea + eb) if ba == bb and ba.shape == bb.shape else None
