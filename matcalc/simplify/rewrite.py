@@ -263,14 +263,13 @@ def _names(node) -> frozenset:
     of a sum has is like no other, and its canonical form is not needed."""
     if type(node) is E.Sym:
         return frozenset((node.name,))
-    kids = node.children
-    if not kids:
-        return _NO_NAMES
-    out = _names(kids[0])
-    for c in kids[1:]:          # (a child's names often are among the others', or the others'
-        more = _names(c)        # among its: no new set)
-        if not more <= out:
-            out = more if out <= more else out | more
+    out = _NO_NAMES
+    for c in node.children:
+        t = type(c)             # (a leaf's names are read here, not memoised: one lookup less)
+        more = frozenset((c.name,)) if t is E.Sym else _NO_NAMES if t in _LEAF_TYPES else \
+            _names(c)
+        if not more <= out:     # (a child's names often are among the others', or the others'
+            out = more if out <= more else out | more   # among its: no new set)
     return out
 
 
@@ -561,18 +560,22 @@ def _negative(c) -> bool:
     return c.numerator < 0 if type(c) is Fraction else c < 0     # (Fraction < 0 is Python code)
 
 
+def _transpose_pairs(terms) -> bool:
+    """Whether some term is the transpose of another."""
+    for t in terms:
+        if type(t) is E.Transpose:
+            present = set(terms)
+            return any(type(a) is E.Transpose and a.arg in present for a in terms)
+    return False
+
+
 def order_terms(node, ctx):
     """Σ: positive terms before negative ones, a term before its transpose (stable otherwise):
     −a + b → b − a, Aᵀ + A → A + Aᵀ"""
     if not isinstance(node, E.Add):
         return node
     args = list(node.args)
-    pairs = False                       # the pairwise pass only when some Aᵀ meets its A
-    for t in args:
-        if type(t) is E.Transpose:
-            present = set(args)
-            pairs = any(type(a) is E.Transpose and a.arg in present for a in args)
-            break
+    pairs = _transpose_pairs(args)      # the pairwise pass only when some Aᵀ meets its A
     for i in range(len(args) if pairs else 0):
         for j in range(i + 1, len(args)):
             if isinstance(args[i], E.Transpose) and args[i].arg == args[j]:
@@ -1168,6 +1171,14 @@ class Terms:
     def powers(self) -> int:
         return sum(type(t) is E.Power or type(t) is E.Inverse for t in self.node.args)
 
+    @property
+    def in_order(self) -> bool:
+        """No negative term before a positive one, and no term's transpose among the terms
+        (order_terms's test for a sum it leaves as it is)."""
+        key = [_negative(c) for c, _, _ in self.split]
+        return all([b or not a for a, b in zip(key, key[1:])]) and \
+            not _transpose_pairs(self.node.args)
+
 
 # Sum rules that cannot fire on a sum with these Terms: they return every such sum unchanged
 # (read off the rule; tried in this order, the cheap tests first).
@@ -1175,6 +1186,7 @@ SUM_TERMS_IDLE = {
     collect_like_terms: lambda f: f.plain and f.apart,         # its first test
     factor_common: lambda f: f.ends,                           # no outer factor shared
     common_coefficient: lambda f: f.plain and f.whole in (0, 1),   # (plain: no scalar s)
+    order_terms: lambda f: f.in_order,
 }
 
 
@@ -1566,13 +1578,18 @@ def shared_and_gathered(node, long: int):
     return E.share_equal(gathered)
 
 
-def normalise(node, ctx: Context | None = None):
+def normalise(node, ctx: Context | None = None, kinds: set | None = None):
     """Apply RULES bottom-up to a fixed point (or until the rewrite budget is spent); nested
     sums and products are flattened first, so rules see each n-ary node once, not once per
-    level of nesting."""
+    level of nesting. `kinds`, when given, receives the type of every node the result holds
+    other than leaves, and None when it cannot tell them all."""
     ctx = ctx or Context()
     node = rebuild_all(node, share_leaves=True)
     memo: dict = {}
+    # Every operator node of the result is a result of go below (the rules' results are
+    # walked by go too), or a node a constructor made while go rebuilt a parent (None: the
+    # kinds are then not known).
+    seen = (set() if kinds is None else kinds).add
 
     rules_for = RULES_FOR
     product = E.MatMul
@@ -1594,6 +1611,7 @@ def normalise(node, ctx: Context | None = None):
             for a, b in zip(new, kids):
                 if a is not b:
                     m = rebuild(n, new)
+                    seen(None)
                     break
         changed = True
         while changed and ctx.budget > 0:
@@ -1612,6 +1630,7 @@ def normalise(node, ctx: Context | None = None):
         memo[n] = m
         if m is not n:          # a normal form is its own: a rewrite's unchanged parts are
             memo[m] = m         # not normalised again (that made deep results quadratic)
+        seen(type(m))
         return m
 
     return go(node)
@@ -1641,7 +1660,8 @@ def clear_caches() -> None:
 
 # Whole-tree passes run after the rules, each node -> node: the element-wise algebra (algebra.py,
 # which builds on this module's helpers, so it registers itself rather than being imported here;
-# the package imports it).
+# the package imports it). A pass with a `needs` attribute (node types) returns every tree that
+# holds no node of those types unchanged, and is not run on one.
 COMPACTIONS: list = []
 
 
@@ -1649,11 +1669,16 @@ def simplify(node, ctx: Context | None = None):
     """The printed form: RULES to a fixed point, then element-wise algebra in lowest terms (and
     the rules again if it changed anything), then transposes taken out where that saves two."""
     ctx = ctx or Context()
-    m = normalise(node, ctx)
+    kinds: set = set()
+    m = normalise(node, ctx, kinds)
     for compact in COMPACTIONS:
         if ctx.budget <= 0:
             break
+        needs = getattr(compact, "needs", None)
+        if needs is not None and None not in kinds and kinds.isdisjoint(needs):
+            continue            # m holds no node of the kinds it starts from
         reduced = compact(m, ctx)
         if reduced != m:
-            m = normalise(reduced, ctx)
+            kinds = set()
+            m = normalise(reduced, ctx, kinds)
     return transposes_out(m, ctx)
