@@ -1538,6 +1538,39 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False, only=None, memo
     return copy(out) if id(out) in pending else out
 
 
+def _rebuilt_already(node) -> bool:
+    """Whether rebuild_all(node, share_leaves=True) is node itself, told by one walk without
+    recursion that builds nothing: node is a constructor's own (B.is_normal), every operator
+    node below is one or _rebuilds_as_itself (a parser's), none has an operand it would splice
+    in, and no two of its leaves are equal but distinct objects."""
+    if type(node) in _LEAF_TYPES or not node.children or not B.is_normal(node):
+        return False
+    leaves: dict = {}
+    share = leaves.setdefault
+    is_normal = B.is_normal
+    leaf_types = _LEAF_TYPES
+    seen = {id(node)}
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        t = type(n)
+        for c in n.children:
+            k = type(c)
+            if k in leaf_types or not c.children:
+                if share(c, c) is not c:
+                    return False
+                continue
+            if k is t and _splices(t, c):
+                return False
+            i = id(c)
+            if i not in seen:
+                seen.add(i)
+                if not (is_normal(c) or _rebuilds_as_itself(c)):
+                    return False
+                stack.append(c)
+    return True
+
+
 def shared_and_gathered(node, long: int):
     """share_equal(rebuild_all(node, long=long)) with fewer walks: the operands of each sum,
     product and ⊙ (as rebuild_all gathers them) are counted while equal subtrees are shared;
@@ -1584,7 +1617,8 @@ def normalise(node, ctx: Context | None = None, kinds: set | None = None):
     level of nesting. `kinds`, when given, receives the type of every node the result holds
     other than leaves, and None when it cannot tell them all."""
     ctx = ctx or Context()
-    node = rebuild_all(node, share_leaves=True)
+    if not _rebuilt_already(node):      # (the derivative sweep's trees mostly are)
+        node = rebuild_all(node, share_leaves=True)
     memo: dict = {}
     # Every operator node of the result is a result of go below (the rules' results are
     # walked by go too), or a node a constructor made while go rebuilt a parent (None: the
