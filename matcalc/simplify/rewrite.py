@@ -1423,23 +1423,30 @@ def _rebuilds_as_itself(n) -> bool:
             if type(v) is not Fraction or v.numerator == 0 or v == 1 or not rest or \
                     tuple(lead.shape) != tuple(B.SCALAR):
                 return False
+            scalar = [True]
         elif len(args) < 2:
             return False
+        else:
+            scalar = []
         for f in rest:
             k = type(f)
             if k is E.MatMul or k is E.Num or k is E.Zero or k is E.Identity:
                 return False
-        shape = B.chain_shape(args, [is_scalar(f.shape) for f in args])
+            scalar.append(is_scalar(f.shape))
+        shape = B.chain_shape(args, scalar)
         return shape is not None and tuple(shape) == tuple(n.shape)
     if t is E.Add:
         terms = n.args
         if len(terms) < 2:
             return False
+        matrix = False
         for f in terms:
             k = type(f)
             if k is E.Add or k is E.Num or k is E.Zero:
                 return False
-        return is_scalar(n.shape) or not all(is_scalar(f.shape) for f in terms)
+            if not matrix and not is_scalar(f.shape):
+                matrix = True
+        return matrix or is_scalar(n.shape)
     if t is E.Transpose:
         x = n.arg
         k = type(x)
@@ -1626,7 +1633,7 @@ def normalise(node, ctx: Context | None = None, kinds: set | None = None):
     seen = (set() if kinds is None else kinds).add
 
     rules_for = RULES_FOR
-    product = E.MatMul
+    product, total = E.MatMul, E.Add
     one_operand = _ONE_OPERAND
     plain = frozenset(t for t in E.LEAVES if not rules_for.get(t))  # leaves no rule looks at
 
@@ -1652,7 +1659,7 @@ def normalise(node, ctx: Context | None = None, kinds: set | None = None):
             changed = False
             t = type(m)
             for rule in (_rules_for_product(m) if t is product else
-                         _rules_for_sum(m) if t is E.Add else
+                         _rules_for_sum(m) if t is total else
                          _rules_for_operand(m) if t in one_operand else
                          rules_for.get(t, ())):
                 r = rule(m, ctx)
