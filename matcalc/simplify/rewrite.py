@@ -1549,32 +1549,37 @@ def _rebuilt_already(node) -> bool:
     """Whether rebuild_all(node, share_leaves=True) is node itself, told by one walk without
     recursion that builds nothing: node is a constructor's own (B.is_normal), every operator
     node below is one or _rebuilds_as_itself (a parser's), none has an operand it would splice
-    in, and no two of its leaves are equal but distinct objects."""
-    if type(node) in _LEAF_TYPES or not node.children or not B.is_normal(node):
+    in, and no two of its leaves are equal but distinct objects. Children are asked before
+    their parents (post-order), so that hashing a node (is_normal) finds its children's hashes
+    kept and never recurses down a deep tree."""
+    if type(node) in _LEAF_TYPES or not node.children:
         return False
     leaves: dict = {}
     share = leaves.setdefault
     is_normal = B.is_normal
     leaf_types = _LEAF_TYPES
-    seen = {id(node)}
-    stack = [node]
+    visited: set = set()
+    stack = [(node, False)]
     while stack:
-        n = stack.pop()
+        n, ready = stack.pop()
+        if ready:
+            if not is_normal(n) and (n is node or not _rebuilds_as_itself(n)):
+                return False
+            continue
+        if id(n) in visited:
+            continue
+        visited.add(id(n))
+        stack.append((n, True))
         t = type(n)
         for c in n.children:
             k = type(c)
             if k in leaf_types or not c.children:
                 if share(c, c) is not c:
                     return False
-                continue
-            if k is t and _splices(t, c):
+            elif k is t and _splices(t, c):
                 return False
-            i = id(c)
-            if i not in seen:
-                seen.add(i)
-                if not (is_normal(c) or _rebuilds_as_itself(c)):
-                    return False
-                stack.append(c)
+            elif id(c) not in visited:
+                stack.append((c, False))
     return True
 
 
