@@ -363,4 +363,5 @@ def compact_algebra(node, ctx):
     return go(node, False)
 
 
+compact_algebra.needs = _DIVIDING      # (see _may_divide)
 COMPACTIONS.append(compact_algebra)

@@ -263,14 +263,13 @@ def _names(node) -> frozenset:
     of a sum has is like no other, and its canonical form is not needed."""
     if type(node) is E.Sym:
         return frozenset((node.name,))
-    kids = node.children
-    if not kids:
-        return _NO_NAMES
-    out = _names(kids[0])
-    for c in kids[1:]:          # (a child's names often are among the others': no new set)
-        more = _names(c)
-        if not more <= out:
-            out = more if not out else out | more
+    out = _NO_NAMES
+    for c in node.children:
+        t = type(c)             # (a leaf's names are read here, not memoised: one lookup less)
+        more = frozenset((c.name,)) if t is E.Sym else _NO_NAMES if t in _LEAF_TYPES else \
+            _names(c)
+        if not more <= out:     # (a child's names often are among the others', or the others'
+            out = more if out <= more else out | more   # among its: no new set)
     return out
 
 
@@ -365,17 +364,29 @@ def common_coefficient(node, ctx):
     if shared is not None:
         return shared
     coefs = [c for c, _, _ in split]
-    if any(c.denominator != 1 for c in coefs):
-        return node
-    g = 0
-    for c in coefs:
-        g = gcd(g, c.numerator)         # (= int(c): the denominator is 1)
-    if all(_negative(c) for c in coefs):
-        g = -g
+    g = _common_whole(coefs)
     if g in (0, 1):
         return node
     return B.mul(B.num(g), B.add(*(_divided(t, c, g) for t, c in zip(node.args, coefs)),
                                  shape=node.shape))
+
+
+def _common_whole(coefs) -> int:
+    """The number common_coefficient takes out of the coefficients of a sum: the greatest
+    common divisor of whole ones, negative when all of them are; 0 or 1 when there is none
+    (some coefficient is not whole, or they are coprime and not all negative)."""
+    g = 0
+    negative = True
+    for c in coefs:
+        if c.denominator != 1:
+            return 0
+        k = c.numerator                 # (= int(c): the denominator is 1)
+        g = gcd(g, k)
+        if k >= 0:
+            if g == 1:
+                return 1                # (whatever follows: 1, or 0 for a fraction)
+            negative = False
+    return -g if negative else g
 
 
 def _divided(term, coef, g):
@@ -549,19 +560,29 @@ def _negative(c) -> bool:
     return c.numerator < 0 if type(c) is Fraction else c < 0     # (Fraction < 0 is Python code)
 
 
+def _transpose_pairs(terms) -> bool:
+    """Whether some term is the transpose of another."""
+    for t in terms:
+        if type(t) is E.Transpose:
+            present = set(terms)
+            return any(type(a) is E.Transpose and a.arg in present for a in terms)
+    return False
+
+
 def order_terms(node, ctx):
     """Σ: positive terms before negative ones, a term before its transpose (stable otherwise):
     −a + b → b − a, Aᵀ + A → A + Aᵀ"""
     if not isinstance(node, E.Add):
         return node
     args = list(node.args)
-    present = set(args)                 # the pairwise pass only when some Aᵀ meets its A
-    pairs = any(type(a) is E.Transpose and a.arg in present for a in args)
+    pairs = _transpose_pairs(args)      # the pairwise pass only when some Aᵀ meets its A
     for i in range(len(args) if pairs else 0):
         for j in range(i + 1, len(args)):
             if isinstance(args[i], E.Transpose) and args[i].arg == args[j]:
                 args[i], args[j] = args[j], args[i]
     key = [_negative(split_term(t)[0]) for t in args]
+    if not pairs and all([b or not a for a, b in zip(key, key[1:])]):
+        return node                     # no negative term before a positive one: in order
     order = [t for _, t in sorted(zip(key, args), key=lambda kt: kt[0])]
     if order == list(node.args):
         return node
@@ -791,6 +812,13 @@ def _peel(f):
     return f, _ONE
 
 
+def _peels(f) -> bool:
+    """Whether _peel(f) finds a base other than f itself."""
+    t = type(f)
+    return t is E.Inverse or t is E.Power or \
+        t is E.Transpose and (type(f.arg) is E.Inverse or type(f.arg) is E.Power)
+
+
 def _unpeel(base, e):
     if e == 0:
         return B.identity(base.shape[0])
@@ -827,7 +855,15 @@ def transpose_of_power(node, ctx):
 def product_powers(node, ctx):
     """AᵏAˡ → Aᵏ⁺ˡ for adjacent factors with the same base: XX → X², X²X⁻¹ → X, X⁻ᵀXᵀ → I"""
     def merge(a, b):
-        if is_scalar(a.shape) or is_scalar(b.shape) or not _square(a):
+        if is_scalar(a.shape) or is_scalar(b.shape):
+            return None
+        ka, kb = type(a), type(b)
+        if ka is kb:
+            if ka is E.Sym and a.name != b.name:
+                return None                 # two matrices, each its own base
+        elif not _peels(a) and not _peels(b):
+            return None                     # each its own base, of two types
+        if not _square(a):
             return None
         (ba, ea), (bb, eb) = _peel(a), _peel(b)
         return _unpeel(ba, ea + eb) if ba == bb and ba.shape == bb.shape else None
@@ -1016,10 +1052,12 @@ class Signature:
     """What the product rules' idle tests ask of a product, read once from its signature (each
     factor's type and whether it is 1×1, in order): the kinds of factors, the types of its
     scalar factors other than numbers (atoms), its adjacent pairs of matrices (as pairs of
-    types), and whether numbers, other scalars and matrices already stand in that order."""
-    __slots__ = ("kinds", "atoms", "pairs", "in_order")
+    types), whether numbers, other scalars and matrices already stand in that order, and the
+    type of the first factor."""
+    __slots__ = ("kinds", "atoms", "pairs", "in_order", "lead")
 
     def __init__(self, sig):
+        self.lead = sig[0][0] if sig else None
         self.kinds = {t for t, _ in sig}
         self.atoms = [t for t, scalar in sig if scalar and t is not E.Num]
         self.pairs = [(a[0], b[0]) for a, b in zip(sig, sig[1:]) if not a[1] and not b[1]]
@@ -1027,15 +1065,30 @@ class Signature:
         self.in_order = all(a <= b for a, b in zip(cats, cats[1:]))
 
 
-_INV_T = (E.Inverse, E.Transpose)
+_PEELED = (E.Inverse, E.Power, E.Transpose)
+
+
+def _same_bases_may(a, b) -> bool:
+    """Whether factors of types a and b (adjacent matrices) may have one base as _peel finds
+    it: the base of a power, an inverse or a transpose (of a power or an inverse) may be of
+    any type; any other factor is its own base."""
+    return a is b or a in _PEELED or b in _PEELED
+
+
+def _cancel_may(a, b) -> bool:
+    """Whether adjacent matrices of types a and b may be an _inverse_pair: one of them is an
+    inverse, or both are transposes (A⁻ᵀAᵀ)."""
+    return a is E.Inverse or b is E.Inverse or (a is E.Transpose and b is E.Transpose)
+
 
 # Product rules that cannot fire on a product with this Signature, read off the rule: they
 # return every such product unchanged.
 PRODUCT_IDLE = {
     scalars_first: lambda s: s.in_order,
     scalar_power_repeat: lambda s: len(s.atoms) < 2,       # no base can occur twice
-    product_powers: lambda s: not s.pairs,                  # merges two adjacent matrices
-    inverse_cancel: lambda s: not any(a in _INV_T or b in _INV_T for a, b in s.pairs),
+    product_powers: lambda s: not any(_same_bases_may(a, b) for a, b in s.pairs),
+    inverse_cancel: lambda s: not any(_cancel_may(a, b) for a, b in s.pairs),
+    absorb_sign: lambda s: s.lead is not E.Num,             # a negative number in front
 }
 
 
@@ -1080,21 +1133,121 @@ SUM_IDLE: dict = {}
 _SUM_RULES: dict = {}
 
 
+class Terms:
+    """What the sum rules' idle tests ask of one sum, each read at most once (from split_term
+    of every term): `plain`: no term has a scalar factor other than its number; `apart`: the
+    terms' names are pairwise distinct sets, so no two terms are alike (see _like_keys);
+    `ends`: among the terms with a matrix chain, the first factors are pairwise distinct, and
+    so are the last ones; `whole`: _common_whole of the coefficients; `powers`: how many terms
+    are powers or inverses."""
+    __slots__ = ("node", "split", "plain", "_apart", "_ends")
+
+    def __init__(self, node):
+        self.node = node
+        self.split = split = [split_term(t) for t in node.args]
+        self.plain = not any([s for _, s, _ in split])
+        self._apart = self._ends = None
+
+    @property
+    def apart(self) -> bool:
+        if self._apart is None:
+            names = [_names(t) for t in self.node.args]
+            self._apart = len(set(names)) == len(names)
+        return self._apart
+
+    @property
+    def ends(self) -> bool:
+        if self._ends is None:
+            chains = [chain for _, _, chain in self.split if chain]
+            self._ends = len({ch[0] for ch in chains}) == len(chains) and \
+                len({ch[-1] for ch in chains}) == len(chains)
+        return self._ends
+
+    @property
+    def whole(self) -> int:
+        return _common_whole([c for c, _, _ in self.split])
+
+    @property
+    def powers(self) -> int:
+        return sum(type(t) is E.Power or type(t) is E.Inverse for t in self.node.args)
+
+    @property
+    def in_order(self) -> bool:
+        """No negative term before a positive one, and no term's transpose among the terms
+        (order_terms's test for a sum it leaves as it is)."""
+        key = [_negative(c) for c, _, _ in self.split]
+        return all([b or not a for a, b in zip(key, key[1:])]) and \
+            not _transpose_pairs(self.node.args)
+
+
+# Sum rules that cannot fire on a sum with these Terms: they return every such sum unchanged
+# (read off the rule; tried in this order, the cheap tests first).
+SUM_TERMS_IDLE = {
+    collect_like_terms: lambda f: f.plain and f.apart,         # its first test
+    factor_common: lambda f: f.ends,                           # no outer factor shared
+    common_coefficient: lambda f: f.plain and f.whole in (0, 1),   # (plain: no scalar s)
+    order_terms: lambda f: f.in_order,
+}
+
+
+class _Inside(dict):
+    """type → ("in", type), the kind SUM_NEEDS names a factor of a product term by."""
+    def __missing__(self, t):
+        self[t] = out = ("in", t)
+        return out
+
+
+_INSIDE = _Inside()
+
+
 def _rules_for_sum(node) -> tuple:
     """RULES_FOR[Add] less the rules SUM_NEEDS and SUM_IDLE rule out for this sum's kinds of
-    terms (memoised by those kinds)."""
+    terms (memoised by those kinds), less those SUM_TERMS_IDLE rules out for its terms."""
     kinds = set()
+    inside = _INSIDE.__getitem__
     for t in node.args:
         kinds.add(type(t))
         if type(t) is E.MatMul:
-            kinds.update([("in", type(f)) for f in t.args])
+            kinds.update(map(inside, map(type, t.args)))
     kinds = frozenset(kinds)
-    rules = _SUM_RULES.get(kinds)
+    entry = _SUM_RULES.get(kinds)
+    if entry is None:
+        rules = tuple(r for r in RULES_FOR[E.Add]
+                      if (r not in SUM_NEEDS or not kinds.isdisjoint(SUM_NEEDS[r]))
+                      and not (r in SUM_IDLE and SUM_IDLE[r](kinds)))
+        plan = [(r, SUM_TERMS_IDLE[r]) for r in SUM_TERMS_IDLE if r in rules]
+        entry = _SUM_RULES[kinds] = (rules, plan, {})     # (… and the rules left, by idle)
+    rules, plan, left = entry
+    if not plan or len(node.args) < 2:
+        return rules
+    facts = Terms(node)
+    idle = tuple([r for r, test in plan if test(facts)])
+    if not idle:
+        return rules
+    out = left.get(idle)
+    if out is None:
+        out = left[idle] = tuple(r for r in rules if r not in idle)
+    return out
+
+
+# Rules for a node with one operand (node.arg) that can only fire when the operand is of one
+# of these types (a rule missing here is always tried); memoised by (node type, operand type).
+OPERAND_NEEDS = {
+    transpose_of_product: (E.MatMul,), transpose_of_sum: (E.Add,),
+    transpose_of_elementwise: (E.Hadamard, E.Add), transpose_of_kron: (E.Kron,),
+    transpose_of_power: (E.Power,),
+}
+_OPERAND_RULES: dict = {}
+_ONE_OPERAND = frozenset(t for t in E.NODE_TYPES if "arg" in t._fields)
+
+
+def _rules_for_operand(node) -> tuple:
+    """RULES_FOR[type(node)] less the rules OPERAND_NEEDS rules out for its operand's type."""
+    key = (type(node), type(node.arg))
+    rules = _OPERAND_RULES.get(key)
     if rules is None:
-        rules = _SUM_RULES[kinds] = tuple(
-            r for r in RULES_FOR[E.Add]
-            if (r not in SUM_NEEDS or not kinds.isdisjoint(SUM_NEEDS[r]))
-            and not (r in SUM_IDLE and SUM_IDLE[r](kinds)))
+        rules = _OPERAND_RULES[key] = tuple(
+            r for r in RULES_FOR[key[0]] if r not in OPERAND_NEEDS or key[1] in OPERAND_NEEDS[r])
     return rules
 
 
@@ -1108,6 +1261,7 @@ def register(rules, types: dict) -> None:
     _PLAN[0] = None
     _PRODUCT_RULES.clear()
     _SUM_RULES.clear()
+    _OPERAND_RULES.clear()
 
 
 # Size ------------------------------------------------------------------------------------------
@@ -1187,36 +1341,57 @@ def transposes_out(node, ctx):
         return B.mul(B.num(c), *s, *(_flip(f, ctx) for f in reversed(chain)))
 
     memo: dict = {}
+    leaf_types = _LEAF_TYPES
 
     def go(n):
-        if not n.children:      # a leaf is itself (the memo would hand back an equal leaf
-            return n            # from elsewhere, and every parent would look changed)
+        """(what n becomes, how many transposes that holds, counted as `transposes` does)"""
+        kids = n.children
+        if not kids:            # a leaf is itself (the memo would hand back an equal leaf
+            return n, 0         # from elsewhere, and every parent would look changed)
         hit = memo.get(n)
         if hit is not None:
             return hit
-        m = rebuilt(n, [c if type(c) in _LEAF_TYPES else go(c) for c in n.children])
-        # saving two needs at least three transposes on top now: count before building
-        if type(m) is E.MatMul and len(m.args) >= 3 and not is_scalar(m.shape) and \
-                _chain_top(m) >= 3:
-            c, s, chain = split_term(m)
-            flipped = [_flip(f, ctx) for f in reversed(chain)]
-            if len(chain) > 1 and 1 + sum(_top(f) for f in flipped) <= _chain_top(m) - 2:
-                cand = B.mul(B.num(c), *s, B.transpose(B.mul(*flipped)))
-                record(ctx, "transposes_out", m, cand)
-                m = cand
-        elif type(m) is E.Add and not is_scalar(m.shape) and \
-                all(tuple(t.shape) == tuple(m.shape) for t in m.args) and \
-                (on_top := sum(_chain_top(t) for t in m.args)) >= 3 and \
-                1 + sum(_flipped_top(t, ctx) for t in m.args) <= on_top - 2:
-            inner = [inner_flip(t) for t in m.args]
-            if 1 + sum(_chain_top(t) for t in inner) <= on_top - 2:
-                cand = B.transpose(B.add(*inner))
-                record(ctx, "transposes_out", m, cand)
-                m = cand
-        memo[n] = m
-        return m
+        k = type(n) is E.Transpose
+        new = None
+        for i, c in enumerate(kids):
+            if type(c) in leaf_types:       # (a leaf is itself, and holds no transpose)
+                continue
+            mc, kc = go(c)
+            k += kc
+            if mc is not c:
+                if new is None:
+                    new = list(kids)
+                new[i] = mc
+        m = n
+        if new is not None:
+            m = rebuild(n, new)
+            k = transposes(m)               # (the constructor may have moved some)
+        # saving two needs at least three transposes on top now, and those are among the
+        # transposes the tree holds: count before building
+        if k >= 3:
+            if type(m) is E.MatMul and len(m.args) >= 3 and not is_scalar(m.shape) and \
+                    _chain_top(m) >= 3:
+                c, s, chain = split_term(m)
+                flipped = [_flip(f, ctx) for f in reversed(chain)]
+                if len(chain) > 1 and 1 + sum(_top(f) for f in flipped) <= _chain_top(m) - 2:
+                    cand = B.mul(B.num(c), *s, B.transpose(B.mul(*flipped)))
+                    record(ctx, "transposes_out", m, cand)
+                    m = cand
+                    k = transposes(m)
+            elif type(m) is E.Add and not is_scalar(m.shape) and \
+                    all(tuple(t.shape) == tuple(m.shape) for t in m.args) and \
+                    (on_top := sum(_chain_top(t) for t in m.args)) >= 3 and \
+                    1 + sum(_flipped_top(t, ctx) for t in m.args) <= on_top - 2:
+                inner = [inner_flip(t) for t in m.args]
+                if 1 + sum(_chain_top(t) for t in inner) <= on_top - 2:
+                    cand = B.transpose(B.add(*inner))
+                    record(ctx, "transposes_out", m, cand)
+                    m = cand
+                    k = transposes(m)
+        memo[n] = out = (m, k)
+        return out
 
-    return go(node)
+    return go(node)[0]
 
 
 # Strategy ---------------------------------------------------------------------------------------
@@ -1248,23 +1423,30 @@ def _rebuilds_as_itself(n) -> bool:
             if type(v) is not Fraction or v.numerator == 0 or v == 1 or not rest or \
                     tuple(lead.shape) != tuple(B.SCALAR):
                 return False
+            scalar = [True]
         elif len(args) < 2:
             return False
+        else:
+            scalar = []
         for f in rest:
             k = type(f)
             if k is E.MatMul or k is E.Num or k is E.Zero or k is E.Identity:
                 return False
-        shape = B.chain_shape(args, [is_scalar(f.shape) for f in args])
+            scalar.append(is_scalar(f.shape))
+        shape = B.chain_shape(args, scalar)
         return shape is not None and tuple(shape) == tuple(n.shape)
     if t is E.Add:
         terms = n.args
         if len(terms) < 2:
             return False
+        matrix = False
         for f in terms:
             k = type(f)
             if k is E.Add or k is E.Num or k is E.Zero:
                 return False
-        return is_scalar(n.shape) or not all(is_scalar(f.shape) for f in terms)
+            if not matrix and not is_scalar(f.shape):
+                matrix = True
+        return matrix or is_scalar(n.shape)
     if t is E.Transpose:
         x = n.arg
         k = type(x)
@@ -1284,36 +1466,47 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False, only=None, memo
     (the parser makes one per occurrence), so that every memo keyed by equality hands back the
     very node it was given and rebuilding stops at `is`. With `only` (a set of ids, with
     `long`), a node whose id is not in it is known to hold no long chain and is not walked;
-    `memo` (id of a node walked → what it became) may be passed in to be read afterwards."""
+    `memo` (id of a node walked → what it became) may be passed in to be read afterwards
+    (without `long`, a node rebuilt into an equal one may be found there as itself)."""
     memo = {} if memo is None else memo   # by identity: an unchanged subtree comes back as is
     leaves: dict = {}
-    # ids of nodes (without `long`) rebuilt into an equal node: one that _rebuilds_as_itself
-    # from children that came back unchanged or equal. A parent that a constructor made, and
-    # would make again the same way, from children that come back unchanged or equal is itself
-    # (rebuilding it would only find it in the hash-consing table).
-    equal: set = set()
+    # Without `long`: a node that is not a constructor's own (a parser's Ax − b, which carries
+    # its source span) but that _rebuilds_as_itself from children that came back unchanged
+    # would be rebuilt into an equal node. It comes back as itself, its id → its children in
+    # `pending`, and is rebuilt (`copy`) only when a parent that is rebuilt, or the caller,
+    # takes it: the parent a constructor made from it is itself (rebuilding it would only find
+    # it in the hash-consing table), and so is every ancestor made the same way.
+    pending: dict = {}
+    copies: dict = {}
 
-    def unchanged(kids, children) -> bool:
-        for a, b in zip(kids, children):
-            if a is not b and id(b) not in equal:
-                return False
-        return True
+    def copy(k):
+        c = copies.get(id(k))
+        if c is None:
+            c = copies[id(k)] = rebuild(k, taken(pending[id(k)]))
+        return c
+
+    def taken(kids):
+        """kids as a rebuilt parent takes them: the pending ones rebuilt."""
+        if not pending:
+            return kids
+        return [copy(k) if id(k) in pending else k for k in kids]
 
     is_normal = B.is_normal
+    share = leaves.setdefault
+    leaf_types = _LEAF_TYPES
 
     def go(n):
         children = n.children
         if not children:
-            return leaves.setdefault(n, n) if share_leaves else n
+            return share(n, n) if share_leaves else n
         hit = memo.get(id(n))
         if hit is not None:
             return hit
         if only is not None and id(n) not in only:
             return n
         t = type(n)
-        out = None
+        operands = children
         if t in _FLAT:
-            operands = children
             for c in children:
                 if type(c) is t:        # (without a nested one, the operands are the children)
                     operands, stack = [], list(reversed(children))
@@ -1324,48 +1517,70 @@ def rebuild_all(node, long: int = 0, share_leaves: bool = False, only=None, memo
                         else:
                             operands.append(c)
                     break
-            if len(operands) >= long:
-                kids = [go(c) for c in operands]
-                if not long and len(kids) == len(children):
-                    same = True
-                    for a, b in zip(kids, children):
-                        if a is not b:
-                            same = False
-                            break
-                    if same and is_normal(n):
-                        out = n         # a constructor made it from these very children
-                    elif (same or equal and unchanged(kids, children)) and \
-                            _rebuilds_as_itself(n):
-                        if is_normal(n):
-                            out = n
-                        else:
-                            out = rebuild(n, kids)
-                            equal.add(id(n))
-                if out is None:
-                    out = rebuild(n, kids)
-        if out is None:
-            kids = [go(c) for c in children]
-            same = True
+            if len(operands) < long:
+                operands = children
+            elif long:                  # a long chain: gathered into one node
+                out = memo[id(n)] = rebuild(n, [go(c) for c in operands])
+                return out
+        # (a leaf is walked here: go would only look it up)
+        kids = [share(c, c) if type(c) in leaf_types else go(c) for c in operands] \
+            if share_leaves else [c if type(c) in leaf_types else go(c) for c in operands]
+        out = None
+        if len(kids) == len(children):
             for a, b in zip(kids, children):
                 if a is not b:
-                    same = False
                     break
-            if long:
-                out = n if same else rebuild(n, kids)
-            elif same and is_normal(n):
-                out = n                 # a constructor made it from these very children
-            elif (same or equal and unchanged(kids, children)) and _rebuilds_as_itself(n):
-                if is_normal(n):
-                    out = n
-                else:
-                    out = rebuild(n, kids)
-                    equal.add(id(n))
             else:
-                out = rebuild(n, kids)
+                if long or is_normal(n):
+                    out = n             # a constructor made it from these very children
+                elif _rebuilds_as_itself(n):
+                    pending[id(n)] = kids       # (see `pending`)
+                    out = n
+        if out is None:
+            out = rebuild(n, kids if long else taken(kids))
         memo[id(n)] = out
         return out
 
-    return go(node)
+    out = go(node)
+    return copy(out) if id(out) in pending else out
+
+
+def _rebuilt_already(node) -> bool:
+    """Whether rebuild_all(node, share_leaves=True) is node itself, told by one walk without
+    recursion that builds nothing: node is a constructor's own (B.is_normal), every operator
+    node below is one or _rebuilds_as_itself (a parser's), none has an operand it would splice
+    in, and no two of its leaves are equal but distinct objects. Children are asked before
+    their parents (post-order), so that hashing a node (is_normal) finds its children's hashes
+    kept and never recurses down a deep tree."""
+    if type(node) in _LEAF_TYPES or not node.children:
+        return False
+    leaves: dict = {}
+    share = leaves.setdefault
+    is_normal = B.is_normal
+    leaf_types = _LEAF_TYPES
+    visited: set = set()
+    stack = [(node, False)]
+    while stack:
+        n, ready = stack.pop()
+        if ready:
+            if not is_normal(n) and (n is node or not _rebuilds_as_itself(n)):
+                return False
+            continue
+        if id(n) in visited:
+            continue
+        visited.add(id(n))
+        stack.append((n, True))
+        t = type(n)
+        for c in n.children:
+            k = type(c)
+            if k in leaf_types or not c.children:
+                if share(c, c) is not c:
+                    return False
+            elif k is t and _splices(t, c):
+                return False
+            elif id(c) not in visited:
+                stack.append((c, False))
+    return True
 
 
 def shared_and_gathered(node, long: int):
@@ -1436,16 +1651,23 @@ def shared_and_gathered(node, long: int):
     return E.share_equal(gathered)
 
 
-def normalise(node, ctx: Context | None = None):
+def normalise(node, ctx: Context | None = None, kinds: set | None = None):
     """Apply RULES bottom-up to a fixed point (or until the rewrite budget is spent); nested
     sums and products are flattened first, so rules see each n-ary node once, not once per
-    level of nesting."""
+    level of nesting. `kinds`, when given, receives the type of every node the result holds
+    other than leaves, and None when it cannot tell them all."""
     ctx = ctx or Context()
-    node = rebuild_all(node, share_leaves=True)
+    if not _rebuilt_already(node):      # (the derivative sweep's trees mostly are)
+        node = rebuild_all(node, share_leaves=True)
     memo: dict = {}
+    # Every operator node of the result is a result of go below (the rules' results are
+    # walked by go too), or a node a constructor made while go rebuilt a parent (None: the
+    # kinds are then not known).
+    seen = (set() if kinds is None else kinds).add
 
     rules_for = RULES_FOR
-    product = E.MatMul
+    product, total = E.MatMul, E.Add
+    one_operand = _ONE_OPERAND
     plain = frozenset(t for t in E.LEAVES if not rules_for.get(t))  # leaves no rule looks at
 
     def go(n):
@@ -1463,13 +1685,16 @@ def normalise(node, ctx: Context | None = None):
             for a, b in zip(new, kids):
                 if a is not b:
                     m = rebuild(n, new)
+                    seen(None)
                     break
         changed = True
         while changed and ctx.budget > 0:
             changed = False
-            for rule in (_rules_for_product(m) if type(m) is product else
-                         _rules_for_sum(m) if type(m) is E.Add else
-                         rules_for.get(type(m), ())):
+            t = type(m)
+            for rule in (_rules_for_product(m) if t is product else
+                         _rules_for_sum(m) if t is total else
+                         _rules_for_operand(m) if t in one_operand else
+                         rules_for.get(t, ())):
                 r = rule(m, ctx)
                 if r is not m and r != m:
                     record(ctx, rule.__name__, m, r)
@@ -1479,6 +1704,7 @@ def normalise(node, ctx: Context | None = None):
         memo[n] = m
         if m is not n:          # a normal form is its own: a rewrite's unchanged parts are
             memo[m] = m         # not normalised again (that made deep results quadratic)
+        seen(type(m))
         return m
 
     return go(node)
@@ -1498,6 +1724,7 @@ def clear_caches() -> None:
         fn.cache_clear()
     _PRODUCT_RULES.clear()
     _SUM_RULES.clear()
+    _OPERAND_RULES.clear()
     B.clear_intern()
     for compact in COMPACTIONS:
         memo = getattr(__import__(compact.__module__, fromlist=["_MEMO"]), "_MEMO", None)
@@ -1507,7 +1734,8 @@ def clear_caches() -> None:
 
 # Whole-tree passes run after the rules, each node -> node: the element-wise algebra (algebra.py,
 # which builds on this module's helpers, so it registers itself rather than being imported here;
-# the package imports it).
+# the package imports it). A pass with a `needs` attribute (node types) returns every tree that
+# holds no node of those types unchanged, and is not run on one.
 COMPACTIONS: list = []
 
 
@@ -1515,11 +1743,16 @@ def simplify(node, ctx: Context | None = None):
     """The printed form: RULES to a fixed point, then element-wise algebra in lowest terms (and
     the rules again if it changed anything), then transposes taken out where that saves two."""
     ctx = ctx or Context()
-    m = normalise(node, ctx)
+    kinds: set = set()
+    m = normalise(node, ctx, kinds)
     for compact in COMPACTIONS:
         if ctx.budget <= 0:
             break
+        needs = getattr(compact, "needs", None)
+        if needs is not None and None not in kinds and kinds.isdisjoint(needs):
+            continue            # m holds no node of the kinds it starts from
         reduced = compact(m, ctx)
         if reduced != m:
-            m = normalise(reduced, ctx)
+            kinds = set()
+            m = normalise(reduced, ctx, kinds)
     return transposes_out(m, ctx)

@@ -12,7 +12,7 @@ from math import gcd
 from ..core import build as B
 from ..core import expr as E
 from ..core.shapes import is_scalar
-from .rewrite import PRODUCT_IDLE, canonical, register, size, split_term
+from .rewrite import PRODUCT_IDLE, SUM_TERMS_IDLE, canonical, register, size, split_term
 
 HALF = Fraction(1, 2)
 _NONNEG_FNS = frozenset({"sqrt", "exp", "abs", "softplus", "sigmoid", "relu", "step", "cosh"})
@@ -320,3 +320,6 @@ register(RULES, RULE_TYPES)
 # or one that is plain (not a power, reciprocal, product or function application)
 PRODUCT_IDLE[scalar_factors] = lambda s: not s.atoms or (
     len(s.atoms) == 1 and s.atoms[0] not in (E.Power, E.Inverse, E.MatMul, E.Apply))
+# common_scalar_power counts the terms that are powers or inverses or have a scalar factor other
+# than a number (plain: none has one)
+SUM_TERMS_IDLE[common_scalar_power] = lambda f: f.plain and f.powers < 2
