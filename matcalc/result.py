@@ -195,6 +195,7 @@ class Result(Derivation):
             return "×".join(str(d) for d in self.shape)
         return fmt_shape(self.node.shape)
 
+    @deep
     def code(self, backend: str = "numpy", sizes: dict | None = None,
              name: str | None = None, value: bool = True) -> str:
         """Source of a function returning (value, derivative) in NumPy, JAX or PyTorch; with
@@ -202,6 +203,7 @@ class Result(Derivation):
         from .printing.code import generate
         return generate(self, backend, sizes, name, value)
 
+    @deep
     def to_function(self, backend: str = "numpy", value: bool = True, args=None,
                     sizes: dict | None = None):
         """A Python function computing (value, derivative) — only the derivative with

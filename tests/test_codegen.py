@@ -530,3 +530,24 @@ def test_autograd_forward_and_backward_compute_xw_once_each():
                                rtol=1e-12)
     np.testing.assert_allclose(w.grad.numpy(), X.numpy().T @ (1 / (1 + np.exp(-z)) - y.numpy()),
                                rtol=1e-12)
+
+
+def test_deep_results_generate_code_that_matches_differences_of_the_function():
+    """code() and to_function() print through the recursive printers: on a 400-deep tanh they
+    raised RecursionError while derive() and str() were fine (they now run with the room the
+    other entry points have)."""
+    text = "x"
+    for _ in range(400):
+        text = f"tanh({text})"
+    r = derive(f"sum({text})", "x", "x: n")
+    assert "def " in r.code("numpy")
+    _, grad = r.to_function("numpy")(x=np.linspace(-1.0, 1.0, 3))
+
+    def f(x):
+        for _ in range(400):
+            x = np.tanh(x)
+        return x.sum()
+    h = 1e-6
+    want = [(f(np.linspace(-1.0, 1.0, 3) + h * e) - f(np.linspace(-1.0, 1.0, 3) - h * e)) / (2 * h)
+            for e in np.eye(3)]
+    assert np.allclose(grad, want, rtol=1e-6, atol=1e-9)
