@@ -72,3 +72,11 @@ def test_postfix_runs_count_with_the_brackets_around_them():
     check_input("x" + "^(2)" * MAX_NESTING)             # the brackets of ^(2) do not nest
     err = _refused("x" + "^(2)" * (MAX_NESTING + 1))
     assert "operators are nested" in str(err)
+
+
+def test_latex_commands_before_braces_are_not_operands():
+    """\\frac{c}{2} \\mathbf{x}^\\top \\mathbf{A} \\mathbf{x}: the operands are c, 2, x, A, x (and
+    the \\top), not the commands; 1,000 such terms are within the limit, as written in plain
+    text they are."""
+    check_input(" + ".join([r"\frac{c}{2} \mathbf{x}^\top \mathbf{A} \mathbf{x}"] * 1000))
+    check_input(" + ".join([r"\sqrt{c} x_{12}^{T} A x_{12}"] * 1500))

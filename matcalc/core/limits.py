@@ -285,7 +285,8 @@ _DIGITS = re.compile(r"\d{%d,}" % (MAX_DIGITS + 1))
 # text no longer than this is within every limit but the first
 MIN_LIMIT = min(MAX_DIGITS, MAX_NESTING, MAX_OPERANDS, MAX_NAMES)
 # a name, with subscripts in braces (W_{12}); a brace not after _ closes or opens a group:
-# the T of x^{T} is a word of its own (then not an operand, like the T of x^T)
+# the T of x^{T} is a word of its own (then not an operand, like the T of x^T), and so is the x
+# of \mathbf{x} (the command before the brace is not counted)
 _OPERAND = re.compile(r"[A-Za-zΑ-Ωα-ωϑϕϵℓ](?:_\{[^{}\s]*\}|[A-Za-z0-9Α-Ωα-ωϑϕϵℓ_])*"
                       r"|\d+\.?\d*|\.\d+|𝟙")
 
@@ -319,6 +320,8 @@ def check_input(text: str) -> None:
             if _after_caret(text, m.start()):
                 continue                # the T of ^T is an operator, not an operand
             named = True
+        elif text[m.end():m.end() + 1] == "{" and text[m.start() - 1:m.start()] == "\\":
+            continue                    # \frac{…}, \mathbf{…}: the operands are in the braces
         else:
             named = not word[0].isdigit() and not (
                 len(word) > 1 and text[m.end():m.end() + 1] in ("(", "{"))
