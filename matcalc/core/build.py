@@ -357,6 +357,8 @@ def scale(c, x) -> E.Node:
 # id(x) → (x, the transpose B.transpose built for it): found again without building a node to
 # look up (the rules transpose the same operands over and over). An entry keeps x, so its id is
 # not reused while the entry lasts; emptied with the hash-consing table, whose node it gives.
+# Only nodes of that table are kept: a parser's nodes are new in every call, and an entry for
+# one would keep its whole formula alive.
 _TRANSPOSES: dict = {}
 
 
@@ -371,9 +373,10 @@ def transpose(x) -> E.Node:
     if isinstance(x, (E.Zero, E.Ones)):
         return type(x)((x.shape[1], x.shape[0]))
     t = _transposed(x, (x.shape[1], x.shape[0]))          # (shapes.transpose's rule)
-    if len(_TRANSPOSES) >= _INTERN_SIZE:
-        _TRANSPOSES.clear()
-    _TRANSPOSES[id(x)] = (x, t)
+    if _INTERN.get(x) is x:            # (not a parser's node: it would be kept past its call)
+        if len(_TRANSPOSES) >= _INTERN_SIZE:
+            _TRANSPOSES.clear()
+        _TRANSPOSES[id(x)] = (x, t)
     return t
 
 
