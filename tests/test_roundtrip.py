@@ -187,10 +187,13 @@ def test_elementwise_square_of_a_vector_prints_unambiguously():
 
 # Generated expressions ---------------------------------------------------------------------------
 
+# B_1 and y_12: names with a subscript, which a letter right after them would join (B_1P is
+# one name): printed juxtaposed they need a space (B_1 P), as W1 x does
 SH = ("A: n×n, B: n×n, S: n×n spd, X: m×n, W: m×n, x: n, y: n, z: m, a: n, c: scalar, "
-      "t: scalar, V: n×k")
+      "t: scalar, V: n×k, B_1: n×n, y_12: n")
 DECLARED_SIZES = {"m", "n", "k"}       # k: the name inference once gave a bare I's size too
-ATOMS = ["A", "B", "S", "X", "W", "x", "y", "z", "a", "c", "t", "2", "0.5", "I", "𝟙", "V"]
+ATOMS = ["A", "B", "S", "X", "W", "x", "y", "z", "a", "c", "t", "2", "0.5", "I", "𝟙", "V",
+         "B_1", "y_12", "B_{1}"]
 UNARY = ["exp({})", "log({})", "tanh({})", "σ({})", "relu({})", "sum({})", "tr({})",
          "det({})", "logdet({})", "‖{}‖", "‖{}‖^2", "softmax({})", "logsumexp({})", "diag({})",
          "inv({})", "({})^T", "({})'", "({})^2", "({})²", "({})^-1", "({})⁻¹", "({})^-T",

@@ -51,11 +51,13 @@ class UnicodePrinter(Printer):
 
     def join_factors(self, parts, nodes):
         """Juxtapose, with a space only where two words would run together: after or before a
-        multi-letter name, and before a function name (W1 x, Xtrain w, x tanh(Wx))."""
+        multi-letter name, after a name with a subscript, and before a function name (W1 x,
+        Xtrain w, B_1 P, x tanh(Wx))."""
         out, prev, prev_at = "", None, 0
         for p, n in zip(parts, nodes):
             if out and _word(out[-1]) and _word(p[:1]) and (
-                    _long_sym(n) or _long_sym(prev) or _CALL_TEXT.match(p)):
+                    _long_sym(n) or _long_sym(prev) or _subscripted(prev) or
+                    _CALL_TEXT.match(p)):
                 out += " "
             elif out and p and (p[0] == "‖" or p[0] in "0123456789"):
                 out += "·"                       # A·‖A‖_F, A·2⁻ᵀ: not a closing bar, not A2
@@ -229,6 +231,12 @@ def _word(c: str) -> bool:
 
 def _long(name: str) -> bool:
     return len(name) > 1 and not name[1:].isdigit() and "_" not in name
+
+
+def _subscripted(n) -> bool:
+    """A name with a subscript (B_1, y_12): a letter or digit after it would join the
+    subscript (B_1P reads as one name, B with the subscript 1P)."""
+    return type(n) is E.Sym and "_" in n.name
 
 
 def _long_sym(n) -> bool:
