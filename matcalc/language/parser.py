@@ -24,6 +24,7 @@ from ..core.functions import ALIASES
 from ..core.matrix_functions import MATRIX_ALIASES, MATRIX_FUNCTIONS
 from .lalr import FAILED, Driver, Tok
 from .latex_in import looks_like_latex, read_e_powers
+from ..core.dims import Dim
 from ..core.limits import check_input, deep
 from ..core.shapes import (GREEK, ONE, SCALAR, STRICT, Decl, Shapes, Unifier, canonical_name, dim,
                            fmt_shape_plain, is_scalar, parse_shapes, SHAPE_RULES, check_matfn,
@@ -342,19 +343,22 @@ class ToExpr:
             self._settle(self.close(node))
         else:
             a, b = left.shape, right.shape
-            if is_scalar(b):
+            # (is_scalar, but at once for a size other than 1 first: Dims are interned)
+            sa = False if type(a[0]) is Dim and a[0] is not ONE else is_scalar(a)
+            sb = False if type(b[0]) is Dim and b[0] is not ONE else is_scalar(b)
+            if sb:
                 shape = a
-            elif is_scalar(a):
+            elif sa:
                 shape = b
             elif (a[0] is b[0] or a[0] == b[0]) and (a[1] is b[1] or a[1] == b[1]):
                 shape = a               # (sizes are interned: the same object, mostly)
             else:
                 self.env = None
                 return node
-            if is_scalar(shape):
+            if sa and sb:
                 shape = SCALAR           # (what the shape rule gives a sum of scalars)
             _set(node, "shape", shape)
-            if not self.broadcasts and shape is not SCALAR and (is_scalar(a) or is_scalar(b)):
+            if not self.broadcasts and shape is not SCALAR and (sa or sb):
                 self.broadcasts = True
         return node
 
@@ -429,9 +433,10 @@ class ToExpr:
         if self.env is not None:
             a, b = left.shape, right.shape
             if type(a) is tuple and type(b) is tuple:      # the shape rule of a product of two
-                if is_scalar(a):
+                # (is_scalar, but at once for a size other than 1 first: Dims are interned)
+                if False if type(a[0]) is Dim and a[0] is not ONE else is_scalar(a):
                     shape = SCALAR if is_scalar(b) else b
-                elif is_scalar(b):
+                elif False if type(b[0]) is Dim and b[0] is not ONE else is_scalar(b):
                     shape = a
                 elif a[1] is b[0] or a[1] == b[0]:        # (sizes are interned: mostly the same)
                     shape = (a[0], b[1])
