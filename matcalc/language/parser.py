@@ -169,6 +169,7 @@ _NUM_SET = _setters(E.Num, "value", "shape", "span")
 _NARY_SET = {t: _setters(t, "args", "shape", "span") for t in (E.Add, E.MatMul, E.Hadamard)}
 _MATMUL_SET = _NARY_SET[E.MatMul]
 _ADD_SET_ARGS, _ADD_SET_SHAPE, _ADD_SET_SPAN = _NARY_SET[E.Add]
+_Add, _MatMul, _Div, _Sym = E.Add, E.MatMul, E.Div, E.Sym
 _TRANSPOSE_SET = _setters(E.Transpose, "arg", "shape", "span")
 
 
@@ -199,13 +200,6 @@ def _neg(node, span):
     set_shape(minus, None)
     set_span(minus, None)
     return _matmul((minus, node), None, span)
-
-
-def _continues(cls, left, span) -> bool:
-    """Whether `left op right` continues the chain left (a + b + c is one node of three
-    operands, not nested pairs: long nested sums cost the simplifier cubic time); a bracketed
-    left operand, (a + b) + c, stays a pair."""
-    return type(left) is cls and left.span and span and left.span.start == span.start
 
 
 def _settled(method):
@@ -317,20 +311,27 @@ class ToExpr:
         return False
 
     def _chain(self, cls, left, right, span):
-        """left op right, as one chain with left when it continues it (_continues); and in
-        shaped building the shape of a + b + c from that of a + b (the shape rule over every
-        term of a long sum at each term would be quadratic). A sum of three or more terms is
-        left open (see `open`)."""
-        if not _continues(cls, left, span):
-            node = _nary(cls, (self.close(left), right), None, span)
-        elif cls is E.Add:
+        """left op right: a + b + c as one node of three operands, not nested pairs (long
+        nested sums cost the simplifier cubic time), but a bracketed left operand, (a + b) + c,
+        stays a pair; and in shaped building the shape of a + b + c from that of a + b (the
+        shape rule over every term of a long sum at each term would be quadratic). A sum of
+        three or more terms is left open (see `open`)."""
+        if not (type(left) is cls and left.span and span and left.span.start == span.start):
+            if type(left) is _Add and self.open:
+                self.close(left)
+            set_args, set_shape, set_span = _NARY_SET[cls]
+            node = _new(cls)
+            set_args(node, (left, right))
+            set_shape(node, None)
+            set_span(node, span)
+        elif cls is _Add:
             entry = self.open.pop(id(left), None)
             if entry is None:            # (left is a pair, or a sum read whole)
                 terms = list(left.args)
             else:
                 terms = entry[1]
             terms.append(right)
-            node = _new(E.Add)           # (its args: close)
+            node = _new(_Add)            # (its args: close)
             _ADD_SET_SHAPE(node, None)
             _ADD_SET_SPAN(node, span)
             self.open[id(node)] = (node, terms)
@@ -397,7 +398,7 @@ class ToExpr:
         """A product without `*`. After an unbracketed division it is refused: `xᵀAx / xᵀx`
         means (xᵀAx)/(xᵀx) to a reader and ((xᵀAx)/xᵀ)·x left to right."""
         left = c[0]
-        if type(left) is E.Div and self.grouped.get(id(left)) is not left:
+        if type(left) is _Div and self.grouped.get(id(left)) is not left:
             raise ParseError("a product written without `*` after `/` is ambiguous: is the "
                              "whole product the denominator?", span=span,
                              hint="write (a)/(b c) for a ratio, or (a/b) c; `*` also works: "
@@ -443,7 +444,12 @@ class ToExpr:
                 else:
                     self.env = None      # (a shape error: Inference says which)
                     return _matmul((left, right), None, span)
-                return _matmul((left, right), shape, span)
+                set_args, set_shape, set_span = _MATMUL_SET         # (_matmul, inline)
+                node = _new(_MatMul)
+                set_args(node, (left, right))
+                set_shape(node, shape)
+                set_span(node, span)
+                return node
             node = _matmul((left, right), None, span)
             self._settle(node)
             return node
