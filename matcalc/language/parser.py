@@ -608,7 +608,7 @@ class ToExpr:
         # (span: the token's, as the driver and _span give it; one token of one rule)
         if known is not None and self.env is not None:     # (what _leaf made of it before)
             set_name, set_shape, set_span = _SYM_SET
-            leaf = _new(E.Sym)
+            leaf = _new(_Sym)
             set_name(leaf, known[0])
             set_shape(leaf, known[1])
             set_span(leaf, span)
@@ -619,6 +619,9 @@ class ToExpr:
             return self._known(value, self._leaf(value, span))
         whole = self.whole.get(value)
         if whole is not None:            # read as one name before
+            return self._known(value, self._leaf(whole, span))
+        if value in self.declared:       # (split_name's second case, at once)
+            whole = self.whole[value] = canonical_name(value.replace("{", "").replace("}", ""))
             return self._known(value, self._leaf(whole, span))
         units = split_name(value, tok.start_pos, self.declared)
         if len(units) == 1:              # (the name covers the whole token)
@@ -657,11 +660,17 @@ class ToExpr:
             return E.Identity(decl.shape, span=span)
         env = self.env
         if env is None:
-            return E.Sym(name, None, span)
-        shape = env.get(name)
-        if shape is None:                # undeclared, or a size used as a number
-            self.env = None
-        return E.Sym(name, shape, span)
+            shape = None
+        else:
+            shape = env.get(name)
+            if shape is None:            # undeclared, or a size used as a number
+                self.env = None
+        set_name, set_shape, set_span = _SYM_SET           # (E.Sym(name, shape, span))
+        leaf = _new(_Sym)
+        set_name(leaf, name)
+        set_shape(leaf, shape)
+        set_span(leaf, span)
+        return leaf
 
     def call(self, span, c):
         tok, args = c[0], c[1] or []
