@@ -344,7 +344,7 @@ class ToExpr:
             self._settle(self.close(node))
         else:
             a, b = left.shape, right.shape
-            # (is_scalar, but at once for a size other than 1 first: Dims are interned)
+            # (is_scalar: False at once when the first size is a Dim other than ONE)
             sa = False if type(a[0]) is Dim and a[0] is not ONE else is_scalar(a)
             sb = False if type(b[0]) is Dim and b[0] is not ONE else is_scalar(b)
             if sb:
@@ -434,7 +434,7 @@ class ToExpr:
         if self.env is not None:
             a, b = left.shape, right.shape
             if type(a) is tuple and type(b) is tuple:      # the shape rule of a product of two
-                # (is_scalar, but at once for a size other than 1 first: Dims are interned)
+                # (is_scalar: False at once when the first size is a Dim other than ONE)
                 if False if type(a[0]) is Dim and a[0] is not ONE else is_scalar(a):
                     shape = SCALAR if is_scalar(b) else b
                 elif False if type(b[0]) is Dim and b[0] is not ONE else is_scalar(b):
