@@ -610,7 +610,8 @@ class Sharer:
     to one met before is found without building its copy first), and a leaf by its name or
     value. Raises Unshared where it cannot tell (then share_equal does the work)."""
 
-    __slots__ = ("done", "classes", "syms", "nums", "leaves", "nodes", "gone", "alive", "fresh")
+    __slots__ = ("done", "classes", "syms", "nums", "leaves", "nodes", "gone", "alive", "fresh",
+                 "names")
 
     def __init__(self):
         self.done: dict = {}            # id of a node given or made → its shared node
@@ -622,6 +623,9 @@ class Sharer:
         self.gone: set = set()          # ids of shared nodes left out since (forget)
         self.alive: list = []           # nodes whose fields' ids are in keys: kept alive
         self.fresh = False              # (share's argument: the leaves too are hashed)
+        # name → (a shape, the shared Sym for that name and that very shape object): syms
+        # without making its key (most leaves of a parser's tree are found here)
+        self.names: dict = {}
 
     def share(self, node: Node, visit=None, fresh: bool = False) -> Node:
         """share_equal(node, visit, fresh=fresh) (walking only what this sharer has not met
@@ -635,11 +639,23 @@ class Sharer:
         new_node = object.__new__
         put = object.__setattr__
 
+        names = self.names
+        name_of = names.get
+
+        def sym(n):
+            """The shared Sym for n (not found in names)."""
+            r = syms.get((n.name, id(n.shape)))
+            if r is None:
+                r = leaf_of(n, _SYM)
+            if n.name not in names:
+                names[n.name] = (n.shape, r)
+            return r
+
         def go(n, depth):
             t = type(n)
             if t is Sym:
-                r = syms.get((n.name, id(n.shape)))
-                return leaf_of(n, _SYM) if r is None else r
+                e = name_of(n.name)
+                return e[1] if e is not None and e[0] is n.shape else sym(n)
             if t is Num:
                 r = nums.get((id(n.value), id(n.shape)))
                 return leaf_of(n, _NUM) if r is None else r
@@ -656,22 +672,46 @@ class Sharer:
             if kind == _NARY:           # (children right to left, as share_equal meets them)
                 old = n.args
                 if len(old) == 2:
-                    b = go(old[1], depth)
-                    kids = (go(old[0], depth), b)
+                    c1 = old[1]
+                    if type(c1) is Sym:                 # (go's first lines, inline)
+                        e = name_of(c1.name)
+                        b = e[1] if e is not None and e[0] is c1.shape else sym(c1)
+                    else:
+                        b = go(c1, depth)
+                    c0 = old[0]
+                    if type(c0) is Sym:
+                        e = name_of(c0.name)
+                        a = e[1] if e is not None and e[0] is c0.shape else sym(c0)
+                    else:
+                        a = go(c0, depth)
+                    kids = (a, b)
+                    key = (t, (id(a), id(b)))
+                    same = a is c0 and b is c1
                 else:
                     kids = [go(c, depth) for c in reversed(old)]
                     kids.reverse()
                     kids = tuple(kids)
-                key = (t, tuple(map(id, kids)))
+                    key = (t, tuple(map(id, kids)))
+                    same = True
+                    for a, b in zip(kids, old):
+                        if a is not b:
+                            same = False
+                            break
             elif kind == _UNARY:
                 c = n.arg
-                kid = go(c, depth)
+                if type(c) is Sym:
+                    e = name_of(c.name)
+                    kid = e[1] if e is not None and e[0] is c.shape else sym(c)
+                else:
+                    kid = go(c, depth)
                 key = (t, id(kid))
+                same = kid is c
             else:
                 a, b = n.left, n.right
                 kb = go(b, depth)
                 ka = go(a, depth)
                 key = (t, id(ka), id(kb))
+                same = ka is a and kb is b
             extra = spec[2]
             if extra is not None:
                 key = key + (extra(n),)
@@ -681,30 +721,25 @@ class Sharer:
                     raise Unshared("equal operands, unequal shapes")
                 done[id(n)] = r
                 return r
-            m = n                            # (a copy only where a child is another object)
-            if kind == _NARY:
-                for a, b in zip(kids, old):
-                    if a is not b:
-                        m = new_node(t)
-                        put(m, "args", kids)
-                        break
-            elif kind == _UNARY:
-                if kid is not c:
-                    m = new_node(t)
-                    put(m, "arg", kid)
-            elif ka is not a or kb is not b:
+            if same:                         # (a copy only where a child is another object)
+                m = n
+                if fresh:
+                    type(m)._hash_now(m)
+                else:
+                    hash(m)
+            else:
                 m = new_node(t)
-                put(m, "left", ka)
-                put(m, "right", kb)
-            if m is not n:
+                if kind == _NARY:
+                    put(m, "args", kids)
+                elif kind == _UNARY:
+                    put(m, "arg", kid)
+                else:
+                    put(m, "left", ka)
+                    put(m, "right", kb)
                 for k in spec[3]:
                     put(m, k, getattr(n, k))
                 done[id(m)] = m
                 type(m)._hash_now(m)
-            elif fresh:
-                type(m)._hash_now(m)
-            else:
-                hash(m)
             classes[key] = m
             nodes.append(m)
             done[id(n)] = m
@@ -715,7 +750,7 @@ class Sharer:
         try:
             return go(node, 0)
         finally:
-            del go                           # (go refers to itself: a cycle, left to the collector)
+            del go, sym                      # (go refers to itself: a cycle, left to the collector)
 
     def _walk(self, node: Node, visit=None, fresh: bool = False) -> Node:
         """share, without recursion."""

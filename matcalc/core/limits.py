@@ -300,7 +300,7 @@ def check_input(text: str) -> None:
         raise ParseError(f"the expression is {len(text):,} characters long; the limit is "
                          f"{MAX_INPUT_CHARS:,}", span=Span(MAX_INPUT_CHARS, MAX_INPUT_CHARS + 1),
                          text=text)
-    m = _DIGITS.search(text)
+    m = _DIGITS.search(text) if _long_number(text) else None
     if m:
         raise ParseError(f"a number with more than {MAX_DIGITS} digits (the limit on digits in "
                          "a number)", span=Span(m.start(), m.start() + MAX_DIGITS + 1), text=text)
@@ -343,6 +343,40 @@ def check_input(text: str) -> None:
 _CARET_T = re.compile(r"\^[ {−-]*T(?![A-Za-z0-9Α-Ωα-ωϑϕϵℓ_{])")
 
 
+_DIGIT_RUN = re.compile(r"\d*")
+
+
+def _long_number(text: str) -> bool:
+    """Whether _DIGITS finds a run of more than MAX_DIGITS digits in text. Such a run covers a
+    position that is a multiple of MAX_DIGITS + 1, so only the runs through those positions are
+    measured (a long text is not scanned at every position)."""
+    step = MAX_DIGITS + 1
+    run = _DIGIT_RUN.match
+    for p in range(0, len(text), step):
+        end = run(text, p).end()         # the run through p ends at `end`
+        if end > p:
+            if end - p >= step:
+                return True
+            start = end - step           # long enough when it starts at `start` or before
+            if start >= 0 and run(text, start, p).end() == p:
+                return True
+    return False
+
+
+def _depth_bound(text: str, stretch: int = 512) -> int:
+    """At least as deep as the brackets go (the running count of _BRACKET_STEP, from 0): in
+    each stretch of the text, the count at its start plus the brackets opened in it."""
+    best = depth = 0
+    count = text.count
+    for i in range(0, len(text), stretch):
+        j = i + stretch
+        opened = count("(", i, j) + count("[", i, j) + count("{", i, j)
+        if depth + opened > best:
+            best = depth + opened
+        depth += opened - count(")", i, j) - count("]", i, j) - count("}", i, j)
+    return best
+
+
 def _after_caret(text: str, i: int) -> bool:
     """Whether a `^` comes before position i, past spaces, `{` and minus signs (x^{-T})."""
     i -= 1
@@ -366,7 +400,7 @@ def _check_nesting(text: str) -> None:
         runs[m.start()] = (m.end(), len(_ONE_POSTFIX.findall(m.group(0))))
     opened = text.count("(") + text.count("[") + text.count("{")
     longest = max((length for _, length in runs.values()), default=0)
-    if opened + longest <= MAX_NESTING:
+    if opened + longest <= MAX_NESTING or _depth_bound(text) + longest <= MAX_NESTING:
         return                          # never more open than that
     # nor more than the deepest the brackets go (brackets inside a run of postfix operators,
     # ^{-T} or ^(2), are pairs: the scan below skips them, no deeper than counting them)

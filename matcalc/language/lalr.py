@@ -399,8 +399,8 @@ class Driver:
                 else:
                     if spans:                        # Span(start, end), without its __init__
                         span = _new(Span)
-                        _set(span, "start", start)
-                        _set(span, "end", end)
+                        _set_start(span, start)
+                        _set_end(span, end)
                     else:
                         span = None
                     value = method(builder, span, c)
@@ -418,7 +418,8 @@ class Driver:
 
 _tuple_new = tuple.__new__              # Tok(...) without NamedTuple's Python-level __new__
 _new = object.__new__
-_set = object.__setattr__
+_set_start = Span.__dict__["start"].__set__    # (the slot's own setter: quicker than object.__setattr__)
+_set_end = Span.__dict__["end"].__set__
 
 
 def _children(kids: list, general) -> tuple:

@@ -24,6 +24,7 @@ from ..core.functions import ALIASES
 from ..core.matrix_functions import MATRIX_ALIASES, MATRIX_FUNCTIONS
 from .lalr import FAILED, Driver, Tok
 from .latex_in import looks_like_latex, read_e_powers
+from ..core.dims import Dim
 from ..core.limits import check_input, deep
 from ..core.shapes import (GREEK, ONE, SCALAR, STRICT, Decl, Shapes, Unifier, canonical_name, dim,
                            fmt_shape_plain, is_scalar, parse_shapes, SHAPE_RULES, check_matfn,
@@ -151,17 +152,54 @@ def _number(tok) -> Fraction:
 
 _MINUS_ONE = Fraction(-1)               # (one value for every −1: Fractions are immutable)
 
+# Nodes made without their dataclass __init__: each field set by its slot's own setter (a frozen
+# dataclass's __init__ goes through object.__setattr__ by name, field by field; the nodes are the
+# same objects either way). Only for types whose fields are exactly these.
+_new = object.__new__
+
+
+def _setters(cls, *names):
+    from dataclasses import fields
+    assert tuple(f.name for f in fields(cls)) == names, (cls, names)
+    return tuple(cls.__dict__[n].__set__ for n in names)
+
+
+_SYM_SET = _setters(E.Sym, "name", "shape", "span")
+_NUM_SET = _setters(E.Num, "value", "shape", "span")
+_NARY_SET = {t: _setters(t, "args", "shape", "span") for t in (E.Add, E.MatMul, E.Hadamard)}
+_MATMUL_SET = _NARY_SET[E.MatMul]
+_ADD_SET_ARGS, _ADD_SET_SHAPE, _ADD_SET_SPAN = _NARY_SET[E.Add]
+_Add, _MatMul, _Div, _Sym = E.Add, E.MatMul, E.Div, E.Sym
+_TRANSPOSE_SET = _setters(E.Transpose, "arg", "shape", "span")
+
+
+def _nary(cls, args, shape, span):
+    """cls(args, shape, span) for Add, MatMul or Hadamard."""
+    set_args, set_shape, set_span = _NARY_SET[cls]
+    node = _new(cls)
+    set_args(node, args)
+    set_shape(node, shape)
+    set_span(node, span)
+    return node
+
+
+def _matmul(args, shape, span):
+    """E.MatMul(args, shape, span)."""
+    set_args, set_shape, set_span = _MATMUL_SET
+    node = _new(E.MatMul)
+    set_args(node, args)
+    set_shape(node, shape)
+    set_span(node, span)
+    return node
+
 
 def _neg(node, span):
-    return E.MatMul((E.Num(_MINUS_ONE, None, None), node), None, span)   # (positional: quicker)
-
-
-def _chain(cls, left, right, span):
-    """a + b + c as one node of three operands, not nested pairs (long nested sums cost the
-    simplifier cubic time); a bracketed left operand, (a + b) + c, stays a pair."""
-    if type(left) is cls and left.span and span and left.span.start == span.start:
-        return cls(left.args + (right,), None, span)
-    return cls((left, right), None, span)
+    set_value, set_shape, set_span = _NUM_SET
+    minus = _new(E.Num)
+    set_value(minus, _MINUS_ONE)
+    set_shape(minus, None)
+    set_span(minus, None)
+    return _matmul((minus, node), None, span)
 
 
 def _settled(method):
@@ -201,6 +239,11 @@ class ToExpr:
         self.known: dict[str, tuple] = {}
         # shaped: whether an element-wise node may broadcast a scalar (a note to look for)
         self.broadcasts = False
+        # Sums still growing: id → (the sum, its operands so far). A sum of three or more
+        # terms is made without its args, which are set once when the sum is read as a whole
+        # (close: by the rules that take a sum, and at the end); copying the operands at each
+        # `+` would be quadratic in the number of terms.
+        self.open: dict[int, tuple] = {}
 
     # shaped building ----------------------------------------------------------------------
 
@@ -251,6 +294,14 @@ class ToExpr:
             self.broadcasts = True
         return True
 
+    def close(self, node):
+        """node, with its operands set if it is a sum still growing (see `open`)."""
+        if self.open:
+            entry = self.open.pop(id(node), None)
+            if entry is not None:
+                _ADD_SET_ARGS(node, tuple(entry[1]))
+        return node
+
     def _unsettled(self, node) -> bool:
         """A node without a shape: fine for a product the parser made itself, which a
         postfix operator or a factor after it may still take apart (AAᵀ is A·Aᵀ); the
@@ -260,39 +311,69 @@ class ToExpr:
         return False
 
     def _chain(self, cls, left, right, span):
-        """_chain, and in shaped building the shape of a + b + c from that of a + b (the
-        shape rule over every term of a long sum at each term would be quadratic)."""
-        node = _chain(cls, left, right, span)
+        """left op right: a + b + c as one node of three operands, not nested pairs (long
+        nested sums cost the simplifier cubic time), but a bracketed left operand, (a + b) + c,
+        stays a pair; and in shaped building the shape of a + b + c from that of a + b (the
+        shape rule over every term of a long sum at each term would be quadratic). A sum of
+        three or more terms is left open (see `open`)."""
+        if not (type(left) is cls and left.span and span and left.span.start == span.start):
+            if type(left) is _Add and self.open:
+                self.close(left)
+            set_args, set_shape, set_span = _NARY_SET[cls]
+            node = _new(cls)
+            set_args(node, (left, right))
+            set_shape(node, None)
+            set_span(node, span)
+        elif cls is _Add:
+            entry = self.open.pop(id(left), None)
+            if entry is None:            # (left is a pair, or a sum read whole)
+                terms = list(left.args)
+            else:
+                terms = entry[1]
+            terms.append(right)
+            node = _new(_Add)            # (its args: close)
+            _ADD_SET_SHAPE(node, None)
+            _ADD_SET_SPAN(node, span)
+            self.open[id(node)] = (node, terms)
+        else:
+            node = _nary(cls, left.args + (right,), None, span)
         if self.env is None:
             return node
         if type(left.shape) is not tuple or \
                 (type(right.shape) is not tuple and not self._settle(right)):
-            self._settle(node)
+            self._settle(self.close(node))
         else:
             a, b = left.shape, right.shape
-            if is_scalar(b):
+            # (is_scalar: False at once when the first size is a Dim other than ONE)
+            sa = False if type(a[0]) is Dim and a[0] is not ONE else is_scalar(a)
+            sb = False if type(b[0]) is Dim and b[0] is not ONE else is_scalar(b)
+            if sb:
                 shape = a
-            elif is_scalar(a):
+            elif sa:
                 shape = b
-            elif a[0] == b[0] and a[1] == b[1]:
-                shape = a
+            elif (a[0] is b[0] or a[0] == b[0]) and (a[1] is b[1] or a[1] == b[1]):
+                shape = a               # (sizes are interned: the same object, mostly)
             else:
                 self.env = None
                 return node
-            if is_scalar(shape):
+            if sa and sb:
                 shape = SCALAR           # (what the shape rule gives a sum of scalars)
             _set(node, "shape", shape)
-            if not self.broadcasts and not is_scalar(shape) and (is_scalar(a) or is_scalar(b)):
+            if not self.broadcasts and shape is not SCALAR and (sa or sb):
                 self.broadcasts = True
         return node
 
     def _neg(self, node, span):
         """_neg, shaped when node is."""
-        out = _neg(node, span)
         if self.env is not None and (type(node.shape) is tuple or self._settle(node)):
-            _set(out.args[0], "shape", SCALAR)
-            _set(out, "shape", SCALAR if is_scalar(node.shape) else node.shape)
-        return out
+            set_value, set_shape, set_span = _NUM_SET
+            minus = _new(E.Num)
+            set_value(minus, _MINUS_ONE)
+            set_shape(minus, SCALAR)
+            set_span(minus, None)
+            shape = node.shape
+            return _matmul((minus, node), SCALAR if is_scalar(shape) else shape, span)
+        return _neg(node, span)
 
     # rules (`settled`: the rule's value is shaped, where it can be, by the rule itself) ----
 
@@ -317,7 +398,7 @@ class ToExpr:
         """A product without `*`. After an unbracketed division it is refused: `xᵀAx / xᵀx`
         means (xᵀAx)/(xᵀx) to a reader and ((xᵀAx)/xᵀ)·x left to right."""
         left = c[0]
-        if type(left) is E.Div and self.grouped.get(id(left)) is not left:
+        if type(left) is _Div and self.grouped.get(id(left)) is not left:
             raise ParseError("a product written without `*` after `/` is ambiguous: is the "
                              "whole product the denominator?", span=span,
                              hint="write (a)/(b c) for a ratio, or (a/b) c; `*` also works: "
@@ -333,7 +414,7 @@ class ToExpr:
         return self._product(left, right, span)
 
     def abs_bars(self, span, c):
-        return E.Apply("abs", c[1], span=span)
+        return E.Apply("abs", self.close(c[1]), span=span)
 
     def sqrt_sign(self, span, c):
         return E.Apply("sqrt", c[1], span=span)
@@ -346,27 +427,33 @@ class ToExpr:
             start = left.span.start if left.span and first.span else None
             inner = self._product(left, first, None if start is None else
                                   Span(start, first.span.end))
-            node = E.MatMul((inner, last), None, span)
+            node = _matmul((inner, last), None, span)
             if self.env is not None:
                 self._settle(node)
             return node
-        node = E.MatMul((left, right), None, span)
         if self.env is not None:
             a, b = left.shape, right.shape
             if type(a) is tuple and type(b) is tuple:      # the shape rule of a product of two
-                if is_scalar(a):
+                # (is_scalar: False at once when the first size is a Dim other than ONE)
+                if False if type(a[0]) is Dim and a[0] is not ONE else is_scalar(a):
                     shape = SCALAR if is_scalar(b) else b
-                elif is_scalar(b):
+                elif False if type(b[0]) is Dim and b[0] is not ONE else is_scalar(b):
                     shape = a
-                elif a[1] == b[0]:
+                elif a[1] is b[0] or a[1] == b[0]:        # (sizes are interned: mostly the same)
                     shape = (a[0], b[1])
                 else:
                     self.env = None      # (a shape error: Inference says which)
-                    return node
-                _set(node, "shape", shape)
-            else:
-                self._settle(node)
-        return node
+                    return _matmul((left, right), None, span)
+                set_args, set_shape, set_span = _MATMUL_SET         # (_matmul, inline)
+                node = _new(_MatMul)
+                set_args(node, (left, right))
+                set_shape(node, shape)
+                set_span(node, span)
+                return node
+            node = _matmul((left, right), None, span)
+            self._settle(node)
+            return node
+        return _matmul((left, right), None, span)
 
     @_settled
     def hadamard(self, span, c):
@@ -391,7 +478,7 @@ class ToExpr:
     @_settled
     def group(self, span, c):
         """(AB)ᵀ: brackets make a product one factor again, so a postfix takes all of it."""
-        node = c[0]
+        node = self.close(c[0])
         self.call_products.pop(id(node), None)
         self.grouped[id(node)] = node
         if self.env is not None and type(node.shape) is not tuple:
@@ -407,6 +494,7 @@ class ToExpr:
 
     def norm(self, span, c):
         sub = c[3] if len(c) > 3 and c[3] is not None else None
+        self.close(c[1])
         node = E.Norm(c[1], span=span)
         if sub is not None and ("1" in sub.value or "₁" in sub.value):
             return E.Sum(E.Apply("abs", c[1], span=span), span=span)
@@ -429,7 +517,15 @@ class ToExpr:
             return node
         kind, args = op
         if kind == "transpose":
-            return E.Transpose(base, None, span)
+            set_arg, set_shape, set_span = _TRANSPOSE_SET
+            node = _new(E.Transpose)
+            set_arg(node, base)
+            shape = base.shape
+            # (shaped: the shape rule's (c, r), as _settle would write it)
+            set_shape(node, (shape[1], shape[0]) if self.env is not None and
+                      type(shape) is tuple else None)
+            set_span(node, span)
+            return node
         if kind == "inverse":
             return E.Inverse(base, span=span)
         if kind == "pseudo_inverse":
@@ -502,26 +598,30 @@ class ToExpr:
 
     @_settled                            # (not a node)
     def args(self, span, c):
-        return list(c)
+        return [self.close(a) for a in c]
 
     @_settled
     def name(self, span, c):
         tok = c[0]
         value = tok.value
         known = self.known.get(value)
-        span = _new(Span)                # Span(tok.start_pos, tok.end_pos), without __init__
-        _set(span, "start", tok.start_pos)
-        _set(span, "end", tok.end_pos)
+        # (span: the token's, as the driver and _span give it; one token of one rule)
         if known is not None and self.env is not None:     # (what _leaf made of it before)
-            leaf = _new(E.Sym)
-            _set(leaf, "name", known[0])
-            _set(leaf, "shape", known[1])
-            _set(leaf, "span", span)
+            set_name, set_shape, set_span = _SYM_SET
+            leaf = _new(_Sym)
+            set_name(leaf, known[0])
+            set_shape(leaf, known[1])
+            set_span(leaf, span)
             return leaf
+        if span is None:                 # (not expected: the span of the token)
+            span = Span(tok.start_pos, tok.end_pos)
         if len(value) == 1:              # (split_name's first case)
             return self._known(value, self._leaf(value, span))
         whole = self.whole.get(value)
         if whole is not None:            # read as one name before
+            return self._known(value, self._leaf(whole, span))
+        if value in self.declared:       # (split_name's second case, at once)
+            whole = self.whole[value] = canonical_name(value.replace("{", "").replace("}", ""))
             return self._known(value, self._leaf(whole, span))
         units = split_name(value, tok.start_pos, self.declared)
         if len(units) == 1:              # (the name covers the whole token)
@@ -560,11 +660,17 @@ class ToExpr:
             return E.Identity(decl.shape, span=span)
         env = self.env
         if env is None:
-            return E.Sym(name, None, span)
-        shape = env.get(name)
-        if shape is None:                # undeclared, or a size used as a number
-            self.env = None
-        return E.Sym(name, shape, span)
+            shape = None
+        else:
+            shape = env.get(name)
+            if shape is None:            # undeclared, or a size used as a number
+                self.env = None
+        set_name, set_shape, set_span = _SYM_SET           # (E.Sym(name, shape, span))
+        leaf = _new(_Sym)
+        set_name(leaf, name)
+        set_shape(leaf, shape)
+        set_span(leaf, span)
+        return leaf
 
     def call(self, span, c):
         tok, args = c[0], c[1] or []
@@ -898,7 +1004,6 @@ class Inference:
         return E.evolve(node, shape=shape)
 
 
-_new = object.__new__
 _set = object.__setattr__
 
 
@@ -1192,7 +1297,7 @@ def read(marked: str, shapes: Shapes, builder: ToExpr | None = None) -> E.Node:
         except Exception:                        # anything else: as Lark's way has it
             value = FAILED
         if value is not FAILED:
-            return value
+            return builder.close(value)
         del shapes.notes[noted:]
     if builder is not None:
         builder.env = None
@@ -1227,7 +1332,7 @@ def build_tree(builder: ToExpr, tree):
         f = methods.get(t.data)
         return Tree(t.data, kids, t.meta) if f is None else f(builder, _span(t.meta), kids)
 
-    return go(tree)
+    return builder.close(go(tree))
 
 
 # rule name → ToExpr's function for it

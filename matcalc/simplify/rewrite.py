@@ -1607,10 +1607,13 @@ def shared_and_gathered(node, long: int):
             if k >= long:
                 holds[id(n)] = n
                 return
-        else:
-            kids = n.children
-        if holds:
-            for c in kids:
+            if holds:
+                for c in kids:
+                    if id(c) in holds:
+                        holds[id(n)] = n
+                        return
+        elif holds:
+            for c in n.children:
                 if id(c) in holds:
                     holds[id(n)] = n
                     return
