@@ -1604,7 +1604,8 @@ def _rebuilt_already(node) -> bool:
     leaf_types = _LEAF_TYPES
     met: set = {id(node)}
     meet = met.add
-    in_table, as_itself, splices = _in_table, _rebuilds_as_itself, _splices
+    table = B._INTERN.get
+    as_itself, splices = _rebuilds_as_itself, _splices
     stack = [node]
     push, pop = stack.append, stack.pop
     while stack:
@@ -1614,14 +1615,24 @@ def _rebuilt_already(node) -> bool:
             k = type(c)
             if k is t and splices(t, c):
                 return False
-            if id(c) in met:            # (a leaf or a node met before: asked already)
+            i = id(c)
+            if i in met:                # (a leaf or a node met before: asked already)
                 continue
-            meet(id(c))
+            meet(i)
             if k in leaf_types or not c.children:
                 if share(c, c) is not c:
                     return False
                 continue
-            if not (c.span is None and in_table(c)) and not as_itself(c):
+            if c.span is None:          # (_in_table, written out)
+                try:
+                    c._h
+                except AttributeError:
+                    normal = False
+                else:
+                    normal = table(c) is c
+                if not normal and not as_itself(c):
+                    return False
+            elif not as_itself(c):
                 return False
             push(c)
     return True
