@@ -103,7 +103,10 @@ def _split_product(term):
         if type(f) is E.Num:
             v = f.value      # (the constructors leave at most one number, in front: no product)
             coef = v if coef is _ONE and type(v) is Fraction else coef * v
-        elif is_scalar(f.shape):
+            continue
+        r, c = f.shape       # (is_scalar, written out)
+        if (r is ONE or type(r) is not Dim and r == 1) and \
+                (c is ONE or type(c) is not Dim and c == 1):
             scalars.append(f)
         else:
             chain.append(f)
@@ -855,7 +858,29 @@ def transpose_of_power(node, ctx):
 
 def product_powers(node, ctx):
     """AᵏAˡ → Aᵏ⁺ˡ for adjacent factors with the same base: XX → X², X²X⁻¹ → X, X⁻ᵀXᵀ → I"""
-    return _pairwise(node, _merged_powers)
+    if type(node) is not E.MatMul or not node.args:
+        return node
+    fs = node.args
+    a = fs[0]
+    ka = type(a)
+    for i in range(1, len(fs)):         # (_pairwise, with _merged_powers's first tests
+        b = fs[i]                       # written out: most pairs fail them)
+        kb = type(b)
+        if ka is kb:
+            may = ka is not E.Sym or a.name == b.name
+        else:
+            may = ka in _POWERED or kb in _POWERED or \
+                ka is E.Transpose and type(a.arg) in _POWERED or \
+                kb is E.Transpose and type(b.arg) in _POWERED
+        if may:
+            r = _merged_powers(a, b)
+            if r is not None:
+                return B.mul(*fs[:i - 1], r, *fs[i + 1:])
+        a, ka = b, kb
+    return node
+
+
+_POWERED = frozenset((E.Inverse, E.Power))     # (what _peels looks for)
 
 
 def _merged_powers(a, b):
@@ -1487,8 +1512,11 @@ def _rebuilds_as_itself(n) -> bool:
             k = type(f)
             if k is E.Add or k is E.Num or k is E.Zero:
                 return False
-            if not matrix and not is_scalar(f.shape):
-                matrix = True
+            if not matrix:
+                r, c = f.shape       # (is_scalar, written out)
+                if not ((r is ONE or type(r) is not Dim and r == 1) and
+                        (c is ONE or type(c) is not Dim and c == 1)):
+                    matrix = True
         return matrix or is_scalar(n.shape)
     if t is E.Transpose:
         x = n.arg
@@ -1730,6 +1758,7 @@ def normalise(node, ctx: Context | None = None, kinds: set | None = None):
     seen = (set() if kinds is None else kinds).add
 
     rules_for = RULES_FOR
+    known = memo.get
     product, total = E.MatMul, E.Add
     one_operand = _ONE_OPERAND
     plain = frozenset(t for t in E.LEAVES if not rules_for.get(t))  # leaves no rule looks at
@@ -1745,7 +1774,9 @@ def normalise(node, ctx: Context | None = None, kinds: set | None = None):
         # children changed is already in constructor form and is not rebuilt again
         m = n
         if kids:
-            new = [c if type(c) in plain else go(c) for c in kids]
+            new = [c if type(c) in plain else     # (a child met before: its answer read
+                   done if (done := known(c)) is not None else go(c)  # here, without a call)
+                   for c in kids]
             for a, b in zip(new, kids):
                 if a is not b:
                     m = rebuild(n, new)
