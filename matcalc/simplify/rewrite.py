@@ -1365,7 +1365,14 @@ def _top(f) -> int:
 
 
 def _chain_top(term) -> int:
-    return _top(term) if type(term) is E.Transpose else sum(_top(f) for f in split_term(term)[2])
+    if type(term) is E.Transpose:
+        return 1
+    n = 0
+    for f in split_term(term)[2]:       # (_top of each, written out)
+        t = type(f)
+        if t is E.Transpose or t is E.Power and type(f.arg) is E.Transpose:
+            n += 1
+    return n
 
 
 def _flipped_top(term, ctx) -> int:
