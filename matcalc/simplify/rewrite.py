@@ -1639,7 +1639,7 @@ def _rebuilt_already(node) -> bool:
     leaf_types = _LEAF_TYPES
     met: set = {id(node)}
     meet = met.add
-    table = B._INTERN.get
+    table = B.interned
     as_itself, splices = _rebuilds_as_itself, _splices
     stack = [node]
     push, pop = stack.append, stack.pop
