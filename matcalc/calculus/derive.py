@@ -138,7 +138,7 @@ def reverse(root, x, seed, steps: list | None = None):
         if t is E.MatMul and len(n.args) ** 2 > _rules.MAX_RESULT_NODES:
             # one term per dependent factor, each as long as n (at most len² in all)
             refuse_large_result(len(n.args) * sum(1 for c in n.args if dep[id(c)] is not None))
-        parts = incoming.pop(id(n), [])
+        parts = incoming.pop(id(n), ())
         G = parts[0] if len(parts) == 1 else _total(parts)
         if n is x or (t is tx and n == x):
             return G

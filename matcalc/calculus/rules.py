@@ -136,7 +136,18 @@ def mat_mul(node, G, i):
         other = fs[1 - i]
         if is_scalar(other.shape):
             return B.mul(other, G)
-        return B.mul(G, B.transpose(other)) if i == 0 else B.mul(B.transpose(other), G)
+        if i == 0:
+            return B.mul(G, B.transpose(other))
+        t = type(G)
+        if t is E.Num:               # (the same product: B.mul folds a number wherever it
+            return B.mul(G, B.transpose(other))      # stands, and takes its quick path first)
+        if t is E.MatMul and type(G.args[0]) is E.Num and not is_scalar(G.shape) and \
+                not any([type(g) is E.MatMul for g in G.args]):
+            # Aᵀ·(cX) is c·AᵀX: G's factors are spliced in either way (a matrix product, none
+            # of them a product that B.mul would splice in turn when given it), so only where
+            # its number stands differs, and a number is folded wherever it stands
+            return B.mul(G.args[0], B.transpose(other), *G.args[1:])
+        return B.mul(B.transpose(other), G)
     scalar = [is_scalar(f.shape) for f in fs]
     scalars = [f for k, f in enumerate(fs) if k != i and scalar[k]]
     # the matrices before and after the target, each side read backwards and transposed

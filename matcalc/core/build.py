@@ -98,6 +98,12 @@ def is_normal(node) -> bool:
     return _INTERN.get(node) is node
 
 
+# The node of the hash-consing table equal to a node, or None (is_normal(n): interned(n) is n),
+# for a walk that asks it of many nodes without a call of its own. (The table is emptied, never
+# replaced, so this stays its lookup.)
+interned = _INTERN.get
+
+
 _NUMS: dict = {}                    # Fraction → its Num leaf (numbers recur: 1, −1, 2, ½ …)
 
 

@@ -24,6 +24,7 @@ from math import gcd
 
 from ..core import build as B
 from ..core import expr as E
+from ..core.dims import Dim
 from ..core.shapes import ONE, is_scalar
 
 MAX_REWRITES = 2000
@@ -102,7 +103,10 @@ def _split_product(term):
         if type(f) is E.Num:
             v = f.value      # (the constructors leave at most one number, in front: no product)
             coef = v if coef is _ONE and type(v) is Fraction else coef * v
-        elif is_scalar(f.shape):
+            continue
+        r, c = f.shape       # (is_scalar, written out)
+        if (r is ONE or type(r) is not Dim and r == 1) and \
+                (c is ONE or type(c) is not Dim and c == 1):
             scalars.append(f)
         else:
             chain.append(f)
@@ -664,7 +668,7 @@ def absorb_sign(node, ctx):
     """−c·A(u − v) → c·A(v − u): a minus sign is absorbed by a two-term difference (not one
     that occurs again in the product: −(x − μ)ᵀ(x − μ) stays, rather than (x − μ)ᵀ(μ − x))"""
     if not (isinstance(node, E.MatMul) and isinstance(node.args[0], E.Num)
-            and node.args[0].value < 0):
+            and _negative(node.args[0].value)):
         return node
     for i, f in enumerate(node.args):
         if not (isinstance(f, E.Add) and len(f.args) == 2 and
@@ -854,20 +858,43 @@ def transpose_of_power(node, ctx):
 
 def product_powers(node, ctx):
     """AᵏAˡ → Aᵏ⁺ˡ for adjacent factors with the same base: XX → X², X²X⁻¹ → X, X⁻ᵀXᵀ → I"""
-    def merge(a, b):
-        if is_scalar(a.shape) or is_scalar(b.shape):
-            return None
-        ka, kb = type(a), type(b)
+    if type(node) is not E.MatMul or not node.args:
+        return node
+    fs = node.args
+    a = fs[0]
+    ka = type(a)
+    for i in range(1, len(fs)):         # (_pairwise, with _merged_powers's first tests
+        b = fs[i]                       # written out: most pairs fail them)
+        kb = type(b)
         if ka is kb:
-            if ka is E.Sym and a.name != b.name:
-                return None                 # two matrices, each its own base
-        elif not _peels(a) and not _peels(b):
-            return None                     # each its own base, of two types
-        if not _square(a):
-            return None
-        (ba, ea), (bb, eb) = _peel(a), _peel(b)
-        return _unpeel(ba, ea + eb) if ba == bb and ba.shape == bb.shape else None
-    return _pairwise(node, merge)
+            may = ka is not E.Sym or a.name == b.name
+        else:
+            may = ka in _POWERED or kb in _POWERED or \
+                ka is E.Transpose and type(a.arg) in _POWERED or \
+                kb is E.Transpose and type(b.arg) in _POWERED
+        if may:
+            r = _merged_powers(a, b)
+            if r is not None:
+                return B.mul(*fs[:i - 1], r, *fs[i + 1:])
+        a, ka = b, kb
+    return node
+
+
+_POWERED = frozenset((E.Inverse, E.Power))     # (what _peels looks for)
+
+
+def _merged_powers(a, b):
+    """product_powers for one pair of adjacent factors: their merged power, or None."""
+    ka, kb = type(a), type(b)
+    if ka is kb:
+        if ka is E.Sym and a.name != b.name:
+            return None                 # two matrices, each its own base (or scalars)
+    elif not _peels(a) and not _peels(b):
+        return None                     # each its own base, of two types (or scalars)
+    if is_scalar(a.shape) or is_scalar(b.shape) or not _square(a):
+        return None
+    (ba, ea), (bb, eb) = _peel(a), _peel(b)
+    return _unpeel(ba, ea + eb) if ba == bb and ba.shape == bb.shape else None
 
 
 # More structure: sums of diagonals, Kronecker products and vec -------------------------------------
@@ -1096,7 +1123,9 @@ def _rules_for_product(node) -> tuple:
     """RULES_FOR[MatMul] less the rules whose factor types are absent (PRODUCT_NEEDS) and those
     that cannot fire on a product of these kinds of factors (PRODUCT_IDLE), memoised by the
     product's signature: each factor's type and whether it is 1×1, in order."""
-    sig = tuple([(type(f), is_scalar(f.shape)) for f in node.args])
+    sig = tuple([(type(f), (r is ONE or type(r) is not Dim and r == 1) and   # (is_scalar,
+                  (c is ONE or type(c) is not Dim and c == 1))                # written out)
+                 for f in node.args for r, c in (f.shape,)])
     rules = _PRODUCT_RULES.get(sig)
     if rules is None:
         facts = Signature(sig)
@@ -1144,7 +1173,9 @@ class Terms:
 
     def __init__(self, node):
         self.node = node
-        self.split = split = [split_term(t) for t in node.args]
+        product, split_product = E.MatMul, _split_product
+        self.split = split = [split_product(t) if type(t) is product else split_term(t)
+                              for t in node.args]
         self.plain = not any([s for _, s, _ in split])
         self._apart = self._ends = None
 
@@ -1152,15 +1183,22 @@ class Terms:
     def apart(self) -> bool:
         if self._apart is None:
             names = [_names(t) for t in self.node.args]
-            self._apart = len(set(names)) == len(names)
+            if len(names) == 2:         # (two sets: compared, not hashed into a third)
+                self._apart = names[0] != names[1]
+            else:
+                self._apart = len(set(names)) == len(names)
         return self._apart
 
     @property
     def ends(self) -> bool:
         if self._ends is None:
             chains = [chain for _, _, chain in self.split if chain]
-            self._ends = len({ch[0] for ch in chains}) == len(chains) and \
-                len({ch[-1] for ch in chains}) == len(chains)
+            if len(chains) == 2:        # (as the sets below tell it, without building them)
+                a, b = chains
+                self._ends = _distinct(a[0], b[0]) and _distinct(a[-1], b[-1])
+            else:
+                self._ends = len({ch[0] for ch in chains}) == len(chains) and \
+                    len({ch[-1] for ch in chains}) == len(chains)
         return self._ends
 
     @property
@@ -1169,15 +1207,33 @@ class Terms:
 
     @property
     def powers(self) -> int:
-        return sum(type(t) is E.Power or type(t) is E.Inverse for t in self.node.args)
+        n = 0
+        for t in self.node.args:
+            k = type(t)
+            if k is E.Power or k is E.Inverse:
+                n += 1
+        return n
 
     @property
     def in_order(self) -> bool:
         """No negative term before a positive one, and no term's transpose among the terms
         (order_terms's test for a sum it leaves as it is)."""
-        key = [_negative(c) for c, _, _ in self.split]
-        return all([b or not a for a, b in zip(key, key[1:])]) and \
-            not _transpose_pairs(self.node.args)
+        before = False                  # (a negative term met)
+        for c, _, _ in self.split:
+            if type(c) is Fraction:     # (_negative, written out)
+                negative = c.numerator < 0
+            else:
+                negative = c < 0
+            if before and not negative:
+                return False
+            before = negative
+        return not _transpose_pairs(self.node.args)
+
+
+def _distinct(a, b) -> bool:
+    """len({a, b}) == 2 for nodes a and b, without building the set (it asks the same:
+    identity, then the hash, then equality)."""
+    return a is not b and (hash(a) != hash(b) or a != b)
 
 
 # Sum rules that cannot fire on a sum with these Terms: they return every such sum unchanged
@@ -1309,7 +1365,14 @@ def _top(f) -> int:
 
 
 def _chain_top(term) -> int:
-    return _top(term) if type(term) is E.Transpose else sum(_top(f) for f in split_term(term)[2])
+    if type(term) is E.Transpose:
+        return 1
+    n = 0
+    for f in split_term(term)[2]:       # (_top of each, written out)
+        t = type(f)
+        if t is E.Transpose or t is E.Power and type(f.arg) is E.Transpose:
+            n += 1
+    return n
 
 
 def _flipped_top(term, ctx) -> int:
@@ -1416,25 +1479,37 @@ def _rebuilds_as_itself(n) -> bool:
     t = type(n)
     if t is E.MatMul:
         args = n.args
-        rest = args
-        if args and type(args[0]) is E.Num:
-            lead, rest = args[0], args[1:]
+        if not args:
+            return False
+        lead = args[0]
+        if type(lead) is E.Num:
             v = lead.value
-            if type(v) is not Fraction or v.numerator == 0 or v == 1 or not rest or \
-                    tuple(lead.shape) != tuple(B.SCALAR):
+            if type(v) is not Fraction or v.numerator == 0 or len(args) < 2 or \
+                    v.numerator == 1 and v.denominator == 1 or \
+                    (lead.shape is not B.SCALAR and tuple(lead.shape) != B.SCALAR):
                 return False
-            scalar = [True]
+            rest = args[1:]
         elif len(args) < 2:
             return False
         else:
-            scalar = []
+            rest = args
+        rows = cols = None              # (B.chain_shape, with is_scalar written out)
         for f in rest:
             k = type(f)
             if k is E.MatMul or k is E.Num or k is E.Zero or k is E.Identity:
                 return False
-            scalar.append(is_scalar(f.shape))
-        shape = B.chain_shape(args, scalar)
-        return shape is not None and tuple(shape) == tuple(n.shape)
+            s = f.shape
+            r, c = s[0], s[1]
+            if (r is ONE or type(r) is not Dim and r == 1) and \
+                    (c is ONE or type(c) is not Dim and c == 1):
+                continue
+            if rows is None:
+                rows, cols = r, c
+            elif cols is r or cols == r:
+                cols = c
+            else:
+                return False
+        return (B.SCALAR if rows is None else (rows, cols)) == tuple(n.shape)
     if t is E.Add:
         terms = n.args
         if len(terms) < 2:
@@ -1444,8 +1519,11 @@ def _rebuilds_as_itself(n) -> bool:
             k = type(f)
             if k is E.Add or k is E.Num or k is E.Zero:
                 return False
-            if not matrix and not is_scalar(f.shape):
-                matrix = True
+            if not matrix:
+                r, c = f.shape       # (is_scalar, written out)
+                if not ((r is ONE or type(r) is not Dim and r == 1) and
+                        (c is ONE or type(c) is not Dim and c == 1)):
+                    matrix = True
         return matrix or is_scalar(n.shape)
     if t is E.Transpose:
         x = n.arg
@@ -1549,38 +1627,59 @@ def _rebuilt_already(node) -> bool:
     """Whether rebuild_all(node, share_leaves=True) is node itself, told by one walk without
     recursion that builds nothing: node is a constructor's own (B.is_normal), every operator
     node below is one or _rebuilds_as_itself (a parser's), none has an operand it would splice
-    in, and no two of its leaves are equal but distinct objects. Children are asked before
-    their parents (post-order), so that hashing a node (is_normal) finds its children's hashes
-    kept and never recurses down a deep tree."""
-    if type(node) in _LEAF_TYPES or not node.children:
+    in, and no two of its leaves are equal but distinct objects. A node is asked once, in any
+    order: one whose hash is not kept yet is no constructor's own (the hash-consing table
+    keeps the hash of every node it holds), so the table is asked only with a hash at hand and
+    hashing never recurses down a deep tree; a node with a source span is a parser's, never
+    the table's."""
+    if type(node) in _LEAF_TYPES or not node.children or not _in_table(node):
         return False
     leaves: dict = {}
     share = leaves.setdefault
-    is_normal = B.is_normal
     leaf_types = _LEAF_TYPES
-    visited: set = set()
-    stack = [(node, False)]
+    met: set = {id(node)}
+    meet = met.add
+    table = B.interned
+    as_itself, splices = _rebuilds_as_itself, _splices
+    stack = [node]
+    push, pop = stack.append, stack.pop
     while stack:
-        n, ready = stack.pop()
-        if ready:
-            if not is_normal(n) and (n is node or not _rebuilds_as_itself(n)):
-                return False
-            continue
-        if id(n) in visited:
-            continue
-        visited.add(id(n))
-        stack.append((n, True))
+        n = pop()
         t = type(n)
         for c in n.children:
             k = type(c)
+            if k is t and splices(t, c):
+                return False
+            i = id(c)
+            if i in met:                # (a leaf or a node met before: asked already)
+                continue
+            meet(i)
             if k in leaf_types or not c.children:
                 if share(c, c) is not c:
                     return False
-            elif k is t and _splices(t, c):
+                continue
+            if c.span is None:          # (_in_table, written out)
+                try:
+                    c._h
+                except AttributeError:
+                    normal = False
+                else:
+                    normal = table(c) is c
+                if not normal and not as_itself(c):
+                    return False
+            elif not as_itself(c):
                 return False
-            elif id(c) not in visited:
-                stack.append((c, False))
+            push(c)
     return True
+
+
+def _in_table(n) -> bool:
+    """B.is_normal(n), asked only when n's hash is kept (see _rebuilt_already)."""
+    try:
+        n._h
+    except AttributeError:
+        return False
+    return B.is_normal(n)
 
 
 def shared_and_gathered(node, long: int):
@@ -1669,6 +1768,7 @@ def normalise(node, ctx: Context | None = None, kinds: set | None = None):
     seen = (set() if kinds is None else kinds).add
 
     rules_for = RULES_FOR
+    known = memo.get
     product, total = E.MatMul, E.Add
     one_operand = _ONE_OPERAND
     plain = frozenset(t for t in E.LEAVES if not rules_for.get(t))  # leaves no rule looks at
@@ -1684,7 +1784,9 @@ def normalise(node, ctx: Context | None = None, kinds: set | None = None):
         # children changed is already in constructor form and is not rebuilt again
         m = n
         if kids:
-            new = [c if type(c) in plain else go(c) for c in kids]
+            new = [c if type(c) in plain else     # (a child met before: its answer read
+                   done if (done := known(c)) is not None else go(c)  # here, without a call)
+                   for c in kids]
             for a, b in zip(new, kids):
                 if a is not b:
                     m = rebuild(n, new)
