@@ -211,20 +211,23 @@ def _common_shape(terms):
     return SCALAR if out is None else out
 
 
-def chain_shape(flat, scalar):
-    """The shape of the product of `flat` (scalar[i]: whether flat[i] is 1×1), or None when the
-    inner sizes do not line up (the caller then asks shapes.py, which raises the ShapeError)."""
+def chain_shape(factors):
+    """The shape of the product of `factors`, or None when the inner sizes do not line up (the
+    caller then asks shapes.py, which raises the ShapeError). is_scalar is written out: this
+    runs for every product built."""
     rows = cols = None
-    for f, sc in zip(flat, scalar):
-        if sc:
-            continue
+    for f in factors:
         s = f.shape
-        if rows is None:
-            rows, cols = s[0], s[1]
+        r, c = s[0], s[1]
+        if (r is ONE or type(r) is not Dim and r == 1) and \
+                (c is ONE or type(c) is not Dim and c == 1):
             continue
-        if cols is not s[0] and cols != s[0]:
+        if rows is None:
+            rows, cols = r, c
+        elif cols is r or cols == r:
+            cols = c
+        else:
             return None
-        cols = s[1]
     return SCALAR if rows is None else (rows, cols)
 
 
@@ -241,22 +244,9 @@ def mul(*factors) -> E.Node:
     else:      # nothing to splice, fold or drop: the factors as given, after one number
         if not lead and len(rest) < 2:
             return rest[0] if rest else num(1)
-        rows = cols = None               # chain_shape, with is_scalar written out (the number
-        for f in rest:                   # in front is a scalar: nothing to skip there)
-            s = f.shape
-            r, c = s[0], s[1]
-            if (r is ONE or type(r) is not Dim and r == 1) and \
-                    (c is ONE or type(c) is not Dim and c == 1):
-                continue
-            if rows is None:
-                rows, cols = r, c
-            elif cols is r or cols == r:
-                cols = c
-            else:                        # sizes do not line up: the full rule says why
-                shape = shape_of(E.MatMul(factors), [f.shape for f in factors])
-                break
-        else:
-            shape = SCALAR if rows is None else (rows, cols)
+        shape = chain_shape(rest)        # (the number in front is a scalar: nothing to skip)
+        if shape is None:                # sizes do not line up: the full rule says why
+            shape = shape_of(E.MatMul(factors), [f.shape for f in factors])
         if lead:
             v = factors[0].value
             if type(v) is Fraction:
@@ -285,7 +275,7 @@ def mul(*factors) -> E.Node:
             flat.append(f if len(inner) == len(f.args) else _make(E.MatMul, tuple(inner)))
         else:
             flat.extend(f.args)
-    # one pass: the shape (chain_shape, with is_scalar written out), the numbers folded into
+    # one pass: the shape (chain_shape's loop, fused), the numbers folded into
     # one coefficient, the other factors kept; identities are dropped below, zeros at the end
     rows = cols = None
     lined_up = True

@@ -1493,23 +1493,12 @@ def _rebuilds_as_itself(n) -> bool:
             return False
         else:
             rest = args
-        rows = cols = None              # (B.chain_shape, with is_scalar written out)
         for f in rest:
             k = type(f)
             if k is E.MatMul or k is E.Num or k is E.Zero or k is E.Identity:
                 return False
-            s = f.shape
-            r, c = s[0], s[1]
-            if (r is ONE or type(r) is not Dim and r == 1) and \
-                    (c is ONE or type(c) is not Dim and c == 1):
-                continue
-            if rows is None:
-                rows, cols = r, c
-            elif cols is r or cols == r:
-                cols = c
-            else:
-                return False
-        return (B.SCALAR if rows is None else (rows, cols)) == tuple(n.shape)
+        shape = B.chain_shape(rest)
+        return shape is not None and shape == tuple(n.shape)
     if t is E.Add:
         terms = n.args
         if len(terms) < 2:
