@@ -21,9 +21,9 @@ import numpy as np
 from hypothesis import strategies as st
 
 SHAPES = ("A: n×n, B: n×n, X: m×n, x: n, y: n, z: m, c: scalar, t: scalar, "
-          "S: n×n spd, P: n×n symmetric, D: n×n diagonal")
+          "S: n×n spd, P: n×n symmetric, D: n×n diagonal, B_1: n×n, y_12: n")
 VARIABLES = {"A": "NN", "B": "NN", "X": "MN", "x": "N", "y": "N", "z": "M", "c": "S",
-             "t": "S", "S": "NN", "P": "NN", "D": "NN"}
+             "t": "S", "S": "NN", "P": "NN", "D": "NN", "B_1": "NN", "y_12": "N"}
 STRUCTURED = ("S", "P", "D")
 COND_LIMIT = 1e4
 
@@ -49,7 +49,8 @@ def draw_values(rng, sizes) -> dict:
     g = rng.normal(size=(n, n))
     p = near_identity()
     return {
-        "A": near_identity(), "B": near_identity(),
+        "A": near_identity(), "B": near_identity(), "B_1": near_identity(),
+        "y_12": 0.6 * rng.normal(size=(n, 1)),
         "S": g @ g.T / n + 0.5 * np.eye(n), "P": (p + p.T) / 2,
         "D": np.diag(rng.uniform(0.5, 1.5, size=n)),
         "X": 0.6 * rng.normal(size=(m, n)),
@@ -158,8 +159,10 @@ HADAMARD = ["({}) .* ({})", "({}) ⊙ ({})"]
 # Each shape has leaves and productions; a production is (child shapes, builder(draw, kids)).
 
 def _leaves(shape):
-    return {"S": ["c", "t"], "N": ["x", "y"], "M": ["z"], "NN": ["A", "B", "S", "P", "D"],
-            "MN": ["X"], "NM": [], "MM": [], "R": ["A", "B", "S", "P", "D"]}[shape]
+    # B_1 and y_12: names with a subscript, printed apart from a following factor (B_1 P)
+    return {"S": ["c", "t"], "N": ["x", "y", "y_12"], "M": ["z"],
+            "NN": ["A", "B", "S", "P", "D", "B_1"], "MN": ["X"], "NM": [], "MM": [],
+            "R": ["A", "B", "S", "P", "D", "B_1"]}[shape]
 
 
 def _pick(draw, options):
