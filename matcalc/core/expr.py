@@ -633,11 +633,9 @@ class Sharer:
         operator kept has its hash computed, children first (hashing a deep tree later would
         recurse as deep as the tree); `fresh`: the nodes given have not been hashed yet."""
         done, classes, nodes = self.done, self.classes, self.nodes
-        syms, nums, leaf_of, walk = self.syms, self.nums, self._leaf, self._walk
+        syms, nums, leaf_of, walk, keep = self.syms, self.nums, self._leaf, self._walk, self._keep
         self.fresh = fresh
         spec_of = _SPECS.get
-        new_node = object.__new__
-        put = object.__setattr__
 
         names = self.names
         name_of = names.get
@@ -706,46 +704,15 @@ class Sharer:
                     kid = go(c, depth)
                 key = (t, id(kid))
                 same = kid is c
+                kids = kid
             else:
                 a, b = n.left, n.right
                 kb = go(b, depth)
                 ka = go(a, depth)
                 key = (t, id(ka), id(kb))
                 same = ka is a and kb is b
-            extra = spec[2]
-            if extra is not None:
-                key = key + (extra(n),)
-            r = classes.get(key)
-            if r is not None:
-                if r.shape != n.shape:
-                    raise Unshared("equal operands, unequal shapes")
-                done[id(n)] = r
-                return r
-            if same:                         # (a copy only where a child is another object)
-                m = n
-                if fresh:
-                    type(m)._hash_now(m)
-                else:
-                    hash(m)
-            else:
-                m = new_node(t)
-                if kind == _NARY:
-                    put(m, "args", kids)
-                elif kind == _UNARY:
-                    put(m, "arg", kid)
-                else:
-                    put(m, "left", ka)
-                    put(m, "right", kb)
-                for k in spec[3]:
-                    put(m, k, getattr(n, k))
-                done[id(m)] = m
-                type(m)._hash_now(m)
-            classes[key] = m
-            nodes.append(m)
-            done[id(n)] = m
-            if visit is not None:
-                visit(m)
-            return m
+                kids = (ka, kb)
+            return keep(n, t, spec, key, kids, same, visit)
 
         try:
             return go(node, 0)
@@ -755,11 +722,9 @@ class Sharer:
     def _walk(self, node: Node, visit=None, fresh: bool = False) -> Node:
         """share, without recursion."""
         done, classes, nodes = self.done, self.classes, self.nodes
-        syms, nums, leaf_of = self.syms, self.nums, self._leaf
+        syms, nums, leaf_of, keep = self.syms, self.nums, self._leaf, self._keep
         get = done.__getitem__
         spec_of = _SPECS.get
-        new_node = object.__new__
-        put = object.__setattr__
         ready = _READY
         stack = [node]
         pop, push, extend = stack.pop, stack.append, stack.extend
@@ -843,56 +808,68 @@ class Sharer:
             # all of n's children are met: n
             if kind == _NARY:
                 old = n.args
-                key = (t, tuple(map(id, map(get, map(id, old)))))
-            elif kind == _UNARY:
-                c = n.arg
-                key = (t, id(get(id(c))))
-            else:
-                a, b = n.left, n.right
-                key = (t, id(get(id(a))), id(get(id(b))))
-            extra = spec[2]
-            if extra is not None:
-                key = key + (extra(n),)
-            r = classes.get(key)
-            if r is not None:
-                if r.shape != n.shape:
-                    raise Unshared("equal operands, unequal shapes")
-                done[id(n)] = r
-                continue
-            m = n                            # (a copy only where a child is another object)
-            if kind == _NARY:
                 kids = tuple(map(get, map(id, old)))
+                key = (t, tuple(map(id, kids)))
+                same = True
                 for a, b in zip(kids, old):
                     if a is not b:
-                        m = new_node(t)
-                        put(m, "args", kids)
+                        same = False
                         break
             elif kind == _UNARY:
-                kid = get(id(c))
-                if kid is not c:
-                    m = new_node(t)
-                    put(m, "arg", kid)
+                c = n.arg
+                kids = get(id(c))
+                key = (t, id(kids))
+                same = kids is c
             else:
-                ka, kb = get(id(a)), get(id(b))
-                if ka is not a or kb is not b:
-                    m = new_node(t)
-                    put(m, "left", ka)
-                    put(m, "right", kb)
-            if m is not n:
-                for k in spec[3]:
-                    put(m, k, getattr(n, k))
-                done[id(m)] = m
-                type(m)._hash_now(m)
-            elif fresh:
-                type(m)._hash_now(m)
+                a, b = n.left, n.right
+                kids = ka, kb = get(id(a)), get(id(b))
+                key = (t, id(ka), id(kb))
+                same = ka is a and kb is b
+            keep(n, t, spec, key, kids, same, visit)
+        return done[id(node)]
+
+    def _keep(self, n, t, spec, key, kids, same, visit) -> Node:
+        """The shared node for the operator n (of type t, with _spec `spec`), its children
+        shared as `kids` (a tuple for a sum or a product, one node for a unary operator, a
+        pair for a binary one) and `key` made from their ids: the node met before with that
+        key, else n itself (`same`: its children are those) or a copy of n with them."""
+        extra = spec[2]
+        if extra is not None:
+            key = key + (extra(n),)
+        done, classes = self.done, self.classes
+        r = classes.get(key)
+        if r is not None:
+            if r.shape != n.shape:
+                raise Unshared("equal operands, unequal shapes")
+            done[id(n)] = r
+            return r
+        if same:                             # (a copy only where a child is another object)
+            m = n
+            if self.fresh:
+                t._hash_now(m)
             else:
                 hash(m)
-            classes[key] = m
-            nodes.append(m)
-            done[id(n)] = m
-            if visit is not None:
-                visit(m)
-        return done[id(node)]
+        else:
+            m = object.__new__(t)
+            put = object.__setattr__
+            kind = spec[0]
+            if kind == _NARY:
+                put(m, "args", kids)
+            elif kind == _UNARY:
+                put(m, "arg", kids)
+            else:
+                put(m, "left", kids[0])
+                put(m, "right", kids[1])
+            for k in spec[3]:
+                put(m, k, getattr(n, k))
+            done[id(m)] = m
+            t._hash_now(m)
+        classes[key] = m
+        self.nodes.append(m)
+        done[id(n)] = m
+        if visit is not None:
+            visit(m)
+        return m
 
     def _leaf(self, n, kind):
         """The shared leaf equal to n (n itself when it is the first met)."""
